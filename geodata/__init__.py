@@ -1,0 +1,1 @@
+"""Demo data files (see README.md here); shipped inside the package as gridmap.geodata."""

@@ -1,0 +1,258 @@
+"""The `gridmap` command line. Commands parse options, call services and print; no logic here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from .errors import GridmapError
+
+LEVELS = ["county", "town", "zone", "grid", "micro"]
+
+
+def _fail_cleanly(fn):
+    """Print a GridmapError as a one-paragraph message (no traceback) and exit with its code."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GridmapError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+class _Ctx:
+    def __init__(self, db: str | None, config: str | None):
+        self.db, self.config = db, config
+
+    def settings(self, **overrides):
+        from .settings import Settings
+
+        return Settings.load({"db": self.db, **overrides}, config=self.config)
+
+    def services(self, create: bool = False):
+        from .services import Services
+
+        return Services.open(self.settings(), create=create)
+
+
+pass_ctx = click.make_pass_decorator(_Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="GRIDMAP_DB", help="Store: SQLite file path or postgresql:// URL [default: gridmap.db].")
+@click.option("--config", type=click.Path(dir_okay=False), help="Settings file [default: gridmap.toml if present].")
+@click.version_option(package_name="gridmap")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, config: str | None) -> None:
+    """gridmap: grids, staff and incidents for grid governance (网格化管理)."""
+    ctx.obj = _Ctx(db, config)
+
+
+def _progress(label: str):
+    """A tqdm bar on a terminal (nothing when output is piped), as a (done, total) callback."""
+    from tqdm import tqdm
+
+    bar = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="pt", unit_scale=True, disable=None, leave=False)
+        bar["bar"].update(done - bar["bar"].n)
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+@main.command()
+@pass_ctx
+@_fail_cleanly
+def init(obj: _Ctx) -> None:
+    """Create the store (or migrate it to the newest schema)."""
+    info = obj.services(create=True).store.info()
+    click.echo(f"store ready: {info.url} ({info.backend}, schema {info.schema_revision})")
+
+
+@main.command()
+@pass_ctx
+@_fail_cleanly
+def info(obj: _Ctx) -> None:
+    """Show what the store holds."""
+    i = obj.services().store.info()
+    click.echo(f"store: {i.url} ({i.backend}, schema {i.schema_revision}, plan {i.plan})")
+    for key in LEVELS + ["people", "roles"]:
+        if key in i.counts:
+            click.echo(f"  {key:8s} {i.counts[key]:>8,}")
+
+
+@main.command(name="import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--level", type=click.Choice(LEVELS), required=True, help="Level of every feature in the file.")
+@click.option("--code-field", default="code", show_default=True, help="Field with the unit code.")
+@click.option("--name-field", default="name", show_default=True, help="Field with the unit name.")
+@click.option("--parent-field", help="Field with the parent unit's code (omit for top-level units).")
+@click.option("--households-field", default="households", show_default=True)
+@click.option("--population-field", default="population", show_default=True)
+@click.option("--crs", help="Input CRS: EPSG:4326, EPSG:4490, a projected EPSG code, GCJ-02 or BD-09. "
+              "Needed when the file declares none (CSV).")
+@click.option("--layer", help="GeoPackage layer to read.")
+@click.option("--wkt-field", help="CSV: column holding WKT polygons [default: wkt/geometry].")
+@click.option("--generate-codes", is_flag=True, help="Make national-style codes: parent code + 3-digit serial "
+              "in reading order (north→south rows, west→east).")
+@click.option("--repair", is_flag=True, help="Fix invalid (self-intersecting) polygons with make_valid; each fix is reported.")
+@click.option("--replace", is_flag=True, help="Overwrite units whose code is already in the store.")
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@pass_ctx
+@_fail_cleanly
+def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, households_field, population_field,
+            crs, layer, wkt_field, generate_codes, repair, replace, dry_run) -> None:
+    """Import one level of units from GeoJSON, GeoPackage, zipped Shapefile or CSV (WKT)."""
+    from .model import Level
+    from .validate import ImportSpec
+
+    settings = obj.settings()
+    spec = ImportSpec(Level(level), None if generate_codes else code_field, name_field, parent_field,
+                      households_field, population_field, generate_codes, repair, replace,
+                      settings.outside_tolerance_m2)
+    services = obj.services(create=not dry_run)
+    rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run)
+    for line in rep.repairs:
+        click.echo(f"repaired: {line}")
+    verb = "imported" if rep.written else "would import (dry run, nothing written)"
+    click.echo(f"{verb} {rep.count} {rep.level} units from {path}: {rep.area_km2:,.2f} km², "
+               f"{rep.households:,} households")
+
+
+@main.command(name="import-staff")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help="Replace every role of the units the file names.")
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@pass_ctx
+@_fail_cleanly
+def import_staff(obj: _Ctx, path, replace, dry_run) -> None:
+    """Import staff and roles from CSV: person_id,name,phone,unit_code,role."""
+    n_people, n_roles = obj.services().import_staff(path, replace=replace, dry_run=dry_run)
+    verb = "imported" if not dry_run else "would import (dry run, nothing written)"
+    click.echo(f"{verb} {n_people} people and {n_roles} roles from {path}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--level", type=click.Choice(LEVELS), help="Only this level (GeoJSON: default all levels).")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), help="Default: from the file name.")
+@click.option("--staff", is_flag=True, help="Export staff and roles as CSV instead of units.")
+@click.option("--bom", is_flag=True, help="Staff CSV: start with a UTF-8 BOM so Excel shows Chinese correctly.")
+@pass_ctx
+@_fail_cleanly
+def export(obj: _Ctx, path, level, fmt, staff, bom) -> None:
+    """Export units as GeoJSON (RFC 7946) or GeoPackage, or staff as CSV (--staff)."""
+    from .model import Level
+
+    services = obj.services()
+    if staff:
+        n = services.export_staff(path, bom=bom)
+        click.echo(f"wrote {n} role assignments to {path}")
+        return
+    n = services.export(path, level=Level(level) if level else None, fmt=fmt)
+    click.echo(f"wrote {n} units to {path}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@pass_ctx
+@_fail_cleanly
+def check(obj: _Ctx, as_json: bool) -> None:
+    """List every grid that breaks 1+1+N (and zones lacking secretary/director). Exit 1 if any."""
+    problems = obj.services().team_problems()
+    if as_json:
+        click.echo(json.dumps([p.__dict__ for p in problems], ensure_ascii=False, indent=2))
+    else:
+        for p in problems:
+            click.echo(f"{p.code}  {p.name}  [{p.level}]: {p.problem}")
+        click.echo(f"{len(problems)} units break their team rule" if problems else "every unit has a full team")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option("--crs", default="EPSG:4326", show_default=True, help="CRS of LON LAT (GCJ-02 / BD-09 for phone apps).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@_fail_cleanly
+def locate(obj: _Ctx, lon: float, lat: float, crs: str, as_json: bool) -> None:
+    """Which grid is the point LON LAT in (and its zone, town, county)."""
+    services = obj.services()
+    loc = services.locate(lon, lat, crs=crs)
+    if as_json:
+        click.echo(json.dumps(loc.__dict__, ensure_ascii=False))
+        return
+    if loc.grid:
+        unit = services.unit(loc.grid)
+        chain = ", ".join(f"{k} {v}" for k, v in loc.chain.items())
+        click.echo(f"{loc.grid} {unit.name}" + (f" ({chain})" if chain else ""))
+        if len(loc.candidates) > 1:
+            click.echo(f"on the boundary of {', '.join(loc.candidates)}: lowest code wins")
+    elif loc.nearest:
+        click.echo(f"outside every grid; nearest is {loc.nearest} at {loc.distance_m:,.0f} m")
+    else:
+        click.echo("outside every grid, and none within nearest_max_m")
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--out", "output", required=True, type=click.Path(dir_okay=False), help="Output file (same format).")
+@click.option("--crs", default="EPSG:4326", show_default=True, help="CRS of the input points.")
+@click.option("--lon-field", default="lon", show_default=True)
+@click.option("--lat-field", default="lat", show_default=True)
+@pass_ctx
+@_fail_cleanly
+def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field) -> None:
+    """Add grid_code and zone_code to every point of a CSV (lon,lat) or GeoJSON file."""
+    stats = obj.services().assign_file(input_path, output, crs=crs, lon_field=lon_field, lat_field=lat_field,
+                                       progress=_progress("assign"))
+    click.echo(f"wrote {output}: {stats['rows']:,} rows, {stats['assigned']:,} in a grid, "
+               f"{stats['outside']:,} outside every grid, {stats['no_coordinates']:,} without coordinates, "
+               f"{stats['out_of_range']:,} out of range", err=True)
+
+
+@main.command()
+@click.option("--data", type=click.Path(file_okay=False), help="Folder with the demo files [default: bundled geodata].")
+@click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write the demo's exports.")
+@click.option("--force", is_flag=True, help="Rebuild even if the store holds other data (SQLite: replaces the file).")
+@pass_ctx
+@_fail_cleanly
+def demo(obj: _Ctx, data, out_dir, force) -> None:
+    """Build a store from the Lingcheng District demo data and run the main jobs on it."""
+    from .demo import run_demo
+
+    run_demo(obj.settings(), data_dir=data, out_dir=out_dir, force=force, echo=click.echo,
+             progress=_progress)
+
+
+@main.command()
+@click.option("--host", help="Address [default: setting host, 127.0.0.1].")
+@click.option("--port", type=int, help="Port [default: setting port, 5000].")
+@pass_ctx
+@_fail_cleanly
+def serve(obj: _Ctx, host, port) -> None:
+    """Run the web app and API (development server; see README for gunicorn)."""
+    from .app import create_app
+
+    settings = obj.settings(host=host, port=port)
+    app = create_app(settings)
+    click.echo(f"gridmap on http://{settings.host}:{settings.port}/ (store {settings.db})")
+    app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,45 @@
+"""Errors that know their HTTP status and CLI exit code."""
+
+from __future__ import annotations
+
+
+class GridmapError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+    http_status = 400
+    exit_code = 1
+
+
+class InputError(GridmapError):
+    """Bad input: a file, a field, a coordinate. `problems` lists every issue found."""
+
+    http_status = 422
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        self.problems = list(problems or [])
+        full = message
+        if self.problems:
+            shown = self.problems[:50]
+            full += "\n" + "\n".join(f"  - {p}" for p in shown)
+            if len(self.problems) > len(shown):
+                full += f"\n  ... and {len(self.problems) - len(shown)} more"
+        super().__init__(full)
+
+
+class NotFound(GridmapError):
+    """A unit, person or plan that does not exist."""
+
+    http_status = 404
+
+
+class Conflict(GridmapError):
+    """The request contradicts what the store holds (duplicate code, wrong state)."""
+
+    http_status = 409
+
+
+class StoreUnavailable(GridmapError):
+    """The database cannot be reached."""
+
+    http_status = 503
+    exit_code = 3

@@ -1,0 +1,179 @@
+"""Read user files: GeoJSON, GeoPackage, zipped or plain Shapefile, CSV (WKT or lon/lat).
+
+A reader returns the raw table in the file's own CRS; validation and reprojection happen
+in validate.py. A file that is not what its name claims is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .crs import InputCRS, parse_crs
+from .errors import InputError
+
+FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage", ".zip": "zipped Shapefile",
+           ".shp": "Shapefile", ".csv": "CSV"}
+
+
+@dataclass
+class RawTable:
+    """Attributes plus geometries (shapely array, possibly None/empty) in `crs`."""
+
+    path: Path
+    fmt: str
+    attrs: pd.DataFrame
+    geoms: np.ndarray
+    crs: InputCRS
+    row_labels: list[str]  # how to name each row in an error ("feature 3", "row 5")
+
+
+def detect_format(path: Path) -> str:
+    """The format the file name claims, checked against the first bytes of the file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head:
+        raise InputError(f"{path} is empty")
+    claims = {
+        "GeoPackage": head.startswith(b"SQLite format 3\x00"),
+        "zipped Shapefile": head.startswith(b"PK\x03\x04"),
+        "GeoJSON": head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")),
+        "Shapefile": head[:4] == b"\x00\x00\x27\x0a",
+        "CSV": b"\x00" not in head,
+    }
+    if not claims[fmt]:
+        actual = next((name for name, ok in claims.items() if ok and name != "CSV"), "something else")
+        raise InputError(f"{path} is named as a {fmt} but its content is not one (it looks like {actual})")
+    return fmt
+
+
+def read_table(path: str | Path, crs: str | None = None, layer: str | None = None,
+               wkt_field: str | None = None, lon_field: str | None = None, lat_field: str | None = None) -> RawTable:
+    """Read a vector file; `crs` overrides or supplies the file's CRS (see resolve_crs)."""
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "CSV":
+        attrs, geoms = _read_csv(path, wkt_field, lon_field, lat_field)
+        declared = None
+        labels = [f"row {i + 2}" for i in range(len(attrs))]  # +1 header, +1 one-based
+    else:
+        attrs, geoms, declared = _read_ogr(path, fmt, layer)
+        labels = [f"feature {i + 1}" for i in range(len(attrs))]
+    return RawTable(path, fmt, attrs, geoms, resolve_crs(path, fmt, declared, crs), labels)
+
+
+def resolve_crs(path: Path, fmt: str, declared: str | None, given: str | None) -> InputCRS:
+    """The CRS to read the file in. Never guessed: a file without one needs --crs.
+
+    GeoJSON always declares WGS84 (RFC 7946), but web-app exports are often GCJ-02 or BD-09
+    in GeoJSON clothing, so --crs may override it. For other formats a --crs that
+    contradicts the file's own CRS is an error.
+    """
+    if given is None:
+        if declared is None:
+            raise InputError(f"{path} declares no CRS: name it with --crs (e.g. --crs EPSG:4490, EPSG:4326, GCJ-02)")
+        return parse_crs(declared)
+    chosen = parse_crs(given)
+    if declared is not None and fmt != "GeoJSON":
+        file_crs = parse_crs(declared)
+        if chosen.special or file_crs.pyproj != chosen.pyproj:
+            raise InputError(f"{path} declares CRS {declared} but --crs says {given}: drop --crs or fix the file")
+    return chosen
+
+
+def _read_ogr(path: Path, fmt: str, layer: str | None) -> tuple[pd.DataFrame, np.ndarray, str | None]:
+    import pyogrio
+    from pyogrio.errors import DataSourceError, DataLayerError
+
+    source = str(path)
+    if fmt == "zipped Shapefile":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+        except zipfile.BadZipFile:
+            raise InputError(f"{path} is not a valid zip archive") from None
+        if not shps:
+            raise InputError(f"{path} holds no .shp file (found: {', '.join(zf.namelist()[:5]) or 'nothing'})")
+        source = f"/vsizip/{path}/{shps[0]}"
+    if fmt == "GeoJSON":
+        _check_geojson(path)
+    try:
+        if fmt == "GeoPackage" and layer is None:
+            layers = pyogrio.list_layers(source)
+            if len(layers) > 1:
+                names = ", ".join(str(x[0]) for x in layers)
+                raise InputError(f"{path} has several layers ({names}): choose one with --layer")
+        info = pyogrio.read_info(source, layer=layer)
+        meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=None)
+    except (DataSourceError, DataLayerError) as exc:
+        raise InputError(f"cannot read {path} as {fmt}: {exc}") from None
+    geoms = shapely.from_wkb(geometry) if geometry is not None else np.full(len(field_data[0]) if field_data else 0, None)
+    attrs = pd.DataFrame({name: col for name, col in zip(meta["fields"], field_data)})
+    if len(attrs) == 0 and len(geoms):
+        attrs = pd.DataFrame(index=range(len(geoms)))
+    return attrs, np.asarray(geoms, dtype=object), info.get("crs")
+
+
+def _check_geojson(path: Path) -> None:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not valid GeoJSON: {exc}") from None
+    kind = doc.get("type") if isinstance(doc, dict) else None
+    if kind not in ("FeatureCollection", "Feature"):
+        raise InputError(f"{path} is JSON but not a GeoJSON FeatureCollection or Feature (type: {kind!r})")
+
+
+def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
+              lat_field: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    try:
+        attrs = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+    cols = {c.lower(): c for c in attrs.columns}
+    if wkt_field is None and lon_field is None:
+        wkt_field = cols.get("wkt") or cols.get("geometry") or cols.get("geom")
+        if wkt_field is None and "lon" in cols and "lat" in cols:
+            lon_field, lat_field = cols["lon"], cols["lat"]
+    if wkt_field is not None:
+        _require_columns(path, attrs, [wkt_field])
+        texts = attrs.pop(wkt_field).to_numpy(dtype=object)
+        geoms = np.empty(len(texts), dtype=object)
+        bad = []
+        for i, text in enumerate(texts):
+            try:
+                geoms[i] = shapely.from_wkt(text) if text.strip() else None
+            except shapely.errors.GEOSException as exc:
+                bad.append(f"row {i + 2}: column {wkt_field!r} is not WKT: {exc}")
+        if bad:
+            raise InputError(f"{path}: {len(bad)} rows have unreadable geometry", bad)
+        return attrs, geoms
+    if lon_field is None or lat_field is None:
+        raise InputError(
+            f"{path}: no geometry column found; name a WKT column with --wkt-field, or lon/lat "
+            f"columns with --lon-field/--lat-field (columns: {', '.join(attrs.columns)})"
+        )
+    _require_columns(path, attrs, [lon_field, lat_field])
+    x = pd.to_numeric(attrs[lon_field], errors="coerce").to_numpy()
+    y = pd.to_numeric(attrs[lat_field], errors="coerce").to_numpy()
+    return attrs, shapely.points(x, y)
+
+
+def _require_columns(path: Path, table: pd.DataFrame, names: list[str | None]) -> None:
+    missing = [n for n in names if n not in table.columns]
+    if missing:
+        raise InputError(f"{path} has no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, table.columns))})")

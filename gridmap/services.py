@@ -1,0 +1,163 @@
+"""Use cases: the single door from the CLI and the web app to the store and the index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from . import crs as crs_mod
+from .errors import InputError, NotFound
+from .index import GridIndex
+from .model import Level, Location, Unit
+from .settings import Settings
+from .store import open_store
+from .store.base import Store
+
+if TYPE_CHECKING:  # the heavy readers (pandas, pyogrio) load only when an import runs
+    from .staff import TeamProblem
+    from .validate import ImportSpec
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with dry_run, would do)."""
+
+    path: str
+    level: str
+    count: int
+    written: bool
+    codes: list[str]
+    repairs: list[str] = field(default_factory=list)
+    households: int = 0
+    area_km2: float = 0.0
+
+
+class Services:
+    """Grid registry use cases over one store. The index is built once and rebuilt on change."""
+
+    def __init__(self, store: Store, settings: Settings | None = None):
+        self.store = store
+        self.settings = settings or Settings()
+        self._index: GridIndex | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, create: bool = False) -> "Services":
+        """Open the store named by the settings (create=True makes or migrates it)."""
+        return cls(open_store(settings.db, create=create), settings)
+
+    # -- import -----------------------------------------------------------------------------
+    def import_units(self, path: str | Path, spec: "ImportSpec", crs: str | None = None, layer: str | None = None,
+                     wkt_field: str | None = None, dry_run: bool = False) -> ImportReport:
+        """Read, validate and (unless dry_run) write one level of units in one transaction."""
+        from .readers import read_table
+        from .validate import build_units
+
+        table = read_table(path, crs=crs, layer=layer, wkt_field=wkt_field)
+        levels = self.store.unit_levels()
+        parent_codes = set()
+        if spec.parent_field and spec.parent_field in table.attrs.columns:
+            parent_codes = {str(v).strip() for v in table.attrs[spec.parent_field].tolist()} & set(levels)
+        parents = {u.code: u.geometry for u in self.store.units(codes=sorted(parent_codes))} if parent_codes else {}
+        checked = build_units(table, spec, levels, parents)
+        if not dry_run:
+            self.store.add_units(checked.units, replace=spec.replace)
+            self._index = None
+        return ImportReport(
+            str(path), spec.level.value, len(checked.units), not dry_run, [u.code for u in checked.units],
+            checked.repairs, sum(u.households or 0 for u in checked.units),
+            sum(u.area_m2 or 0 for u in checked.units) / 1e6,
+        )
+
+    def import_staff(self, path: str | Path, replace: bool = False, dry_run: bool = False) -> tuple[int, int]:
+        """Read a staff CSV (person_id,name,phone,unit_code,role) and write it in one transaction."""
+        from .staff import read_staff_csv
+
+        people, roles = read_staff_csv(path, self.store.unit_levels())
+        if not dry_run:
+            self.store.add_staff(people, roles, replace=replace)
+        return len(people), len(roles)
+
+    # -- queries ----------------------------------------------------------------------------
+    def team_problems(self) -> list["TeamProblem"]:
+        """Every grid that breaks 1+1+N and every zone lacking its secretary or director."""
+        from .staff import team_problems
+
+        levels = self.store.unit_levels()
+        names = {u.code: u.name for u in self.store.units()} if levels else {}
+        checked = [(c, names[c], lv) for c, lv in sorted(levels.items()) if lv in (Level.grid, Level.micro, Level.zone)]
+        return team_problems(checked, self.store.roles())
+
+    @property
+    def index(self) -> GridIndex:
+        """The grid index of the plan in force (built on first use)."""
+        if self._index is None:
+            self._index = self._build_index()
+        return self._index
+
+    def _build_index(self) -> GridIndex:
+        levels = self.store.unit_levels()
+        if not levels:
+            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+        level = Level.grid if Level.grid in levels.values() else max(set(levels.values()), key=lambda lv: lv.rank)
+        rows = self.store.unit_rows([level])
+        parents = self._parents()
+        return GridIndex.build(rows, parents, level)
+
+    def _parents(self) -> dict[str, tuple[str | None, Level]]:
+        rows = self.store.unit_rows([lv for lv in Level if lv != Level.micro])
+        return {c: (p, Level(lv)) for c, p, lv in zip(rows.code, rows.parent_code, rows.level)}
+
+    def locate(self, lon: float, lat: float, crs: str = "EPSG:4326") -> Location:
+        """The grid covering a point given in any CRS (GCJ-02/BD-09 included)."""
+        spec = crs_mod.parse_crs(crs)
+        x, y = crs_mod.xy_to_storage(np.array([lon], float), np.array([lat], float), spec)
+        lon84, lat84 = float(x[0]), float(y[0])
+        if not (np.isfinite(lon84) and np.isfinite(lat84)) or abs(lat84) > 90 or abs(lon84) > 180:
+            hint = " (lat/lon swapped?)" if abs(lat) > 90 and abs(lon) <= 90 else ""
+            raise InputError(f"point ({lon}, {lat}) is not a valid lon/lat{hint}")
+        return self.index.locate(lon84, lat84, nearest_max_m=self.settings.nearest_max_m)
+
+    def unit(self, code: str) -> Unit:
+        """One unit of the plan in force."""
+        return self.store.unit(code)
+
+    def units(self, level: Level | None = None) -> list[Unit]:
+        """Units of the plan in force, by level."""
+        return self.store.units(level=level)
+
+    # -- bulk -------------------------------------------------------------------------------
+    def assign_file(self, src: str | Path, dst: str | Path, crs: str = "EPSG:4326",
+                    lon_field: str = "lon", lat_field: str = "lat",
+                    progress: Callable[[int, int], None] | None = None) -> dict:
+        """Add grid_code and zone_code to every row of a CSV or GeoJSON of points."""
+        from .assign import assign_file
+
+        return assign_file(self.index, src, dst, crs_mod.parse_crs(crs), lon_field, lat_field,
+                           threads=self.settings.threads or None, progress=progress)
+
+    # -- export -----------------------------------------------------------------------------
+    def export(self, dst: str | Path, level: Level | None = None, fmt: str | None = None) -> int:
+        """Write units as GeoJSON (one level or all) or GeoPackage (a layer per level)."""
+        from . import writers
+
+        fmt = (fmt or Path(dst).suffix.lstrip(".")).lower()
+        if fmt in ("geojson", "json"):
+            units = self.store.units(level=level)
+            if not units:
+                raise NotFound("nothing to export: no units" + (f" at level {level.value}" if level else ""))
+            return writers.write_geojson(units, dst)
+        if fmt == "gpkg":
+            layers = {lv.value: self.store.units(level=lv) for lv in ([level] if level else list(Level))}
+            return writers.write_geopackage(layers, dst)
+        raise InputError(f"cannot export to {dst}: use a .geojson or .gpkg file name (or --format)")
+
+    def export_staff(self, dst: str | Path, bom: bool = False) -> int:
+        """Write every role assignment with the person's name and phone as CSV."""
+        from . import writers
+
+        units = {u.code: u for u in self.store.units()}
+        return writers.write_staff_csv(self.store.people(), self.store.roles(), units, dst, bom=bom)
+

@@ -1,0 +1,317 @@
+"""One SQL implementation serving both backends: a SQLite file and PostgreSQL + PostGIS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ..errors import Conflict, NotFound, StoreUnavailable
+from ..model import Level, Person, Role, Unit
+from . import schema
+from .base import StoreInfo, UnitRows
+
+HEAD_REVISION = "0001"
+DEFAULT_DB = "gridmap.db"
+
+
+def normalise_url(db: str | os.PathLike | None) -> str:
+    """Turn a path or URL into an SQLAlchemy URL (SQLite for paths, psycopg 3 for postgresql)."""
+    text = str(db) if db is not None else DEFAULT_DB
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    if text.startswith(("postgresql+", "sqlite:")):
+        return text
+    if "://" in text:
+        raise ValueError(f"unsupported database URL {text!r}: use a file path, sqlite:///PATH or postgresql://...")
+    return "sqlite:///" + str(Path(text).expanduser().resolve())
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+def open_store(db: str | os.PathLike | None = None, create: bool = True) -> "SQLStore":
+    """Open (and, if `create`, create or migrate) the store at a path or URL."""
+    url = normalise_url(db)
+    path = _sqlite_path(url)
+    if path is not None and not create and not path.exists():
+        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
+    if path is not None:
+        if not path.parent.exists():
+            raise NotFound(f"cannot create a store at {path}: folder {path.parent} does not exist")
+    return SQLStore(url, migrate=create)
+
+
+class SQLStore:
+    """Store on SQLAlchemy Core. Every public write runs in one transaction."""
+
+    def __init__(self, url: str, migrate: bool = True):
+        self.url = url
+        self.backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+        if self.backend == "sqlite":
+            self.engine: Engine = sa.create_engine(url)
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        try:
+            revision = self._revision()
+            if revision != HEAD_REVISION:
+                if not migrate:
+                    raise StoreUnavailable(
+                        f"the store at {self.display_url} is at schema revision {revision}, "
+                        f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it"
+                    )
+                self.migrate()
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach the database {self.display_url}: {exc.orig}") from None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden."""
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    # -- schema -----------------------------------------------------------------------------
+    def _revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic, versioned migrations)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # -- plans ------------------------------------------------------------------------------
+    def current_plan(self) -> int | None:
+        """The newest published plan's version, or None for an empty store."""
+        with self._connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.max(schema.plans.c.version)).where(schema.plans.c.status == "published")
+            ).scalar()
+
+    def _ensure_plan(self, conn: Connection) -> int:
+        plan = conn.execute(
+            sa.select(sa.func.max(schema.plans.c.version)).where(schema.plans.c.status == "published")
+        ).scalar()
+        if plan is None:
+            plan = 1
+            conn.execute(schema.plans.insert().values(
+                version=1, status="published", effective_from=dt.date.today(),
+                created_at=dt.datetime.now(dt.timezone.utc), note="first import",
+            ))
+        return plan
+
+    # -- units ------------------------------------------------------------------------------
+    def units(self, level: Level | None = None, codes: Sequence[str] | None = None,
+              plan: int | None = None) -> list[Unit]:
+        """Units of a plan (default: the plan in force), by level and/or codes, in code order."""
+        plan = plan if plan is not None else self.current_plan()
+        if plan is None:
+            return []
+        t = schema.units
+        q = sa.select(t).where(t.c.plan == plan).order_by(t.c.code)
+        if level is not None:
+            q = q.where(t.c.level == Level(level).value)
+        if codes is not None:
+            q = q.where(t.c.code.in_(list(codes)))
+        with self._connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        geoms = shapely.from_wkb([r["geom_wkb"] for r in rows]) if rows else []
+        return [_unit(r, g) for r, g in zip(rows, geoms)]
+
+    def unit(self, code: str, plan: int | None = None) -> Unit:
+        """One unit by code; NotFound if absent."""
+        found = self.units(codes=[code], plan=plan)
+        if not found:
+            raise NotFound(f"no unit with code {code!r} in the store")
+        return found[0]
+
+    def unit_levels(self, plan: int | None = None) -> dict[str, Level]:
+        """Every unit code of a plan with its level."""
+        plan = plan if plan is not None else self.current_plan()
+        if plan is None:
+            return {}
+        t = schema.units
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(t.c.code, t.c.level).where(t.c.plan == plan)).all()
+        return {code: Level(level) for code, level in rows}
+
+    def unit_rows(self, levels: Iterable[Level], plan: int | None = None) -> UnitRows:
+        """Columns of the units at `levels`, in code order: the fast path for the index."""
+        plan = plan if plan is not None else self.current_plan()
+        t = schema.units
+        q = (sa.select(t.c.code, t.c.name, t.c.level, t.c.parent_code, t.c.geom_wkb)
+             .where(t.c.plan == plan, t.c.level.in_([Level(x).value for x in levels]))
+             .order_by(t.c.code))
+        with self._connect() as conn:
+            rows = conn.execute(q).all() if plan is not None else []
+        cols = list(zip(*rows)) if rows else [[], [], [], [], []]
+        return UnitRows(*(list(c) for c in cols))
+
+    def add_units(self, units: Sequence[Unit], replace: bool = False) -> int:
+        """Insert units into the plan in force (created if none); all or nothing.
+
+        With `replace`, units whose code exists are replaced; without it a duplicate code
+        raises Conflict and nothing is written.
+        """
+        t = schema.units
+        with self._begin() as conn:
+            plan = self._ensure_plan(conn)
+            codes = [u.code for u in units]
+            if replace and codes:
+                for chunk in _chunks(codes, 500):
+                    conn.execute(t.delete().where(t.c.plan == plan, t.c.code.in_(chunk)))
+            rows = [_row(u, plan) for u in units]
+            try:
+                for chunk in _chunks(rows, 500):
+                    conn.execute(t.insert(), chunk)
+            except IntegrityError as exc:
+                raise Conflict(f"a unit code is already in the store (use --replace to overwrite): {exc.orig}") from None
+        return len(rows)
+
+    # -- staff ------------------------------------------------------------------------------
+    def people(self) -> list[Person]:
+        """Every person, by id."""
+        t = schema.people
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(t).order_by(t.c.person_id)).all()
+        return [Person(r.person_id, r.name, r.phone) for r in rows]
+
+    def roles(self, unit_code: str | None = None) -> list[Role]:
+        """Role assignments, optionally of one unit."""
+        t = schema.roles
+        q = sa.select(t.c.person_id, t.c.unit_code, t.c.role).order_by(t.c.unit_code, t.c.role, t.c.person_id)
+        if unit_code is not None:
+            q = q.where(t.c.unit_code == unit_code)
+        with self._connect() as conn:
+            return [Role(*r) for r in conn.execute(q).all()]
+
+    def add_staff(self, people: Sequence[Person], roles: Sequence[Role], replace: bool = False) -> tuple[int, int]:
+        """Upsert people and add role assignments in one transaction.
+
+        With `replace`, every existing role of the units named in `roles` is removed first
+        (the file is the new truth for those units). Returns (people written, roles written).
+        """
+        tp, tr = schema.people, schema.roles
+        with self._begin() as conn:
+            existing = {r[0] for r in conn.execute(sa.select(tp.c.person_id)).all()}
+            new = [p for p in people if p.person_id not in existing]
+            for p in people:
+                if p.person_id in existing:
+                    conn.execute(tp.update().where(tp.c.person_id == p.person_id).values(name=p.name, phone=p.phone))
+            if new:
+                conn.execute(tp.insert(), [asdict(p) for p in new])
+            if replace:
+                units_named = sorted({r.unit_code for r in roles})
+                for chunk in _chunks(units_named, 500):
+                    conn.execute(tr.delete().where(tr.c.unit_code.in_(chunk)))
+            try:
+                if roles:
+                    conn.execute(tr.insert(), [asdict(r) for r in roles])
+            except IntegrityError as exc:
+                raise Conflict(f"a role assignment is already in the store (use --replace): {exc.orig}") from None
+        return len(people), len(roles)
+
+    # -- info -------------------------------------------------------------------------------
+    def info(self) -> StoreInfo:
+        """Backend, schema revision, plan in force and counts per level."""
+        plan = self.current_plan()
+        t = schema.units
+        with self._connect() as conn:
+            counts = dict(conn.execute(
+                sa.select(t.c.level, sa.func.count()).where(t.c.plan == plan).group_by(t.c.level)
+            ).all()) if plan is not None else {}
+            counts["people"] = conn.execute(sa.select(sa.func.count()).select_from(schema.people)).scalar()
+            counts["roles"] = conn.execute(sa.select(sa.func.count()).select_from(schema.roles)).scalar()
+        return StoreInfo(self.display_url, self.backend, self._revision(), plan, counts)
+
+    def covering_sql(self, lon: float, lat: float, level: Level = Level.grid) -> list[str]:
+        """Codes of the units covering a point, computed by the database (PostGIS only)."""
+        if self.backend != "postgresql":
+            raise NotImplementedError("spatial SQL needs PostGIS")
+        q = sa.text(
+            "SELECT code FROM units WHERE plan = :plan AND level = :level AND "
+            "ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY code"
+        )
+        with self._connect() as conn:
+            return [r[0] for r in conn.execute(q, dict(plan=self.current_plan(), level=level.value, lon=lon, lat=lat))]
+
+    # -- connections ------------------------------------------------------------------------
+    def _connect(self):
+        return _Guard(self, self.engine.connect)
+
+    def _begin(self):
+        return _Guard(self, self.engine.begin)
+
+
+class _Guard:
+    """Context manager turning a lost database into StoreUnavailable (HTTP 503)."""
+
+    def __init__(self, store: SQLStore, opener):
+        self.store, self.opener, self.cm = store, opener, None
+
+    def __enter__(self) -> Connection:
+        try:
+            self.cm = self.opener()
+            return self.cm.__enter__()
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach the database {self.store.display_url}: {exc.orig}") from None
+
+    def __exit__(self, *exc_info):
+        try:
+            return self.cm.__exit__(*exc_info)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"the database {self.store.display_url} failed: {exc.orig}") from None
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _chunks(items: Sequence, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _row(u: Unit, plan: int) -> dict:
+    minx, miny, maxx, maxy = u.geometry.bounds
+    return dict(
+        plan=plan, code=u.code, name=u.name, level=Level(u.level).value, parent_code=u.parent_code,
+        geom_wkb=shapely.to_wkb(u.geometry), minx=minx, miny=miny, maxx=maxx, maxy=maxy,
+        area_m2=u.area_m2, perimeter_m=u.perimeter_m, households=u.households, population=u.population,
+        properties=u.properties or {}, valid_from=u.valid_from, valid_to=u.valid_to,
+    )
+
+
+def _unit(r, geom) -> Unit:
+    return Unit(
+        code=r["code"], name=r["name"], level=Level(r["level"]), geometry=geom,
+        parent_code=r["parent_code"], households=r["households"], population=r["population"],
+        properties=r["properties"] or {}, valid_from=r["valid_from"], valid_to=r["valid_to"],
+        area_m2=r["area_m2"], perimeter_m=r["perimeter_m"], plan=r["plan"],
+    )

@@ -1,0 +1,276 @@
+"""Validation at the edge: turn a raw table into units, or report every problem found.
+
+Each problem names the feature (its number and code) and what is wrong with it. Nothing
+is repaired silently: self-intersections are fixed only with repair=True, and each repair
+is reported.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .crs import InputCRS, area_perimeter_m, geoms_to_storage
+from .errors import InputError
+from .model import Level, Unit
+from .readers import RawTable
+
+POLYGONAL = {"Polygon", "MultiPolygon"}
+_REASON_AT = re.compile(r"^(?P<what>[^\[]+)\[(?P<x>[-\d.eE+]+) (?P<y>[-\d.eE+]+)\]")
+
+
+@dataclass
+class ImportSpec:
+    """What the user said about a file: which fields hold what, its level and CRS."""
+
+    level: Level
+    code_field: str | None = "code"
+    name_field: str = "name"
+    parent_field: str | None = None
+    households_field: str | None = "households"
+    population_field: str | None = "population"
+    generate_codes: bool = False
+    repair: bool = False
+    replace: bool = False
+    outside_tolerance_m2: float = 10.0
+
+
+@dataclass
+class Checked:
+    """Units ready to write, plus notes on what was repaired."""
+
+    units: list[Unit]
+    repairs: list[str] = field(default_factory=list)
+
+
+def check_coordinates(labels: list[str], geoms: np.ndarray, crs: InputCRS) -> list[str]:
+    """NaN, out-of-range and swapped lat/lon coordinates, per feature (input CRS)."""
+    problems = []
+    for label, g in zip(labels, geoms):
+        if g is None or shapely.is_empty(g):
+            continue
+        xy = shapely.get_coordinates(g)
+        if not np.isfinite(xy).all():
+            problems.append(f"{label}: coordinates contain NaN or infinity")
+            continue
+        if not crs.is_geographic:
+            continue
+        x, y = xy[:, 0], xy[:, 1]
+        china_swapped = (x.min() > 0.8 and x.max() < 55.9 and y.min() > 72.0 and y.max() < 137.9)
+        if china_swapped:
+            problems.append(
+                f"{label}: latitude and longitude look swapped (x={x[0]:g} is a latitude and "
+                f"y={y[0]:g} a longitude in China): put longitude first"
+            )
+        elif np.abs(y).max() > 90 or np.abs(x).max() > 180:
+            hint = " (lat/lon swapped?)" if np.abs(x).max() <= 90 and np.abs(y).max() <= 180 else ""
+            bad = xy[(np.abs(y) > 90) | (np.abs(x) > 180)][0]
+            problems.append(f"{label}: coordinate ({bad[0]:g}, {bad[1]:g}) is out of range for lon/lat{hint}")
+    return problems
+
+
+def check_geometry(labels: list[str], geoms: np.ndarray, repair: bool) -> tuple[np.ndarray, list[str], list[str]]:
+    """Empty, non-polygonal and invalid geometries (EPSG:4326). Returns (geoms, problems, repairs)."""
+    problems, repairs = [], []
+    out = geoms.copy()
+    for i, (label, g) in enumerate(zip(labels, geoms)):
+        if g is None or shapely.is_empty(g):
+            problems.append(f"{label}: geometry is empty or missing")
+            continue
+        if g.geom_type not in POLYGONAL:
+            problems.append(f"{label}: geometry is a {g.geom_type}, not a Polygon or MultiPolygon")
+            continue
+        if not shapely.is_valid(g):
+            reason = shapely.is_valid_reason(g)
+            where = _describe_reason(reason)
+            if not repair:
+                problems.append(f"{label}: invalid geometry: {where} (pass --repair to fix it with make_valid)")
+                continue
+            fixed = _polygonal(shapely.make_valid(g))
+            if fixed is None:
+                problems.append(f"{label}: invalid geometry ({where}) and repair left no polygon")
+                continue
+            out[i] = fixed
+            repairs.append(f"{label}: repaired {where}")
+    return out, problems, repairs
+
+
+def _describe_reason(reason: str) -> str:
+    m = _REASON_AT.match(reason or "")
+    if not m:
+        return reason
+    return f"{m['what'].strip().lower()} at lon {float(m['x']):.6f}, lat {float(m['y']):.6f}"
+
+
+def _polygonal(g):
+    parts = [p for p in shapely.get_parts(g) if p.geom_type in POLYGONAL and not p.is_empty]
+    if not parts:
+        return None
+    merged = shapely.union_all(parts)
+    return merged if merged.geom_type in POLYGONAL else None
+
+
+def build_units(table: RawTable, spec: ImportSpec, existing: dict[str, Level],
+                parent_geoms: dict[str, object]) -> Checked:
+    """Validate a raw table against the store and turn it into units (EPSG:4326).
+
+    `existing` maps every code in the store to its level; `parent_geoms` gives the
+    geometry of every possible parent in the store. Raises InputError listing every
+    problem; returns only when the whole file is good.
+    """
+    attrs, labels = table.attrs, list(table.row_labels)
+    if len(attrs) == 0 and len(table.geoms) == 0:
+        raise InputError(f"{table.path} holds no features")
+    _require_fields(table, spec)
+    codes = _column(attrs, spec.code_field) if spec.code_field else [None] * len(attrs)
+    labels = [f"{lab} (code {c})" if c else lab for lab, c in zip(labels, codes)]
+    problems = check_coordinates(labels, table.geoms, table.crs)
+    if problems:
+        raise InputError(f"{table.path}: {len(problems)} features have bad coordinates; nothing was written", problems)
+    geoms = geoms_to_storage(table.geoms, table.crs)
+    if not table.crs.is_storage:
+        problems = check_coordinates(labels, geoms, InputCRS("EPSG:4326"))
+        if problems:
+            raise InputError(f"{table.path}: coordinates fall outside lon/lat range after reprojection from "
+                             f"{table.crs.name}; is --crs right?", problems)
+    geoms, problems, repairs = check_geometry(labels, geoms, spec.repair)
+
+    names = _column(attrs, spec.name_field)
+    parents = _column(attrs, spec.parent_field) if spec.parent_field else [None] * len(attrs)
+    households = _integers(attrs, spec.households_field, labels, problems)
+    population = _integers(attrs, spec.population_field, labels, problems)
+
+    seen: dict[str, str] = {}
+    for label, code, name, parent in zip(labels, codes, names, parents):
+        if spec.code_field:
+            if not code:
+                problems.append(f"{label}: field {spec.code_field!r} is empty")
+            elif code in seen:
+                problems.append(f"{label}: duplicate code {code} (also {seen[code]})")
+            elif code in existing and not spec.replace:
+                problems.append(f"{label}: code {code} is already in the store (a {existing[code].value}); use --replace to overwrite")
+            else:
+                seen[code] = label
+        if not name:
+            problems.append(f"{label}: field {spec.name_field!r} (name) is empty")
+        if spec.parent_field:
+            if not parent:
+                problems.append(f"{label}: field {spec.parent_field!r} (parent code) is empty")
+            elif parent not in existing:
+                problems.append(f"{label}: unknown parent {parent}: import the parent level first")
+            elif existing[parent].rank >= spec.level.rank:
+                problems.append(f"{label}: parent {parent} is a {existing[parent].value}, "
+                                f"which cannot contain a {spec.level.value}")
+        elif spec.generate_codes:
+            problems.append(f"{label}: --generate-codes needs --parent-field (codes extend the parent's code)")
+    if not problems and spec.parent_field:
+        problems += _outside_parent(labels, geoms, parents, parent_geoms, spec.outside_tolerance_m2)
+    if problems:
+        raise InputError(f"{table.path}: {len(problems)} problems; nothing was written", problems)
+
+    if spec.generate_codes or not spec.code_field:
+        codes = _generated_codes(geoms, parents, existing)
+    props = _free_properties(attrs, spec)
+    units = []
+    for i in range(len(attrs)):
+        area, perimeter = area_perimeter_m(geoms[i])
+        units.append(Unit(
+            code=str(codes[i]), name=str(names[i]), level=spec.level, geometry=geoms[i],
+            parent_code=parents[i] or None, households=households[i], population=population[i],
+            properties=props[i], area_m2=area, perimeter_m=perimeter,
+        ))
+    return Checked(units, repairs)
+
+
+def _require_fields(table: RawTable, spec: ImportSpec) -> None:
+    wanted = {"--code-field": spec.code_field, "--name-field": spec.name_field, "--parent-field": spec.parent_field}
+    missing = [f"{opt} {name!r}" for opt, name in wanted.items() if name and name not in table.attrs.columns]
+    if missing:
+        cols = ", ".join(map(str, table.attrs.columns)) or "none"
+        raise InputError(f"{table.path} has no field {' or '.join(missing)} (its fields: {cols})")
+
+
+def _column(attrs: pd.DataFrame, name: str) -> list[str]:
+    out = []
+    for v in attrs[name].tolist():
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append("")
+        elif isinstance(v, float) and v.is_integer():
+            out.append(str(int(v)))
+        else:
+            out.append(str(v).strip())
+    return out
+
+
+def _integers(attrs: pd.DataFrame, name: str | None, labels: list[str], problems: list[str]) -> list[int | None]:
+    if not name or name not in attrs.columns:
+        return [None] * len(attrs)
+    out: list[int | None] = []
+    for label, v in zip(labels, attrs[name].tolist()):
+        if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = float("nan")
+        if not math.isfinite(f) or f < 0 or not f.is_integer():
+            problems.append(f"{label}: {name} must be a whole number ≥ 0, got {v!r}")
+            out.append(None)
+        else:
+            out.append(int(f))
+    return out
+
+
+def _outside_parent(labels, geoms, parents, parent_geoms, tolerance_m2: float) -> list[str]:
+    problems = []
+    for label, g, parent in zip(labels, geoms, parents):
+        pg = parent_geoms.get(parent)
+        if pg is None or shapely.covers(pg, g):
+            continue
+        outside = shapely.difference(g, pg)
+        area, _ = area_perimeter_m(outside)
+        if area > tolerance_m2:
+            p = shapely.point_on_surface(outside)
+            problems.append(f"{label}: {area:,.0f} m² lies outside its parent {parent}, "
+                            f"around lon {p.x:.6f}, lat {p.y:.6f}")
+    return problems
+
+
+def _generated_codes(geoms, parents, existing: dict[str, Level]) -> list[str]:
+    from .codes import generate_codes
+
+    codes = [""] * len(geoms)
+    by_parent: dict[str, list[int]] = {}
+    for i, p in enumerate(parents):
+        by_parent.setdefault(p, []).append(i)
+    for parent, idx in by_parent.items():
+        taken = [int(c[len(parent):]) for c in existing if c.startswith(parent) and c[len(parent):].isdigit()
+                 and len(c) == len(parent) + 3]
+        new = generate_codes(parent, np.asarray([geoms[i] for i in idx], dtype=object), start=max(taken, default=0) + 1)
+        for i, c in zip(idx, new):
+            codes[i] = c
+    return codes
+
+
+def _free_properties(attrs: pd.DataFrame, spec: ImportSpec) -> list[dict]:
+    used = {spec.code_field, spec.name_field, spec.parent_field, spec.households_field, spec.population_field}
+    rest = [c for c in attrs.columns if c not in used]
+    out = []
+    for rec in attrs[rest].to_dict(orient="records") if rest else [{}] * len(attrs):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            elif not isinstance(v, (str, int, float, bool, type(None))):
+                v = str(v)
+            clean[str(k)] = v
+        out.append(clean)
+    return out

@@ -1,0 +1,60 @@
+"""Blueprint "api": JSON and GeoJSON under /api/v1. Views parse, call one service, serialise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..errors import InputError
+from ..model import Level
+from ..writers import feature
+from . import services
+
+bp = Blueprint("api", __name__)
+GEOJSON = "application/geo+json"
+
+
+@bp.get("/info")
+def info():
+    i = services().store.info()
+    return jsonify({"backend": i.backend, "schema_revision": i.schema_revision, "plan": i.plan, "counts": i.counts})
+
+
+@bp.get("/units")
+def units():
+    level = _level(request.args.get("level"))
+    fc = {"type": "FeatureCollection", "features": [feature(u) for u in services().units(level)]}
+    return jsonify(fc), 200, {"Content-Type": GEOJSON}
+
+
+@bp.get("/units/<code>")
+def unit(code: str):
+    return jsonify(feature(services().unit(code))), 200, {"Content-Type": GEOJSON}
+
+
+@bp.get("/locate")
+def locate():
+    lon, lat = _float_arg("lon"), _float_arg("lat")
+    loc = services().locate(lon, lat, crs=request.args.get("crs", "EPSG:4326"))
+    return jsonify(loc.__dict__ | {"candidates": list(loc.candidates)})
+
+
+@bp.get("/check")
+def check():
+    return jsonify([p.__dict__ for p in services().team_problems()])
+
+
+def _float_arg(name: str) -> float:
+    raw = request.args.get(name)
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"query parameter {name!r} must be a number, got {raw!r}") from None
+
+
+def _level(raw: str | None) -> Level | None:
+    if raw is None:
+        return None
+    try:
+        return Level.parse(raw)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None

@@ -1,0 +1,119 @@
+"""Shared fixtures: hand-drawn units (three squares with shared edges), stores on both backends."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gridmap.model import Level
+from gridmap.services import Services
+from gridmap.settings import Settings
+from gridmap.validate import ImportSpec
+
+from .pg_server import PostgresServer, find_bindir
+
+COUNTY = "110101"
+TOWN = COUNTY + "001"
+ZONE = TOWN + "001"
+GRIDS = [ZONE + f"{i:03d}" for i in (1, 2, 3)]
+# Three 0.1° squares side by side: G1 [116.0,116.1], G2 [116.1,116.2], G3 [116.2,116.3] x [39.0,39.1]
+BOX = (116.0, 39.0, 116.3, 39.1)
+
+
+def square(x0, y0, x1, y1):
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+def fc(features):
+    return {"type": "FeatureCollection", "features": features}
+
+
+def feat(geometry, **props):
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def write_json(path: Path, doc) -> Path:
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sample_dir(tmp_path: Path) -> Path:
+    """county/town/zone/grid GeoJSON files and a staff CSV in a fresh folder."""
+    d = tmp_path / "sample"
+    d.mkdir()
+    write_json(d / "county.geojson", fc([feat(square(*BOX), code=COUNTY, name="东城区", households=300, population=900)]))
+    write_json(d / "towns.geojson", fc([feat(square(*BOX), code=TOWN, name="东华门街道", parent_code=COUNTY)]))
+    write_json(d / "zones.geojson", fc([feat(square(*BOX), code=ZONE, name="第一管区", parent_code=TOWN)]))
+    write_json(d / "grids.geojson", fc([
+        feat(square(116.0 + 0.1 * i, 39.0, 116.1 + 0.1 * i, 39.1), code=code, name=f"第{i + 1}网格",
+             parent_code=ZONE, households=100, population=300)
+        for i, code in enumerate(GRIDS)
+    ]))
+    (d / "staff.csv").write_text(
+        "person_id,name,phone,unit_code,role\n"
+        f"P1,张伟,13800000001,{GRIDS[0]},leader\n"
+        f"P2,李娜,13800000002,{GRIDS[0]},instructor\n"
+        f"P3,王芳,13800000003,{GRIDS[0]},worker\n"
+        f"P2,李娜,13800000002,{GRIDS[1]},instructor\n"
+        f"P4,刘洋,13800000004,{GRIDS[1]},网格长\n"
+        f"P5,陈静,13800000005,{GRIDS[1]},worker\n"
+        f"P6,杨磊,13800000006,{GRIDS[2]},leader\n"
+        f"P7,赵敏,13800000007,{ZONE},zone_secretary\n"
+        f"P8,周杰,13800000008,{ZONE},zone_director\n",
+        encoding="utf-8",
+    )
+    return d
+
+
+# -- PostgreSQL + PostGIS ----------------------------------------------------------------------
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostGIS server started for this test run; skipped (or failed in CI) when not installed."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("GRIDMAP_TEST_POSTGIS") == "required":
+            pytest.fail("PostgreSQL + PostGIS are not installed but GRIDMAP_TEST_POSTGIS=required")
+        pytest.skip("PostgreSQL + PostGIS not installed (apt-get install postgresql-15-postgis-3)")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def db_url(request, tmp_path: Path) -> str:
+    """A fresh, empty store location on each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "gridmap.db")
+    server = request.getfixturevalue("pg_server")
+    return server.create_database(f"t{os.getpid()}_{next(_counter)}")
+
+
+def load_sample(services: Services, d: Path) -> Services:
+    for level, fname, parent in [("county", "county.geojson", None), ("town", "towns.geojson", "parent_code"),
+                                 ("zone", "zones.geojson", "parent_code"), ("grid", "grids.geojson", "parent_code")]:
+        services.import_units(d / fname, ImportSpec(Level(level), parent_field=parent))
+    services.import_staff(d / "staff.csv")
+    return services
+
+
+@pytest.fixture
+def services(db_url: str, sample_dir: Path) -> Services:
+    """Services over a store (both backends) holding the sample hierarchy and staff."""
+    s = Services.open(Settings(db=db_url), create=True)
+    yield load_sample(s, sample_dir)
+    s.store.close()
+
+
+@pytest.fixture
+def empty_services(db_url: str) -> Services:
+    s = Services.open(Settings(db=db_url), create=True)
+    yield s
+    s.store.close()

@@ -1,0 +1,68 @@
+"""Store: both backends, transactions, migrations."""
+
+from __future__ import annotations
+
+import shapely
+import pytest
+
+from gridmap.errors import Conflict, InputError, NotFound
+from gridmap.model import Level, Person, Role, Unit
+from gridmap.store import open_store
+
+from .conftest import COUNTY, GRIDS, ZONE
+
+
+def test_sample_loaded(services):
+    info = services.store.info()
+    assert info.schema_revision == "0001"
+    assert info.plan == 1
+    assert info.counts["grid"] == 3 and info.counts["zone"] == 1 and info.counts["county"] == 1
+    assert info.counts["people"] == 8
+
+
+def test_unit_round_trip_keeps_geometry_and_attributes(services):
+    g = services.unit(GRIDS[1])
+    assert g.level == Level.grid and g.parent_code == ZONE and g.name == "第2网格"
+    assert g.households == 100 and g.population == 300
+    assert shapely.hausdorff_distance(g.geometry, shapely.box(116.1, 39.0, 116.2, 39.1)) < 1e-12
+    # 0.1° x 0.1° at 39°N: about 8.65 km x 11.1 km; geodesic, in metres
+    assert 95e6 < g.area_m2 < 97e6
+    assert 39_000 < g.perimeter_m < 40_000
+
+
+def test_duplicate_code_rolls_back_whole_batch(services):
+    before = services.store.info().counts
+    units = [Unit("999", "新", Level.grid, shapely.box(0, 0, 1, 1)), Unit(GRIDS[0], "dup", Level.grid, shapely.box(0, 0, 1, 1))]
+    with pytest.raises(Conflict):
+        services.store.add_units(units)
+    assert services.store.info().counts == before
+    with pytest.raises(NotFound):
+        services.store.unit("999")
+
+
+def test_roles_and_people(services):
+    roles = services.store.roles(GRIDS[0])
+    assert sorted(r.role for r in roles) == ["instructor", "leader", "worker"]
+    # one person serves two grids
+    assert {r.unit_code for r in services.store.roles() if r.person_id == "P2"} == {GRIDS[0], GRIDS[1]}
+
+
+def test_open_missing_sqlite_without_create(tmp_path):
+    with pytest.raises(NotFound, match="gridmap init"):
+        open_store(tmp_path / "nope.db", create=False)
+
+
+def test_bad_url_is_refused():
+    with pytest.raises(ValueError, match="unsupported database URL"):
+        open_store("mysql://x/y")
+
+
+@pytest.mark.postgis
+def test_postgis_geometry_column_agrees(pg_server):
+    url = pg_server.create_database("covers_check")
+    s = open_store(url)
+    s.add_units([Unit(c, c, Level.grid, shapely.box(116 + 0.1 * i, 39, 116.1 + 0.1 * i, 39.1)) for i, c in enumerate(GRIDS)])
+    # a point on the shared edge of grids 1 and 2: ST_Covers returns both
+    assert s.covering_sql(116.1, 39.05) == GRIDS[:2]
+    assert s.covering_sql(116.25, 39.05) == [GRIDS[2]]
+    s.close()
