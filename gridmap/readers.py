@@ -55,7 +55,8 @@ def detect_format(path: Path) -> str:
         "CSV": b"\x00" not in head,
     }
     if not claims[fmt]:
-        actual = next((name for name, ok in claims.items() if ok and name != "CSV"), "something else")
+        actual = next((f"a {name}" for name, ok in claims.items() if ok and name != "CSV"),
+                      "plain text, such as CSV" if claims["CSV"] else "binary data")
         raise InputError(f"{path} is named as a {fmt} but its content is not one (it looks like {actual})")
     return fmt
 
@@ -156,7 +157,8 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
         bad = []
         for i, text in enumerate(texts):
             try:
-                geoms[i] = shapely.from_wkt(text) if text.strip() else None
+                with np.errstate(invalid="ignore"):  # NaN coordinates are reported by validation
+                    geoms[i] = shapely.from_wkt(text) if text.strip() else None
             except shapely.errors.GEOSException as exc:
                 bad.append(f"row {i + 2}: column {wkt_field!r} is not WKT: {exc}")
         if bad:

@@ -50,7 +50,7 @@ def sample_dir(tmp_path: Path) -> Path:
     write_json(d / "towns.geojson", fc([feat(square(*BOX), code=TOWN, name="东华门街道", parent_code=COUNTY)]))
     write_json(d / "zones.geojson", fc([feat(square(*BOX), code=ZONE, name="第一管区", parent_code=TOWN)]))
     write_json(d / "grids.geojson", fc([
-        feat(square(116.0 + 0.1 * i, 39.0, 116.1 + 0.1 * i, 39.1), code=code, name=f"第{i + 1}网格",
+        feat(square(round(116.0 + 0.1 * i, 6), 39.0, round(116.1 + 0.1 * i, 6), 39.1), code=code, name=f"第{i + 1}网格",
              parent_code=ZONE, households=100, population=300)
         for i, code in enumerate(GRIDS)
     ]))
