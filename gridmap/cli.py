@@ -126,9 +126,9 @@ def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, househ
     rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run)
     for line in rep.repairs:
         click.echo(f"repaired: {line}")
-    verb = "imported" if rep.written else "would import (dry run, nothing written)"
+    verb = "imported" if rep.written else "dry run: would import"
     click.echo(f"{verb} {rep.count} {rep.level} units from {path}: {rep.area_km2:,.2f} km², "
-               f"{rep.households:,} households")
+               f"{rep.households:,} households" + ("" if rep.written else " (nothing written)"))
 
 
 @main.command(name="import-staff")
@@ -140,8 +140,8 @@ def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, househ
 def import_staff(obj: _Ctx, path, replace, dry_run) -> None:
     """Import staff and roles from CSV: person_id,name,phone,unit_code,role."""
     n_people, n_roles = obj.services().import_staff(path, replace=replace, dry_run=dry_run)
-    verb = "imported" if not dry_run else "would import (dry run, nothing written)"
-    click.echo(f"{verb} {n_people} people and {n_roles} roles from {path}")
+    verb = "imported" if not dry_run else "dry run: would import"
+    click.echo(f"{verb} {n_people} people and {n_roles} roles from {path}" + (" (nothing written)" if dry_run else ""))
 
 
 @main.command()

@@ -1,0 +1,41 @@
+"""The JSON API and the home page through Flask's test client."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridmap import create_app
+from gridmap.settings import Settings
+
+from .conftest import GRIDS, load_sample
+
+
+@pytest.fixture
+def client(services):
+    app = create_app(Settings(db=services.settings.db))
+    return app.test_client()
+
+
+def test_api_locate_and_units(client):
+    r = client.get("/api/v1/locate?lon=116.15&lat=39.05")
+    assert r.status_code == 200 and r.json["grid"] == GRIDS[1]
+    r = client.get("/api/v1/units?level=grid")
+    assert r.headers["Content-Type"].startswith("application/geo+json")
+    assert [f["id"] for f in r.json["features"]] == GRIDS
+    r = client.get(f"/api/v1/units/{GRIDS[0]}")
+    assert r.json["properties"]["name"] == "第1网格"
+
+
+def test_api_errors_are_json_with_status(client):
+    assert client.get("/api/v1/units/nope").status_code == 404
+    r = client.get("/api/v1/locate?lon=abc&lat=1")
+    assert r.status_code == 422 and "must be a number" in r.json["detail"]
+    r = client.get("/api/v1/locate?lon=39.05&lat=116.15")
+    assert r.status_code == 422 and "swapped" in r.json["detail"]
+    assert client.get("/api/v1/units?level=city").status_code == 422
+
+
+def test_home_page_lists_units_and_broken_teams(client):
+    r = client.get("/")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "第3网格" in html and "needs exactly 1" in html
