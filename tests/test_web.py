@@ -13,7 +13,8 @@ from .conftest import GRIDS, load_sample
 @pytest.fixture
 def client(services):
     app = create_app(Settings(db=services.settings.db))
-    return app.test_client()
+    yield app.test_client()
+    app.extensions["gridmap"].store.close()
 
 
 def test_api_locate_and_units(client):
