@@ -56,7 +56,7 @@ def main(ctx: click.Context, db: str | None, config: str | None) -> None:
     ctx.obj = _Ctx(db, config)
 
 
-def _progress(label: str):
+def _progress(label: str, unit: str = "pt"):
     """A tqdm bar on a terminal (nothing when output is piped), as a (done, total) callback."""
     from tqdm import tqdm
 
@@ -64,7 +64,7 @@ def _progress(label: str):
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="pt", unit_scale=True, disable=None, leave=False)
+            bar["bar"] = tqdm(total=total, desc=label, unit=unit, unit_scale=True, disable=None, leave=False)
         bar["bar"].update(done - bar["bar"].n)
         if done >= total:
             bar["bar"].close()
@@ -109,11 +109,12 @@ def info(obj: _Ctx) -> None:
               "in reading order (north→south rows, west→east).")
 @click.option("--repair", is_flag=True, help="Fix invalid (self-intersecting) polygons with make_valid; each fix is reported.")
 @click.option("--replace", is_flag=True, help="Overwrite units whose code is already in the store.")
+@click.option("--valid-from", type=click.DateTime(["%Y-%m-%d"]), help="Date the units take effect [default: today].")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @pass_ctx
 @_fail_cleanly
 def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, households_field, population_field,
-            crs, layer, wkt_field, generate_codes, repair, replace, dry_run) -> None:
+            crs, layer, wkt_field, generate_codes, repair, replace, valid_from, dry_run) -> None:
     """Import one level of units from GeoJSON, GeoPackage, zipped Shapefile or CSV (WKT)."""
     from .model import Level
     from .validate import ImportSpec
@@ -121,9 +122,10 @@ def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, househ
     settings = obj.settings()
     spec = ImportSpec(Level(level), None if generate_codes else code_field, name_field, parent_field,
                       households_field, population_field, generate_codes, repair, replace,
-                      settings.outside_tolerance_m2)
+                      settings.outside_tolerance_m2, valid_from.date() if valid_from else None)
     services = obj.services(create=not dry_run)
-    rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run)
+    rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run,
+                                progress=_progress("import", unit="unit"))
     for line in rep.repairs:
         click.echo(f"repaired: {line}")
     verb = "imported" if rep.written else "dry run: would import"

@@ -50,7 +50,8 @@ class Services:
 
     # -- import -----------------------------------------------------------------------------
     def import_units(self, path: str | Path, spec: "ImportSpec", crs: str | None = None, layer: str | None = None,
-                     wkt_field: str | None = None, dry_run: bool = False) -> ImportReport:
+                     wkt_field: str | None = None, dry_run: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Read, validate and (unless dry_run) write one level of units in one transaction."""
         from .readers import read_table
         from .validate import build_units
@@ -61,7 +62,7 @@ class Services:
         if spec.parent_field and spec.parent_field in table.attrs.columns:
             parent_codes = {str(v).strip() for v in table.attrs[spec.parent_field].tolist()} & set(levels)
         parents = {u.code: u.geometry for u in self.store.units(codes=sorted(parent_codes))} if parent_codes else {}
-        checked = build_units(table, spec, levels, parents)
+        checked = build_units(table, spec, levels, parents, progress=progress)
         if not dry_run:
             self.store.add_units(checked.units, replace=spec.replace)
             self._index = None

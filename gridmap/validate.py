@@ -7,9 +7,11 @@ is reported.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,11 @@ class ImportSpec:
     repair: bool = False
     replace: bool = False
     outside_tolerance_m2: float = 10.0
+    valid_from: dt.date | None = None  # when the units take effect (default: the day of import)
+
+    def __post_init__(self) -> None:
+        if self.valid_from is None:
+            self.valid_from = dt.date.today()
 
 
 @dataclass
@@ -116,7 +123,7 @@ def _polygonal(g):
 
 
 def build_units(table: RawTable, spec: ImportSpec, existing: dict[str, Level],
-                parent_geoms: dict[str, object]) -> Checked:
+                parent_geoms: dict[str, object], progress: Callable[[int, int], None] | None = None) -> Checked:
     """Validate a raw table against the store and turn it into units (EPSG:4326).
 
     `existing` maps every code in the store to its level; `parent_geoms` gives the
@@ -177,13 +184,16 @@ def build_units(table: RawTable, spec: ImportSpec, existing: dict[str, Level],
         codes = _generated_codes(geoms, parents, existing)
     props = _free_properties(attrs, spec)
     units = []
-    for i in range(len(attrs)):
+    n = len(attrs)
+    for i in range(n):
         area, perimeter = area_perimeter_m(geoms[i])
         units.append(Unit(
             code=str(codes[i]), name=str(names[i]), level=spec.level, geometry=geoms[i],
             parent_code=parents[i] or None, households=households[i], population=population[i],
-            properties=props[i], area_m2=area, perimeter_m=perimeter,
+            properties=props[i], area_m2=area, perimeter_m=perimeter, valid_from=spec.valid_from,
         ))
+        if progress is not None and (i % 500 == 499 or i == n - 1):
+            progress(i + 1, n)
     return Checked(units, repairs)
 
 

@@ -114,7 +114,10 @@ def test_dry_run_and_missing_store(sample_dir, tmp_path):
     db = str(tmp_path / "fresh.db")
     res = gm("locate", "116", "39", cwd=tmp_path, db=db, check=False)
     assert res.returncode != 0 and "gridmap init" in res.stderr and not Path(db).exists()
-    gm("import", sample_dir / "county.geojson", "--level", "county", cwd=tmp_path, db=db)
+    gm("import", sample_dir / "county.geojson", "--level", "county", "--valid-from", "2026-01-01", cwd=tmp_path, db=db)
+    from gridmap.store import open_store
+
+    assert str(open_store(db).unit("110101").valid_from) == "2026-01-01"
     res = gm("import", sample_dir / "towns.geojson", "--level", "town", "--parent-field", "parent_code",
              "--dry-run", cwd=tmp_path, db=db)
     assert "would import 1 town units" in res.stdout
