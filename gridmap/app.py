@@ -20,12 +20,40 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.extensions["gridmap"] = services
-    from .web import api, errors, pages
+    app.extensions["gridmap.incidents"] = incident_service(services)
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+    from flask_wtf.csrf import CSRFProtect
 
+    from .web import api, errors, incidents_api, open311, pages
+    from .web.auth import current_actor
+
+    csrf = CSRFProtect(app)
+    # The JSON APIs authenticate by token or not at all; a session-cookie write to them is
+    # CSRF-checked in web/auth.require instead.
+    csrf.exempt(api.bp)
+    csrf.exempt(incidents_api.bp)
+    csrf.exempt(open311.bp)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    public_only = dict(exempt_when=lambda: not current_actor().is_public)
+    limiter.limit(settings.report_rate_limit, methods=["POST"], **public_only)(incidents_api.report)
+    limiter.limit(settings.report_rate_limit, methods=["POST"], **public_only)(open311.post_request)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(incidents_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(pages.bp)
     errors.init_app(app)
     return app
+
+
+def incident_service(services: Services):
+    """The incident loop over the app's store, with the configured taxonomy and calendar."""
+    from .incidents.service import IncidentService
+    from .incidents.taxonomy import Taxonomy
+    from .incidents.workhours import calendar_from_settings
+
+    s = services.settings
+    return IncidentService(services, Taxonomy.load(s.categories or None), calendar_from_settings(s))
 
 
 def _templates():

@@ -65,6 +65,7 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     import csv as _csv
 
     import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
     with open(src, encoding="utf-8-sig", newline="") as fh:
@@ -81,35 +82,42 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     x = _floats(table[lon_field], lon_field, src)
     y = _floats(table[lat_field], lat_field, src)
     idx, stats = _locate(index, x, y, crs, threads, progress)
-    codes = np.append(index.codes, "")
-    table = table.append_column("grid_code", pa.array(codes[idx], type=pa.string()))
-    table = table.append_column("zone_code", pa.array(index.ancestor_codes(idx, Level.zone), type=pa.string()))
+    # Arrow `take` on the code dictionaries: no million Python strings. A null index (a
+    # point outside every grid) gives a null, which the CSV writer leaves empty.
+    where = pa.array(idx, mask=idx < 0)
+    zones = [c.get(Level.zone.value, "") for c in index.chains]
+    table = table.append_column("grid_code", pc.take(pa.array(index.codes.tolist(), pa.string()), where))
+    table = table.append_column("zone_code", pc.take(pa.array(zones, pa.string()), where))
     with atomic_path(dst) as tmp:
         pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return stats
 
 
 def _floats(column, name: str, src: Path) -> np.ndarray:
+    """A text column as float64 (NaN where empty); InputError naming rows that are not numbers."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.utf8_trim_whitespace(column)
-    empty = pc.equal(text, "")
     try:
-        vals = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), text), pa.float64())
+        vals = pc.cast(column, pa.float64())  # the fast path: every cell a plain number
     except pa.ArrowInvalid:
-        arr = text.to_numpy(zero_copy_only=False)
-        bad = []
-        for i, v in enumerate(arr):
-            if v:
-                try:
-                    float(v)
-                except ValueError:
-                    bad.append(f"row {i + 2}: {name} {v!r} is not a number")
-                    if len(bad) >= 20:
-                        break
-        raise InputError(f"{src}: column {name!r} has values that are not numbers; nothing was written", bad) from None
-    return vals.to_numpy(zero_copy_only=False).astype("float64")
+        text = pc.utf8_trim_whitespace(column)
+        try:
+            vals = pc.cast(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), pa.float64())
+        except pa.ArrowInvalid:
+            bad = []
+            for i, v in enumerate(text.to_pylist()):
+                if v:
+                    try:
+                        float(v)
+                    except ValueError:
+                        bad.append(f"row {i + 2}: {name} {v!r} is not a number")
+                        if len(bad) >= 20:
+                            break
+            raise InputError(f"{src}: column {name!r} has values that are not numbers; nothing was written",
+                             bad) from None
+    vals = pc.fill_null(vals, float("nan")).combine_chunks()
+    return np.frombuffer(vals.buffers()[1], dtype="float64", count=len(vals), offset=vals.offset * 8).copy()
 
 
 def _assign_geojson(index, src, dst, crs, threads, progress) -> dict:

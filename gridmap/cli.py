@@ -256,5 +256,9 @@ def serve(obj: _Ctx, host, port) -> None:
     app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)
+
+if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
+    from gridmap.cli import main as _main
+
+    _main()

@@ -106,28 +106,20 @@ def area_perimeter_m(geom) -> tuple[float, float]:
     return abs(area), perimeter
 
 
-@lru_cache(maxsize=4096)
-def _aeqd(lon: float, lat: float) -> Transformer:
-    return Transformer.from_crs(
-        _crs(STORAGE_CRS),
-        CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m"),
-        always_xy=True,
-    )
-
-
 def distance_m(lon: float, lat: float, geom) -> float:
-    """Distance in metres from a lon/lat point to a lon/lat geometry.
+    """Distance in metres from a lon/lat point to a lon/lat geometry (0 if it covers the point).
 
-    Uses an azimuthal equidistant projection centred on the point, in which distances from
-    the centre are true geodesic distances (exact for vertices; within millimetres along
-    densified edges at the scale of a county).
+    The nearest point of the geometry is found in a local equirectangular frame (longitude
+    scaled by cos(lat), exact enough to pick the nearest point within tens of km), and the
+    distance to it is the geodesic one on the WGS84 ellipsoid.
     """
-    tr = _aeqd(round(lon, 7), round(lat, 7))
-    # Edges are straight in lon/lat (that is how containment is tested); densify them to
-    # ~100 m before projecting so the projected chord does not cut corners (1 m on 9 km).
-    dense = shapely.segmentize(geom, 0.001)
-    projected = shapely.transform(dense, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
-    return float(shapely.distance(projected, shapely.Point(0.0, 0.0)))
+    k = float(np.cos(np.radians(lat)))
+    scaled = shapely.transform(geom, lambda c: c * np.array([k, 1.0]))
+    point = shapely.Point(lon * k, lat)
+    if shapely.intersects(scaled, point):
+        return 0.0
+    near_x, near_y = shapely.get_coordinates(shapely.shortest_line(scaled, point))[0]
+    return float(GEOD.inv(lon, lat, near_x / k, near_y)[2])
 
 
 def local_metric_crs(lon: float, lat: float) -> CRS:

@@ -43,3 +43,15 @@ class StoreUnavailable(GridmapError):
 
     http_status = 503
     exit_code = 3
+
+
+class Unauthorized(GridmapError):
+    """No valid login or token where one is needed."""
+
+    http_status = 401
+
+
+class Forbidden(GridmapError):
+    """Logged in, but this role or person may not do this."""
+
+    http_status = 403

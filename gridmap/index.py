@@ -31,6 +31,12 @@ class GridIndex:
     tree: shapely.STRtree
     chains: list[dict[str, str]]  # per grid: {level: code} of its ancestors
     level: Level
+    buckets: "_Buckets | None" = None
+
+    def _bucket_grid(self) -> "_Buckets":
+        if self.buckets is None:
+            self.buckets = _Buckets.build(shapely.bounds(self.geoms))
+        return self.buckets
 
     @classmethod
     def build(cls, rows: UnitRows, parents: dict[str, tuple[str | None, Level]], level: Level = Level.grid) -> "GridIndex":
@@ -40,6 +46,12 @@ class GridIndex:
         codes = np.asarray(rows.code, dtype=object)[order] if rows.code else np.array([], dtype=object)
         geoms = np.asarray(geoms, dtype=object)[order]
         shapely.prepare(geoms)
+        if len(geoms):
+            # GEOS builds a prepared polygon's point locator lazily, on its first test, and
+            # that lazy build is not thread-safe (two threads racing on one polygon crashed
+            # with a double free). Build every locator now, in this one thread.
+            b = shapely.bounds(geoms)
+            shapely.intersects_xy(geoms, b[:, 0], b[:, 1])
         chains = [_chain(code, parents) for code in codes]
         names = [rows.name[i] for i in order]
         return cls(codes, names, geoms, shapely.STRtree(geoms), chains, level)
@@ -99,9 +111,10 @@ class GridIndex:
                     progress=None) -> np.ndarray:
         """Index of the covering grid (lowest code on a boundary) for each point; -1 if none.
 
-        Points are visited in Morton (Z-order) sequence so that consecutive points test the
-        same few polygons (cache locality: about 3x faster than input order on large
-        sets), in chunks spread over threads (shapely releases the GIL).
+        Candidates come from a uniform bucket grid over the polygons' bounding boxes (numpy
+        only: no point geometries are built, unlike STRtree.query). Points are visited
+        bucket by bucket so consecutive tests hit the same few prepared polygons (cache
+        locality), in chunks spread over threads (shapely releases the GIL).
         `progress(n)` is called as chunks finish.
         """
         lon = np.ascontiguousarray(lon, dtype="float64")
@@ -110,20 +123,26 @@ class GridIndex:
         out = np.full(n, -1, dtype=np.int64)
         if n == 0 or len(self) == 0:
             return out
-        finite = np.isfinite(lon) & np.isfinite(lat)
-        order = np.flatnonzero(finite)
-        order = order[np.argsort(_morton(lon[order], lat[order]), kind="stable")]
+        grid = self._bucket_grid()
+        cell = grid.cell_of(lon, lat)  # -1 outside the grid's extent or not finite
+        order = np.flatnonzero(cell >= 0)
+        order = order[np.argsort(cell[order], kind="stable")]
         threads = threads or min(4, os.cpu_count() or 1)
-        chunk = max(10_000, min(200_000, len(order) // (threads * 4) + 1))
+        chunk = max(20_000, min(250_000, len(order) // (threads * 4) + 1))
         pieces = [order[i:i + chunk] for i in range(0, len(order), chunk)]
+        big = np.iinfo(np.int64).max
 
         def work(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             x, y = lon[idx], lat[idx]
-            pi, gi = self.tree.query(shapely.points(x, y))
+            pi, gi = grid.candidates(cell[idx])
+            b = grid.bounds[gi]
+            px, py = x[pi], y[pi]
+            inbox = (px >= b[:, 0]) & (px <= b[:, 2]) & (py >= b[:, 1]) & (py <= b[:, 3])
+            pi, gi = pi[inbox], gi[inbox]
             ok = shapely.intersects_xy(self.geoms[gi], x[pi], y[pi])
-            best = np.full(len(idx), np.iinfo(np.int64).max, dtype=np.int64)
+            best = np.full(len(idx), big, dtype=np.int64)
             np.minimum.at(best, pi[ok], gi[ok])
-            best[best == np.iinfo(np.int64).max] = -1
+            best[best == big] = -1
             return idx, best
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -150,20 +169,62 @@ def _chain(code: str, parents: dict[str, tuple[str | None, Level]]) -> dict[str,
     return chain
 
 
-def _spread(v: np.ndarray) -> np.ndarray:
-    v = v.astype(np.uint64) & 0xFFFF
-    v = (v | (v << 8)) & 0x00FF00FF
-    v = (v | (v << 4)) & 0x0F0F0F0F
-    v = (v | (v << 2)) & 0x33333333
-    v = (v | (v << 1)) & 0x55555555
-    return v
+@dataclass
+class _Buckets:
+    """A uniform grid over the polygons' extent; each cell lists the polygons whose bbox meets it.
 
+    Stored as CSR arrays (start[cell] .. start[cell+1] into items), built with numpy only.
+    The cell size is a quarter of the median polygon bbox, so a cell lists a handful of
+    polygons and a polygon sits in about 25 cells.
+    """
 
-def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Z-order key of points on a 65536 x 65536 lattice over their bounding box."""
-    if len(x) == 0:
-        return np.array([], dtype=np.uint64)
-    x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
-    qx = ((x - x0) / ((x1 - x0) or 1.0) * 65535).astype(np.uint64)
-    qy = ((y - y0) / ((y1 - y0) or 1.0) * 65535).astype(np.uint64)
-    return _spread(qx) | (_spread(qy) << np.uint64(1))
+    x0: float
+    y0: float
+    size: float
+    nx: int
+    ny: int
+    start: np.ndarray
+    items: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def build(cls, bounds: np.ndarray) -> "_Buckets":
+        x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
+        x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
+        extent = max(x1 - x0, y1 - y0, 1e-9)
+        size = float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]))) / 4
+        size = max(size, extent / 4096)  # at most 4096 x 4096 cells
+        nx = int((x1 - x0) / size) + 1
+        ny = int((y1 - y0) / size) + 1
+        ix0 = ((bounds[:, 0] - x0) / size).astype(np.int64)
+        iy0 = ((bounds[:, 1] - y0) / size).astype(np.int64)
+        ix1 = np.minimum(((bounds[:, 2] - x0) / size).astype(np.int64), nx - 1)
+        iy1 = np.minimum(((bounds[:, 3] - y0) / size).astype(np.int64), ny - 1)
+        w, h = ix1 - ix0 + 1, iy1 - iy0 + 1
+        per = w * h
+        poly = np.repeat(np.arange(len(bounds)), per)
+        k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)  # 0..per-1 within each polygon
+        wr = np.repeat(w, per)
+        cells = (np.repeat(iy0, per) + k // wr) * nx + np.repeat(ix0, per) + k % wr
+        order = np.lexsort((poly, cells))  # by cell, then polygon index (= code order)
+        counts = np.bincount(cells, minlength=nx * ny)
+        start = np.concatenate([[0], np.cumsum(counts)])
+        return cls(float(x0), float(y0), size, nx, ny, start, poly[order], bounds)
+
+    def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Cell number of each point; -1 for points outside the extent (or NaN)."""
+        with np.errstate(invalid="ignore"):
+            fx = np.floor((x - self.x0) / self.size)
+            fy = np.floor((y - self.y0) / self.size)
+            ok = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
+        cell = np.full(len(x), -1, dtype=np.int64)
+        cell[ok] = fy[ok].astype(np.int64) * self.nx + fx[ok].astype(np.int64)
+        return cell
+
+    def candidates(self, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point position, polygon index) pairs for points in the given cells."""
+        lo, hi = self.start[cell], self.start[cell + 1]
+        counts = hi - lo
+        pi = np.repeat(np.arange(len(cell)), counts)
+        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return pi, self.items[np.repeat(lo, counts) + offs]

@@ -99,17 +99,13 @@ class Services:
         return self._index
 
     def _build_index(self) -> GridIndex:
-        levels = self.store.unit_levels()
-        if not levels:
+        tree = self.store.unit_tree()
+        if not tree:
             raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
-        level = Level.grid if Level.grid in levels.values() else max(set(levels.values()), key=lambda lv: lv.rank)
-        rows = self.store.unit_rows([level])
-        parents = self._parents()
-        return GridIndex.build(rows, parents, level)
-
-    def _parents(self) -> dict[str, tuple[str | None, Level]]:
-        rows = self.store.unit_rows([lv for lv in Level if lv != Level.micro])
-        return {c: (p, Level(lv)) for c, p, lv in zip(rows.code, rows.parent_code, rows.level)}
+        present = {lv for _, _, lv in tree}
+        level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
+        parents = {code: (parent, lv) for code, parent, lv in tree}
+        return GridIndex.build(self.store.unit_rows([level]), parents, level)
 
     def locate(self, lon: float, lat: float, crs: str = "EPSG:4326") -> Location:
         """The grid covering a point given in any CRS (GCJ-02/BD-09 included)."""

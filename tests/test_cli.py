@@ -18,7 +18,7 @@ def gm(*args, cwd: Path, db: str | None = None, check: bool = True) -> subproces
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
     if db:
         env["GRIDMAP_DB"] = db
-    proc = subprocess.run([sys.executable, "-m", "gridmap.cli", *map(str, args)], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, "-m", "gridmap", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
         raise AssertionError(f"gridmap {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

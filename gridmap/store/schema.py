@@ -62,3 +62,90 @@ roles = Table(
     UniqueConstraint("person_id", "unit_code", "role", name="uq_roles"),
     Index("ix_roles_unit", "unit_code"),
 )
+
+# -- incidents (migration 0002) ---------------------------------------------------------------
+# Times are stored as naive UTC (SQLite has no time zones); the store attaches UTC on read.
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(64)),
+    Column("category", String(64), nullable=False),
+    Column("description", String, nullable=False, default=""),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("reported_at", DateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("severity", Integer, nullable=False),
+    Column("reporter_name", String),
+    Column("reporter_phone", String(32)),
+    Column("reporter_token", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("grid_code", String(32)),
+    Column("zone_code", String(32)),
+    Column("town_code", String(32)),
+    Column("plan", Integer),
+    Column("assignment", String(16), nullable=False),
+    Column("distance_m", Float),
+    Column("assignee", String(64)),
+    Column("handling_level", String(16), nullable=False),
+    Column("department", String),
+    Column("escalated", Integer, nullable=False, default=0),
+    Column("dispatched_at", DateTime),
+    Column("due_at", DateTime),
+    Column("handled_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("rework_count", Integer, nullable=False, default=0),
+    Column("reopen_count", Integer, nullable=False, default=0),
+    Column("extended", Integer, nullable=False, default=0),
+    Column("rating", Integer),
+    Column("merged_into", String(32)),
+    Column("version", Integer, nullable=False, default=1),
+    Column("extra", JSON),
+    Index("ix_incidents_status", "status"),
+    Index("ix_incidents_grid", "grid_code"),
+    Index("ix_incidents_zone", "zone_code"),
+    Index("ix_incidents_reported", "reported_at"),
+    Index("ix_incidents_category_reported", "category", "reported_at"),
+)
+
+incident_events = Table(
+    "incident_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("note", String),
+    Column("data", JSON),
+    Index("ix_events_incident", "incident_id"),
+)
+
+roster = Table(
+    "roster", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_code", String(32), nullable=False),
+    Column("person_id", String(64), ForeignKey("people.person_id"), nullable=False),
+    Column("starts_at", DateTime, nullable=False),
+    Column("ends_at", DateTime, nullable=False),
+    Index("ix_roster_unit_time", "unit_code", "starts_at"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String, nullable=False),
+    Column("role", String(16), nullable=False),  # admin | planner | dispatcher | staff
+    Column("person_id", String(64)),
+    Column("created_at", DateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("label", String),
+    Column("created_at", DateTime, nullable=False),
+)

@@ -18,7 +18,7 @@ from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 DEFAULT_DB = "gridmap.db"
 
 
@@ -98,6 +98,15 @@ class SQLStore:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    @property
+    def incidents(self):
+        """Incident, roster and user storage on this store's engine."""
+        from .incidents import IncidentRepo
+
+        if not hasattr(self, "_incidents"):
+            self._incidents = IncidentRepo(self)
+        return self._incidents
+
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()
@@ -156,6 +165,16 @@ class SQLStore:
         with self._connect() as conn:
             rows = conn.execute(sa.select(t.c.code, t.c.level).where(t.c.plan == plan)).all()
         return {code: Level(level) for code, level in rows}
+
+    def unit_tree(self, plan: int | None = None) -> list[tuple[str, str | None, Level]]:
+        """(code, parent_code, level) of every unit of a plan, without geometry."""
+        plan = plan if plan is not None else self.current_plan()
+        if plan is None:
+            return []
+        t = schema.units
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(t.c.code, t.c.parent_code, t.c.level).where(t.c.plan == plan)).all()
+        return [(c, p, Level(lv)) for c, p, lv in rows]
 
     def unit_rows(self, levels: Iterable[Level], plan: int | None = None) -> UnitRows:
         """Columns of the units at `levels`, in code order: the fast path for the index."""

@@ -21,6 +21,6 @@ def init_app(app: Flask) -> None:
 
 
 def _respond(status: int, title: str, detail: str):
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/open311/")):
         return jsonify({"status": status, "title": title, "detail": detail}), status
     return render_template("error.html", status=status, title=title, detail=detail), status

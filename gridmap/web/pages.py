@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from ..model import Level
 from . import services
@@ -17,3 +17,41 @@ def home():
     units = s.units()
     return render_template("home.html", info=info, units=units, levels=list(Level),
                            problems={p.code: p for p in s.team_problems()})
+
+
+@bp.get("/status/<incident_id>")
+def incident_status(incident_id: str):
+    """Public status page of one incident: no personal data."""
+    from .views import public_incident
+
+    s = current_app.extensions["gridmap.incidents"]
+    inc = s.repo.get(incident_id)
+    events = [e for e in s.repo.events(incident_id)]
+    return render_template("status.html", inc=public_incident(inc, s.taxonomy, s.tz),
+                           steps=[(e.at.astimezone(s.tz), e.to_status, e.action) for e in events])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with user name and password (the form carries a CSRF token)."""
+    from ..errors import Unauthorized
+    from .auth import check_login
+
+    error = None
+    if request.method == "POST":
+        try:
+            user = check_login(services().store, request.form.get("username", ""), request.form.get("password", ""))
+        except Unauthorized as exc:
+            error = str(exc)
+        else:
+            session.clear()
+            session["user"] = user["username"]
+            return redirect(request.args.get("next") or url_for("pages.home"))
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    session.clear()
+    return redirect(url_for("pages.home"))

@@ -1,0 +1,5 @@
+"""`python -m gridmap` = the `gridmap` command."""
+
+from gridmap.cli import main
+
+main()

@@ -1,0 +1,156 @@
+"""`gridmap incidents ...` and `gridmap users ...`: thin commands over the incident service."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import _Ctx, _fail_cleanly, _progress, main, pass_ctx
+
+
+def _loop(obj: _Ctx, create: bool = False):
+    from .app import incident_service
+
+    return incident_service(obj.services(create=create))
+
+
+@main.group()
+def incidents() -> None:
+    """Incidents: bulk import, lists, supervision, re-routing, metrics."""
+
+
+@incidents.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and report the bad ones (default: all or nothing).")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write the per-row error report here.")
+@click.option("--dry-run", is_flag=True)
+@pass_ctx
+@_fail_cleanly
+def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
+    """Bulk import historical or hotline records from CSV (category, lon, lat, reported_at, ...)."""
+    from .errors import InputError
+    from .incidents.model import Event
+    from .incidents.service import import_rows
+
+    svc = _loop(obj, create=True)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    good, problems = import_rows(svc, rows, progress=_progress("check", unit="row"))
+    if errors_path and problems:
+        Path(errors_path).write_text("\n".join(problems) + "\n", encoding="utf-8")
+    if problems and not skip_bad:
+        raise InputError(f"{path}: {len(problems)} of {len(rows)} rows are bad; nothing was written "
+                         "(fix them, or pass --skip-bad)", problems)
+    if not dry_run:
+        items = [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": Path(path).name}), None)
+                 for i in good]
+        for k in range(0, len(items), 20_000):
+            svc.repo.add_many(items[k:k + 20_000])
+    verb = "imported" if not dry_run else "dry run: would import"
+    click.echo(f"{verb} {len(good):,} incidents from {path}; {len(problems):,} bad rows"
+               + (f" (see {errors_path})" if errors_path and problems else ""))
+
+
+@incidents.command(name="list")
+@click.option("--status", default="open", show_default=True, help="open, or comma-separated statuses.")
+@click.option("--grid", help="Only this grid.")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+@_fail_cleanly
+def list_incidents(obj: _Ctx, status, grid, limit) -> None:
+    """List incidents, newest first."""
+    from .incidents.model import OPEN_STATUSES
+
+    svc = _loop(obj)
+    statuses = list(OPEN_STATUSES) if status == "open" else status.split(",")
+    for i in svc.repo.query(status=statuses, grid_codes=[grid] if grid else None, limit=limit):
+        due = f" due {i.due_at.astimezone(svc.tz):%m-%d %H:%M}" if i.due_at else ""
+        click.echo(f"{i.id:>7} {i.reported_at.astimezone(svc.tz):%Y-%m-%d %H:%M} {i.status:11s} {i.grid_code or '-':15s} "
+                   f"{i.category}{due}")
+
+
+@incidents.command()
+@pass_ctx
+@_fail_cleanly
+def supervise(obj: _Ctx) -> None:
+    """Escalate every open incident past its time limit (run it from cron)."""
+    done = _loop(obj).supervise()
+    click.echo(f"escalated {len(done)} overdue incidents" + (": " + ", ".join(i.id for i in done) if done else ""))
+
+
+@incidents.command()
+@pass_ctx
+@_fail_cleanly
+def reroute(obj: _Ctx) -> None:
+    """After a grid plan change: move open incidents to the grids now containing them."""
+    moved = _loop(obj).reroute_open()
+    for inc, old in moved:
+        click.echo(f"{inc.id}: {old} -> {inc.grid_code}")
+    click.echo(f"re-routed {len(moved)} open incidents")
+
+
+@incidents.command()
+@click.option("--by", type=click.Choice(["grid", "zone", "worker", "category", "all"]), default="zone", show_default=True)
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@_fail_cleanly
+def metrics(obj: _Ctx, by, start, end, as_json) -> None:
+    """结案率, 按期结案率, 返工率, 延期率, time to close and satisfaction per grid/zone/worker/category."""
+    from .incidents.metrics import compute, rank_zones
+
+    svc = _loop(obj)
+    start, end = start.replace(tzinfo=svc.tz), end.replace(tzinfo=svc.tz)
+    rows = compute(svc.repo.query(start=start, end=end), by, start, end)
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, default=str, indent=1))
+        return
+    pct = lambda v: "   -" if v is None else f"{v * 100:3.0f}%"
+    click.echo(f"{by:16s} {'count':>6} {'due':>5} {'结案率':>5} {'按期':>5} {'返工':>5} {'延期':>5} {'p90 h':>6} {'满意度':>5}")
+    for r in rows:
+        p90 = "-" if r.p90_hours_to_close is None else f"{r.p90_hours_to_close:.1f}"
+        sat = "-" if r.satisfaction is None else f"{r.satisfaction:.2f}"
+        click.echo(f"{str(r.key):16s} {r.count:6d} {r.due:5d} {pct(r.closure_rate):>6} {pct(r.on_time_rate):>6} "
+                   f"{pct(r.rework_rate):>6} {pct(r.extension_rate):>6} {p90:>6} {sat:>6}")
+    if by == "zone":
+        flagged = [z["key"] for z in rank_zones(rows) if z["flag_lowest_satisfaction"]]
+        if flagged:
+            click.echo(f"lowest satisfaction: {', '.join(flagged)}")
+
+
+@main.group()
+def users() -> None:
+    """Web and API users: admin, planner, dispatcher, staff."""
+
+
+@users.command(name="add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "planner", "dispatcher", "staff"]), required=True)
+@click.option("--person", help="staff: the person_id whose grids this user serves.")
+@click.password_option(envvar="GRIDMAP_NEW_PASSWORD", help="Password (prompted if not given).")
+@pass_ctx
+@_fail_cleanly
+def add_user(obj: _Ctx, username, role, person, password) -> None:
+    """Create a user."""
+    from .web.auth import create_user
+
+    create_user(obj.services(create=True).store, username, password, role, person)
+    click.echo(f"user {username} ({role}) created")
+
+
+@users.command(name="token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+@pass_ctx
+@_fail_cleanly
+def token(obj: _Ctx, username, label) -> None:
+    """Create an API token for a user and print it (only its hash is stored)."""
+    from .web.auth import create_token
+
+    click.echo(create_token(obj.services().store, username, label))

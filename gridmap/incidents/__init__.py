@@ -1,0 +1,1 @@
+"""Incidents: intake, routing, the closed loop, supervision and metrics (issue: incidents)."""

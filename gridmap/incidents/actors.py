@@ -1,0 +1,59 @@
+"""Who is acting, and what each role may see and do.
+
+Roles: admin, planner, dispatcher, staff (grid or zone staff, scoped to their own units),
+and the public (anonymous residents). A reporter proves ownership of a report with the
+secret token returned when it was filed, to reopen or rate it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Forbidden
+from .model import Incident
+
+ROLES = ("admin", "planner", "dispatcher", "staff")
+STAFF_ACTIONS = {"start", "handle", "escalate", "extend"}
+REPORTER_ACTIONS = {"reopen", "rate"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user behind a request. `units` are the unit codes a staff member serves."""
+
+    name: str
+    role: str  # admin | planner | dispatcher | staff | public | system
+    person_id: str | None = None
+    units: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_public(self) -> bool:
+        return self.role == "public"
+
+
+PUBLIC = Actor("public", "public")
+SYSTEM = Actor("system", "system")
+
+
+def can_see(actor: Actor, inc: Incident) -> bool:
+    """Full view (with personal data) of an incident: office roles, or staff of its grid/zone."""
+    if actor.role in ("admin", "dispatcher", "planner", "system"):
+        return True
+    if actor.role == "staff":
+        return bool({inc.grid_code, inc.zone_code} & actor.units)
+    return False
+
+
+def check_action(actor: Actor, inc: Incident, action: str, reporter_token_ok: bool = False) -> None:
+    """Raise Forbidden unless this actor may take this action on this incident."""
+    if actor.role in ("admin", "dispatcher", "system"):
+        return
+    if action in REPORTER_ACTIONS and reporter_token_ok:
+        return
+    if actor.role == "staff" and action in STAFF_ACTIONS:
+        if can_see(actor, inc):
+            return
+        raise Forbidden(f"incident {inc.id} is in grid {inc.grid_code}, not one of yours")
+    if actor.is_public and action in REPORTER_ACTIONS:
+        raise Forbidden(f"to {action} incident {inc.id} give the reporter token you received when reporting it")
+    raise Forbidden(f"a {actor.role} may not {action} incidents")

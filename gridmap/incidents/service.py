@@ -1,0 +1,351 @@
+"""Incident use cases: report, route, act on the closed loop, supervise, re-route, measure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ..crs import distance_m
+from ..errors import InputError, NotFound
+from ..index import GridIndex
+from ..model import Level
+from .actors import PUBLIC, SYSTEM, Actor, can_see, check_action
+from .intake import Report, parse_report
+from .model import OPEN_STATUSES, Event, Incident
+from .workflow import ACTIONS, next_status
+
+UTC = dt.timezone.utc
+
+
+@dataclass
+class Filed:
+    """The answer to a new report: the incident, who it went to, possible duplicates, the reporter's token."""
+
+    incident: Incident
+    duplicates: list[Incident] = field(default_factory=list)
+    reporter_token: str | None = None
+    notified: list[str] = field(default_factory=list)
+
+
+class IncidentService:
+    """The dispatcher's loop over one store, taxonomy and working-hours calendar."""
+
+    def __init__(self, services, taxonomy, calendar, clock=None):
+        self.services = services  # gridmap.services.Services: store + grid index + settings
+        self.repo = services.store.incidents
+        self.taxonomy = taxonomy
+        self.calendar = calendar
+        self.tz = ZoneInfo(services.settings.timezone)
+        self.clock = clock or (lambda: dt.datetime.now(UTC))
+        self._towns: GridIndex | None = None
+
+    # -- intake -----------------------------------------------------------------------------
+    def report(self, data: Mapping[str, Any], actor: Actor = PUBLIC, source: str | None = None) -> Filed:
+        """Validate, assign to a grid, route to a person, look for duplicates, store with its audit line."""
+        rep = parse_report(data, self.taxonomy, self.clock(), self.tz)
+        if source:
+            rep = replace(rep, source=source)
+        inc = self._new_incident(rep)
+        notified = self._route(inc, inc.reported_at)
+        token = secrets.token_urlsafe(16)
+        event = Event("", inc.reported_at, actor.name, "report", None, "reported",
+                      data={"grid": inc.grid_code, "assignment": inc.assignment, "assignee": inc.assignee,
+                            "notified": notified})
+        dups = self.duplicates_of(inc)
+        if dups:
+            inc.extra["possible_duplicates"] = [d.id for d in dups]
+        inc = self.repo.add(inc, event, reporter_token=token)
+        return Filed(inc, dups, token, notified)
+
+    def _new_incident(self, rep: Report) -> Incident:
+        cat = self.taxonomy.get(rep.category)
+        inc = Incident(id="", category=rep.category, lon=rep.lon, lat=rep.lat, reported_at=rep.reported_at,
+                       description=rep.description, source=rep.source, severity=rep.severity,
+                       reporter_name=rep.reporter_name, reporter_phone=rep.reporter_phone,
+                       handling_level=cat.level, department=cat.department if cat.level == "department" or
+                       cat.kind == "component" else None)
+        if rep.external_id:
+            inc.extra["external_id"] = rep.external_id
+        if cat.is_component:  # components (部件) route to their owner first
+            inc.handling_level = "department"
+        elif rep.severity >= 3 and cat.level_for(rep.severity) != cat.level:
+            inc.handling_level = cat.level_for(rep.severity)  # big matters go up (大事不出管区)
+            inc.escalated = True
+            if inc.handling_level == "department":
+                inc.department = cat.department
+        self._assign(inc)
+        return inc
+
+    def _assign(self, inc: Incident) -> None:
+        """Containing grid under the plan in force; else the nearest grid within reach; else the town queue."""
+        index = self.services.index
+        loc = index.locate(inc.lon, inc.lat, nearest_max_m=self.services.settings.nearest_assign_m)
+        inc.plan = self.services.store.current_plan()
+        inc.distance_m = None
+        if loc.grid:
+            inc.grid_code, inc.assignment = loc.grid, "inside"
+        elif loc.nearest:
+            inc.grid_code, inc.assignment, inc.distance_m = loc.nearest, "nearest", round(loc.distance_m, 1)
+        else:
+            inc.grid_code, inc.assignment = None, "town_queue"
+        chain = index.chains[int(np.flatnonzero(index.codes == inc.grid_code)[0])] if inc.grid_code else {}
+        inc.zone_code = chain.get("zone")
+        inc.town_code = chain.get("town") or (self._town_of(inc.lon, inc.lat) if not inc.grid_code else None)
+        if not inc.grid_code and not inc.town_code:
+            inc.assignment = "unassigned"
+
+    def _town_of(self, lon: float, lat: float) -> str | None:
+        if self._towns is None:
+            tree = self.services.store.unit_tree()
+            parents = {c: (p, lv) for c, p, lv in tree}
+            self._towns = GridIndex.build(self.services.store.unit_rows([Level.town]), parents, Level.town)
+        if len(self._towns) == 0:
+            return None
+        loc = self._towns.locate(lon, lat, nearest_max_m=self.services.settings.nearest_max_m)
+        return loc.grid or loc.nearest
+
+    def _route(self, inc: Incident, at: dt.datetime) -> list[str]:
+        """Pick the assignee: on duty per the roster, else the unit's workers; return who is told."""
+        store = self.services.store
+        if inc.handling_level == "department":
+            inc.assignee = None
+            return []
+        unit = inc.grid_code if inc.handling_level == "grid" else inc.zone_code
+        if unit is None:
+            inc.assignee = None
+            return []
+        roles = store.roles(unit)
+        on_duty = self.repo.on_duty(unit, at)
+        if inc.handling_level == "grid":
+            workers = sorted(r.person_id for r in roles if r.role == "worker")
+            leaders = sorted(r.person_id for r in roles if r.role == "leader")
+        else:
+            workers = sorted(r.person_id for r in roles if r.role in ("zone_director", "info_officer"))
+            leaders = sorted(r.person_id for r in roles if r.role == "zone_secretary")
+        pool = on_duty or workers or leaders
+        inc.assignee = self._least_loaded(pool) if pool else None
+        return [p for p in leaders if p != inc.assignee]
+
+    def _least_loaded(self, people: Sequence[str]) -> str:
+        if len(people) == 1:
+            return people[0]
+        loads = self.repo.open_load(people)
+        return min(people, key=lambda p: (loads.get(p, 0), p))
+
+    def duplicates_of(self, inc: Incident) -> list[Incident]:
+        """Open incidents of the same category within its duplicate radius and time window."""
+        cat = self.taxonomy.get(inc.category)
+        radius = float(cat.duplicate_radius_m)
+        window = dt.timedelta(hours=float(cat.duplicate_window_hours))
+        dlat = radius / 111_000 * 1.5
+        dlon = dlat / max(np.cos(np.radians(inc.lat)), 0.01)
+        near = self.repo.query(status=OPEN_STATUSES, category=inc.category, start=inc.reported_at - window,
+                               end=inc.reported_at + dt.timedelta(seconds=1),
+                               bbox=(inc.lon - dlon, inc.lat - dlat, inc.lon + dlon, inc.lat + dlat))
+        import shapely
+
+        return [o for o in near if o.id != inc.id and distance_m(inc.lon, inc.lat, shapely.Point(o.lon, o.lat)) <= radius]
+
+    # -- the closed loop --------------------------------------------------------------------
+    def get(self, incident_id: str, actor: Actor) -> Incident:
+        """An incident with personal data, for those allowed to see it."""
+        inc = self.repo.get(incident_id)
+        if not can_see(actor, inc):
+            from ..errors import Forbidden
+
+            raise Forbidden(f"incident {incident_id} is not in your grids")
+        return inc
+
+    def act(self, incident_id: str, action: str, actor: Actor, version: int | None = None, note: str = "",
+            data: Mapping[str, Any] | None = None) -> Incident:
+        """Take one step of the loop; Conflict (409) if impossible or stale, Forbidden if not allowed."""
+        data = dict(data or {})
+        inc = self.repo.get(incident_id)
+        token_ok = bool(data.get("reporter_token")) and secrets.compare_digest(
+            str(data.get("reporter_token")), self.repo.reporter_token(incident_id) or "")
+        check_action(actor, inc, action, reporter_token_ok=token_ok)
+        expected = inc.version if version is None else int(version)
+        if version is not None and int(version) != inc.version:
+            from ..errors import Conflict
+
+            raise Conflict(f"incident {incident_id} is at version {inc.version}, you sent {version}: reload")
+        act = ACTIONS.get(action)
+        if act is not None and act.needs_note and not (note or "").strip():
+            raise InputError(f"{action}: a reason is required in `note`")
+        if len(note or "") > 2000:
+            raise InputError("note: over the limit of 2000 characters")
+        before = inc.status
+        inc.status = next_status(inc.status, action)
+        now = self.clock()
+        extra_events = self._apply(inc, action, now, data, actor, note)
+        event = Event(inc.id, now, actor.name, action, before, inc.status, note or "",
+                      {k: v for k, v in data.items() if k != "reporter_token"})
+        self.repo.update(inc, expected, [event])
+        for other, ev in extra_events:
+            self.repo.update(other, other.version, [ev])
+        return inc
+
+    def _apply(self, inc: Incident, action: str, now: dt.datetime, data: dict, actor: Actor, note: str):
+        cat = self.taxonomy.get(inc.category)
+        extra: list[tuple[Incident, Event]] = []
+        if action == "dispatch":
+            if data.get("assignee"):
+                inc.assignee = str(data["assignee"])
+            inc.dispatched_at = now
+            inc.due_at = self.calendar.deadline(now, float(cat.time_limit_hours), _mode(cat))
+        elif action == "reopen":
+            inc.reopen_count += 1
+            inc.closed_at, inc.handled_at = None, None
+            inc.dispatched_at = now
+            inc.due_at = self.calendar.deadline(now, float(cat.time_limit_hours), _mode(cat))
+        elif action == "handle":
+            inc.handled_at = now
+        elif action == "rework":
+            inc.rework_count += 1
+            inc.handled_at = None
+        elif action == "close":
+            inc.closed_at = now
+        elif action == "extend":
+            hours = _positive(data.get("hours"), "hours")
+            inc.due_at = self.calendar.deadline(inc.due_at or now, hours, _mode(cat))
+            inc.extended = True
+        elif action == "escalate":
+            level = str(data.get("level") or ("department" if inc.handling_level == "zone" else "zone"))
+            if level not in ("zone", "department"):
+                raise InputError(f"level: escalate to 'zone' or 'department', not {level!r}")
+            inc.handling_level, inc.escalated = level, True
+            if level == "department":
+                inc.department = str(data.get("department") or cat.department or inc.department or "")
+                if not inc.department:
+                    raise InputError("department: name the department to escalate to")
+            self._route(inc, now)
+        elif action == "transfer":
+            grid = str(data.get("grid_code") or "")
+            if grid not in set(self.services.index.codes):
+                raise InputError(f"grid_code: {grid!r} is not a grid of the plan in force")
+            index = self.services.index
+            chain = index.chains[int(np.flatnonzero(index.codes == grid)[0])]
+            inc.grid_code, inc.zone_code, inc.town_code = grid, chain.get("zone"), chain.get("town")
+            inc.assignment = "transferred"
+            self._route(inc, now)
+        elif action == "rate":
+            rating = data.get("rating")
+            if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+                raise InputError(f"rating: a whole number from 1 to 5, got {rating!r}")
+            inc.rating = rating
+        elif action == "merge":
+            target = self.repo.get(str(data.get("into") or ""))
+            if not target.is_open or target.id == inc.id:
+                raise InputError(f"into: incident {target.id} is not an open incident to merge into")
+            inc.merged_into = target.id
+            reporters = list(target.extra.get("merged_reports", [])) + [inc.id]
+            target.extra = {**target.extra, "merged_reports": reporters}
+            extra.append((target, Event(target.id, now, actor.name, "merged_from", target.status, target.status,
+                                        f"duplicate report {inc.id} merged in; its reporter follows this one",
+                                        {"from": inc.id})))
+        return extra
+
+    # -- supervision ------------------------------------------------------------------------
+    def supervise(self, now: dt.datetime | None = None) -> list[Incident]:
+        """Escalate every open incident whose time limit has passed (once); return them."""
+        now = now or self.clock()
+        out = []
+        for inc in self.repo.query(status=("dispatched", "in_progress"), order="due_at"):
+            if inc.due_at is None or inc.due_at >= now or inc.extra.get("overdue_escalated"):
+                continue
+            before = inc.version
+            inc.extra = {**inc.extra, "overdue_escalated": now.isoformat()}
+            inc.escalated = True
+            self.repo.update(inc, before, [Event(inc.id, now, SYSTEM.name, "overdue", inc.status, inc.status,
+                                                 f"time limit passed at {inc.due_at.astimezone(self.tz):%Y-%m-%d %H:%M}")])
+            out.append(inc)
+        return out
+
+    def reroute_open(self, now: dt.datetime | None = None) -> list[tuple[Incident, str | None]]:
+        """After a plan change: move open incidents to the grids now containing them.
+
+        Closed incidents keep the grid they belonged to, so metrics stay with that grid.
+        Returns (incident, old grid) for each one moved.
+        """
+        now = now or self.clock()
+        self.services._index = None  # the plan changed: rebuild the index
+        moved = []
+        for inc in self.repo.query(status=OPEN_STATUSES):
+            old_grid, old_plan, before = inc.grid_code, inc.plan, inc.version
+            self._assign(inc)
+            if inc.grid_code == old_grid:
+                continue
+            self._route(inc, now)
+            self.repo.update(inc, before, [Event(inc.id, now, SYSTEM.name, "reroute", inc.status, inc.status,
+                                                 f"grid plan {old_plan} → {inc.plan}: {old_grid} → {inc.grid_code}",
+                                                 {"from": old_grid, "to": inc.grid_code})])
+            moved.append((inc, old_grid))
+        return moved
+
+
+def _mode(cat) -> str:
+    return cat.time_mode
+
+
+def _positive(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: a positive number of hours is required") from None
+    if not v > 0:
+        raise InputError(f"{name}: must be positive")
+    return v
+
+
+# -- bulk import of historical or hotline records ---------------------------------------------
+HISTORY_TIMES = ("dispatched_at", "due_at", "handled_at", "closed_at")
+
+
+def import_rows(svc: IncidentService, rows: list[dict], progress=None) -> tuple[list[Incident], list[str]]:
+    """Validate and assign CSV rows (dicts of text); return (incidents, per-row problems).
+
+    Optional history columns (status, dispatched_at, due_at, handled_at, closed_at, rating,
+    assignee) let a year of closed cases be loaded as they were. Rows are not routed: they
+    keep the assignee they had.
+    """
+    from .model import STATUSES
+
+    good: list[Incident] = []
+    problems: list[str] = []
+    now = svc.clock()
+    for n, raw in enumerate(rows, start=2):
+        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k is not None}
+        body = {k: row.get(k) or None for k in ("category", "lon", "lat", "description", "reported_at",
+                                                 "reporter_name", "reporter_phone", "severity", "crs")}
+        body["severity"] = row.get("severity") or 1
+        body["source"] = row.get("source") or "import"
+        body["external_id"] = row.get("id") or row.get("external_id") or None
+        try:
+            inc = svc._new_incident(parse_report(body, svc.taxonomy, now, svc.tz))
+            status = row.get("status") or "reported"
+            if status not in STATUSES:
+                raise InputError(f"status: unknown status {status!r}")
+            inc.status = status
+            for name in HISTORY_TIMES:
+                if row.get(name):
+                    t = dt.datetime.fromisoformat(row[name])
+                    setattr(inc, name, t if t.tzinfo else t.replace(tzinfo=svc.tz))
+            if row.get("rating"):
+                inc.rating = int(row["rating"])
+            if row.get("assignee"):
+                inc.assignee = row["assignee"]
+            inc.source = body["source"]
+            good.append(inc)
+        except InputError as exc:
+            detail = "; ".join(exc.problems) if exc.problems else str(exc)
+            problems.append(f"row {n}" + (f" ({body['external_id']})" if body["external_id"] else "") + f": {detail}")
+        except ValueError as exc:
+            problems.append(f"row {n}: {exc}")
+        if progress is not None and (n % 2000 == 0 or n == len(rows) + 1):
+            progress(n - 1, len(rows))
+    return good, problems

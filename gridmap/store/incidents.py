@@ -1,0 +1,254 @@
+"""Incident storage on the same SQL engine as the registry: incidents, audit log, roster, users."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import fields
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+
+from ..errors import Conflict, NotFound
+from ..incidents.model import Event, Incident
+from . import schema
+
+UTC = dt.timezone.utc
+_TIME_FIELDS = ("reported_at", "dispatched_at", "due_at", "handled_at", "closed_at")
+_BOOL_FIELDS = ("escalated", "extended")
+_FIELDS = [f.name for f in fields(Incident) if f.name != "id"]
+
+
+def to_db_time(t: dt.datetime | None) -> dt.datetime | None:
+    """Aware datetime -> naive UTC for storage; naive input is refused (never guess a zone)."""
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        raise ValueError("naive datetime: give a time zone")
+    return t.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_db_time(t: dt.datetime | None) -> dt.datetime | None:
+    """Stored naive UTC -> aware UTC."""
+    return None if t is None else t.replace(tzinfo=UTC)
+
+
+def _row(inc: Incident) -> dict:
+    row = {name: getattr(inc, name) for name in _FIELDS}
+    for name in _TIME_FIELDS:
+        row[name] = to_db_time(row[name])
+    for name in _BOOL_FIELDS:
+        row[name] = int(bool(row[name]))
+    return row
+
+
+def _incident(r) -> Incident:
+    values = {name: r[name] for name in _FIELDS}
+    for name in _TIME_FIELDS:
+        values[name] = from_db_time(values[name])
+    for name in _BOOL_FIELDS:
+        values[name] = bool(values[name])
+    values["extra"] = values["extra"] or {}
+    return Incident(id=str(r["id"]), **values)
+
+
+class IncidentRepo:
+    """Incidents and everything around them. Each write is one transaction."""
+
+    def __init__(self, store):
+        self.store = store  # SQLStore: gives engine guards and the backend
+
+    # -- incidents --------------------------------------------------------------------------
+    def add(self, incident: Incident, event: Event, reporter_token: str | None = None) -> Incident:
+        """Insert one incident with its first audit event; returns it with its id."""
+        return self.add_many([(incident, event, reporter_token)])[0]
+
+    def add_many(self, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
+        """Insert incidents and their first events in one transaction (bulk import)."""
+        t, te = schema.incidents, schema.incident_events
+        out = []
+        with self.store._begin() as conn:
+            if self.store.backend == "postgresql":
+                rows = [{**_row(i), "reporter_token": tok} for i, _, tok in items]
+                ids = conn.execute(t.insert().returning(t.c.id), rows).scalars().all() if rows else []
+            else:
+                ids = []
+                for inc, _, tok in items:
+                    ids.append(conn.execute(t.insert().values(**_row(inc), reporter_token=tok)).inserted_primary_key[0])
+            events = []
+            for new_id, (inc, ev, _) in zip(ids, items):
+                inc.id = str(new_id)
+                out.append(inc)
+                events.append(_event_row(ev, new_id))
+            if events:
+                conn.execute(te.insert(), events)
+        return out
+
+    def get(self, incident_id: str | int) -> Incident:
+        """One incident; NotFound if there is none with this id."""
+        t = schema.incidents
+        key = _int_id(incident_id)
+        with self.store._connect() as conn:
+            r = conn.execute(sa.select(t).where(t.c.id == key)).mappings().first()
+        if r is None:
+            raise NotFound(f"no incident with id {incident_id!r}")
+        return _incident(r)
+
+    def reporter_token(self, incident_id: str | int) -> str | None:
+        """The secret a reporter got at report time (to reopen or rate without an account)."""
+        t = schema.incidents
+        with self.store._connect() as conn:
+            return conn.execute(sa.select(t.c.reporter_token).where(t.c.id == _int_id(incident_id))).scalar()
+
+    def update(self, incident: Incident, expected_version: int, events: Iterable[Event]) -> Incident:
+        """Write a changed incident if nobody changed it since `expected_version`, with its events.
+
+        The version check and the write are one UPDATE ... WHERE version = :expected, so two
+        dispatchers acting at once cannot both succeed: the second gets Conflict (stale).
+        """
+        t, te = schema.incidents, schema.incident_events
+        incident.version = expected_version + 1
+        row = _row(incident)
+        with self.store._begin() as conn:
+            res = conn.execute(t.update().where(t.c.id == _int_id(incident.id), t.c.version == expected_version)
+                               .values(**row))
+            if res.rowcount != 1:
+                current = conn.execute(sa.select(t.c.version).where(t.c.id == _int_id(incident.id))).scalar()
+                if current is None:
+                    raise NotFound(f"no incident with id {incident.id!r}")
+                raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
+                               f"you had {expected_version}): reload and try again")
+            rows = [_event_row(e, _int_id(incident.id)) for e in events]
+            if rows:
+                conn.execute(te.insert(), rows)
+        return incident
+
+    def query(self, status: Sequence[str] | None = None, grid_codes: Sequence[str] | None = None,
+              zone_code: str | None = None, category: str | None = None, start: dt.datetime | None = None,
+              end: dt.datetime | None = None, limit: int | None = None, offset: int = 0,
+              bbox: tuple[float, float, float, float] | None = None, order: str = "reported_at") -> list[Incident]:
+        """Incidents matching every given filter, newest first (or by `order`)."""
+        t = schema.incidents
+        q = sa.select(t)
+        if status:
+            q = q.where(t.c.status.in_(list(status)))
+        if grid_codes is not None:
+            q = q.where(t.c.grid_code.in_(list(grid_codes)))
+        if zone_code:
+            q = q.where(t.c.zone_code == zone_code)
+        if category:
+            q = q.where(t.c.category == category)
+        if start is not None:
+            q = q.where(t.c.reported_at >= to_db_time(start))
+        if end is not None:
+            q = q.where(t.c.reported_at < to_db_time(end))
+        if bbox is not None:
+            q = q.where(t.c.lon >= bbox[0], t.c.lat >= bbox[1], t.c.lon <= bbox[2], t.c.lat <= bbox[3])
+        q = q.order_by(t.c.due_at.asc() if order == "due_at" else t.c.reported_at.desc(), t.c.id.desc())
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self.store._connect() as conn:
+            return [_incident(r) for r in conn.execute(q).mappings()]
+
+    def open_load(self, people: Sequence[str]) -> dict[str, int]:
+        """How many open incidents each person is assigned."""
+        from ..incidents.model import OPEN_STATUSES
+
+        t = schema.incidents
+        q = (sa.select(t.c.assignee, sa.func.count()).where(t.c.assignee.in_(list(people)),
+                                                              t.c.status.in_(OPEN_STATUSES)).group_by(t.c.assignee))
+        with self.store._connect() as conn:
+            return dict(conn.execute(q).all())
+
+    def count(self) -> int:
+        """How many incidents the store holds."""
+        with self.store._connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.incidents)).scalar()
+
+    def events(self, incident_id: str | int) -> list[Event]:
+        """The audit log of one incident, oldest first."""
+        te = schema.incident_events
+        q = sa.select(te).where(te.c.incident_id == _int_id(incident_id)).order_by(te.c.id)
+        with self.store._connect() as conn:
+            return [Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"], r["from_status"],
+                          r["to_status"], r["note"] or "", r["data"] or {}) for r in conn.execute(q).mappings()]
+
+    # -- roster -----------------------------------------------------------------------------
+    def add_shift(self, unit_code: str, person_id: str, starts_at: dt.datetime, ends_at: dt.datetime) -> int:
+        """Put a person on duty for a unit between two times."""
+        if ends_at <= starts_at:
+            raise Conflict(f"a shift must end after it starts ({starts_at} .. {ends_at})")
+        with self.store._begin() as conn:
+            return conn.execute(schema.roster.insert().values(
+                unit_code=unit_code, person_id=person_id, starts_at=to_db_time(starts_at),
+                ends_at=to_db_time(ends_at))).inserted_primary_key[0]
+
+    def delete_shift(self, shift_id: int) -> None:
+        """Remove a shift; NotFound if absent."""
+        with self.store._begin() as conn:
+            if conn.execute(schema.roster.delete().where(schema.roster.c.id == shift_id)).rowcount != 1:
+                raise NotFound(f"no shift with id {shift_id}")
+
+    def shifts(self, unit_code: str | None = None, start: dt.datetime | None = None,
+               end: dt.datetime | None = None) -> list[dict]:
+        """Shifts overlapping [start, end), by start time."""
+        r = schema.roster
+        q = sa.select(r).order_by(r.c.starts_at, r.c.person_id)
+        if unit_code:
+            q = q.where(r.c.unit_code == unit_code)
+        if start is not None:
+            q = q.where(r.c.ends_at > to_db_time(start))
+        if end is not None:
+            q = q.where(r.c.starts_at < to_db_time(end))
+        with self.store._connect() as conn:
+            return [{"id": x["id"], "unit_code": x["unit_code"], "person_id": x["person_id"],
+                     "starts_at": from_db_time(x["starts_at"]), "ends_at": from_db_time(x["ends_at"])}
+                    for x in conn.execute(q).mappings()]
+
+    def on_duty(self, unit_code: str, at: dt.datetime) -> list[str]:
+        """person_ids on duty for a unit at a moment."""
+        return [s["person_id"] for s in self.shifts(unit_code, at, at + dt.timedelta(microseconds=1))]
+
+    # -- users ------------------------------------------------------------------------------
+    def add_user(self, username: str, password_hash: str, role: str, person_id: str | None) -> None:
+        """Create a user; Conflict if the name is taken."""
+        with self.store._begin() as conn:
+            if conn.execute(sa.select(schema.users.c.username).where(schema.users.c.username == username)).first():
+                raise Conflict(f"user {username!r} already exists")
+            conn.execute(schema.users.insert().values(username=username, password_hash=password_hash, role=role,
+                                                      person_id=person_id, created_at=to_db_time(_now())))
+
+    def user(self, username: str) -> dict | None:
+        """A user row as a dict, or None."""
+        with self.store._connect() as conn:
+            r = conn.execute(sa.select(schema.users).where(schema.users.c.username == username)).mappings().first()
+        return dict(r) if r else None
+
+    def add_token(self, token_hash: str, username: str, label: str = "") -> None:
+        """Store an API token's hash for a user."""
+        with self.store._begin() as conn:
+            conn.execute(schema.api_tokens.insert().values(token_hash=token_hash, username=username, label=label,
+                                                           created_at=to_db_time(_now())))
+
+    def token_user(self, token_hash: str) -> dict | None:
+        """The user owning a token hash, or None."""
+        t, u = schema.api_tokens, schema.users
+        q = sa.select(u).join(t, t.c.username == u.c.username).where(t.c.token_hash == token_hash)
+        with self.store._connect() as conn:
+            r = conn.execute(q).mappings().first()
+        return dict(r) if r else None
+
+
+def _event_row(e: Event, incident_id: int) -> dict:
+    return dict(incident_id=incident_id, at=to_db_time(e.at), actor=e.actor, action=e.action,
+                from_status=e.from_status, to_status=e.to_status, note=e.note, data=e.data or {})
+
+
+def _int_id(incident_id: str | int) -> int:
+    try:
+        return int(incident_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"no incident with id {incident_id!r}") from None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(UTC)

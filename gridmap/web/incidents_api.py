@@ -1,0 +1,195 @@
+"""Blueprint "incidents": the dispatcher's JSON API under /api/v1 (intake, loop, supervision, metrics)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+
+from ..errors import InputError
+from ..incidents.actors import can_see
+from ..incidents.model import OPEN_STATUSES
+from . import services
+from .auth import current_actor, require
+from .views import event_json, private_incident, public_incident
+
+bp = Blueprint("incidents", __name__)
+
+
+def loop():
+    """The app's IncidentService."""
+    return current_app.extensions["gridmap.incidents"]
+
+
+def _show(inc):
+    s = loop()
+    actor = current_actor()
+    return private_incident(inc, s.taxonomy, s.tz) if can_see(actor, inc) else public_incident(inc, s.taxonomy, s.tz)
+
+
+@bp.get("/categories")
+def categories():
+    return jsonify([c.__dict__ for c in loop().taxonomy])
+
+
+@bp.post("/incidents")
+def report():
+    body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if body is None:
+        raise InputError("the request body is not valid JSON")
+    filed = loop().report(body, current_actor())
+    out = _show(filed.incident) | {
+        "reporter_token": filed.reporter_token,
+        "possible_duplicates": [d.id for d in filed.duplicates],
+        "status_url": url_for("pages.incident_status", incident_id=filed.incident.id, _external=True),
+    }
+    return jsonify(out), 201, {"Location": url_for("incidents.incident", incident_id=filed.incident.id)}
+
+
+@bp.get("/incidents")
+def list_incidents():
+    actor = require()
+    args = request.args
+    grids = sorted(actor.units) if actor.role == "staff" else None
+    status = [s for s in args.get("status", "").split(",") if s] or None
+    if status == ["open"]:
+        status = list(OPEN_STATUSES)
+    limit = min(_int(args.get("limit", 100), "limit"), 1000)
+    found = loop().repo.query(status=status, grid_codes=grids if grids is not None else _opt_list(args.get("grid")),
+                              zone_code=args.get("zone"), category=args.get("category"),
+                              start=_time(args.get("from")), end=_time(args.get("to")), limit=limit,
+                              offset=_int(args.get("offset", 0), "offset"))
+    if grids is not None:  # zone staff also see incidents of their zones
+        found = [i for i in found if can_see(actor, i)]
+    return jsonify([_show(i) for i in found])
+
+
+@bp.get("/incidents/<incident_id>")
+def incident(incident_id: str):
+    return jsonify(_show(loop().repo.get(incident_id)))
+
+
+@bp.post("/incidents/<incident_id>/actions")
+def act(incident_id: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError("send a JSON object: {\"action\": ..., \"version\": ..., \"note\": ...}")
+    actor = current_actor() if body.get("reporter_token") else require()
+    action = str(body.pop("action", "") or "")
+    version = body.pop("version", None)
+    if version is not None and not isinstance(version, int):
+        raise InputError("version: must be the integer version you last read")
+    note = body.pop("note", "") or ""
+    if not isinstance(note, str):
+        raise InputError("note: must be text")
+    inc = loop().act(incident_id, action, actor, version=version, note=note, data=body)
+    return jsonify(_show(inc))
+
+
+@bp.get("/incidents/<incident_id>/events")
+def events(incident_id: str):
+    actor = require()
+    inc = loop().repo.get(incident_id)
+    if not can_see(actor, inc):
+        require("admin", "dispatcher", "planner")
+    return jsonify([event_json(e, loop().tz) for e in loop().repo.events(incident_id)])
+
+
+@bp.get("/supervision")
+def supervision():
+    require()
+    from ..incidents.metrics import due_soon, overdue
+
+    s = loop()
+    now = s.clock()
+    open_ = s.repo.query(status=OPEN_STATUSES, zone_code=request.args.get("zone"),
+                         grid_codes=_opt_list(request.args.get("grid")), order="due_at")
+    visible = [i for i in open_ if can_see(current_actor(), i)]
+    hours = s.services.settings.due_soon_hours
+    return jsonify({"as_of": now.astimezone(s.tz).isoformat(),
+                    "overdue": [_show(i) for i in overdue(visible, now)],
+                    "due_soon": [_show(i) for i in due_soon(visible, now, hours)]})
+
+
+@bp.post("/supervision/run")
+def supervise():
+    require("admin", "dispatcher")
+    return jsonify({"escalated": [i.id for i in loop().supervise()]})
+
+
+@bp.get("/metrics")
+def metrics():
+    require()
+    from ..incidents.metrics import compute, rank_zones
+
+    by = request.args.get("by", "grid")
+    if by not in ("grid", "zone", "worker", "category", "all"):
+        raise InputError("by: one of grid, zone, worker, category, all")
+    start, end = _time(request.args.get("from")), _time(request.args.get("to"))
+    if start is None or end is None:
+        raise InputError("from and to: give the date range (ISO dates or times)")
+    incs = loop().repo.query(start=start, end=end)
+    rows = compute(incs, by, start, end)
+    out = {"by": by, "from": start.isoformat(), "to": end.isoformat(), "rows": [r.__dict__ for r in rows]}
+    if by == "zone":
+        out["ranking"] = rank_zones(rows)
+    return jsonify(out)
+
+
+@bp.get("/roster")
+def roster():
+    require()
+    return jsonify([_shift(s) for s in loop().repo.shifts(request.args.get("unit"), _time(request.args.get("from")),
+                                                           _time(request.args.get("to")))])
+
+
+@bp.post("/roster")
+def add_shift():
+    require("admin", "dispatcher")
+    body = request.get_json(silent=True) or {}
+    unit, person = str(body.get("unit_code", "")), str(body.get("person_id", ""))
+    if unit not in services().store.unit_levels():
+        raise InputError(f"unit_code: {unit!r} is not in the store")
+    if person not in {p.person_id for p in services().store.people()}:
+        raise InputError(f"person_id: {person!r} is not in the store")
+    start, end = _time(body.get("starts_at")), _time(body.get("ends_at"))
+    if start is None or end is None:
+        raise InputError("starts_at and ends_at: required ISO times")
+    shift_id = loop().repo.add_shift(unit, person, start, end)
+    return jsonify({"id": shift_id}), 201
+
+
+@bp.delete("/roster/<int:shift_id>")
+def delete_shift(shift_id: int):
+    require("admin", "dispatcher")
+    loop().repo.delete_shift(shift_id)
+    return "", 204
+
+
+def _shift(s: dict) -> dict:
+    tz = loop().tz
+    return {**s, "starts_at": s["starts_at"].astimezone(tz).isoformat(), "ends_at": s["ends_at"].astimezone(tz).isoformat()}
+
+
+def _time(raw) -> dt.datetime | None:
+    if raw in (None, ""):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise InputError(f"{raw!r} is not an ISO 8601 date or time") from None
+    return t if t.tzinfo else t.replace(tzinfo=loop().tz)
+
+
+def _int(raw, name: str) -> int:
+    try:
+        v = int(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: must be a whole number") from None
+    if v < 0:
+        raise InputError(f"{name}: must not be negative")
+    return v
+
+
+def _opt_list(raw: str | None) -> list[str] | None:
+    return [x for x in raw.split(",") if x] if raw else None

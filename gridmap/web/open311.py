@@ -1,0 +1,117 @@
+"""Blueprint "open311": Open311 GeoReport v2 under /open311/v2 (JSON), so 311 clients can file reports.
+
+Extensions beyond the standard (allowed by GeoReport v2): `grid_code`, `zone_code`,
+`detailed_status` (our closed-loop status) and, on POST, `token` (the reporter's secret to
+reopen or rate). An `api_key` identifies a trusted client (an API token); without one the
+report is anonymous and rate-limited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, jsonify, request
+
+from ..errors import InputError, NotFound, Unauthorized
+from ..incidents.model import FINAL_STATUSES, OPEN_STATUSES, STATUS_LABELS
+from .auth import actor_for, hash_token
+from .incidents_api import loop
+from . import services
+
+bp = Blueprint("open311", __name__)
+
+
+def _service(cat) -> dict:
+    return {"service_code": cat.code, "service_name": cat.name, "description": getattr(cat, "description", "") or cat.name,
+            "metadata": False, "type": "realtime", "keywords": cat.kind, "group": cat.group}
+
+
+@bp.get("/services.json")
+def service_list():
+    return jsonify([_service(c) for c in loop().taxonomy])
+
+
+@bp.get("/services/<code>.json")
+def service_definition(code: str):
+    if code not in loop().taxonomy:
+        raise NotFound(f"no service with code {code!r}")
+    return jsonify({"service_code": code, "attributes": []})
+
+
+def _request(inc) -> dict:
+    s = loop()
+    cat = s.taxonomy.get(inc.category) if inc.category in s.taxonomy else None
+    updated = inc.closed_at or inc.handled_at or inc.dispatched_at or inc.reported_at
+    return {
+        "service_request_id": inc.id, "status": "open" if inc.status in OPEN_STATUSES else "closed",
+        "status_notes": STATUS_LABELS.get(inc.status, inc.status), "service_name": cat.name if cat else inc.category,
+        "service_code": inc.category, "description": inc.description,
+        "agency_responsible": inc.department or (f"网格 {inc.grid_code}" if inc.grid_code else ""),
+        "service_notice": "", "address": "", "address_id": "", "zipcode": "",
+        "requested_datetime": inc.reported_at.astimezone(s.tz).isoformat(),
+        "updated_datetime": updated.astimezone(s.tz).isoformat(),
+        "expected_datetime": inc.due_at.astimezone(s.tz).isoformat() if inc.due_at else None,
+        "lat": round(inc.lat, 6), "long": round(inc.lon, 6), "media_url": "",
+        "grid_code": inc.grid_code, "zone_code": inc.zone_code, "detailed_status": inc.status,
+    }
+
+
+@bp.post("/requests.json")
+def post_request():
+    data = request.form.to_dict() if request.form else (request.get_json(silent=True) or {})
+    actor = _client(data.pop("api_key", None))
+    body = {"category": data.get("service_code"), "description": data.get("description"),
+            "reporter_name": " ".join(x for x in (data.get("first_name"), data.get("last_name")) if x) or None,
+            "reporter_phone": data.get("phone") or None, "crs": data.get("crs")}
+    if data.get("lat") not in (None, "") or data.get("long") not in (None, ""):
+        body.update(lon=data.get("long"), lat=data.get("lat"))
+    filed = loop().report(body, actor, source="open311")
+    return jsonify([{"service_request_id": filed.incident.id, "service_notice": "",
+                     "account_id": None, "grid_code": filed.incident.grid_code, "token": filed.reporter_token}]), 201
+
+
+@bp.get("/requests.json")
+def get_requests():
+    args = request.args
+    s = loop()
+    if args.get("service_request_id"):
+        found = []
+        for rid in args["service_request_id"].split(","):
+            try:
+                found.append(s.repo.get(rid.strip()))
+            except NotFound:
+                continue
+    else:
+        status = {"open": list(OPEN_STATUSES), "closed": list(FINAL_STATUSES)}.get(args.get("status", ""), None)
+        if args.get("status") and status is None:
+            raise InputError("status: 'open' or 'closed'")
+        end = _time(args.get("end_date")) or s.clock()
+        start = _time(args.get("start_date")) or end - dt.timedelta(days=90)
+        found = s.repo.query(status=status, category=args.get("service_code"), start=start, end=end, limit=1000)
+    return jsonify([_request(i) for i in found])
+
+
+@bp.get("/requests/<incident_id>.json")
+def get_request(incident_id: str):
+    return jsonify([_request(loop().repo.get(incident_id))])
+
+
+def _client(api_key: str | None):
+    from ..incidents.actors import PUBLIC
+
+    if not api_key:
+        return PUBLIC
+    user = services().store.incidents.token_user(hash_token(api_key))
+    if user is None:
+        raise Unauthorized("invalid api_key")
+    return actor_for(user)
+
+
+def _time(raw):
+    if not raw:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{raw!r} is not a W3C/ISO 8601 date") from None
+    return t if t.tzinfo else t.replace(tzinfo=loop().tz)

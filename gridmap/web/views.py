@@ -1,0 +1,47 @@
+"""How incidents are shown: the private view (office and own-grid staff) and the public one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..incidents.model import STATUS_LABELS, Event, Incident
+from ..incidents.workflow import allowed_actions
+
+
+def _iso(t: dt.datetime | None, tz) -> str | None:
+    return t.astimezone(tz).isoformat() if t else None
+
+
+def public_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
+    """What anyone may see: no reporter name or phone, no assignee."""
+    cat = taxonomy.get(inc.category) if inc.category in taxonomy else None
+    return {
+        "id": inc.id, "category": inc.category, "category_name": cat.name if cat else inc.category,
+        "status": inc.status, "status_label": STATUS_LABELS.get(inc.status, inc.status),
+        "description": inc.description, "lon": round(inc.lon, 6), "lat": round(inc.lat, 6),
+        "grid_code": inc.grid_code, "zone_code": inc.zone_code, "town_code": inc.town_code,
+        "reported_at": _iso(inc.reported_at, tz), "due_at": _iso(inc.due_at, tz),
+        "closed_at": _iso(inc.closed_at, tz), "rating": inc.rating, "merged_into": inc.merged_into,
+    }
+
+
+def private_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
+    """Everything, for dispatchers and the staff of the incident's grid."""
+    out = public_incident(inc, taxonomy, tz)
+    out.update({
+        "reporter_name": inc.reporter_name, "reporter_phone": inc.reporter_phone, "source": inc.source,
+        "severity": inc.severity, "assignment": inc.assignment, "distance_m": inc.distance_m,
+        "assignee": inc.assignee, "handling_level": inc.handling_level, "department": inc.department,
+        "escalated": inc.escalated, "plan": inc.plan, "dispatched_at": _iso(inc.dispatched_at, tz),
+        "handled_at": _iso(inc.handled_at, tz), "rework_count": inc.rework_count,
+        "reopen_count": inc.reopen_count, "extended": inc.extended, "version": inc.version,
+        "extra": inc.extra, "actions": allowed_actions(inc.status),
+    })
+    return out
+
+
+def event_json(e: Event, tz) -> dict[str, Any]:
+    """One audit-log line."""
+    return {"at": _iso(e.at, tz), "actor": e.actor, "action": e.action, "from": e.from_status,
+            "to": e.to_status, "note": e.note, "data": e.data}
