@@ -106,7 +106,7 @@ class IncidentService:
             self._towns = GridIndex.build(self.services.store.unit_rows([Level.town]), parents, Level.town)
         if len(self._towns) == 0:
             return None
-        loc = self._towns.locate(lon, lat, nearest_max_m=self.services.settings.nearest_max_m)
+        loc = self._towns.locate(lon, lat)  # the containing town, else the nearest one (flagged)
         return loc.grid or loc.nearest
 
     def _route(self, inc: Incident, at: dt.datetime) -> list[str]:
