@@ -49,9 +49,11 @@ class GridIndex:
         if len(geoms):
             # GEOS builds a prepared polygon's point locator lazily, on its first test, and
             # that lazy build is not thread-safe (two threads racing on one polygon crashed
-            # with a double free). Build every locator now, in this one thread.
+            # with a double free). Build every locator now, in this one thread, by testing the
+            # centre of each bounding box (a bbox corner is answered from the envelope alone
+            # and builds nothing).
             b = shapely.bounds(geoms)
-            shapely.intersects_xy(geoms, b[:, 0], b[:, 1])
+            shapely.intersects_xy(geoms, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
         chains = [_chain(code, parents) for code in codes]
         names = [rows.name[i] for i in order]
         return cls(codes, names, geoms, shapely.STRtree(geoms), chains, level)

@@ -109,3 +109,19 @@ def test_invalid_point_is_refused(services):
 
     with pytest.raises(InputError, match="swapped"):
         services.locate(39.05, 116.05)
+
+
+def test_threads_share_one_index_safely():
+    """Many chunks over 2 threads on a fresh index give the single-thread answer (no crash)."""
+    rng = np.random.default_rng(11)
+    seeds = shapely.multipoints(rng.uniform([0, 0], [1, 1], size=(2000, 2)))
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=shapely.box(0, 0, 1, 1)))
+    cells = shapely.segmentize(shapely.intersection(cells, shapely.box(0, 0, 1, 1)), 0.002)
+    codes = [f"G{i:04d}" for i in range(len(cells))]
+    rows = UnitRows(codes, codes, ["grid"] * len(codes), [None] * len(codes), list(shapely.to_wkb(cells)))
+    pts = rng.uniform(0, 1, size=(300_000, 2))
+    one = GridIndex.build(rows, {}).locate_many(pts[:, 0], pts[:, 1], threads=1)
+    for _ in range(3):
+        two = GridIndex.build(rows, {}).locate_many(pts[:, 0], pts[:, 1], threads=2)
+        assert np.array_equal(one, two)
+    assert (one >= 0).all()
