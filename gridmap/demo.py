@@ -97,6 +97,8 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
             busiest = Counter(r["grid_code"] for r in csv.DictReader(fh) if r["grid_code"]).most_common(3)
         for code, n in busiest:
             echo(f"  busiest grid {code} {services.unit(code).name}: {n} incidents")
+        n_inc = _load_incidents(services, incidents)
+        echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`)")
     n = services.export(out / "lingcheng.gpkg")
     echo(f"\nexported {n} units to {out / 'lingcheng.gpkg'} (open it in QGIS)")
     services.export_staff(out / "staff.csv")
@@ -120,3 +122,20 @@ def _refuse_foreign_store(settings: Settings, target: Path | None, force: bool) 
                        "or --force to replace it")
     if target is None and levels:
         raise Conflict(f"{store.display_url} is not empty: the demo builds only into an empty PostgreSQL database")
+
+
+def _load_incidents(services: Services, path: Path) -> int:
+    """Put the sample incidents into the store as reported cases, through the bulk import."""
+    import csv
+
+    from .app import incident_service
+    from .incidents.model import Event
+    from .incidents.service import import_rows
+
+    svc = incident_service(services)
+    with open(path, encoding="utf-8", newline="") as fh:
+        good, problems = import_rows(svc, list(csv.DictReader(fh)))
+    if problems:
+        raise InputError(f"{path}: demo incidents do not load", problems)
+    svc.repo.add_many([(i, Event("", i.reported_at, "demo", "import", None, i.status), None) for i in good])
+    return len(good)
