@@ -146,3 +146,31 @@ def test_demo_refuses_a_foreign_store(sample_dir, tmp_path):
     res = gm("demo", cwd=tmp_path, check=False)
     assert res.returncode != 0 and "already holds other data" in res.stderr
     assert "county          1" in gm("info", cwd=tmp_path).stdout
+
+
+@pytest.mark.slow
+def test_incident_commands(loaded, tmp_path):
+    db = loaded
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        "id,reported_at,category,lon,lat,source,severity,description,status,dispatched_at,due_at,closed_at,rating\n"
+        "H1,2026-03-02T09:00:00+08:00,exposed_rubbish,116.05,39.05,热线,1,垃圾,closed,2026-03-02T09:10:00+08:00,"
+        "2026-03-02T14:00:00+08:00,2026-03-02T11:00:00+08:00,5\n"
+        "H2,2026-03-03T09:00:00+08:00,aliens,116.15,39.05,热线,1,?,reported,,,,\n"
+        "H3,2026-03-04T09:00:00+08:00,illegal_parking,39.05,116.15,热线,1,车,reported,,,,\n"
+        "H4,2026-03-05T09:00:00+08:00,illegal_parking,116.25,39.05,热线,1,车,reported,,,,\n", encoding="utf-8")
+    bad = gm("incidents", "import", calls, cwd=tmp_path, db=db, check=False)
+    assert bad.returncode == 1 and "2 of 4 rows are bad; nothing was written" in bad.stderr
+    assert "row 3 (H2): category: unknown category 'aliens'" in bad.stderr and "row 4 (H3)" in bad.stderr
+    ok = gm("incidents", "import", calls, "--skip-bad", "--errors", tmp_path / "bad.txt", cwd=tmp_path, db=db)
+    assert "imported 2 incidents" in ok.stdout and "aliens" in (tmp_path / "bad.txt").read_text(encoding="utf-8")
+    listed = gm("incidents", "list", cwd=tmp_path, db=db).stdout
+    assert GRIDS[2] in listed and "illegal_parking" in listed and "exposed_rubbish" not in listed  # closed one hidden
+    m = gm("incidents", "metrics", "--by", "grid", "--from", "2026-03-01", "--to", "2026-04-01", cwd=tmp_path, db=db).stdout
+    row = next(line for line in m.splitlines() if line.startswith(GRIDS[0]))
+    assert row.split()[1:4] == ["1", "1", "100%"]  # count 1, due 1, 结案率 100%
+    gm("users", "add", "disp", "--role", "dispatcher", "--password", "long-enough-pw", cwd=tmp_path, db=db)
+    short = gm("users", "add", "d2", "--role", "dispatcher", "--password", "short", cwd=tmp_path, db=db, check=False)
+    assert "at least 8 characters" in short.stderr
+    token = gm("users", "token", "disp", cwd=tmp_path, db=db).stdout.strip()
+    assert len(token) > 30
