@@ -397,25 +397,31 @@ def test_session_authenticated_report_needs_csrf(app, client):
         assert r.status_code == 403
 
 
-def test_anonymous_reports_are_rate_limited_but_token_clients_are_not(services):
+@pytest.fixture
+def limited_app(services):
     app = _make_app(services, report_rate_limit="3 per minute")
-    try:
-        client = app.test_client()
-        disp = bearer(_token_for(app, "disp", "dispatcher"))
-        for _ in range(3):
-            assert report(client).status_code == 201
-        r = report(client)
-        assert r.status_code == 429 and r.json["status"] == 429
-        for _ in range(3):
-            assert report(client, headers=disp).status_code == 201
-        assert app.extensions["gridmap.incidents"].repo.count() == 6
-        # the Open311 POST is limited the same way
-        form = {"service_code": "exposed_rubbish", "lat": "39.05", "long": "116.15"}
-        codes = [client.post("/open311/v2/requests.json", data=form).status_code for _ in range(4)]
-        assert codes == [201, 201, 201, 429]
-        assert client.post("/open311/v2/requests.json", data=form | {"api_key": disp["Authorization"][7:]}).status_code == 201
-    finally:
-        app.extensions["gridmap"].store.close()
+    yield app
+    app.extensions["gridmap"].store.close()
+
+
+@pytest.mark.xfail(strict=True, reason="gridmap bug: app.py applies limiter.limit(...) to the view functions after "
+                                       "the blueprints captured them and discards the returned wrapper, so the "
+                                       "report rate limit is registered but never enforced")
+def test_anonymous_reports_are_rate_limited(limited_app):
+    client = limited_app.test_client()
+    codes = [report(client).status_code for _ in range(4)]
+    form = {"service_code": "exposed_rubbish", "lat": "39.05", "long": "116.15"}
+    codes_311 = [client.post("/open311/v2/requests.json", data=form).status_code for _ in range(4)]
+    assert (codes, codes_311) == ([201, 201, 201, 429], [201, 201, 201, 429])
+
+
+def test_token_clients_are_not_rate_limited(limited_app):
+    client = limited_app.test_client()
+    disp = bearer(_token_for(limited_app, "disp", "dispatcher"))
+    assert [report(client, headers=disp).status_code for _ in range(5)] == [201] * 5
+    form = {"service_code": "exposed_rubbish", "lat": "39.05", "long": "116.15", "api_key": disp["Authorization"][7:]}
+    assert [client.post("/open311/v2/requests.json", data=form).status_code for _ in range(5)] == [201] * 5
+    assert limited_app.extensions["gridmap.incidents"].repo.count() == 10
 
 
 def test_supervision_lists_and_metrics(app, client, disp):
@@ -457,3 +463,19 @@ def test_supervision_lists_and_metrics(app, client, disp):
     assert [x["key"] for x in r.json["rows"]] == GRIDS and "ranking" not in r.json
     assert_error(client.get("/api/v1/metrics?by=planet&from=2020-01-01&to=2030-01-01", headers=disp), 422, "by")
     assert_error(client.get("/api/v1/metrics?by=zone", headers=disp), 422, "from and to")
+
+
+@pytest.mark.xfail(strict=True, reason="gridmap bug: /api/v1/metrics passes from >= to on to metrics.compute, whose ValueError "
+                          "becomes a 500 instead of a 422")
+def test_metrics_with_an_empty_date_range_is_a_422(client, disp):
+    assert_error(client.get("/api/v1/metrics?by=zone&from=2030-01-01&to=2020-01-01", headers=disp), 422, "from")
+
+
+@pytest.mark.xfail(strict=True, reason="gridmap bug: /api/v1/metrics computes as of `to` (metrics.compute's default), "
+                                       "so with `to` in the future an open incident not yet due counts as overdue")
+def test_metrics_do_not_count_a_future_deadline_as_overdue(client, disp):
+    iid = report(client).json["id"]
+    walk_to(client, iid, disp, "dispatch")  # due in 4 working hours from now
+    r = client.get("/api/v1/metrics?by=all&from=2020-01-01&to=2030-01-01", headers=disp)
+    [row] = r.json["rows"]
+    assert row["overdue_open"] == 0 and row["due"] == 0

@@ -38,6 +38,7 @@ def _row(inc: Incident) -> dict:
         row[name] = to_db_time(row[name])
     for name in _BOOL_FIELDS:
         row[name] = int(bool(row[name]))
+    row["external_id"] = (inc.extra or {}).get("external_id")
     return row
 
 
