@@ -34,14 +34,17 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     csrf.exempt(incidents_api.bp)
     csrf.exempt(open311.bp)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
-    public_only = dict(exempt_when=lambda: not current_actor().is_public)
-    limiter.limit(settings.report_rate_limit, methods=["POST"], **public_only)(incidents_api.report)
-    limiter.limit(settings.report_rate_limit, methods=["POST"], **public_only)(open311.post_request)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(incidents_api.bp, url_prefix="/api/v1")
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(pages.bp)
+    # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
+    # The limit wraps the registered views (a decorator's return value must replace them).
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    public_only = limiter.limit(settings.report_rate_limit, methods=["POST"],
+                                exempt_when=lambda: not current_actor().is_public)
+    for endpoint in ("incidents.report", "open311.post_request"):
+        app.view_functions[endpoint] = public_only(app.view_functions[endpoint])
     errors.init_app(app)
     return app
 

@@ -286,8 +286,6 @@ def test_staff_act_only_in_their_own_grids(app, client, disp):
     assert_error(client.post("/api/v1/supervision/run", headers=p1), 403)
 
 
-@pytest.mark.xfail(strict=True, reason="gridmap bug: list_incidents filters zone staff by grid_code IN (their zone "
-                                       "codes), so zone staff list nothing although can_see() grants them the zone")
 def test_zone_staff_list_incidents_of_their_zone(app, client):
     p8 = bearer(_token_for(app, "p8", "staff", "P8"))  # P8: zone_director of ZONE
     iid = report(client, at=IN_G2).json["id"]
@@ -382,8 +380,6 @@ def test_login_token_from_before_login_is_refused_after_login(app, client):
     assert_error(act(client, iid, "file", {"X-CSRFToken": token}), 403, "CSRF")
 
 
-@pytest.mark.xfail(strict=True, reason="gridmap bug: POST /api/v1/incidents takes the actor from the session "
-                                       "cookie without the CSRF check that web/auth.require does for writes")
 def test_session_authenticated_report_needs_csrf(app, client):
     create_user(app.extensions["gridmap"].store, "disp", "secret-pass", "dispatcher")
     token = _csrf(client.get("/login").get_data(as_text=True))
@@ -404,9 +400,6 @@ def limited_app(services):
     app.extensions["gridmap"].store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="gridmap bug: app.py applies limiter.limit(...) to the view functions after "
-                                       "the blueprints captured them and discards the returned wrapper, so the "
-                                       "report rate limit is registered but never enforced")
 def test_anonymous_reports_are_rate_limited(limited_app):
     client = limited_app.test_client()
     codes = [report(client).status_code for _ in range(4)]
@@ -465,14 +458,10 @@ def test_supervision_lists_and_metrics(app, client, disp):
     assert_error(client.get("/api/v1/metrics?by=zone", headers=disp), 422, "from and to")
 
 
-@pytest.mark.xfail(strict=True, reason="gridmap bug: /api/v1/metrics passes from >= to on to metrics.compute, whose ValueError "
-                          "becomes a 500 instead of a 422")
 def test_metrics_with_an_empty_date_range_is_a_422(client, disp):
     assert_error(client.get("/api/v1/metrics?by=zone&from=2030-01-01&to=2020-01-01", headers=disp), 422, "from")
 
 
-@pytest.mark.xfail(strict=True, reason="gridmap bug: /api/v1/metrics computes as of `to` (metrics.compute's default), "
-                                       "so with `to` in the future an open incident not yet due counts as overdue")
 def test_metrics_do_not_count_a_future_deadline_as_overdue(client, disp):
     iid = report(client).json["id"]
     walk_to(client, iid, disp, "dispatch")  # due in 4 working hours from now

@@ -126,10 +126,17 @@ class IncidentRepo:
     def query(self, status: Sequence[str] | None = None, grid_codes: Sequence[str] | None = None,
               zone_code: str | None = None, category: str | None = None, start: dt.datetime | None = None,
               end: dt.datetime | None = None, limit: int | None = None, offset: int = 0,
-              bbox: tuple[float, float, float, float] | None = None, order: str = "reported_at") -> list[Incident]:
-        """Incidents matching every given filter, newest first (or by `order`)."""
+              bbox: tuple[float, float, float, float] | None = None, order: str = "reported_at",
+              within_units: Sequence[str] | None = None) -> list[Incident]:
+        """Incidents matching every given filter, newest first (or by `order`).
+
+        `within_units`: only incidents whose grid or zone is one of these unit codes.
+        """
         t = schema.incidents
         q = sa.select(t)
+        if within_units is not None:
+            units = list(within_units)
+            q = q.where(sa.or_(t.c.grid_code.in_(units), t.c.zone_code.in_(units)))
         if status:
             q = q.where(t.c.status.in_(list(status)))
         if grid_codes is not None:

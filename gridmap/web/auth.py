@@ -68,12 +68,15 @@ def current_actor() -> Actor:
         return g.actor
     store = services().store
     header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if token is None and request.path.startswith("/open311/"):
+        token = request.values.get("api_key") or None  # Open311 clients send their key as api_key
     actor = PUBLIC
     g.via_session = False
-    if header.lower().startswith("bearer "):
-        user = store.incidents.token_user(hash_token(header[7:].strip()))
+    if token is not None:
+        user = store.incidents.token_user(hash_token(token))
         if user is None:
-            raise Unauthorized("invalid API token")
+            raise Unauthorized("invalid API token" if header else "invalid api_key")
         actor = actor_for(user)
     elif session.get("user"):
         user = store.incidents.user(session["user"])
@@ -91,9 +94,15 @@ def require(*roles: str) -> Actor:
         raise Unauthorized("log in or send an API token (Authorization: Bearer ...)")
     if roles and actor.role not in roles:
         raise Forbidden(f"a {actor.role} may not do this")
+    check_csrf()
+    return actor
+
+
+def check_csrf() -> None:
+    """A write authenticated by the session cookie must carry the CSRF token (Forbidden if not)."""
+    current_actor()
     if request.method not in ("GET", "HEAD", "OPTIONS") and g.get("via_session"):
         try:
             validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
         except ValidationError as exc:
             raise Forbidden(f"CSRF check failed: {exc}") from None
-    return actor

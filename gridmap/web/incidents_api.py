@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..incidents.actors import can_see
 from ..incidents.model import OPEN_STATUSES
 from . import services
-from .auth import current_actor, require
+from .auth import check_csrf, current_actor, require
 from .views import event_json, private_incident, public_incident
 
 bp = Blueprint("incidents", __name__)
@@ -37,6 +37,7 @@ def report():
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if body is None:
         raise InputError("the request body is not valid JSON")
+    check_csrf()
     filed = loop().report(body, current_actor())
     out = _show(filed.incident) | {
         "reporter_token": filed.reporter_token,
@@ -50,17 +51,15 @@ def report():
 def list_incidents():
     actor = require()
     args = request.args
-    grids = sorted(actor.units) if actor.role == "staff" else None
     status = [s for s in args.get("status", "").split(",") if s] or None
     if status == ["open"]:
         status = list(OPEN_STATUSES)
     limit = min(_int(args.get("limit", 100), "limit"), 1000)
-    found = loop().repo.query(status=status, grid_codes=grids if grids is not None else _opt_list(args.get("grid")),
-                              zone_code=args.get("zone"), category=args.get("category"),
-                              start=_time(args.get("from")), end=_time(args.get("to")), limit=limit,
-                              offset=_int(args.get("offset", 0), "offset"))
-    if grids is not None:  # zone staff also see incidents of their zones
-        found = [i for i in found if can_see(actor, i)]
+    found = loop().repo.query(status=status, grid_codes=_opt_list(args.get("grid")), zone_code=args.get("zone"),
+                              category=args.get("category"), start=_time(args.get("from")),
+                              end=_time(args.get("to")), limit=limit, offset=_int(args.get("offset", 0), "offset"),
+                              # staff: only incidents whose grid or zone is one of their units
+                              within_units=sorted(actor.units) if actor.role == "staff" else None)
     return jsonify([_show(i) for i in found])
 
 
@@ -128,8 +127,11 @@ def metrics():
     start, end = _time(request.args.get("from")), _time(request.args.get("to"))
     if start is None or end is None:
         raise InputError("from and to: give the date range (ISO dates or times)")
+    if start >= end:
+        raise InputError(f"from ({start.date()}) must be before to ({end.date()})")
     incs = loop().repo.query(start=start, end=end)
-    rows = compute(incs, by, start, end)
+    # Deadlines are judged as of the end of the range, or now if the range runs into the future.
+    rows = compute(incs, by, start, end, as_of=min(end, loop().clock()))
     out = {"by": by, "from": start.isoformat(), "to": end.isoformat(), "rows": [r.__dict__ for r in rows]}
     if by == "zone":
         out["ranking"] = rank_zones(rows)
