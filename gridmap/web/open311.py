@@ -65,7 +65,11 @@ def post_request():
             "reporter_phone": data.get("phone") or None, "crs": data.get("crs")}
     if data.get("lat") not in (None, "") or data.get("long") not in (None, ""):
         body.update(lon=data.get("long"), lat=data.get("lat"))
-    filed = loop().report(body, actor, source="open311")
+    try:
+        filed = loop().report(body, actor, source="open311")
+    except InputError as exc:  # name the fields as Open311 clients know them
+        fix = lambda p: p.replace("category:", "service_code:").replace("reporter_phone:", "phone:")
+        raise InputError(fix(str(exc).splitlines()[0]), [fix(p) for p in exc.problems]) from None
     return jsonify([{"service_request_id": filed.incident.id, "service_notice": "",
                      "account_id": None, "grid_code": filed.incident.grid_code, "token": filed.reporter_token}]), 201
 
