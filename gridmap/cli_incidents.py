@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import click

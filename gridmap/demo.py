@@ -7,7 +7,6 @@ both the quick start and an end-to-end check of the registry.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
 from importlib import resources
 from pathlib import Path

@@ -61,6 +61,13 @@ class GridIndex:
     def __len__(self) -> int:
         return len(self.codes)
 
+    def chain_of(self, code: str) -> dict[str, str] | None:
+        """{level: code} of a grid's ancestors, or None if `code` is not a grid of this index."""
+        if not hasattr(self, "_position"):
+            self._position = {str(c): i for i, c in enumerate(self.codes)}
+        i = self._position.get(code)
+        return None if i is None else self.chains[i]
+
     # -- one point --------------------------------------------------------------------------
     def covering(self, lon: float, lat: float) -> np.ndarray:
         """Indices (ascending, i.e. by code) of every grid covering the point."""

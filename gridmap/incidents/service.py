@@ -9,9 +9,10 @@ from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
 
 from ..crs import distance_m
-from ..errors import InputError, NotFound
+from ..errors import Conflict, Forbidden, InputError
 from ..index import GridIndex
 from ..model import Level
 from .actors import PUBLIC, SYSTEM, Actor, can_see, check_action
@@ -93,7 +94,7 @@ class IncidentService:
             inc.grid_code, inc.assignment, inc.distance_m = loc.nearest, "nearest", round(loc.distance_m, 1)
         else:
             inc.grid_code, inc.assignment = None, "town_queue"
-        chain = index.chains[int(np.flatnonzero(index.codes == inc.grid_code)[0])] if inc.grid_code else {}
+        chain = index.chain_of(inc.grid_code) or {} if inc.grid_code else {}
         inc.zone_code = chain.get("zone")
         inc.town_code = chain.get("town") or (self._town_of(inc.lon, inc.lat) if not inc.grid_code else None)
         if not inc.grid_code and not inc.town_code:
@@ -147,8 +148,6 @@ class IncidentService:
         near = self.repo.query(status=OPEN_STATUSES, category=inc.category, start=inc.reported_at - window,
                                end=inc.reported_at + dt.timedelta(seconds=1),
                                bbox=(inc.lon - dlon, inc.lat - dlat, inc.lon + dlon, inc.lat + dlat))
-        import shapely
-
         return [o for o in near if o.id != inc.id and distance_m(inc.lon, inc.lat, shapely.Point(o.lon, o.lat)) <= radius]
 
     # -- the closed loop --------------------------------------------------------------------
@@ -156,8 +155,6 @@ class IncidentService:
         """An incident with personal data, for those allowed to see it."""
         inc = self.repo.get(incident_id)
         if not can_see(actor, inc):
-            from ..errors import Forbidden
-
             raise Forbidden(f"incident {incident_id} is not in your grids")
         return inc
 
@@ -171,8 +168,6 @@ class IncidentService:
         check_action(actor, inc, action, reporter_token_ok=token_ok)
         expected = inc.version if version is None else int(version)
         if version is not None and int(version) != inc.version:
-            from ..errors import Conflict
-
             raise Conflict(f"incident {incident_id} is at version {inc.version}, you sent {version}: reload")
         act = ACTIONS.get(action)
         if act is not None and act.needs_note and not (note or "").strip():
@@ -226,10 +221,9 @@ class IncidentService:
             self._route(inc, now)
         elif action == "transfer":
             grid = str(data.get("grid_code") or "")
-            if grid not in set(self.services.index.codes):
+            chain = self.services.index.chain_of(grid)
+            if chain is None:
                 raise InputError(f"grid_code: {grid!r} is not a grid of the plan in force")
-            index = self.services.index
-            chain = index.chains[int(np.flatnonzero(index.codes == grid)[0])]
             inc.grid_code, inc.zone_code, inc.town_code = grid, chain.get("zone"), chain.get("town")
             inc.assignment = "transferred"
             self._route(inc, now)

@@ -1,0 +1,193 @@
+"""The layers of gridmap's folium maps, one small helper each, and `_safe()` for user text.
+
+No folium text API escapes by default: popup and tooltip text is put into the page as HTML inside
+a JavaScript template literal, so `_safe()` HTML-escapes and then turns \\ ` $ into entities.
+Every user string (names, codes, descriptions, phones) goes through it before reaching a tooltip,
+popup, label, legend or layer name. Feature properties carry only such pre-escaped strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Callable, Mapping, Sequence
+from urllib.parse import quote
+
+import folium
+import numpy as np
+import shapely
+from folium import plugins
+from folium.template import Template
+
+from ..incidents.model import STATUS_LABELS, Incident
+from ..model import Unit
+from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_json
+
+SIMPLIFY_DEG = 1e-5  # about 1 m at these latitudes: below what a screen shows at street zoom
+LABEL_MIN_ZOOM = 13  # grid names are legible from here on (a demo grid is about 2 km across)
+
+_CSS = """<style>
+.leaflet-container.gm-map{background:#f4f3ef;font:13px/1.4 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif}
+.gm-map .gm-grid-label div,.gm-map .gm-label div{transform:translate(-50%,-50%);white-space:nowrap;font-size:11px;color:#1f4e79;
+ text-shadow:0 0 2px #fff,0 0 2px #fff;pointer-events:none;width:max-content}
+.gm-map.gm-zoomed-out .gm-grid-label{display:none}
+.gm-map .leaflet-heatmap-layer{pointer-events:none}
+.gm-map .gm-legend{background:#fff;padding:6px 8px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);line-height:18px}
+.gm-map .gm-legend i{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-2px;border:1px solid #999}
+.gm-map .gm-popup th{text-align:left;padding-right:8px;font-weight:600;white-space:nowrap;vertical-align:top}
+</style>"""
+
+
+def _safe(text: object) -> str:
+    """User text made inert in HTML and inside folium's JS template literals (`${}`, backslash)."""
+    if text is None:
+        return ""
+    return html.escape(str(text), quote=True).translate({92: "&#92;", 96: "&#96;", 36: "&#36;"})
+
+
+def _geometry(geom) -> dict:
+    """GeoJSON geometry, simplified by ~1 m and rounded to 6 decimals."""
+    simple = shapely.simplify(geom, SIMPLIFY_DEG, preserve_topology=True)
+    return shapely.geometry.mapping(shapely.transform(simple, lambda xy: np.round(xy, 6)))
+
+
+def _features(units: Sequence[Unit], props: Callable[[Unit], dict]) -> dict:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": _safe(u.code), "properties": props(u), "geometry": _geometry(u.geometry)}
+        for u in units]}
+
+
+def _tooltip(u: Unit) -> str:
+    return f"{_safe(u.code)} {_safe(u.name)}"
+
+
+def _grid_layer(grids: Sequence[Unit], name: str, popups: Mapping[str, str], weight: float = 1.5,
+                colour: str = "#1f4e79") -> folium.GeoJson:
+    """Grid outlines with a code+name tooltip and, where given, a popup (HTML already made safe)."""
+    data = _features(grids, lambda u: {"tooltip": _tooltip(u), "popup": popups.get(u.code, _tooltip(u))})
+    return folium.GeoJson(
+        data, name=_safe(name), zoom_on_click=False,
+        style_function=lambda f: {"color": colour, "weight": weight, "fillOpacity": 0.04, "className": "gm-grid"},
+        highlight_function=lambda f: {"weight": weight + 2, "fillOpacity": 0.15},
+        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
+        popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=360))
+
+
+def _zone_layer(zones: Sequence[Unit]) -> folium.GeoJson:
+    """Zone (管区) outlines, thick and unfilled so clicks reach the grids inside."""
+    data = _features(zones, lambda u: {"tooltip": f"管区 {_tooltip(u)}"})
+    return folium.GeoJson(
+        data, name=_safe("管区 Zones"), zoom_on_click=False,
+        style_function=lambda f: {"color": "#333333", "weight": 3, "fill": False, "dashArray": "6 4"},
+        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True))
+
+
+def _choropleth(stats: Choropleth, grids: Sequence[Unit]) -> folium.GeoJson:
+    """Grids filled by incidents per 100 households (classes as in `stats.legend()`)."""
+    def props(u: Unit) -> dict:
+        rate = stats.rates[u.code]
+        shown = "—" if rate is None else f"{rate:.1f}"
+        return {"fill": stats.colour(u.code),
+                "tooltip": f"{_tooltip(u)}<br>{stats.counts[u.code]} 件, {shown} /百户"}
+    return folium.GeoJson(
+        _features(grids, props), name=_safe(stats.title), zoom_on_click=False,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.7, "weight": 0},
+        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True))
+
+
+def _label_layer(grids: Sequence[Unit], always: bool = False) -> folium.FeatureGroup:
+    """Grid names at each grid's inside point; unless `always`, the CSS hides them below LABEL_MIN_ZOOM."""
+    group = folium.FeatureGroup(name=_safe("网格名称 Grid labels"))
+    for g in grids:
+        p = g.geometry.representative_point()
+        icon = folium.DivIcon(html=f"<div>{_safe(g.name)}</div>", class_name="gm-label" if always else "gm-grid-label")
+        folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, interactive=False).add_to(group)
+    return group
+
+
+def _incident_layer(incidents: Sequence[Incident], category_names: Mapping[str, str],
+                    tz: dt.tzinfo) -> plugins.MarkerCluster:
+    """Incidents as markers coloured by status, clustered; popup: category, status, time, text."""
+    cluster = plugins.MarkerCluster(name=_safe("在办事件 Open incidents"), options={"maxClusterRadius": 40})
+    for inc in incidents:
+        j = incident_json(inc, category_names, tz)
+        body = (f"<b>{_safe(j['category_name'])}</b> · {_safe(j['status_label'])}<br>"
+                f"{_safe(j['reported_at'][:16].replace('T', ' '))} · #{_safe(inc.id)}<br>{_safe(inc.description)}")
+        folium.Marker(
+            [j["lat"], j["lon"]], popup=folium.Popup(body, max_width=300),
+            tooltip=folium.Tooltip(_safe(j["category_name"])),
+            icon=folium.Icon(color=STATUS_COLOURS.get(inc.status, "gray"), icon="circle-exclamation", prefix="fa"),
+        ).add_to(cluster)
+    return cluster
+
+
+def _heat_layer(incidents: Sequence[Incident]) -> plugins.HeatMap:
+    """Incident density; off by default (switch it on in the layer control)."""
+    points = [[round(i.lat, 6), round(i.lon, 6)] for i in incidents]
+    return plugins.HeatMap(points, name=_safe("热力图 Heat map"), show=False, radius=20, blur=15, min_opacity=0.3)
+
+
+def _status_rows() -> list[tuple[str, str]]:
+    return [(MARKER_HEX[c], f"{STATUS_LABELS[s]} {s}") for s, c in STATUS_COLOURS.items()]
+
+
+class _Legend(folium.MacroElement):
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+        {{ this.get_name() }}.onAdd = function () {
+            var div = L.DomUtil.create('div', 'gm-legend');
+            div.innerHTML = {{ this.html|tojson }};
+            return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}""")
+
+    def __init__(self, html_: str, position: str):
+        super().__init__()
+        self._name, self.html, self.position = "Legend", html_, position
+
+
+def _legend(title: str, rows: Sequence[tuple[str, str]], position: str) -> _Legend:
+    """A Leaflet control listing colour swatches with their labels."""
+    body = "".join(f'<div><i style="background:{_safe(c)}"></i>{_safe(label)}</div>' for c, label in rows)
+    return _Legend(f"<b>{_safe(title)}</b>{body}", position)
+
+
+class _MapClass(folium.MacroElement):
+    """Marks the map container `gm-map`, and `gm-zoomed-out` below `min_zoom` (hides labels)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var box = map.getContainer();
+            box.classList.add('gm-map');
+            function zoomed() { box.classList.toggle('gm-zoomed-out', map.getZoom() < {{ this.min_zoom|int }}); }
+            map.on('zoomend', zoomed);
+            zoomed();
+        })({{ this._parent.get_name() }});
+        {% endmacro %}""")
+
+    def __init__(self, min_zoom: int):
+        super().__init__()
+        self._name, self.min_zoom = "MapClass", min_zoom
+
+
+def _grid_popup(g: Unit, zone_name: str | None, staff: Sequence[StaffEntry], stats: Choropleth,
+                show_phones: bool, grid_href: Callable[[str], str] | None) -> str:
+    """A grid's card: names, households, open incidents and its 1+1+N team (phones if allowed)."""
+    rate = stats.rates.get(g.code)
+    rows = [("网格 Grid", f"{_safe(g.name)}<br>{_safe(g.code)}"), ("管区 Zone", _safe(zone_name or g.parent_code)),
+            ("户数 Households", _safe(g.households if g.households is not None else "—")),
+            ("在办事件 Open", f"{stats.counts.get(g.code, 0)}" + ("" if rate is None else f" ({rate:.1f}/百户)"))]
+    for s in staff:
+        phone = f" {_safe(s.person.phone)}" if show_phones and s.person.phone else ""
+        rows.append((s.role_label, f'<span class="gm-staff">{_safe(s.person.name)}</span>{phone}'))
+    if not staff:
+        rows.append(("队伍 Team", "—"))
+    table = "".join(f"<tr><th>{_safe(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="gm-popup">{table}</table>{_link(g.code, grid_href)}'
+
+
+def _link(code: str, grid_href: Callable[[str], str] | None) -> str:
+    return f'<br><a href="{_safe(grid_href(quote(code, safe="")))}">详情 Details →</a>' if grid_href else ""
