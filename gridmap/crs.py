@@ -54,6 +54,12 @@ def _crs(name: str) -> CRS:
 
 def parse_crs(text: str | None) -> InputCRS:
     """Parse 'EPSG:4490', 'GCJ-02', 'BD-09', a WKT or PROJ string; raise InputError if unknown."""
+    return _parse_crs(None if text is None else str(text))
+
+
+@lru_cache(maxsize=256)
+def _parse_crs(text: str | None) -> InputCRS:
+    """Parse 'EPSG:4490', 'GCJ-02', 'BD-09', a WKT or PROJ string; raise InputError if unknown."""
     if text is None or not str(text).strip():
         raise InputError("no CRS given: name the input's CRS with --crs (e.g. EPSG:4326, EPSG:4490, GCJ-02)")
     key = str(text).strip().upper().replace("_", "-")

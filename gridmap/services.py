@@ -42,6 +42,7 @@ class Services:
         self.store = store
         self.settings = settings or Settings()
         self._index: GridIndex | None = None
+        self._plan: int | None = None
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "Services":
@@ -65,7 +66,7 @@ class Services:
         checked = build_units(table, spec, levels, parents, progress=progress)
         if not dry_run:
             self.store.add_units(checked.units, replace=spec.replace)
-            self._index = None
+            self.refresh()
         return ImportReport(
             str(path), spec.level.value, len(checked.units), not dry_run, [u.code for u in checked.units],
             checked.repairs, sum(u.households or 0 for u in checked.units),
@@ -95,8 +96,20 @@ class Services:
     def index(self) -> GridIndex:
         """The grid index of the plan in force (built on first use)."""
         if self._index is None:
+            self._plan = self.store.current_plan()
             self._index = self._build_index()
         return self._index
+
+    @property
+    def plan(self) -> int | None:
+        """The version of the plan the index was built from (the plan in force)."""
+        self.index
+        return self._plan
+
+    def refresh(self) -> None:
+        """Forget the index and plan (after an import or a plan change); rebuilt on next use."""
+        self._index = None
+        self._plan = None
 
     def _build_index(self) -> GridIndex:
         tree = self.store.unit_tree()

@@ -86,7 +86,7 @@ class IncidentService:
         """Containing grid under the plan in force; else the nearest grid within reach; else the town queue."""
         index = self.services.index
         loc = index.locate(inc.lon, inc.lat, nearest_max_m=self.services.settings.nearest_assign_m)
-        inc.plan = self.services.store.current_plan()
+        inc.plan = self.services.plan
         inc.distance_m = None
         if loc.grid:
             inc.grid_code, inc.assignment = loc.grid, "inside"
@@ -145,10 +145,11 @@ class IncidentService:
         window = dt.timedelta(hours=float(cat.duplicate_window_hours))
         dlat = radius / 111_000 * 1.5
         dlon = dlat / max(np.cos(np.radians(inc.lat)), 0.01)
-        near = self.repo.query(status=OPEN_STATUSES, category=inc.category, start=inc.reported_at - window,
-                               end=inc.reported_at + dt.timedelta(seconds=1),
-                               bbox=(inc.lon - dlon, inc.lat - dlat, inc.lon + dlon, inc.lat + dlat))
-        return [o for o in near if o.id != inc.id and distance_m(inc.lon, inc.lat, shapely.Point(o.lon, o.lat)) <= radius]
+        near = self.repo.open_nearby(inc.category, (inc.lon - dlon, inc.lat - dlat, inc.lon + dlon, inc.lat + dlat),
+                                     inc.reported_at - window, inc.reported_at + dt.timedelta(seconds=1))
+        hits = [i for i, lon, lat in near
+                if str(i) != inc.id and distance_m(inc.lon, inc.lat, shapely.Point(lon, lat)) <= radius]
+        return [self.repo.get(i) for i in hits]
 
     # -- the closed loop --------------------------------------------------------------------
     def get(self, incident_id: str, actor: Actor) -> Incident:
@@ -267,7 +268,7 @@ class IncidentService:
         Returns (incident, old grid) for each one moved.
         """
         now = now or self.clock()
-        self.services._index = None  # the plan changed: rebuild the index
+        self.services.refresh()  # the plan changed: rebuild the index
         moved = []
         for inc in self.repo.query(status=OPEN_STATUSES):
             old_grid, old_plan, before = inc.grid_code, inc.plan, inc.version

@@ -43,12 +43,14 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     m = _base_map([*zones, *grids], basemap, basemap_attr)
     stats = choropleth(grids, incidents)
     zone_names = {z.code: z.name for z in zones}
-    _choropleth(stats, grids).add_to(m)
-    _zone_layer(zones).add_to(m)
-    popups = {g.code: _grid_popup(g, zone_names.get(g.parent_code or ""), staff_by_grid.get(g.code, ()),
-                                  stats, show_phones, grid_href) for g in grids}
-    _grid_layer(grids, "网格 Grids", popups).add_to(m)
-    _label_layer(grids).add_to(m)
+    if zones:  # folium's GeoJson tooltips refuse an empty collection
+        _zone_layer(zones).add_to(m)
+    if grids:
+        _choropleth(stats, grids).add_to(m)
+        popups = {g.code: _grid_popup(g, zone_names.get(g.parent_code or ""), staff_by_grid.get(g.code, ()),
+                                      stats, show_phones, grid_href) for g in grids}
+        _grid_layer(grids, "网格 Grids", popups).add_to(m)
+        _label_layer(grids).add_to(m)
     _incident_layer(incidents, category_names or {}, tz).add_to(m)
     _heat_layer(incidents).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -61,9 +63,10 @@ def grid_map(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Inciden
              basemap: str | None = None, basemap_attr: str = "", category_names: Mapping[str, str] | None = None,
              tz: dt.tzinfo = dt.timezone.utc, grid_href: Callable[[str], str] | None = None) -> folium.Map:
     """One grid (bold) among its neighbours (labelled, linked), with its incidents."""
-    m = _base_map([grid, *neighbours], basemap, basemap_attr)
+    m = _base_map([grid], basemap, basemap_attr, pad=0.4)
     links = {u.code: f"<b>{_safe(u.name)}</b><br>{_safe(u.code)}" + _link(u.code, grid_href) for u in neighbours}
-    _grid_layer(neighbours, "相邻网格 Neighbours", links).add_to(m)
+    if neighbours:
+        _grid_layer(neighbours, "相邻网格 Neighbours", links).add_to(m)
     _grid_layer([grid], "本网格 This grid", {}, weight=4, colour="#c0392b").add_to(m)
     _label_layer([grid, *neighbours], always=True).add_to(m)
     _incident_layer(incidents, category_names or {}, tz).add_to(m)
@@ -72,10 +75,13 @@ def grid_map(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Inciden
     return localise(m, static_url)
 
 
-def _base_map(units: Sequence[Unit], basemap: str | None, basemap_attr: str) -> folium.Map:
+def _base_map(units: Sequence[Unit], basemap: str | None, basemap_attr: str, pad: float = 0.0) -> folium.Map:
+    """A map with no tiles (or the given basemap), fitted to `units` widened by `pad` of their size."""
     bounds = shapely.total_bounds([u.geometry for u in units]) if units else np.array([73.0, 18.0, 135.0, 54.0])
+    size = bounds[2:] - bounds[:2]
+    bounds = np.concatenate([bounds[:2] - pad * size, bounds[2:] + pad * size])
     centre = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2]
-    m = folium.Map(location=centre, zoom_start=11, tiles=None, control_scale=True, maxZoom=MAX_ZOOM)
+    m = folium.Map(location=centre, zoom_start=11, tiles=None, control_scale=True, maxZoom=MAX_ZOOM, zoomSnap=0.5)
     if basemap:
         folium.TileLayer(basemap, attr=_safe(basemap_attr or "basemap"), name="底图 Basemap",
                          max_zoom=MAX_ZOOM, overlay=False).add_to(m)

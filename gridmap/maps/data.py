@@ -55,7 +55,7 @@ class Choropleth:
         rate = self.rates.get(code)
         if rate is None:
             return None
-        return 0 if rate == 0 else 1 + bisect.bisect_right(self.thresholds, rate)
+        return 0 if rate == 0 else 1 + bisect.bisect_left(self.thresholds, rate)
 
     def colour(self, code: str) -> str:
         k = self.klass(code)
@@ -143,10 +143,10 @@ def overview_json(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Seque
 
 def grid_json(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Incident], staff: Sequence[StaffEntry],
               show_phones: bool, category_names: Mapping[str, str] | None = None,
-              tz: dt.tzinfo = dt.timezone.utc) -> dict:
-    """Everything /grids/<code> shows, as JSON: the grid, its team, neighbours and open incidents."""
+              tz: dt.tzinfo = dt.timezone.utc, zone: Unit | None = None) -> dict:
+    """Everything /grids/<code> shows, as JSON: the grid, its zone, team, neighbours and open incidents."""
     stats = choropleth([grid], incidents)
-    return {"grid": unit_json(grid) | stats.grid_json(grid.code),
+    return {"grid": unit_json(grid) | stats.grid_json(grid.code), "zone": unit_json(zone) if zone else None,
             "staff": [s.as_json(show_phones) for s in staff],
             "neighbours": [unit_json(n) for n in neighbours],
             "incidents": [incident_json(i, category_names or {}, tz) for i in incidents],

@@ -32,6 +32,7 @@ _CSS = """<style>
  text-shadow:0 0 2px #fff,0 0 2px #fff;pointer-events:none;width:max-content}
 .gm-map.gm-zoomed-out .gm-grid-label{display:none}
 .gm-map .leaflet-heatmap-layer{pointer-events:none}
+.gm-map path.leaflet-interactive:focus{outline:none}
 .gm-map .gm-legend{background:#fff;padding:6px 8px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);line-height:18px}
 .gm-map .gm-legend i{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-2px;border:1px solid #999}
 .gm-map .gm-popup th{text-align:left;padding-right:8px;font-weight:600;white-space:nowrap;vertical-align:top}
@@ -101,14 +102,16 @@ def _label_layer(grids: Sequence[Unit], always: bool = False) -> folium.FeatureG
     for g in grids:
         p = g.geometry.representative_point()
         icon = folium.DivIcon(html=f"<div>{_safe(g.name)}</div>", class_name="gm-label" if always else "gm-grid-label")
-        folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, interactive=False).add_to(group)
+        folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, interactive=False,
+                      z_index_offset=-1000).add_to(group)  # under the incident markers
     return group
 
 
 def _incident_layer(incidents: Sequence[Incident], category_names: Mapping[str, str],
                     tz: dt.tzinfo) -> plugins.MarkerCluster:
     """Incidents as markers coloured by status, clustered; popup: category, status, time, text."""
-    cluster = plugins.MarkerCluster(name=_safe("在办事件 Open incidents"), options={"maxClusterRadius": 40})
+    cluster = plugins.MarkerCluster(name=_safe("在办事件 Open incidents"),
+                                    options={"maxClusterRadius": 40, "disableClusteringAtZoom": 16})
     for inc in incidents:
         j = incident_json(inc, category_names, tz)
         body = (f"<b>{_safe(j['category_name'])}</b> · {_safe(j['status_label'])}<br>"

@@ -12,8 +12,8 @@ from pathlib import Path
 from .data import DEFAULT_BASE_URL, gather, read_lines, read_sites, report_url, select_grids
 from .model import PrintBook
 
-__all__ = ["DEFAULT_BASE_URL", "PrintBook", "gather", "make_book", "patrol_pdf", "read_lines", "read_sites",
-           "report_url", "select_grids", "write_pdf"]
+__all__ = ["DEFAULT_BASE_URL", "PrintBook", "gather", "make_book", "overview_page_count", "patrol_pdf", "read_lines",
+           "read_sites", "report_url", "select_grids", "write_pdf"]
 
 
 def patrol_pdf(book: PrintBook) -> bytes:
@@ -21,6 +21,13 @@ def patrol_pdf(book: PrintBook) -> bytes:
     from .pdf import patrol_pdf as render
 
     return render(book)
+
+
+def overview_page_count(book: PrintBook) -> int:
+    """How many overview/index pages a map book starts with (0 for a single grid's page)."""
+    from .pdf import _overview_pages
+
+    return len(_overview_pages(book)) if book.overview else 0
 
 
 def make_book(services, *, grid: str | None = None, zone: str | None = None, town: str | None = None,

@@ -137,6 +137,9 @@ def gather(services, codes: Sequence[str], *, incident_repo=None, taxonomy=None,
            paper: str | None = None, orientation: str = "auto", scale: int | None = None) -> PrintBook:
     """The PrintBook for these grid codes, read through the public store API.
 
+    Paper: a single page is A4, or A3 for a very elongated grid; a map book is all A4 unless
+    `paper` is given. Orientation and scale are chosen per page unless given.
+
     `incident_repo` defaults to `services.store.incidents`; `taxonomy` gives categories their
     Chinese names. `today` starts the week of roster shown (default: today in `timezone`).
     """
@@ -208,7 +211,8 @@ def gather(services, codes: Sequence[str], *, incident_repo=None, taxonomy=None,
     book = PrintBook(
         title=title or (codes[0] if len(codes) == 1 else "网格地图册 Map book"), sheets=sheets, overview=is_book,
         plan_version=store.current_plan(), printed_on=today, roster_from=today,
-        roster_to=today + dt.timedelta(days=6), paper=paper, orientation=orientation or "auto", scale=scale,
+        roster_to=today + dt.timedelta(days=6), paper=paper or ("A4" if is_book else None),
+        orientation=orientation or "auto", scale=scale,
         context=[Neighbour(p.code, p.name, p.geometry) for p in peers] if is_book else [], notes=notes,
     )
     if tiles:
@@ -236,10 +240,10 @@ def checkpoints_for(sheet: GridSheet) -> list[Checkpoint]:
     """The stops of a grid's patrol (see the module docstring for the rule), not yet in order."""
     stops: list[Checkpoint] = []
     for m in sorted(sheet.incidents, key=lambda m: (m.reported, m.number), reverse=True)[:MAX_CHECKPOINTS]:
-        stops.append(Checkpoint(m.lon, m.lat, f"#{m.number}", m.number))
+        stops.append(Checkpoint(m.lon, m.lat, f"#{m.number}", m.number, "incident"))
     for s in sheet.sites:
         if s.kind != "household":
-            stops.append(Checkpoint(s.lon, s.lat, s.name))
+            stops.append(Checkpoint(s.lon, s.lat, s.name, None, "site"))
     if len(stops) < 3:
         g = sheet.geometry
         c = g.point_on_surface()
@@ -264,7 +268,8 @@ def _merge_close(stops: list[Checkpoint], epsg: int, tol_m: float = 1.0) -> list
         for k, (q, t) in enumerate(out):
             if np.hypot(*(p - q)) < tol_m:
                 inc = ",".join(x for x in (t.incident, s.incident) if x) or None
-                out[k] = (q, Checkpoint(t.lon, t.lat, f"{t.label} {s.label}", inc))
+                kind = "incident" if inc else t.kind if t.kind == "site" else s.kind
+                out[k] = (q, Checkpoint(t.lon, t.lat, f"{t.label} {s.label}", inc, kind))
                 break
         else:
             out.append((p, s))

@@ -59,12 +59,14 @@ class Site:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A stop of the patrol route. `incident` is the incident number when it is one."""
+    """A stop of the patrol route: an open incident (its number in `incident`), a key site, or a
+    point taken from the grid's shape ("shape")."""
 
     lon: float
     lat: float
     label: str
     incident: str | None = None
+    kind: str = "shape"  # incident | site | shape
 
 
 @dataclass(frozen=True)

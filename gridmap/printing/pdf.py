@@ -12,6 +12,7 @@ is set in one CJK font, embedded as a subset.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -275,7 +276,7 @@ class _Page:
         c.setFillColorRGB(*WHITE)
         c.drawPath(p, stroke=1, fill=1)
         c.restoreState()
-        self.text(x, y + h + 2, "N 北", 7, bold=True, anchor="middle", halo=True)
+        self.text(x, y + h + 3.5, "N 北", 7, bold=True, anchor="middle", halo=True)
 
     def scale_bar_geometry(self, right, y):
         f = self.frame
@@ -346,21 +347,23 @@ class _Page:
             elif kind == "incident":
                 self.stop_marker(sx + 5, yy + 3, "1", incident=True, r=3.6)
             elif kind == "site":
-                c.setFillColorRGB(*BLACK)
-                c.rect(sx + 3, yy + 1, 4, 4, stroke=0, fill=1)
+                self.stop_marker(sx + 5, yy + 3, "1", incident=False, r=3.6, square=True)
             elif kind == "household":
                 c.setFillColorRGB(*GREY)
                 c.circle(sx + 5, yy + 3, 1.2, stroke=0, fill=1)
             c.restoreState()
             self.text(sx + 14, yy + 1, label, size)
 
-    def stop_marker(self, x, y, n: str, incident: bool, r=5.2):
+    def stop_marker(self, x, y, n: str, incident: bool, r=5.2, square=False):
         c = self.c
         c.saveState()
         c.setFillColorRGB(*WHITE)
         c.setStrokeColorRGB(*(RED if incident else BLACK))
-        c.setLineWidth(1.5 if incident else 0.8)
-        c.circle(x, y, r, stroke=1, fill=1)
+        c.setLineWidth(1.5 if incident or square else 0.8)
+        if square:
+            c.rect(x - r, y - r, 2 * r, 2 * r, stroke=1, fill=1)
+        else:
+            c.circle(x, y, r, stroke=1, fill=1)
         c.restoreState()
         size = r * (1.25 if len(n) == 1 else 1.05 if len(n) == 2 else 0.8)
         self.text(x, y - size * 0.36, n, size, bold=True, anchor="middle")
@@ -381,17 +384,31 @@ class _Page:
         p.lineTo(mx - ux * s + uy * s, my - uy * s - ux * s)
         c.drawPath(p, stroke=1, fill=0)
 
-    def qr(self, url: str, x, y, size):
-        """A QR code of `url` with its bottom-left corner at (x, y), `size` points square (quiet zone included)."""
-        from reportlab.graphics import renderPDF
-        from reportlab.graphics.barcode.qr import QrCodeWidget
-        from reportlab.graphics.shapes import Drawing
+    def qr(self, url: str, x, y, size, border: int = 4):
+        """A QR code of `url` (error correction M) with its bottom-left corner at (x, y), `size`
+        points square including the quiet zone: one vector path of the dark runs of each row."""
+        from reportlab.graphics.barcode import qrencoder
 
-        w = QrCodeWidget(url, barLevel="M", barBorder=4)
-        bx0, by0, bx1, by1 = w.getBounds()
-        d = Drawing(size, size, transform=[size / (bx1 - bx0), 0, 0, size / (by1 - by0), 0, 0])
-        d.add(w)
-        renderPDF.draw(d, self.c, x, y)
+        code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        code.addData(url)
+        code.make()
+        n = code.getModuleCount()
+        m = size / (n + 2 * border)
+        c = self.c
+        c.saveState()
+        c.setFillColorRGB(*WHITE)
+        c.rect(x, y, size, size, stroke=0, fill=1)
+        c.setFillColorRGB(*BLACK)
+        p = c.beginPath()
+        for r, row in enumerate(code.modules):
+            col = 0
+            for dark, run in itertools.groupby(bool(v) for v in row):
+                k = len(list(run))
+                if dark:
+                    p.rect(x + (border + col) * m, y + size - (border + r + 1) * m, k * m, m)
+                col += k
+        c.drawPath(p, stroke=0, fill=1)
+        c.restoreState()
 
     def locator(self, box, units: list[Neighbour], highlight: set[str], outline: BaseGeometry | None, title: str):
         """A small map: `units` outlined, `highlight` filled black, `outline` (the zone) drawn over them."""
@@ -481,21 +498,27 @@ class _Page:
         if sheet.route_path:
             how = "道路距离 by road" if sheet.route_metric == "road" else "直线距离 straight-line"
             items.append(("route", f"巡查路线 patrol route {sheet.route_length_m / 1000:.1f} km ({how})"))
-        if any(s.incident is None for s in sheet.checkpoints):
+        if any(s.kind == "shape" for s in sheet.checkpoints):
             items.append(("stop", "巡查点 checkpoint, in visiting order"))
         if any(s.incident is not None for s in sheet.checkpoints):
             items.append(("incident", "未结事件 open incident (#number)"))
-        if any(s.kind != "household" for s in sheet.sites):
-            items.append(("site", "重点场所 key site"))
+        if any(s.kind == "site" for s in sheet.checkpoints):
+            items.append(("site", "重点场所 key site (checkpoint)"))
         if any(s.kind == "household" for s in sheet.sites):
             items.append(("household", "住户 household"))
         return items
 
-    def reserve_furniture(self, items) -> dict:
-        """Boxes of the legend, scale bar and north arrow, taken before any label is placed."""
+    def reserve_furniture(self, items, keep_clear: BaseGeometry | None = None) -> dict:
+        """Boxes of the legend, scale bar and north arrow, taken before any label is placed.
+
+        The legend goes bottom-left or top-left, whichever covers less of `keep_clear` (the grid).
+        """
         mx, my, mw, mh = self.frame.map_box
         lw, lh = self.legend_size(items)
-        spots = {"legend": (mx + 2 * MM, my + 2 * MM), "scale": (mx + mw - 6 * MM, my + 5 * MM + 9),
+        corners = [(mx + 2 * MM, my + 2 * MM), (mx + 2 * MM, my + mh - 2 * MM - lh)]
+        if keep_clear is not None and not keep_clear.is_empty:
+            corners.sort(key=lambda p: keep_clear.intersection(shapely.box(p[0], p[1], p[0] + lw, p[1] + lh)).area)
+        spots = {"legend": corners[0], "scale": (mx + mw - 6 * MM, my + 5 * MM + 9),
                  "north": (mx + mw - 9 * MM, my + mh - 10 * MM)}
         lx, ly = spots["legend"]
         self.labels.take((lx, ly, lx + lw, ly + lh))
@@ -513,20 +536,20 @@ class _Page:
         view = view.buffer(0.02)
         shown_neigh = [n for n in sheet.neighbours if n.geometry.intersects(view)]
         legend = self.legend_items(sheet, bool(shown_neigh))
-        spots = self.reserve_furniture(legend)
+        me = self.to_page(sheet.geometry)
+        spots = self.reserve_furniture(legend, me)
         c.saveState()
         self.clip(f.map_box)
         self.basemap(sheet)
         fill = None if sheet.basemap else LIGHT
         for n in shown_neigh:
             self.polygon(self.to_page(n.geometry), stroke=GREY, fill=fill, width=0.6, dash=(3, 2))
-        me = self.to_page(sheet.geometry)
         self.polygon(me, stroke=None, fill=None if sheet.basemap else WHITE)
         households = [s for s in sheet.sites if s.kind == "household"]
         for s in households:
             x, y = self.pt(s.lon, s.lat)
             c.setFillColorRGB(*GREY)
-            c.circle(x, y, 0.9, stroke=0, fill=1)
+            c.circle(x, y, 1.3, stroke=0, fill=1)
         self.polygon(me, stroke=BLACK, width=1.8)
         # the route and its stops
         if sheet.route_path:
@@ -546,16 +569,11 @@ class _Page:
                 for a, bb in zip(stops, stops[1:] + stops[:1]):
                     self.route_arrow(a, bb)
             c.restoreState()
-        sites = [s for s in sheet.sites if s.kind != "household"]
-        for s in sites:
-            x, y = self.pt(s.lon, s.lat)
-            c.setFillColorRGB(*BLACK)
-            c.rect(x - 2.2, y - 2.2, 4.4, 4.4, stroke=0, fill=1)
-            self.labels.take((x - 2.5, y - 2.5, x + 2.5, y + 2.5))
         stops = [(self.pt(s.lon, s.lat), str(i + 1), s) for i, s in enumerate(sheet.checkpoints)]
         for (x, y), n, s in stops:
-            self.stop_marker(x, y, n, incident=s.incident is not None)
+            self.stop_marker(x, y, n, incident=s.incident is not None, square=s.kind == "site")
             self.labels.take((x - 5.5, y - 5.5, x + 5.5, y + 5.5))
+        sites = [s for s in sheet.checkpoints if s.kind == "site"]
         # labels: incident numbers, sites, then neighbour codes where there is room
         ring = [(9, -2), (-9, -2), (0, 7), (0, -11), (11, 5), (-11, 5), (11, -9), (-11, -9)]
         for (x, y), n, s in stops:
@@ -566,17 +584,19 @@ class _Page:
                                                          for dx, dy in ring], box=f.map_box)
         for s in sites:
             x, y = self.pt(s.lon, s.lat)
-            self.label(x, y, s.name, 6.5, offsets=[(0, 4), (0, -10), (16, -2), (-16, -2)], box=f.map_box)
+            half = self.width(s.label, 6.5) / 2
+            self.label(x, y, s.label, 6.5, offsets=[(0, 8), (0, -14), (half + 8, -2), (-half - 8, -2)], box=f.map_box)
         for n in shown_neigh:
             g = self.to_page(n.geometry.intersection(view))
-            inside = g.intersection(shapely.box(mx + 8, my + 8, mx + mw - 8, my + mh - 8))
-            if inside.is_empty or inside.area < 400:
+            inside = g.intersection(shapely.box(mx + 1, my + 1, mx + mw - 1, my + mh - 1))
+            if inside.is_empty or inside.area < 20:
                 continue
             p = inside.point_on_surface()
-            tries = [(0, 0), (0, 12), (0, -12), (0, 24), (0, -24)]
-            for dx, dy in tries:
-                if self.label(p.x + dx, p.y + dy, n.code, 7, GREY, bold=True, offsets=[(0, 0)], box=f.map_box):
-                    self.label(p.x + dx, p.y + dy - 8.5, n.name, 6, GREY, offsets=[(0, 0)], box=f.map_box)
+            half = self.width(n.code, 7) / 2 + 2  # a sliver at the frame's edge: pull the label inside
+            px, py = min(max(p.x, mx + half), mx + mw - half), min(max(p.y, my + 12), my + mh - 10)
+            for dy in (0, 12, -12, 24, -24, 36, -36):
+                if self.label(px, py + dy, n.code, 7, GREY, bold=True, offsets=[(0, 0)], box=f.map_box):
+                    self.label(px, py + dy - 8.5, n.name, 6, GREY, offsets=[(0, 0)], box=f.map_box)
                     break
         c.restoreState()
         if not f.fits:
@@ -770,34 +790,41 @@ class _Page:
         mx, my, mw, mh = f.map_box
         pages = {s.code: i for i, s in enumerate(b.sheets)}
         first_page = self.total - len(b.sheets) + 1
-        c.saveState()
-        self.clip(f.map_box)
         x0, y0, x1, y1 = f.extent_m()
         ll0, ll1 = layout.unproject_xy([(x0, y0), (x1, y1)], f.epsg)
         view = shapely.box(*ll0, *ll1).buffer(0.02)
         ctx = [u for u in b.context if u.code not in pages and u.geometry.intersects(view)]
+        drawn = [(self.to_page(s.geometry), s) for s in b.sheets]
+        items = [("book", "本册网格 grid in this book (page number)")]
+        if ctx:
+            items.append(("neighbour", "其他网格 other grids"))
+        spots = self.reserve_furniture(items, shapely.union_all([g for g, _ in drawn]))
+        locator_box = None
+        if b.context and len(b.context) > len(b.sheets):  # where the book lies in the whole store
+            lx = mx + 3 * MM if spots["legend"][1] < my + mh / 2 else mx + mw - 60 * MM
+            locator_box = (lx, my + mh - 3 * MM - 38 * MM, 38 * MM, 38 * MM)
+            self.labels.take((lx - 3, locator_box[1] - 3, lx + 38 * MM + 3, my + mh))
+        c.saveState()
+        self.clip(f.map_box)
         for u in ctx:
             self.polygon(self.to_page(u.geometry), stroke=GREY, fill=LIGHT, width=0.4, dash=(2, 1.5))
-        drawn = []
-        for s in b.sheets:
-            g = self.to_page(s.geometry)
+        for g, _ in drawn:
             self.polygon(g, stroke=BLACK, fill=WHITE, width=0.8)
-            drawn.append((g, s))
         for g, s in drawn:
             p = g.point_on_surface()
             self.label(p.x, p.y - 3, str(first_page + pages[s.code]), 7.5, bold=True,
                        offsets=[(0, 0), (0, 8), (0, -8), (10, 0), (-10, 0)], box=f.map_box)
         c.restoreState()
-        self.north_arrow(mx + mw - 9 * MM, my + mh - 10 * MM)
-        self.scale_bar(mx + mw - 6 * MM, my + 5 * MM + 9)
-        items = [("book", "本册网格 grid in this book (page number)")]
-        if ctx:
-            items.append(("neighbour", "其他网格 other grids"))
-        self.legend(items, mx + 2 * MM, my + 2 * MM)
-        if b.context and len(b.context) > len(b.sheets):
-            box = (mx + 3 * MM, my + mh - 3 * MM - 38 * MM, 38 * MM, 38 * MM)
-            self.white_box(box[0] - 3, box[1] - 3, box[2] + 6, box[3] + 6, alpha=1)
-            self.locator(box, b.context, set(pages), None, "位置 Locator")
+        self.north_arrow(*spots["north"])
+        self.scale_bar(*spots["scale"])
+        self.legend(items, *spots["legend"])
+        if locator_box is not None:
+            x, y, w, h = locator_box
+            c.saveState()
+            c.setFillColorRGB(*WHITE)
+            c.rect(x - 3, y - 3, w + 6, h + 6, stroke=0, fill=1)
+            c.restoreState()
+            self.locator(locator_box, b.context, set(pages), None, "位置 Locator")
         c.setLineWidth(0.8)
         c.setStrokeColorRGB(*BLACK)
         c.rect(*f.map_box, stroke=1, fill=0)

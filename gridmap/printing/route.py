@@ -99,13 +99,20 @@ def _two_opt(dist: np.ndarray, order: list[int]) -> list[int]:
 class RoadGraph:
     """A road network (metric polylines) as a weighted graph; vertices closer than `snap_m` merge."""
 
-    def __init__(self, lines: Sequence[np.ndarray], snap_m: float = 1.0):
+    def __init__(self, lines: Sequence[np.ndarray], snap_m: float = 1.0, spacing_m: float = 20.0):
         import networkx as nx
+        import shapely
 
         self.snap = snap_m
         self.graph = nx.Graph()
-        for line in lines:
-            pts = np.asarray(line, float).reshape(-1, 2)
+        # node the lines where they cross or touch (union), and add a vertex every `spacing_m`,
+        # so a checkpoint joins the road within spacing_m / 2 of its nearest point on it
+        parts = [shapely.LineString(np.asarray(p, float).reshape(-1, 2)) for p in lines if len(p) >= 2]
+        noded = shapely.segmentize(shapely.union_all(parts), spacing_m) if parts else shapely.MultiLineString()
+        for part in getattr(noded, "geoms", [noded]):
+            if part.is_empty or part.geom_type != "LineString":
+                continue
+            pts = np.asarray(part.coords, float)[:, :2]
             keys = [self._key(p) for p in pts]
             for (ka, kb), (pa, pb) in zip(zip(keys, keys[1:]), zip(pts, pts[1:])):
                 if ka != kb:

@@ -67,14 +67,9 @@ class IncidentRepo:
         """Insert incidents and their first events in one transaction (bulk import)."""
         t, te = schema.incidents, schema.incident_events
         out = []
+        rows = [{**_row(i), "reporter_token": tok} for i, _, tok in items]
         with self.store._begin() as conn:
-            if self.store.backend == "postgresql":
-                rows = [{**_row(i), "reporter_token": tok} for i, _, tok in items]
-                ids = conn.execute(t.insert().returning(t.c.id), rows).scalars().all() if rows else []
-            else:
-                ids = []
-                for inc, _, tok in items:
-                    ids.append(conn.execute(t.insert().values(**_row(inc), reporter_token=tok)).inserted_primary_key[0])
+            ids = self._insert_ids(conn, rows)
             events = []
             for new_id, (inc, ev, _) in zip(ids, items):
                 inc.id = str(new_id)
@@ -83,6 +78,22 @@ class IncidentRepo:
             if events:
                 conn.execute(te.insert(), events)
         return out
+
+    def _insert_ids(self, conn, rows: list[dict]) -> list[int]:
+        """Insert incident rows in order, returning their ids, with as few statements as possible."""
+        t = schema.incidents
+        if not rows:
+            return []
+        if self.store.backend == "postgresql":  # executemany + RETURNING, batched by SQLAlchemy
+            return list(conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows).scalars())
+        # SQLite runs RETURNING row by row. Insert the first row to learn its id: from then on this
+        # transaction holds the file's write lock, so the next ids are free and one executemany
+        # with explicit ids writes the rest.
+        first = conn.execute(t.insert().values(**rows[0])).inserted_primary_key[0]
+        ids = list(range(first, first + len(rows)))
+        if len(rows) > 1:
+            conn.execute(t.insert(), [{**r, "id": i} for r, i in zip(rows[1:], ids[1:])])
+        return ids
 
     def get(self, incident_id: str | int) -> Incident:
         """One incident; NotFound if there is none with this id."""
@@ -156,6 +167,19 @@ class IncidentRepo:
             q = q.limit(limit).offset(offset)
         with self.store._connect() as conn:
             return [_incident(r) for r in conn.execute(q).mappings()]
+
+    def open_nearby(self, category: str, bbox: tuple[float, float, float, float], start: dt.datetime,
+                    end: dt.datetime) -> list[tuple[int, float, float]]:
+        """(id, lon, lat) of open incidents of a category in a bbox and time window (duplicate search)."""
+        from ..incidents.model import OPEN_STATUSES
+
+        t = schema.incidents
+        q = sa.select(t.c.id, t.c.lon, t.c.lat).where(
+            t.c.category == category, t.c.status.in_(OPEN_STATUSES),
+            t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end),
+            t.c.lon >= bbox[0], t.c.lat >= bbox[1], t.c.lon <= bbox[2], t.c.lat <= bbox[3]).order_by(t.c.id)
+        with self.store._connect() as conn:
+            return [tuple(r) for r in conn.execute(q).all()]
 
     def open_load(self, people: Sequence[str]) -> dict[str, int]:
         """How many open incidents each person is assigned."""

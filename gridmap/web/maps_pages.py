@@ -1,9 +1,10 @@
-"""Blueprint "maps": the overview map and the grid pages, each with a JSON twin, and /static/.
+"""Blueprint "maps": the overview map and the grid pages, each with a JSON twin.
 
 Views gather model objects from the services, hand them to the pure builders in gridmap.maps,
 and render the result; `/map.json` and `/grids/<code>.json` return the same data the pages
-show. Phones of staff are shown only to a signed-in user (session or API token). The
-blueprint's static folder holds the vendored Leaflet assets, so maps need no internet.
+show. Phones of staff are shown only to a signed-in user (session or API token). The maps load
+Leaflet and its plugins from the app's static folder, STATIC_DIR (create_app passes it to Flask as
+static_folder, served at /static/), so they need no internet.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ..model import Level
 from . import services
 from .auth import current_actor
 
-bp = Blueprint("maps", __name__, static_folder=str(Path(__file__).with_name("static")), static_url_path="/static")
+STATIC_DIR = Path(__file__).with_name("static")  # vendored assets: see static/vendor/README.md
+bp = Blueprint("maps", __name__)
 
 
 @bp.get("/map")
@@ -66,14 +68,15 @@ def _grid_args(code: str) -> dict:
         raise NotFound(f"{code} is a {grid.level.value}, not a grid")
     incidents = _incidents().repo.query(status=OPEN_STATUSES, grid_codes=[code])
     staff = maps.staff_by_unit(s.store.people(), s.store.roles(unit_code=code)).get(code, [])
+    zone = s.store.units(codes=[grid.parent_code]) if grid.parent_code else []
     return {"grid": grid, "neighbours": maps.neighbours_of(grid, s.units(grid.level)), "incidents": incidents,
-            "staff": staff, "show_phones": _show_phones(), **_labels(incidents)}
+            "staff": staff, "zone": zone[0] if zone else None, "show_phones": _show_phones(), **_labels(incidents)}
 
 
 def _map_options() -> dict:
     """What every map needs from the app: asset URL, links to grid pages, optional basemap."""
     settings = services().settings
-    return {"static_url": url_for("maps.static", filename=""), "grid_href": _grid_href,
+    return {"static_url": url_for("static", filename=""), "grid_href": _grid_href,
             # basemap_url / basemap_attr: a tile server on the local network ({z}/{x}/{y} URL);
             # without one the map has a plain background and needs no tiles at all.
             "basemap": getattr(settings, "basemap_url", "") or None,
