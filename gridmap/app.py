@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
@@ -16,7 +17,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(settings, Settings):
         settings = Settings.load(settings)
     services = Services.open(settings, create=True)
-    app = Flask(__name__, template_folder=str(_templates()))
+    # Leaflet and its plugins are served from the package itself (web/static/vendor): no CDN.
+    app = Flask(__name__, template_folder=str(_templates()),
+                static_folder=str(Path(__file__).resolve().parent / "web" / "static"))
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.extensions["gridmap"] = services
@@ -25,7 +28,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     from flask_limiter.util import get_remote_address
     from flask_wtf.csrf import CSRFProtect
 
-    from .web import api, errors, incidents_api, open311, pages
+    from .web import api, errors, incidents_api, maps_pages, open311, pages
     from .web.auth import current_actor
 
     csrf = CSRFProtect(app)
@@ -38,6 +41,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(incidents_api.bp, url_prefix="/api/v1")
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(pages.bp)
+    app.register_blueprint(maps_pages.bp)
     # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
     # The limit wraps the registered views (a decorator's return value must replace them).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])

@@ -43,10 +43,11 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     m = _base_map([*zones, *grids], basemap, basemap_attr)
     stats = choropleth(grids, incidents)
     zone_names = {z.code: z.name for z in zones}
-    if zones:  # folium's GeoJson tooltips refuse an empty collection
+    if grids:  # (folium's GeoJson tooltips refuse an empty collection) bottom to top:
+        _choropleth(stats, grids).add_to(m)
+    if zones:
         _zone_layer(zones).add_to(m)
     if grids:
-        _choropleth(stats, grids).add_to(m)
         popups = {g.code: _grid_popup(g, zone_names.get(g.parent_code or ""), staff_by_grid.get(g.code, ()),
                                       stats, show_phones, grid_href) for g in grids}
         _grid_layer(grids, "网格 Grids", popups).add_to(m)

@@ -1,0 +1,126 @@
+"""Headless Debian Chromium for end-to-end tests, driven by Playwright (no browser download).
+
+The browser is the distribution's /usr/bin/chromium (apt-get install chromium), launched with
+networking extras off, so a page that tries to reach the internet shows up as a request to a
+host other than 127.0.0.1. The app runs on 127.0.0.1 in a thread (tests/live_server.py) over a
+demo store built in a temporary folder. Without Chromium or Playwright the browser tests skip,
+unless GRIDMAP_TEST_BROWSER=required (CI), when they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path("/tmp/gridmap-map-check")  # screenshots are copied here for a human to look at
+
+
+def unavailable() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install playwright; its browser download is not needed)"
+    return None
+
+
+def require_browser() -> None:
+    """Skip the calling test without a browser, or fail when GRIDMAP_TEST_BROWSER=required."""
+    reason = unavailable()
+    if reason:
+        if os.environ.get("GRIDMAP_TEST_BROWSER") == "required":
+            pytest.fail(f"GRIDMAP_TEST_BROWSER=required but {reason}")
+        pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator["object"]:
+    """A headless Chromium (playwright Browser), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class PageLog:
+    """What went wrong while a page loaded: console errors, failed or non-local requests, dialogs."""
+
+    console_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return ([f"console: {m}" for m in self.console_errors] + [f"failed: {u}" for u in self.failed]
+                + [f"outside 127.0.0.1: {u}" for u in self.outside] + [f"dialog: {d}" for d in self.dialogs])
+
+
+def watch(page) -> PageLog:
+    """Record console errors, page errors, failed/4xx/5xx requests and any request leaving 127.0.0.1."""
+    log = PageLog()
+    page.on("console", lambda m: m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+            and log.console_errors.append(m.text))
+    page.on("pageerror", lambda e: log.console_errors.append(str(e)))
+    page.on("requestfailed", lambda r: log.failed.append(f"{r.url} ({r.failure})"))
+    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+            and log.failed.append(f"{r.url} (HTTP {r.status})"))
+
+    def request(r) -> None:
+        host = urlsplit(r.url).hostname
+        if urlsplit(r.url).scheme not in ("data", "blob", "about") and host != "127.0.0.1":
+            log.outside.append(r.url)
+
+    page.on("request", request)
+
+    def dialog(d) -> None:
+        log.dialogs.append(f"{d.type}: {d.message}")
+        d.dismiss()
+
+    page.on("dialog", dialog)
+    return log
+
+
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    """Save a PNG in the test's tmp dir and copy it to /tmp/gridmap-map-check/."""
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / name)
+    return path
+
+
+def demo_app(tmp: Path):
+    """The web app over a freshly built demo store (Lingcheng: 100 grids, staff, incidents)."""
+    from gridmap.app import create_app
+    from gridmap.demo import run_demo
+    from gridmap.settings import Settings
+
+    settings = Settings(db=str(tmp / "d.db"))
+    run_demo(settings, out_dir=tmp / "out", echo=lambda *a: None).store.close()
+    return with_maps(create_app(settings))
+
+
+def with_maps(app):
+    """The app with the maps blueprint and the vendored static folder (until create_app does both)."""
+    from gridmap.web import maps_pages
+
+    if "maps" not in app.blueprints:
+        app.register_blueprint(maps_pages.bp)
+    app.static_folder = str(maps_pages.STATIC_DIR)
+    return app

@@ -1,0 +1,355 @@
+"""Maps: vendored assets, the pure folium builders (rendered HTML), the map pages, and a real browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import folium
+import pytest
+import shapely
+from folium import plugins
+
+from gridmap import maps
+from gridmap.incidents.model import Incident
+from gridmap.maps.layers import _geometry, _safe
+from gridmap.model import Level, Person, Role, Unit
+from gridmap.services import Services
+from gridmap.settings import Settings
+from gridmap.web import maps_pages
+
+from . import browser
+from .conftest import GRIDS, ZONE, load_sample
+
+VENDOR = maps_pages.STATIC_DIR / "vendor"
+EVIL_NAME = "<img src=x onerror=alert(1)>"
+EVIL_TEXT = "</script><script>alert(2)</script> ${alert(3)} `tick` back\\slash"
+URL = re.compile(r"https?://[^\s\"'<>)]+")
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+def square(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
+    return shapely.box(x0, y0, x1, y1)
+
+
+def unit(code: str, name: str, level: Level, geom, parent: str | None = None, households: int | None = 100) -> Unit:
+    return Unit(code, name, level, geom, parent_code=parent, households=households)
+
+
+@pytest.fixture
+def model():
+    """Three 0.1° grids in one zone, a team with phones, three open incidents (one hostile)."""
+    zone = unit(ZONE, "第一管区", Level.zone, square(116.0, 39.0, 116.3, 39.1))
+    grids = [unit(GRIDS[0], "第1网格", Level.grid, square(116.0, 39.0, 116.1, 39.1), ZONE),
+             unit(GRIDS[1], EVIL_NAME, Level.grid, square(116.1, 39.0, 116.2, 39.1), ZONE, households=50),
+             unit(GRIDS[2], "第3网格", Level.grid, square(116.2, 39.0, 116.3, 39.1), ZONE, households=None)]
+    people = [Person("P1", "张伟", "13800000001"), Person("P2", "李娜", "13800000002"),
+              Person("P3", "王芳", "13800000003"), Person("P9", EVIL_TEXT, "13800000009")]
+    roles = [Role("P3", GRIDS[0], "worker"), Role("P1", GRIDS[0], "leader"), Role("P2", GRIDS[0], "instructor"),
+             Role("P9", GRIDS[1], "worker")]
+    t = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.timezone.utc)
+    incidents = [Incident("1", "illegal_parking", 116.05, 39.05, t, status="dispatched", description="乱停车",
+                          grid_code=GRIDS[0]),
+                 Incident("2", "illegal_parking", 116.15, 39.05, t, status="reported", description=EVIL_TEXT,
+                          grid_code=GRIDS[1]),
+                 Incident("3", "road_damage", 116.151, 39.051, t, status="in_progress", grid_code=GRIDS[1])]
+    return {"zones": [zone], "grids": grids, "incidents": incidents,
+            "staff_by_grid": maps.staff_by_unit(people, roles)}
+
+
+def has(html: str, text: str) -> bool:
+    """`text` is in the page: as is, or inside a JSON string (non-ASCII and, from Jinja, <>&' as \\u escapes)."""
+    from jinja2.utils import htmlsafe_json_dumps
+
+    return any(form in html for form in (text, json.dumps(text)[1:-1], str(htmlsafe_json_dumps(text))[1:-1]))
+
+
+def overview_html(model, show_phones: bool = False, static_url: str = "/static/", **kw) -> str:
+    m = maps.overview_map(**model, show_phones=show_phones, static_url=static_url, **kw)
+    return m.get_root().render()
+
+
+# -- vendored assets -----------------------------------------------------------------------------
+def test_vendored_files_match_their_manifest():
+    manifest = json.loads((VENDOR / "manifest.json").read_text())
+    on_disk = {p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file()}
+    assert on_disk == set(manifest["files"]) | {"README.md", "manifest.json"}
+    for rel, sha in manifest["files"].items():
+        assert hashlib.sha256((VENDOR / rel).read_bytes()).hexdigest() == sha, rel
+    assert all((VENDOR / f).joinpath("LICENSE").is_file() for f in {p["folder"] for p in manifest["packages"]})
+    total = sum((VENDOR / rel).stat().st_size for rel in manifest["files"])
+    assert total < 3_000_000
+
+
+def test_every_mapped_asset_and_css_reference_is_vendored():
+    manifest = json.loads((VENDOR / "manifest.json").read_text())
+    for name, rel in maps.ASSETS.items():
+        assert (maps_pages.STATIC_DIR / rel).is_file(), name
+    for css in VENDOR.rglob("*.css"):
+        for ref in re.findall(r"url\(['\"]?([^'\")]+)['\"]?\)", css.read_text(encoding="utf-8")):
+            if ref.startswith(("data:", "#")) or ref in manifest["omitted_fallbacks"]:
+                continue
+            assert (css.parent / ref).resolve().is_file(), f"{css.name} refers to missing {ref}"
+
+
+# -- the builders --------------------------------------------------------------------------------
+def test_overview_has_every_layer_and_legend(model):
+    html = overview_html(model)
+    for name in ("网格 Grids", "管区 Zones", "网格名称 Grid labels", "在办事件 Open incidents", "热力图 Heat map",
+                 "事件/百户 Incidents per 100 households"):
+        assert has(html, name), name
+    assert "L.control.layers" in html and "L.markerClusterGroup" in html and "L.heatLayer" in html
+    assert html.count("L.AwesomeMarkers.icon") == 3
+    assert '"maxZoom": 19' in html and "L.tileLayer" not in html  # plain background, no tiles
+    assert "gm-legend" in html and "gm-grid" in html and "gm-grid-label" in html
+    assert has(html, "第1网格")
+
+
+def test_rendered_html_loads_nothing_from_outside(model):
+    html = overview_html(model)
+    assert URL.findall(html) == []
+    srcs = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
+    assert srcs and all(s.startswith("/static/vendor/") for s in srcs)
+    assert "bootstrap" not in html and "glyphicons" not in html
+    absolute = overview_html(model, static_url="http://127.0.0.1:5000/static/")
+    assert {u for u in URL.findall(absolute) if not u.startswith("http://127.0.0.1:5000/static/")} == set()
+
+
+def test_assets_are_replaced_per_instance_not_per_class(model):
+    before = (list(folium.Map.default_js), list(plugins.MarkerCluster.default_css))
+    overview_html(model)
+    assert (folium.Map.default_js, plugins.MarkerCluster.default_css) == before
+    assert "cdn.jsdelivr.net" in folium.Map(tiles=None).get_root().render()  # folium itself untouched
+
+
+def test_an_unvendored_plugin_is_refused():
+    m = folium.Map(tiles=None)
+    plugins.Fullscreen().add_to(m)
+    with pytest.raises(ValueError, match="not vendored"):
+        maps.localise(m, "/static/")
+    m2 = maps.localise(folium.Map(tiles=None), "/static/")
+    plugins.Fullscreen().add_to(m2)  # added after localise: render_parts will not send it to a CDN
+    with pytest.raises(RuntimeError, match="outside the app"):
+        maps.render_parts(m2)
+
+
+def test_safe_escapes_html_and_template_literals():
+    assert _safe("<b a='1'>&</b>") == "&lt;b a=&#x27;1&#x27;&gt;&amp;&lt;/b&gt;"
+    assert _safe("${x} `y` \\z") == "&#36;{x} &#96;y&#96; &#92;z"
+    assert _safe(None) == "" and _safe(3) == "3"
+
+
+@pytest.mark.parametrize("show_phones", [False, True])
+def test_user_text_appears_only_escaped(model, show_phones):
+    html = overview_html(model, show_phones=show_phones)
+    grid = maps.grid_map(model["grids"][1], model["grids"][::2], model["incidents"], static_url="/static/")
+    for page in (html, grid.get_root().render()):
+        assert "<img" not in page and "onerror=alert(1)>" not in page
+        assert "${alert" not in page and "alert(2)</script>" not in page and "`tick`" not in page
+        assert page.count("<script") == page.count("</script>")  # nothing broke out of a script
+        assert has(page, "&lt;img src=x onerror=alert(1)&gt;")
+    assert has(html, "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt; &#36;{alert(3)} &#96;tick&#96; back&#92;slash")
+
+
+def test_popup_lists_the_team_and_phones_only_when_allowed(model):
+    public, signed_in = overview_html(model), overview_html(model, show_phones=True)
+    for name in ("张伟", "李娜", "王芳"):
+        assert has(public, name)
+    assert "13800000001" not in public and "13800000001" in signed_in
+    team = [s.role for s in model["staff_by_grid"][GRIDS[0]]]
+    assert team == ["leader", "instructor", "worker"]  # 1+1+N order
+
+
+def test_choropleth_rates_classes_and_legend(model):
+    stats = maps.choropleth(model["grids"], model["incidents"])
+    assert stats.counts == {GRIDS[0]: 1, GRIDS[1]: 2, GRIDS[2]: 0}
+    assert stats.rates == {GRIDS[0]: 1.0, GRIDS[1]: 4.0, GRIDS[2]: None}
+    assert stats.klass(GRIDS[2]) is None and stats.colour(GRIDS[2]) == maps.data.NO_DATA
+    assert 0 < stats.klass(GRIDS[0]) < stats.klass(GRIDS[1])
+    labels = [label for _, label in stats.legend()]
+    assert labels[0] == "0" and labels[-1].startswith("无户数")
+    zero = maps.choropleth(model["grids"], [])
+    assert {zero.klass(g.code) for g in model["grids"][:2]} == {0}
+
+
+def test_geometry_is_simplified_and_rounded():
+    wiggly = shapely.Polygon([(116.0 + i * 1e-4, 39.0 + (i % 2) * 1e-7) for i in range(101)]
+                             + [(116.01, 39.01), (116.0, 39.01)])
+    geom = _geometry(wiggly)
+    ring = geom["coordinates"][0]
+    assert len(ring) < 10
+    assert all(len(repr(c).split(".")[1]) <= 6 for xy in ring for c in xy)
+
+
+def test_neighbours_share_an_edge_or_vertex(model):
+    a, b, c = model["grids"]
+    far = unit("X", "far", Level.grid, square(117.0, 39.0, 117.1, 39.1))
+    assert [u.code for u in maps.neighbours_of(b, [a, b, c, far])] == [a.code, c.code]
+    assert [u.code for u in maps.neighbours_of(a, [a, b, c, far])] == [b.code]
+
+
+def test_grid_map_shows_the_grid_its_neighbours_and_incidents(model):
+    a, b, c = model["grids"]
+    html = maps.grid_map(b, [a, c], model["incidents"][1:], static_url="/static/",
+                         grid_href=lambda code: f"/grids/{code}").get_root().render()
+    assert has(html, "本网格 This grid") and has(html, "相邻网格 Neighbours")
+    assert f"/grids/{a.code}" in html and URL.findall(html) == []
+    assert html.count("L.AwesomeMarkers.icon") == 2
+
+
+def test_empty_store_and_lonely_grid_still_render(model):
+    empty = maps.overview_map([], [], [], {}, show_phones=False, static_url="/static/").get_root().render()
+    assert "L.markerClusterGroup" in empty and URL.findall(empty) == []
+    lonely = maps.grid_map(model["grids"][0], [], [], static_url="/static/").get_root().render()
+    assert has(lonely, "本网格 This grid") and not has(lonely, "相邻网格 Neighbours")
+
+
+def test_basemap_is_optional_and_attributed(model):
+    html = overview_html(model, basemap="http://tiles.local/{z}/{x}/{y}.png", basemap_attr="© 本地底图")
+    assert "L.tileLayer" in html and "tiles.local" in html
+    assert URL.findall(html) == ["http://tiles.local/{z}/{x}/{y}.png"]
+
+
+# -- the pages -----------------------------------------------------------------------------------
+@pytest.fixture
+def client(tmp_path: Path, sample_dir: Path):
+    """The app over a SQLite store holding the sample hierarchy, its staff, and one hostile report."""
+    from gridmap.app import create_app
+
+    settings = Settings(db=str(tmp_path / "s.db"))
+    s = Services.open(settings, create=True)
+    load_sample(s, sample_dir)
+    s.store.close()
+    app = browser.with_maps(create_app(settings))
+    c = app.test_client()
+    r = c.post("/api/v1/incidents", json={"category": "illegal_parking", "lon": 116.05, "lat": 39.05,
+                                          "description": EVIL_TEXT, "reporter_phone": "13999999999"})
+    assert r.status_code == 201, r.get_json()
+    yield c
+    app.extensions["gridmap"].store.close()
+
+
+def _token(client) -> dict:
+    from gridmap.web.auth import create_token, create_user
+
+    store = client.application.extensions["gridmap"].store
+    create_user(store, "disp", "password123", "dispatcher")
+    return {"Authorization": f"Bearer {create_token(store, 'disp')}"}
+
+
+def test_map_page_and_its_json_twin(client):
+    page = client.get("/map")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "folium-map" in html and "/map.json" in html and URL.findall(html) == []
+    assert "alert(2)</script>" not in html and "13999999999" not in html
+    data = client.get("/map.json").get_json()
+    assert data["counts"] == {"zones": 1, "grids": 3, "open_incidents": 1}
+    first = next(g for g in data["grids"] if g["code"] == GRIDS[0])
+    assert first["open_incidents"] == 1 and first["per_100_households"] == 1.0
+    assert [s["name"] for s in first["staff"]] == ["张伟", "李娜", "王芳"]
+    assert all("phone" not in s for g in data["grids"] for s in g["staff"])
+    assert data["incidents"][0]["description"] == EVIL_TEXT and "reporter_phone" not in data["incidents"][0]
+
+
+def test_phones_are_shown_to_signed_in_users_only(client):
+    headers = _token(client)
+    data = client.get("/map.json", headers=headers).get_json()
+    assert {s["phone"] for g in data["grids"] for s in g["staff"]} >= {"13800000001"}
+    assert "13800000001" in client.get("/map", headers=headers).get_data(as_text=True)
+    assert "13800000001" not in client.get("/map").get_data(as_text=True)
+    assert "13800000001" in client.get(f"/grids/{GRIDS[0]}", headers=headers).get_data(as_text=True)
+    assert "13800000001" not in client.get(f"/grids/{GRIDS[0]}").get_data(as_text=True)
+
+
+def test_grid_page_and_its_json_twin(client):
+    html = client.get(f"/grids/{GRIDS[0]}").get_data(as_text=True)
+    assert "第1网格" in html and "张伟" in html and "第一管区" in html and URL.findall(html) == []
+    assert "&lt;/script&gt;&lt;script&gt;alert(2)" in html  # the incident table, escaped by Jinja
+    data = client.get(f"/grids/{GRIDS[0]}.json").get_json()
+    assert data["grid"]["code"] == GRIDS[0] and data["zone"]["code"] == ZONE
+    assert [n["code"] for n in data["neighbours"]] == [GRIDS[1]]
+    assert [s["role"] for s in data["staff"]] == ["leader", "instructor", "worker"]
+    assert len(data["incidents"]) == 1
+    assert client.get("/grids/nope").status_code == 404
+    assert client.get(f"/grids/{ZONE}").status_code == 404
+
+
+def test_static_assets_are_served(client):
+    r = client.get("/static/vendor/leaflet/leaflet.js")
+    assert r.status_code == 200 and b"Leaflet" in r.data[:400]
+    r.close()
+
+
+# -- in a real browser ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """The demo app on 127.0.0.1, with one grid's team joined by a hostile name."""
+    browser.require_browser()
+    from .live_server import live_server
+
+    tmp = tmp_path_factory.mktemp("demo")
+    app = browser.demo_app(tmp)
+    s = app.extensions["gridmap"]
+    grid = s.units(Level.grid)[5]
+    s.store.add_staff([Person("PX1", EVIL_NAME + "${alert(3)}", "13700000000")], [Role("PX1", grid.code, "worker")])
+    with live_server(app) as base:
+        yield base, app, grid
+    s.store.close()
+
+
+def _map_js(page, expr: str):
+    """Evaluate `expr` with `m` bound to the page's Leaflet map."""
+    return page.evaluate(f"() => {{ const m = window[document.querySelector('.folium-map').id]; return {expr}; }}")
+
+
+@pytest.mark.slow
+def test_overview_in_chromium(demo_server, tmp_path):
+    base, app, grid = demo_server
+    team = [p.name for p in app.extensions["gridmap"].store.people()
+            if p.person_id in {r.person_id for r in app.extensions["gridmap"].store.roles(unit_code=grid.code)}]
+    with browser.chromium() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        log = browser.watch(page)
+        page.goto(base + "/map", wait_until="load")
+        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        page.wait_for_selector(".marker-cluster, .awesome-marker")
+        assert page.locator("path.gm-grid").count() >= 100
+        assert page.locator(".gm-legend").count() == 2
+        browser.screenshot(page, tmp_path, "map-overview.png")
+
+        page.get_by_text("在办事件 Open incidents", exact=True).first.click()  # markers off: click the grid
+        page.get_by_text("热力图 Heat map", exact=True).click()  # heat on
+        p = grid.geometry.representative_point()
+        _map_js(page, f"m.setView([{p.y}, {p.x}], 14, {{animate: false}})")
+        page.wait_for_timeout(300)
+        x, y = _map_js(page, f"(() => {{ const q = m.latLngToContainerPoint([{p.y}, {p.x}]); "
+                             "const r = m.getContainer().getBoundingClientRect(); return [r.left + q.x, r.top + q.y]; })()")
+        page.mouse.click(x, y)
+        popup = page.wait_for_selector(".leaflet-popup-content")
+        text = popup.inner_text()
+        assert grid.code in text and all(name in text for name in team)
+        assert EVIL_NAME + "${alert(3)}" in text  # shown as text, not run
+        assert page.locator(".leaflet-heatmap-layer").count() == 1
+        page.wait_for_timeout(400)  # the popup fades in
+        browser.screenshot(page, tmp_path, "map-popup.png")
+        assert log.problems() == []
+
+
+@pytest.mark.slow
+def test_grid_page_in_chromium(demo_server, tmp_path):
+    base, app, grid = demo_server
+    with browser.chromium() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        log = browser.watch(page)
+        page.goto(f"{base}/grids/{grid.code}", wait_until="load")
+        page.wait_for_selector("path.gm-grid")
+        assert page.locator("path.gm-grid").count() >= 3  # the grid and its neighbours
+        assert grid.name in page.inner_text("h1")
+        assert EVIL_NAME + "${alert(3)}" in page.inner_text("table.gm-team")
+        page.wait_for_timeout(300)
+        browser.screenshot(page, tmp_path, "map-grid.png")
+        assert log.problems() == []
