@@ -52,8 +52,12 @@ class GridIndex:
             # with a double free). Build every locator now, in this one thread, by testing the
             # centre of each bounding box (a bbox corner is answered from the envelope alone
             # and builds nothing).
+            # Threads may share this work only on disjoint halves (no polygon in two threads).
             b = shapely.bounds(geoms)
-            shapely.intersects_xy(geoms, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+            cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+            halves = np.array_split(np.arange(len(geoms)), 2 if len(geoms) > 2000 else 1)
+            with ThreadPoolExecutor(max_workers=len(halves)) as pool:
+                list(pool.map(lambda h: shapely.intersects_xy(geoms[h], cx[h], cy[h]), halves))
         chains = [_chain(code, parents) for code in codes]
         names = [rows.name[i] for i in order]
         return cls(codes, names, geoms, shapely.STRtree(geoms), chains, level)
