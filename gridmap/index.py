@@ -47,17 +47,20 @@ class GridIndex:
         geoms = np.asarray(geoms, dtype=object)[order]
         shapely.prepare(geoms)
         if len(geoms):
-            # GEOS builds a prepared polygon's point locator lazily, on its first test, and
-            # that lazy build is not thread-safe (two threads racing on one polygon crashed
-            # with a double free). Build every locator now, in this one thread, by testing the
-            # centre of each bounding box (a bbox corner is answered from the envelope alone
-            # and builds nothing).
-            # Threads may share this work only on disjoint halves (no polygon in two threads).
+            # GEOS builds a prepared polygon's indexed point locator lazily, on its second
+            # test (the first is answered without an index), and that lazy build is not
+            # thread-safe: two threads racing on one polygon crashed with a double free.
+            # So test the centre of every bbox twice now, threads on disjoint halves only.
             b = shapely.bounds(geoms)
             cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
             halves = np.array_split(np.arange(len(geoms)), 2 if len(geoms) > 2000 else 1)
+
+            def warm(h: np.ndarray) -> None:
+                for _ in range(2):
+                    shapely.intersects_xy(geoms[h], cx[h], cy[h])
+
             with ThreadPoolExecutor(max_workers=len(halves)) as pool:
-                list(pool.map(lambda h: shapely.intersects_xy(geoms[h], cx[h], cy[h]), halves))
+                list(pool.map(warm, halves))
         chains = [_chain(code, parents) for code in codes]
         names = [rows.name[i] for i in order]
         return cls(codes, names, geoms, shapely.STRtree(geoms), chains, level)
