@@ -256,6 +256,7 @@ def serve(obj: _Ctx, host, port) -> None:
 
 
 from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)
+from . import cli_print  # noqa: E402,F401  (registers `print`)
 
 if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
     from gridmap.cli import main as _main

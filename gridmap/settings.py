@@ -33,6 +33,8 @@ class Settings:
     holidays: str = _setting("", "Incidents: days off (comma-separated ISO dates) and, after a '|', make-up working days.")
     due_soon_hours: float = _setting(2.0, "Supervision: an open incident is 'nearly due' this many hours before its limit.")
     report_rate_limit: str = _setting("30 per minute", "Web: anonymous reports allowed per client address.")
+    public_url: str = _setting("", "Printing: the web app's public address, for the QR code to the report page (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")
+    tile_url: str = _setting("", "Printing: basemap tile source, a URL or path template with {z}/{x}/{y} (empty = no basemap: clean black-and-white pages).")
     threads: int = _setting(0, "Bulk assign: worker threads (0 = one per CPU core).")
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")

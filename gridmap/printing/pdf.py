@@ -516,7 +516,10 @@ class _Page:
         mx, my, mw, mh = self.frame.map_box
         lw, lh = self.legend_size(items)
         corners = [(mx + 2 * MM, my + 2 * MM), (mx + 2 * MM, my + mh - 2 * MM - lh)]
-        if keep_clear is not None and not keep_clear.is_empty:
+        if not self.frame.fits:  # the top-left corner carries the "grid runs off the map" note
+            corners = corners[:1]
+            self.labels.take((mx, my + mh - 14, mx + mw - 20 * MM, my + mh))
+        elif keep_clear is not None and not keep_clear.is_empty:
             corners.sort(key=lambda p: keep_clear.intersection(shapely.box(p[0], p[1], p[0] + lw, p[1] + lh)).area)
         spots = {"legend": corners[0], "scale": (mx + mw - 6 * MM, my + 5 * MM + 9),
                  "north": (mx + mw - 9 * MM, my + mh - 10 * MM)}
@@ -531,9 +534,7 @@ class _Page:
     def map(self, sheet: GridSheet):
         f, c = self.frame, self.c
         mx, my, mw, mh = f.map_box
-        x0, y0, x1, y1 = f.extent_m()
-        view = shapely.box(*layout.unproject_xy([(x0, y0)], f.epsg)[0], *layout.unproject_xy([(x1, y1)], f.epsg)[0])
-        view = view.buffer(0.02)
+        view = shapely.box(*f.extent_lonlat()).buffer(0.0005)  # the ground in the frame, and a few metres
         shown_neigh = [n for n in sheet.neighbours if n.geometry.intersects(view)]
         legend = self.legend_items(sheet, bool(shown_neigh))
         me = self.to_page(sheet.geometry)
