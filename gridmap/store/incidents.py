@@ -89,7 +89,7 @@ class IncidentRepo:
         # SQLite runs RETURNING row by row. Insert the first row to learn its id: from then on this
         # transaction holds the file's write lock, so the next ids are free and one executemany
         # with explicit ids writes the rest.
-        first = conn.execute(t.insert().values(**rows[0])).inserted_primary_key[0]
+        first = conn.execute(t.insert(), rows[0]).inserted_primary_key[0]
         ids = list(range(first, first + len(rows)))
         if len(rows) > 1:
             conn.execute(t.insert(), [{**r, "id": i} for r, i in zip(rows[1:], ids[1:])])
@@ -171,25 +171,15 @@ class IncidentRepo:
     def open_nearby(self, category: str, bbox: tuple[float, float, float, float], start: dt.datetime,
                     end: dt.datetime) -> list[tuple[int, float, float]]:
         """(id, lon, lat) of open incidents of a category in a bbox and time window (duplicate search)."""
-        from ..incidents.model import OPEN_STATUSES
-
-        t = schema.incidents
-        q = sa.select(t.c.id, t.c.lon, t.c.lat).where(
-            t.c.category == category, t.c.status.in_(OPEN_STATUSES),
-            t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end),
-            t.c.lon >= bbox[0], t.c.lat >= bbox[1], t.c.lon <= bbox[2], t.c.lat <= bbox[3]).order_by(t.c.id)
+        params = dict(category=category, x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3],
+                      start=to_db_time(start), end=to_db_time(end))
         with self.store._connect() as conn:
-            return [tuple(r) for r in conn.execute(q).all()]
+            return [tuple(r) for r in conn.execute(_OPEN_NEARBY, params).all()]
 
     def open_load(self, people: Sequence[str]) -> dict[str, int]:
         """How many open incidents each person is assigned."""
-        from ..incidents.model import OPEN_STATUSES
-
-        t = schema.incidents
-        q = (sa.select(t.c.assignee, sa.func.count()).where(t.c.assignee.in_(list(people)),
-                                                              t.c.status.in_(OPEN_STATUSES)).group_by(t.c.assignee))
         with self.store._connect() as conn:
-            return dict(conn.execute(q).all())
+            return dict(conn.execute(_OPEN_LOAD, {"people": list(people)}).all())
 
     def count(self) -> int:
         """How many incidents the store holds."""
@@ -238,7 +228,8 @@ class IncidentRepo:
 
     def on_duty(self, unit_code: str, at: dt.datetime) -> list[str]:
         """person_ids on duty for a unit at a moment."""
-        return [s["person_id"] for s in self.shifts(unit_code, at, at + dt.timedelta(microseconds=1))]
+        with self.store._connect() as conn:
+            return list(conn.execute(_ON_DUTY, {"unit": unit_code, "at": to_db_time(at)}).scalars())
 
     # -- users ------------------------------------------------------------------------------
     def add_user(self, username: str, password_hash: str, role: str, person_id: str | None) -> None:
@@ -268,6 +259,28 @@ class IncidentRepo:
         with self.store._connect() as conn:
             r = conn.execute(q).mappings().first()
         return dict(r) if r else None
+
+
+# Hot-path statements, built once: constructing a Core statement costs more than running it.
+def _open_statuses():
+    from ..incidents.model import OPEN_STATUSES
+
+    return list(OPEN_STATUSES)
+
+
+_T = schema.incidents
+_OPEN_NEARBY = (sa.select(_T.c.id, _T.c.lon, _T.c.lat)
+                .where(_T.c.category == sa.bindparam("category"), _T.c.status.in_(_open_statuses()),
+                       _T.c.reported_at >= sa.bindparam("start"), _T.c.reported_at < sa.bindparam("end"),
+                       _T.c.lon >= sa.bindparam("x0"), _T.c.lat >= sa.bindparam("y0"),
+                       _T.c.lon <= sa.bindparam("x1"), _T.c.lat <= sa.bindparam("y1"))
+                .order_by(_T.c.id))
+_OPEN_LOAD = (sa.select(_T.c.assignee, sa.func.count())
+              .where(_T.c.assignee.in_(sa.bindparam("people", expanding=True)), _T.c.status.in_(_open_statuses()))
+              .group_by(_T.c.assignee))
+_R = schema.roster
+_ON_DUTY = sa.select(_R.c.person_id).where(_R.c.unit_code == sa.bindparam("unit"), _R.c.starts_at <= sa.bindparam("at"),
+                                           _R.c.ends_at > sa.bindparam("at")).order_by(_R.c.person_id)
 
 
 def _event_row(e: Event, incident_id: int) -> dict:

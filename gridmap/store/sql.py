@@ -231,12 +231,10 @@ class SQLStore:
 
     def roles(self, unit_code: str | None = None) -> list[Role]:
         """Role assignments, optionally of one unit."""
-        t = schema.roles
-        q = sa.select(t.c.person_id, t.c.unit_code, t.c.role).order_by(t.c.unit_code, t.c.role, t.c.person_id)
-        if unit_code is not None:
-            q = q.where(t.c.unit_code == unit_code)
         with self._connect() as conn:
-            return [Role(*r) for r in conn.execute(q).all()]
+            if unit_code is not None:
+                return [Role(*r) for r in conn.execute(_UNIT_ROLES, {"unit": unit_code}).all()]
+            return [Role(*r) for r in conn.execute(_ALL_ROLES).all()]
 
     def add_staff(self, people: Sequence[Person], roles: Sequence[Role], replace: bool = False) -> tuple[int, int]:
         """Upsert people and add role assignments in one transaction.
@@ -331,6 +329,11 @@ class _Guard:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+
+_ALL_ROLES = (sa.select(schema.roles.c.person_id, schema.roles.c.unit_code, schema.roles.c.role)
+              .order_by(schema.roles.c.unit_code, schema.roles.c.role, schema.roles.c.person_id))
+_UNIT_ROLES = _ALL_ROLES.where(schema.roles.c.unit_code == sa.bindparam("unit"))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
