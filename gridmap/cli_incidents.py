@@ -131,7 +131,7 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "planner", "dispatcher", "staff"]), required=True)
 @click.option("--person", help="staff: the person_id whose grids this user serves.")
-@click.password_option(envvar="GRIDMAP_NEW_PASSWORD", help="Password (prompted if not given).")
+@click.password_option(help="Password (prompted if not given).")
 @pass_ctx
 @_fail_cleanly
 def add_user(obj: _Ctx, username, role, person, password) -> None:

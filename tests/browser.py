@@ -4,7 +4,7 @@ The browser is the distribution's /usr/bin/chromium (apt-get install chromium), 
 networking extras off, so a page that tries to reach the internet shows up as a request to a
 host other than 127.0.0.1. The app runs on 127.0.0.1 in a thread (tests/live_server.py) over a
 demo store built in a temporary folder. Without Chromium or Playwright the browser tests skip,
-unless GRIDMAP_TEST_BROWSER=required (CI), when they fail.
+unless REQUIRE_BROWSER_TESTS=required (CI), when they fail.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ def unavailable() -> str | None:
 
 
 def require_browser() -> None:
-    """Skip the calling test without a browser, or fail when GRIDMAP_TEST_BROWSER=required."""
+    """Skip the calling test without a browser, or fail when REQUIRE_BROWSER_TESTS=required."""
     reason = unavailable()
     if reason:
-        if os.environ.get("GRIDMAP_TEST_BROWSER") == "required":
-            pytest.fail(f"GRIDMAP_TEST_BROWSER=required but {reason}")
+        if os.environ.get("REQUIRE_BROWSER_TESTS") == "required":
+            pytest.fail(f"REQUIRE_BROWSER_TESTS=required but {reason}")
         pytest.skip(reason)
 
 

@@ -79,8 +79,8 @@ def pg_server():
     """A PostGIS server started for this test run; skipped (or failed in CI) when not installed."""
     bindir = find_bindir()
     if bindir is None:
-        if os.environ.get("GRIDMAP_TEST_POSTGIS") == "required":
-            pytest.fail("PostgreSQL + PostGIS are not installed but GRIDMAP_TEST_POSTGIS=required")
+        if os.environ.get("REQUIRE_POSTGIS_TESTS") == "required":
+            pytest.fail("PostgreSQL + PostGIS are not installed but REQUIRE_POSTGIS_TESTS=required")
         pytest.skip("PostgreSQL + PostGIS not installed (apt-get install postgresql-15-postgis-3)")
     server = PostgresServer(bindir).start()
     yield server

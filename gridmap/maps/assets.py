@@ -29,6 +29,7 @@ ASSETS = {
     "leaflet-heat.js": "vendor/leaflet.heat/leaflet-heat.js",
     "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",
+    "gridmap_js": "js/gridmap-map.js",  # gridmap's own (gridmap.maps.client), not vendored
 }
 # Listed by folium.Map but used by nothing on these maps: Bootstrap would restyle the app's own
 # pages, glyphicons (Bootstrap 3) and the rotate CSS serve icon styles gridmap does not use.

@@ -156,3 +156,197 @@ def grid_json(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Incide
 def status_colours() -> dict[str, str]:
     """Marker colour (hex) of each open status, in workflow order."""
     return {s: MARKER_HEX[c] for s, c in STATUS_COLOURS.items()}
+
+
+# -- the leaders' dashboard: hotspots and early warnings ------------------------------------------
+#
+# Both compare a grid's recent count of incidents with its own usual level. What counts:
+# every incident with a grid (``grid_code`` set) reported in the window, whatever its status,
+# except those that are not incidents of their own: status ``rejected`` or ``merged``, or
+# ``merged_into`` set. Windows are half-open, ``[start, end)``, on ``reported_at``, and they
+# roll back from ``as_of`` (not calendar months or weeks, so the figures on the 15th of a month
+# compare whole windows, not half a month with whole ones).
+
+HOTSPOT_WINDOW = dt.timedelta(days=30)
+HOTSPOT_BASELINE_WINDOWS = 3
+HOTSPOT_MIN_COUNT = 3
+HOTSPOT_MIN_RATIO = 1.5
+HOTSPOT_TOP = 10
+WARNING_WINDOW = dt.timedelta(days=7)
+WARNING_BASELINE_WINDOWS = 8
+WARNING_SIGMAS = 3.0
+WARNING_MIN_COUNT = 3
+
+
+def counts_as_activity(inc: Incident) -> bool:
+    """True for an incident that counts towards a grid's level (see the rule above)."""
+    return bool(inc.grid_code) and inc.status not in ("rejected", "merged") and inc.merged_into is None
+
+
+def window_counts(incidents: Iterable[Incident], as_of: dt.datetime, window: dt.timedelta,
+                  n_windows: int) -> dict[str, list[int]]:
+    """Per grid, counts in ``n_windows`` consecutive windows ending at ``as_of``, newest first.
+
+    ``counts[g][k]`` counts the grid's incidents with
+    ``as_of - (k + 1) * window <= reported_at < as_of - k * window``; ``k = 0`` is the recent
+    window. Only grids with at least one counted incident in the span appear.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    if window <= dt.timedelta(0) or n_windows < 1:
+        raise ValueError("window must be positive and n_windows at least 1")
+    start = as_of - n_windows * window
+    out: dict[str, list[int]] = {}
+    for inc in incidents:
+        if not counts_as_activity(inc) or not start <= inc.reported_at < as_of:
+            continue
+        k = int((as_of - inc.reported_at) // window)
+        out.setdefault(inc.grid_code, [0] * n_windows)[k] += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Hotspot:
+    """A grid whose recent count is well above its mean over the previous windows."""
+
+    grid_code: str
+    count: int  # counted incidents in the recent window
+    baseline: float  # mean count per window over the baseline windows
+    excess: float  # count - baseline
+    ratio: float | None  # count / baseline; None when the baseline is 0
+    history: tuple[int, ...]  # the baseline windows' counts, newest first
+
+    def as_json(self) -> dict:
+        return {"grid_code": self.grid_code, "count": self.count, "baseline": round(self.baseline, 2),
+                "excess": round(self.excess, 2), "ratio": None if self.ratio is None else round(self.ratio, 2),
+                "history": list(self.history)}
+
+
+def hotspots(incidents: Iterable[Incident], as_of: dt.datetime, window: dt.timedelta = HOTSPOT_WINDOW,
+             baseline_windows: int = HOTSPOT_BASELINE_WINDOWS, min_count: int = HOTSPOT_MIN_COUNT,
+             min_ratio: float = HOTSPOT_MIN_RATIO, top: int | None = HOTSPOT_TOP) -> list[Hotspot]:
+    """Where incidents cluster now against before: the grids whose last window stands out.
+
+    Definition. The recent window is ``[as_of - window, as_of)`` (default 30 days); the
+    baseline is the mean count over the ``baseline_windows`` windows before it (default 3, so
+    the 90 days before), zeros included. A grid is a hotspot when
+    ``count >= min_count`` (default 3) and ``count >= min_ratio * baseline`` (default 1.5) and
+    ``count > baseline``. Ordered by excess (``count - baseline``) descending, then ratio
+    descending (a zero baseline first), then grid code; at most ``top`` (None: all).
+    """
+    counts = window_counts(incidents, as_of, window, baseline_windows + 1)
+    found = []
+    for code, c in counts.items():
+        count, history = c[0], tuple(c[1:])
+        baseline = sum(history) / baseline_windows
+        if count >= min_count and count >= min_ratio * baseline and count > baseline:
+            found.append(Hotspot(code, count, baseline, count - baseline,
+                                 count / baseline if baseline else None, history))
+    found.sort(key=lambda h: (-h.excess, h.ratio is not None, -(h.ratio or 0.0), h.grid_code))
+    return found if top is None else found[:top]
+
+
+@dataclass(frozen=True)
+class EarlyWarning:
+    """A grid whose count in the last window jumped above its usual level."""
+
+    grid_code: str
+    count: int  # counted incidents in the recent window
+    mean: float  # mean of the baseline windows' counts
+    sd: float  # their population standard deviation (ddof = 0)
+    threshold: float  # mean + sigmas * sd
+    history: tuple[int, ...]  # the baseline windows' counts, newest first
+
+    def as_json(self) -> dict:
+        return {"grid_code": self.grid_code, "count": self.count, "mean": round(self.mean, 2),
+                "sd": round(self.sd, 2), "threshold": round(self.threshold, 2), "history": list(self.history)}
+
+
+def early_warnings(incidents: Iterable[Incident], as_of: dt.datetime, window: dt.timedelta = WARNING_WINDOW,
+                   baseline_windows: int = WARNING_BASELINE_WINDOWS, sigmas: float = WARNING_SIGMAS,
+                   min_count: int = WARNING_MIN_COUNT) -> list[EarlyWarning]:
+    """Grids whose count jumped well above their usual level (预警).
+
+    Definition. The recent window is ``[as_of - window, as_of)`` (default the last 7 days);
+    the baseline is the ``baseline_windows`` windows before it (default the 8 weeks before),
+    each counted separately, zeros included. With ``mean`` and ``sd`` (population standard
+    deviation, ddof = 0) of those counts, a grid is warned about when
+    ``count > mean + sigmas * sd`` (default 3) and ``count >= min_count`` (default 3; this
+    keeps a quiet grid's single report from warning, since its sd is 0). Ordered by
+    ``count - threshold`` descending, then grid code.
+    """
+    counts = window_counts(incidents, as_of, window, baseline_windows + 1)
+    found = []
+    for code, c in counts.items():
+        count, history = c[0], tuple(c[1:])
+        values = np.asarray(history, dtype=float)
+        mean, sd = float(values.mean()), float(values.std())
+        threshold = mean + sigmas * sd
+        if count >= min_count and count > threshold:
+            found.append(EarlyWarning(code, count, mean, sd, threshold, history))
+    found.sort(key=lambda w: (-(w.count - w.threshold), w.grid_code))
+    return found
+
+
+def dashboard_span(as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The reporting span `hotspots` and `early_warnings` read, with their default windows."""
+    back = max(HOTSPOT_WINDOW * (HOTSPOT_BASELINE_WINDOWS + 1), WARNING_WINDOW * (WARNING_BASELINE_WINDOWS + 1))
+    return as_of - back, as_of
+
+
+def dashboard_json(zones: Sequence[Unit], grids: Sequence[Unit], period_incidents: Sequence[Incident],
+                   recent_incidents: Sequence[Incident], start: dt.datetime, end: dt.datetime,
+                   as_of: dt.datetime, tz: dt.tzinfo = dt.timezone.utc) -> dict:
+    """Everything /dashboard shows, as JSON.
+
+    ``zones``: 结案率, 按期结案率 and satisfaction per zone over ``[start, end)`` at ``as_of``
+    (gridmap.incidents.metrics.compute(by="zone") and rank_zones: best first, the lowest
+    satisfaction flagged); zones without an incident in the period follow, unranked.
+    ``district``: the same metrics over everything. ``hotspots`` and ``warnings``: see
+    `hotspots` and `early_warnings` (``recent_incidents`` must cover `dashboard_span`).
+    """
+    from dataclasses import asdict
+
+    from ..incidents import metrics
+
+    names = {u.code: u.name for u in [*zones, *grids]}
+    parent = {g.code: g.parent_code for g in grids}
+
+    def rates(m: dict) -> dict:
+        keep = ("count", "filed", "due", "closed", "closed_on_time", "overdue_open", "closure_rate",
+                "on_time_rate", "satisfaction", "rated", "p90_hours_to_close")
+        return {k: (round(m[k], 4) if isinstance(m[k], float) else m[k]) for k in keep}
+
+    by_zone = metrics.compute(period_incidents, by="zone", start=start, end=end, as_of=as_of)
+    ranked = metrics.rank_zones(by_zone)
+    seen = {r["key"] for r in ranked}
+    zone_rows = [{"code": r["key"], "name": names.get(r["key"], r["key"]), "rank": r["rank"],
+                  "flag_lowest_satisfaction": r["flag_lowest_satisfaction"], **rates(r)} for r in ranked]
+    zone_rows += [{"code": z.code, "name": z.name, "rank": None, "flag_lowest_satisfaction": False, "count": 0}
+                  for z in sorted(zones, key=lambda z: z.code) if z.code not in seen]
+    everything = metrics.compute(period_incidents, by="all", start=start, end=end, as_of=as_of)[0]
+    unzoned = next((m.count for m in by_zone if m.key is None), 0)
+
+    def place(code: str) -> dict:
+        zone = parent.get(code)
+        return {"name": names.get(code, code), "zone_code": zone, "zone_name": names.get(zone or "", zone)}
+
+    spots = hotspots(recent_incidents, as_of)
+    warns = early_warnings(recent_incidents, as_of)
+    local = lambda t: t.astimezone(tz).isoformat()  # noqa: E731
+    return {
+        "as_of": local(as_of), "period": {"from": local(start), "to": local(end)},
+        "district": rates(asdict(everything)) | {"outside_every_zone": unzoned},
+        "zones": zone_rows,
+        "flagged": [r["code"] for r in zone_rows if r["flag_lowest_satisfaction"]],
+        "hotspots": {
+            "rule": (f"count in the last {HOTSPOT_WINDOW.days} days >= {HOTSPOT_MIN_COUNT} and >= "
+                     f"{HOTSPOT_MIN_RATIO:g} x the mean of the {HOTSPOT_BASELINE_WINDOWS} windows before"),
+            "window": {"from": local(as_of - HOTSPOT_WINDOW), "to": local(as_of)},
+            "grids": [h.as_json() | place(h.grid_code) for h in spots]},
+        "warnings": {
+            "rule": (f"count in the last {WARNING_WINDOW.days} days > mean + {WARNING_SIGMAS:g} sd of the "
+                     f"{WARNING_BASELINE_WINDOWS} windows before, and >= {WARNING_MIN_COUNT}"),
+            "window": {"from": local(as_of - WARNING_WINDOW), "to": local(as_of)},
+            "grids": [w.as_json() | place(w.grid_code) for w in warns]},
+    }

@@ -46,15 +46,15 @@ def _safe(text: object) -> str:
     return html.escape(str(text), quote=True).translate({92: "&#92;", 96: "&#96;", 36: "&#36;"})
 
 
-def _geometry(geom) -> dict:
-    """GeoJSON geometry, simplified by ~1 m and rounded to 6 decimals."""
-    simple = shapely.simplify(geom, SIMPLIFY_DEG, preserve_topology=True)
+def _geometry(geom, tolerance: float = SIMPLIFY_DEG) -> dict:
+    """GeoJSON geometry, simplified by `tolerance` (default ~1 m) and rounded to 6 decimals."""
+    simple = shapely.simplify(geom, tolerance, preserve_topology=True)
     return shapely.geometry.mapping(shapely.transform(simple, lambda xy: np.round(xy, 6)))
 
 
-def _features(units: Sequence[Unit], props: Callable[[Unit], dict]) -> dict:
+def _features(units: Sequence[Unit], props: Callable[[Unit], dict], tolerance: float = SIMPLIFY_DEG) -> dict:
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": _safe(u.code), "properties": props(u), "geometry": _geometry(u.geometry)}
+        {"type": "Feature", "id": _safe(u.code), "properties": props(u), "geometry": _geometry(u.geometry, tolerance)}
         for u in units]}
 
 
@@ -74,9 +74,9 @@ def _grid_layer(grids: Sequence[Unit], name: str, popups: Mapping[str, str], wei
         popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=360))
 
 
-def _zone_layer(zones: Sequence[Unit]) -> folium.GeoJson:
+def _zone_layer(zones: Sequence[Unit], tolerance: float = SIMPLIFY_DEG) -> folium.GeoJson:
     """Zone (管区) outlines, thick and unfilled so clicks reach the grids inside."""
-    data = _features(zones, lambda u: {"tooltip": f"管区 {_tooltip(u)}"})
+    data = _features(zones, lambda u: {"tooltip": f"管区 {_tooltip(u)}"}, tolerance)
     return folium.GeoJson(
         data, name=_safe("管区 Zones"), zoom_on_click=False,
         style_function=lambda f: {"color": "#333333", "weight": 3, "fill": False, "dashArray": "6 4"},

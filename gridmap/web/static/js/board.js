@@ -1,0 +1,289 @@
+/* The dispatcher's board (/board): the queue's incidents on a Leaflet map (vendored, no CDN),
+ * and the action buttons. Each action POSTs JSON {action, version, note, ...} to
+ * /api/v1/incidents/<id>/actions with the session cookie and X-CSRFToken; the row is then
+ * reloaded from /board.json?id=<id>. Text from users or the server goes in with textContent only. */
+(function () {
+  "use strict";
+
+  var board = JSON.parse(document.getElementById("board-data").textContent);
+  var page = JSON.parse(document.getElementById("board-page").textContent);
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var table = document.getElementById("queue");
+  var rows = {};      // id -> row data (as /board.json gives it)
+  var markers = {};   // id -> L.circleMarker
+  board.incidents.forEach(function (r) { rows[r.id] = r; });
+
+  // -- the map ------------------------------------------------------------------------------
+  var map = L.map("board-map", {maxZoom: 19, zoomSnap: 0.5, attributionControl: false});
+  L.control.scale({imperial: false}).addTo(map);
+  window.gridmap = Object.assign(window.gridmap || {}, {boardMap: map});  // for tests and the console
+  var gridLayer = L.layerGroup().addTo(map);
+  var incLayer = L.featureGroup().addTo(map);
+
+  fetch(page.urls.units, {headers: {Accept: "application/geo+json, application/json"}})
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (fc) {
+      if (!fc) { return; }
+      L.geoJSON(fc, {
+        style: {color: "#1f4e79", weight: 1, fillOpacity: 0.03},
+        interactive: true,
+        onEachFeature: function (f, l) {
+          var el = document.createElement("span");
+          el.textContent = ((f.properties || {}).name || "") + " " + ((f.properties || {}).code || f.id || "");
+          l.bindTooltip(el, {sticky: true});
+        }
+      }).addTo(gridLayer);
+      gridLayer.eachLayer(function (l) { l.bringToBack(); });
+      if (!board.incidents.length && gridLayer.getLayers().length) {
+        map.fitBounds(gridLayer.getLayers()[0].getBounds());
+      }
+    }).catch(function () { /* grids are context only */ });
+
+  function colour(r) { return page.colours[r.status] || "#575757"; }
+
+  function popupFor(r) {
+    var el = document.createElement("div");
+    var b = document.createElement("b");
+    b.textContent = "#" + r.id + " " + (r.category_name || "");
+    el.appendChild(b);
+    el.appendChild(document.createElement("br"));
+    el.appendChild(document.createTextNode((r.status_label || r.status) + " · " + (r.grid_code || "—") +
+                                           (r.grid_name ? " " + r.grid_name : "")));
+    if (r.description) {
+      var p = document.createElement("div");
+      p.style.maxWidth = "16rem";
+      p.style.whiteSpace = "pre-wrap";
+      p.textContent = r.description.length > 140 ? r.description.slice(0, 140) + "…" : r.description;
+      el.appendChild(p);
+    }
+    return el;
+  }
+
+  function placeMarker(r) {
+    var style = {radius: 7, weight: r.flags.indexOf("overdue") >= 0 ? 3 : 1.5,
+                 color: r.flags.indexOf("overdue") >= 0 ? "#a40000" : "#333",
+                 fillColor: colour(r), fillOpacity: 0.9};
+    var m = markers[r.id];
+    if (!m) {
+      m = markers[r.id] = L.circleMarker([r.lat, r.lon], style).addTo(incLayer);
+      m.on("click", function () { select(r.id, false); });
+    } else {
+      m.setLatLng([r.lat, r.lon]);
+      m.setStyle(style);
+    }
+    m.bindPopup(popupFor(r));
+  }
+
+  board.incidents.forEach(placeMarker);
+  if (board.incidents.length) {
+    map.fitBounds(incLayer.getBounds(), {padding: [20, 20], maxZoom: 16});
+  } else {
+    map.setView([35.0, 105.0], 4);
+  }
+
+  function select(id, fromRow) {
+    Array.prototype.forEach.call(table.querySelectorAll("tr.gm-selected"), function (tr) {
+      tr.classList.remove("gm-selected");
+    });
+    var tr = rowEl(id);
+    if (tr) {
+      tr.classList.add("gm-selected");
+      if (!fromRow) { tr.scrollIntoView({behavior: "smooth", block: "center"}); }
+    }
+    var m = markers[id];
+    if (m && fromRow) {
+      map.setView(m.getLatLng(), Math.max(map.getZoom(), 15));
+      m.openPopup();
+    }
+  }
+
+  function rowEl(id) {
+    return Array.prototype.find.call(table.querySelectorAll("tr.gm-row"), function (tr) {
+      return tr.getAttribute("data-id") === String(id);
+    });
+  }
+
+  // -- the buttons --------------------------------------------------------------------------
+  table.addEventListener("click", function (e) {
+    var tr = e.target.closest("tr.gm-row");
+    if (!tr) { return; }
+    var button = e.target.closest("button[data-action]");
+    if (!button) {
+      if (!e.target.closest("a, input, select, form")) { select(tr.getAttribute("data-id"), true); }
+      return;
+    }
+    var row = rows[tr.getAttribute("data-id")];
+    var action = button.getAttribute("data-action");
+    var spec = board.action_specs[action];
+    if (!spec || (row.buttons || []).indexOf(action) < 0) { return; }
+    spec = {action: action, label: spec.label, fields: spec.fields};
+    if (spec.fields && spec.fields.length) {
+      openForm(tr, row, spec);
+    } else {
+      send(tr, row, spec.action, {});
+    }
+  });
+
+  function openForm(tr, row, spec) {
+    var cell = tr.querySelector(".c-actions");
+    var old = cell.querySelector("form.gm-actform");
+    if (old) { old.remove(); }
+    var form = document.createElement("form");
+    form.className = "gm-actform";
+    form.setAttribute("data-for", spec.action);
+    spec.fields.forEach(function (f) {
+      var label = document.createElement("label");
+      label.textContent = f.label;
+      var input;
+      if (f.type === "select") {
+        input = document.createElement("select");
+        (f.options || []).forEach(function (o) {
+          var opt = document.createElement("option");
+          opt.value = o[0];
+          opt.textContent = o[1];
+          input.appendChild(opt);
+        });
+      } else {
+        input = document.createElement("input");
+        input.type = f.type === "number" ? "number" : "text";
+        if (f.type === "number") { input.min = "0"; input.step = "any"; }
+      }
+      input.name = f.name;
+      input.required = !!f.required;
+      label.appendChild(input);
+      form.appendChild(label);
+    });
+    var ok = document.createElement("button");
+    ok.type = "submit";
+    ok.textContent = spec.label + " " + spec.action;
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.textContent = "取消 cancel";
+    cancel.addEventListener("click", function () { form.remove(); });
+    form.appendChild(ok);
+    form.appendChild(cancel);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var extra = {};
+      spec.fields.forEach(function (f) {
+        var v = form.elements[f.name].value.trim();
+        if (v === "") { return; }
+        extra[f.name] = f.type === "number" ? Number(v) : v;
+      });
+      send(tr, rows[tr.getAttribute("data-id")], spec.action, extra, form);
+    });
+    cell.insertBefore(form, cell.querySelector(".gm-msg"));
+    var first = form.querySelector("input, select");
+    if (first) { first.focus(); }
+  }
+
+  function message(tr, text, good) {
+    var el = tr.querySelector(".gm-msg");
+    el.textContent = text;
+    el.className = "gm-msg " + (good ? "ok" : "bad");
+  }
+
+  function send(tr, row, action, extra, form) {
+    var body = {action: action, version: row.version, note: extra.note || ""};
+    Object.keys(extra).forEach(function (k) { if (k !== "note") { body[k] = extra[k]; } });
+    var buttons = tr.querySelectorAll(".c-actions button");
+    Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
+    message(tr, "…", true);
+    fetch(page.urls.act.replace("INCIDENT_ID", encodeURIComponent(row.id)), {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
+    }).then(function (res) {
+      if (res.status === 200) {
+        Array.prototype.forEach.call(tr.querySelectorAll("form.gm-actform"), function (f) { f.remove(); });
+        return refresh(tr, row.id).then(function () {
+          message(tr, "✓ " + action + " → " + (rows[row.id].status_label || rows[row.id].status), true);
+        });
+      }
+      var text = (res.out && (res.out.detail || res.out.title)) || ("HTTP " + res.status);
+      if (res.status === 409) {  // stale or impossible: show the server's words, and what it holds now
+        return refresh(tr, row.id).then(function () { message(tr, text, false); });
+      }
+      if (res.status === 401) { text += " — 请重新登录 sign in again"; }
+      message(tr, text, false);
+    }).catch(function () {
+      message(tr, "网络错误 Network error: nothing changed.", false);
+    }).then(function () {
+      Array.prototype.forEach.call(tr.querySelectorAll(".c-actions button"), function (b) { b.disabled = false; });
+    });
+  }
+
+  // -- one row, reloaded --------------------------------------------------------------------
+  function refresh(tr, id) {
+    return fetch(page.urls.row + "?id=" + encodeURIComponent(id), {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (out) {
+        if (!out || !out.incidents || !out.incidents.length) { return; }
+        var r = out.incidents[0];
+        rows[r.id] = r;
+        render(tr, r, out.flag_labels || board.flag_labels);
+        placeMarker(r);
+      });
+  }
+
+  function when(iso) { return iso ? iso.slice(0, 16).replace("T", " ") : ""; }
+
+  function render(tr, r, flagLabels) {
+    tr.setAttribute("data-version", String(r.version));
+    tr.classList.toggle("gm-left", !r.queue);
+
+    var flags = tr.querySelector(".c-flags");
+    flags.textContent = "";
+    r.flags.forEach(function (f) {
+      var chip = document.createElement("span");
+      chip.className = "gm-chip " + f;
+      chip.textContent = flagLabels[f] || f;
+      flags.appendChild(chip);
+    });
+    if (!r.queue) {
+      var left = document.createElement("span");
+      left.className = "gm-chip";
+      left.textContent = "已出队列 left the queue";
+      flags.appendChild(left);
+    }
+
+    var grid = tr.querySelector(".c-grid");
+    grid.textContent = r.grid_code || "—";
+    if (r.grid_name) {
+      grid.appendChild(document.createElement("br"));
+      var small = document.createElement("small");
+      small.textContent = r.grid_name;
+      grid.appendChild(small);
+    }
+
+    var status = tr.querySelector(".c-status");
+    status.textContent = "";
+    var dot = document.createElement("span");
+    dot.className = "gm-dot";
+    dot.style.background = colour(r);
+    status.appendChild(dot);
+    status.appendChild(document.createTextNode(r.status_label || r.status));
+
+    var time = tr.querySelector(".c-time");
+    time.textContent = when(r.reported_at);
+    if (r.due_at) {
+      time.appendChild(document.createElement("br"));
+      var due = document.createElement("span");
+      due.className = r.flags.indexOf("overdue") >= 0 ? "gm-due gm-late" : "gm-due";
+      due.textContent = "时限 " + when(r.due_at);
+      time.appendChild(due);
+    }
+
+    var holder = tr.querySelector(".gm-buttons");
+    holder.textContent = "";
+    r.buttons.forEach(function (action) {
+      var el = document.createElement("button");
+      el.type = "button";
+      el.setAttribute("data-action", action);
+      el.textContent = ((board.action_specs[action] || {}).label || "") + " " + action;
+      holder.appendChild(el);
+    });
+  }
+})();

@@ -1,0 +1,246 @@
+/* The residents' report page (/report): pick a place on the map or use the phone's location,
+ * choose a category, describe, submit as JSON to POST /api/v1/incidents.
+ * Plain Leaflet (vendored), no CDN. Every piece of text from users or the server is written
+ * with textContent, never innerHTML. */
+(function () {
+  "use strict";
+
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var $ = function (id) { return document.getElementById(id); };
+  var form = $("report-form");
+  var picked = null;          // {lat, lon}
+  var gridNames = {};         // code -> name, from the grids drawn
+  var marker = null, accuracy = null;
+
+  // -- the map ------------------------------------------------------------------------------
+  var map = L.map("report-map", {maxZoom: 19, zoomSnap: 0.5, attributionControl: !!data.basemap});
+  if (data.basemap) {
+    L.tileLayer(data.basemap, {maxZoom: 19, attribution: escapeText(data.basemap_attr || "basemap")}).addTo(map);
+    map.attributionControl.setPrefix(false);
+  }
+  L.control.scale({imperial: false}).addTo(map);
+  window.gridmap = Object.assign(window.gridmap || {}, {reportMap: map});  // for tests and the console
+
+  function label(props) {
+    var el = document.createElement("span");
+    el.textContent = (props.name || "") + " " + (props.code || "");
+    return el;
+  }
+
+  function drawGrids(fc, focusCode) {
+    var layer = L.geoJSON(fc, {
+      style: function (f) {
+        var focus = f.properties && (f.properties.focus || f.properties.code === focusCode);
+        return focus ? {color: "#c0392b", weight: 4, fillOpacity: 0.08, fillColor: "#c0392b"}
+                     : {color: "#1f4e79", weight: 1.5, fillOpacity: 0.04, fillColor: "#1f4e79"};
+      },
+      onEachFeature: function (f, l) {
+        var p = f.properties || {};
+        var code = p.code || f.id;
+        if (code) { gridNames[code] = p.name || ""; }
+        var focus = p.focus || code === focusCode;
+        l.bindTooltip(label({code: code, name: p.name}),
+                      focus ? {permanent: true, direction: "center", className: "gm-tip"} : {sticky: true});
+      }
+    }).addTo(map);
+    return layer;
+  }
+
+  if (data.grid) {
+    drawGrids(data.features, data.grid.code);
+    map.fitBounds(data.grid.bounds, {padding: [16, 16]});
+  } else {
+    map.setView([35.0, 105.0], 4);
+    fetch(data.urls.units, {headers: {Accept: "application/geo+json, application/json"}})
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (fc) {
+        var layer = drawGrids(fc, null);
+        if (fc.features && fc.features.length) { map.fitBounds(layer.getBounds(), {padding: [8, 8]}); }
+      })
+      .catch(function () {
+        $("geo-msg").textContent = "网格图层加载失败，仍可点选位置提交。Could not load the grids; you can still tap the map.";
+      });
+  }
+
+  map.on("click", function (e) { choose(e.latlng, "map"); });
+
+  function choose(latlng, how) {
+    picked = {lat: round6(latlng.lat), lon: round6(latlng.lng)};
+    if (!marker) {
+      marker = L.marker(latlng, {draggable: true, keyboard: false, title: "报事位置 Location"}).addTo(map);
+      marker.on("dragend", function () { choose(marker.getLatLng(), "drag"); });
+    } else {
+      marker.setLatLng(latlng);
+    }
+    if (how !== "gps" && accuracy) { map.removeLayer(accuracy); accuracy = null; }
+    $("geo-msg").textContent = "";  // a location is chosen: an earlier "location denied" no longer matters
+    setError("location", "");
+    $("loc-status").textContent = "位置 Location: " + picked.lat.toFixed(5) + ", " + picked.lon.toFixed(5) + " …";
+    var here = picked;
+    var url = data.urls.locate + "?lon=" + encodeURIComponent(here.lon) + "&lat=" + encodeURIComponent(here.lat);
+    fetch(url).then(function (r) { return r.ok ? r.json() : null; }).then(function (loc) {
+      if (picked !== here) { return; }  // the user tapped again meanwhile
+      var where = "位置 Location: " + here.lat.toFixed(5) + ", " + here.lon.toFixed(5) + " · ";
+      if (loc && loc.grid) {
+        where += "网格 Grid " + gridLabel(loc.grid);
+      } else if (loc && loc.nearest) {
+        where += "不在网格内，最近的网格 outside every grid; nearest " + gridLabel(loc.nearest) +
+                 " (" + Math.round(loc.distance_m) + " m)";
+      } else {
+        where += "不在任何网格内，将转到街道 outside every grid (goes to the town's queue)";
+      }
+      $("loc-status").textContent = where;
+    }).catch(function () { /* offline for a moment: the server assigns the grid anyway */ });
+  }
+
+  function gridLabel(code) {
+    return gridNames[code] ? gridNames[code] + " " + code : code;
+  }
+
+  // -- the phone's location -------------------------------------------------------------------
+  $("use-location").addEventListener("click", function () {
+    var msg = $("geo-msg");
+    msg.textContent = "";
+    if (!("geolocation" in navigator)) {
+      msg.textContent = "此浏览器不支持定位，请在地图上点选位置。This browser cannot give your location: tap the map.";
+      return;
+    }
+    if (window.isSecureContext === false) {
+      msg.textContent = "浏览器只在 HTTPS 连接下提供定位，请在地图上点选位置。" +
+                        "Your browser gives its location only over HTTPS: tap the map instead.";
+      return;
+    }
+    var button = this;
+    button.disabled = true;
+    $("loc-status").textContent = "正在定位… Finding your location…";
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      button.disabled = false;
+      var ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
+      choose(ll, "gps");
+      if (accuracy) { map.removeLayer(accuracy); }
+      accuracy = L.circle(ll, {radius: pos.coords.accuracy || 0, weight: 1, color: "#2980b9", fillOpacity: 0.1}).addTo(map);
+      map.setView(ll, Math.max(map.getZoom(), 17));
+    }, function (err) {
+      button.disabled = false;
+      $("loc-status").textContent = picked ? $("loc-status").textContent : "尚未选择位置。No location yet.";
+      var why = {
+        1: "您没有允许定位（或浏览器禁止了定位）。Location permission was denied.",
+        2: "暂时无法获得位置（没有 GPS 或网络定位）。Your position is unavailable right now.",
+        3: "定位超时。Finding your location took too long."
+      }[err && err.code] || "定位失败。Could not get your location.";
+      msg.textContent = why + " 请在地图上点选位置。Tap the map where the problem is instead.";
+    }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+  });
+
+  // -- the form -------------------------------------------------------------------------------
+  $("category").addEventListener("change", function () {
+    var opt = this.options[this.selectedIndex];
+    $("category-hint").textContent = (opt && opt.getAttribute("data-description")) || "";
+    setError("category", "");
+  });
+
+  function setError(field, text) {
+    var el = document.querySelector('[data-error-for="' + field + '"]');
+    if (el) { el.textContent = text; }
+  }
+
+  function clearErrors() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-error-for]"), function (el) { el.textContent = ""; });
+    $("form-errors").textContent = "";
+  }
+
+  // A 422 detail is "summary\n  - field: problem\n  - ...": put each problem next to its field.
+  function showProblems(detail) {
+    var lines = String(detail || "").split("\n");
+    var rest = [lines[0]];
+    var fields = {category: 1, location: 1, description: 1, reporter_name: 1, reporter_phone: 1};
+    var alias = {crs: "location", lon: "location", lat: "location", first_name: "reporter_name", phone: "reporter_phone"};
+    lines.slice(1).forEach(function (line) {
+      var text = line.replace(/^\s*-\s*/, "");
+      var m = /^([a-z_]+):\s*/.exec(text);
+      var field = m && (fields[m[1]] ? m[1] : alias[m[1]]);
+      if (field) {
+        var el = document.querySelector('[data-error-for="' + field + '"]');
+        el.textContent = el.textContent ? el.textContent + "\n" + text : text;
+      } else if (text) {
+        rest.push(text);
+      }
+    });
+    $("form-errors").textContent = "未提交 Not sent: " + rest.join("\n");
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearErrors();
+    if (!picked) {
+      setError("location", "请先在地图上点选位置，或使用我的位置。Tap the map (or use your location) first.");
+      $("report-map").scrollIntoView({behavior: "smooth", block: "center"});
+      return;
+    }
+    var body = {category: form.elements.category.value, description: form.elements.description.value,
+                lon: picked.lon, lat: picked.lat, source: "web"};
+    var name = form.elements.reporter_name.value.trim(), phone = form.elements.reporter_phone.value.trim();
+    if (name) { body.reporter_name = name; }
+    if (phone) { body.reporter_phone = phone; }
+    var button = $("submit");
+    button.disabled = true;
+    button.textContent = "提交中… Sending…";
+    fetch(data.urls.report, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
+    }).then(function (res) {
+      if (res.status === 201) {
+        done(res.out);
+      } else if (res.status === 422) {
+        showProblems(res.out.detail);
+      } else if (res.status === 429) {
+        $("form-errors").textContent = "提交太频繁，请稍后再试。Too many reports from here: try again in a minute.";
+      } else {
+        $("form-errors").textContent = "未能提交 Not sent (" + res.status + "): " + (res.out.detail || res.out.title || "");
+      }
+    }).catch(function () {
+      $("form-errors").textContent = "网络错误，未提交，请重试。Network error: nothing was sent, please try again.";
+    }).then(function () {
+      button.disabled = false;
+      button.textContent = "提交 Submit";
+    });
+  });
+
+  function done(out) {
+    $("done-id").textContent = "#" + out.id;
+    $("done-grid").textContent = out.grid_code
+      ? gridLabel(out.grid_code)
+      : "无 none (街道受理 the town " + (out.town_code || "") + " will handle it)";
+    var link = $("done-status");
+    link.href = data.urls.status + encodeURIComponent(out.id);
+    $("done-token").textContent = out.reporter_token || "";
+    var dups = out.possible_duplicates || [];
+    $("done-dups").hidden = !dups.length;
+    $("done-dups").textContent = dups.length ? "附近已有同类报告 Similar nearby reports: #" + dups.join(", #") : "";
+    form.hidden = true;
+    $("use-location").hidden = true;
+    $("report-done").hidden = false;
+    $("report-done").scrollIntoView({behavior: "smooth", block: "start"});
+  }
+
+  $("report-another").addEventListener("click", function () {
+    form.reset();
+    clearErrors();
+    $("category-hint").textContent = "";
+    $("report-done").hidden = true;
+    form.hidden = false;
+    $("use-location").hidden = false;
+  });
+
+  function round6(x) { return Math.round(x * 1e6) / 1e6; }
+
+  function escapeText(s) {  // Leaflet writes attributions as HTML
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+})();
