@@ -21,7 +21,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(_templates()),
                 static_folder=str(Path(__file__).resolve().parent / "web" / "static"))
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
-    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more
     app.extensions["gridmap"] = services
     app.extensions["gridmap.incidents"] = incident_service(services)
     from flask_limiter import Limiter

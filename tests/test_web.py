@@ -40,3 +40,11 @@ def test_home_page_lists_units_and_broken_teams(client):
     r = client.get("/")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "第3网格" in html and "needs exactly 1" in html
+
+
+def test_too_large_body_is_413_json(client):
+    big = {"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05, "description": "x" * (1024 * 1024 + 10)}
+    r = client.post("/api/v1/incidents", json=big)
+    assert r.status_code == 413 and r.json["status"] == 413
+    r = client.post("/open311/v2/requests.json", data={"service_code": "exposed_rubbish", "description": "x" * 1_100_000})
+    assert r.status_code == 413 and r.json[0]["code"] == 413
