@@ -8,6 +8,7 @@ the report from the board. Screenshots go to the test's tmp dir and /tmp/gridmap
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
 import shutil
@@ -144,6 +145,14 @@ def test_report_body_as_the_page_sends_it(client, app):
     assert bad.status_code == 422 and "\n  - reporter_phone: " in bad.get_json()["detail"]  # one line per field
 
 
+def test_a_signed_in_reporter_needs_the_pages_csrf_token(client):
+    login(client, "disp", next_="/report")
+    token = _csrf(client.get("/report").get_data(as_text=True))  # the page's <meta name="csrf-token">
+    body = {"category": "garbage_overflow", "lon": 116.05, "lat": 39.05, "source": "web"}
+    assert client.post("/api/v1/incidents", json=body).status_code == 403
+    assert client.post("/api/v1/incidents", json=body, headers={"X-CSRFToken": token}).status_code == 201
+
+
 # -- /board ----------------------------------------------------------------------------------------
 def test_board_sends_the_public_to_login(client):
     r = client.get("/board")
@@ -173,6 +182,9 @@ def test_dispatcher_sees_the_queue(client, app):
 def test_board_json(client, app):
     login(client, "disp")
     data = client.get("/board.json").get_json()
+    zipped = client.get("/board.json", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.data))["counts"] == data["counts"]
     assert data["actor"] == {"name": "disp", "role": "dispatcher", "can_act": True, "units": None}
     assert data["counts"] == {"new": 3, "overdue": 0, "escalated": 0} and data["total"] == data["shown"] == 3
     row = data["incidents"][0]
@@ -219,7 +231,7 @@ def test_board_actions_move_rows_between_queues(client, app):
     late = next(r for r in data["incidents"] if r["id"] == iid)
     assert late["queue"] == "overdue" and late["flags"] == ["overdue", "escalated"]
     assert [r["queue"] for r in data["incidents"]] == ["new", "new", "overdue"]
-    assert 'class="gm-late"' in client.get("/board").get_data(as_text=True)
+    assert 'class="gm-due gm-late"' in client.get("/board").get_data(as_text=True)
 
 
 def test_staff_see_only_their_grids(client, app):
@@ -347,6 +359,8 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.click('button[type="submit"]')
         page.wait_for_url(f"{base}/board")
         page.wait_for_selector(".leaflet-interactive")
+        page.wait_for_timeout(300)
+        shot(page, tmp_path, "board.png", full_page=False)
         row = page.locator(f'tr.gm-row[data-id="{iid}"]')
         assert row.count() == 1
         assert grid.code in row.locator(".c-grid").inner_text()
@@ -375,7 +389,8 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .gm-msg').textContent.includes('grid_code')")
         row.locator('button[data-action="start"]').click()
         page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('处置中')")
+        assert row.locator("form.gm-actform").count() == 0  # the transfer form closed on success
         page.wait_for_timeout(400)
-        shot(page, tmp_path, "board.png", full_page=False)
+        shot(page, tmp_path, "board-actions.png", full_page=False)
         assert unexpected(log, "409", "422") == [] and log.dialogs == [] and log.outside == []
         desk.close()

@@ -48,3 +48,19 @@ def test_too_large_body_is_413_json(client):
     assert r.status_code == 413 and r.json["status"] == 413
     r = client.post("/open311/v2/requests.json", data={"service_code": "exposed_rubbish", "description": "x" * 1_100_000})
     assert r.status_code == 413 and r.json[0]["code"] == 413
+
+
+def test_login_never_redirects_off_site(client, services):
+    from gridmap.web.auth import create_user
+
+    create_user(services.store, "disp", "long-enough-pw", "dispatcher")
+    html = client.get("/login").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    for target in ("https://evil.example/", "//evil.example/x"):
+        r = client.post(f"/login?next={target}", data={"username": "disp", "password": "long-enough-pw",
+                                                        "csrf_token": token})
+        assert r.status_code == 302 and r.headers["Location"] in ("/", "http://localhost/")
+        html = client.get("/login").get_data(as_text=True)
+        token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    r = client.post("/login?next=/board", data={"username": "disp", "password": "long-enough-pw", "csrf_token": token})
+    assert r.headers["Location"].endswith("/board")

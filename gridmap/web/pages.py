@@ -46,7 +46,7 @@ def login():
         else:
             session.clear()
             session["user"] = user["username"]
-            return redirect(request.args.get("next") or url_for("pages.home"))
+            return redirect(_local(request.args.get("next")) or url_for("pages.home"))
     return render_template("login.html", error=error), (401 if error else 200)
 
 
@@ -55,3 +55,10 @@ def logout():
     """Sign out."""
     session.clear()
     return redirect(url_for("pages.home"))
+
+
+def _local(target: str | None) -> str | None:
+    """Only a path on this site may follow a login (no open redirect to another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

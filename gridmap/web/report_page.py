@@ -14,9 +14,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
+import numpy as np
+import shapely
+
 from ..errors import NotFound
-from ..maps import neighbours_of
-from ..maps.layers import _geometry
+from ..maps import geo, neighbours_of
 from ..model import Level, Unit
 from . import services
 
@@ -41,15 +43,16 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
         "urls": {"units": url_for("api.units", level="grid"), "locate": url_for("api.locate"),
                  "report": url_for("incidents.report"),
                  "status": url_for("pages.incident_status", incident_id="ID")[:-2]},
-        # a tile server on the local network, if configured ({z}/{x}/{y}); none by default
-        "basemap": getattr(settings, "basemap_url", "") or None,
+        # A tile server on the local network, if configured ({z}/{x}/{y}); none by default. Only
+        # a WGS84 one: over a GCJ-02 basemap every overlay and tap would need shifting (not yet).
+        "basemap": _basemap(settings),
         "basemap_attr": getattr(settings, "basemap_attr", "") or "",
     }
     if grid is not None:
         x0, y0, x1, y1 = (round(float(v), 6) for v in grid.geometry.bounds)
         out["grid"] = {"code": grid.code, "name": grid.name, "bounds": [[y0, x0], [y1, x1]]}
         out["features"] = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": u.code, "geometry": _geometry(u.geometry),
+            {"type": "Feature", "id": u.code, "geometry": _display(u.geometry),
              "properties": {"code": u.code, "name": u.name, "focus": u.code == grid.code}}
             for u in [grid, *neighbours]]}
     return out
@@ -73,3 +76,18 @@ def _grid_and_neighbours(code: str) -> tuple[Unit | None, list[Unit]]:
     if grid.level not in GRID_LEVELS:
         return None, []
     return grid, neighbours_of(grid, s.units(grid.level))
+
+
+def _display(geom) -> dict:
+    """GeoJSON geometry simplified by about 1 m and rounded to 6 decimals (about 0.1 m)."""
+    simple = shapely.simplify(geom, geo.EMBED_TOLERANCE, preserve_topology=True)
+    return shapely.geometry.mapping(shapely.transform(simple, lambda xy: np.round(xy, geo.EMBED_DECIMALS)))
+
+
+def _basemap(settings) -> str | None:
+    url = getattr(settings, "basemap_url", "") or None
+    try:
+        frame = geo.parse_frame(getattr(settings, "basemap_crs", "") or "")
+    except ValueError:
+        return None
+    return url if frame == geo.WGS84 else None

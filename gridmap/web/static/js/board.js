@@ -109,7 +109,7 @@
     if (!tr) { return; }
     var button = e.target.closest("button[data-action]");
     if (!button) {
-      if (!e.target.closest("a, input, select, form")) { select(tr.getAttribute("data-id"), true); }
+      if (!e.target.closest("a, input, select, form, .gm-msg")) { select(tr.getAttribute("data-id"), true); }
       return;
     }
     var row = rows[tr.getAttribute("data-id")];
@@ -155,10 +155,11 @@
     });
     var ok = document.createElement("button");
     ok.type = "submit";
-    ok.textContent = spec.label + " " + spec.action;
+    ok.textContent = "确定" + spec.label;
+    ok.title = spec.action;
     var cancel = document.createElement("button");
     cancel.type = "button";
-    cancel.textContent = "取消 cancel";
+    cancel.textContent = "取消";
     cancel.addEventListener("click", function () { form.remove(); });
     form.appendChild(ok);
     form.appendChild(cancel);
@@ -282,7 +283,8 @@
       var el = document.createElement("button");
       el.type = "button";
       el.setAttribute("data-action", action);
-      el.textContent = ((board.action_specs[action] || {}).label || "") + " " + action;
+      el.title = action;
+      el.textContent = (board.action_specs[action] || {}).label || action;
       holder.appendChild(el);
     });
   }
