@@ -312,6 +312,9 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.click("#submit")  # no location yet: the page says so, nothing is sent
         assert "Tap the map" in page.inner_text('[data-error-for="location"]')
 
+        # the view must be still before a tap is aimed (a slow machine may be mid-animation)
+        page.wait_for_function("() => { const m = window.gridmap.reportMap;"
+                               " return !m._animatingZoom && !(m._panAnim && m._panAnim._inProgress); }")
         page.touchscreen.tap(*container_xy(page, "reportMap", p.x, p.y))
         page.wait_for_function(f"document.getElementById('loc-status').textContent.includes('{grid.code}')")
         page.select_option("#category", "exposed_rubbish")

@@ -49,7 +49,7 @@
 
   if (data.grid) {
     drawGrids(data.features, data.grid.code);
-    map.fitBounds(data.grid.bounds, {padding: [16, 16]});
+    map.fitBounds(data.grid.bounds, {padding: [16, 16], animate: false});
   } else {
     map.setView([35.0, 105.0], 4);
     fetch(data.urls.units, {headers: {Accept: "application/geo+json, application/json"}})
