@@ -28,7 +28,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     from flask_limiter.util import get_remote_address
     from flask_wtf.csrf import CSRFProtect
 
-    from .web import api, board, errors, incidents_api, maps_pages, open311, pages, printing, report_page
+    from .web import (api, board, dashboard, errors, incidents_api, maps_pages, open311, pages, printing,
+                      report_page)
     from .web.auth import current_actor
 
     csrf = CSRFProtect(app)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(printing.bp)
     app.register_blueprint(report_page.bp)
     app.register_blueprint(board.bp)
+    app.register_blueprint(dashboard.bp)
     # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
     # The limit wraps the registered views (a decorator's return value must replace them).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])

@@ -35,6 +35,10 @@ class Settings:
     report_rate_limit: str = _setting("30 per minute", "Web: anonymous reports allowed per client address.")
     public_url: str = _setting("", "Printing: the web app's public address, for the QR code to the report page (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")
     tile_url: str = _setting("", "Printing: basemap tile source, a URL or path template with {z}/{x}/{y} (empty = no basemap: clean black-and-white pages).")
+    basemap_url: str = _setting("", "Web maps: basemap tile URL template with {z}/{x}/{y} (a local tile server, Tianditu with its tk=KEY, OSM); several separated by ' | ' are stacked (e.g. Tianditu vec_w | cva_w). Empty = no basemap: a plain background, nothing fetched.")
+    basemap_attr: str = _setting("", "Web maps: the basemap's attribution, shown in the map corner (most tile providers require one).")
+    basemap_crs: str = _setting("WGS84", "Web maps: coordinates of the basemap tiles, WGS84 (Tianditu, OSM, most local servers) or GCJ-02 (AMap, Tencent); with GCJ-02 every overlay is shifted WGS84 -> GCJ-02 so grids sit on the right streets.")
+    map_embed_max_grids: int = _setting(5000, "Web maps: the overview page embeds up to this many grids; above it the browser loads grids by the map's bounding box from /map/grids.geojson.")
     threads: int = _setting(0, "Bulk assign: worker threads (0 = one per CPU core).")
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")
@@ -66,7 +70,10 @@ class Settings:
         unknown = sorted(set(values) - names)
         if unknown:
             raise InputError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
+        result = replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
+        if result.basemap_crs.upper().replace("_", "-") not in ("WGS84", "GCJ-02", "GCJ02"):
+            raise InputError(f"setting basemap_crs must be WGS84 or GCJ-02, got {result.basemap_crs!r}")
+        return result
 
 
 def _coerce(name: str, value: Any, kind: str) -> Any:

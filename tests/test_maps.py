@@ -67,6 +67,20 @@ def has(html: str, text: str) -> bool:
     return any(form in html for form in (text, json.dumps(text)[1:-1], str(htmlsafe_json_dumps(text))[1:-1]))
 
 
+def incident_rows(html: str) -> list:
+    """The incident rows a page hands to gridmap.incidentLayer."""
+    found = re.search(r"gridmap\.incidentLayer\((\[.*?\]), \{", html)
+    assert found, "no incident layer"
+    return json.loads(found.group(1))
+
+
+def embedded_grids(html: str) -> dict:
+    """{grid code: polygons of rings of (lon, lat)} from the grid data a page embeds."""
+    found = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>', html, flags=re.S)
+    assert found, "no embedded grid data"
+    return {f["id"]: maps.geo.decode_polygons(json.dumps(f["g"])) for f in json.loads(found.group(1))["features"]}
+
+
 def overview_html(model, show_phones: bool = False, static_url: str = "/static/", **kw) -> str:
     m = maps.overview_map(**model, show_phones=show_phones, static_url=static_url, **kw)
     return m.get_root().render()
@@ -101,8 +115,8 @@ def test_overview_has_every_layer_and_legend(model):
     for name in ("网格 Grids", "管区 Zones", "网格名称 Grid labels", "在办事件 Open incidents", "热力图 Heat map",
                  "事件/百户 Incidents per 100 households"):
         assert has(html, name), name
-    assert "L.control.layers" in html and "L.markerClusterGroup" in html and "L.heatLayer" in html
-    assert html.count("L.AwesomeMarkers.icon") == 3
+    assert "L.control.layers" in html and "gridmap.incidentLayer" in html and "L.heatLayer" in html
+    assert len(incident_rows(html)) == 3  # drawn as awesome markers, clustered, by static/js/gridmap-map.js
     assert '"maxZoom": 19' in html and "L.tileLayer" not in html  # plain background, no tiles
     assert "gm-legend" in html and "gm-grid" in html and "gm-grid-label" in html
     assert has(html, "第1网格")
@@ -112,7 +126,7 @@ def test_rendered_html_loads_nothing_from_outside(model):
     html = overview_html(model)
     assert URL.findall(html) == []
     srcs = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
-    assert srcs and all(s.startswith("/static/vendor/") for s in srcs)
+    assert srcs and all(s.startswith("/static/vendor/") or s == "/static/js/gridmap-map.js" for s in srcs)
     assert "bootstrap" not in html and "glyphicons" not in html
     absolute = overview_html(model, static_url="http://127.0.0.1:5000/static/")
     assert {u for u in URL.findall(absolute) if not u.startswith("http://127.0.0.1:5000/static/")} == set()
@@ -138,7 +152,8 @@ def test_an_unvendored_plugin_is_refused():
 
 def test_safe_escapes_html_and_template_literals():
     assert _safe("<b a='1'>&</b>") == "&lt;b a=&#x27;1&#x27;&gt;&amp;&lt;/b&gt;"
-    assert _safe("${x} `y` \\z") == "&#36;{x} &#96;y&#96; &#92;z"
+    assert _safe("${x} `y` \\z") == "&#36;&#123;x&#125; &#96;y&#96; &#92;z"
+    assert _safe("{{ 7*7 }}") == "&#123;&#123; 7*7 &#125;&#125;"  # folium re-reads its output as Jinja
     assert _safe(None) == "" and _safe(3) == "3"
 
 
@@ -151,7 +166,8 @@ def test_user_text_appears_only_escaped(model, show_phones):
         assert "${alert" not in page and "alert(2)</script>" not in page and "`tick`" not in page
         assert page.count("<script") == page.count("</script>")  # nothing broke out of a script
         assert has(page, "&lt;img src=x onerror=alert(1)&gt;")
-    assert has(html, "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt; &#36;{alert(3)} &#96;tick&#96; back&#92;slash")
+    assert has(html, "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt; &#36;&#123;alert(3)&#125; &#96;tick&#96; "
+                     "back&#92;slash")
 
 
 def test_popup_lists_the_team_and_phones_only_when_allowed(model):
@@ -202,7 +218,7 @@ def test_grid_map_shows_the_grid_its_neighbours_and_incidents(model):
 
 def test_empty_store_and_lonely_grid_still_render(model):
     empty = maps.overview_map([], [], [], {}, show_phones=False, static_url="/static/").get_root().render()
-    assert "L.markerClusterGroup" in empty and URL.findall(empty) == []
+    assert "gridmap.incidentLayer" in empty and URL.findall(empty) == []
     lonely = maps.grid_map(model["grids"][0], [], [], static_url="/static/").get_root().render()
     assert has(lonely, "本网格 This grid") and not has(lonely, "相邻网格 Neighbours")
 
@@ -353,3 +369,185 @@ def test_grid_page_in_chromium(demo_server, tmp_path):
         page.wait_for_timeout(300)
         browser.screenshot(page, tmp_path, "map-grid.png")
         assert log.problems() == []
+
+
+# -- large stores: grids by bounding box -----------------------------------------------------------
+def _bbox(client, box, zoom=14, **headers):
+    return client.get(f"/map/grids.geojson?bbox={','.join(map(str, box))}&zoom={zoom}", headers=headers)
+
+
+def test_bbox_endpoint_returns_only_the_grids_intersecting_the_box(client):
+    fc = _bbox(client, (116.02, 39.02, 116.08, 39.08)).get_json()
+    assert fc["type"] == "FeatureCollection" and [f["id"] for f in fc["features"]] == [GRIDS[0]]
+    assert fc["truncated"] is False and fc["matched"] == 1 and fc["frame"] == "WGS84"
+    fc = _bbox(client, (116.15, 38.9, 116.25, 39.05)).get_json()
+    assert [f["id"] for f in fc["features"]] == GRIDS[1:]
+    assert _bbox(client, (117.0, 40.0, 117.1, 40.1)).get_json()["features"] == []
+    f = _bbox(client, (116.0, 39.0, 116.3, 39.1)).get_json()["features"][0]
+    assert f["geometry"]["type"] == "Polygon" and f["properties"]["n"] == "第1网格"
+    assert f["properties"]["o"] == 1 and f["properties"]["lp"] == [39.05, 116.05]
+    assert "t" not in f["properties"]  # teams (and phones) come from /grids/<code>.json, by permission
+    r = _bbox(client, (116.0, 39.0, 116.3, 39.1))
+    assert r.mimetype == "application/geo+json" and "13800000001" not in r.get_data(as_text=True)
+
+
+def test_bbox_endpoint_limits_the_count_and_refuses_bad_input(client, monkeypatch):
+    monkeypatch.setattr(maps_pages, "BBOX_MAX_GRIDS", 2)
+    fc = _bbox(client, (116.0, 39.0, 116.3, 39.1)).get_json()
+    assert fc["truncated"] is True and fc["matched"] == 3 and fc["features"] == []
+    for bad in ("1,2,3", "116.3,39,116,39.1", "a,b,c,d", "0,0,200,1", "nan,0,1,1"):
+        r = client.get(f"/map/grids.geojson?bbox={bad}")
+        assert r.status_code == 422 and "bbox" in r.get_json()["detail"], bad
+    assert client.get("/map/grids.geojson?bbox=116,39,116.1,39.1&zoom=99").status_code == 422
+
+
+def test_simplification_follows_the_zoom():
+    wiggly = shapely.Polygon([(116.0 + i * 1e-4, 39.0 + (i % 2) * 3e-5) for i in range(201)]
+                             + [(116.02, 39.02), (116.0, 39.02)])
+    catalog = maps.GridCatalog([unit("W", "w", Level.grid, wiggly)])
+    coarse, fine = (json.loads(catalog.served([0], maps.WGS84, z)[0]) for z in (10, 18))
+    assert len(coarse["coordinates"][0]) < 10 < len(fine["coordinates"][0])
+    assert maps.geo.tolerance_for_zoom(10) == pytest.approx(0.5 * 360 / 256 / 1024)
+    assert maps.geo.decimals_for(maps.geo.tolerance_for_zoom(10)) == 5 and maps.geo.decimals_for(1e-5) == 6
+    ring = [tuple(c) for c in _geometry(wiggly)["coordinates"][0]]  # what the folium layers embed
+    assert maps.geo.decode_polygons(catalog.embedded(maps.WGS84)[0]) == [[ring[:-1]]]  # the same, encoded
+
+
+def test_large_store_page_embeds_no_grids_and_loads_them_by_bbox(client, monkeypatch):
+    _embed_limit(monkeypatch, client.application, 2)
+    html = client.get("/map").get_data(as_text=True)
+    assert "/map/grids.geojson" in html and "loaded for the part of the map in view" not in html
+    assert "grids load for the part of the map in view" in html
+    assert not has(html, "第1网格") and "[116.1,39.0]" not in html and "[116.1, 39.0]" not in html  # no grids
+    assert URL.findall(html) == []
+
+
+def test_map_pages_are_gzipped_for_clients_that_accept_it(client, monkeypatch):
+    plain = client.get("/map")
+    packed = client.get("/map", headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    import gzip
+
+    html = gzip.decompress(packed.data).decode()
+    assert html.startswith("<!doctype html>") and "folium-map" in html and len(packed.data) < len(plain.data) / 3
+    assert "Content-Encoding" not in client.get("/map/grids.geojson?bbox=116,39,116.3,39.1",
+                                                headers={"Accept-Encoding": "gzip"}).headers  # too small to pay
+    monkeypatch.setattr(maps_pages, "GZIP_MIN_BYTES", 100)
+    js = client.get("/map/grids.geojson?bbox=116,39,116.3,39.1", headers={"Accept-Encoding": "gzip"})
+    assert js.headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(js.data))["matched"] == 3
+
+
+# -- a GCJ-02 basemap ------------------------------------------------------------------------------
+class _WithBasemap:
+    """The app's settings plus basemap fields (until Settings declares them)."""
+
+    def __init__(self, base, **extra):
+        self._base = base
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+
+def test_gcj02_basemap_shifts_every_overlay_by_the_chinacrs_offset(model):
+    from gridmap.chinacrs import wgs84_to_gcj02
+
+    gx, gy = (float(v) for v in wgs84_to_gcj02(116.0, 39.0))
+    assert 0.004 < gx - 116.0 < 0.008 and 0.0005 < gy - 39.0 < 0.003  # a few hundred metres
+    moved = maps.geo.display_units(model["grids"][:1], maps.GCJ02)[0]
+    assert moved.geometry.exterior.coords[0] == pytest.approx((gx, gy), abs=1e-12) or \
+        (gx, gy) in [pytest.approx(c, abs=1e-12) for c in moved.geometry.exterior.coords]
+    inc = maps.geo.display_incidents(model["incidents"][:1], maps.GCJ02)[0]
+    ix, iy = (float(v) for v in wgs84_to_gcj02(116.05, 39.05))
+    assert (inc.lon, inc.lat) == pytest.approx((ix, iy), abs=1e-12)
+    assert maps.geo.display_units(model["grids"][:1], maps.WGS84)[0] is model["grids"][0]
+    html = overview_html(model, basemap="http://tiles.local/{z}/{x}/{y}.png", basemap_crs="GCJ-02")
+    assert f"[{round(iy, 6)},{round(ix, 6)}," in html  # the incident marker, shifted
+    assert (round(gx, 6), round(gy, 6)) in embedded_grids(html)[GRIDS[0]][0][0]  # a grid vertex, shifted
+    assert (116.0, 39.0) not in embedded_grids(html)[GRIDS[0]][0][0] and "[39.05,116.05," not in html
+
+
+def test_gcj02_bbox_is_read_and_answered_in_gcj02(client):
+    from gridmap.chinacrs import wgs84_to_gcj02
+
+    s = client.application.extensions["gridmap"]
+    s.settings = _WithBasemap(s.settings, basemap_url="http://tiles.local/{z}/{x}/{y}.png", basemap_crs="GCJ-02",
+                              basemap_attr="© 高德")
+    cx, cy = (float(v) for v in wgs84_to_gcj02(116.05, 39.05))  # G1's centre, as the map shows it
+    fc = _bbox(client, (cx - 0.01, cy - 0.01, cx + 0.01, cy + 0.01)).get_json()
+    assert [f["id"] for f in fc["features"]] == [GRIDS[0]] and fc["frame"] == "GCJ-02"
+    gx, gy = (round(float(v), 6) for v in wgs84_to_gcj02(116.0, 39.0))
+    assert [gx, gy] in fc["features"][0]["geometry"]["coordinates"][0]
+    assert fc["features"][0]["properties"]["lp"] == [round(cy, 6), round(cx, 6)]
+    html = client.get("/map").get_data(as_text=True)
+    assert (gx, gy) in embedded_grids(html)[GRIDS[0]][0][0] and has(html, "http://tiles.local/{z}/{x}/{y}.png") and has(html, "© 高德")
+    data = client.get("/map.json").get_json()  # the JSON twin stays in WGS84: it is data
+    assert data["incidents"][0]["lon"] == 116.05
+    grid_html = client.get(f"/grids/{GRIDS[0]}").get_data(as_text=True)
+    assert f"[{gx}, {gy}]" in grid_html or f"[{gx},{gy}]" in grid_html
+
+
+# -- every page ------------------------------------------------------------------------------------
+def test_no_page_refers_to_anything_outside_the_app(client):
+    """No http(s):// URL in any HTML page, for the public and for a signed-in user."""
+    from gridmap.app import create_app
+
+    from .test_dashboard import with_dashboard
+
+    headers = _token(client)  # a user in the store, then a second app over it with the dashboard
+    app = with_dashboard(browser.with_maps(create_app(client.application.extensions["gridmap"].settings)))
+    client = app.test_client()
+    paths = {f"/grids/{GRIDS[0]}", "/dashboard", "/map", "/"}
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith(("/static", "/api", "/open311")):
+            paths.add(rule.rule)
+    checked = 0
+    for path in sorted(paths):
+        for h in ({}, headers):
+            r = client.get(path, headers=h)
+            if r.status_code == 200 and r.mimetype == "text/html":
+                assert URL.findall(r.get_data(as_text=True)) == [], path
+                checked += 1
+    assert checked >= 8 and {"/dashboard", "/map"} <= paths
+
+
+@pytest.mark.slow
+def test_large_store_overview_in_chromium_loads_grids_by_bbox(demo_server, tmp_path, monkeypatch):
+    base, app, grid = demo_server
+    _embed_limit(monkeypatch, app, 50)  # the demo's 100 grids count as "large"
+    team = {p.name for p in app.extensions["gridmap"].store.people()
+            if p.person_id in {r.person_id for r in app.extensions["gridmap"].store.roles(unit_code=grid.code)}}
+    with browser.chromium() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        log = browser.watch(page)
+        with page.expect_response(lambda r: "/map/grids.geojson?bbox=" in r.url) as first:
+            page.goto(base + "/map", wait_until="load")
+        assert first.value.headers.get("content-encoding") == "gzip"
+        page.wait_for_function("window.gridmapDrawn", timeout=15000)  # drawn on a canvas: no <path> per grid
+        assert _map_js(page, "Object.values(m._layers).filter(l => l._gmGrid).length") == 100
+        page.get_by_text("在办事件 Open incidents", exact=True).first.click()  # markers off: click the grid
+        p = grid.geometry.representative_point()
+        with page.expect_response(lambda r: "/map/grids.geojson?bbox=" in r.url):
+            _map_js(page, f"(m.setView([{p.y}, {p.x}], 14, {{animate: false}}), 0)")
+        page.wait_for_function("document.querySelectorAll('.gm-grid-label').length >= 1")  # labels from zoom 13 on
+        page.wait_for_timeout(300)
+        x, y = _map_js(page, f"(() => {{ const q = m.latLngToContainerPoint([{p.y}, {p.x}]); "
+                             "const r = m.getContainer().getBoundingClientRect(); return [r.left + q.x, r.top + q.y]; })()")
+        page.mouse.click(x, y)
+        page.wait_for_function("document.querySelector('.leaflet-popup-content') && "
+                               "!document.querySelector('.leaflet-popup-content').innerText.includes('…')")
+        text = page.inner_text(".leaflet-popup-content")
+        assert grid.code in text and all(n in text for n in team)
+        assert EVIL_NAME + "${alert(3)}" in text  # fetched from /grids/<code>.json, escaped in the page
+        page.wait_for_timeout(400)
+        browser.screenshot(page, tmp_path, "map-bbox-popup.png")
+        assert log.problems() == []
+
+
+def _embed_limit(monkeypatch, app, n: int) -> None:
+    """Set the app's map_embed_max_grids setting for one test."""
+    import dataclasses
+
+    svc = app.extensions["gridmap"]
+    monkeypatch.setattr(svc, "settings", dataclasses.replace(svc.settings, map_embed_max_grids=n))

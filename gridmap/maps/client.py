@@ -1,10 +1,14 @@
 """The overview's big layers, drawn in the browser by static/js/gridmap-map.js from compact data.
 
 folium writes one Leaflet call per feature and per marker (a label, a popup, a tooltip each),
-which makes a 5,000-grid page 23 MB and 13 s to render. Here the page carries each grid's
-geometry once (simplified, rounded), a few short properties, and one array of incidents; the
-script builds the layers. Above `gridmap.web.maps_pages.EMBED_MAX_GRIDS` the page carries no
-grids at all and the script loads them by the map's bounding box as the user pans.
+and re-reads all of it as a Jinja template, which made a 5,000-grid page 23 MB and 13 s to
+build. Here the page carries each grid's geometry once (simplified by ~1 m, in millionths of a
+degree, delta-encoded: geo.encode_polygons) with a few short properties in one
+``<script type="application/json">`` element, and the incidents as one array; the script
+builds the layers (on a canvas above CANVAS_FROM grids). Above
+`gridmap.web.maps_pages.EMBED_MAX_GRIDS` the page carries no grids at all and the script loads
+them as GeoJSON by the map's bounding box as the user pans. Elements here put their script into
+the page unparsed (`_Raw`), so no user text can reach Jinja.
 
 Feature properties (all user text pre-escaped with `_safe`): ``n`` name, ``z`` zone code,
 ``hh`` households, ``o`` open incidents, ``r`` per 100 households, ``f`` fill colour, ``lp``
@@ -19,21 +23,21 @@ from typing import Mapping, Sequence
 
 import folium
 import numpy as np
+from branca.element import CssLink, Element, JavascriptLink
 from folium.elements import JSCSSMixin
 from folium.map import Layer
-from folium.template import Template
 
 from ..incidents.model import Incident
 from ..model import Unit
-from .data import NO_DATA, STATUS_COLOURS, Choropleth, StaffEntry, incident_json
-from .geo import dumps
+from .data import STATUS_COLOURS, Choropleth, StaffEntry, incident_json
+from .geo import dumps, raw_dumps, script_safe
 from .layers import _safe
 
 GRIDMAP_JS = ("gridmap_js", "js/gridmap-map.js")
 
 
 def grid_properties(grid: Unit, stats: Choropleth, label_point: Sequence[float] | None,
-                    team: Sequence[StaffEntry] | None, show_phones: bool) -> dict:
+                    team: Sequence[StaffEntry] | list[list[str]] | None, show_phones: bool) -> dict:
     """The compact, pre-escaped properties of one grid feature (see the module docstring)."""
     rate = stats.rates.get(grid.code)
     props = {"n": _safe(grid.name), "z": grid.parent_code, "hh": grid.households, "o": stats.counts.get(grid.code, 0),
@@ -41,45 +45,95 @@ def grid_properties(grid: Unit, stats: Choropleth, label_point: Sequence[float] 
     if label_point is not None:
         props["lp"] = [float(label_point[0]), float(label_point[1])]
     if team is not None:
-        props["t"] = [[_safe(s.role_label), _safe(s.person.name)]
-                      + ([_safe(s.person.phone)] if show_phones and s.person.phone else []) for s in team]
+        props["t"] = team if team and isinstance(team[0], list) else team_json(team, show_phones)
     return props
 
 
-def feature_collection(codes: Sequence[str], geometries: Sequence[str], props: Sequence[dict]) -> str:
-    """A GeoJSON FeatureCollection as text, from GeoJSON geometry strings (script-safe)."""
-    parts = [f'{{"type":"Feature","id":{dumps(c)},"properties":{dumps(p)},"geometry":{g}}}'
+def team_json(team: Sequence[StaffEntry], show_phones: bool) -> list[list[str]]:
+    """[[role, name, phone?], ...], made safe; phones only when `show_phones`."""
+    return [[_safe(s.role_label), _safe(s.person.name)] + ([_safe(s.person.phone)] if show_phones and s.person.phone else [])
+            for s in team]
+
+
+def feature_collection(codes: Sequence[str], geometries: Sequence[str], props: Sequence[dict],
+                       encoded: bool = False) -> str:
+    """A GeoJSON FeatureCollection as text, from GeoJSON geometry strings (script-safe). With
+    `encoded`, the geometries come from geo.encode_polygons and go in member "g" instead."""
+    member = '"geometry":null,"g"' if encoded else '"geometry"'
+    parts = [f'{{"type":"Feature","id":{raw_dumps(c)},"properties":{raw_dumps(p)},{member}:{g}}}'
              for c, g, p in zip(codes, geometries, props)]
-    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+    return script_safe('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
 
 
-class GridSource(JSCSSMixin, folium.MacroElement):
+class _Raw(Element):
+    """Script text put into the page as it is. folium re-reads every element's output as a Jinja
+    template (slow for megabytes of data, and it would evaluate any ``{{ }}`` in user text);
+    this element is never parsed."""
+
+    def __init__(self, text: str):
+        super().__init__("")
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _ClientElement(folium.MacroElement):
+    """An element whose whole script is `script_text()`, added to the page unparsed."""
+
+    default_js: list = [GRIDMAP_JS]
+    default_css: list = []
+
+    def script_text(self) -> str:
+        raise NotImplementedError
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        for name, url in self.default_js:
+            figure.header.add_child(JavascriptLink(url), name=name)
+        for name, url in self.default_css:
+            figure.header.add_child(CssLink(url), name=name)
+        text = self.script_text()
+        if isinstance(self, Layer) and self.show:
+            text += f"\n{self.get_name()}.addTo({self._parent.get_name()});"
+        figure.script.add_child(_Raw(text + "\n"), name=self.get_name())
+
+
+class GridSource(JSCSSMixin, _ClientElement):
     """The grids' data in the page (`data`: FeatureCollection text) or their bbox URL."""
 
-    default_js = [GRIDMAP_JS]
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = gridmap.source({{ this._parent.get_name() }},
-            {data: {{ this.data }}, url: {{ this.url|tojson }}});
-        {% endmacro %}""")
+    default_js = [GRIDMAP_JS]  # (JSCSSMixin comes first in the MRO, with an empty list)
 
     def __init__(self, data: str | None = None, url: str | None = None):
         super().__init__()
         self._name, self.data, self.url = "GridSource", data or "null", url
 
+    def script_text(self) -> str:
+        return (f"var {self.get_name()} = gridmap.source({self._parent.get_name()}, "
+                f"{{dataId: {dumps(self.get_name() + '_data')}, url: {dumps(self.url)}}});")
 
-class _ClientLayer(JSCSSMixin, Layer):
+    def render(self, **kwargs):
+        # The data goes into the page as a JSON <script> element, which the browser reads with
+        # JSON.parse: megabytes of it parse several times faster than the same as a JS literal.
+        # (script_safe escaped every "<", so nothing in it can close the element.)
+        figure = self.get_root()
+        if self.data != "null":
+            figure.html.add_child(_Raw(f'<script type="application/json" id="{self.get_name()}_data">{self.data}</script>\n'),
+                                  name=self.get_name() + "_data")
+        super().render(**kwargs)
+
+
+class _ClientLayer(JSCSSMixin, _ClientElement, Layer):
     """A layer in the layer control whose Leaflet object comes from `gridmap.<factory>(...)`."""
 
     default_js = [GRIDMAP_JS]
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = {{ this.call }};
-        {% endmacro %}""")
 
     def __init__(self, name: str, call: str, show: bool = True):
-        super().__init__(name=_safe(name), overlay=True, control=True, show=show)
+        Layer.__init__(self, name=_safe(name), overlay=True, control=True, show=show)
         self._name, self.call = "ClientLayer", call
+
+    def script_text(self) -> str:
+        return f"var {self.get_name()} = {self.call};"
 
 
 def grid_layer(source: GridSource, name: str, options: dict) -> _ClientLayer:
@@ -87,7 +141,8 @@ def grid_layer(source: GridSource, name: str, options: dict) -> _ClientLayer:
 
 
 def fill_layer(source: GridSource, name: str) -> _ClientLayer:
-    return _ClientLayer(name, f"gridmap.fillLayer({source.get_name()}, {dumps({'noData': NO_DATA})})")
+    """The choropleth's entry in the layer control: switches the fill of the source's grid layers."""
+    return _ClientLayer(name, f"gridmap.fillLayer({source.get_name()})")
 
 
 def label_layer(source: GridSource, map_name: str, name: str, min_zoom: int) -> _ClientLayer:

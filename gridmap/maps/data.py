@@ -200,7 +200,7 @@ def window_counts(incidents: Iterable[Incident], as_of: dt.datetime, window: dt.
     for inc in incidents:
         if not counts_as_activity(inc) or not start <= inc.reported_at < as_of:
             continue
-        k = int((as_of - inc.reported_at) // window)
+        k = -((inc.reported_at - as_of) // window) - 1  # as_of - window itself is in window 0
         out.setdefault(inc.grid_code, [0] * n_windows)[k] += 1
     return out
 
@@ -322,7 +322,8 @@ def dashboard_json(zones: Sequence[Unit], grids: Sequence[Unit], period_incident
     seen = {r["key"] for r in ranked}
     zone_rows = [{"code": r["key"], "name": names.get(r["key"], r["key"]), "rank": r["rank"],
                   "flag_lowest_satisfaction": r["flag_lowest_satisfaction"], **rates(r)} for r in ranked]
-    zone_rows += [{"code": z.code, "name": z.name, "rank": None, "flag_lowest_satisfaction": False, "count": 0}
+    empty = rates(asdict(metrics.summarize(None, [], as_of)))
+    zone_rows += [{"code": z.code, "name": z.name, "rank": None, "flag_lowest_satisfaction": False, **empty}
                   for z in sorted(zones, key=lambda z: z.code) if z.code not in seen]
     everything = metrics.compute(period_incidents, by="all", start=start, end=end, as_of=as_of)[0]
     unzoned = next((m.count for m in by_zone if m.key is None), 0)

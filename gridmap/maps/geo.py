@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from typing import Sequence
 
 import numpy as np
@@ -100,11 +101,66 @@ def geometry_json(geoms, tolerance: float = EMBED_TOLERANCE, decimals: int = EMB
     return list(shapely.to_geojson(simple))
 
 
-def dumps(value) -> str:
-    """Compact JSON that is safe inside a <script> element (< > & ' escaped as in Jinja's tojson)."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def encode_polygons(geoms, tolerance: float = EMBED_TOLERANCE) -> list[str]:
+    """Each (multi)polygon, simplified, as compact JSON for gridmap-map.js: a list of polygons, each
+    a list of rings, each a flat list of integers in millionths of a degree (so rounded to 6
+    decimals): the first lon, lat as they are, then each vertex as the difference from the one
+    before; the closing vertex is left out. A 5,000-grid page is less than half the size of the
+    same as GeoJSON, and parses several times faster in the browser (far fewer arrays).
+    Anything that is not a (multi)polygon comes out as ``[]``.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    if arr.size == 0:
+        return []
+    simple = shapely.simplify(arr, tolerance, preserve_topology=True)
+    polygonal = np.isin(shapely.get_type_id(simple), (3, 6)) & ~shapely.is_empty(simple)
+    out = ["[]"] * len(simple)
+    if not polygonal.any():
+        return out
+    kind, coords, offsets = shapely.to_ragged_array(simple[polygonal])
+    ring_off, poly_off = offsets[0], offsets[1]
+    geom_off = offsets[2] if kind == shapely.GeometryType.MULTIPOLYGON else np.arange(len(poly_off))
+    q = np.rint(coords * 1e6).astype(np.int64)
+    d = q.copy()
+    d[1:] -= q[:-1]
+    d[ring_off[:-1]] = q[ring_off[:-1]]  # each ring starts absolute
+    text = d.astype(str)
+    rings = [",".join(text[a:b - 1].ravel()) for a, b in zip(ring_off[:-1], ring_off[1:])]  # (no closing vertex)
+    polys = ["[" + ",".join("[" + r + "]" for r in rings[a:b]) + "]" for a, b in zip(poly_off[:-1], poly_off[1:])]
+    encoded = ["[" + ",".join(polys[a:b]) + "]" for a, b in zip(geom_off[:-1], geom_off[1:])]
+    for i, e in zip(np.flatnonzero(polygonal), encoded):
+        out[i] = e
+    return out
+
+
+def decode_polygons(text: str) -> list[list[list[tuple[float, float]]]]:
+    """The inverse of encode_polygons for one geometry (for tests): polygons of rings of (lon, lat)."""
+    out = []
+    for poly in json.loads(text):
+        rings = []
+        for ring in poly:
+            xy = np.cumsum(np.asarray(ring, dtype=np.int64).reshape(-1, 2), axis=0) / 1e6
+            rings.append([(float(x), float(y)) for x, y in xy])
+        out.append(rings)
+    return out
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+raw_dumps = _ENCODER.encode  # compact JSON, not yet script-safe: pass the whole text to script_safe()
+
+
+def script_safe(text: str) -> str:
+    """JSON text made safe inside a <script> element (< > & ' escaped as in Jinja's tojson) and
+    inert to Jinja (a brace before ``{ % #`` is escaped: in compact JSON a structural ``{`` is
+    always followed by ``"`` or ``}``, so only braces inside strings are touched)."""
+    text = re.sub(r"\{(?=[{%#])", r"\\u007b", text)
     return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def dumps(value) -> str:
+    """Compact, script-safe JSON (see script_safe)."""
+    return script_safe(raw_dumps(value))
 
 
 class GridCatalog:
@@ -134,9 +190,9 @@ class GridCatalog:
         return [self.grids[i] for i in sorted(near) if self.grids[i].code != grid.code]
 
     def embedded(self, frame: str) -> list[str]:
-        """Every grid's geometry in the frame at the embedding tolerance (cached)."""
+        """Every grid's geometry in the frame at the embedding tolerance, encoded (cached)."""
         if frame not in self._embedded:
-            self._embedded[frame] = geometry_json(shift_geoms(self.geoms, frame))
+            self._embedded[frame] = encode_polygons(shift_geoms(self.geoms, frame))
         return self._embedded[frame]
 
     def label_points(self, frame: str) -> np.ndarray:

@@ -9,7 +9,7 @@ popup, label, legend or layer name. Feature properties carry only such pre-escap
 from __future__ import annotations
 
 import datetime as dt
-import html
+import re
 from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
 
@@ -35,15 +35,28 @@ _CSS = """<style>
 .gm-map path.leaflet-interactive:focus{outline:none}
 .gm-map .gm-legend{background:#fff;padding:6px 8px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);line-height:18px}
 .gm-map .gm-legend i{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-2px;border:1px solid #999}
+.gm-map .gm-badge{width:20px;height:20px;line-height:20px;border-radius:50%;background:#7a0019;color:#fff;text-align:center;
+ font:700 11px/20px system-ui,sans-serif;box-shadow:0 0 0 2px #fff,0 1px 3px rgba(0,0,0,.4)}
+.gm-map .gm-badge-warn{background:#6a00a8}
+.gm-map .gm-badge-icon{background:none;border:none}
 .gm-map .gm-popup th{text-align:left;padding-right:8px;font-weight:600;white-space:nowrap;vertical-align:top}
 </style>"""
 
 
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", "\\": "&#92;",
+                           "`": "&#96;", "$": "&#36;", "{": "&#123;", "}": "&#125;"})
+_SPECIAL = re.compile(r"[&<>\"'\\`${}]")
+
+
 def _safe(text: object) -> str:
-    """User text made inert in HTML and inside folium's JS template literals (`${}`, backslash)."""
+    """User text made inert in HTML, inside folium's JS template literals (`${}`, backslash), and
+    in Jinja: folium re-reads every element's rendered output as a Jinja template, so a name
+    holding ``{{ ... }}`` would be evaluated on the server; braces become entities too.
+    (The same as html.escape(quote=True) followed by those five entities.)"""
     if text is None:
         return ""
-    return html.escape(str(text), quote=True).translate({92: "&#92;", 96: "&#96;", 36: "&#36;"})
+    text = str(text)
+    return text.translate(_ENTITIES) if _SPECIAL.search(text) else text
 
 
 def _geometry(geom, tolerance: float = SIMPLIFY_DEG) -> dict:

@@ -1,49 +1,108 @@
-"""Blueprint "maps": the overview map and the grid pages, each with a JSON twin.
+"""Blueprint "maps": the overview map and the grid pages, each with a JSON twin, and the grids by bbox.
 
 Views gather model objects from the services, hand them to the pure builders in gridmap.maps,
 and render the result; `/map.json` and `/grids/<code>.json` return the same data the pages
 show. Phones of staff are shown only to a signed-in user (session or API token). The maps load
 Leaflet and its plugins from the app's static folder, STATIC_DIR (create_app passes it to Flask as
 static_folder, served at /static/), so they need no internet.
+
+Large stores. Up to EMBED_MAX_GRIDS grids (setting ``map_embed_max_grids``) the overview page
+embeds every grid, simplified by about 1 m and rounded to 6 decimals. Above it the page embeds
+none: the browser asks ``/map/grids.geojson?bbox=minx,miny,maxx,maxy&zoom=z`` as the user pans,
+and gets the grids intersecting the box, simplified for the zoom (half a pixel, never finer than
+1 m), at most BBOX_MAX_GRIDS of them (beyond that: none, with ``truncated`` and ``matched``).
+Map pages and their data are gzip-compressed when the client accepts it.
+
+Basemap (settings ``basemap_url``, ``basemap_attr``, ``basemap_crs``): none by default. With a
+GCJ-02 basemap (AMap, Tencent) every overlay coordinate is shifted WGS84 -> GCJ-02, and the
+bbox of /map/grids.geojson is read, and its geometry written, in GCJ-02 too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
+import math
+import time
+import threading
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, render_template, url_for
+import shapely
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from .. import maps
-from ..errors import NotFound
+from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
+from ..maps import geo
 from ..model import Level
 from . import services
 from .auth import current_actor
 
 STATIC_DIR = Path(__file__).with_name("static")  # vendored assets: see static/vendor/README.md
+EMBED_MAX_GRIDS = 5_000  # above this many grids the overview loads grids by bbox
+BBOX_MAX_GRIDS = 3_000  # at most this many grids in one /map/grids.geojson answer
+STAFF_MAX_AGE_S = 60.0  # the map's cached teams are at most this old
+GZIP_MIN_BYTES = 1_400
+GZIP_LEVEL = 3  # 5,000 grids: 8.1 MB -> 1.9 MB in 0.08 s (level 5: 1.7 MB in 0.12 s)
+GZIP_TYPES = frozenset({"text/html", "application/json", "application/geo+json"})
+GEOJSON = "application/geo+json"
 bp = Blueprint("maps", __name__)
+_catalog_lock = threading.Lock()
 
 
 @bp.get("/map")
 def overview():
     """All zones and grids with their teams, open incidents (clustered, heat) and incident rates."""
-    args = _overview_args()
-    m = maps.overview_map(**args, **_map_options())
-    return render_template("map_overview.html", map=maps.render_parts(m), data=maps.overview_json(**args))
+    catalog = grid_catalog()
+    large = len(catalog) > embed_max_grids()
+    args = _overview_args(staff=not large, teams=True)  # bbox-loaded grids fetch their team on a click
+    options = _map_options() | {"catalog": catalog}
+    if large:
+        options |= {"grids_url": url_for("maps.grids_in_bbox"), "grid_json_href": _grid_json_href()}
+    m = maps.overview_map(**(args | {"grids": catalog.grids}), **options)
+    data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "open_incidents": len(args["incidents"])},
+            "loaded_by_bbox": large}
+    return render_template("map_overview.html", map=maps.render_parts(m), data=data)
 
 
 @bp.get("/map.json")
 def overview_json():
     """The data of /map."""
-    return jsonify(maps.overview_json(**_overview_args()))
+    return jsonify(maps.overview_json(**(_overview_args() | {"grids": grid_catalog().grids})))
+
+
+@bp.get("/map/grids.geojson")
+def grids_in_bbox():
+    """The grids intersecting ?bbox=minx,miny,maxx,maxy (the map's frame), simplified for ?zoom=."""
+    try:
+        bbox, zoom = _bbox_arg(), _zoom_arg()
+    except InputError as exc:
+        return jsonify({"status": 422, "title": "InputError", "detail": str(exc)}), 422
+    frame = basemap_frame()
+    catalog = grid_catalog()
+    idx = catalog.in_bbox(geo.bbox_to_wgs84(bbox, frame))
+    limit = BBOX_MAX_GRIDS
+    meta = {"matched": int(len(idx)), "limit": limit, "zoom": zoom, "frame": frame,
+            "tolerance": max(geo.EMBED_TOLERANCE, geo.tolerance_for_zoom(zoom))}
+    if len(idx) > limit:
+        body = geo.dumps({"type": "FeatureCollection", "features": [], "truncated": True, **meta})
+        return Response(body, mimetype=GEOJSON)
+    grids = [catalog.grids[i] for i in idx]
+    stats = maps.choropleth(catalog.grids, _incidents().repo.query(status=OPEN_STATUSES))
+    points = catalog.label_points(frame)
+    props = [maps.client.grid_properties(g, stats, points[i], None, False) for g, i in zip(grids, idx)]
+    fc = maps.client.feature_collection([g.code for g in grids], catalog.served(idx, frame, zoom), props)
+    body = fc[:-1] + "," + geo.dumps({"truncated": False, **meta})[1:]
+    return Response(body, mimetype=GEOJSON)
 
 
 @bp.get("/grids/<code>")
 def grid_page(code: str):
     """One grid on a map among its neighbours, its 1+1+N team and its open incidents."""
     args = _grid_args(code)
+    opts = _map_options()
     m = maps.grid_map(args["grid"], args["neighbours"], args["incidents"], category_names=args["category_names"],
-                      tz=args["tz"], **_map_options())
+                      tz=args["tz"], **{k: v for k, v in opts.items() if k != "catalog"})
     return render_template("map_grid.html", map=maps.render_parts(m), data=maps.grid_json(**args))
 
 
@@ -53,12 +112,110 @@ def grid_json(code: str):
     return jsonify(maps.grid_json(**_grid_args(code)))
 
 
-def _overview_args() -> dict:
-    s = services()
+@bp.after_request
+def _compress(response: Response) -> Response:
+    return gzip_response(response)
+
+
+def gzip_response(response: Response) -> Response:
+    """gzip a page or JSON answer when the client accepts it and it is worth it (in place)."""
+    if (response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or response.mimetype not in GZIP_TYPES or "Content-Encoding" in response.headers
+            or "gzip" not in request.accept_encodings):
+        return response
+    response.vary.add("Accept-Encoding")
+    data = response.get_data()
+    if len(data) < GZIP_MIN_BYTES:
+        return response
+    response.set_data(gzip.compress(data, GZIP_LEVEL, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+# -- what the views share -----------------------------------------------------------------------
+def grid_catalog() -> "geo.GridCatalog":
+    """The plan's grids in memory with a spatial index, rebuilt when the plan or the counts change."""
+    store = services().store
+    info = store.info()
+    key = (info.plan, tuple(sorted((k, v) for k, v in info.counts.items() if k not in ("people", "roles"))))
+    cached = current_app.extensions.get("gridmap.maps.catalog")
+    if cached is not None and cached.key == key:
+        return cached
+    with _catalog_lock:
+        cached = current_app.extensions.get("gridmap.maps.catalog")
+        if cached is None or cached.key != key:
+            cached = geo.GridCatalog(services().units(Level.grid), key)
+            current_app.extensions["gridmap.maps.catalog"] = cached
+    return cached
+
+
+def embed_max_grids() -> int:
+    """How many grids the overview embeds before it loads them by bbox."""
+    return int(getattr(services().settings, "map_embed_max_grids", EMBED_MAX_GRIDS) or EMBED_MAX_GRIDS)
+
+
+def basemap_frame() -> str:
+    """'WGS84' or 'GCJ-02': the frame of the basemap tiles, and so of every overlay."""
+    settings = services().settings
+    return geo.parse_frame(getattr(settings, "basemap_crs", "") if getattr(settings, "basemap_url", "") else "")
+
+
+def map_options() -> dict:
+    """What every map needs from the app: asset URL, links to grid pages, optional basemap."""
+    settings = services().settings
+    return {"static_url": url_for("static", filename=""), "grid_href": _grid_href,
+            # basemap_url / basemap_attr / basemap_crs: a tile server ({z}/{x}/{y} URL, several
+            # separated by " | "); without one the map has a plain background and needs no tiles.
+            "basemap": getattr(settings, "basemap_url", "") or None,
+            "basemap_attr": getattr(settings, "basemap_attr", ""),
+            "basemap_crs": basemap_frame()}
+
+
+_map_options = map_options
+
+
+def _overview_args(staff: bool = True, teams: bool = False) -> dict:
+    """What /map and /map.json show. `teams`: each grid's team as the page embeds it (made safe)."""
     incidents = _incidents().repo.query(status=OPEN_STATUSES)
-    return {"zones": s.units(Level.zone), "grids": s.units(Level.grid), "incidents": incidents,
-            "staff_by_grid": maps.staff_by_unit(s.store.people(), s.store.roles()),
-            "show_phones": _show_phones(), **_labels(incidents)}
+    show_phones = _show_phones()
+    if not staff:
+        by_grid = {}
+    elif teams:
+        by_grid = staff_cache()["teams", show_phones]
+    else:
+        by_grid = staff_cache()["staff"]
+    return {"zones": zones(), "grids": [], "incidents": incidents, "staff_by_grid": by_grid,
+            "show_phones": show_phones, **_labels(incidents)}
+
+
+def staff_cache() -> dict:
+    """Every unit's team (1+1+N order), and as the map embeds it with and without phones.
+
+    Rebuilt when the number of people or roles changes, and at least every STAFF_MAX_AGE_S
+    seconds (so a changed name or phone shows within a minute)."""
+    info = services().store.info()
+    key = (info.counts.get("people"), info.counts.get("roles"))
+    cached = current_app.extensions.get("gridmap.maps.staff")
+    if cached is not None and cached["key"] == key and time.monotonic() - cached["at"] < STAFF_MAX_AGE_S:
+        return cached
+    s = services()
+    staff = maps.staff_by_unit(s.store.people(), s.store.roles())
+    cached = {"key": key, "at": time.monotonic(), "staff": staff,
+              ("teams", False): {c: maps.client.team_json(t, False) for c, t in staff.items()},
+              ("teams", True): {c: maps.client.team_json(t, True) for c, t in staff.items()}}
+    current_app.extensions["gridmap.maps.staff"] = cached
+    return cached
+
+
+def zones() -> list:
+    """The zones of the plan in force, their geometry simplified by ~1 m as the maps draw it
+    (cached with the grid catalog, which is rebuilt when the plan or the counts change)."""
+    catalog = grid_catalog()
+    if not hasattr(catalog, "zones"):
+        found = services().units(Level.zone)
+        simple = shapely.simplify([z.geometry for z in found], geo.EMBED_TOLERANCE, preserve_topology=True)
+        catalog.zones = [dataclasses.replace(z, geometry=g) for z, g in zip(found, simple)]
+    return catalog.zones
 
 
 def _grid_args(code: str) -> dict:
@@ -69,22 +226,43 @@ def _grid_args(code: str) -> dict:
     incidents = _incidents().repo.query(status=OPEN_STATUSES, grid_codes=[code])
     staff = maps.staff_by_unit(s.store.people(), s.store.roles(unit_code=code)).get(code, [])
     zone = s.store.units(codes=[grid.parent_code]) if grid.parent_code else []
-    return {"grid": grid, "neighbours": maps.neighbours_of(grid, s.units(grid.level)), "incidents": incidents,
+    neighbours = (grid_catalog().neighbours(grid) if grid.level == Level.grid
+                  else maps.neighbours_of(grid, s.units(grid.level)))
+    return {"grid": grid, "neighbours": neighbours, "incidents": incidents,
             "staff": staff, "zone": zone[0] if zone else None, "show_phones": _show_phones(), **_labels(incidents)}
 
 
-def _map_options() -> dict:
-    """What every map needs from the app: asset URL, links to grid pages, optional basemap."""
-    settings = services().settings
-    return {"static_url": url_for("static", filename=""), "grid_href": _grid_href,
-            # basemap_url / basemap_attr: a tile server on the local network ({z}/{x}/{y} URL);
-            # without one the map has a plain background and needs no tiles at all.
-            "basemap": getattr(settings, "basemap_url", "") or None,
-            "basemap_attr": getattr(settings, "basemap_attr", "")}
+def _bbox_arg() -> tuple[float, float, float, float]:
+    raw = request.args.get("bbox", "")
+    try:
+        box = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise InputError(f"bbox must be minx,miny,maxx,maxy in degrees, got {raw!r}")
+    x0, y0, x1, y1 = box
+    if not (x0 < x1 and y0 < y1 and -180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
+        raise InputError(f"bbox {raw!r}: need minx < maxx, miny < maxy, within -180..180 / -90..90")
+    return box
+
+
+def _zoom_arg() -> int:
+    raw = request.args.get("zoom", "14")
+    try:
+        zoom = float(raw)
+    except ValueError:
+        raise InputError(f"zoom must be a number, got {raw!r}") from None
+    if not 0 <= zoom <= 24:
+        raise InputError(f"zoom must be between 0 and 24, got {raw!r}")
+    return int(round(zoom))
 
 
 def _grid_href(code: str) -> str:
     return url_for("maps.grid_page", code=code)
+
+
+def _grid_json_href() -> str:
+    return url_for("maps.grid_json", code="__CODE__")
 
 
 def _labels(incidents) -> dict:

@@ -22,7 +22,12 @@
   /* A set of grid features: embedded (opts.data) or loaded by bbox from opts.url. Listeners get
    * (features, reset): reset means "replace what you show", otherwise "add these". */
   function source(map, opts) {
-    var src = {map: map, opts: opts, features: [], byId: {}, listeners: [], zoom: null, seq: 0, truncated: null};
+    var src = {map: map, opts: opts, features: [], byId: {}, listeners: [], zoom: null, seq: 0, truncated: null,
+               fillOn: false, styled: []};
+    src.setFill = function (on) {
+      src.fillOn = on;
+      src.styled.forEach(function (layer) { layer.setStyle(function (f) { return layer.options.style(f); }); });
+    };
     src.on = function (fn) {
       src.listeners.push(fn);
       if (src.features.length) fn(src.features, true);
@@ -38,8 +43,10 @@
       });
       emit(reset ? src.features : added, reset);
     }
-    if (opts.data) {
-      take(opts.data, true);
+    var embedded = opts.dataId && document.getElementById(opts.dataId);
+    var data = embedded ? JSON.parse(embedded.textContent) : opts.data;
+    if (data) {
+      take(data, true);
       return src;
     }
     var notice = L.control({position: "topleft"});
@@ -84,6 +91,45 @@
     return src;
   }
 
+  /* Rings encoded by gridmap.maps.geo.encode_polygons: integers in millionths of a degree, the
+   * first lon, lat absolute, then differences. */
+  function decodeRing(r) {
+    var out = new Array(r.length / 2), x = 0, y = 0;
+    for (var i = 0, j = 0; i < r.length; i += 2, j++) {
+      x += r[i]; y += r[i + 1];
+      out[j] = new L.LatLng(y / 1e6, x / 1e6);
+    }
+    return out;
+  }
+
+  /* Add features to an L.GeoJSON layer as addData does; features carrying encoded polygons ("g")
+   * are built straight into L.Polygon, without GeoJSON coordinate arrays in between. */
+  function addFeatures(layer, features) {
+    var opts = layer.options;
+    for (var i = 0; i < features.length; i++) {
+      var f = features[i];
+      if (!f.g) { layer.addData(f); continue; }
+      if (!f.g.length) continue;
+      var latlngs = f.g.length === 1 ? f.g[0].map(decodeRing)
+        : f.g.map(function (p) { return p.map(decodeRing); });
+      var l = new L.Polygon(latlngs, opts.renderer ? {renderer: opts.renderer} : {});
+      l.feature = f;
+      l.defaultOptions = l.options;
+      layer.resetStyle(l);
+      if (opts.onEachFeature) opts.onEachFeature(f, l);
+      layer.addLayer(l);
+    }
+  }
+
+  /* window.gridmapDrawn: performance.now() after the first frame painted with grids in it. */
+  function drawn() {
+    if (window.gridmapDrawn || drawn.pending) return;
+    drawn.pending = true;
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () { window.gridmapDrawn = performance.now(); });
+    });
+  }
+
   function tooltipOf(f) {
     return esc(f.id) + " " + (f.properties.n || "");
   }
@@ -112,56 +158,59 @@
     return "<table class=\"gm-popup\">" + rows + body + "</table>" + link;
   }
 
-  /* Grid outlines with a tooltip and a popup card (its 1+1+N team embedded, or fetched). */
+  /* Grid outlines with a tooltip and a popup card (its 1+1+N team embedded, or fetched), filled
+   * by incidents per 100 households while the source's fill is on (see fillLayer). Tooltip and
+   * popup contents are built when first shown. */
   function gridLayer(src, opts) {
-    var style = {color: opts.colour || "#1f4e79", weight: opts.weight || 1.5, fillOpacity: 0.04,
-                 className: opts.className || "gm-grid"};
+    var base = {color: opts.colour || "#1f4e79", weight: opts.weight || 1.5, className: opts.className || "gm-grid"};
+    function style(f) {
+      if (src.fillOn) return L.extend({fillColor: f.properties.f || opts.noData || "#cccccc", fillOpacity: 0.7}, base);
+      return L.extend({fillOpacity: 0.04}, base);
+    }
     var layer = L.geoJSON(null, {
-      style: function () { return style; },
+      style: style,
+      // many grids draw faster on one canvas than as thousands of SVG paths
+      renderer: opts.canvas ? L.canvas({padding: 0.3, tolerance: 2}) : undefined,
       onEachFeature: function (f, l) {
-        l.bindTooltip(tooltipOf(f), {sticky: true});
-        var team = f.properties.t;
-        l.bindPopup(popupHtml(f, opts, team, true), {maxWidth: 360});
-        if (team === undefined && opts.gridJson) {
+        l._gmGrid = true;  // (tests and benchmarks count these: canvas-drawn grids have no <path>)
+        l.bindTooltip(function () {
+          var p = f.properties, text = tooltipOf(f);
+          if (src.fillOn) text += "<br>" + esc(p.o || 0) + " 件, " + (p.r != null ? esc(p.r.toFixed(1)) : "—") + " /百户";
+          return text;
+        }, {sticky: true});
+        l.bindPopup(function () { return popupHtml(f, opts, l._gmTeam !== undefined ? l._gmTeam : f.properties.t, l._gmTeam === undefined); },
+                    {maxWidth: 360});
+        if (f.properties.t === undefined && opts.gridJson) {
           l.on("popupopen", function () {
-            if (l._gmTeam) return;
+            if (l._gmTeam !== undefined) return;
             fetch(fill(opts.gridJson, f.id), {credentials: "same-origin"})
               .then(function (r) { return r.json(); })
-              .then(function (d) {
-                l._gmTeam = (d.staff || []).map(function (s) { return [s.role_label, s.name, s.phone]; });
-                l.setPopupContent(popupHtml(f, opts, l._gmTeam, false));
-              })
-              .catch(function () { l.setPopupContent(popupHtml(f, opts, [], false)); });
+              .then(function (d) { l._gmTeam = (d.staff || []).map(function (s) { return [s.role_label, s.name, s.phone]; }); })
+              .catch(function () { l._gmTeam = []; })
+              .then(function () { if (l.isPopupOpen()) l.setPopupContent(popupHtml(f, opts, l._gmTeam, false)); });
           });
         }
-        l.on("mouseover", function () { l.setStyle({weight: style.weight + 2, fillOpacity: 0.15}); });
-        l.on("mouseout", function () { l.setStyle(style); });
+        l.on("mouseover", function () { l.setStyle({weight: base.weight + 2, fillOpacity: src.fillOn ? 0.85 : 0.15}); });
+        l.on("mouseout", function () { layer.resetStyle(l); });
       }
     });
+    src.styled.push(layer);
     src.on(function (features, reset) {
       if (reset) layer.clearLayers();
-      layer.addData(features);
+      addFeatures(layer, features);
+      if (features.length) drawn();
     });
     return layer;
   }
 
-  /* Grids filled by incidents per 100 households (colour computed by the server). */
-  function fillLayer(src, opts) {
-    var layer = L.geoJSON(null, {
-      style: function (f) {
-        return {fillColor: f.properties.f || opts.noData, fillOpacity: 0.7, weight: 0, className: "gm-fill"};
-      },
-      onEachFeature: function (f, l) {
-        var p = f.properties;
-        var rate = p.r != null ? esc(p.r.toFixed(1)) : "—";
-        l.bindTooltip(tooltipOf(f) + "<br>" + esc(p.o || 0) + " 件, " + rate + " /百户", {sticky: true});
-      }
+  /* The choropleth switch in the layer control: while on, the grids are filled by their class
+   * colour (computed by the server). One set of polygons serves both. */
+  function fillLayer(src) {
+    var Toggle = L.Layer.extend({
+      onAdd: function () { src.setFill(true); },
+      onRemove: function () { src.setFill(false); }
     });
-    src.on(function (features, reset) {
-      if (reset) layer.clearLayers();
-      layer.addData(features);
-    });
-    return layer;
+    return new Toggle();
   }
 
   /* Grid names at each grid's inside point, from opts.minZoom on, only for the grids in view. */
@@ -189,16 +238,22 @@
   /* Open incidents as awesome markers coloured by status, clustered. rows: [lat, lon, colour,
    * id, category, status, reported, description], text already safe. */
   function incidentLayer(rows, opts) {
-    var cluster = L.markerClusterGroup(opts.cluster || {});
-    var markers = rows.map(function (r) {
+    var cluster = L.markerClusterGroup(L.extend({chunkedLoading: true}, opts.cluster || {}));
+    // the markers are made after the first frame is painted: the grids show first
+    requestAnimationFrame(function () { setTimeout(fill, 0); });
+    return cluster;
+
+    function fill() {
+      cluster.addLayers(rows.map(marker));
+    }
+
+    function marker(r) {
       var icon = L.AwesomeMarkers.icon({icon: "circle-exclamation", prefix: "fa", markerColor: r[2],
                                         iconColor: "white", extraClasses: "fa-rotate-0"});
       return L.marker([r[0], r[1]], {icon: icon})
         .bindPopup("<b>" + r[4] + "</b> · " + r[5] + "<br>" + r[6] + " · #" + esc(r[3]) + "<br>" + r[7], {maxWidth: 300})
         .bindTooltip(r[4]);
-    });
-    cluster.addLayers(markers);
-    return cluster;
+    }
   }
 
   window.gridmap = {esc: esc, source: source, gridLayer: gridLayer, fillLayer: fillLayer,
