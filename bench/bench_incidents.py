@@ -375,17 +375,12 @@ def load_phase(args, work: Path, db: Path, log) -> list[dict]:
     env = _env() | {"GRIDMAP_DB": str(db), "GRIDMAP_REPORT_RATE_LIMIT": "100000 per minute"}
     payload_file = work / "payloads.json"
     targets = [("gridmap", c) for c in args.configs]
-    if args.sqlite_normal:
-        targets.append(("gridmap+sync=NORMAL", args.configs[0]))
     targets.append(("noop", args.configs[0]))
     for kind, config in targets:
         name = f"{kind} ({config})"
         glog = work / f"gunicorn-{kind.replace('+', '_').replace('=', '_')}-{config}.log"
         if kind == "gridmap":
             server = Server(name, "gridmap:create_app()", CONFIGS[config], work, env, glog, [])
-        elif kind.startswith("gridmap+"):
-            server = Server(name, "tuned_app:create_app()", CONFIGS[config], work,
-                            env | {"BENCH_SQLITE_SYNCHRONOUS": "NORMAL"}, glog, ["--pythonpath", str(BENCH)])
         else:
             server = Server(name, "noop_app:app", CONFIGS[config], work, _env(), glog, ["--pythonpath", str(BENCH)])
         try:
@@ -701,9 +696,6 @@ def write_report(path: Path, args, load: list[dict], imp: dict | None, prof: dic
     for c in args.configs:
         a(f"GRIDMAP_DB=DIR/gridmap.db GRIDMAP_REPORT_RATE_LIMIT='100000 per minute' gunicorn --no-control-socket "
           f"{' '.join(CONFIGS[c])} --keep-alive 75 --timeout 60 -b 127.0.0.1:PORT 'gridmap:create_app()'")
-    if args.sqlite_normal:
-        a(f"BENCH_SQLITE_SYNCHRONOUS=NORMAL GRIDMAP_DB=... gunicorn ... {' '.join(CONFIGS[args.configs[0]])} "
-          "--pythonpath bench 'tuned_app:create_app()'")
     a(f"gunicorn --no-control-socket {' '.join(CONFIGS[args.configs[0]])} --keep-alive 75 --timeout 60 -b 127.0.0.1:PORT "
       "--pythonpath bench 'noop_app:app'")
     a(f"python bench/bench_incidents.py loadgen --mode open --rate {args.rate:g} --duration {args.duration:g} "
@@ -841,7 +833,6 @@ def _suggestions(args, gm_open, post, imp, prof, sketch, load) -> list[str]:
     if missed_post and post:
         b = {x["label"].strip(): x for x in post["buckets"]}
         share = lambda k: 100 * b[k]["share"] if k in b else 0.0  # noqa: E731
-        tuned = [r for r in load if r["server"].startswith("gridmap+") and r["mode"] == "open"]
         cpu_ms = max((r["server_cpu_ms_per_req"] for r in gm_open), default=post["ms_per_req"])
         out.append("**Report endpoint (p99 at 200 req/s).** One report costs "
                    f"{post['ms_per_req']:.1f} ms of CPU in-process and up to {cpu_ms:.1f} ms in gunicorn (table: server "
@@ -854,9 +845,7 @@ def _suggestions(args, gm_open, post, imp, prof, sketch, load) -> list[str]:
             sync_txt = (" Add `PRAGMA synchronous=NORMAL` to `_sqlite_pragmas`: gridmap leaves SQLite's FULL, one WAL "
                         f"fsync per report (`sqlite3 commit` {share('all SQL: sqlite3 `commit`'):.0f}% "
                         "of the in-process profile, held under the write lock); with WAL, NORMAL loses at most the last "
-                        "commits on a power cut" + ("; measured with bench/tuned_app.py: " + ", ".join(
-                            f"p99 {_f(r['latency']['p99_ms'])} ms at {r['achieved_rps']:.0f} req/s" for r in tuned)
-                            if tuned else " (`--sqlite-normal` measures it)") + ".")
+                        "commits on a power cut.")
         out.append(f"{k}. Write lock: every report is a write transaction; writers of other worker processes wait in "
                    "busy_timeout's sleep-and-retry loop (sleeps of 1–100 ms) and a lock holder may itself be waiting "
                    "for the GIL or a core. Keep concurrent writers few (serialise writes per process, fewer "
@@ -978,8 +967,6 @@ def main() -> None:
     ap.add_argument("--profile-rows", type=int, default=5_000)
     ap.add_argument("--profile", choices=["auto", "always", "never"], default="auto",
                     help="profile the import (auto: when it misses the 60 s target)")
-    ap.add_argument("--sqlite-normal", action="store_true",
-                    help="also run gridmap with PRAGMA synchronous=NORMAL added (bench/tuned_app.py)")
     ap.add_argument("--post-profile", type=int, default=500, help="in-process profile of N reports (0 = skip)")
     ap.add_argument("--quiet-wait", type=float, default=15.0,
                     help="before each timed run, wait up to this many s for the machine to be nearly idle")
