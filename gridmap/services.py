@@ -87,9 +87,7 @@ class Services:
         """Every grid that breaks 1+1+N and every zone lacking its secretary or director."""
         from .staff import team_problems
 
-        levels = self.store.unit_levels()
-        names = {u.code: u.name for u in self.store.units()} if levels else {}
-        checked = [(c, names[c], lv) for c, lv in sorted(levels.items()) if lv in (Level.grid, Level.micro, Level.zone)]
+        checked = [(c, n, lv) for c, n, lv in self.store.unit_names() if lv in (Level.grid, Level.micro, Level.zone)]
         return team_problems(checked, self.store.roles())
 
     @property

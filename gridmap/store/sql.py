@@ -168,6 +168,17 @@ class SQLStore:
             rows = conn.execute(sa.select(t.c.code, t.c.level).where(t.c.plan == plan)).all()
         return {code: Level(level) for code, level in rows}
 
+    def unit_names(self, plan: int | None = None) -> list[tuple[str, str, Level]]:
+        """(code, name, level) of every unit of a plan, in code order, without geometry."""
+        plan = plan if plan is not None else self.current_plan()
+        if plan is None:
+            return []
+        t = schema.units
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(t.c.code, t.c.name, t.c.level).where(t.c.plan == plan)
+                                .order_by(t.c.code)).all()
+        return [(c, n, Level(lv)) for c, n, lv in rows]
+
     def unit_tree(self, plan: int | None = None) -> list[tuple[str, str | None, Level]]:
         """(code, parent_code, level) of every unit of a plan, without geometry."""
         plan = plan if plan is not None else self.current_plan()
