@@ -124,3 +124,25 @@ def with_maps(app):
         app.register_blueprint(maps_pages.bp)
     app.static_folder = str(maps_pages.STATIC_DIR)
     return app
+
+
+def map_point(page, map_expr: str, lon: float, lat: float) -> tuple[float, float]:
+    """Page coordinates of a lon/lat on the Leaflet map `map_expr` (a JS expression), taken once the page
+    and the map are still: a smooth scroll or a zoom animation on a slow machine would otherwise
+    move the target between measuring it and tapping it."""
+    return page.evaluate(
+        f"""async () => {{
+          const m = {map_expr};
+          const frame = () => new Promise(r => requestAnimationFrame(r));
+          const where = () => {{ const q = m.latLngToContainerPoint([{lat}, {lon}]);
+            const r = m.getContainer().getBoundingClientRect(); return [r.left + q.x, r.top + q.y]; }};
+          let last = null, same = 0;
+          for (let i = 0; i < 600 && same < 10; i++) {{
+            await frame();
+            const now = where();
+            const moving = m._animatingZoom || (m._panAnim && m._panAnim._inProgress);
+            same = (!moving && last && now[0] === last[0] && now[1] === last[1]) ? same + 1 : 0;
+            last = now;
+          }}
+          return last;
+        }}""")

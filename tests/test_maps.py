@@ -342,8 +342,7 @@ def test_overview_in_chromium(demo_server, tmp_path):
         p = grid.geometry.representative_point()
         _map_js(page, f"m.setView([{p.y}, {p.x}], 14, {{animate: false}})")
         page.wait_for_timeout(300)
-        x, y = _map_js(page, f"(() => {{ const q = m.latLngToContainerPoint([{p.y}, {p.x}]); "
-                             "const r = m.getContainer().getBoundingClientRect(); return [r.left + q.x, r.top + q.y]; })()")
+        x, y = browser.map_point(page, "window[document.querySelector('.folium-map').id]", p.x, p.y)
         page.mouse.click(x, y)
         popup = page.wait_for_selector(".leaflet-popup-content")
         text = popup.inner_text()
@@ -532,8 +531,7 @@ def test_large_store_overview_in_chromium_loads_grids_by_bbox(demo_server, tmp_p
             _map_js(page, f"(m.setView([{p.y}, {p.x}], 14, {{animate: false}}), 0)")
         page.wait_for_function("document.querySelectorAll('.gm-grid-label').length >= 1")  # labels from zoom 13 on
         page.wait_for_timeout(300)
-        x, y = _map_js(page, f"(() => {{ const q = m.latLngToContainerPoint([{p.y}, {p.x}]); "
-                             "const r = m.getContainer().getBoundingClientRect(); return [r.left + q.x, r.top + q.y]; })()")
+        x, y = browser.map_point(page, "window[document.querySelector('.folium-map').id]", p.x, p.y)
         page.mouse.click(x, y)
         page.wait_for_function("document.querySelector('.leaflet-popup-content') && "
                                "!document.querySelector('.leaflet-popup-content').innerText.includes('…')")
