@@ -51,21 +51,25 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
                  basemap: str | None = None, basemap_attr: str = "", category_names: Mapping[str, str] | None = None,
                  tz: dt.tzinfo = dt.timezone.utc, grid_href: Callable[[str], str] | None = None,
                  basemap_crs: str = WGS84, grids_url: str | None = None, grid_json_href: str | None = None,
-                 catalog: GridCatalog | None = None) -> folium.Map:
+                 catalog: GridCatalog | None = None, incident_title: str = "在办事件 Open incidents",
+                 statuses: Sequence[str] | None = None, focus: Unit | None = None) -> folium.Map:
     """The whole store: zones, grids with their teams, incidents clustered, heat and choropleth.
 
     The grids are embedded in the page (simplified, rounded; each geometry once), or, with
     `grids_url`, loaded by the browser by bounding box from that URL as the user pans (their
     teams then come from `grid_json_href`, a URL with ``__CODE__``, when a popup opens).
     `catalog` supplies cached display geometry for `grids`; `basemap_crs` "GCJ-02" shifts
-    every overlay coordinate to match a GCJ-02 basemap.
+    every overlay coordinate to match a GCJ-02 basemap. The overview's filters choose the
+    `incidents`; `statuses` lists the ones asked for (legend) and `focus`, a zone, frames the map.
     """
     frame = parse_frame(basemap_crs)
     catalog = catalog if catalog is not None and len(catalog) == len(grids) else GridCatalog(grids)
     grids = catalog.grids
     shown_zones = geo.display_units(zones, frame)
     shown_incidents = geo.display_incidents(incidents, frame)
-    m = _base_map(_bounds(shown_zones, catalog, frame), basemap, basemap_attr)
+    bounds = (_pad(shapely.total_bounds(geo.display_units([focus], frame)[0].geometry), 0.05) if focus
+              else _bounds(shown_zones, catalog, frame))
+    m = _base_map(bounds, basemap, basemap_attr)
     stats = choropleth(grids, incidents)
     zone_names = {z.code: _safe(z.name) for z in zones}
     href = grid_href("__CODE__") if grid_href else None
@@ -85,11 +89,11 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     if zones:
         _zone_layer(shown_zones, LARGE_ZONE_TOLERANCE if grids_url else geo.EMBED_TOLERANCE).add_to(m)
     label_layer(source, m.get_name(), "网格名称 Grid labels", LABEL_MIN_ZOOM).add_to(m)
-    incident_layer(shown_incidents, category_names or {}, tz, "在办事件 Open incidents").add_to(m)
+    incident_layer(shown_incidents, category_names or {}, tz, incident_title).add_to(m)
     _heat_layer(shown_incidents).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     _legend(stats.title, stats.legend(), "bottomright").add_to(m)
-    _legend("在办事件 Open incidents", _status_rows(), "bottomleft").add_to(m)
+    _legend(incident_title, _status_rows(statuses), "bottomleft").add_to(m)
     return localise(m, static_url)
 
 

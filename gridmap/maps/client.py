@@ -29,7 +29,7 @@ from folium.map import Layer
 
 from ..incidents.model import Incident
 from ..model import Unit
-from .data import STATUS_COLOURS, Choropleth, StaffEntry, incident_json
+from .data import Choropleth, StaffEntry, incident_json, marker_colour
 from .geo import dumps, raw_dumps, script_safe
 from .layers import _safe
 
@@ -161,7 +161,7 @@ def incident_rows(incidents: Sequence[Incident], category_names: Mapping[str, st
     rows = []
     for inc in incidents:
         j = incident_json(inc, category_names, tz)
-        rows.append([j["lat"], j["lon"], STATUS_COLOURS.get(inc.status, "gray"), str(inc.id),
+        rows.append([j["lat"], j["lon"], marker_colour(inc.status), str(inc.id),
                      _safe(j["category_name"]), _safe(j["status_label"]),
                      _safe(j["reported_at"][:16].replace("T", " ")), _safe(inc.description)])
     return rows

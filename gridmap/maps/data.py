@@ -20,7 +20,15 @@ from ..model import GRID_ROLES, Person, Role, Unit
 STATUS_COLOURS = {"reported": "red", "filed": "orange", "dispatched": "blue", "in_progress": "purple",
                   "handled": "green", "verified": "darkgreen"}
 MARKER_HEX = {"red": "#d63e2a", "orange": "#f69730", "blue": "#38aadd", "purple": "#d252b9",
-              "green": "#72b026", "darkgreen": "#728224", "gray": "#575757"}
+              "green": "#72b026", "darkgreen": "#728224", "gray": "#575757", "black": "#303030",
+              "lightgray": "#a3a3a3"}
+# Final statuses appear only when the overview's status filter asks for them.
+FINAL_COLOURS = {"closed": "gray", "rejected": "black", "merged": "lightgray"}
+
+
+def marker_colour(status: str) -> str:
+    """The awesome-markers colour name of a status (open or final)."""
+    return STATUS_COLOURS.get(status) or FINAL_COLOURS.get(status, "gray")
 CLASS_COLOURS = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")  # ColorBrewer YlOrRd
 NO_DATA = "#cccccc"
 
@@ -128,12 +136,18 @@ def unit_json(u: Unit) -> dict:
 
 def overview_json(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequence[Incident],
                   staff_by_grid: Mapping[str, Sequence[StaffEntry]], show_phones: bool,
-                  category_names: Mapping[str, str] | None = None, tz: dt.tzinfo = dt.timezone.utc) -> dict:
-    """Everything /map shows, as JSON: zones, grids with team and incident rate, incidents, legends."""
+                  category_names: Mapping[str, str] | None = None, tz: dt.tzinfo = dt.timezone.utc,
+                  filters: Mapping | None = None) -> dict:
+    """Everything /map shows, as JSON: zones, grids with team and incident rate, incidents, legends.
+
+    `filters` (MapFilter.as_json) says which incidents were asked for; without it, the open ones."""
     stats = choropleth(grids, incidents)
+    statuses = (filters or {}).get("status")
     return {
-        "counts": {"zones": len(zones), "grids": len(grids), "open_incidents": len(incidents)},
-        "legend": stats.as_json(), "status_colours": status_colours(),
+        "counts": {"zones": len(zones), "grids": len(grids), "incidents": len(incidents),
+                   "open_incidents": sum(1 for i in incidents if i.status in STATUS_COLOURS)},
+        "filters": dict(filters) if filters else None,
+        "legend": stats.as_json(), "status_colours": status_colours(statuses),
         "zones": [unit_json(z) for z in zones],
         "grids": [unit_json(g) | stats.grid_json(g.code)
                   | {"staff": [s.as_json(show_phones) for s in staff_by_grid.get(g.code, ())]} for g in grids],
@@ -153,9 +167,9 @@ def grid_json(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Incide
             "status_colours": status_colours()}
 
 
-def status_colours() -> dict[str, str]:
-    """Marker colour (hex) of each open status, in workflow order."""
-    return {s: MARKER_HEX[c] for s, c in STATUS_COLOURS.items()}
+def status_colours(statuses: Sequence[str] | None = None) -> dict[str, str]:
+    """Marker colour (hex) of each status shown (default: the open ones), in workflow order."""
+    return {s: MARKER_HEX[marker_colour(s)] for s in (statuses or STATUS_COLOURS)}
 
 
 # -- the leaders' dashboard: hotspots and early warnings ------------------------------------------

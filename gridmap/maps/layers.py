@@ -21,7 +21,7 @@ from folium.template import Template
 
 from ..incidents.model import STATUS_LABELS, Incident
 from ..model import Unit
-from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_json
+from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_json, marker_colour
 
 SIMPLIFY_DEG = 1e-5  # about 1 m at these latitudes: below what a screen shows at street zoom
 LABEL_MIN_ZOOM = 13  # grid names are legible from here on (a demo grid is about 2 km across)
@@ -132,7 +132,7 @@ def _incident_layer(incidents: Sequence[Incident], category_names: Mapping[str, 
         folium.Marker(
             [j["lat"], j["lon"]], popup=folium.Popup(body, max_width=300),
             tooltip=folium.Tooltip(_safe(j["category_name"])),
-            icon=folium.Icon(color=STATUS_COLOURS.get(inc.status, "gray"), icon="circle-exclamation", prefix="fa"),
+            icon=folium.Icon(color=marker_colour(inc.status), icon="circle-exclamation", prefix="fa"),
         ).add_to(cluster)
     return cluster
 
@@ -143,8 +143,9 @@ def _heat_layer(incidents: Sequence[Incident]) -> plugins.HeatMap:
     return plugins.HeatMap(points, name=_safe("热力图 Heat map"), show=False, radius=20, blur=15, min_opacity=0.3)
 
 
-def _status_rows() -> list[tuple[str, str]]:
-    return [(MARKER_HEX[c], f"{STATUS_LABELS[s]} {s}") for s, c in STATUS_COLOURS.items()]
+def _status_rows(statuses: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """Legend rows of the statuses shown (default: the open ones), in workflow order."""
+    return [(MARKER_HEX[marker_colour(s)], f"{STATUS_LABELS[s]} {s}") for s in (statuses or STATUS_COLOURS)]
 
 
 class _Legend(folium.MacroElement):

@@ -24,6 +24,6 @@ def _respond(status: int, title: str, detail: str):
     if request.path.startswith("/open311/"):
         # GeoReport v2 errors are a list of {code, description}
         return jsonify([{"code": status, "description": detail}]), status
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.path.endswith((".json", ".geojson")):  # JSON twins too
         return jsonify({"status": status, "title": title, "detail": detail}), status
     return render_template("error.html", status=status, title=title, detail=detail), status

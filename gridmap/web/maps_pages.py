@@ -34,6 +34,7 @@ from .. import maps
 from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
 from ..maps import geo
+from ..maps.filters import MapFilter
 from ..model import Level
 from . import services
 from .auth import current_actor
@@ -52,23 +53,53 @@ _catalog_lock = threading.Lock()
 
 @bp.get("/map")
 def overview():
-    """All zones and grids with their teams, open incidents (clustered, heat) and incident rates."""
+    """All zones and grids with their teams, incidents (clustered, heat) and incident rates.
+
+    Filters in the query string (gridmap.maps.filters): from, to, category, status, zone."""
     catalog = grid_catalog()
     large = len(catalog) > embed_max_grids()
-    args = _overview_args(staff=not large, teams=True)  # bbox-loaded grids fetch their team on a click
-    options = _map_options() | {"catalog": catalog}
+    flt = map_filter()
+    args = _overview_args(flt, staff=not large, teams=True)  # bbox-loaded grids fetch their team on a click
+    options = _map_options() | {"catalog": catalog, "statuses": flt.statuses,
+                                "incident_title": _incident_title(flt), "focus": _zone_of(flt, args["zones"])}
     if large:
         options |= {"grids_url": url_for("maps.grids_in_bbox"), "grid_json_href": _grid_json_href()}
     m = maps.overview_map(**(args | {"grids": catalog.grids}), **options)
-    data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "open_incidents": len(args["incidents"])},
-            "loaded_by_bbox": large}
+    data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "incidents": len(args["incidents"])},
+            "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(),
+            "filter_active": flt.active, "json_args": flt.as_args(), "choices": _filter_choices(args["zones"])}
     return render_template("map_overview.html", map=maps.render_parts(m), data=data)
 
 
 @bp.get("/map.json")
 def overview_json():
-    """The data of /map."""
-    return jsonify(maps.overview_json(**(_overview_args() | {"grids": grid_catalog().grids})))
+    """The data of /map, with the same filters."""
+    flt = map_filter()
+    return jsonify(maps.overview_json(**(_overview_args(flt) | {"grids": grid_catalog().grids}),
+                                      filters=flt.as_json()))
+
+
+def map_filter() -> MapFilter:
+    """The overview's filters from the query string (InputError, HTTP 400, when one is wrong)."""
+    return MapFilter.parse(request.args, _incidents().taxonomy.codes(), [z.code for z in zones()])
+
+
+def _incident_title(flt: MapFilter) -> str:
+    return "在办事件 Open incidents" if flt.open_only else "事件 Incidents"
+
+
+def _zone_of(flt: MapFilter, shown_zones) -> object | None:
+    return next((z for z in shown_zones if z.code == flt.zone), None) if flt.zone else None
+
+
+def _filter_choices(shown_zones) -> dict:
+    """What the filter form offers: categories, statuses and zones."""
+    from ..incidents.model import STATUS_LABELS
+
+    tax = _incidents().taxonomy
+    return {"categories": [(c, tax.get(c).name) for c in tax.codes()],
+            "statuses": [("open", "在办 open"), ("all", "全部 all"), *((k, f"{v} {k}") for k, v in STATUS_LABELS.items())],
+            "zones": [(z.code, z.name) for z in shown_zones]}
 
 
 @bp.get("/map/grids.geojson")
@@ -174,9 +205,10 @@ def map_options() -> dict:
 _map_options = map_options
 
 
-def _overview_args(staff: bool = True, teams: bool = False) -> dict:
+def _overview_args(flt: MapFilter, staff: bool = True, teams: bool = False) -> dict:
     """What /map and /map.json show. `teams`: each grid's team as the page embeds it (made safe)."""
-    incidents = _incidents().repo.query(status=OPEN_STATUSES)
+    svc = _incidents()
+    incidents = flt.keep(svc.repo.query(**flt.query(svc.tz)))
     show_phones = _show_phones()
     if not staff:
         by_grid = {}
