@@ -116,3 +116,17 @@ def test_page_shows_the_filter_and_refuses_bad_values(client):
         assert r.status_code == 422 and bad.split("=")[0][1:] in r.get_json()["detail"]
         page = c.get("/map" + bad)
         assert page.status_code == 422 and "text/html" in page.content_type
+
+
+def test_grids_by_bbox_count_what_the_filter_selects(client):
+    c, ids, now = client
+
+    def counts(query: str) -> dict[str, int]:
+        r = c.get("/map/grids.geojson?bbox=115,38,117,40&zoom=12" + query)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return {f["id"]: f["properties"]["o"] for f in r.get_json()["features"]}
+
+    assert sum(counts("").values()) == 3
+    assert sum(counts("&category=illegal_parking").values()) == 2
+    assert sum(counts("&status=all").values()) == 4
+    assert c.get("/map/grids.geojson?bbox=115,38,117,40&status=lost").status_code == 422

@@ -63,7 +63,7 @@ def overview():
     options = _map_options() | {"catalog": catalog, "statuses": flt.statuses,
                                 "incident_title": _incident_title(flt), "focus": _zone_of(flt, args["zones"])}
     if large:
-        options |= {"grids_url": url_for("maps.grids_in_bbox"), "grid_json_href": _grid_json_href()}
+        options |= {"grids_url": url_for("maps.grids_in_bbox", **flt.as_args()), "grid_json_href": _grid_json_href()}
     m = maps.overview_map(**(args | {"grids": catalog.grids}), **options)
     data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "incidents": len(args["incidents"])},
             "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(),
@@ -104,9 +104,10 @@ def _filter_choices(shown_zones) -> dict:
 
 @bp.get("/map/grids.geojson")
 def grids_in_bbox():
-    """The grids intersecting ?bbox=minx,miny,maxx,maxy (the map's frame), simplified for ?zoom=."""
+    """The grids intersecting ?bbox=minx,miny,maxx,maxy (the map's frame), simplified for ?zoom=;
+    their incident rates count what the overview's filters (same query string) select."""
     try:
-        bbox, zoom = _bbox_arg(), _zoom_arg()
+        bbox, zoom, flt = _bbox_arg(), _zoom_arg(), map_filter()
     except InputError as exc:
         return jsonify({"status": 422, "title": "InputError", "detail": str(exc)}), 422
     frame = basemap_frame()
@@ -119,7 +120,8 @@ def grids_in_bbox():
         body = geo.dumps({"type": "FeatureCollection", "features": [], "truncated": True, **meta})
         return Response(body, mimetype=GEOJSON)
     grids = [catalog.grids[i] for i in idx]
-    stats = maps.choropleth(catalog.grids, _incidents().repo.query(status=OPEN_STATUSES))
+    svc = _incidents()
+    stats = maps.choropleth(catalog.grids, flt.keep(svc.repo.query(**flt.query(svc.tz))))
     points = catalog.label_points(frame)
     props = [maps.client.grid_properties(g, stats, points[i], None, False) for g, i in zip(grids, idx)]
     fc = maps.client.feature_collection([g.code for g in grids], catalog.served(idx, frame, zoom), props)
