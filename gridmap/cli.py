@@ -209,15 +209,28 @@ def locate(obj: _Ctx, lon: float, lat: float, crs: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("--out", "output", required=True, type=click.Path(dir_okay=False), help="Output file (same format).")
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@click.option("--out", "output", required=True, type=click.Path(), help="Output file (same format).")
 @click.option("--crs", default="EPSG:4326", show_default=True, help="CRS of the input points.")
 @click.option("--lon-field", default="lon", show_default=True)
 @click.option("--lat-field", default="lat", show_default=True)
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: INPUT and --out are (Geo)Parquet directories of partitions, run on a Dask cluster.")
+@click.option("--scheduler", help="dask: scheduler address (tcp://host:8786) [default: DASK_SCHEDULER_ADDRESS, "
+              "else a local cluster].")
+@click.option("--partitions", type=int, help="dask: repartition the input into N partitions.")
+@click.option("--workers", type=int, help="dask: workers of the local cluster [default: one per core].")
 @pass_ctx
 @_fail_cleanly
-def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field) -> None:
+def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field, engine, scheduler, partitions, workers) -> None:
     """Add grid_code and zone_code to every point of a CSV (lon,lat) or GeoJSON file."""
+    if engine == "dask":
+        from .scale.cli_assign import run_dask_assign
+
+        src = click.get_current_context().get_parameter_source("crs")
+        given = None if src == click.core.ParameterSource.DEFAULT else crs
+        return run_dask_assign(obj.services(), input_path, output, given, lon_field, lat_field, scheduler,
+                               partitions, workers)
     stats = obj.services().assign_file(input_path, output, crs=crs, lon_field=lon_field, lat_field=lat_field,
                                        progress=_progress("assign"))
     click.echo(f"wrote {output}: {stats['rows']:,} rows, {stats['assigned']:,} in a grid, "

@@ -1,0 +1,26 @@
+"""`gridmap assign --engine dask`: the command's body, kept out of cli.py so Dask loads only here."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+
+def run_dask_assign(services, src: str, dst: str, crs: str | None, lon_field: str, lat_field: str,
+                    scheduler: str | None, partitions: int | None, workers: int | None) -> None:
+    """Assign every point of a (Geo)Parquet dataset on a Dask cluster and report the counts.
+
+    `crs` is the --crs the user gave (None: the GeoParquet's own CRS, or EPSG:4326 for lon/lat columns).
+    """
+    from .cluster import dask_client, scheduler_address
+    from .dask_assign import assign_parquet
+
+    t0 = time.perf_counter()
+    with dask_client(scheduler, workers=workers) as client:
+        where = scheduler_address(scheduler) or f"a local cluster of {len(client.scheduler_info()['workers'])} workers"
+        stats = assign_parquet(services, src, dst, client=client, crs=crs, lon_field=lon_field,
+                               lat_field=lat_field, partitions=partitions, default_crs="EPSG:4326")
+    click.echo(f"wrote {dst}: {stats['rows']:,} rows in {stats['partitions']} partitions, {stats['assigned']:,} "
+               f"in a grid, {stats['outside']:,} outside every grid or without usable coordinates "
+               f"({time.perf_counter() - t0:.1f} s on {where})", err=True)
