@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -19,6 +22,8 @@ from .store.base import Store
 if TYPE_CHECKING:  # the heavy readers (pandas, pyogrio) load only when an import runs
     from .staff import TeamProblem
     from .validate import ImportSpec
+
+PLAN_INDEX_CACHE = 4  # indexes of plans other than the one in force kept in memory
 
 
 @dataclass
@@ -43,6 +48,12 @@ class Services:
         self.settings = settings or Settings()
         self._index: GridIndex | None = None
         self._plan: int | None = None
+        self._index_day: dt.date | None = None
+        # Indexes of other plans (past dates, drafts under review), least recently used first.
+        self._plan_indexes: OrderedDict[int, GridIndex] = OrderedDict()
+        self._plan_days: dict[dt.date, int | None] = {}
+        if hasattr(store, "today"):  # plans take effect on dates of the jurisdiction's calendar
+            store.today = self._local_today
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "Services":
@@ -92,11 +103,40 @@ class Services:
 
     @property
     def index(self) -> GridIndex:
-        """The grid index of the plan in force (built on first use)."""
-        if self._index is None:
+        """The grid index of the plan in force (built on first use, and again when the day changes)."""
+        if self._index is None or self._index_day != self.today():
+            self._index_day = self.today()
             self._plan = self.store.current_plan()
             self._index = self._build_index()
         return self._index
+
+    def today(self) -> dt.date:
+        """Today's date for plans in force (the store's calendar: the jurisdiction's time zone)."""
+        return getattr(self.store, "today", dt.date.today)()
+
+    def _local_today(self) -> dt.date:
+        return dt.datetime.now(ZoneInfo(self.settings.timezone)).date()
+
+    def plan_at(self, day: dt.date) -> int | None:
+        """The plan in force on `day` (newest published with effective_from <= day), or None."""
+        if day not in self._plan_days:
+            if len(self._plan_days) > 1000:
+                self._plan_days.clear()
+            self._plan_days[day] = self.store.plans.plan_at(day)
+        return self._plan_days[day]
+
+    def index_of(self, plan: int) -> GridIndex:
+        """The grid index of any plan (a past one, a draft): cached, the 4 most recent kept."""
+        if plan == self.plan:
+            return self.index
+        if plan in self._plan_indexes:
+            self._plan_indexes.move_to_end(plan)
+            return self._plan_indexes[plan]
+        index = self._build_index(plan)
+        self._plan_indexes[plan] = index
+        while len(self._plan_indexes) > PLAN_INDEX_CACHE:
+            self._plan_indexes.popitem(last=False)
+        return index
 
     @property
     def plan(self) -> int | None:
@@ -108,25 +148,37 @@ class Services:
         """Forget the index and plan (after an import or a plan change); rebuilt on next use."""
         self._index = None
         self._plan = None
+        self._plan_indexes.clear()  # a draft's units change with every edit
+        self._plan_days.clear()
 
-    def _build_index(self) -> GridIndex:
-        tree = self.store.unit_tree()
+    def _build_index(self, plan: int | None = None) -> GridIndex:
+        tree = self.store.unit_tree(plan=plan)
         if not tree:
-            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"
+                           if plan is None else f"plan {plan} holds no units")
         present = {lv for _, _, lv in tree}
         level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
         parents = {code: (parent, lv) for code, parent, lv in tree}
-        return GridIndex.build(self.store.unit_rows([level]), parents, level)
+        return GridIndex.build(self.store.unit_rows([level], plan=plan), parents, level)
 
-    def locate(self, lon: float, lat: float, crs: str = "EPSG:4326") -> Location:
-        """The grid covering a point given in any CRS (GCJ-02/BD-09 included)."""
+    def locate(self, lon: float, lat: float, crs: str = "EPSG:4326", at: dt.date | None = None) -> Location:
+        """The grid covering a point given in any CRS (GCJ-02/BD-09 included).
+
+        `at`: answer under the plan in force on that date (default: today's plan).
+        """
         spec = crs_mod.parse_crs(crs)
         x, y = crs_mod.xy_to_storage(np.array([lon], float), np.array([lat], float), spec)
         lon84, lat84 = float(x[0]), float(y[0])
         if not (np.isfinite(lon84) and np.isfinite(lat84)) or abs(lat84) > 90 or abs(lon84) > 180:
             hint = " (lat/lon swapped?)" if abs(lat) > 90 and abs(lon) <= 90 else ""
             raise InputError(f"point ({lon}, {lat}) is not a valid lon/lat{hint}")
-        return self.index.locate(lon84, lat84, nearest_max_m=self.settings.nearest_max_m)
+        index = self.index
+        if at is not None and at != self.today():
+            plan = self.plan_at(at)
+            if plan is None:
+                raise NotFound(f"no grid plan was in force on {at.isoformat()}")
+            index = self.index_of(plan)
+        return index.locate(lon84, lat84, nearest_max_m=self.settings.nearest_max_m)
 
     def unit(self, code: str) -> Unit:
         """One unit of the plan in force."""

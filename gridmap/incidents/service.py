@@ -82,11 +82,14 @@ class IncidentService:
         self._assign(inc)
         return inc
 
-    def _assign(self, inc: Incident) -> None:
-        """Containing grid under the plan in force; else the nearest grid within reach; else the town queue."""
-        index = self.services.index
+    def _assign(self, inc: Incident, plan: int | None = None) -> None:
+        """Containing grid; else the nearest grid within reach; else the town queue.
+
+        Under `plan` if given, else under the plan in force on the day the incident was
+        reported (a late-filed or imported report lands where the grids were then).
+        """
+        index, inc.plan = self._plan_index(inc, plan)
         loc = index.locate(inc.lon, inc.lat, nearest_max_m=self.services.settings.nearest_assign_m)
-        inc.plan = self.services.plan
         inc.distance_m = None
         if loc.grid:
             inc.grid_code, inc.assignment = loc.grid, "inside"
@@ -99,6 +102,16 @@ class IncidentService:
         inc.town_code = chain.get("town") or (self._town_of(inc.lon, inc.lat) if not inc.grid_code else None)
         if not inc.grid_code and not inc.town_code:
             inc.assignment = "unassigned"
+
+    def _plan_index(self, inc: Incident, plan: int | None) -> tuple[GridIndex, int | None]:
+        s = self.services
+        if plan is None:
+            day = inc.reported_at.astimezone(self.tz).date()
+            if day < s.today():  # the fast path (a report made today) skips this lookup
+                plan = s.plan_at(day)  # None: before the first plan, which then serves
+        if plan is None or plan == s.plan:
+            return s.index, s.plan
+        return s.index_of(plan), plan
 
     def _town_of(self, lon: float, lat: float) -> str | None:
         if self._towns is None:
@@ -270,17 +283,28 @@ class IncidentService:
         now = now or self.clock()
         self.services.refresh()  # the plan changed: rebuild the index
         moved = []
+        for inc, before, old_grid, events in self.reroutes_under(self.services.plan, now):
+            self.repo.update(inc, before, events)
+            moved.append((inc, old_grid))
+        return moved
+
+    def reroutes_under(self, plan: int | None, now: dt.datetime) -> list[tuple[Incident, int, str | None, list[Event]]]:
+        """Open incidents whose grid differs under `plan` (e.g. a draft), re-assigned and re-routed.
+
+        Nothing is written: returns (incident as it would be, version read, old grid, events)
+        for the caller to store (reroute_open, or a plan's publish in one transaction).
+        """
+        out = []
         for inc in self.repo.query(status=OPEN_STATUSES):
             old_grid, old_plan, before = inc.grid_code, inc.plan, inc.version
-            self._assign(inc)
+            self._assign(inc, plan=plan)
             if inc.grid_code == old_grid:
                 continue
             self._route(inc, now)
-            self.repo.update(inc, before, [Event(inc.id, now, SYSTEM.name, "reroute", inc.status, inc.status,
-                                                 f"grid plan {old_plan} → {inc.plan}: {old_grid} → {inc.grid_code}",
-                                                 {"from": old_grid, "to": inc.grid_code})])
-            moved.append((inc, old_grid))
-        return moved
+            out.append((inc, before, old_grid, [Event(inc.id, now, SYSTEM.name, "reroute", inc.status, inc.status,
+                                                      f"grid plan {old_plan} → {inc.plan}: {old_grid} → {inc.grid_code}",
+                                                      {"from": old_grid, "to": inc.grid_code, "plan": inc.plan})]))
+        return out
 
 
 def _mode(cat) -> str:

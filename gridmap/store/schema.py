@@ -16,6 +16,12 @@ plans = Table(
     Column("effective_from", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("note", String),
+    # migration 0003: publishing, the base a draft was copied from, and the draft revision
+    # (bumped by every edit and undo, for optimistic locking of whole-draft operations)
+    Column("published_at", DateTime(timezone=True)),
+    Column("base_version", Integer),
+    Column("author", String(64)),
+    Column("rev", Integer, nullable=False, server_default="0"),
 )
 
 # Geometry is stored as WKB (EPSG:4326 lon/lat) with its bounding box, so both backends read
@@ -41,9 +47,26 @@ units = Table(
     Column("properties", JSON),
     Column("valid_from", Date),
     Column("valid_to", Date),
+    Column("rev", Integer, nullable=False, server_default="1"),  # 0003: bumped by each edit of a draft
     UniqueConstraint("plan", "code", name="uq_units_plan_code"),
     Index("ix_units_plan_level", "plan", "level"),
     Index("ix_units_parent", "plan", "parent_code"),
+)
+
+# The edit log of a draft (migration 0003): each edit keeps the rows it changed as they were
+# before (`before`, geometry as hex WKB) and the codes it left, so the last edit can be undone.
+plan_edits = Table(
+    "plan_edits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan", Integer, ForeignKey("plans.version"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("author", String(64)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("params", JSON),
+    Column("before", JSON, nullable=False),
+    Column("after_codes", JSON, nullable=False),
+    UniqueConstraint("plan", "seq", name="uq_plan_edits_seq"),
 )
 
 people = Table(

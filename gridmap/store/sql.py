@@ -7,7 +7,7 @@ import os
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import shapely
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 DEFAULT_DB = "gridmap.db"
 
 
@@ -60,6 +60,9 @@ class SQLStore:
         self.url = url
         self.backend = "postgresql" if url.startswith("postgresql") else "sqlite"
         self._write_lock = threading.Lock()
+        # "Today" for the plan in force (plans take effect on a date); Services sets it to
+        # today in the jurisdiction's time zone.
+        self.today: Callable[[], dt.date] = dt.date.today
         if self.backend == "sqlite":
             self.engine: Engine = sa.create_engine(url)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -109,27 +112,33 @@ class SQLStore:
             self._incidents = IncidentRepo(self)
         return self._incidents
 
+    @property
+    def plans(self):
+        """Plan history, drafts, edits and publishing on this store's engine (store/plans.py)."""
+        from .plans import PlanRepo
+
+        if not hasattr(self, "_plans"):
+            self._plans = PlanRepo(self)
+        return self._plans
+
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()
 
     # -- plans ------------------------------------------------------------------------------
     def current_plan(self) -> int | None:
-        """The newest published plan's version, or None for an empty store."""
+        """The plan in force today (newest published with effective_from <= today), or None."""
         with self._connect() as conn:
-            return conn.execute(
-                sa.select(sa.func.max(schema.plans.c.version)).where(schema.plans.c.status == "published")
-            ).scalar()
+            return self.plans.current(conn, self.today())
 
     def _ensure_plan(self, conn: Connection) -> int:
-        plan = conn.execute(
-            sa.select(sa.func.max(schema.plans.c.version)).where(schema.plans.c.status == "published")
-        ).scalar()
+        plan = self.plans.current(conn, self.today())
         if plan is None:
             plan = 1
+            now = dt.datetime.now(dt.timezone.utc)
             conn.execute(schema.plans.insert().values(
-                version=1, status="published", effective_from=dt.date.today(),
-                created_at=dt.datetime.now(dt.timezone.utc), note="first import",
+                version=1, status="published", effective_from=self.today(),
+                created_at=now, published_at=now, note="first import",
             ))
         return plan
 

@@ -1,0 +1,326 @@
+"""Plan storage: history, drafts, edits with optimistic locking and an undo log, atomic publishing.
+
+A plan is a whole copy of the hierarchy (`units` rows keyed by (plan, code)). Drafts are
+copied from the plan in force and edited; every edit is one transaction that checks the
+revisions it read (`units.rev`, `plans.rev`) inside its UPDATE ... WHERE, so two planners
+cannot both win. Publishing flips the draft to published and re-routes open incidents in one
+transaction: either the old plan stays in force or the new one is fully in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, InputError, NotFound
+from ..model import Unit
+from . import schema
+from .incidents import _event_row, _int_id, _row as _incident_row
+from .sql import _row as _unit_row
+
+UTC = dt.timezone.utc
+_UNIT_FIELDS = [c.name for c in schema.units.columns if c.name not in ("id", "geom")]
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """One plan of the history. `rev` counts the edits (and undos) applied to a draft."""
+
+    version: int
+    status: str  # "published" | "draft"
+    effective_from: dt.date | None
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    note: str | None
+    base_version: int | None
+    author: str | None
+    rev: int
+    edits: int = 0
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        return {
+            "version": self.version, "status": self.status,
+            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
+            "created_at": _iso(self.created_at), "published_at": _iso(self.published_at),
+            "note": self.note, "base_version": self.base_version, "author": self.author,
+            "rev": self.rev, "edits": self.edits,
+        }
+
+
+@dataclass(frozen=True)
+class EditRecord:
+    """One entry of a draft's edit log."""
+
+    seq: int
+    op: str
+    author: str | None
+    at: dt.datetime
+    params: dict
+    before_codes: list[str]
+    after_codes: list[str]
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        return {"seq": self.seq, "op": self.op, "author": self.author, "at": _iso(self.at),
+                "params": self.params, "before_codes": self.before_codes, "after_codes": self.after_codes}
+
+
+class PlanRepo:
+    """Plans and their edits on one SQLStore's engine. Each write is one transaction."""
+
+    def __init__(self, store):
+        self.store = store
+
+    # -- reading ----------------------------------------------------------------------------
+    def list(self) -> list[PlanRecord]:
+        """Every plan, oldest first."""
+        with self.store._connect() as conn:
+            counts = dict(conn.execute(sa.select(_E.c.plan, sa.func.count()).group_by(_E.c.plan)).all())
+            rows = conn.execute(sa.select(_P).order_by(_P.c.version)).mappings().all()
+        return [_record(r, counts.get(r["version"], 0)) for r in rows]
+
+    def get(self, version: int) -> PlanRecord:
+        """One plan; NotFound if absent."""
+        with self.store._connect() as conn:
+            return self._get(conn, version)
+
+    def _get(self, conn, version: int) -> PlanRecord:
+        r = conn.execute(sa.select(_P).where(_P.c.version == int(version))).mappings().first()
+        if r is None:
+            raise NotFound(f"no plan {version}")
+        edits = conn.execute(sa.select(sa.func.count()).select_from(_E).where(_E.c.plan == int(version))).scalar()
+        return _record(r, edits)
+
+    def plan_at(self, day: dt.date) -> int | None:
+        """The plan in force on `day`: the newest published plan with effective_from <= day."""
+        with self.store._connect() as conn:
+            return self.in_force(conn, day)
+
+    def in_force(self, conn, day: dt.date) -> int | None:
+        """plan_at on an open connection (a plan without a date counts as in force since ever)."""
+        return conn.execute(_IN_FORCE, {"day": day}).scalar()
+
+    def current(self, conn, day: dt.date) -> int | None:
+        """The plan in force on `day`; if every published plan starts later, the first of them."""
+        plan = self.in_force(conn, day)
+        if plan is None:
+            plan = conn.execute(_FIRST_PUBLISHED).scalar()
+        return plan
+
+    def unit_revs(self, plan: int) -> dict[str, int]:
+        """{code: rev} of every unit of a plan."""
+        t = schema.units
+        with self.store._connect() as conn:
+            return dict(conn.execute(sa.select(t.c.code, t.c.rev).where(t.c.plan == int(plan))).all())
+
+    def codes_ever(self, parent_code: str | None) -> set[str]:
+        """Every code that ever had this parent, in any plan (new codes must not reuse them)."""
+        t = schema.units
+        q = sa.select(t.c.code).distinct()
+        q = q.where(t.c.parent_code.is_(None) if parent_code is None else t.c.parent_code == parent_code)
+        with self.store._connect() as conn:
+            return set(conn.execute(q).scalars())
+
+    def edits(self, plan: int) -> list[EditRecord]:
+        """A draft's edit log, oldest first."""
+        with self.store._connect() as conn:
+            rows = conn.execute(sa.select(_E).where(_E.c.plan == int(plan)).order_by(_E.c.seq)).mappings().all()
+        return [_edit(r) for r in rows]
+
+    # -- drafts -----------------------------------------------------------------------------
+    def create_draft(self, base: int, note: str | None, author: str | None) -> int:
+        """Copy every unit of plan `base` into a new draft (unit revisions start again at 1)."""
+        t = schema.units
+        cols = [c for c in _UNIT_FIELDS if c not in ("plan", "rev")]
+        with self.store._begin() as conn:
+            self._get(conn, base)
+            version = (conn.execute(sa.select(sa.func.max(_P.c.version))).scalar() or 0) + 1
+            conn.execute(_P.insert().values(version=version, status="draft", effective_from=None,
+                                            created_at=_now(), note=note, base_version=base, author=author, rev=0))
+            # One INSERT ... SELECT: a 50,000-grid plan is copied inside the database.
+            src = sa.select(sa.literal(version).label("plan"), sa.literal(1).label("rev"),
+                            *[t.c[c] for c in cols]).where(t.c.plan == base)
+            conn.execute(t.insert().from_select(["plan", "rev", *cols], src))
+        return version
+
+    def delete_draft(self, version: int) -> None:
+        """Remove a draft with its units and edit log; Conflict for a published plan."""
+        with self.store._begin() as conn:
+            rec = self._get(conn, version)
+            if rec.status != "draft":
+                raise Conflict(f"plan {version} is published; only drafts can be dropped")
+            conn.execute(_E.delete().where(_E.c.plan == rec.version))
+            conn.execute(schema.units.delete().where(schema.units.c.plan == rec.version))
+            conn.execute(_P.delete().where(_P.c.version == rec.version))
+
+    # -- edits ------------------------------------------------------------------------------
+    def apply_edit(self, plan: int, op: str, params: Mapping, upserts: Sequence[Unit], deletes: Sequence[str],
+                   read_revs: Mapping[str, int], author: str | None = None, draft_rev: int | None = None) -> int:
+        """Write one edit of a draft in one transaction; returns the draft's new revision.
+
+        `read_revs` are the unit revisions the edit was computed from: each touched unit must
+        still be at that revision (else Conflict naming it, nothing written). `draft_rev`, if
+        given, must equal the draft's revision. Upserted units get rev + 1 (new ones rev 1);
+        the rows as they were are kept in the edit log for undo.
+        """
+        t = schema.units
+        touched = sorted({u.code for u in upserts} | set(deletes))
+        with self.store._begin() as conn:
+            new_rev = self._bump(conn, plan, draft_rev)
+            before = self._rows(conn, plan, touched)
+            for code in touched:
+                have = before.get(code)
+                want = read_revs.get(code)
+                if have is None and want is not None:
+                    raise Conflict(f"unit {code} was removed from draft {plan} by another edit: reload")
+                if have is not None and (want is None or have["rev"] != want):
+                    raise Conflict(f"unit {code} was changed in draft {plan} by another planner "
+                                   f"(rev {have['rev']}, you had {want}): reload and try again")
+            for code in deletes:
+                conn.execute(t.delete().where(t.c.plan == plan, t.c.code == code))
+            for u in upserts:
+                row = _unit_row(u, plan)
+                if u.code in before and u.code not in deletes:
+                    row["rev"] = before[u.code]["rev"] + 1
+                    conn.execute(t.update().where(t.c.plan == plan, t.c.code == u.code).values(**row))
+                else:
+                    row["rev"] = 1 if u.code not in before else before[u.code]["rev"] + 1
+                    conn.execute(t.insert().values(**row))
+            seq = (conn.execute(sa.select(sa.func.max(_E.c.seq)).where(_E.c.plan == plan)).scalar() or 0) + 1
+            conn.execute(_E.insert().values(
+                plan=plan, seq=seq, op=op, author=author, at=_now(), params=dict(params),
+                before=[_snapshot(r) for r in before.values()], after_codes=sorted(u.code for u in upserts)))
+        return new_rev
+
+    def undo(self, plan: int, author: str | None = None, draft_rev: int | None = None) -> EditRecord:
+        """Undo the last edit of a draft (restore the rows it changed); returns that edit."""
+        t = schema.units
+        with self.store._begin() as conn:
+            self._bump(conn, plan, draft_rev)
+            last = conn.execute(sa.select(_E).where(_E.c.plan == plan).order_by(_E.c.seq.desc()).limit(1)).mappings().first()
+            if last is None:
+                raise InputError(f"draft {plan} has no edits to undo")
+            edit = _edit(last)
+            now_rows = self._rows(conn, plan, sorted(set(edit.after_codes) | set(edit.before_codes)))
+            for code in edit.after_codes:
+                conn.execute(t.delete().where(t.c.plan == plan, t.c.code == code))
+            for snap in last["before"]:
+                row = _unsnapshot(snap)
+                current = now_rows.get(row["code"])
+                # a restored unit moves forward in revision, so a planner holding the undone state conflicts
+                row["rev"] = max(row["rev"], current["rev"] if current else 0) + 1
+                conn.execute(t.insert().values(**row))
+            conn.execute(_E.delete().where(_E.c.id == last["id"]))
+        return edit
+
+    def _bump(self, conn, plan: int, draft_rev: int | None) -> int:
+        """Lock the draft row and move its revision on; Conflict if published or stale."""
+        q = _P.update().where(_P.c.version == int(plan), _P.c.status == "draft")
+        if draft_rev is not None:
+            q = q.where(_P.c.rev == int(draft_rev))
+        if conn.execute(q.values(rev=_P.c.rev + 1)).rowcount != 1:
+            rec = self._get(conn, plan)
+            if rec.status != "draft":
+                raise Conflict(f"plan {plan} is published: edits go to a draft (gridmap plan new)")
+            raise Conflict(f"draft {plan} was changed by another planner (rev {rec.rev}, you had {draft_rev}): "
+                           "reload and try again")
+        return conn.execute(sa.select(_P.c.rev).where(_P.c.version == int(plan))).scalar()
+
+    def _rows(self, conn, plan: int, codes: Iterable[str]) -> dict[str, dict]:
+        t = schema.units
+        codes = list(codes)
+        if not codes:
+            return {}
+        q = sa.select(*[t.c[c] for c in _UNIT_FIELDS]).where(t.c.plan == plan, t.c.code.in_(codes))
+        return {r["code"]: dict(r) for r in conn.execute(q).mappings()}
+
+    # -- publishing -------------------------------------------------------------------------
+    def publish(self, plan: int, effective_from: dt.date, author: str | None,
+                incident_updates: Sequence[tuple] = ()) -> None:
+        """Publish a draft and write the re-routed incidents, all in one transaction.
+
+        `incident_updates` holds (incident, expected_version, events); an incident changed
+        since it was read makes the whole publish fail with Conflict, and nothing changes.
+        """
+        ti, te = schema.incidents, schema.incident_events
+        try:
+            with self.store._begin() as conn:
+                done = conn.execute(_P.update().where(_P.c.version == int(plan), _P.c.status == "draft").values(
+                    status="published", effective_from=effective_from, published_at=_now(),
+                    author=sa.func.coalesce(_P.c.author, author)))
+                if done.rowcount != 1:
+                    self._get(conn, plan)
+                    raise Conflict(f"plan {plan} is already published")
+                for inc, expected, events in incident_updates:
+                    inc.version = expected + 1
+                    res = conn.execute(ti.update().where(ti.c.id == _int_id(inc.id), ti.c.version == expected)
+                                       .values(**_incident_row(inc)))
+                    if res.rowcount != 1:
+                        raise Conflict(f"incident {inc.id} changed while plan {plan} was being published: "
+                                       "nothing was published, try again")
+                    rows = [_event_row(e, _int_id(inc.id)) for e in events]
+                    if rows:
+                        conn.execute(te.insert(), rows)
+        except IntegrityError as exc:
+            for inc, expected, _ in incident_updates:
+                inc.version = expected
+            raise Conflict(f"publishing plan {plan} failed and nothing changed: {exc.orig}") from None
+        except BaseException:
+            for inc, expected, _ in incident_updates:
+                inc.version = expected
+            raise
+
+
+_P = schema.plans
+_E = schema.plan_edits
+_IN_FORCE = (sa.select(_P.c.version)
+             .where(_P.c.status == "published",
+                    sa.or_(_P.c.effective_from.is_(None), _P.c.effective_from <= sa.bindparam("day", type_=sa.Date)))
+             .order_by(sa.func.coalesce(_P.c.effective_from, sa.literal(dt.date(1, 1, 1))).desc(), _P.c.version.desc())
+             .limit(1))
+_FIRST_PUBLISHED = (sa.select(_P.c.version).where(_P.c.status == "published")
+                    .order_by(_P.c.effective_from, _P.c.version).limit(1))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
+        t = t.replace(tzinfo=UTC)
+    return t.isoformat()
+
+
+def _record(r, edits: int) -> PlanRecord:
+    return PlanRecord(r["version"], r["status"], r["effective_from"], r["created_at"], r["published_at"],
+                      r["note"], r["base_version"], r["author"], r["rev"] or 0, edits)
+
+
+def _edit(r) -> EditRecord:
+    return EditRecord(r["seq"], r["op"], r["author"], r["at"], r["params"] or {},
+                      sorted(s["code"] for s in r["before"]), list(r["after_codes"]))
+
+
+def _snapshot(row: Mapping) -> dict:
+    """A units row as JSON (geometry as hex WKB, dates as ISO text)."""
+    out = dict(row)
+    out["geom_wkb"] = bytes(row["geom_wkb"]).hex()
+    for name in ("valid_from", "valid_to"):
+        out[name] = row[name].isoformat() if row[name] else None
+    return out
+
+
+def _unsnapshot(snap: Mapping) -> dict:
+    row = dict(snap)
+    row["geom_wkb"] = bytes.fromhex(snap["geom_wkb"])
+    for name in ("valid_from", "valid_to"):
+        row[name] = dt.date.fromisoformat(snap[name]) if snap[name] else None
+    return row
