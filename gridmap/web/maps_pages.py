@@ -21,6 +21,7 @@ bbox of /map/grids.geojson is read, and its geometry written, in GCJ-02 too.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import gzip
 import math
 import time
@@ -33,7 +34,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from .. import maps
 from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
-from ..maps import geo
+from ..maps import geo, gridpage
 from ..maps.filters import MapFilter
 from ..model import Level
 from . import services
@@ -136,7 +137,8 @@ def grid_page(code: str):
     opts = _map_options()
     m = maps.grid_map(args["grid"], args["neighbours"], args["incidents"], category_names=args["category_names"],
                       tz=args["tz"], **{k: v for k, v in opts.items() if k != "catalog"})
-    return render_template("map_grid.html", map=maps.render_parts(m), data=maps.grid_json(**args))
+    return render_template("map_grid.html", map=maps.render_parts(m), data=maps.grid_json(**args),
+                           clock_labels=gridpage.CLOCK_LABELS)
 
 
 @bp.get("/grids/<code>.json")
@@ -262,8 +264,21 @@ def _grid_args(code: str) -> dict:
     zone = s.store.units(codes=[grid.parent_code]) if grid.parent_code else []
     neighbours = (grid_catalog().neighbours(grid) if grid.level == Level.grid
                   else maps.neighbours_of(grid, s.units(grid.level)))
+    svc, show_phones = _incidents(), _show_phones()
+    now = svc.clock()
+    week = gridpage.ROSTER_DAYS
+    people = {p.person_id: p for p in s.store.people()}
+    units = [code] + ([grid.parent_code] if grid.parent_code else [])
+    shifts = [x for u in units for x in svc.repo.shifts(u, now, now + dt.timedelta(days=week))]
+    year = svc.repo.query(grid_codes=[code], start=now - dt.timedelta(days=365))
     return {"grid": grid, "neighbours": neighbours, "incidents": incidents,
-            "staff": staff, "zone": zone[0] if zone else None, "show_phones": _show_phones(), **_labels(incidents)}
+            "staff": staff, "zone": zone[0] if zone else None, "show_phones": show_phones, **_labels(incidents),
+            "roster": gridpage.roster_json(shifts, people, svc.tz, now, show_phones),
+            "clocks": {i.id: gridpage.clock_json(i, now, s.settings.due_soon_hours, svc.tz) for i in incidents},
+            "metrics": gridpage.metrics_json(year, now),
+            "links": {"patrol_pdf": url_for("printing.patrol_pdf", code=code),
+                      "report": url_for("report.report_page", grid=code),
+                      "json": url_for("maps.grid_json", code=code)}}
 
 
 def _bbox_arg() -> tuple[float, float, float, float]:

@@ -1,0 +1,93 @@
+"""The grid page: duty roster of the week, incident clocks, metrics, links to the patrol map."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from gridmap.incidents.actors import SYSTEM
+from gridmap.maps import gridpage
+from gridmap.services import Services
+from gridmap.settings import Settings
+
+from . import browser
+from .conftest import GRIDS, ZONE, load_sample
+
+
+@pytest.fixture
+def app(tmp_path: Path, sample_dir: Path):
+    from gridmap.app import create_app
+
+    settings = Settings(db=str(tmp_path / "g.db"))
+    s = Services.open(settings, create=True)
+    load_sample(s, sample_dir)
+    s.store.close()
+    app = browser.with_maps(create_app(settings))
+    yield app
+    app.extensions["gridmap"].store.close()
+
+
+def _token(app) -> dict:
+    from gridmap.web.auth import create_token, create_user
+
+    store = app.extensions["gridmap"].store
+    create_user(store, "disp", "password123", "dispatcher")
+    return {"Authorization": f"Bearer {create_token(store, 'disp')}"}
+
+
+def test_grid_page_shows_roster_clocks_metrics_and_links(app):
+    svc = app.extensions["gridmap.incidents"]
+    now = svc.clock()
+    # a shift now for P3 in the grid, one tomorrow, one next month (not shown)
+    svc.repo.add_shift(GRIDS[0], "P3", now - dt.timedelta(hours=1), now + dt.timedelta(hours=3))
+    svc.repo.add_shift(GRIDS[0], "P1", now + dt.timedelta(days=1), now + dt.timedelta(days=1, hours=8))
+    svc.repo.add_shift(GRIDS[0], "P1", now + dt.timedelta(days=30), now + dt.timedelta(days=30, hours=8))
+    waiting = svc.report({"category": "exposed_rubbish", "lon": 116.05, "lat": 39.05, "description": "w"}, SYSTEM).incident
+    late = svc.report({"category": "exposed_rubbish", "lon": 116.06, "lat": 39.05, "description": "late",
+                       "reported_at": (now - dt.timedelta(days=3)).isoformat()}, SYSTEM).incident
+    svc.act(late.id, "file", SYSTEM)
+    svc.act(late.id, "dispatch", SYSTEM)
+    inc = svc.repo.get(late.id)
+    before = inc.version
+    inc.due_at = now - dt.timedelta(hours=5)  # its limit passed five hours ago
+    svc.repo.update(inc, before, [])
+    c = app.test_client()
+    data = c.get(f"/grids/{GRIDS[0]}.json").get_json()
+    roster = data["roster"]
+    assert [(r["person_id"], r["on_duty"]) for r in roster] == [("P3", True), ("P1", False)]
+    assert all("phone" not in r for r in roster)  # the public sees names only
+    token = _token(app)
+    assert c.get(f"/grids/{GRIDS[0]}.json", headers=token).get_json()["roster"][0]["phone"] == "13800000003"
+    clocks = {i["description"]: i["clock"] for i in data["incidents"]}
+    assert clocks["w"] == {"due_at": None, "hours_left": None, "state": "waiting"}
+    assert clocks["late"]["state"] == "overdue" and -5.1 < clocks["late"]["hours_left"] < -4.9
+    month = data["metrics"][0]
+    assert month["window"] == "30d" and month["count"] == 2 and month["overdue_open"] == 1
+    assert month["closure_rate"] == 0.0  # one incident due (overdue), none closed
+    html = c.get(f"/grids/{GRIDS[0]}").get_data(as_text=True)
+    assert "在岗 on duty" in html and "王芳" in html and "超期 overdue" in html and "5.0 h late" in html
+    assert data["links"]["patrol_pdf"] == f"/grids/{GRIDS[0]}/patrol.pdf" and data["links"]["patrol_pdf"] in html
+    assert data["links"]["report"] == f"/report?grid={GRIDS[0]}"
+    assert c.get(data["links"]["patrol_pdf"]).status_code == 401  # it lists phones: staff only
+    pdf = c.get(data["links"]["patrol_pdf"], headers=token)
+    assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
+
+
+def test_clock_states():
+    from gridmap.incidents.model import Incident
+
+    now = dt.datetime(2026, 5, 1, 12, tzinfo=dt.timezone.utc)
+    tz = dt.timezone(dt.timedelta(hours=8))
+
+    def inc(hours: float | None, status: str = "dispatched") -> Incident:
+        due = None if hours is None else now + dt.timedelta(hours=hours)
+        return Incident(id="1", category="c", lon=0, lat=0, reported_at=now - dt.timedelta(days=1), status=status,
+                        due_at=due)
+
+    assert gridpage.clock_json(inc(None, "reported"), now, 2, tz)["state"] == "waiting"
+    assert gridpage.clock_json(inc(10), now, 2, tz) == {"due_at": "2026-05-02T06:00:00+08:00", "hours_left": 10.0,
+                                                        "state": "ok"}
+    assert gridpage.clock_json(inc(1.5), now, 2, tz)["state"] == "due_soon"
+    assert gridpage.clock_json(inc(-0.5), now, 2, tz)["state"] == "overdue"
