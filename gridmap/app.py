@@ -29,7 +29,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from .web import (api, board, dashboard, errors, incidents_api, maps_pages, open311, pages, printing,
-                      report_page)
+                      report_page, static_gzip)
     from .web.auth import current_actor
 
     csrf = CSRFProtect(app)
@@ -47,6 +47,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(report_page.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(dashboard.bp)
+    from .web import ogcapi  # OGC API – Features (read-only, no cookies needed)
+
+    csrf.exempt(ogcapi.bp)
+    app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
     # The limit wraps the registered views (a decorator's return value must replace them).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
@@ -55,6 +59,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     for endpoint in ("incidents.report", "open311.post_request"):
         app.view_functions[endpoint] = public_only(app.view_functions[endpoint])
     errors.init_app(app)
+    static_gzip.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
     return app
 
 

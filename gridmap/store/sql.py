@@ -167,6 +167,13 @@ class SQLStore:
             raise NotFound(f"no unit with code {code!r} in the store")
         return found[0]
 
+    def units_page(self, level: Level, bbox=None, offset: int = 0, limit: int = 10, plan: int | None = None,
+                   filters=None):
+        """One page of a level's units in code order, with the match count (store/features.py)."""
+        from .features import units_page
+
+        return units_page(self, level, bbox, offset, limit, plan, filters)
+
     def unit_levels(self, plan: int | None = None) -> dict[str, Level]:
         """Every unit code of a plan with its level."""
         plan = plan if plan is not None else self.current_plan()

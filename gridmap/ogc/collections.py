@@ -1,0 +1,108 @@
+"""OGC API – Features collections: one per unit level present, plus public incidents.
+
+Everything is CRS84 (EPSG:4326 lon/lat, degrees). Unit features are the registry's GeoJSON
+(`writers.feature`: id = the unit code); incident features carry only public fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NotFound
+from ..model import Level
+from ..store import features as fq
+from ..writers import feature as unit_feature
+from .params import CRS84
+
+INCIDENTS = "incidents"
+TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+LEVEL_TITLES = {Level.county: "Counties 区县", Level.town: "Towns and streets 镇街", Level.zone: "Zones 管区",
+                Level.grid: "Grids 网格", Level.micro: "Micro-grids 微网格"}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One collection: a unit level, or the incidents."""
+
+    id: str
+    title: str
+    description: str
+    queryables: dict[str, str]  # property name -> JSON type
+
+    @property
+    def level(self) -> Level | None:
+        return None if self.id == INCIDENTS else Level(self.id)
+
+
+UNIT_QUERYABLES = {"code": "string", "name": "string", "parent_code": "string"}
+INCIDENT_QUERYABLES = {"category": "string", "status": "string", "grid_code": "string"}
+
+
+def level_collection(level: Level) -> Collection:
+    """The collection of one unit level."""
+    return Collection(level.value, LEVEL_TITLES[level],
+                      f"Every {level.value} ({level.label_zh}) of the grid plan in force; `datetime` selects "
+                      "the plan in force on that date (for an interval, on its last day).", UNIT_QUERYABLES)
+
+
+INCIDENTS_COLLECTION = Collection(
+    INCIDENTS, "Incidents 事件", "Reported incidents, public fields only (no reporter, no description); "
+    "`datetime` filters on the report time.", INCIDENT_QUERYABLES)
+
+
+def all_ids() -> list[str]:
+    """Every collection id this service can ever offer (for the API document)."""
+    return [lv.value for lv in Level] + [INCIDENTS]
+
+
+def collections(store) -> list[Collection]:
+    """The collections on offer now: the unit levels present in the plan in force, then incidents."""
+    return [level_collection(lv) for lv in fq.unit_levels_present(store)] + [INCIDENTS_COLLECTION]
+
+
+def find(store, collection_id: str) -> Collection:
+    """One collection by id; NotFound names the ones there are."""
+    for c in collections(store):
+        if c.id == collection_id:
+            return c
+    ids = ", ".join(c.id for c in collections(store))
+    raise NotFound(f"no collection {collection_id!r}; there are: {ids}")
+
+
+def extent(store, c: Collection, tz: dt.tzinfo) -> dict[str, Any]:
+    """Spatial (CRS84 bbox of the data) and temporal extent of a collection."""
+    if c.level is None:
+        box, (t0, t1) = fq.incidents_extent(store)
+        interval = [_iso(t0, tz), _iso(t1, tz)]
+    else:
+        box = fq.units_extent(store, c.level)
+        first, _ = fq.plan_dates(store)
+        # Plans stay in force until replaced: the interval is open at its end.
+        interval = [first.isoformat() + "T00:00:00" + _offset(tz, first) if first else None, None]
+    out: dict[str, Any] = {"temporal": {"interval": [interval], "trs": TRS}}
+    out["spatial"] = {"bbox": [list(box) if box else [-180.0, -90.0, 180.0, 90.0]], "crs": CRS84}
+    return out
+
+
+def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo) -> dict[str, Any]:
+    """A public incident as a GeoJSON Point feature (lon/lat rounded to 6 decimals, about 0.1 m)."""
+    return {"type": "Feature", "id": inc.id,
+            "geometry": {"type": "Point", "coordinates": [round(inc.lon, 6), round(inc.lat, 6)]},
+            "properties": {"category": inc.category, "status": inc.status,
+                           "reported_at": _iso(inc.reported_at, tz), "grid_code": inc.grid_code}}
+
+
+def to_feature(item, tz: dt.tzinfo) -> dict[str, Any]:
+    """A unit or a public incident as a GeoJSON feature."""
+    return incident_feature(item, tz) if isinstance(item, fq.PublicIncident) else unit_feature(item)
+
+
+def _iso(t: dt.datetime | None, tz: dt.tzinfo) -> str | None:
+    return t.astimezone(tz).isoformat() if t else None
+
+
+def _offset(tz: dt.tzinfo, day: dt.date) -> str:
+    off = dt.datetime.combine(day, dt.time(12), tz).strftime("%z")
+    return "Z" if off in ("", "+0000") else f"{off[:3]}:{off[3:]}"

@@ -1,0 +1,231 @@
+"""Blueprint "ogcapi": OGC API – Features, Part 1 Core (GeoJSON), under /ogcapi.
+
+JSON by default (OWSLib sends no Accept header and no `f=`); `f=html` (or a browser's Accept
+header) gives a plain HTML page. Errors are OGC exception documents `{code, description}`
+with 400 for a bad parameter and 404 for an unknown collection or feature. Paging is
+`limit`/`offset`, pushed into SQL (store/features.py), with `next`/`prev` links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from ..errors import GridmapError, NotFound
+from ..ogc import collections as colls
+from ..ogc import html
+from ..ogc.openapi import CONFORMANCE, GEOJSON, OPENAPI_JSON, document
+from ..ogc.params import (CRS84, BadParameter, Interval, parse_bbox, parse_bbox_crs, parse_datetime, parse_int,
+                          parse_limit, plan_day)
+from ..store import features as fq
+from . import services
+
+bp = Blueprint("ogcapi", __name__)
+ITEM_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime"}
+
+
+@bp.errorhandler(GridmapError)
+def _error(exc: GridmapError):
+    code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.http_status, type(exc).__name__)
+    return _json({"code": code, "description": str(exc)}, "application/json", exc.http_status)
+
+
+@bp.get("", strict_slashes=False)
+@bp.get("/")
+def landing():
+    _check_params({"f"})
+    return _respond({
+        "title": "gridmap OGC API – Features",
+        "description": "The grid hierarchy (county → town → zone → grid → micro-grid) and public incidents.",
+        "links": [
+            *_self_links("ogcapi.landing"),
+            _link(url_for("ogcapi.api", _external=True), "service-desc", OPENAPI_JSON, "The OpenAPI 3.0 document"),
+            _link(url_for("ogcapi.api", f="html", _external=True), "service-doc", "text/html", "API documentation"),
+            _link(url_for("ogcapi.conformance", _external=True), "conformance", "application/json",
+                  "Conformance classes"),
+            _link(url_for("ogcapi.collections", _external=True), "data", "application/json", "Collections"),
+        ],
+    }, "gridmap OGC API")
+
+
+@bp.get("/conformance")
+def conformance():
+    _check_params({"f"})
+    return _respond({"conformsTo": CONFORMANCE, "links": _self_links("ogcapi.conformance")}, "Conformance")
+
+
+@bp.get("/api")
+def api():
+    _check_params({"f"})
+    doc = document(request.host_url)
+    if _wants_html():
+        return _respond({"title": doc["info"]["title"], "description": doc["info"]["description"],
+                         "links": [_link(url_for("ogcapi.api", _external=True), "service-desc", OPENAPI_JSON)],
+                         "paths": sorted(doc["paths"])}, "API")
+    return _json(doc, OPENAPI_JSON)
+
+
+@bp.get("/collections")
+def collections():
+    _check_params({"f"})
+    store = services().store
+    return _respond({"links": _self_links("ogcapi.collections"),
+                     "collections": [_collection(store, c) for c in colls.collections(store)]}, "Collections")
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str):
+    _check_params({"f"})
+    store = services().store
+    return _respond(_collection(store, colls.find(store, collection_id)), collection_id)
+
+
+@bp.get("/collections/<collection_id>/queryables")
+def queryables(collection_id: str):
+    _check_params({"f"})
+    c = colls.find(services().store, collection_id)
+    doc = {"$schema": "https://json-schema.org/draft/2019-09/schema", "type": "object", "title": c.title,
+           "$id": url_for("ogcapi.queryables", collection_id=c.id, _external=True),
+           "properties": {k: {"type": t, "title": k} for k, t in c.queryables.items()}}
+    return _respond(doc, f"{c.id} queryables", media="application/schema+json")
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str):
+    store = services().store
+    c = colls.find(store, collection_id)
+    _check_params(ITEM_PARAMS | set(c.queryables))
+    args = request.args
+    bbox = parse_bbox(args.get("bbox"))
+    parse_bbox_crs(args.get("bbox-crs"))
+    limit = parse_limit(args.get("limit"))
+    offset = parse_int(args.get("offset"), "offset", 0, 0, 2**53)
+    when = parse_datetime(args.get("datetime"), _tz())
+    filters = {k: args[k] for k in c.queryables if k in args}
+    if c.level is None:
+        page = fq.incidents_page(store, bbox, offset, limit, when.start if when else None,
+                                 when.end if when else None, filters)
+    else:
+        plan = _plan_for(when) if when else store.current_plan()
+        page = fq.Page([], 0) if plan is None else store.units_page(c.level, bbox, offset, limit, plan, filters)
+    tz = _tz()
+    doc = {"type": "FeatureCollection", "features": [colls.to_feature(i, tz) for i in page.items],
+           "numberMatched": page.matched, "numberReturned": len(page.items),
+           "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "links": _paging_links(c.id, offset, limit, len(page.items), page.matched)}
+    return _respond(doc, c.title, media=GEOJSON)
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>")
+def item(collection_id: str, feature_id: str):
+    store = services().store
+    c = colls.find(store, collection_id)
+    _check_params({"f", "datetime"})
+    when = parse_datetime(request.args.get("datetime"), _tz())
+    missing = NotFound(f"no feature {feature_id!r} in collection {c.id!r}")
+    if c.level is None:
+        if not feature_id.isdigit() or len(feature_id) > 18:
+            raise missing
+        page = fq.incidents_page(store, limit=1, ids=[int(feature_id)])
+    else:
+        plan = _plan_for(when) if when else store.current_plan()
+        page = fq.Page([], 0) if plan is None else store.units_page(c.level, None, 0, 1, plan, {"code": feature_id})
+    if not page.items:
+        raise missing
+    doc = colls.to_feature(page.items[0], _tz())
+    here = url_for("ogcapi.item", collection_id=c.id, feature_id=feature_id, _external=True)
+    doc["links"] = [_link(here, "self", GEOJSON), _link(here + "?f=html", "alternate", "text/html"),
+                    _link(url_for("ogcapi.collection", collection_id=c.id, _external=True), "collection",
+                          "application/json")]
+    return _respond(doc, f"{c.id} {feature_id}", media=GEOJSON)
+
+
+@bp.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def unknown(rest: str):
+    raise NotFound(f"no OGC API resource at /ogcapi/{rest}")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _tz() -> dt.tzinfo:
+    return current_app.extensions["gridmap.incidents"].tz
+
+
+def _plan_for(when: Interval) -> int | None:
+    """The grid plan in force on the day a datetime filter names (None if none was yet)."""
+    return services().plan_at(plan_day(when, _tz(), dt.datetime.now(_tz()).date()))
+
+
+def _check_params(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise BadParameter(unknown[0], f"unknown query parameter; this resource takes {', '.join(sorted(allowed))}")
+    f = request.args.get("f")
+    if f is not None and f not in ("json", "html"):
+        raise BadParameter("f", f"'json' or 'html', got {f!r}")
+
+
+def _wants_html() -> bool:
+    f = request.args.get("f")
+    if f is not None:
+        return f == "html"
+    best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
+
+
+def _respond(doc: dict[str, Any], title: str, media: str = "application/json") -> Response:
+    if _wants_html():
+        return Response(html.render(doc, title), mimetype="text/html")
+    return _json(doc, media)
+
+
+def _json(doc: Any, media: str, status: int = 200) -> Response:
+    # json.dumps without Flask's key sorting: a 1,000-grid page is ~5 MB.
+    return Response(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), status=status, content_type=media)
+
+
+def _link(href: str, rel: str, media: str | None = None, title: str | None = None) -> dict[str, str]:
+    out = {"href": href, "rel": rel}
+    if media:
+        out["type"] = media
+    if title:
+        out["title"] = title
+    return out
+
+
+def _self_links(endpoint: str, **values) -> list[dict[str, str]]:
+    html_ = _wants_html()
+    return [_link(url_for(endpoint, **values, _external=True), "alternate" if html_ else "self", "application/json"),
+            _link(url_for(endpoint, **values, f="html", _external=True), "self" if html_ else "alternate", "text/html")]
+
+
+def _collection(store, c: colls.Collection) -> dict[str, Any]:
+    items_url = url_for("ogcapi.items", collection_id=c.id, _external=True)
+    return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
+            "crs": [CRS84], "storageCrs": CRS84, "extent": colls.extent(store, c, _tz()),
+            "links": [*_self_links("ogcapi.collection", collection_id=c.id),
+                      _link(items_url, "items", GEOJSON, f"{c.title}: features"),
+                      _link(items_url + "?f=html", "items", "text/html", f"{c.title}: features (HTML)"),
+                      _link(url_for("ogcapi.queryables", collection_id=c.id, _external=True),
+                            "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json",
+                            "Queryables")]}
+
+
+def _paging_links(cid: str, offset: int, limit: int, returned: int, matched: int) -> list[dict[str, str]]:
+    """self, alternate, and next/prev carrying every other parameter of this request."""
+    keep = {k: v for k, v in request.args.items() if k not in ("offset", "limit", "f")}
+    media = "text/html" if _wants_html() else GEOJSON
+
+    def href(off: int, **extra) -> str:
+        return url_for("ogcapi.items", collection_id=cid, _external=True, **keep, limit=limit, offset=off, **extra)
+
+    links = [_link(href(offset), "self", media),
+             _link(href(offset, f="html" if media == GEOJSON else "json"), "alternate",
+                   "text/html" if media == GEOJSON else GEOJSON)]
+    if offset + returned < matched:
+        links.append(_link(href(offset + limit), "next", media, "next page"))
+    if offset > 0:
+        links.append(_link(href(max(0, offset - limit)), "prev", media, "previous page"))
+    return links
