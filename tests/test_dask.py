@@ -5,6 +5,7 @@ One small LocalCluster per module (2 in-process workers, one thread each); small
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
@@ -137,3 +138,86 @@ def test_cli_assign_engine_dask_on_a_scheduler(store, client, tmp_path):
     got = pd.read_parquet(tmp_path / "out")
     assert _codes(got) == _codes(_single_machine(store, df, tmp_path))
     assert got["lon"].isna().sum() == 1 and list(got.columns[:4]) == ["id", "lon", "lat", "kind"]
+
+
+# -- metrics ------------------------------------------------------------------------------------
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def _history(n: int, seed: int = 5) -> list[Incident]:
+    """Varied incidents: every status, missing keys, deadlines met and missed, ratings, merges."""
+    rnd = random.Random(seed)
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    out = []
+    for i in range(1, n + 1):
+        rep = t0 + dt.timedelta(minutes=rnd.randrange(0, 60 * 24 * 200), microseconds=rnd.randrange(10**6))
+        status = rnd.choice(STATUSES)
+        due = rep + dt.timedelta(hours=rnd.choice([4, 24, 72])) if rnd.random() < 0.85 else None
+        closed = rep + dt.timedelta(seconds=rnd.randrange(60, 3600 * 120), microseconds=rnd.randrange(10**6)) \
+            if status == "closed" and rnd.random() < 0.95 else None
+        out.append(Incident(
+            id=str(i), category=rnd.choice(["road", "litter", "noise"]), lon=116.0 + rnd.random() * 0.3,
+            lat=39.0 + rnd.random() * 0.1, reported_at=rep, status=status,
+            grid_code=rnd.choice([*GRIDS, None]), zone_code=rnd.choice([ZONE, "110101001002", None]),
+            assignee=rnd.choice(["P1", "P3", None]), due_at=due, closed_at=closed,
+            rework_count=rnd.choice([0, 0, 0, 1, 2]), extended=rnd.random() < 0.1,
+            rating=rnd.choice([None, None, 1, 2, 3, 4, 5]) if status == "closed" else None,
+            merged_into=str(rnd.randrange(1, i + 1)) if status == "filed" and rnd.random() < 0.05 else None))
+    return out
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory, client) -> tuple[list[Incident], Path]:
+    incidents = _history(4000)
+    rnd = random.Random(1)
+    shuffled = incidents[:]
+    rnd.shuffle(shuffled)  # partitions hold incidents in no particular order
+    folder = tmp_path_factory.mktemp("history")
+    assert dask_metrics.write_history(dask_metrics.incidents_frame(shuffled), folder, rows_per_partition=700) == 6
+    return incidents, folder
+
+
+WINDOW = (dt.datetime(2026, 2, 1, tzinfo=CST), dt.datetime(2026, 6, 1, tzinfo=CST), dt.datetime(2026, 5, 1, tzinfo=CST))
+
+
+@pytest.mark.parametrize("by", ["grid", "zone", "worker", "category", "all"])
+def test_dask_metrics_equal_the_single_machine_table(history, by):
+    incidents, folder = history
+    start, end, as_of = WINDOW
+    got = dask_metrics.compute_metrics(dask_metrics.read_history(folder), by, start, end, as_of)
+    want = single.compute(incidents, by, start, end, as_of)  # incidents in id order
+    assert got == want
+    assert sum(m.count for m in got) == sum(1 for i in incidents if start <= i.reported_at < end) > 1000
+    assert any(m.key is None for m in got) == (by in ("grid", "zone", "worker"))
+    assert any(m.p90_hours_to_close for m in got) and any(m.on_time_rate for m in got)
+    if by == "zone":
+        assert dask_metrics.rank_zones(got) == single.rank_zones(want)
+
+
+def test_dask_metrics_per_month_and_empty_range(history):
+    incidents, folder = history
+    start, end, as_of = WINDOW
+    got = dask_metrics.compute_metrics(dask_metrics.read_history(folder), "month", start, end, as_of, tz="Asia/Shanghai")
+    assert [m.key for m in got] == ["2026-02", "2026-03", "2026-04", "2026-05"]
+    for m in got:
+        y, mo = map(int, m.key.split("-"))
+        lo = dt.datetime(y, mo, 1, tzinfo=CST)
+        hi = dt.datetime(y + mo // 12, mo % 12 + 1, 1, tzinfo=CST)
+        (one,) = single.compute(incidents, "all", lo, hi, as_of)
+        assert m == dataclasses.replace(one, key=m.key)
+    empty = dask_metrics.compute_metrics(dask_metrics.read_history(folder), "all",
+                                         dt.datetime(2030, 1, 1, tzinfo=CST), dt.datetime(2030, 2, 1, tzinfo=CST))
+    assert empty == single.compute(incidents, "all", dt.datetime(2030, 1, 1, tzinfo=CST),
+                                   dt.datetime(2030, 2, 1, tzinfo=CST))
+
+
+def test_dask_metrics_refuse_bad_data(tmp_path, client):
+    bad = _history(50, seed=9)
+    bad[17].status = "lost"
+    folder = tmp_path / "bad"
+    dask_metrics.write_history(dask_metrics.incidents_frame(bad), folder, rows_per_partition=20)
+    start, end, _ = WINDOW
+    with pytest.raises(ValueError, match="incident 18: unknown status 'lost'"):
+        dask_metrics.compute_metrics(dask_metrics.read_history(folder), "zone", start, end)
+    with pytest.raises(ValueError, match="by must be one of"):
+        dask_metrics.compute_metrics(dask_metrics.read_history(folder), "town", start, end)
