@@ -262,10 +262,23 @@ def serve(obj: _Ctx, host, port) -> None:
     """Run the web app and API (development server; see README for gunicorn)."""
     from .app import create_app
 
+    import threading
+
+    from .web.maps_pages import warm_up
+
     settings = obj.settings(host=host, port=port)
     app = create_app(settings)
+    # the map caches build while the server starts listening (the first /map then answers at once)
+    threading.Thread(target=lambda: _warm(app, warm_up), name="gridmap-warm-up", daemon=True).start()
     click.echo(f"gridmap on http://{settings.host}:{settings.port}/ (store {settings.db})")
     app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+
+
+def _warm(app, warm_up) -> None:
+    try:
+        click.echo(f"map caches ready in {warm_up(app):.1f} s")
+    except Exception as exc:  # an empty store: the first request builds them instead
+        click.echo(f"map caches not warmed up: {exc}", err=True)
 
 
 from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)

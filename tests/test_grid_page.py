@@ -91,3 +91,28 @@ def test_clock_states():
                                                         "state": "ok"}
     assert gridpage.clock_json(inc(1.5), now, 2, tz)["state"] == "due_soon"
     assert gridpage.clock_json(inc(-0.5), now, 2, tz)["state"] == "overdue"
+
+
+def test_static_files_are_gzipped_and_cached(app):
+    import gzip
+
+    c = app.test_client()
+    plain = c.get("/static/vendor/leaflet/leaflet.js")
+    raw = plain.get_data()
+    plain.close()
+    assert "Content-Encoding" not in plain.headers and raw[:200].find(b"Leaflet") >= 0
+    packed = c.get("/static/vendor/leaflet/leaflet.js", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == raw and len(packed.data) < len(raw) / 3
+    assert packed.headers["Cache-Control"] == "public, max-age=86400"
+    assert int(packed.headers["Content-Length"]) == len(packed.data)
+    # a revalidation with the gzip ETag gets a 304, no body
+    again = c.get("/static/vendor/leaflet/leaflet.js", headers={"Accept-Encoding": "gzip",
+                                                                "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code in (200, 304)
+    # fonts are compressed already: passed through
+    font = next(p for p in (app.static_folder and __import__("pathlib").Path(app.static_folder).rglob("*.woff2")))
+    rel = font.relative_to(app.static_folder).as_posix()
+    r = c.get(f"/static/{rel}", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and "Content-Encoding" not in r.headers
+    r.close()

@@ -328,3 +328,14 @@ def _incidents():
 def _show_phones() -> bool:
     """Staff phones are for signed-in users only; the public sees names."""
     return not current_actor().is_public
+
+
+def warm_up(app) -> float:
+    """Build the map caches (grid catalog, zone outlines, teams) before the first visitor asks for
+    them; returns the seconds it took. `gridmap serve` and gridmap.wsgi run it in a thread at start."""
+    started = time.perf_counter()
+    with app.test_request_context("/map"):
+        grid_catalog()
+        zones()
+        staff_cache()
+    return time.perf_counter() - started
