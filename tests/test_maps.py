@@ -549,3 +549,34 @@ def _embed_limit(monkeypatch, app, n: int) -> None:
 
     svc = app.extensions["gridmap"]
     monkeypatch.setattr(svc, "settings", dataclasses.replace(svc.settings, map_embed_max_grids=n))
+
+
+@pytest.mark.slow
+def test_overview_filters_in_chromium(demo_server, tmp_path):
+    base, app, grid = demo_server
+    repo = app.extensions["gridmap.incidents"].repo
+    zone = grid.parent_code
+    every = repo.query(zone_code=zone)
+    assert every, "the demo has incidents in this zone"
+    category = every[0].category
+    expected = len([i for i in every if i.category == category])  # every status, this zone, this category
+    with browser.chromium() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        log = browser.watch(page)
+        page.goto(base + "/map", wait_until="load")
+        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        page.select_option("select[name=category]", category)
+        page.select_option("select[name=status]", "all")
+        page.select_option("select[name=zone]", zone)
+        with page.expect_navigation():
+            page.click(".gm-filters button[type=submit]")
+        assert f"category={category}" in page.url and f"zone={zone}" in page.url
+        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        assert page.inner_text("#gm-incident-count") == str(expected)
+        # the map is framed on the zone: the zone's grids fill the view
+        inside = _map_js(page, f"m.getBounds().contains([{grid.geometry.centroid.y}, {grid.geometry.centroid.x}])")
+        assert inside
+        assert "已结案 closed" in page.inner_text(".gm-legend >> nth=1") or "已结案 closed" in page.content()
+        page.wait_for_timeout(300)
+        browser.screenshot(page, tmp_path, "map-overview-filtered.png")
+        assert log.problems() == []

@@ -104,17 +104,18 @@ class MapFilter:
             out["zone"] = self.zone
         return out
 
-    def describe(self) -> str:
-        """One line for the page: what is shown."""
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """One line for the page: what is shown (`names`: category and zone names by code)."""
+        names = names or {}
         parts = ["在办 open" if tuple(self.statuses) == tuple(OPEN_STATUSES)
                  else "全部状态 all statuses" if set(self.statuses) == set(STATUS_LABELS)
                  else " / ".join(STATUS_LABELS.get(s, s) for s in self.statuses)]
         if self.start or self.end:
             parts.append(f"{self.start or '…'} – {self.end or '…'}")
         if self.categories:
-            parts.append(", ".join(self.categories))
+            parts.append(", ".join(names.get(c, c) for c in self.categories))
         if self.zone:
-            parts.append(f"管区 zone {self.zone}")
+            parts.append(f"管区 zone {names.get(self.zone, '')} {self.zone}".replace("  ", " "))
         return " · ".join(parts)
 
 

@@ -67,7 +67,7 @@ def overview():
         options |= {"grids_url": url_for("maps.grids_in_bbox", **flt.as_args()), "grid_json_href": _grid_json_href()}
     m = maps.overview_map(**(args | {"grids": catalog.grids}), **options)
     data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "incidents": len(args["incidents"])},
-            "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(),
+            "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(_names(flt, args["zones"])),
             "filter_active": flt.active, "json_args": flt.as_args(), "choices": _filter_choices(args["zones"])}
     return render_template("map_overview.html", map=maps.render_parts(m), data=data)
 
@@ -83,6 +83,12 @@ def overview_json():
 def map_filter() -> MapFilter:
     """The overview's filters from the query string (InputError, HTTP 400, when one is wrong)."""
     return MapFilter.parse(request.args, _incidents().taxonomy.codes(), [z.code for z in zones()])
+
+
+def _names(flt: MapFilter, shown_zones) -> dict[str, str]:
+    tax = _incidents().taxonomy
+    return ({c: tax.get(c).name for c in flt.categories if c in tax}
+            | {z.code: z.name for z in shown_zones if z.code == flt.zone})
 
 
 def _incident_title(flt: MapFilter) -> str:
