@@ -47,10 +47,11 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(report_page.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(dashboard.bp)
-    from .web import ogcapi  # OGC API – Features (read-only, no cookies needed)
+    from .web import ogcapi, openapi  # OGC API – Features and the REST API's OpenAPI document (read-only)
 
     csrf.exempt(ogcapi.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
+    app.register_blueprint(openapi.bp, url_prefix="/api/v1")
     # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
     # The limit wraps the registered views (a decorator's return value must replace them).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
