@@ -1,0 +1,76 @@
+"""Diff of two plans' units: added, removed, reshaped (with area change in m²), renamed, unchanged.
+
+Pure: units in, a JSON-ready dict out. Units are matched by code. A unit is reshaped when
+the area of the symmetric difference of its old and new shapes exceeds `tolerance_m2`
+(geodesic m²), so re-ordered vertices or float noise do not count as a change.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import shapely
+
+from ..model import Unit
+from .shapes import area_m2, polygonal
+
+
+def diff_units(old: Sequence[Unit], new: Sequence[Unit], tolerance_m2: float = 0.01) -> dict:
+    """What changed from `old` to `new` (same level).
+
+    Returns {"added": [...], "removed": [...], "reshaped": [...], "renamed": [...],
+    "unchanged": [codes], "summary": {kind: count}}. Added units list the old units they
+    took area from (`from`: [{code, area_m2}]); removed ones where their area went (`to`).
+    Reshaped: {code, name, area_before_m2, area_after_m2, area_change_m2, changed_area_m2}.
+    """
+    a = {u.code: u for u in old}
+    b = {u.code: u for u in new}
+    added = sorted(set(b) - set(a))
+    removed = sorted(set(a) - set(b))
+    reshaped, renamed, unchanged = [], [], []
+    for code in sorted(set(a) & set(b)):
+        u, v = a[code], b[code]
+        if u.name != v.name:
+            renamed.append({"code": code, "name_before": u.name, "name_after": v.name})
+        if shapely.equals_exact(u.geometry, v.geometry, 0):
+            changed = 0.0
+        else:
+            changed = area_m2(polygonal(shapely.symmetric_difference(u.geometry, v.geometry)))
+        if changed > tolerance_m2:
+            before, after = area_m2(u.geometry), area_m2(v.geometry)
+            reshaped.append({"code": code, "name": v.name, "area_before_m2": round(before, 1),
+                             "area_after_m2": round(after, 1), "area_change_m2": round(after - before, 1),
+                             "changed_area_m2": round(changed, 1)})
+        elif u.name == v.name:
+            unchanged.append(code)
+    return {
+        "added": [{"code": c, "name": b[c].name, "area_m2": round(area_m2(b[c].geometry), 1),
+                   "from": _overlaps(b[c], old, tolerance_m2)} for c in added],
+        "removed": [{"code": c, "name": a[c].name, "area_m2": round(area_m2(a[c].geometry), 1),
+                     "to": _overlaps(a[c], new, tolerance_m2)} for c in removed],
+        "reshaped": reshaped,
+        "renamed": renamed,
+        "unchanged": unchanged,
+        "summary": {"added": len(added), "removed": len(removed), "reshaped": len(reshaped),
+                    "renamed": len(renamed), "unchanged": len(unchanged)},
+    }
+
+
+def overlap_pairs(old: Sequence[Unit], new: Sequence[Unit]) -> list[tuple[Unit, Unit, float]]:
+    """(old unit, new unit, overlap m²) for every pair sharing area."""
+    if not old or not new:
+        return []
+    tree = shapely.STRtree([v.geometry for v in new])
+    out = []
+    for i, j in zip(*tree.query([u.geometry for u in old], predicate="intersects")):
+        u, v = old[int(i)], new[int(j)]
+        area = area_m2(polygonal(shapely.intersection(u.geometry, v.geometry)))
+        if area > 0:
+            out.append((u, v, area))
+    return out
+
+
+def _overlaps(unit: Unit, others: Sequence[Unit], tolerance_m2: float) -> list[dict]:
+    return [{"code": v.code, "area_m2": round(area, 1)}
+            for _, v, area in sorted(overlap_pairs([unit], list(others)), key=lambda t: t[1].code)
+            if area > tolerance_m2]

@@ -1,0 +1,345 @@
+"""Edits of a draft plan as pure functions: units in, changed units out (no I/O).
+
+Every edit keeps coverage exact: the union of the units it returns equals the union of the
+units it was given, and no two of them overlap. New pieces are cut from the old geometry with
+shared cut lines (a split line, a strip edge, the planner's polygon), so neighbours meet
+vertex for vertex; what is left is floating-point noise far below a square millimetre.
+Geometry is EPSG:4326 lon/lat; areas reported in geodesic m².
+
+An edit never breaks a unit into pieces or lets one vanish: it refuses instead (InputError),
+naming the unit and the place. Households and population follow the area (largest-remainder
+rounding keeps totals), except when households are moved as points, which move by count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points, split
+
+from ..crs import area_perimeter_m
+from ..errors import InputError
+from ..model import Unit
+from .shapes import area_m2, metres_to_degrees, parts, polygonal, shared_length, where
+
+# new_codes(parent_code, geometries, based_on) -> one fresh code per geometry
+CodeMaker = Callable[[str | None, list[BaseGeometry], str], list[str]]
+MAX_PARTS = 50
+
+
+@dataclass
+class EditResult:
+    """What an edit changes: units to write (new or changed) and codes to remove."""
+
+    upserts: list[Unit] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[str]:
+        """Codes kept but reshaped."""
+        return sorted(u.code for u in self.upserts if u.code not in self.created)
+
+
+# -- split -------------------------------------------------------------------------------------
+def split_by_line(unit: Unit, line: BaseGeometry, new_codes: CodeMaker) -> EditResult:
+    """Cut a unit along a drawn line that crosses it from edge to edge.
+
+    The largest piece keeps the unit's code (and staff); the others get new codes.
+    """
+    if not line.intersects(unit.geometry):
+        raise InputError(f"the line does not cross {unit.code}: draw it across the grid, from outside to outside")
+    pieces, rest = [], []
+    for part in shapely.get_parts(unit.geometry):
+        cut = [p for p in shapely.get_parts(split(part, line)) if p.geom_type == "Polygon" and p.area > 0]
+        if len(cut) > 1:
+            pieces.extend(cut)
+        else:
+            rest.append(part)
+    if len(pieces) < 2:
+        raise InputError(f"the line does not cut {unit.code} in two: it must cross the grid from edge to edge "
+                         "(both ends outside it)")
+    return _pieces(unit, pieces, rest, new_codes)
+
+
+def split_into_parts(unit: Unit, k: int, new_codes: CodeMaker) -> EditResult:
+    """Cut a unit into `k` strips of equal area across its longer axis (in metres).
+
+    The strips are bounded by lines of constant longitude (a wide grid) or latitude (a tall
+    one), found by bisection on the area. The westernmost (or northernmost) strip keeps
+    the unit's code. A strip that would fall into pieces (a concave grid) is refused.
+    """
+    if not 2 <= int(k) <= MAX_PARTS:
+        raise InputError(f"parts: split into 2 to {MAX_PARTS} parts, not {k}")
+    g = unit.geometry
+    minx, miny, maxx, maxy = g.bounds
+    lat0 = (miny + maxy) / 2
+    wide = (maxx - minx) * np.cos(np.radians(lat0)) >= (maxy - miny)
+    total = g.area
+    lo_edge, hi_edge = (minx, maxx) if wide else (miny, maxy)
+    pad = 1.0  # degree: strips reach well past the grid so only the cut lines matter
+
+    def strip(a: float, b: float) -> BaseGeometry:
+        box = shapely.box(a, miny - pad, b, maxy + pad) if wide else shapely.box(minx - pad, a, maxx + pad, b)
+        return polygonal(shapely.intersection(g, box))
+
+    cuts = []
+    for j in range(1, int(k)):
+        lo, hi = lo_edge, hi_edge
+        for _ in range(60):  # bisection to ~1e-18 of the extent: below float precision
+            mid = (lo + hi) / 2
+            if strip(lo_edge - pad, mid).area < total * j / k:
+                lo = mid
+            else:
+                hi = mid
+        cuts.append((lo + hi) / 2)
+    edges = [lo_edge - pad, *cuts, hi_edge + pad]
+    pieces = [strip(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    if not wide:
+        pieces = pieces[::-1]  # north first
+    for i, p in enumerate(pieces, start=1):
+        if parts(p) != 1:
+            raise InputError(f"part {i} of {k} of {unit.code} would fall into {parts(p)} pieces "
+                             "(the grid is concave there): split it with a drawn line instead")
+    keep = pieces[0]
+    others = pieces[1:]
+    codes = new_codes(unit.parent_code, others, unit.code)
+    return _result(unit_list=[unit], shapes=[keep, *others], codes=[unit.code, *codes], base=unit)
+
+
+def _pieces(unit: Unit, pieces: list, rest: list, new_codes: CodeMaker) -> EditResult:
+    pieces.sort(key=lambda p: -p.area)
+    keep = shapely.union_all([pieces[0], *rest]) if rest else pieces[0]
+    others = pieces[1:]
+    codes = new_codes(unit.parent_code, others, unit.code)
+    return _result(unit_list=[unit], shapes=[keep, *others], codes=[unit.code, *codes], base=unit)
+
+
+# -- merge -------------------------------------------------------------------------------------
+def merge(units: Sequence[Unit]) -> EditResult:
+    """Merge adjacent units into the first one (it keeps its code, name and staff)."""
+    if len(units) < 2:
+        raise InputError("merge: name at least two grids")
+    first = units[0]
+    for u in units[1:]:
+        if u.parent_code != first.parent_code or u.level != first.level:
+            raise InputError(f"merge: {u.code} is in {u.parent_code}, {first.code} in {first.parent_code}: "
+                             "only grids of one parent merge")
+    # connected through shared edges (touching at a corner is not enough)
+    joined, todo = {0}, [0]
+    while todo:
+        i = todo.pop()
+        for j, u in enumerate(units):
+            if j not in joined and shared_length(units[i].geometry, u.geometry) > 0:
+                joined.add(j)
+                todo.append(j)
+    apart = [u.code for j, u in enumerate(units) if j not in joined]
+    if apart:
+        raise InputError(f"merge: {', '.join(apart)} do(es) not share an edge with {first.code} or the "
+                         "others named; only adjacent grids merge")
+    merged = polygonal(shapely.union_all([u.geometry for u in units]))
+    if parts(merged) > max(parts(u.geometry) for u in units):
+        raise InputError(f"merge: the grids {', '.join(u.code for u in units)} touch only at points")
+    out = _with_geometry(first, merged)
+    out.households = _sum([u.households for u in units])
+    out.population = _sum([u.population for u in units])
+    return EditResult(upserts=[out], deletes=[u.code for u in units[1:]])
+
+
+# -- moving boundaries -------------------------------------------------------------------------
+def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbour: str | None = None) -> EditResult:
+    """Give `unit` a new outline; the neighbours lose what it gains and gain what it loses.
+
+    `siblings` are the other units of the same parent and level. The new outline is clipped
+    to the area the unit and its siblings cover (nothing leaves the parent). Each piece the
+    unit gives up goes to the sibling sharing the longest edge with it; with `neighbour`,
+    only that sibling may change.
+    """
+    others = [s for s in siblings if s.code != unit.code]
+    region = shapely.union_all([unit.geometry, *[s.geometry for s in others]])
+    new = polygonal(shapely.intersection(polygon, region))
+    notes = []
+    outside = area_m2(polygonal(shapely.difference(polygon, region)))
+    if outside > 0.01:
+        notes.append(f"{outside:.1f} m² of the new outline lay outside the parent's grids and was left out")
+    if new.is_empty or area_m2(new) < 0.01:
+        raise InputError(f"reshape: the new outline of {unit.code} does not overlap the grids of its parent")
+    gained = polygonal(shapely.difference(new, unit.geometry))
+    lost = polygonal(shapely.difference(unit.geometry, new))
+    geoms = {s.code: s.geometry for s in others}
+    changed: set[str] = set()
+    if not gained.is_empty:
+        for s in others:
+            if shapely.intersects(s.geometry, gained) and area_m2(polygonal(shapely.intersection(s.geometry, gained))) > 0:
+                if neighbour is not None and s.code != neighbour:
+                    raise InputError(f"reshape: the new outline of {unit.code} also takes area from {s.code} "
+                                     f"(near {where(polygonal(shapely.intersection(s.geometry, gained)))}), not only from {neighbour}")
+                geoms[s.code] = polygonal(shapely.difference(s.geometry, new))
+                changed.add(s.code)
+    for piece in ([] if lost.is_empty else shapely.get_parts(lost)):
+        if piece.geom_type != "Polygon" or piece.area == 0:
+            continue
+        candidates = [(shared_length(piece, geoms[c]), c) for c in geoms if neighbour is None or c == neighbour]
+        length, code = max(candidates, default=(0.0, None))
+        if code is None or length == 0:
+            raise InputError(f"reshape: {area_m2(piece):.1f} m² that {unit.code} gives up near {where(piece)} touches "
+                             + (f"no edge of {neighbour}" if neighbour else "no neighbouring grid")
+                             + " and would be left uncovered")
+        geoms[code] = polygonal(shapely.union(geoms[code], piece))
+        changed.add(code)
+    if not changed:
+        raise InputError(f"reshape: the new outline of {unit.code} is the same as the old one")
+    units = [unit, *[s for s in others if s.code in changed]]
+    shapes = [new, *[geoms[s.code] for s in others if s.code in changed]]
+    res = _result(unit_list=units, shapes=shapes, codes=[u.code for u in units], base=None)
+    res.notes = notes
+    return res
+
+
+def move_area(src: Unit, dst: Unit, area: BaseGeometry) -> EditResult:
+    """Move the part of `src` inside a drawn area to the adjacent unit `dst`."""
+    _pair(src, dst)
+    moved = polygonal(shapely.intersection(area, src.geometry))
+    if moved.is_empty or area_m2(moved) < 0.01:
+        raise InputError(f"move: the area does not overlap {src.code}")
+    new_src = polygonal(shapely.difference(src.geometry, area))
+    new_dst = polygonal(shapely.union(dst.geometry, moved))
+    if new_src.is_empty or area_m2(new_src) < 0.01:
+        raise InputError(f"move: the area covers all of {src.code}: merge the grids instead")
+    if parts(new_dst) > parts(dst.geometry):
+        raise InputError(f"move: the area taken from {src.code} does not touch {dst.code} "
+                         f"(near {where(moved)}); draw it up to their shared edge")
+    return _result(unit_list=[src, dst], shapes=[new_src, new_dst], codes=[src.code, dst.code], base=None)
+
+
+def move_points(src: Unit, dst: Unit, points: Sequence[tuple[float, float]], margin_m: float = 1.0) -> EditResult:
+    """Move households given as points from `src` to the adjacent `dst`.
+
+    The area moved is the convex hull of the points and of their nearest points on the
+    edge the two units share (widened by `margin_m` so points on its rim are inside), cut
+    to `src`. Households move by count: one per point.
+    """
+    _pair(src, dst)
+    if not points:
+        raise InputError("move: give at least one household point")
+    pts = shapely.points(np.asarray(points, dtype=float))
+    outside = [f"({p.x:.6f}, {p.y:.6f})" for p in pts if not src.geometry.covers(p)]
+    if outside:
+        raise InputError(f"move: {len(outside)} point(s) are not in {src.code}: {', '.join(outside[:5])}")
+    edge = shapely.intersection(src.geometry.boundary, dst.geometry.boundary)
+    if edge.is_empty or edge.length == 0:
+        raise InputError(f"move: {src.code} and {dst.code} share no edge")
+    anchors = [nearest_points(edge, p)[0] for p in pts]
+    hull = shapely.convex_hull(shapely.MultiPoint([*pts, *anchors]))
+    lat = float(np.mean([p.y for p in pts]))
+    area = shapely.buffer(hull, metres_to_degrees(margin_m, lat))
+    res = move_area(src, dst, area)
+    n = len(pts)
+    s, d = res.upserts
+    if src.households is not None:
+        s.households = max(0, src.households - n)
+    d.households = (dst.households or 0) + n
+    return res
+
+
+def _pair(src: Unit, dst: Unit) -> None:
+    if src.code == dst.code:
+        raise InputError("move: the two grids are the same")
+    if src.parent_code != dst.parent_code or src.level != dst.level:
+        raise InputError(f"move: {src.code} and {dst.code} are in different parents; move their parents' "
+                         "boundary first")
+
+
+# -- snapping ----------------------------------------------------------------------------------
+def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
+    """Close gaps and remove overlaps narrower than `tolerance_m` between neighbouring units.
+
+    Vertices within the tolerance are snapped together (GEOS snapping, both ways, in code
+    order), then any overlap left is given to the unit with the lower code. Units farther
+    apart than the tolerance are left alone.
+    """
+    if not tolerance_m > 0 or tolerance_m > 100:
+        raise InputError(f"tolerance: a distance in metres from 0 to 100, not {tolerance_m}")
+    units = sorted(units, key=lambda u: u.code)
+    if not units:
+        return EditResult()
+    lat = float(np.mean([u.geometry.centroid.y for u in units]))
+    tol = metres_to_degrees(tolerance_m, lat)
+    geoms = [u.geometry for u in units]
+    tree = shapely.STRtree(geoms)
+    near = [[int(j) for j in tree.query(g, predicate="dwithin", distance=tol) if int(j) != i]
+            for i, g in enumerate(geoms)]
+    new = list(geoms)
+    for _ in range(2):  # the second pass gives earlier units the vertices later ones brought
+        for i in range(len(new)):
+            if near[i]:
+                ref = shapely.union_all([new[j] for j in near[i]])
+                new[i] = polygonal(shapely.make_valid(shapely.snap(new[i], ref, tol)))
+    for i in range(len(new)):
+        earlier = [new[j] for j in near[i] if j < i]
+        if earlier:
+            new[i] = polygonal(shapely.difference(new[i], shapely.union_all(earlier)))
+    changed = [i for i in range(len(units)) if not shapely.equals_exact(new[i], geoms[i], 0)]
+    for i in changed:
+        if new[i].is_empty or parts(new[i]) > parts(geoms[i]):
+            raise InputError(f"snap: {units[i].code} would fall apart at {tolerance_m} m; use a smaller tolerance")
+    res = EditResult(upserts=[_with_geometry(units[i], new[i]) for i in changed])
+    res.notes = [f"{len(changed)} unit(s) snapped at {tolerance_m} m"]
+    return res
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Sequence[str],
+            base: Unit | None) -> EditResult:
+    """Units for new shapes (codes[i] for shapes[i]); counts re-apportioned by area from `unit_list`."""
+    for code, g in zip(codes, shapes):
+        if g.is_empty or area_m2(g) < 0.01:
+            raise InputError(f"{code} would be left with no area; merge it instead")
+    olds = {u.code: u for u in unit_list}
+    for code, g in zip(codes, shapes):
+        if code in olds and parts(g) > parts(olds[code].geometry):
+            raise InputError(f"{code} would fall into {parts(g)} pieces (near {where(g)}); draw the change so "
+                             "each grid stays in one piece")
+    households = _apportion([u.households for u in unit_list], [u.geometry for u in unit_list], shapes)
+    population = _apportion([u.population for u in unit_list], [u.geometry for u in unit_list], shapes)
+    out, created = [], []
+    for i, (code, g) in enumerate(zip(codes, shapes)):
+        template = olds.get(code) or base
+        u = _with_geometry(template, g)
+        if code not in olds:
+            u = replace(u, code=code, name=f"{template.name}-{len(created) + 2}", properties={})
+            created.append(code)
+        u.households, u.population = households[i], population[i]
+        out.append(u)
+    return EditResult(upserts=out, created=created)
+
+
+def _with_geometry(u: Unit, g: BaseGeometry) -> Unit:
+    area, perimeter = area_perimeter_m(g)
+    return replace(u, geometry=g, area_m2=area, perimeter_m=perimeter)
+
+
+def _apportion(values: Sequence[int | None], olds: Sequence[BaseGeometry], news: Sequence[BaseGeometry]) -> list[int | None]:
+    """Split counts of old shapes over new ones by area share; totals kept (largest remainder)."""
+    if all(v is None for v in values):
+        return [None] * len(news)
+    share = np.zeros(len(news))
+    for v, old in zip(values, olds):
+        if not v or old.area == 0:
+            continue
+        share += [v * shapely.intersection(old, n).area / old.area for n in news]
+    total = int(round(share.sum()))
+    floors = np.floor(share).astype(int)
+    left = total - int(floors.sum())
+    for i in np.argsort(-(share - floors))[:max(left, 0)]:
+        floors[i] += 1
+    return [int(x) for x in floors]
+
+
+def _sum(values: Sequence[int | None]) -> int | None:
+    return None if all(v is None for v in values) else sum(v or 0 for v in values)

@@ -1,0 +1,345 @@
+"""Plan use cases: drafts, edits with optimistic locking, undo, diff, impact, publishing.
+
+The one door for the CLI (`gridmap plan ...`) and the JSON API (/api/v1/plans). Geometry is
+EPSG:4326 lon/lat; areas are geodesic m². Edits apply to drafts only; the published plans
+are never touched. Every edit and the publish are single transactions (store/plans.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..codes import generate_codes
+from ..errors import Conflict, InputError
+from ..model import Level, Unit
+from ..store.plans import PlanRecord
+from . import edits
+from .checks import coverage_problems
+from .diff import diff_units
+from .impact import household_flows, incident_moves, staff_on_removed, teams
+from .shapes import drawn_line, drawn_polygon, parse_geometry
+
+OPS = ("split", "merge", "reshape", "move", "snap")
+EDIT_LEVELS = (Level.grid, Level.micro)
+
+
+class CoverageRefused(Conflict):
+    """Publishing refused: the plan has gaps, overlaps or other coverage problems (HTTP 409)."""
+
+    def __init__(self, plan: int, problems: list[dict]):
+        self.problems = problems
+        lines = [f"  - {p['kind']} {','.join(p['codes']) or p['parent']}: {p['area_m2']} m² at "
+                 f"lon {p['location']['lon']}, lat {p['location']['lat']}" + (f" ({p['detail']})" if p.get("detail") else "")
+                 for p in problems[:50]]
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"plan {plan} has {len(problems)} coverage problem(s); fix them or publish with force:\n"
+                         + "\n".join(lines) + more)
+
+
+class PlanService:
+    """Versioned grid plans over one Services (store + indexes + settings)."""
+
+    def __init__(self, services, incidents=None):
+        self.services = services
+        self.store = services.store
+        self.repo = services.store.plans
+        self._incidents = incidents
+
+    @property
+    def incidents(self):
+        """The incident loop (re-routing on publish, impact); built from the settings if not given."""
+        if self._incidents is None:
+            from ..incidents.service import IncidentService
+            from ..incidents.taxonomy import Taxonomy
+            from ..incidents.workhours import calendar_from_settings
+
+            s = self.services.settings
+            self._incidents = IncidentService(self.services, Taxonomy.load(s.categories or None),
+                                              calendar_from_settings(s))
+        return self._incidents
+
+    # -- history ----------------------------------------------------------------------------
+    def plans(self) -> list[PlanRecord]:
+        """Every plan, oldest first."""
+        return self.repo.list()
+
+    def plan(self, version: int) -> PlanRecord:
+        """One plan (NotFound if absent)."""
+        return self.repo.get(version)
+
+    def create(self, note: str | None = None, author: str | None = None) -> PlanRecord:
+        """A new draft: a copy of the plan in force (or of the plan published to take effect later, if any).
+
+        Plans follow each other in one line, so a draft starts from the newest published plan.
+        """
+        return self.repo.get(self.repo.create_draft(self._latest_published(), note, author))
+
+    def drop(self, version: int) -> None:
+        """Delete a draft (never a published plan)."""
+        self.repo.delete_draft(version)
+        self.services.refresh()
+
+    def units(self, version: int, level: Level | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
+        """A plan's units with their revisions (send them back with an edit)."""
+        rec = self.repo.get(version)
+        revs = self.repo.unit_revs(version)
+        return rec, [(u, revs.get(u.code, 1)) for u in self.store.units(level=level, plan=version)]
+
+    # -- edits ------------------------------------------------------------------------------
+    def edit(self, version: int, op: str, params: Mapping[str, Any], rev: int | Mapping[str, int] | None = None,
+             author: str | None = None) -> dict:
+        """Apply one edit to a draft, in one transaction; returns what changed and the new revisions.
+
+        `rev` is what the planner loaded: the draft's revision (int: any change since is a
+        conflict) or {code: unit rev} (a change since to one of those units is a conflict).
+        None skips the check against the planner's copy (the command line).
+        """
+        rec = self.repo.get(version)
+        if rec.status != "draft":
+            raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
+        if op not in OPS:
+            raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
+        revs = self.repo.unit_revs(version)
+        named = _named_codes(op, params)
+        _check_revs(version, rec, rev, named, revs)
+        result = getattr(self, f"_{op}")(version, params)
+        touched = {u.code for u in result.upserts} | set(result.deletes)
+        read = {c: revs[c] for c in touched if c in revs}
+        new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
+                                       author=author, draft_rev=rev if isinstance(rev, int) else None)
+        self.services.refresh()
+        after = self.repo.unit_revs(version)
+        return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
+                "changed": result.changed, "removed": sorted(result.deletes),
+                "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
+
+    def undo(self, version: int, rev: int | None = None, author: str | None = None) -> dict:
+        """Undo the last edit of a draft; returns it and the draft's new revision."""
+        edit = self.repo.undo(version, author=author, draft_rev=rev)
+        self.services.refresh()
+        return {"plan": version, "rev": self.repo.get(version).rev, "undone": edit.as_dict()}
+
+    def _unit(self, version: int, code: Any) -> Unit:
+        if not isinstance(code, str) or not code:
+            raise InputError(f"a grid code is needed, got {code!r}")
+        u = self.store.unit(str(code), plan=version)
+        if u.level not in EDIT_LEVELS:
+            raise InputError(f"{u.code} is a {u.level.value}: edits redraw grids and micro-grids")
+        return u
+
+    def _siblings(self, version: int, unit: Unit) -> list[Unit]:
+        return [u for u in self.store.units(level=unit.level, plan=version) if u.parent_code == unit.parent_code]
+
+    def _split(self, version: int, p: Mapping) -> edits.EditResult:
+        unit = self._unit(version, p.get("code"))
+        make = self._code_maker(version)
+        if p.get("line") is not None and p.get("parts") is not None:
+            raise InputError("split: give either line or parts, not both")
+        if p.get("line") is not None:
+            return edits.split_by_line(unit, drawn_line(parse_geometry(p["line"], "line"), "line"), make)
+        if p.get("parts") is not None:
+            return edits.split_into_parts(unit, _int(p["parts"], "parts"), make)
+        raise InputError("split: give a line (GeoJSON LineString) or parts (a number)")
+
+    def _merge(self, version: int, p: Mapping) -> edits.EditResult:
+        codes = p.get("codes")
+        if not isinstance(codes, list) or len(codes) < 2:
+            raise InputError("merge: codes must list at least two grids (the first one keeps its code)")
+        if len(set(codes)) != len(codes):
+            raise InputError("merge: a grid is named twice")
+        return edits.merge([self._unit(version, c) for c in codes])
+
+    def _reshape(self, version: int, p: Mapping) -> edits.EditResult:
+        unit = self._unit(version, p.get("code"))
+        poly = drawn_polygon(parse_geometry(p.get("geometry"), "geometry"), "geometry", bool(p.get("repair")))
+        neighbour = p.get("neighbour")
+        if neighbour is not None:
+            self._unit(version, neighbour)
+        return edits.reshape(unit, poly, self._siblings(version, unit), neighbour)
+
+    def _move(self, version: int, p: Mapping) -> edits.EditResult:
+        src, dst = self._unit(version, p.get("from")), self._unit(version, p.get("to"))
+        if p.get("points") is not None:
+            return edits.move_points(src, dst, _points(p["points"]))
+        if p.get("area") is None:
+            raise InputError("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])")
+        area = drawn_polygon(parse_geometry(p["area"], "area"), "area", bool(p.get("repair")))
+        return edits.move_area(src, dst, area)
+
+    def _snap(self, version: int, p: Mapping) -> edits.EditResult:
+        try:
+            tol = float(p.get("tolerance_m"))
+        except (TypeError, ValueError):
+            raise InputError(f"snap: tolerance_m must be a number of metres, got {p.get('tolerance_m')!r}") from None
+        level = Level.parse(str(p.get("level") or "grid")) if p.get("level") else Level.grid
+        units = self.store.units(level=level, plan=version)
+        if p.get("parent"):
+            units = [u for u in units if u.parent_code == p["parent"]]
+        return edits.snap(units, tol)
+
+    def _code_maker(self, version: int):
+        """New codes that no plan has used: national serials under the parent, else CODE-n."""
+        in_plan = set(self.store.unit_levels(plan=version))
+
+        def make(parent: str | None, geoms: list, based_on: str) -> list[str]:
+            used = self.repo.codes_ever(parent)  # every plan's children of this parent, drafts included
+            pattern = re.compile(re.escape(parent or "") + r"(\d{3})")
+            serials = [int(m.group(1)) for c in used if (m := pattern.fullmatch(c))]
+            if parent and parent.isdigit() and len(serials) == len(used):
+                return generate_codes(parent, np.array(geoms, dtype=object), start=max(serials, default=0) + 1)
+            out, n = [], 2
+            while len(out) < len(geoms):
+                code = f"{based_on}-{n}"
+                if code not in used and code not in in_plan:
+                    out.append(code)
+                n += 1
+            return out
+
+        return make
+
+    # -- review -----------------------------------------------------------------------------
+    def diff(self, a: int, b: int, level: Level = Level.grid) -> dict:
+        """Added, removed, reshaped (area change m²), renamed and unchanged units from plan a to b."""
+        self.repo.get(a), self.repo.get(b)
+        out = diff_units(self.store.units(level=level, plan=a), self.store.units(level=level, plan=b))
+        return {"from": a, "to": b, "level": Level(level).value, **out}
+
+    def coverage(self, version: int) -> list[dict]:
+        """Coverage problems of every parent in a plan (the publish gate)."""
+        self.repo.get(version)
+        return coverage_problems(self.store.units(plan=version), self.services.settings.outside_tolerance_m2)
+
+    def impact(self, version: int) -> dict:
+        """What publishing this draft would do, against the newest published plan."""
+        rec = self.repo.get(version)
+        against = self._latest_published()
+        old = self.store.units(level=Level.grid, plan=against)
+        new = self.store.units(level=Level.grid, plan=version)
+        d = diff_units(old, new)
+        removed = [r["code"] for r in d["removed"]]
+        moves = self.incidents.reroutes_under(version, self.incidents.clock())
+        open_count = len(self.incidents.repo.query(status=_open_statuses()))
+        return {
+            "plan": version, "status": rec.status, "against": against, "diff": d["summary"],
+            "households": household_flows(old, new),
+            "incidents": {"open": open_count, "moving": incident_moves(moves)},
+            "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people()),
+            "teams": teams(new, {u.code for u in old}, self.store.roles()),
+            "coverage": self.coverage(version),
+        }
+
+    # -- publishing -------------------------------------------------------------------------
+    def publish(self, version: int, effective_from: dt.date | str, force: bool = False,
+                author: str | None = None) -> dict:
+        """Publish a draft from a date, in one transaction with the re-routing of open incidents.
+
+        Refused (Conflict, reasons listed) when the plan has coverage problems unless `force`;
+        when the draft was copied from a plan that is no longer the newest; and (InputError)
+        for a date before the newest published plan's. Open incidents are re-routed now if the
+        plan takes effect today or earlier; for a later date run `gridmap incidents reroute`
+        on that day.
+        """
+        rec = self.repo.get(version)
+        if rec.status != "draft":
+            raise Conflict(f"plan {version} is already published")
+        eff = _date(effective_from)
+        latest = self._latest_published()
+        if rec.base_version != latest:
+            raise Conflict(f"draft {version} was copied from plan {rec.base_version}, but plan {latest} has been "
+                           "published since: make a new draft from it")
+        latest_eff = self.repo.get(latest).effective_from
+        if latest_eff is not None and eff < latest_eff:
+            raise InputError(f"effective_from {eff} is before plan {latest}'s ({latest_eff}): plans take effect in order")
+        problems = self.coverage(version)
+        if problems and not force:
+            raise CoverageRefused(version, problems)
+        in_force = eff <= self.services.today()
+        moves = self.incidents.reroutes_under(version, self.incidents.clock()) if in_force else []
+        removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
+                                                 self.store.units(level=Level.grid, plan=version))["removed"]]
+        self.repo.publish(version, eff, author, [(inc, before, events) for inc, before, _, events in moves])
+        self.services.refresh()
+        return {"plan": version, "effective_from": eff.isoformat(), "in_force": in_force,
+                "replaces": latest, "forced": bool(problems), "coverage": problems,
+                "rerouted": incident_moves(moves), "reroute_pending": not in_force,
+                "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people())}
+
+    def _latest_published(self) -> int:
+        published = [p.version for p in self.repo.list() if p.status == "published"]
+        if not published:
+            raise InputError("the store holds no published plan yet: import units first")
+        return max(published)
+
+
+def _named_codes(op: str, p: Mapping) -> list[str]:
+    if op in ("split", "reshape"):
+        return [str(p.get("code"))] + ([str(p["neighbour"])] if p.get("neighbour") else [])
+    if op == "merge":
+        return [str(c) for c in (p.get("codes") or [])]
+    if op == "move":
+        return [str(p.get("from")), str(p.get("to"))]
+    return []
+
+
+def _check_revs(version: int, rec: PlanRecord, rev, named: list[str], revs: Mapping[str, int]) -> None:
+    if rev is None:
+        return
+    if isinstance(rev, bool) or not isinstance(rev, (int, Mapping)):
+        raise InputError("rev: the draft's revision (a number) or {code: revision} of the units you loaded")
+    if isinstance(rev, int):
+        if rev != rec.rev:
+            raise Conflict(f"draft {version} was changed by another planner (rev {rec.rev}, you had {rev}): "
+                           "reload and try again")
+        return
+    missing = [c for c in named if c not in rev]
+    if missing:
+        raise InputError(f"rev: give the revision you loaded of {', '.join(missing)}")
+    for code, have in rev.items():
+        if code in revs and revs[code] != have:
+            raise Conflict(f"unit {code} was changed in draft {version} by another planner "
+                           f"(rev {revs[code]}, you had {have}): reload and try again")
+        if code not in revs:
+            raise Conflict(f"unit {code} is no longer in draft {version} (another edit removed it): reload")
+
+
+def _loggable(p: Mapping) -> dict:
+    """The edit's parameters for the log (drawn shapes kept: they document the edit)."""
+    return {k: v for k, v in p.items() if k not in ("rev", "op")}
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: a whole number is needed, got {value!r}") from None
+
+
+def _points(value: Any) -> list[tuple[float, float]]:
+    try:
+        pts = [(float(x), float(y)) for x, y in value]
+    except (TypeError, ValueError):
+        raise InputError("points: a list of [lon, lat] pairs") from None
+    if not all(np.isfinite(c) for xy in pts for c in xy):
+        raise InputError("points: coordinates must be finite numbers")
+    return pts
+
+
+def _date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"effective_from: a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _open_statuses():
+    from ..incidents.model import OPEN_STATUSES
+
+    return OPEN_STATUSES

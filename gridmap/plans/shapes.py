@@ -1,0 +1,116 @@
+"""Shapes a planner draws: parsing GeoJSON, validity, and small geometry helpers.
+
+All geometry is EPSG:4326 lon/lat (what a Leaflet map draws). Areas are geodesic m².
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from ..crs import area_perimeter_m
+from ..errors import InputError
+from ..validate import _describe_reason, _polygonal
+
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def read_geojson(path: str | Path) -> Any:
+    """The parsed JSON of a GeoJSON file (InputError if missing or not JSON)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not a GeoJSON file: {exc}") from None
+
+
+def parse_geometry(doc: Any, what: str) -> BaseGeometry:
+    """A geometry from a GeoJSON geometry, Feature, or FeatureCollection of one feature."""
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features") or []
+        if len(feats) != 1:
+            raise InputError(f"{what}: give one feature, got a FeatureCollection of {len(feats)}")
+        doc = feats[0]
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        doc = doc.get("geometry")
+    if not isinstance(doc, dict) or "type" not in doc:
+        raise InputError(f"{what}: expected a GeoJSON geometry or Feature")
+    try:
+        geom = shape(doc)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.GEOSException) as exc:
+        raise InputError(f"{what}: not a readable GeoJSON geometry ({exc})") from None
+    if geom.is_empty:
+        raise InputError(f"{what}: the geometry is empty")
+    xy = shapely.get_coordinates(geom)
+    if not np.isfinite(xy).all() or (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
+        raise InputError(f"{what}: coordinates must be lon/lat (EPSG:4326) within range")
+    return geom
+
+
+def drawn_polygon(geom: BaseGeometry, what: str, repair: bool = False) -> BaseGeometry:
+    """A valid polygon from a drawn shape; InputError naming a self-intersection (or repaired)."""
+    if geom.geom_type not in POLYGONAL:
+        raise InputError(f"{what}: a Polygon or MultiPolygon is needed, got a {geom.geom_type}")
+    if not geom.is_valid:
+        where = _describe_reason(shapely.is_valid_reason(geom))
+        if not repair:
+            raise InputError(f"{what}: the shape is invalid: {where} (redraw it, or pass repair to fix it)")
+        fixed = _polygonal(shapely.make_valid(geom))
+        if fixed is None or fixed.is_empty:
+            raise InputError(f"{what}: the shape is invalid ({where}) and repairing it left no area")
+        geom = fixed
+    return geom
+
+
+def drawn_line(geom: BaseGeometry, what: str) -> BaseGeometry:
+    """A drawn cut line (LineString or MultiLineString)."""
+    if geom.geom_type not in ("LineString", "MultiLineString"):
+        raise InputError(f"{what}: a LineString is needed, got a {geom.geom_type}")
+    return geom
+
+
+def area_m2(geom: BaseGeometry) -> float:
+    """Geodesic area in m² of a lon/lat geometry (0 for an empty one)."""
+    if geom is None or geom.is_empty:
+        return 0.0
+    return area_perimeter_m(geom)[0]
+
+
+def parts(geom: BaseGeometry) -> int:
+    """Number of polygons of a (multi)polygon (0 if empty)."""
+    if geom is None or geom.is_empty:
+        return 0
+    return len([p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0])
+
+
+def polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """The areal part of an overlay result (drops stray lines and points; may be empty)."""
+    if geom.is_empty or geom.geom_type in POLYGONAL:
+        return geom
+    kept = _polygonal(geom)
+    return kept if kept is not None else shapely.Polygon()
+
+
+def shared_length(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Length (degrees) of the boundary two polygons share; 0 when they meet at points or not at all."""
+    common = shapely.intersection(a.boundary, b.boundary)
+    return float(shapely.length(common)) if not common.is_empty else 0.0
+
+
+def where(geom: BaseGeometry) -> str:
+    """A short 'lon x, lat y' for messages: a point inside the geometry."""
+    p = geom.representative_point()
+    return f"lon {p.x:.6f}, lat {p.y:.6f}"
+
+
+def metres_to_degrees(metres: float, lat: float) -> float:
+    """A distance in metres as degrees of longitude at `lat` (the larger of the two degree sizes)."""
+    return metres / (111_320.0 * max(np.cos(np.radians(lat)), 0.01))
