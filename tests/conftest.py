@@ -104,6 +104,17 @@ def load_sample(services: Services, d: Path) -> Services:
     return services
 
 
+def sample_app(tmp_path: Path, sample_dir: Path, name: str = "s.db"):
+    """The web app over a SQLite store holding the sample hierarchy and staff (close its store after)."""
+    from gridmap.app import create_app
+
+    settings = Settings(db=str(tmp_path / name))
+    s = Services.open(settings, create=True)
+    load_sample(s, sample_dir)
+    s.store.close()
+    return create_app(settings)
+
+
 @pytest.fixture
 def services(db_url: str, sample_dir: Path) -> Services:
     """Services over a store (both backends) holding the sample hierarchy and staff."""

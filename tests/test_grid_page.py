@@ -9,22 +9,14 @@ import pytest
 
 from gridmap.incidents.actors import SYSTEM
 from gridmap.maps import gridpage
-from gridmap.services import Services
-from gridmap.settings import Settings
 
 from . import browser
-from .conftest import GRIDS, ZONE, load_sample
+from .conftest import GRIDS, sample_app
 
 
 @pytest.fixture
 def app(tmp_path: Path, sample_dir: Path):
-    from gridmap.app import create_app
-
-    settings = Settings(db=str(tmp_path / "g.db"))
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
-    s.store.close()
-    app = browser.with_maps(create_app(settings))
+    app = browser.with_maps(sample_app(tmp_path, sample_dir))
     yield app
     app.extensions["gridmap"].store.close()
 
@@ -44,7 +36,7 @@ def test_grid_page_shows_roster_clocks_metrics_and_links(app):
     svc.repo.add_shift(GRIDS[0], "P3", now - dt.timedelta(hours=1), now + dt.timedelta(hours=3))
     svc.repo.add_shift(GRIDS[0], "P1", now + dt.timedelta(days=1), now + dt.timedelta(days=1, hours=8))
     svc.repo.add_shift(GRIDS[0], "P1", now + dt.timedelta(days=30), now + dt.timedelta(days=30, hours=8))
-    waiting = svc.report({"category": "exposed_rubbish", "lon": 116.05, "lat": 39.05, "description": "w"}, SYSTEM).incident
+    svc.report({"category": "exposed_rubbish", "lon": 116.05, "lat": 39.05, "description": "w"}, SYSTEM).incident
     late = svc.report({"category": "exposed_rubbish", "lon": 116.06, "lat": 39.05, "description": "late",
                        "reported_at": (now - dt.timedelta(days=3)).isoformat()}, SYSTEM).incident
     svc.act(late.id, "file", SYSTEM)

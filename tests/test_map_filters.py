@@ -12,11 +12,9 @@ from gridmap.errors import InputError
 from gridmap.incidents.actors import SYSTEM
 from gridmap.incidents.model import OPEN_STATUSES, STATUS_LABELS
 from gridmap.maps.filters import MapFilter
-from gridmap.services import Services
-from gridmap.settings import Settings
 
 from . import browser
-from .conftest import GRIDS, ZONE, load_sample
+from .conftest import GRIDS, ZONE, sample_app
 
 CATS = ["exposed_rubbish", "illegal_parking"]
 
@@ -59,13 +57,7 @@ def _flat(args: dict) -> list[tuple[str, str]]:
 @pytest.fixture
 def client(tmp_path: Path, sample_dir: Path):
     """Four incidents: two categories, one closed, one reported a year ago."""
-    from gridmap.app import create_app
-
-    settings = Settings(db=str(tmp_path / "f.db"))
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
-    s.store.close()
-    app = browser.with_maps(create_app(settings))
+    app = browser.with_maps(sample_app(tmp_path, sample_dir))
     svc = app.extensions["gridmap.incidents"]
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     ids = {}

@@ -17,12 +17,10 @@ from gridmap import maps
 from gridmap.incidents.model import Incident
 from gridmap.maps.layers import _geometry, _safe
 from gridmap.model import Level, Person, Role, Unit
-from gridmap.services import Services
-from gridmap.settings import Settings
 from gridmap.web import maps_pages
 
 from . import browser
-from .conftest import GRIDS, ZONE, load_sample
+from .conftest import GRIDS, ZONE, sample_app
 
 VENDOR = maps_pages.STATIC_DIR / "vendor"
 EVIL_NAME = "<img src=x onerror=alert(1)>"
@@ -233,13 +231,7 @@ def test_basemap_is_optional_and_attributed(model):
 @pytest.fixture
 def client(tmp_path: Path, sample_dir: Path):
     """The app over a SQLite store holding the sample hierarchy, its staff, and one hostile report."""
-    from gridmap.app import create_app
-
-    settings = Settings(db=str(tmp_path / "s.db"))
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
-    s.store.close()
-    app = browser.with_maps(create_app(settings))
+    app = browser.with_maps(sample_app(tmp_path, sample_dir))
     c = app.test_client()
     r = c.post("/api/v1/incidents", json={"category": "illegal_parking", "lon": 116.05, "lat": 39.05,
                                           "description": EVIL_TEXT, "reporter_phone": "13999999999"})

@@ -19,12 +19,10 @@ from shapely.ops import polylabel
 
 from gridmap.incidents.actors import STAFF_ACTIONS, Actor
 from gridmap.model import Level
-from gridmap.services import Services
-from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
 from . import browser
-from .conftest import GRIDS, load_sample
+from .conftest import GRIDS, sample_app
 
 XSS = "<img src=x onerror=alert(1)> </script><script>alert(2)</script> ${alert(3)}"
 URL = re.compile(r"https?://[^\s\"'<>)]+")
@@ -65,13 +63,7 @@ def login(client, username: str, password: str = "password123", next_: str = "/b
 @pytest.fixture
 def app(tmp_path: Path, sample_dir: Path):
     """The sample store (three grids, staff) with one hostile report in each grid."""
-    from gridmap.app import create_app
-
-    settings = Settings(db=str(tmp_path / "s.db"))
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
-    s.store.close()
-    app = with_pages(create_app(settings))
+    app = with_pages(sample_app(tmp_path, sample_dir))
     c = app.test_client()
     for code, (lon, lat) in IN.items():
         r = c.post("/api/v1/incidents", json={"category": "exposed_rubbish", "lon": lon, "lat": lat,
