@@ -149,6 +149,8 @@ def roster():
 def add_shift():
     require("admin", "dispatcher")
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise InputError("send a JSON object: {\"unit_code\", \"person_id\", \"starts_at\", \"ends_at\"}")
     unit, person = str(body.get("unit_code", "")), str(body.get("person_id", ""))
     if unit not in services().store.unit_levels():
         raise InputError(f"unit_code: {unit!r} is not in the store")

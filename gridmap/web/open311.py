@@ -58,10 +58,12 @@ def _request(inc) -> dict:
 @bp.post("/requests.json")
 def post_request():
     data = request.form.to_dict() if request.form else (request.get_json(silent=True) or {})
+    if not isinstance(data, dict):
+        raise InputError("send the request form-encoded (GeoReport v2) or as a JSON object")
     data.pop("api_key", None)
     actor = current_actor()  # an api_key (an API token) identifies a trusted client
     body = {"category": data.get("service_code"), "description": data.get("description"),
-            "reporter_name": " ".join(x for x in (data.get("first_name"), data.get("last_name")) if x) or None,
+            "reporter_name": " ".join(str(x) for x in (data.get("first_name"), data.get("last_name")) if x) or None,
             "reporter_phone": data.get("phone") or None, "crs": data.get("crs")}
     if data.get("lat") not in (None, "") or data.get("long") not in (None, ""):
         body.update(lon=data.get("long"), lat=data.get("lat"))
