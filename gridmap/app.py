@@ -47,6 +47,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(report_page.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(dashboard.bp)
+    from .web import planner_page  # the planners' page (/planner, /planner.json) over the plans API
+
+    app.register_blueprint(planner_page.bp)
     from .web import ogcapi, openapi  # OGC API – Features and the REST API's OpenAPI document (read-only)
 
     csrf.exempt(ogcapi.bp)

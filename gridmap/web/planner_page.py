@@ -1,0 +1,145 @@
+"""Blueprint "planner": the planner's page for redrawing grids in a draft plan, and its JSON twin.
+
+`GET /planner` (signed-in planners and admins; everyone else is sent to /login) and
+`GET /planner.json` (401 for the public, 403 for other roles) are both built by
+`planner_data()`: every plan of the history, the chosen plan (`?plan=N`, default the newest
+draft), the planner's targets (`?households=MIN-MAX`, default the median households of the
+plan's grids ±25 %) and the balance of the plan's grids against them (under / within / over).
+
+The page holds no logic of its own: its script (static/js/planner.js) draws the plan's grids
+from `/api/v1/plans/<n>/units` and sends every operation to the plans API (`/api/v1/plans`:
+create, edits, undo, diff, impact, publish) and to `/api/v1/coverage`, with the session cookie
+and the page's CSRF token. Those check the role, the revisions and the plan again.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from werkzeug.routing import BuildError
+
+from ..errors import InputError, NotFound
+from ..incidents.actors import Actor
+from ..model import Level
+from ..planning import parse_range
+from ..plans import PlanService
+from . import services
+from .auth import current_actor
+
+bp = Blueprint("planner", __name__)
+
+PLANNER_ROLES = ("planner", "admin")
+BALANCE = {"under": "户数偏少 Under target", "within": "达标 Within target", "over": "户数偏多 Over target",
+           "unknown": "户数未知 Households unknown"}
+COLOURS = {"under": "#3b7dd8", "within": "#3a9e4a", "over": "#d7301f", "unknown": "#9a9a9a"}
+
+
+def plan_service() -> PlanService:
+    """Plans over the app's store, re-routing with the app's incident loop."""
+    return PlanService(services(), current_app.extensions.get("gridmap.incidents"))
+
+
+@bp.get("/planner")
+def page():
+    """The planner page; the public and other roles are sent to the sign-in page."""
+    actor = current_actor()
+    if actor.is_public or actor.role not in PLANNER_ROLES:
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
+    return render_template("planner.html", data=data, urls=_urls(data))
+
+
+@bp.get("/planner.json")
+def as_json():
+    """The data of /planner."""
+    actor = current_actor()
+    if actor.is_public:
+        return _error(401, "Unauthorized", "log in or send an API token (Authorization: Bearer ...)")
+    if actor.role not in PLANNER_ROLES:
+        return _error(403, "Forbidden", f"a {actor.role} may not plan grids (planners and admins only)")
+    try:
+        data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
+    except (InputError, NotFound) as exc:  # JSON errors, not the HTML error page
+        return _error(exc.http_status, type(exc).__name__, str(exc))
+    return jsonify(data | {"urls": _urls(data)})
+
+
+def planner_data(actor: Actor, plan: str | None = None, households: str | None = None) -> dict[str, Any]:
+    """Plans, the chosen plan (default: the newest draft), targets and the chosen plan's balance."""
+    ps = plan_service()
+    records = ps.plans()
+    chosen = None
+    if plan not in (None, ""):
+        try:
+            chosen = ps.plan(int(plan))
+        except ValueError:
+            raise InputError(f"plan: a plan number, not {plan!r}") from None
+    else:
+        drafts = [r for r in records if r.status == "draft"]
+        chosen = drafts[-1] if drafts else None
+    grids = services().store.units(level=Level.grid, plan=chosen.version) if chosen else []
+    rng = parse_range(households) or default_households(u.households for u in grids)
+    rows = [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households,
+             "balance": classify(u.households, rng)} for u in grids]
+    in_force = services().store.current_plan()
+    return {
+        "actor": {"name": actor.name, "role": actor.role},
+        "today": services().today().isoformat(),
+        "plans": [r.as_dict() | {"in_force": r.version == in_force} for r in records],
+        "plan": (chosen.as_dict() | {"editable": chosen.status == "draft", "in_force": chosen.version == in_force})
+        if chosen else None,
+        "targets": {"households": list(rng) if rng else None,
+                    "default": not households, "rule": "min <= households <= max"},
+        "balance": {"labels": BALANCE, "colours": COLOURS,
+                    "counts": {k: sum(1 for r in rows if r["balance"] == k) for k in BALANCE},
+                    "grids": rows},
+    }
+
+
+def classify(households: int | None, rng: tuple[float, float] | None) -> str:
+    """under / within / over the households range (both ends within), unknown without a figure."""
+    if households is None or rng is None:
+        return "unknown"
+    if households < rng[0]:
+        return "under"
+    return "over" if households > rng[1] else "within"
+
+
+def default_households(values) -> tuple[int, int] | None:
+    """Median households ±25 %, rounded to 5: a starting target the planner then sets."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    mid = statistics.median(known)
+    lo, hi = 5 * round(mid * 0.75 / 5), 5 * round(mid * 1.25 / 5)
+    return (max(lo, 1), max(hi, lo + 1, 2))
+
+
+def _urls(data: dict) -> dict[str, str]:
+    """Where the page's script sends each operation (the plans and planning APIs)."""
+    n = (data.get("plan") or {}).get("version")
+    urls = {"page": url_for("planner.page"), "json": url_for("planner.as_json"),
+            "plans": _url("plans.list_plans", "/api/v1/plans"),
+            "coverage": _url("planning.coverage", "/api/v1/coverage"),
+            "balance": _url("planning.balance", "/api/v1/balance")}
+    if n is not None:
+        for key, endpoint, tail in (("plan", "plans.get_plan", ""), ("units", "plans.plan_units", "/units"),
+                                    ("edits", "plans.edit_plan", "/edits"), ("undo", "plans.undo_edit", "/undo"),
+                                    ("diff", "plans.diff_plan", "/diff"), ("impact", "plans.impact_plan", "/impact"),
+                                    ("publish", "plans.publish_plan", "/publish")):
+            urls[key] = _url(endpoint, f"/api/v1/plans/{n}{tail}", version=n)
+    return urls
+
+
+def _url(endpoint: str, fallback: str, **values: Any) -> str:
+    """url_for(endpoint), or the API's documented path while its blueprint is not registered."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return fallback
+
+
+def _error(status: int, title: str, detail: str):
+    return jsonify({"status": status, "title": title, "detail": detail}), status

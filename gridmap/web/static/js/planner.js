@@ -1,0 +1,507 @@
+/* The planner page (/planner): a draft plan's grids on a Leaflet map (vendored, with the vendored
+ * leaflet-draw for drawing and editing; no CDN), coloured by households against the planner's
+ * target, with the edit tools of the plans API:
+ *   split    select a grid, draw a line across it          POST {op: "split", code, line}
+ *   merge    select two adjacent grids                      POST {op: "merge", codes}
+ *   reshape  select a grid, drag its vertices, Finish       POST {op: "reshape", code, geometry[, neighbour]}
+ *   move     select grid 1 then grid 2, draw an area        POST {op: "move", from, to, area}
+ *   undo                                                    POST .../undo {rev}
+ * Edits carry the revisions the page loaded ({code: rev}); a 409 means someone else changed the
+ * draft: the page says so and reloads. After every edit the grids and their balance reload from
+ * the server. Publishing is enabled only once the impact report is shown, and `force` only once a
+ * refusal has listed its reasons. Text from the server or users goes in with textContent only. */
+(function () {
+  "use strict";
+
+  var data = JSON.parse(document.getElementById("planner-data").textContent);
+  var urls = JSON.parse(document.getElementById("planner-urls").textContent);
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var $ = function (id) { return document.getElementById(id); };
+  var plan = data.plan;                 // the chosen plan's record (rev, status, editable)
+  var balance = {};                     // code -> under | within | over | unknown
+  var revs = {};                        // code -> unit revision, as loaded
+  var layers = {};                      // code -> L.Polygon
+  var props = {};                       // code -> feature properties
+  var selected = [];                    // up to two codes, in click order
+  var busy = false, drawer = null, editing = null, impactShown = false, refused = false;
+
+  // -- the map ------------------------------------------------------------------------------
+  var map = L.map("planner-map", {maxZoom: 19, zoomSnap: 0.25, attributionControl: false,
+                                  doubleClickZoom: false, boxZoom: false});
+  L.control.scale({imperial: false}).addTo(map);
+  map.setView([35.0, 105.0], 4);
+  var gridLayer = L.featureGroup().addTo(map);
+  var labelLayer = L.layerGroup().addTo(map);
+  var problemLayer = L.featureGroup().addTo(map);
+  window.gridmap = Object.assign(window.gridmap || {}, {plannerMap: map, planner: {
+    layers: layers, selected: selected, balance: balance, revs: revs,
+    busy: function () { return busy; }, drawing: function () { return !!(drawer || editing); }}});
+
+  // -- plans and targets --------------------------------------------------------------------
+  $("new-draft").addEventListener("submit", function (e) {
+    e.preventDefault();
+    say("head-msg", "…", true);
+    call("POST", urls.plans, {note: $("draft-note").value.trim() || null}).then(function (res) {
+      if (res.status !== 200 && res.status !== 201) { say("head-msg", problemText(res), false); return; }
+      var n = (res.out.plan || res.out).version;
+      window.location.assign(urls.page + "?plan=" + encodeURIComponent(n));
+    }).catch(function (e2) { say("head-msg", "网络错误 Network error: " + e2.message, false); });
+  });
+
+  $("targets").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec($("households").value);
+    if (!m || Number(m[1]) > Number(m[2])) {
+      say("head-msg", "目标户数格式：最小-最大，如 300-500。Households target: MIN-MAX, e.g. 300-500.", false);
+      return;
+    }
+    say("head-msg", "", true);
+    data.targets.households = [Number(m[1]), Number(m[2])];
+    if (!plan) { return; }
+    history.replaceState(null, "", withTargets(urls.page));
+    reload(false).catch(function (e2) { say("head-msg", e2.message, false); });
+  });
+
+  if (!plan) { return; }  // no draft chosen: only the head forms work
+
+  function colour(code) { return data.balance.colours[balance[code] || "unknown"]; }
+
+  function styleOf(code) {
+    var on = selected.indexOf(code);
+    return {color: on >= 0 ? "#111" : "#33414e", weight: on >= 0 ? 3.5 : 1, dashArray: on === 1 ? "6 4" : null,
+            fillColor: colour(code), fillOpacity: on >= 0 ? 0.6 : 0.45};
+  }
+
+  function restyle() { Object.keys(layers).forEach(function (c) { layers[c].setStyle(styleOf(c)); }); }
+
+  function shortCode(code) { return code.length > 9 && /^\d+$/.test(code) ? code.slice(-3) : code; }
+
+  function drawLabels() {
+    labelLayer.clearLayers();
+    Object.keys(layers).forEach(function (code) {
+      var l = layers[code], b = l.getBounds();
+      var w = map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x;
+      if (w < 34) { return; }  // too small at this zoom: the tooltip still names it
+      var el = document.createElement("div");
+      var p = props[code] || {};
+      el.textContent = shortCode(code) + (p.households != null ? " · " + p.households : "");
+      el.className = "gm-label-text";
+      L.marker(l.getCenter(), {icon: L.divIcon({className: "gm-label", html: el, iconSize: null}),
+                               interactive: false, keyboard: false}).addTo(labelLayer);
+    });
+  }
+  map.on("zoomend", drawLabels);
+
+  function tooltip(code) {
+    var p = props[code] || {}, el = document.createElement("span");
+    el.textContent = code + " " + (p.name || "") + " · " + (p.households != null ? p.households : "?") + " 户 households · " +
+      (data.balance.labels[balance[code] || "unknown"] || "");
+    return el;
+  }
+
+  function showGrids(fc, fit) {
+    gridLayer.clearLayers();
+    Object.keys(layers).forEach(function (c) { delete layers[c]; });
+    Object.keys(props).forEach(function (c) { delete props[c]; });
+    Object.keys(revs).forEach(function (c) { delete revs[c]; });
+    L.geoJSON(fc, {
+      onEachFeature: function (f, l) {
+        var p = f.properties || {}, code = String(p.code || f.id);
+        layers[code] = l;
+        props[code] = p;
+        if (p.rev != null) { revs[code] = p.rev; }
+        l.setStyle(styleOf(code));
+        l.bindTooltip(function () { return tooltip(code); }, {sticky: true});
+        l.on("click", function () { select(code); });
+      }
+    }).eachLayer(function (l) { gridLayer.addLayer(l); });
+    for (var i = selected.length - 1; i >= 0; i--) { if (!layers[selected[i]]) { selected.splice(i, 1); } }
+    restyle();
+    if (fit && gridLayer.getLayers().length) { map.fitBounds(gridLayer.getBounds(), {padding: [10, 10], animate: false}); }
+    drawLabels();
+    $("grid-count").textContent = String(Object.keys(layers).length);
+    showSelection();
+  }
+
+  // -- talking to the server ----------------------------------------------------------------
+  function call(method, url, body) {
+    var opts = {method: method, credentials: "same-origin",
+                headers: {"Accept": "application/json, application/geo+json", "X-CSRFToken": csrf}};
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
+    });
+  }
+
+  function problemText(res) {
+    var o = res.out || {};
+    var text = o.detail || o.title || o.error || ("HTTP " + res.status);
+    if (res.status === 401) { text += " — 请重新登录 sign in again"; }
+    return text;
+  }
+
+  function say(id, text, good) {
+    var el = $(id);
+    el.textContent = text;
+    el.className = "gm-msg " + (good ? "ok" : "bad");
+  }
+
+  function withTargets(url) {
+    var q = [];
+    if (plan) { q.push("plan=" + encodeURIComponent(plan.version)); }
+    if (data.targets.households) { q.push("households=" + encodeURIComponent(data.targets.households.join("-"))); }
+    return url + (q.length ? (url.indexOf("?") >= 0 ? "&" : "?") + q.join("&") : "");
+  }
+
+  /* The plan's record and balance (planner.json), then its grids (units GeoJSON with revisions). */
+  function reload(fit) {
+    if (!plan) { return Promise.resolve(); }
+    return Promise.all([call("GET", withTargets(urls.json)), call("GET", urls.units + "?level=grid")])
+      .then(function (both) {
+        var twin = both[0], units = both[1];
+        if (twin.status !== 200) { throw new Error(problemText(twin)); }
+        if (units.status !== 200) { throw new Error(problemText(units)); }
+        data = twin.out;
+        plan = data.plan;
+        Object.keys(balance).forEach(function (c) { delete balance[c]; });
+        data.balance.grids.forEach(function (g) { balance[g.code] = g.balance; });
+        showPlan();
+        showGrids(units.out, fit);
+      });
+  }
+
+  function showPlan() {
+    $("plan-rev").textContent = String(plan.rev);
+    $("plan-edits").textContent = String(plan.edits);
+    $("plan-status").textContent = plan.status === "draft" ? "草稿 draft" : "已发布 published";
+    Array.prototype.forEach.call(document.querySelectorAll("#legend li"), function (li) {
+      li.querySelector(".n").textContent = String(data.balance.counts[li.getAttribute("data-balance")] || 0);
+    });
+    $("target-text").textContent = data.targets.households ? data.targets.households.join("–") : "—";
+    showSelection();
+  }
+
+  // -- selection and tools ------------------------------------------------------------------
+  function select(code) {
+    if (drawer || editing || busy) { return; }
+    var at = selected.indexOf(code);
+    if (at >= 0) { selected.splice(at, 1); } else { selected.push(code); }
+    while (selected.length > 2) { selected.shift(); }
+    restyle();
+    showSelection();
+  }
+
+  function showSelection() {
+    var el = $("selected");
+    el.textContent = "";
+    if (!selected.length) { el.textContent = "—"; }
+    selected.forEach(function (code, i) {
+      var b = document.createElement("b");
+      b.textContent = (i + 1) + ". " + code + " " + ((props[code] || {}).name || "");
+      el.appendChild(b);
+      if (i === 0 && selected.length > 1) { el.appendChild(document.createTextNode(" → ")); }
+    });
+    var editable = !!(plan && plan.editable);
+    Array.prototype.forEach.call(document.querySelectorAll("#tools button[data-needs]"), function (b) {
+      b.disabled = !editable || busy || !!drawer || !!editing || selected.length < Number(b.getAttribute("data-needs"));
+    });
+    $("tool-undo").disabled = !editable || busy || !!drawer || !!editing || !plan.edits;
+    $("drawing").hidden = !(drawer || editing);
+    $("check-coverage").disabled = busy;
+    $("show-impact").disabled = busy || !plan;
+    $("publish").disabled = !editable || busy || !impactShown || !!drawer || !!editing;
+  }
+
+  $("clear-selection").addEventListener("click", function () {
+    selected.length = 0;
+    restyle();
+    showSelection();
+  });
+
+  function rev(codes) {
+    var out = {};
+    codes.forEach(function (c) { if (revs[c] != null) { out[c] = revs[c]; } });
+    return Object.keys(out).length === codes.length ? out : plan.rev;
+  }
+
+  /* One edit: POST it, then reload the grids and their colours; a 409 reloads too. */
+  function edit(body, codes) {
+    body.rev = rev(codes);
+    busy = true;
+    showSelection();
+    say("edit-msg", "…", true);
+    return call("POST", urls.edits, body).then(function (res) {
+      if (res.status === 200 || res.status === 201) {
+        var o = res.out || {};
+        var parts = [];
+        if (o.created && o.created.length) { parts.push("新 new " + o.created.join(", ")); }
+        if (o.changed && o.changed.length) { parts.push("改 changed " + o.changed.join(", ")); }
+        if (o.removed && o.removed.length) { parts.push("撤 removed " + o.removed.join(", ")); }
+        selected.length = 0;
+        staleImpact();
+        return reload(false).then(function () {
+          say("edit-msg", "✓ " + body.op + (parts.length ? ": " + parts.join("; ") : "") +
+              ((o.notes && o.notes.length) ? "\n" + o.notes.join("\n") : ""), true);
+        });
+      }
+      if (res.status === 409) {
+        return reload(false).then(function () {
+          say("edit-msg", "冲突 Conflict: " + problemText(res) + "\n已重新加载最新方案 The draft was reloaded: check it and try again.", false);
+        });
+      }
+      say("edit-msg", problemText(res), false);
+      if (editing) { return reload(false); }
+    }).catch(function (e) {
+      say("edit-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  }
+
+  function startDrawing(Handler, options, done) {
+    drawer = new Handler(map, options);
+    drawer.enable();
+    map.once(L.Draw.Event.CREATED, function (e) {
+      var geom = e.layer.toGeoJSON().geometry;
+      drawer = null;
+      done(geom);
+    });
+    showSelection();
+  }
+
+  function stopDrawing() {
+    if (drawer) {
+      var d = drawer;
+      drawer = null;
+      map.off(L.Draw.Event.CREATED);
+      d.disable();
+    }
+    if (editing) {
+      editing.editing.disable();
+      editing = null;
+      reload(false);
+    }
+    say("edit-msg", "", true);
+    showSelection();
+  }
+
+  $("tool-split").addEventListener("click", function () {
+    var code = selected[0];
+    say("edit-msg", "画一条穿过网格 " + code + " 的线（从网格外到网格外），然后点 完成。Draw a line across " + code +
+        " from outside to outside, then Finish.", true);
+    startDrawing(L.Draw.Polyline, {shapeOptions: {color: "#c0392b", weight: 3, opacity: 0.9}}, function (line) {
+      edit({op: "split", code: code, line: line}, [code]);
+    });
+  });
+
+  $("tool-merge").addEventListener("click", function () {
+    edit({op: "merge", codes: selected.slice()}, selected.slice());
+  });
+
+  $("tool-move").addEventListener("click", function () {
+    var from = selected[0], to = selected[1];
+    say("edit-msg", "画出要从 " + from + " 划给 " + to + " 的区域（贴着两者的共同边界），然后点 完成。Draw the area " +
+        from + " gives to " + to + " (up to their shared edge), then Finish.", true);
+    startDrawing(L.Draw.Polygon, {shapeOptions: {color: "#6a1b9a", weight: 2, fillOpacity: 0.25}}, function (area) {
+      edit({op: "move", from: from, to: to, area: area}, [from, to]);
+    });
+  });
+
+  $("tool-reshape").addEventListener("click", function () {
+    var code = selected[0];
+    editing = layers[code];
+    editing.editing.enable();
+    say("edit-msg", "拖动 " + code + " 的顶点改边界，相邻网格随之改变；然后点 完成。Drag the vertices of " + code +
+        "; the neighbour follows. Then Finish." + (selected[1] ? " (只改 only " + selected[1] + ")" : ""), true);
+    showSelection();
+  });
+
+  $("draw-finish").addEventListener("click", function () {
+    if (drawer) {
+      drawer.completeShape();
+      return;
+    }
+    if (editing) {
+      var layer = editing, code = selected[0], neighbour = selected[1];
+      var geometry = layer.toGeoJSON().geometry;
+      layer.editing.disable();
+      editing = null;
+      var body = {op: "reshape", code: code, geometry: geometry};
+      if (neighbour) { body.neighbour = neighbour; }
+      edit(body, neighbour ? [code, neighbour] : [code]);
+    }
+  });
+  $("draw-cancel").addEventListener("click", stopDrawing);
+
+  $("tool-undo").addEventListener("click", function () {
+    busy = true;
+    showSelection();
+    call("POST", urls.undo, {rev: plan.rev}).then(function (res) {
+      if (res.status === 200) {
+        staleImpact();
+        var u = (res.out || {}).undone || {};
+        return reload(false).then(function () { say("edit-msg", "↶ 已撤销 Undone: " + (u.op || "edit"), true); });
+      }
+      return reload(false).then(function () {
+        say("edit-msg", (res.status === 409 ? "冲突 Conflict: " : "") + problemText(res), false);
+      });
+    }).catch(function (e) {
+      say("edit-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  });
+
+  // -- coverage -----------------------------------------------------------------------------
+  function li(text, loc) {
+    var el = document.createElement("li");
+    el.textContent = text;
+    if (loc) {
+      el.setAttribute("data-lat", loc.lat);
+      el.setAttribute("data-lon", loc.lon);
+      el.title = loc.lat + ", " + loc.lon;
+      el.addEventListener("click", function () { map.setView([loc.lat, loc.lon], Math.max(map.getZoom(), 15)); });
+    }
+    return el;
+  }
+
+  function problemLine(p) {
+    return p.kind + " · " + ((p.codes && p.codes.length) ? p.codes.join(", ") : p.parent) + " · " +
+      Math.round(p.area_m2).toLocaleString() + " m²" + (p.detail ? " — " + p.detail : "");
+  }
+
+  $("check-coverage").addEventListener("click", function () {
+    busy = true;
+    showSelection();
+    say("coverage-msg", "…", true);
+    call("GET", urls.coverage + "?plan=" + encodeURIComponent(plan.version) + "&f=geojson").then(function (res) {
+      if (res.status !== 200) { say("coverage-msg", problemText(res), false); return; }
+      var fc = res.out, list = $("coverage-list");
+      problemLayer.clearLayers();
+      list.textContent = "";
+      L.geoJSON(fc, {
+        style: function () { return {color: "#d62728", fillColor: "#d62728", weight: 2, fillOpacity: 0.55}; },
+        pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 8, color: "#d62728", fillOpacity: 0.8}); },
+        onEachFeature: function (f, l) {
+          var el = document.createElement("span");
+          el.textContent = problemLine(f.properties || {});
+          l.bindTooltip(el, {sticky: true});
+        }
+      }).eachLayer(function (l) { problemLayer.addLayer(l); });
+      (fc.features || []).forEach(function (f) {
+        list.appendChild(li(problemLine(f.properties || {}), (f.properties || {}).location));
+      });
+      var n = (fc.features || []).length;
+      say("coverage-msg", n ? "发现 " + n + " 处问题（地图上红色）。" + n + " problem(s), in red on the map."
+                            : "✓ 覆盖完整：无缝隙、无重叠。Coverage is exact: no gaps, no overlaps.", !n);
+    }).catch(function (e) {
+      say("coverage-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  });
+
+  // -- impact and publishing ----------------------------------------------------------------
+  function staleImpact() {
+    impactShown = false;
+    refused = false;
+    $("impact").hidden = true;
+    $("force-label").hidden = true;
+    $("force").checked = false;
+    $("publish-reasons").textContent = "";
+    problemLayer.clearLayers();
+    $("coverage-list").textContent = "";
+    say("coverage-msg", "", true);
+    say("impact-msg", "", true);
+  }
+
+  function fill(listId, items, text) {
+    var list = $(listId);
+    list.textContent = "";
+    items.forEach(function (it) { list.appendChild(text(it)); });
+  }
+
+  $("show-impact").addEventListener("click", function () {
+    busy = true;
+    showSelection();
+    say("impact-msg", "…", true);
+    call("GET", urls.impact).then(function (res) {
+      if (res.status !== 200) { say("impact-msg", problemText(res), false); return; }
+      var o = res.out;
+      var d = o.diff || {};
+      $("impact-diff").textContent = "对比现行方案 " + o.against + " Against plan " + o.against + ": 新增 added " + (d.added || 0) +
+        " · 撤销 removed " + (d.removed || 0) + " · 改形 reshaped " + (d.reshaped || 0) + " · 更名 renamed " + (d.renamed || 0) +
+        " · 未变 unchanged " + (d.unchanged || 0);
+      var hh = o.households || {flows: []};
+      $("impact-households").textContent = String(hh.households || 0);
+      fill("impact-flows", hh.flows || [], function (f) {
+        return li(f.from + " → " + f.to + ": " + f.households + " 户 households (" + Math.round(f.share * 100) + " % of the area)");
+      });
+      var moving = (o.incidents || {}).moving || [];
+      $("impact-incidents").textContent = moving.length + " / " + ((o.incidents || {}).open || 0) + " open";
+      fill("impact-incident-list", moving, function (m) {
+        return li("#" + m.id + " " + (m.category || "") + ": " + (m.from || "—") + " → " + (m.to || "—"));
+      });
+      var staff = o.staff_on_removed_grids || [];
+      $("impact-staff").textContent = String(staff.length);
+      fill("impact-staff-list", staff, function (s) { return li((s.name || s.person_id) + " · " + s.role + " · " + s.unit_code); });
+      var teams = o.teams || [];
+      $("impact-teams").textContent = String(teams.length);
+      fill("impact-team-list", teams, function (t) {
+        return li(t.code + " " + (t.name || "") + (t.new_grid ? " (新 new)" : "") + ": " + (t.problem || ""));
+      });
+      $("impact-coverage").textContent = String((o.coverage || []).length);
+      $("impact").hidden = false;
+      impactShown = true;
+      say("impact-msg", plan.editable ? "已核对影响，可以发布。Impact reviewed: publishing is enabled." : "", true);
+    }).catch(function (e) {
+      say("impact-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  });
+
+  $("publish").addEventListener("click", function () {
+    var eff = $("effective-from").value;
+    if (!eff) { say("publish-msg", "请选择生效日期 Choose the effective date.", false); return; }
+    var body = {effective_from: eff, force: refused && $("force").checked};
+    busy = true;
+    showSelection();
+    say("publish-msg", "…", true);
+    call("POST", urls.publish, body).then(function (res) {
+      var o = res.out || {};
+      if (res.status === 200 || res.status === 201) {
+        $("force-label").hidden = true;
+        $("publish-reasons").textContent = "";
+        say("publish-msg", "✓ 方案 " + o.plan + " 已发布，" + o.effective_from + " 起生效。Plan " + o.plan + " published, in force from " +
+            o.effective_from + (o.forced ? " (forced)" : "") + " · 改派事件 incidents re-routed: " + (o.rerouted || []).length +
+            (o.reroute_pending ? " (on that day: gridmap incidents reroute)" : ""), true);
+        return reload(false);
+      }
+      var problems = o.problems || o.coverage || [];
+      if (res.status === 409 && problems.length) {
+        refused = true;
+        fill("publish-reasons", problems, function (p) { return li(problemLine(p), p.location); });
+        $("force-label").hidden = false;
+        say("publish-msg", "发布被拒绝，原因如下。Publishing was refused for the reasons below; fix them, or tick " +
+            "“publish anyway” and publish again.", false);
+        return;
+      }
+      say("publish-msg", problemText(res), false);
+    }).catch(function (e) {
+      say("publish-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  });
+
+  reload(true).catch(function (e) { say("edit-msg", "加载失败 Could not load the plan: " + e.message, false); });
+})();
