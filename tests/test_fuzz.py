@@ -72,3 +72,19 @@ def test_rest_api_survives_anonymous_fuzzing(case):
 @FUZZ
 def test_ogc_api_survives_fuzzing(case):
     case.call_and_validate(checks=CHECKS)
+
+
+def test_rest_api_stateful_chains_survive(fuzz_app):
+    """Report -> get / act / events and add shift -> delete, following the document's links."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzz_app)
+    headers = fuzz_app.config["FUZZ_HEADERS"]
+
+    class Machine(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Machine.run(settings=settings(max_examples=15, stateful_step_count=6, deadline=None, database=None,
+                                  derandomize=True, suppress_health_check=list(HealthCheck)))

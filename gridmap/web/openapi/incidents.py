@@ -44,6 +44,16 @@ SCHEMAS = {
 }
 
 _ID = path("incident_id", STR)
+# OpenAPI links: what a client (or a stateful fuzzer) can do next with a new incident's id.
+_INCIDENT_LINKS = {name: {"operationId": op_id, "parameters": {"incident_id": "$response.body#/id"}}
+                   for name, op_id in (("GetIncident", "getIncident"), ("ActOnIncident", "actOnIncident"),
+                                       ("ListIncidentEvents", "listIncidentEvents"))}
+
+
+def _linked(response: dict, links: dict) -> dict:
+    return {**response, "links": links}
+
+
 _RANGE = [query("from", TIME, "from this time (ISO 8601 date or time)"), query("to", TIME, "up to this time")]
 
 PATHS = {
@@ -53,7 +63,8 @@ PATHS = {
         department=nullable(STR), severe_level=STR, time_mode=STR, description=STR))), **errors()}, tag=TAG)},
     "/api/v1/incidents": {
         "post": op("Report an incident (anonymous reports are rate-limited)", "reportIncident",
-                   {"201": ok(ref("IncidentFiled"), description="filed"), **errors(401, 403, 413, 422, 429)},
+                   {"201": _linked(ok(ref("IncidentFiled"), description="filed"), _INCIDENT_LINKS),
+                    **errors(401, 403, 413, 422, 429)},
                    body=json_body(ref("NewIncident"), form=True), security=OPTIONAL_BEARER, tag=TAG),
         "get": op("The queue (staff: only their own grids)", "listIncidents",
                   {"200": ok(array(ref("Incident"))), **errors(401, 403, 422)},
@@ -92,7 +103,10 @@ PATHS = {
         "get": op("Duty shifts overlapping [from, to)", "listShifts", {"200": ok(array(ref("Shift"))), **errors(401, 403, 422)},
                   params=[query("unit"), *_RANGE], security=BEARER, tag=TAG),
         "post": op("Put a person on duty for a unit", "addShift",
-                   {"201": ok(obj(["id"], id=INT), description="created"), **errors(401, 403, 413, 422)},
+                   {"201": _linked(ok(obj(["id"], id=INT), description="created"),
+                                   {"DeleteShift": {"operationId": "deleteShift",
+                                                    "parameters": {"shift_id": "$response.body#/id"}}}),
+                    **errors(401, 403, 413, 422)},
                    body=json_body(obj(["unit_code", "person_id", "starts_at", "ends_at"], unit_code=STR, person_id=STR,
                                       starts_at=TIME, ends_at=TIME)), security=BEARER, tag=TAG)},
     "/api/v1/roster/{shift_id}": {"delete": op(
