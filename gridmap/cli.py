@@ -283,6 +283,7 @@ def _warm(app, warm_up) -> None:
 
 from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)
 from . import cli_print  # noqa: E402,F401  (registers `print`)
+from . import cli_plans  # noqa: E402,F401  (registers `plan`)
 
 if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
     from gridmap.cli import main as _main

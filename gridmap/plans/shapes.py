@@ -32,6 +32,30 @@ def read_geojson(path: str | Path) -> Any:
         raise InputError(f"{path} is not a GeoJSON file: {exc}") from None
 
 
+def read_points(path: str | Path) -> list[tuple[float, float]]:
+    """lon/lat points from GeoJSON (Points, MultiPoints) or a CSV with lon and lat columns."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        import csv
+
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if rows and not {"lon", "lat"} <= set(rows[0]):
+            raise InputError(f"{path}: needs lon and lat columns")
+        try:
+            return [(float(r["lon"]), float(r["lat"])) for r in rows]
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    doc = read_geojson(path)
+    feats = doc.get("features", [doc]) if isinstance(doc, dict) else []
+    geoms = [parse_geometry(f, str(path)) for f in feats]
+    if not geoms or any(g.geom_type not in ("Point", "MultiPoint") for g in geoms):
+        raise InputError(f"{path}: expected GeoJSON points")
+    return [(float(x), float(y)) for g in geoms for x, y in shapely.get_coordinates(g)]
+
+
 def parse_geometry(doc: Any, what: str) -> BaseGeometry:
     """A geometry from a GeoJSON geometry, Feature, or FeatureCollection of one feature."""
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":

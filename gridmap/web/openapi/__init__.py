@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from . import common, incidents, open311, registry
+from . import common, incidents, open311, plans, registry
 
-SECTIONS = [registry, incidents, open311]
+SECTIONS = [registry, incidents, open311, plans]
 bp = Blueprint("openapi", __name__)
 
 
