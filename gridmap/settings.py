@@ -26,6 +26,8 @@ class Settings:
     db: str = _setting("gridmap.db", "Store: a SQLite file path (the default, created on first use) or a postgresql:// URL.")
     nearest_max_m: float = _setting(1000.0, "Locate: report the nearest grid for a point outside every grid when it is within this many metres.")
     outside_tolerance_m2: float = _setting(10.0, "Import: how many m² of a child unit may lie outside its parent (digitised boundaries never meet exactly).")
+    coverage_tolerance_m2: float = _setting(10.0, "Coverage check: gaps, overlaps and outside pieces smaller than this many m² are digitising noise and not reported.")
+    sliver_m2: float = _setting(100.0, "Coverage check: a child unit smaller than this many m² is reported as a sliver.")
     nearest_assign_m: float = _setting(200.0, "Incidents: a report outside every grid goes to the nearest grid within this many metres, else to its town's queue.")
     timezone: str = _setting("Asia/Shanghai", "Incidents: the jurisdiction's time zone (time limits, naive report times).")
     categories: str = _setting("", "Incidents: path of the category taxonomy TOML (empty = the built-in one).")

@@ -1,0 +1,399 @@
+"""Automatic proposal: cut a zone into contiguous, compact grids that each meet a household range.
+
+Input: the zone, household (or building) points with a household count each, optional barrier
+lines (roads, rivers) and locked grids kept as they are. The free area (zone minus locked
+grids) is cut into the Voronoi cells of the points, so the grids are unions of cells and
+cover the free area exactly, with no gap and no overlap; the zone's own boundary is kept
+vertex for vertex. Cells are adjacent when they share an edge that no barrier crosses.
+
+Methods:
+  bisect  (ours) recursive weighted bisection across the principal axis, then contiguity
+          repair and a local search that moves boundary cells between neighbouring grids:
+          first to bring every grid into the household range, then to make grids compact
+          (least household-weighted moment of inertia), never breaking a grid in two.
+  skater  PySAL spopt SKATER (minimum spanning tree pruning on cell coordinates) for k grids.
+  maxp    PySAL spopt max-p: as many grids as possible, each with at least the minimum.
+Geometry is worked in metres in a local equal-area frame; output is lon/lat.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import shapely
+
+from ..codes import generate_codes
+from ..errors import InputError
+from ..model import Level, Unit
+from . import MetricFrame, polsby_popper
+from .balance import measure
+
+METHODS = ("bisect", "skater", "maxp")
+
+
+@dataclass
+class Proposal:
+    """A proposed partition of a zone: new grids (codes generated) plus the locked ones."""
+
+    zone: str
+    method: str
+    units: list[Unit]
+    locked: list[str]
+    households: tuple[int, int] | None
+    seconds: float
+    points_used: int
+    points_dropped: int
+    stats: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Summary and one row per grid (no shapes)."""
+        grids = [{"code": u.code, "households": u.households, "area_km2": round((u.area_m2 or 0) / 1e6, 4),
+                  "compactness": u.properties.get("compactness"), "parts": u.properties.get("parts"),
+                  "locked": u.code in self.locked} for u in self.units]
+        return {"zone": self.zone, "method": self.method, "households_target": list(self.households or []) or None,
+                "seconds": round(self.seconds, 3), "points_used": self.points_used,
+                "points_dropped": self.points_dropped, "stats": self.stats, "grids": grids}
+
+    def geojson(self) -> dict:
+        """The proposed grids as an RFC 7946 FeatureCollection (a draft plan's units)."""
+        from ..writers import feature
+
+        return {"type": "FeatureCollection", "features": [feature(u) for u in self.units],
+                "proposal": {k: v for k, v in self.to_dict().items() if k != "grids"}}
+
+
+def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *,
+            households: tuple[int, int] | None = None, grids: int | None = None,
+            barriers: Sequence = (), locked: Sequence[Unit] = (), method: str = "bisect",
+            level: Level | None = None) -> Proposal:
+    """Partition `zone` (lon/lat) from household points (n×2 lon/lat, `weights` households each)."""
+    t0 = time.perf_counter()
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if households is None and grids is None:
+        raise InputError("give a households range (e.g. 10-15) or a number of grids")
+    cells = _cells(zone, points, weights, barriers, locked)
+    total = float(cells.w.sum())
+    k = _region_count(total, households, grids, cells.n, zone.code)
+    lo, hi = households if households else (total / k, total / k)
+    if method == "bisect":
+        labels = _bisect(cells.xy, cells.w, k)
+        labels = _contiguous(labels, cells.nbrs, cells.w)
+        labels = _refine(labels, cells.xy, cells.w, cells.nbrs, lo, hi)
+    else:
+        labels = _spopt(method, cells, k, lo)
+        labels = _contiguous(labels, cells.nbrs, cells.w)
+    polys = _dissolve(cells.geoms, labels)
+    new = _units(zone, polys, locked, level)
+    units = new + list(locked)
+    _count(units, cells)
+    stats = _stats(units, [u.code for u in locked], households)
+    return Proposal(zone.code, method, units, [u.code for u in locked], households, time.perf_counter() - t0,
+                    cells.n_points, cells.dropped, stats)
+
+
+@dataclass
+class _Cells:
+    geoms: np.ndarray  # lon/lat Voronoi cells clipped to the free area
+    xy: np.ndarray  # generator points, metres
+    lonlat: np.ndarray
+    w: np.ndarray  # households per cell
+    nbrs: list[np.ndarray]  # adjacency not crossing a barrier
+    n_points: int
+    dropped: int
+
+    @property
+    def n(self) -> int:
+        return len(self.w)
+
+
+def _cells(zone: Unit, points, weights, barriers, locked) -> _Cells:
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    w = np.ones(len(pts)) if weights is None else np.asarray(weights, dtype=float)
+    if len(w) != len(pts):
+        raise InputError("one household count per point is needed")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InputError("household counts must be numbers ≥ 0")
+    free = zone.geometry
+    if locked:
+        for u in locked:
+            if u.parent_code not in (None, zone.code):
+                raise InputError(f"locked grid {u.code} is not in zone {zone.code}")
+        free = shapely.difference(free, shapely.union_all([u.geometry for u in locked]))
+    if free.is_empty:
+        raise InputError(f"locked grids cover all of {zone.code}: nothing left to divide")
+    shapely.prepare(free)
+    ok = np.isfinite(pts).all(axis=1)
+    ok[ok] = shapely.intersects_xy(free, pts[ok, 0], pts[ok, 1])
+    dropped = int((~ok).sum())
+    pts, w = pts[ok], w[ok]
+    if len(pts) == 0:
+        raise InputError(f"no household point lies in the free part of {zone.code} (check the CRS: --crs)")
+    uniq, inv = np.unique(np.round(pts, 8), axis=0, return_inverse=True)  # ~1 mm: same building
+    w = np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
+    frame = MetricFrame.around([zone.geometry])
+    x, y = frame.xy_to_m(uniq[:, 0], uniq[:, 1])
+    xy = np.column_stack([x, y])
+    if len(xy) == 1:
+        geoms = np.array([free], dtype=object)
+    else:
+        b = shapely.bounds(frame.to_m(shapely.envelope(zone.geometry)))
+        pad = max(b[2] - b[0], b[3] - b[1])
+        box = shapely.box(b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
+        vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=box, ordered=True))
+        # clip in lon/lat so the zone's boundary stays exactly its own
+        geoms = shapely.intersection(frame.to_lonlat(vor), free)
+    shapely.destroy_prepared(free)
+    nbrs = _adjacency(geoms, xy, [frame.to_m(g) for g in barriers])
+    return _Cells(geoms, xy, uniq, w, nbrs, int(ok.sum()), dropped)
+
+
+def _adjacency(geoms: np.ndarray, xy: np.ndarray, barriers_m: list) -> list[np.ndarray]:
+    """Cells sharing an edge (not only a corner) whose generators no barrier separates."""
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    edge = shapely.relate_pattern(geoms[i], geoms[j], "****1****")
+    i, j = i[edge], j[edge]
+    if barriers_m and len(i):
+        lines = shapely.linestrings(np.stack([xy[i], xy[j]], axis=1))
+        btree = shapely.STRtree(np.array(barriers_m, dtype=object))
+        crossed = np.zeros(len(i), dtype=bool)
+        crossed[np.unique(btree.query(lines, predicate="intersects")[0])] = True
+        i, j = i[~crossed], j[~crossed]
+    nb: list[list[int]] = [[] for _ in range(len(geoms))]
+    for a, b in zip(i.tolist(), j.tolist()):
+        nb[a].append(b)
+        nb[b].append(a)
+    return [np.array(x, dtype=int) for x in nb]
+
+
+def _region_count(total: float, households, grids, n: int, code: str) -> int:
+    if grids is not None:
+        if grids < 1:
+            raise InputError(f"the number of grids must be at least 1, got {grids}")
+        k = grids
+    else:
+        lo, hi = households
+        kmin, kmax = max(1, math.ceil(total / hi)), math.floor(total / lo) if lo > 0 else n
+        if kmin > kmax:
+            raise InputError(f"{total:,.0f} households in {code} cannot be cut into grids of {lo}-{hi}: "
+                             f"{kmin - 1} grids would be too big and {kmin} too small; widen the range")
+        k = min(max(round(total / ((lo + hi) / 2)), kmin), kmax)
+    if k > n:
+        raise InputError(f"{k} grids need at least {k} household points in {code}; found {n}")
+    return k
+
+
+def _bisect(xy: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Recursive weighted bisection across the principal axis: k balanced, compact groups."""
+    labels = np.zeros(len(w), dtype=int)
+    stack = [(np.arange(len(w)), k, 0)]
+    while stack:
+        idx, kk, base = stack.pop()
+        if kk == 1:
+            labels[idx] = base
+            continue
+        k1 = kk // 2
+        p = xy[idx] - np.average(xy[idx], axis=0, weights=w[idx] + 1e-9)
+        axis = np.linalg.eigh(np.cov(p.T, aweights=w[idx] + 1e-9) if len(idx) > 2 else np.eye(2))[1][:, -1]
+        order = np.argsort(p @ axis, kind="stable")
+        cum = np.cumsum(w[idx][order])
+        cut = int(np.searchsorted(cum, cum[-1] * k1 / kk))
+        cut = min(max(cut + 1, k1), len(idx) - (kk - k1))  # each side keeps enough points
+        stack.append((idx[order[:cut]], k1, base))
+        stack.append((idx[order[cut:]], kk - k1, base + k1))
+    return labels
+
+
+def _components(members: np.ndarray, in_region: np.ndarray, nbrs) -> list[list[int]]:
+    seen, comps = set(), []
+    for s in members.tolist():
+        if s in seen:
+            continue
+        comp, queue = [], deque([s])
+        seen.add(s)
+        while queue:
+            c = queue.popleft()
+            comp.append(c)
+            for n in nbrs[c].tolist():
+                if in_region[n] and n not in seen:
+                    seen.add(n)
+                    queue.append(n)
+        comps.append(comp)
+    return comps
+
+
+def _contiguous(labels: np.ndarray, nbrs, w) -> np.ndarray:
+    """Give every detached piece of a grid to the neighbouring grid it touches most."""
+    labels = labels.copy()
+    for _ in range(20):
+        changed = False
+        for r in np.unique(labels):
+            members = np.flatnonzero(labels == r)
+            comps = _components(members, labels == r, nbrs)
+            if len(comps) < 2:
+                continue
+            comps.sort(key=lambda c: -w[c].sum() - 1e-9 * len(c))
+            for comp in comps[1:]:
+                around = [labels[n] for c in comp for n in nbrs[c].tolist() if labels[n] != r]
+                if around:
+                    labels[comp] = max(set(around), key=around.count)
+                    changed = True
+        if not changed:
+            break
+    return labels
+
+
+def _refine(labels, xy, w, nbrs, lo: float, hi: float, sweeps: int = 60) -> np.ndarray:
+    """Move boundary cells between neighbouring grids: into the range first, then more compact."""
+    labels = labels.copy()
+    k = labels.max() + 1
+    W = np.bincount(labels, weights=w, minlength=k)
+    S = np.column_stack([np.bincount(labels, weights=w * xy[:, d], minlength=k) for d in (0, 1)])
+
+    def pen(h: float) -> float:
+        return max(0.0, lo - h) ** 2 + max(0.0, h - hi) ** 2
+
+    for _ in range(sweeps):
+        moved = 0
+        for c in range(len(w)):
+            a, wc = labels[c], w[c]
+            others = {int(labels[n]) for n in nbrs[c].tolist()} - {a}
+            if not others or W[a] - wc <= 0:
+                continue
+            ca = S[a] / W[a]
+            best, key = None, (0.0, -1e-6)
+            for b in others:
+                dpen = pen(W[a] - wc) + pen(W[b] + wc) - pen(W[a]) - pen(W[b])
+                cb = S[b] / W[b]
+                dinert = (-wc * W[a] / (W[a] - wc) * float(((xy[c] - ca) ** 2).sum())
+                          + wc * W[b] / (W[b] + wc) * float(((xy[c] - cb) ** 2).sum()))
+                cand = (round(dpen, 9), dinert)
+                if cand < key:
+                    best, key = b, cand
+            if best is None or not _stays_connected(c, a, labels, nbrs):
+                continue
+            labels[c] = best
+            W[a] -= wc
+            W[best] += wc
+            S[a] -= wc * xy[c]
+            S[best] += wc * xy[c]
+            moved += 1
+        if not moved:
+            break
+    return labels
+
+
+def _stays_connected(c: int, r: int, labels, nbrs) -> bool:
+    """Does grid r stay in one piece without cell c? (BFS from one neighbour to the others)."""
+    mine = [n for n in nbrs[c].tolist() if labels[n] == r]
+    if len(mine) <= 1:
+        return True
+    targets, seen, queue = set(mine[1:]), {c, mine[0]}, deque([mine[0]])
+    while queue and targets:
+        x = queue.popleft()
+        for n in nbrs[x].tolist():
+            if labels[n] == r and n not in seen:
+                seen.add(n)
+                targets.discard(n)
+                queue.append(n)
+    return not targets
+
+
+def _spopt(method: str, cells: _Cells, k: int, lo: float) -> np.ndarray:
+    """Labels from PySAL spopt (SKATER for k grids, max-p for the minimum households)."""
+    try:
+        import geopandas as gpd
+        from libpysal.weights import W
+        from spopt.region import MaxPHeuristic, Skater
+    except ImportError:  # pragma: no cover - spopt is a declared dependency
+        raise InputError("method {method!r} needs PySAL spopt: pip install spopt") from None
+    gdf = gpd.GeoDataFrame({"x": cells.xy[:, 0], "y": cells.xy[:, 1], "hh": cells.w}, geometry=list(cells.geoms))
+    w = W({i: nb.tolist() for i, nb in enumerate(cells.nbrs)}, silence_warnings=True)
+    with warnings.catch_warnings():  # spopt/libpysal raise pandas deprecation warnings of their own
+        warnings.simplefilter("ignore")
+        if method == "skater":
+            # SKATER's floor counts cells, not households: ask for half the minimum's worth of cells
+            floor = max(1, int(0.5 * lo / max(cells.w.mean(), 1e-9))) if lo else -np.inf
+            model = Skater(gdf, w, ["x", "y"], n_clusters=k, floor=floor, islands="ignore")
+        else:
+            model = MaxPHeuristic(gdf, w, ["x", "y"], "hh", lo, top_n=2, max_iterations_construction=3)
+        try:
+            model.solve()
+        except Exception as exc:  # spopt signals an impossible floor with various errors
+            raise InputError(f"spopt {method} found no solution: {exc}") from None
+    labels = np.asarray(model.labels_, dtype=int)
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels.ravel()
+
+
+def _dissolve(geoms: np.ndarray, labels: np.ndarray) -> list:
+    """One polygon per label; a detached piece goes to the grid sharing its longest edge."""
+    polys = [shapely.union_all(geoms[labels == r]) for r in range(labels.max() + 1)]
+    polys = [p for p in polys if not p.is_empty]
+    for _ in range(10):
+        moved = False
+        for r, p in enumerate(polys):
+            parts = shapely.get_parts(p)
+            if len(parts) < 2:
+                continue
+            parts = parts[np.argsort(-shapely.area(parts))]
+            keep = [parts[0]]
+            for part in parts[1:]:
+                shared = [(shapely.length(shapely.intersection(part.boundary, q.boundary)), s)
+                          for s, q in enumerate(polys) if s != r]
+                length, s = max(shared) if shared else (0.0, -1)
+                if length > 0:
+                    polys[s] = shapely.union(polys[s], part)
+                    moved = True
+                else:
+                    keep.append(part)
+            polys[r] = shapely.union_all(keep)
+        if not moved:
+            break
+    return polys
+
+
+def _units(zone: Unit, polys: list, locked: Sequence[Unit], level: Level | None) -> list[Unit]:
+    level = level or (list(Level)[min(Level(zone.level).rank + 1, len(Level) - 1)])
+    taken = [int(u.code[-3:]) for u in locked if u.code.startswith(zone.code) and u.code[-3:].isdigit()]
+    codes = generate_codes(zone.code, np.array(polys, dtype=object), start=max(taken, default=0) + 1)
+    return [Unit(code=c, name=f"第{int(c[-3:])}网格", level=level, geometry=shapely.normalize(p),
+                 parent_code=zone.code, properties={"proposed": True}) for c, p in zip(codes, polys)]
+
+
+def _count(units: list[Unit], cells: _Cells) -> None:
+    """Households of each unit from the points it covers; area, perimeter and shape figures."""
+    tree = shapely.STRtree(np.array([u.geometry for u in units], dtype=object))
+    pts = shapely.points(cells.lonlat)
+    pi, ui = tree.query(pts, predicate="intersects")
+    first = np.full(len(pts), -1)
+    first[pi[::-1]] = ui[::-1]  # a point on a shared edge counts once
+    hh = np.bincount(first[first >= 0], weights=cells.w[first >= 0], minlength=len(units))
+    area, perim, parts = measure(units)
+    for u, h, a, p, n in zip(units, hh, area, perim, parts):
+        u.households = int(round(h)) if u.properties.get("proposed") or u.households is None else u.households
+        u.area_m2, u.perimeter_m = float(a), float(p)
+        u.properties = {**u.properties, "compactness": round(float(polsby_popper(a, p)), 3), "parts": int(n)}
+
+
+def _stats(units: list[Unit], locked: list[str], households) -> dict:
+    new = [u for u in units if u.code not in locked]
+    hh = np.array([u.households for u in new], dtype=float)
+    pp = np.array([u.properties["compactness"] for u in new])
+    out = {"grids": len(new), "locked": len(locked), "households_min": int(hh.min()), "households_max": int(hh.max()),
+           "households_mean": round(float(hh.mean()), 1),
+           "households_cv": round(float(hh.std() / hh.mean()), 3) if hh.mean() else None,
+           "compactness_mean": round(float(pp.mean()), 3), "compactness_min": round(float(pp.min()), 3),
+           "contiguous": all(u.properties["parts"] == 1 for u in new)}
+    if households:
+        out["within_range"] = int(((hh >= households[0]) & (hh <= households[1])).sum())
+    return out
