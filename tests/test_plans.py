@@ -196,6 +196,8 @@ def test_move_area_and_points(services, plans, draft):
 
 
 def test_snap_closes_a_digitising_gap(services, plans, draft):
+    clean = plans.edit(draft, "snap", {"tolerance_m": 5.0})  # exact neighbours: nothing to snap
+    assert clean["changed"] == [] and clean["rev"] == 0 and plans.repo.edits(draft) == []
     # digitised apart: G1 stops ~0.4 m short of G2 (its east edge at 116.099995)
     g1 = grids(services, draft)[G1]
     from dataclasses import replace
@@ -206,7 +208,7 @@ def test_snap_closes_a_digitising_gap(services, plans, draft):
     assert area(gap) > 1000  # a 0.4 m x 11 km sliver
     assert plans.coverage(draft)[0]["kind"] == "gap"
     out = plans.edit(draft, "snap", {"tolerance_m": 1.0})
-    assert out["changed"]
+    assert out["changed"] and set(out["changed"]) <= {G1, G2}  # G3 was clean: left exactly as it was
     after = grids(services, draft)
     union = shapely.union_all([u.geometry for u in after.values()])
     assert area(shapely.symmetric_difference(union, shapely.box(116.0, 39.0, 116.3, 39.1))) < 1e-3

@@ -259,9 +259,11 @@ def _pair(src: Unit, dst: Unit) -> None:
 def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
     """Close gaps and remove overlaps narrower than `tolerance_m` between neighbouring units.
 
-    Vertices within the tolerance are snapped together (GEOS snapping, both ways, in code
-    order), then any overlap left is given to the unit with the lower code. Units farther
-    apart than the tolerance are left alone.
+    Only pairs with a problem are touched: an overlap, or a gap between them (area within
+    the tolerance of both that no unit covers) larger than the rounding at their corners
+    (4 x tolerance²). Their vertices within the tolerance are snapped together (GEOS
+    snapping, both ways, in code order), then any overlap left goes to the unit with the
+    lower code. Clean neighbours and units farther apart are left exactly as they are.
     """
     if not tolerance_m > 0 or tolerance_m > 100:
         raise InputError(f"tolerance: a distance in metres from 0 to 100, not {tolerance_m}")
@@ -272,8 +274,11 @@ def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
     tol = metres_to_degrees(tolerance_m, lat)
     geoms = [u.geometry for u in units]
     tree = shapely.STRtree(geoms)
-    near = [[int(j) for j in tree.query(g, predicate="dwithin", distance=tol) if int(j) != i]
-            for i, g in enumerate(geoms)]
+    close = [[int(j) for j in tree.query(g, predicate="dwithin", distance=tol) if int(j) != i]
+             for i, g in enumerate(geoms)]
+    bad = {(i, j) for i in range(len(geoms)) for j in close[i]
+           if i < j and _needs_snap(i, j, geoms, close, tol, 4 * tolerance_m ** 2)}
+    near = [[j for j in close[i] if (min(i, j), max(i, j)) in bad] for i in range(len(geoms))]
     new = list(geoms)
     for _ in range(2):  # the second pass gives earlier units the vertices later ones brought
         for i in range(len(new)):
@@ -284,13 +289,24 @@ def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
         earlier = [new[j] for j in near[i] if j < i]
         if earlier:
             new[i] = polygonal(shapely.difference(new[i], shapely.union_all(earlier)))
-    changed = [i for i in range(len(units)) if not shapely.equals_exact(new[i], geoms[i], 0)]
+    # rings rewritten by the overlay but covering the same points are not a change
+    changed = [i for i in range(len(units)) if not shapely.equals(new[i], geoms[i])]
     for i in changed:
         if new[i].is_empty or parts(new[i]) > parts(geoms[i]):
             raise InputError(f"snap: {units[i].code} would fall apart at {tolerance_m} m; use a smaller tolerance")
     res = EditResult(upserts=[_with_geometry(units[i], new[i]) for i in changed])
     res.notes = [f"{len(changed)} unit(s) snapped at {tolerance_m} m"]
     return res
+
+
+def _needs_snap(i: int, j: int, geoms: list, close: list[list[int]], tol: float, corner_m2: float) -> bool:
+    """Units i and j overlap, or leave a gap between them wider than rounding at corners."""
+    a, b = geoms[i], geoms[j]
+    if area_m2(polygonal(shapely.intersection(a, b))) > 0:
+        return True
+    between = shapely.intersection(shapely.buffer(a, tol), shapely.buffer(b, tol))
+    covered = shapely.union_all([geoms[k] for k in {i, j, *close[i], *close[j]}])
+    return area_m2(polygonal(shapely.difference(between, covered))) > corner_m2
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -307,13 +323,13 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
                              "each grid stays in one piece")
     households = _apportion([u.households for u in unit_list], [u.geometry for u in unit_list], shapes)
     population = _apportion([u.population for u in unit_list], [u.geometry for u in unit_list], shapes)
-    out, created = [], []
+    out = []
+    created = sorted(c for c in codes if c not in olds)  # named -2, -3, ... in code (reading) order
     for i, (code, g) in enumerate(zip(codes, shapes)):
         template = olds.get(code) or base
         u = _with_geometry(template, g)
         if code not in olds:
-            u = replace(u, code=code, name=f"{template.name}-{len(created) + 2}", properties={})
-            created.append(code)
+            u = replace(u, code=code, name=f"{template.name}-{created.index(code) + 2}", properties={})
         u.households, u.population = households[i], population[i]
         out.append(u)
     return EditResult(upserts=out, created=created)

@@ -108,6 +108,9 @@ class PlanService:
         _check_revs(version, rec, rev, named, revs)
         result = getattr(self, f"_{op}")(version, params)
         touched = {u.code for u in result.upserts} | set(result.deletes)
+        if not touched:  # e.g. snapping a clean layer: nothing to write, nothing to undo
+            return {"plan": version, "rev": rec.rev, "op": op, "created": [], "changed": [], "removed": [],
+                    "revs": {}, "notes": result.notes}
         read = {c: revs[c] for c in touched if c in revs}
         new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
                                        author=author, draft_rev=rev if isinstance(rev, int) else None)
