@@ -165,6 +165,8 @@ def test_items_paging_links_and_counts(client):
     assert _codes(nxt) == [NEW_GRID] and not any(lk["rel"] == "next" for lk in nxt["links"])
     r = client.get("/ogcapi/collections/grid/items")
     assert r.headers["Content-Type"] == "application/geo+json" and len(r.json["features"]) == 3
+    # the fast GEOS-written features are exactly the registry API's GeoJSON (writers.feature)
+    assert r.json["features"] == client.get("/api/v1/units?level=grid").json["features"]
     assert _codes(client.get("/ogcapi/collections/grid/items?name=第2网格").json) == [GRIDS[1]]
     assert _codes(client.get("/ogcapi/collections/zone/items").json) == [ZONE]
     assert client.get("/ogcapi/collections/grid/items?limit=20000").status_code == 200  # cut to the maximum
