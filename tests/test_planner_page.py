@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import shapely
+import shapely.geometry
+import shapely.ops
 from shapely.ops import polylabel
 
 from gridmap.model import Level
@@ -170,3 +172,281 @@ def test_page_embeds_the_same_data_as_its_twin(client, app):
     assert embedded(html, "planner-urls") == twin["urls"]
     assert 'id="publish" class="gm-danger" disabled' in html  # publishing waits for the impact report
     assert 'id="force-label" hidden' in html
+
+
+# -- in a real browser -----------------------------------------------------------------------------
+def unexpected(log: browser.PageLog, *allowed: str) -> list[str]:
+    """The page's problems, less the HTTP errors the test provoked on purpose (`allowed` statuses)."""
+    expected = [f"(HTTP {a})" for a in allowed] + [f"responded with a status of {a} " for a in allowed]
+    return [p for p in log.problems() if not any(e in p for e in expected)]
+
+
+def with_plans_api(app):
+    """The app with the plans API (until create_app registers it)."""
+    from gridmap.web import plans_api
+
+    if "plans" not in app.blueprints:
+        app.register_blueprint(plans_api.bp, url_prefix="/api/v1")
+    return app
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    browser.require_browser()
+    from .live_server import live_server
+
+    app = with_plans_api(browser.demo_app(tmp_path_factory.mktemp("planner")))
+    create_user(app.extensions["gridmap"].store, "planner1", "password123", "planner")
+    with live_server(app) as base:
+        yield base, app
+    app.extensions["gridmap"].store.close()
+
+
+def split_target(grids):
+    """A grid that a west-east line through its pole of inaccessibility cuts in two, neither piece
+    above 70 % of it, with the line's ends outside it; and the two adjacent grids of another zone."""
+    for g in grids:
+        if not g.households or g.households < 40:
+            continue
+        p = polylabel(g.geometry, 1e-6)
+        minx, _, maxx, _ = g.geometry.bounds
+        pad = (maxx - minx) * 0.15
+        line = shapely.LineString([(minx - pad, p.y), (maxx + pad, p.y)])
+        pieces = shapely.get_parts(shapely.ops.split(g.geometry, line))
+        if len(pieces) == 2 and max(q.area for q in pieces) / g.geometry.area < 0.7:
+            return g, p, line
+    raise AssertionError("no grid to split")
+
+
+def adjacent_pair(grids, away_from):
+    for a in grids:
+        for b in grids:
+            if (a.code < b.code and a.parent_code == b.parent_code and away_from.parent_code != a.parent_code
+                    and shapely.intersection(a.geometry.boundary, b.geometry.boundary).length > 0.003):
+                return a, b
+    raise AssertionError("no adjacent pair")
+
+
+def fill_of(page, code: str) -> str:
+    return page.evaluate(f"window.gridmap.planner.layers[{json.dumps(code)}].options.fillColor")
+
+
+def grid_count(page) -> int:
+    return page.evaluate("Object.keys(window.gridmap.planner.layers).length")
+
+
+def click_grid(page, lon: float, lat: float) -> None:
+    page.mouse.click(*browser.map_point(page, "window.gridmap.plannerMap", lon, lat))
+
+
+def frame(page, codes) -> None:
+    """Fit the map to some grids, without animation (the test then aims at a still map)."""
+    page.evaluate("codes => { const m = window.gridmap.plannerMap, L_ = window.gridmap.planner.layers;"
+                  " let b = L_[codes[0]].getBounds(); codes.forEach(c => b.extend(L_[c].getBounds()));"
+                  " m.fitBounds(b.pad(0.35), {animate: false}); }", list(codes))
+
+
+def wait_idle(page) -> None:
+    page.wait_for_function("!window.gridmap.planner.busy()")
+
+
+@pytest.mark.slow
+def test_planner_session_in_chromium(demo, tmp_path):
+    base, app = demo
+    s = app.extensions["gridmap"]
+    ps = plans_of(app)
+    grids0 = s.store.units(level=Level.grid, plan=1)
+    a, pole, line = split_target(grids0)
+    b, c = adjacent_pair(grids0, a)
+    h = a.households
+    pieces = shapely.get_parts(shapely.ops.split(a.geometry, line))
+    biggest = max(q.area for q in pieces) / a.geometry.area
+    lo, hi = int(h * (1 + biggest) / 2), h + 50  # A is within; each half of it will be under
+    with browser.chromium() as br:
+        desk = br.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        page = desk.new_page()
+        log = browser.watch(page)
+        page.goto(f"{base}/planner", wait_until="load")
+        assert "/login?next=/planner" in page.url
+        page.fill('input[name="username"]', "planner1")
+        page.fill('input[name="password"]', "password123")
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{base}/planner")
+        assert page.locator("#no-plan").count() == 1
+
+        # -- a new draft
+        page.fill("#draft-note", XSS)
+        page.click("#create-draft")
+        page.wait_for_url(re.compile(r".*/planner\?plan=\d+$"))
+        n = int(page.url.rsplit("=", 1)[1])
+        rec = ps.plan(n)
+        assert (rec.status, rec.note, rec.author, rec.base_version) == ("draft", XSS, "planner1", 1)
+        page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
+        assert XSS in page.inner_text("#plan-select") and page.locator("#plan-select img").count() == 0
+
+        # -- the target: A within it
+        page.fill("#households", f"{lo}-{hi}")
+        page.click("#targets button[type=submit]")
+        page.wait_for_function(f"document.getElementById('target-text').textContent === '{lo}–{hi}'")
+        wait_idle(page)
+        twin = _twin(app, n, f"{lo}-{hi}")  # the twin's colours, to compare with the map
+        within, under = twin["balance"]["colours"]["within"], twin["balance"]["colours"]["under"]
+        assert fill_of(page, a.code) == within
+        assert _legend(page) == twin["balance"]["counts"]
+
+        # -- split A by drawing a line with the mouse
+        frame(page, [a.code])
+        click_grid(page, pole.x, pole.y)
+        page.wait_for_function(f"window.gridmap.planner.selected[0] === {json.dumps(a.code)}")
+        page.click("#tool-split")
+        draw(page, line.coords)
+        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ split')")
+        wait_idle(page)
+        after = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
+        assert len(after) == 101 and grid_count(page) == 101
+        new = sorted(set(after) - {u.code for u in grids0})
+        assert len(new) == 1 and new[0] in page.inner_text("#edit-msg")
+        assert after[a.code].households + after[new[0]].households == h
+        assert fill_of(page, a.code) == under and fill_of(page, new[0]) == under  # colours updated
+        assert _legend(page) == _twin(app, n, f"{lo}-{hi}")["balance"]["counts"]
+        assert page.inner_text("#grid-count") == "101"
+        assert [e.op for e in ps.repo.edits(n)] == ["split"]
+        browser.screenshot(page, tmp_path, "planner-split.png")
+
+        # -- undo
+        page.click("#tool-undo")
+        page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Undone')")
+        wait_idle(page)
+        back = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
+        assert len(back) == 100 and grid_count(page) == 100
+        assert back[a.code].geometry.equals(a.geometry) and back[a.code].households == h
+        assert fill_of(page, a.code) == within
+        assert ps.repo.edits(n) == []
+
+        # -- split again, then someone else merges B and C while the page holds their old revisions
+        frame(page, [a.code])
+        click_grid(page, pole.x, pole.y)
+        page.click("#tool-split")
+        draw(page, line.coords)
+        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ split')")
+        wait_idle(page)
+        assert grid_count(page) == 101
+        split = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
+        piece = next(code for code in split if code not in {u.code for u in grids0})
+
+        # -- move an area across the new boundary: from A to its new neighbour, drawn as a polygon
+        cut = shapely.intersection(line, a.geometry)
+        mid = cut.interpolate(0.5, normalized=True)
+        r = shapely.union_all([split[a.code].geometry, split[piece].geometry]).boundary.distance(mid) * 0.3
+        square = [(mid.x - r, mid.y - r), (mid.x + r, mid.y - r), (mid.x + r, mid.y + r), (mid.x - r, mid.y + r)]
+        frame(page, [a.code, piece])
+        click_grid(page, *_inside(split[a.code].geometry, mid, r))
+        click_grid(page, *_inside(split[piece].geometry, mid, r))
+        page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
+                               arg=[a.code, piece])
+        page.click("#tool-move")
+        draw(page, square)
+        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ move')")
+        wait_idle(page)
+        moved = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
+        drawn = shapely.geometry.shape(ps.repo.edits(n)[-1].params["area"])  # as the page sent it: pixels, not our square
+        assert drawn.symmetric_difference(shapely.Polygon(square)).area < 0.1 * drawn.area
+        taken = shapely.intersection(drawn, split[a.code].geometry).area
+        assert taken > 0 and moved[a.code].geometry.area == pytest.approx(split[a.code].geometry.area - taken, rel=1e-6)
+        assert moved[piece].geometry.area == pytest.approx(split[piece].geometry.area + taken, rel=1e-6)
+        assert moved[a.code].households + moved[piece].households == h
+        assert grid_count(page) == 101 and [e.op for e in ps.repo.edits(n)] == ["split", "move"]
+        ps.edit(n, "merge", {"codes": [b.code, c.code]}, author="someone else")
+        frame(page, [b.code, c.code])
+        for g in (b, c):
+            q = polylabel(g.geometry, 1e-6)
+            click_grid(page, q.x, q.y)
+        page.wait_for_function("window.gridmap.planner.selected.length === 2")
+        page.click("#tool-merge")
+        page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Conflict')")
+        wait_idle(page)
+        assert "reload" in page.inner_text("#edit-msg")
+        assert grid_count(page) == 100 == len(s.store.units(level=Level.grid, plan=n))  # reloaded: B and C are one
+        assert [e.op for e in ps.repo.edits(n)] == ["split", "move", "merge"] and ps.repo.edits(n)[-1].author == "someone else"
+
+        # -- a gap appears (written past the edit rules, as a bad import would): impact, refusal, force
+        d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code))
+        revs = ps.repo.unit_revs(n)
+        ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(d)], [], {d.code: revs[d.code]})
+        assert page.is_disabled("#publish")
+        page.click("#show-impact")
+        page.wait_for_selector("#impact:not([hidden])", timeout=60000)
+        wait_idle(page)
+        impact = ps.impact(n)
+        assert impact["coverage"] and impact["diff"]["added"] == 1 and impact["diff"]["removed"] == 1
+        assert page.inner_text("#impact-households") == str(impact["households"]["households"])
+        assert page.inner_text("#impact-coverage") == str(len(impact["coverage"]))
+        assert page.inner_text("#impact-teams") == str(len(impact["teams"]))
+        assert page.inner_text("#impact-staff") == str(len(impact["staff_on_removed_grids"]))
+        assert page.locator("#impact-flows li").count() == len(impact["households"]["flows"])
+        assert page.inner_text("#impact-incidents").startswith(f"{len(impact['incidents']['moving'])} / ")
+        assert page.locator("#force-label").is_hidden() and page.is_enabled("#publish")
+        browser.screenshot(page, tmp_path, "planner-impact.png")
+
+        today = s.today().isoformat()
+        page.fill("#effective-from", today)
+        page.click("#publish")
+        page.wait_for_selector("#force-label:not([hidden])", timeout=60000)
+        wait_idle(page)
+        assert page.locator("#publish-reasons li").count() == len(impact["coverage"])
+        assert "gap" in page.inner_text("#publish-reasons") and "refused" in page.inner_text("#publish-msg")
+        assert ps.plan(n).status == "draft" and s.store.current_plan() == 1  # refused: nothing changed
+        page.check("#force")
+        page.click("#publish")
+        page.wait_for_function("document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
+        wait_idle(page)
+        rec = ps.plan(n)
+        assert (rec.status, rec.effective_from.isoformat(), s.store.current_plan()) == ("published", today, n)
+        assert "forced" in page.inner_text("#publish-msg")
+        assert page.inner_text("#plan-status") == "已发布 published"
+        assert "现行 in force" in page.locator("#plan-select option:checked").inner_text()
+        assert page.is_disabled("#tool-undo") and page.is_disabled("#publish")
+        page.wait_for_timeout(300)
+        shot = browser.screenshot(page, tmp_path, "planner-published.png")
+        assert shot.stat().st_size > 50_000
+        assert unexpected(log, "409") == [] and log.dialogs == [] and log.outside == []
+        assert len([f for f in log.failed if "HTTP 409" in f]) == 2  # the stale merge and the refused publish
+        desk.close()
+
+
+def _twin(app, n: int, households: str) -> dict:
+    """/planner.json as planner1 sees it (a separate client: the browser's session is its own)."""
+    c = app.test_client()
+    login(c, "planner1")
+    return c.get(f"/planner.json?plan={n}&households={households}").get_json()
+
+
+def draw(page, points) -> None:
+    """Click each lon/lat on the map with the mouse (leaflet-draw adds a vertex per click), then Finish."""
+    for lon, lat in points:
+        x, y = browser.map_point(page, "window.gridmap.plannerMap", lon, lat)
+        page.mouse.move(x - 3, y - 3)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_timeout(120)
+    page.click("#draw-finish")
+
+
+def _inside(geom, near, r) -> tuple[float, float]:
+    """A point of `geom` well inside it, away from the square of half-size r around `near`."""
+    rest = geom.difference(near.buffer(r * 2))
+    big = max(shapely.get_parts(rest), key=lambda g: g.area)
+    p = polylabel(big, 1e-6)
+    return p.x, p.y
+
+
+def _legend(page) -> dict:
+    return page.evaluate("Object.fromEntries([...document.querySelectorAll('#legend li')]"
+                         ".map(li => [li.dataset.balance, Number(li.querySelector('.n').textContent)]))")
+
+
+def _shrunk(u):
+    from dataclasses import replace
+
+    return replace(u, geometry=u.geometry.buffer(-0.0008, join_style="mitre"))

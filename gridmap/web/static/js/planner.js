@@ -74,18 +74,22 @@
 
   function restyle() { Object.keys(layers).forEach(function (c) { layers[c].setStyle(styleOf(c)); }); }
 
-  function shortCode(code) { return code.length > 9 && /^\d+$/.test(code) ? code.slice(-3) : code; }
+  /* National-style codes end in zone serial + grid serial: "001-003" names a grid within its town. */
+  function shortCode(code) { return code.length > 9 && /^\d+$/.test(code) ? code.slice(-6, -3) + "-" + code.slice(-3) : code; }
 
   function drawLabels() {
     labelLayer.clearLayers();
     Object.keys(layers).forEach(function (code) {
       var l = layers[code], b = l.getBounds();
       var w = map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x;
-      if (w < 34) { return; }  // too small at this zoom: the tooltip still names it
-      var el = document.createElement("div");
-      var p = props[code] || {};
-      el.textContent = shortCode(code) + (p.households != null ? " · " + p.households : "");
-      el.className = "gm-label-text";
+      if (w < 48) { return; }  // too small at this zoom: the tooltip still names it
+      var el = document.createElement("div"), p = props[code] || {};
+      el.textContent = shortCode(code);
+      if (p.households != null) {
+        var small = document.createElement("small");
+        small.textContent = p.households + " 户";
+        el.appendChild(small);
+      }
       L.marker(l.getCenter(), {icon: L.divIcon({className: "gm-label", html: el, iconSize: null}),
                                interactive: false, keyboard: false}).addTo(labelLayer);
     });
@@ -157,11 +161,14 @@
   }
 
   /* The plan's record and balance (planner.json), then its grids (units GeoJSON with revisions). */
+  var loads = 0;  // a slower earlier reload must not overwrite a later one
   function reload(fit) {
     if (!plan) { return Promise.resolve(); }
+    var mine = ++loads;
     return Promise.all([call("GET", withTargets(urls.json)), call("GET", urls.units + "?level=grid")])
       .then(function (both) {
         var twin = both[0], units = both[1];
+        if (mine !== loads) { return; }
         if (twin.status !== 200) { throw new Error(problemText(twin)); }
         if (units.status !== 200) { throw new Error(problemText(units)); }
         data = twin.out;
@@ -173,7 +180,25 @@
       });
   }
 
+  function planLabel(p) {
+    return p.version + " · " + (p.status === "draft" ? "草稿 draft" : "已发布 published") + (p.in_force ? " · 现行 in force" : "") +
+      (p.effective_from ? " · " + p.effective_from : "") + (p.note ? " · " + p.note : "");
+  }
+
+  function showPlans() {
+    var sel = $("plan-select");
+    sel.textContent = "";
+    data.plans.slice().reverse().forEach(function (p) {
+      var opt = document.createElement("option");
+      opt.value = String(p.version);
+      opt.textContent = planLabel(p);
+      opt.selected = p.version === plan.version;
+      sel.appendChild(opt);
+    });
+  }
+
   function showPlan() {
+    showPlans();
     $("plan-rev").textContent = String(plan.rev);
     $("plan-edits").textContent = String(plan.edits);
     $("plan-status").textContent = plan.status === "draft" ? "草稿 draft" : "已发布 published";
@@ -375,6 +400,18 @@
       Math.round(p.area_m2).toLocaleString() + " m²" + (p.detail ? " — " + p.detail : "");
   }
 
+  /* Problems known only by their location (impact, refused publish): red rings on the map. */
+  function markProblems(problems) {
+    problemLayer.clearLayers();
+    problems.forEach(function (p) {
+      if (!p.location) { return; }
+      var el = document.createElement("span");
+      el.textContent = problemLine(p);
+      L.circleMarker([p.location.lat, p.location.lon], {radius: 9, color: "#d62728", weight: 3, fillOpacity: 0.35})
+        .bindTooltip(el, {sticky: true}).addTo(problemLayer);
+    });
+  }
+
   $("check-coverage").addEventListener("click", function () {
     busy = true;
     showSelection();
@@ -457,6 +494,8 @@
         return li(t.code + " " + (t.name || "") + (t.new_grid ? " (新 new)" : "") + ": " + (t.problem || ""));
       });
       $("impact-coverage").textContent = String((o.coverage || []).length);
+      fill("impact-coverage-list", o.coverage || [], function (p) { return li(problemLine(p), p.location); });
+      markProblems(o.coverage || []);
       $("impact").hidden = false;
       impactShown = true;
       say("impact-msg", plan.editable ? "已核对影响，可以发布。Impact reviewed: publishing is enabled." : "", true);
@@ -489,6 +528,7 @@
       if (res.status === 409 && problems.length) {
         refused = true;
         fill("publish-reasons", problems, function (p) { return li(problemLine(p), p.location); });
+        markProblems(problems);
         $("force-label").hidden = false;
         say("publish-msg", "发布被拒绝，原因如下。Publishing was refused for the reasons below; fix them, or tick " +
             "“publish anyway” and publish again.", false);
