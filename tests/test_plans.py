@@ -403,3 +403,45 @@ def test_draft_from_an_outdated_base_cannot_be_published(services, plans):
     plans.publish(a, dt.datetime.now(TZ).date())
     with pytest.raises(Conflict, match="copied from plan 1"):
         plans.publish(b, dt.datetime.now(TZ).date())
+
+
+def test_migration_0003_upgrades_a_store_with_data(db_url):
+    """A store made at revision 0002 (plans and units, no revisions) migrates in place, geometry intact."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    import gridmap.store
+    from gridmap.store import normalise_url, open_store
+
+    engine = sa.create_engine(normalise_url(db_url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(gridmap.store.__file__).parent / "migrations"))
+    box = shapely.box(116.0, 39.0, 116.1, 39.1)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(sa.text("INSERT INTO plans (version, status, effective_from, created_at, note) "
+                             "VALUES (1, 'published', :d, :t, 'old')"),
+                     {"d": dt.date(2025, 1, 1), "t": dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)})
+        conn.execute(sa.text("INSERT INTO units (plan, code, name, level, parent_code, geom_wkb, minx, miny, maxx, maxy)"
+                             " VALUES (1, :c, 'g', 'grid', NULL, :w, 116.0, 39.0, 116.1, 39.1)"),
+                     {"c": G1, "w": shapely.to_wkb(box)})
+    engine.dispose()
+    store = open_store(db_url)  # migrates to the head revision
+    try:
+        assert store.info().schema_revision == "0003"
+        assert store.current_plan() == 1 and store.plans.unit_revs(1) == {G1: 1}
+        rec = store.plans.get(1)
+        assert rec.published_at is not None and rec.rev == 0 and rec.effective_from == dt.date(2025, 1, 1)
+        draft = store.plans.create_draft(1, "after migration", None)
+        assert shapely.equals_exact(store.unit(G1, plan=draft).geometry, box, 0)
+        if store.backend == "postgresql":  # the generated geometry column fills for the copied rows
+            with store.engine.connect() as conn:
+                n = conn.execute(sa.text("SELECT count(*) FROM units WHERE plan = :p AND "
+                                         "ST_Covers(geom, ST_SetSRID(ST_MakePoint(116.05, 39.05), 4326))"),
+                                 {"p": draft}).scalar()
+            assert n == 1
+    finally:
+        store.close()
