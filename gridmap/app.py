@@ -59,6 +59,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     csrf.exempt(plans_api.bp)
     app.register_blueprint(plans_api.bp, url_prefix="/api/v1")
+    from .web import planning_api  # planner tools: coverage, balance (public), propose, networks (planner/admin)
+
+    csrf.exempt(planning_api.bp)
+    app.register_blueprint(planning_api.bp, url_prefix="/api/v1")
     # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
     # The limit wraps the registered views (a decorator's return value must replace them).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])

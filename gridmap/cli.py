@@ -168,10 +168,19 @@ def export(obj: _Ctx, path, level, fmt, staff, bom) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.option("--coverage", is_flag=False, flag_value="", default=None, metavar="[CODE]",
+              help="Check coverage instead: gaps, overlaps, outside pieces, invalid/multi-part units and slivers "
+                   "of CODE's children (no CODE: every parent).")
+@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), help="With --coverage: write the problem shapes here.")
+@click.option("--plan", type=int, help="With --coverage: check this plan version [default: the plan in force].")
 @pass_ctx
 @_fail_cleanly
-def check(obj: _Ctx, as_json: bool) -> None:
+def check(obj: _Ctx, as_json: bool, coverage: str | None, geojson_path: str | None, plan: int | None) -> None:
     """List every grid that breaks 1+1+N (and zones lacking secretary/director). Exit 1 if any."""
+    if coverage is not None or geojson_path or plan is not None:
+        from .cli_planning import coverage_check
+
+        sys.exit(coverage_check(obj, coverage or None, as_json, geojson_path, plan))
     problems = obj.services().team_problems()
     if as_json:
         click.echo(json.dumps([p.__dict__ for p in problems], ensure_ascii=False, indent=2))
@@ -284,6 +293,7 @@ def _warm(app, warm_up) -> None:
 from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)
 from . import cli_print  # noqa: E402,F401  (registers `print`)
 from . import cli_plans  # noqa: E402,F401  (registers `plan`)
+from . import cli_planning  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
 
 if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
     from gridmap.cli import main as _main

@@ -92,6 +92,10 @@ def check_coverage(parent: Unit, children: Sequence[Unit], tolerance_m2: float =
     out += overlaps
     out += _outside(frame, parent.code, codes, pm, cm, tolerance_m2)
     out += _gaps(frame, parent.code, codes, pm, cm, tree, tolerance_m2, any_overlap)
+    for p in out:  # an empty geometry has no place of its own: point at its parent
+        if not np.isfinite([p.lon, p.lat]).all() and not pm.is_empty:
+            at = shapely.point_on_surface(pm)
+            p.lon, p.lat = float(at.x), float(at.y)
     out.sort(key=lambda p: (KINDS.index(p.kind), -p.area_m2, p.codes))
     return out
 

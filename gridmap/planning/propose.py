@@ -71,7 +71,7 @@ class Proposal:
 def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *,
             households: tuple[int, int] | None = None, grids: int | None = None,
             barriers: Sequence = (), locked: Sequence[Unit] = (), method: str = "bisect",
-            level: Level | None = None) -> Proposal:
+            level: Level | None = None, first_serial: int | None = None) -> Proposal:
     """Partition `zone` (lon/lat) from household points (n×2 lon/lat, `weights` households each)."""
     t0 = time.perf_counter()
     if method not in METHODS:
@@ -90,7 +90,7 @@ def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *
         labels = _spopt(method, cells, k, lo)
         labels = _contiguous(labels, cells.nbrs, cells.w)
     polys = _dissolve(cells.geoms, labels)
-    new = _units(zone, polys, locked, level)
+    new = _units(zone, polys, locked, level, first_serial)
     units = new + list(locked)
     _count(units, cells)
     stats = _stats(units, [u.code for u in locked], households)
@@ -315,7 +315,7 @@ def _spopt(method: str, cells: _Cells, k: int, lo: float) -> np.ndarray:
         from libpysal.weights import W
         from spopt.region import MaxPHeuristic, Skater
     except ImportError:  # pragma: no cover - spopt is a declared dependency
-        raise InputError("method {method!r} needs PySAL spopt: pip install spopt") from None
+        raise InputError(f"method {method!r} needs PySAL spopt: pip install spopt") from None
     gdf = gpd.GeoDataFrame({"x": cells.xy[:, 0], "y": cells.xy[:, 1], "hh": cells.w}, geometry=list(cells.geoms))
     w = W({i: nb.tolist() for i, nb in enumerate(cells.nbrs)}, silence_warnings=True)
     with warnings.catch_warnings():  # spopt/libpysal raise pandas deprecation warnings of their own
@@ -362,10 +362,14 @@ def _dissolve(geoms: np.ndarray, labels: np.ndarray) -> list:
     return polys
 
 
-def _units(zone: Unit, polys: list, locked: Sequence[Unit], level: Level | None) -> list[Unit]:
+def _units(zone: Unit, polys: list, locked: Sequence[Unit], level: Level | None, first: int | None) -> list[Unit]:
     level = level or (list(Level)[min(Level(zone.level).rank + 1, len(Level) - 1)])
     taken = [int(u.code[-3:]) for u in locked if u.code.startswith(zone.code) and u.code[-3:].isdigit()]
-    codes = generate_codes(zone.code, np.array(polys, dtype=object), start=max(taken, default=0) + 1)
+    first = max(first or 1, max(taken, default=0) + 1)  # never reuse a locked grid's serial
+    try:
+        codes = generate_codes(zone.code, np.array(polys, dtype=object), start=first)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     return [Unit(code=c, name=f"第{int(c[-3:])}网格", level=level, geometry=shapely.normalize(p),
                  parent_code=zone.code, properties={"proposed": True}) for c, p in zip(codes, polys)]
 

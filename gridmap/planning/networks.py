@@ -1,0 +1,210 @@
+"""多网合一: how existing grid networks overlap, and one merged network that follows their shared lines.
+
+Layers (police beats, urban-management unit grids, social-service grids...) are lists of
+lon/lat polygons with codes. The overlap report says, for each grid of each layer, which
+grids of every other layer cover how much of it (m² and %). The merge overlays every
+layer (the faces of all their boundaries together), dissolves pieces that are small or
+thinner than the snap tolerance (two digitisations of one street) into the neighbour
+sharing the longest edge, then joins neighbouring pieces unless at least `min_layers`
+layers put a boundary between them. Areas and lengths in metres (local equal-area frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import shapely
+
+from ..codes import generate_codes
+from ..errors import InputError
+from ..model import Level, Unit
+from . import MetricFrame
+from .coverage import DENSIFY_DEG, _polygonal, area_m2
+
+
+@dataclass
+class Layer:
+    """One network: a name, grid codes and their lon/lat polygons."""
+
+    name: str
+    codes: list[str]
+    geoms: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.geoms = np.asarray(self.geoms, dtype=object)
+        if len(self.codes) != len(self.geoms):
+            raise InputError(f"layer {self.name}: {len(self.codes)} codes for {len(self.geoms)} shapes")
+        if len(self.codes) == 0:
+            raise InputError(f"layer {self.name} has no grids")
+        dup = sorted({c for c in self.codes if self.codes.count(c) > 1}) if len(set(self.codes)) < len(self.codes) else []
+        if dup:
+            raise InputError(f"layer {self.name}: duplicate codes {', '.join(dup[:5])}")
+        bad = [c for c, g in zip(self.codes, self.geoms)
+               if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon")]
+        if bad:
+            raise InputError(f"layer {self.name}: grids without a polygon: {', '.join(map(str, bad[:5]))}")
+        self.geoms = np.array([g if g.is_valid else _polygonal(shapely.make_valid(g)) for g in self.geoms], dtype=object)
+
+
+def _check_layers(layers: Sequence[Layer]) -> MetricFrame:
+    if len(layers) < 2:
+        raise InputError("give at least two layers to compare or merge")
+    names = [lay.name for lay in layers]
+    if len(set(names)) < len(names):
+        raise InputError(f"layer names must differ: {', '.join(names)}")
+    return MetricFrame.around(np.concatenate([lay.geoms for lay in layers]))
+
+
+def overlap_report(layers: Sequence[Layer], min_pct: float = 0.01) -> dict:
+    """For each grid of each layer: which grids of each other layer cover it, in m² and % of it."""
+    frame = _check_layers(layers)
+    areas = [area_m2(frame, lay.geoms) for lay in layers]
+    grids, pairs = [], []
+    rows: dict[tuple[int, int], dict] = {}
+    for a, A in enumerate(layers):
+        for k, code in enumerate(A.codes):
+            rows[(a, k)] = {"layer": A.name, "code": code, "area_m2": round(float(areas[a][k]), 1), "covered_by": {}}
+    for a, A in enumerate(layers):
+        for b, B in enumerate(layers):
+            if a == b:
+                continue
+            i, j = shapely.STRtree(B.geoms).query(A.geoms, predicate="intersects")
+            inter = shapely.intersection(A.geoms[i], B.geoms[j])
+            ar = area_m2(frame, inter)
+            pct = 100 * ar / np.maximum(areas[a][i], 1e-9)
+            best = np.zeros(len(A.codes))
+            np.maximum.at(best, i, pct)
+            for k in range(len(A.codes)):
+                rows[(a, k)]["covered_by"][B.name] = []
+            for k, m, x, p in sorted(zip(i.tolist(), j.tolist(), ar, pct), key=lambda t: (t[0], -t[3])):
+                if p >= min_pct:
+                    rows[(a, k)]["covered_by"][B.name].append(
+                        {"code": B.codes[m], "area_m2": round(float(x), 1), "pct": round(float(p), 2)})
+            pairs.append({"layer": A.name, "other": B.name, "grids": len(A.codes),
+                          "within_one_95": int((best >= 95).sum()),
+                          "mean_best_pct": round(float(best.mean()), 2),
+                          "uncovered_m2": round(max(0.0, float(areas[a].sum() - _covered(frame, A, B))), 1)})
+    for key in sorted(rows):
+        grids.append(rows[key])
+    return {"layers": [{"name": lay.name, "grids": len(lay.codes), "area_m2": round(float(ar.sum()), 1)}
+                       for lay, ar in zip(layers, areas)], "pairs": pairs, "grids": grids}
+
+
+def _covered(frame: MetricFrame, A: Layer, B: Layer) -> float:
+    return float(area_m2(frame, shapely.intersection(shapely.union_all(A.geoms), shapely.union_all(B.geoms))))
+
+
+@dataclass
+class Merged:
+    """The proposed merged network and how it was made."""
+
+    units: list[Unit]
+    stats: dict
+
+    def geojson(self) -> dict:
+        from ..writers import feature
+
+        return {"type": "FeatureCollection", "features": [feature(u) for u in self.units], "merge": self.stats}
+
+
+def merge_layers(layers: Sequence[Layer], min_layers: int = 2, snap_m: float = 5.0, min_area_m2: float = 2000.0,
+                 prefix: str = "M", level: Level = Level.grid, parent_code: str | None = None) -> Merged:
+    """One network whose boundaries are those at least `min_layers` layers draw (see the module doc)."""
+    frame = _check_layers(layers)
+    if not 1 <= min_layers <= len(layers):
+        raise InputError(f"min_layers must be between 1 and {len(layers)}, got {min_layers}")
+    lines = shapely.union_all(np.concatenate([shapely.boundary(lay.geoms) for lay in layers]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    if len(faces) == 0:
+        raise InputError("the layers' boundaries enclose nothing")
+    pts = shapely.point_on_surface(faces)
+    labels = np.full((len(faces), len(layers)), -1, dtype=int)
+    for n, lay in enumerate(layers):
+        fi, gi = shapely.STRtree(lay.geoms).query(pts, predicate="within")
+        labels[fi, n] = gi
+    inside = (labels >= 0).any(axis=1)
+    faces, labels = faces[inside], labels[inside]
+    fa = area_m2(frame, faces)
+    fm = frame.to_m(shapely.segmentize(faces, DENSIFY_DEG))
+    thin = shapely.is_empty(shapely.buffer(fm, -snap_m / 2)) if snap_m > 0 else np.zeros(len(faces), bool)
+    small = (fa < min_area_m2) | thin
+    nb = _shared_edges(fm)
+    group = np.arange(len(faces))
+    # small and thin pieces first: each joins the neighbour sharing its longest edge
+    for f in np.argsort(fa):
+        if small[f] and nb[f]:
+            big = [(length, g) for g, length in nb[f].items() if not small[g]] or list((ln, g) for g, ln in nb[f].items())
+            group[group == _find(group, f)] = _find(group, max(big)[1])
+    for _ in range(10):  # then join neighbours that fewer than min_layers layers separate
+        glabels = _group_labels(group, labels, fa)
+        changed = False
+        for f, others in enumerate(nb):
+            for g in others:
+                gf, gg = _find(group, f), _find(group, g)
+                if gf != gg and int((glabels[gf] != glabels[gg]).sum()) < min_layers:
+                    group[group == gg] = gf
+                    changed = True
+        if not changed:
+            break
+    return _merged(layers, frame, faces, fa, labels, group, small, prefix, level, parent_code, min_layers, snap_m)
+
+
+def _find(group: np.ndarray, f: int) -> int:
+    return int(group[f])
+
+
+def _shared_edges(fm: np.ndarray) -> list[dict[int, float]]:
+    """Neighbouring faces and the length (m) of the edge they share."""
+    tree = shapely.STRtree(fm)
+    i, j = tree.query(fm, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    length = shapely.length(shapely.intersection(shapely.boundary(fm[i]), shapely.boundary(fm[j])))
+    nb: list[dict[int, float]] = [{} for _ in range(len(fm))]
+    for a, b, ln in zip(i.tolist(), j.tolist(), length.tolist()):
+        if ln > 1e-6:
+            nb[a][b] = nb[b][a] = ln
+    return nb
+
+
+def _group_labels(group: np.ndarray, labels: np.ndarray, fa: np.ndarray) -> dict[int, np.ndarray]:
+    """Each group's grid in every layer: the one covering most of the group's area (-1 for none)."""
+    out = {}
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        lab = []
+        for n in range(labels.shape[1]):
+            vals, inv = np.unique(labels[members, n], return_inverse=True)
+            lab.append(vals[np.argmax(np.bincount(inv.ravel(), weights=fa[members]))])
+        out[int(g)] = np.array(lab)
+    return out
+
+
+def _merged(layers, frame, faces, fa, labels, group, small, prefix, level, parent_code, min_layers, snap_m) -> Merged:
+    ids = np.unique(group)
+    geoms = [shapely.union_all(faces[group == g]) for g in ids]
+    glabels = _group_labels(group, labels, fa)
+    codes = generate_codes(parent_code or prefix, np.array(geoms, dtype=object))
+    units = []
+    for code, g, geom in zip(codes, ids, geoms):
+        members = np.flatnonzero(group == g)
+        sources = {}
+        for n, lay in enumerate(layers):
+            cov = {}
+            for f in members:
+                if labels[f, n] >= 0:
+                    cov[lay.codes[labels[f, n]]] = cov.get(lay.codes[labels[f, n]], 0.0) + fa[f]
+            sources[lay.name] = {c: round(a, 1) for c, a in sorted(cov.items(), key=lambda t: -t[1])}
+        main = {lay.name: lay.codes[glabels[int(g)][n]] if glabels[int(g)][n] >= 0 else None
+                for n, lay in enumerate(layers)}
+        units.append(Unit(code=code, name=f"合一网格{code[-3:]}", level=level, geometry=shapely.normalize(geom),
+                          parent_code=parent_code, area_m2=float(fa[members].sum()),
+                          properties={"sources_m2": sources, "main": main}))
+    units.sort(key=lambda u: u.code)
+    counts = [len(lay.codes) for lay in layers]
+    stats = {"layers": [lay.name for lay in layers], "grids_in": counts, "faces": int(len(faces)),
+             "small_or_thin_dissolved": int(small.sum()), "grids_out": len(units), "min_layers": min_layers,
+             "snap_m": snap_m, "area_m2": round(float(fa.sum()), 1)}
+    return Merged(units, stats)

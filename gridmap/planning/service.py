@@ -1,0 +1,271 @@
+"""PlanningService: the planner tools over a store (any plan version), for the CLI and the web API.
+
+It reads units, roles, incidents and files, and hands them to the pure functions of
+coverage, balance, propose and networks. Nothing here writes, except `save_proposal`
+into a draft plan (through the plans repository, as one undoable edit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import shapely
+import shapely.geometry
+
+from ..errors import InputError, NotFound
+from ..model import Level, Unit
+from .balance import GridBalance, Targets, grid_balance, summary
+from .coverage import Problem, check_coverage
+from .networks import Layer, Merged, merge_layers, overlap_report
+from .propose import Proposal, propose
+
+
+class PlanningService:
+    """Coverage, balance, proposals and network merging over one `Services`."""
+
+    def __init__(self, services):
+        self.services = services
+        self.store = services.store
+        self.settings = services.settings
+
+    # -- coverage -------------------------------------------------------------------------------
+    def coverage(self, code: str | None = None, plan: int | None = None) -> list[Problem]:
+        """Coverage problems of one parent (or, without a code, of every parent in the plan)."""
+        tree = self._tree(plan)
+        kids: dict[str, list[str]] = {}
+        level = {c: lv for c, _, lv in tree}
+        for c, parent, _ in tree:
+            if parent is not None and parent in level:
+                kids.setdefault(parent, []).append(c)
+        if code is not None:
+            if code not in level:
+                raise NotFound(f"no unit {code} in {self._plan_name(plan)}")
+            if code not in kids:
+                raise InputError(f"{code} ({level[code].value}) has no children to check in {self._plan_name(plan)}")
+            parents = [code]
+        else:
+            parents = sorted(kids, key=lambda c: (level[c].rank, c))
+        units = {u.code: u for u in self.store.units(codes=sorted(set(parents) | {k for p in parents for k in kids[p]}),
+                                                      plan=plan)}
+        out: list[Problem] = []
+        for p in parents:
+            out += check_coverage(units[p], [units[k] for k in sorted(kids[p])],
+                                  tolerance_m2=self.settings.coverage_tolerance_m2, sliver_m2=self.settings.sliver_m2)
+        return out
+
+    # -- balance --------------------------------------------------------------------------------
+    def balance(self, parent: str | None = None, targets: Targets | None = None, level: Level | None = None,
+                plan: int | None = None, start: dt.datetime | None = None,
+                end: dt.datetime | None = None) -> tuple[list[Unit], list[GridBalance], dict]:
+        """Balance figures of the grids under `parent` (default: every grid), incidents over [start, end)."""
+        tree = self._tree(plan)
+        present = {lv for _, _, lv in tree}
+        level = level or (Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank))
+        codes = [c for c, _, lv in tree if lv == level]
+        if parent is not None:
+            under = self._descendants(tree, parent, plan)
+            codes = [c for c in codes if c in under]
+            if not codes:
+                raise InputError(f"{parent} has no {level.value} units under it in {self._plan_name(plan)}")
+        if not codes:
+            raise NotFound(f"no {level.value} units in {self._plan_name(plan)}")
+        units = self.store.units(codes=codes, plan=plan)
+        end = end or dt.datetime.now(dt.timezone.utc)
+        start = start or end - dt.timedelta(days=365)
+        if start >= end:
+            raise InputError(f"the period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d})")
+        counts = Counter(i.grid_code for i in self.store.incidents.query(start=start, end=end) if i.grid_code)
+        years = (end - start).total_seconds() / (365.25 * 86400)
+        codes_set = set(codes)
+        roles = [r for r in self.store.roles() if r.unit_code in codes_set]
+        rows = grid_balance(units, roles, counts, years, targets)
+        out = summary(rows, targets)
+        out["period"] = {"from": start.isoformat(), "to": end.isoformat()}
+        return units, rows, out
+
+    # -- proposal -------------------------------------------------------------------------------
+    def propose(self, zone_code: str, points_path: str | Path | None = None, *, crs: str | None = None,
+                weight_field: str | None = None, barriers_path: str | Path | None = None,
+                households: tuple[int, int] | None = None, grids: int | None = None, lock: Sequence[str] = (),
+                method: str = "bisect", plan: int | None = None, fresh_codes: bool = False,
+                points: tuple[np.ndarray, np.ndarray] | None = None, barriers: list | None = None) -> Proposal:
+        """Cut a zone into grids from household points (a file, or lon/lat + households arrays) and barriers."""
+        zone = self._unit(zone_code, plan)
+        children = [u for u in self.store.units(plan=plan) if u.parent_code == zone.code]
+        by_code = {u.code: u for u in children}
+        missing = [c for c in lock if c not in by_code]
+        if missing:
+            raise InputError(f"cannot lock {', '.join(missing)}: not a grid of {zone.code} in {self._plan_name(plan)}")
+        if points is None and points_path is None:
+            raise InputError("household points are needed: a file (--points) or a list")
+        pts, weights = points if points is not None else read_points(points_path, crs, weight_field)
+        if barriers_path:
+            barriers = read_lines(barriers_path, crs)
+        first = None
+        if fresh_codes and hasattr(self.store, "plans"):  # a draft never reuses a code any plan has used
+            used = self.store.plans.codes_ever(zone.code) | set(by_code)
+            serials = [int(c[len(zone.code):]) for c in used if c[len(zone.code):].isdigit()]
+            first = max(serials, default=0) + 1
+        level = children[0].level if children else None
+        return propose(zone, pts, weights, households=households, grids=grids, barriers=barriers or [],
+                       locked=[by_code[c] for c in lock], method=method, level=level, first_serial=first)
+
+    def save_proposal(self, proposal: Proposal, draft: int, author: str | None = None) -> dict:
+        """Replace the zone's grids in draft plan `draft` by the proposal, as one undoable edit."""
+        repo = self.store.plans
+        rec = repo.get(draft)
+        if rec.status != "draft":
+            raise InputError(f"plan {draft} is published: save a proposal into a draft (gridmap plan new)")
+        old = [u.code for u in self.store.units(plan=draft) if u.parent_code == proposal.zone]
+        new = [u for u in proposal.units if u.code not in proposal.locked]
+        deletes = [c for c in old if c not in proposal.locked]
+        revs = repo.unit_revs(draft)
+        touched = set(deletes) | {u.code for u in new}
+        rev = repo.apply_edit(draft, "propose", {"zone": proposal.zone, "method": proposal.method}, new, deletes,
+                              {c: revs[c] for c in touched if c in revs}, author=author)
+        self.services.refresh()
+        return {"plan": draft, "rev": rev, "created": sorted(u.code for u in new), "removed": sorted(deletes)}
+
+    # -- networks -------------------------------------------------------------------------------
+    def networks(self, paths: Sequence[str | Path], code_field: str = "code", crs: str | None = None,
+                 names: Sequence[str] | None = None, merge: bool = True, min_layers: int = 2, snap_m: float = 5.0,
+                 min_area_m2: float = 2000.0, parent: str | None = None) -> tuple[dict, Merged | None]:
+        """Overlap report of grid layers read from files, and (merge=True) the merged layer."""
+        if len(paths) < 2:
+            raise InputError("give at least two layer files")
+        names = list(names) if names else [Path(p).stem for p in paths]
+        seen = Counter(names)
+        names = [f"{n}#{i + 1}" if seen[n] > 1 else n for i, n in enumerate(names)]
+        layers = [read_layer(p, n, code_field, crs) for p, n in zip(paths, names)]
+        report = overlap_report(layers)
+        merged = None
+        if merge:
+            level = Level.grid
+            if parent is not None:
+                pu = self._unit(parent, None)
+                level = list(Level)[min(pu.level.rank + 1, len(Level) - 1)]
+            merged = merge_layers(layers, min_layers=min_layers, snap_m=snap_m, min_area_m2=min_area_m2,
+                                  level=level, parent_code=parent)
+        return report, merged
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _tree(self, plan: int | None):
+        tree = self.store.unit_tree(plan=plan)
+        if not tree:
+            raise NotFound(f"{self._plan_name(plan)} holds no units")
+        return tree
+
+    def _unit(self, code: str, plan: int | None) -> Unit:
+        found = self.store.units(codes=[code], plan=plan)
+        if not found:
+            raise NotFound(f"no unit {code} in {self._plan_name(plan)}")
+        return found[0]
+
+    def _descendants(self, tree, code: str, plan: int | None) -> set[str]:
+        kids: dict[str, list[str]] = {}
+        known = set()
+        for c, p, _ in tree:
+            known.add(c)
+            if p is not None:
+                kids.setdefault(p, []).append(c)
+        if code not in known:
+            raise NotFound(f"no unit {code} in {self._plan_name(plan)}")
+        out, stack = set(), [code]
+        while stack:
+            for k in kids.get(stack.pop(), []):
+                if k not in out:
+                    out.add(k)
+                    stack.append(k)
+        return out
+
+    @staticmethod
+    def _plan_name(plan: int | None) -> str:
+        return "the plan in force" if plan is None else f"plan {plan}"
+
+
+# -- files ------------------------------------------------------------------------------------------
+def _table(path, crs):
+    from ..crs import geoms_to_storage
+    from ..readers import read_table
+
+    table = read_table(path, crs=crs)
+    ok = np.array([g is not None and not shapely.is_empty(g) for g in table.geoms], dtype=bool)
+    if not ok.any():
+        raise InputError(f"{path} holds no geometry")
+    with np.errstate(invalid="ignore"):
+        geoms = geoms_to_storage(np.asarray(table.geoms[ok], dtype=object), table.crs)
+    return table.attrs[ok].reset_index(drop=True), geoms
+
+
+def read_points(path, crs: str | None, weight_field: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Household points (lon/lat) and households per point from a CSV (lon,lat) or a vector file.
+
+    Polygons (buildings) count at a point inside them. Households come from `weight_field`,
+    else a `households` column if there is one, else 1 per point.
+    """
+    attrs, geoms = _table(path, crs)
+    pts = shapely.get_coordinates(shapely.point_on_surface(geoms))
+    field = weight_field or ("households" if "households" in attrs.columns else None)
+    if weight_field and weight_field not in attrs.columns:
+        raise InputError(f"{path} has no column {weight_field!r} (columns: {', '.join(map(str, attrs.columns))})")
+    if field is None:
+        return pts, np.ones(len(pts))
+    import pandas as pd
+
+    w = pd.to_numeric(attrs[field], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if len(bad):
+        raise InputError(f"{path}: column {field!r} must hold household counts ≥ 0; "
+                         f"{len(bad)} rows do not (first: row {bad[0] + 1})")
+    return pts, w
+
+
+def read_lines(path, crs: str | None) -> list:
+    """Barrier lines (roads, rivers) in lon/lat; polygons count by their outline."""
+    _, geoms = _table(path, crs)
+    return [g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g for g in geoms]
+
+
+def read_layer(path, name: str, code_field: str, crs: str | None) -> Layer:
+    """One grid layer from a file: codes from `code_field`, lon/lat polygons."""
+    attrs, geoms = _table(path, crs)
+    if code_field not in attrs.columns:
+        raise InputError(f"{path} has no column {code_field!r} for the grid codes (columns: "
+                         f"{', '.join(map(str, attrs.columns)) or 'none'}): use --code-field")
+    codes = [str(c).strip() for c in attrs[code_field].tolist()]
+    return Layer(name, codes, geoms)
+
+
+def points_from_json(raw) -> tuple[np.ndarray, np.ndarray] | None:
+    """[[lon, lat, households?], ...] from a JSON body as (lon/lat array, households array)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, list) and len(p) in (2, 3) for p in raw):
+        raise InputError("'points' must be a non-empty list of [lon, lat] or [lon, lat, households]")
+    try:
+        arr = np.array([[float(v) for v in (p if len(p) == 3 else [*p, 1])] for p in raw], dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("'points' must hold numbers only") from None
+    if not np.isfinite(arr).all():
+        raise InputError("'points' must hold finite numbers")
+    return arr[:, :2], arr[:, 2]
+
+
+def lines_from_geojson(raw) -> list | None:
+    """Barrier lines from a list of GeoJSON geometries (polygons count by their outline)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise InputError("'barriers' must be a list of GeoJSON geometries")
+    out = []
+    for n, g in enumerate(raw):
+        try:
+            geom = shapely.geometry.shape(g)
+        except Exception:
+            raise InputError(f"barriers[{n}] is not a GeoJSON geometry") from None
+        out.append(geom.boundary if geom.geom_type in ("Polygon", "MultiPolygon") else geom)
+    return out

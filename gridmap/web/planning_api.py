@@ -1,0 +1,203 @@
+"""Blueprint "planning": the planner tools as JSON under /api/v1.
+
+Reads are public (like /api/v1/units); proposals and network merges need a planner or an
+admin (token or session + CSRF). Geometry is GeoJSON lon/lat, areas m².
+
+- `GET /coverage?parent=CODE&plan=N&f=json|geojson|map`: {"plan", "parent", "count",
+  "problems": [{kind, parent, codes, area_m2, location: {lon, lat}, detail}]}; `f=geojson`
+  the problem shapes; `f=map` the same with a Leaflet `style` and `tooltip` per feature.
+- `GET /balance?parent=&households=MIN-MAX&population=&area=&min_compactness=&level=&plan=&from=&to=&f=`:
+  {"summary", "grids": [{code, households, population, area_km2, incidents_per_year,
+  staff_per_100_households, compactness, parts, flags, ok, ...}]}; `f=geojson` coloured grids.
+- `POST /propose`: multipart (file `points`, optional file `barriers`; fields zone,
+  households or grids, lock, method, crs, weight_field, plan, draft) or JSON {"zone",
+  "points": [[lon, lat, households?], ...], "barriers": [GeoJSON geometry, ...], ...}:
+  the proposed grids as a FeatureCollection with a "proposal" summary (and "saved").
+- `POST /networks`: multipart, two or more files `layer`; fields code_field, crs,
+  min_layers, snap_m, min_area_m2, parent: {"report", "merge", "merged": FeatureCollection}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, jsonify, request
+from werkzeug.utils import secure_filename
+
+from ..errors import InputError
+from ..model import Level
+from . import services
+from .auth import require
+
+bp = Blueprint("planning", __name__)
+GEOJSON = "application/geo+json"
+
+
+def _planning():
+    from ..planning.service import PlanningService
+
+    return PlanningService(services())
+
+
+@bp.get("/coverage")
+def coverage():
+    from ..planning.coverage import map_layer, problems_geojson, problems_json
+
+    parent, plan, f = request.args.get("parent") or None, _int("plan"), request.args.get("f", "json")
+    problems = _planning().coverage(parent, plan=plan)
+    if f == "geojson":
+        return jsonify(problems_geojson(problems)), 200, {"Content-Type": GEOJSON}
+    if f == "map":
+        return jsonify(map_layer(problems)), 200, {"Content-Type": GEOJSON}
+    if f != "json":
+        raise InputError(f"f must be json, geojson or map, not {f!r}")
+    return jsonify({"plan": plan, "parent": parent, "count": len(problems), "problems": problems_json(problems)})
+
+
+@bp.get("/balance")
+def balance():
+    from ..planning import parse_range
+    from ..planning.balance import Targets, balance_geojson
+
+    a = request.args
+    targets = Targets(parse_range(a.get("households"), "households"), parse_range(a.get("population"), "population"),
+                      parse_range(a.get("area"), "area", integer=False), _float("min_compactness"))
+    level = _level(a.get("level"))
+    units, rows, summ = _planning().balance(a.get("parent") or None, targets, level, _int("plan"),
+                                            _day("from"), _day("to"))
+    if a.get("f") == "geojson":
+        return jsonify(balance_geojson(units, rows) | {"summary": summ}), 200, {"Content-Type": GEOJSON}
+    return jsonify({"summary": summ, "grids": [r.to_dict() for r in rows]})
+
+
+@bp.post("/propose")
+def propose():
+    from ..planning import parse_range
+    from ..planning.service import lines_from_geojson, points_from_json
+
+    actor = require("planner", "admin")
+    body = _body()
+    draft = _int("draft", body)
+    with tempfile.TemporaryDirectory(prefix="gridmap-propose-") as tmp:
+        points_path = _upload("points", tmp)
+        barriers_path = _upload("barriers", tmp)
+        pts = points_from_json(body.get("points")) if points_path is None else None
+        if points_path is None and pts is None:
+            raise InputError("household points are needed: a file field 'points' or a JSON list 'points'")
+        svc = _planning()
+        prop = svc.propose(_text(body, "zone", required=True), points_path, crs=body.get("crs") or None,
+                           weight_field=body.get("weight_field") or None, barriers_path=barriers_path,
+                           households=parse_range(body.get("households"), "households"), grids=_int("grids", body),
+                           lock=_codes(body.get("lock")), method=body.get("method") or "bisect",
+                           plan=draft if draft is not None else _int("plan", body), fresh_codes=draft is not None,
+                           points=pts, barriers=lines_from_geojson(body.get("barriers")))
+    doc = prop.geojson()
+    if draft is not None:
+        doc["saved"] = svc.save_proposal(prop, draft, author=actor.username)
+    return jsonify(doc), 200, {"Content-Type": GEOJSON}
+
+
+@bp.post("/networks")
+def networks():
+    require("planner", "admin")
+    files = request.files.getlist("layer")
+    if len(files) < 2:
+        raise InputError("upload at least two grid layers as multipart files named 'layer'")
+    f = request.form
+    with tempfile.TemporaryDirectory(prefix="gridmap-networks-") as tmp:
+        paths = [_save(fs, tmp, n) for n, fs in enumerate(files)]
+        report, merged = _planning().networks(
+            paths, code_field=f.get("code_field") or "code", crs=f.get("crs") or None,
+            names=[Path(fs.filename or f"layer{n + 1}").stem for n, fs in enumerate(files)],
+            min_layers=_int("min_layers", f) or 2, snap_m=_float("snap_m", f, 5.0),
+            min_area_m2=_float("min_area_m2", f, 2000.0), parent=f.get("parent") or None)
+    return jsonify({"report": report, "merge": merged.stats, "merged": merged.geojson()})
+
+
+# -- parsing ------------------------------------------------------------------------------------------
+def _body() -> dict:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InputError("the body must be a JSON object")
+        return body
+    return request.form.to_dict()
+
+
+def _text(body, name: str, required: bool = False) -> str | None:
+    v = body.get(name)
+    if v is None or v == "":
+        if required:
+            raise InputError(f"{name!r} is required")
+        return None
+    if not isinstance(v, str):
+        raise InputError(f"{name!r} must be a string, got {type(v).__name__}")
+    return v
+
+
+def _int(name: str, source=None) -> int | None:
+    raw = (request.args if source is None else source).get(name)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or (not isinstance(raw, (int, str))):
+        raise InputError(f"{name!r} must be a whole number, got {raw!r}")
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"{name!r} must be a whole number, got {raw!r}") from None
+
+
+def _float(name: str, source=None, default: float | None = None) -> float | None:
+    raw = (request.args if source is None else source).get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"{name!r} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"{name!r} must be a finite number")
+    return value
+
+
+def _day(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(), dt.timezone.utc)
+    except ValueError:
+        raise InputError(f"{name!r} must be a date YYYY-MM-DD, got {raw!r}") from None
+
+
+def _level(raw: str | None) -> Level | None:
+    if not raw:
+        return None
+    try:
+        return Level.parse(raw)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _codes(raw) -> list[str]:
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        return [c.strip() for c in raw.split(",") if c.strip()]
+    if isinstance(raw, list) and all(isinstance(c, str) for c in raw):
+        return raw
+    raise InputError("'lock' must be a list of codes or a comma-separated string")
+
+
+def _save(fs, folder: str, n: int) -> str:
+    name = secure_filename(fs.filename or "") or f"upload{n}"
+    path = Path(folder) / f"{n}_{name}"
+    fs.save(path)
+    return str(path)
+
+
+def _upload(name: str, folder: str) -> str | None:
+    fs = request.files.get(name)
+    return _save(fs, folder, len(name)) if fs is not None else None
