@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # the heavy readers (pandas, pyogrio) load only when an impor
     from .validate import ImportSpec
 
 PLAN_INDEX_CACHE = 4  # indexes of plans other than the one in force kept in memory
+PLAN_CHECK_S = 5.0  # how often a long-running process looks for a change of the plan in force
 
 
 @dataclass
@@ -48,7 +50,8 @@ class Services:
         self.settings = settings or Settings()
         self._index: GridIndex | None = None
         self._plan: int | None = None
-        self._index_day: dt.date | None = None
+        self._signature: tuple | None = None
+        self._check_at = 0.0
         # Indexes of other plans (past dates, drafts under review), least recently used first.
         self._plan_indexes: OrderedDict[int, GridIndex] = OrderedDict()
         self._plan_days: dict[dt.date, int | None] = {}
@@ -103,12 +106,24 @@ class Services:
 
     @property
     def index(self) -> GridIndex:
-        """The grid index of the plan in force (built on first use, and again when the day changes)."""
-        if self._index is None or self._index_day != self.today():
-            self._index_day = self.today()
-            self._plan = self.store.current_plan()
-            self._index = self._build_index()
+        """The grid index of the plan in force (built on first use, rebuilt when the plans change).
+
+        Every PLAN_CHECK_S seconds it looks whether another plan is in force (a new day, or a
+        plan published by another process, e.g. another web worker): one small query.
+        """
+        if self._index is None or time.monotonic() >= self._check_at:
+            signature = self.store.plans.signature(self.today()) if hasattr(self.store, "plans") else None
+            if self._index is None or signature != self._signature:
+                self.refresh()
+                self._plan = self.store.current_plan()
+                self._index = self._build_index()
+                self._signature = signature
+            self._check_at = time.monotonic() + PLAN_CHECK_S
         return self._index
+
+    def forget_plan(self, plan: int) -> None:
+        """Drop the cached index of one plan (a draft that was just edited)."""
+        self._plan_indexes.pop(plan, None)
 
     def today(self) -> dt.date:
         """Today's date for plans in force (the store's calendar: the jurisdiction's time zone)."""
@@ -148,7 +163,8 @@ class Services:
         """Forget the index and plan (after an import or a plan change); rebuilt on next use."""
         self._index = None
         self._plan = None
-        self._plan_indexes.clear()  # a draft's units change with every edit
+        self._signature = None
+        self._plan_indexes.clear()
         self._plan_days.clear()
 
     def _build_index(self, plan: int | None = None) -> GridIndex:

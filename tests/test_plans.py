@@ -445,3 +445,20 @@ def test_migration_0003_upgrades_a_store_with_data(db_url):
             assert n == 1
     finally:
         store.close()
+
+
+def test_another_process_picks_up_a_published_plan(services, plans, draft):
+    """A second Services on the same store (another web worker) moves to the new plan within PLAN_CHECK_S."""
+    from gridmap.services import Services
+    from gridmap.settings import Settings
+
+    other = Services.open(Settings(db=services.settings.db))
+    try:
+        assert other.locate(116.25, 39.05).grid == G3 and other.plan == 1
+        plans.edit(draft, "merge", {"codes": [G2, G3]})
+        plans.publish(draft, dt.datetime.now(TZ).date())
+        assert other.plan == 1  # until its next look
+        other._check_at = 0.0  # PLAN_CHECK_S later
+        assert other.locate(116.25, 39.05).grid == G2 and other.plan == draft
+    finally:
+        other.store.close()

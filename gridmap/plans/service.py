@@ -81,7 +81,7 @@ class PlanService:
     def drop(self, version: int) -> None:
         """Delete a draft (never a published plan)."""
         self.repo.delete_draft(version)
-        self.services.refresh()
+        self.services.forget_plan(version)
 
     def units(self, version: int, level: Level | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
         """A plan's units with their revisions (send them back with an edit)."""
@@ -114,7 +114,7 @@ class PlanService:
         read = {c: revs[c] for c in touched if c in revs}
         new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
                                        author=author, draft_rev=rev if isinstance(rev, int) else None)
-        self.services.refresh()
+        self.services.forget_plan(version)
         after = self.repo.unit_revs(version)
         return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
                 "changed": result.changed, "removed": sorted(result.deletes),
@@ -123,7 +123,7 @@ class PlanService:
     def undo(self, version: int, rev: int | None = None, author: str | None = None) -> dict:
         """Undo the last edit of a draft; returns it and the draft's new revision."""
         edit = self.repo.undo(version, author=author, draft_rev=rev)
-        self.services.refresh()
+        self.services.forget_plan(version)
         return {"plan": version, "rev": self.repo.get(version).rev, "undone": edit.as_dict()}
 
     def _unit(self, version: int, code: Any) -> Unit:
@@ -224,6 +224,7 @@ class PlanService:
         new = self.store.units(level=Level.grid, plan=version)
         d = diff_units(old, new)
         removed = [r["code"] for r in d["removed"]]
+        self.services.forget_plan(version)  # another process (web worker) may have edited the draft
         moves = self.incidents.reroutes_under(version, self.incidents.clock())
         open_count = len(self.incidents.repo.query(status=_open_statuses()))
         return {
@@ -261,6 +262,7 @@ class PlanService:
         if problems and not force:
             raise CoverageRefused(version, problems)
         in_force = eff <= self.services.today()
+        self.services.forget_plan(version)
         moves = self.incidents.reroutes_under(version, self.incidents.clock()) if in_force else []
         removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
                                                  self.store.units(level=Level.grid, plan=version))["removed"]]

@@ -112,6 +112,11 @@ class PlanRepo:
             plan = conn.execute(_FIRST_PUBLISHED).scalar()
         return plan
 
+    def signature(self, day: dt.date) -> tuple[int | None, int | None]:
+        """(plan in force on `day`, newest published plan): changes when a plan is published."""
+        with self.store._connect() as conn:
+            return self.current(conn, day), conn.execute(_LATEST_PUBLISHED).scalar()
+
     def unit_revs(self, plan: int) -> dict[str, int]:
         """{code: rev} of every unit of a plan."""
         t = schema.units
@@ -283,6 +288,7 @@ _IN_FORCE = (sa.select(_P.c.version)
                     sa.or_(_P.c.effective_from.is_(None), _P.c.effective_from <= sa.bindparam("day", type_=sa.Date)))
              .order_by(sa.func.coalesce(_P.c.effective_from, sa.literal(dt.date(1, 1, 1))).desc(), _P.c.version.desc())
              .limit(1))
+_LATEST_PUBLISHED = sa.select(sa.func.max(_P.c.version)).where(_P.c.status == "published")
 _FIRST_PUBLISHED = (sa.select(_P.c.version).where(_P.c.status == "published")
                     .order_by(_P.c.effective_from, _P.c.version).limit(1))
 
