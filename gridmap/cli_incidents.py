@@ -47,8 +47,7 @@ def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
     if not dry_run:
         items = [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": Path(path).name}), None)
                  for i in good]
-        for k in range(0, len(items), 20_000):
-            svc.repo.add_many(items[k:k + 20_000])
+        svc.repo.add_many(items)  # one transaction: a crash mid-import leaves all of it or none of it
     verb = "imported" if not dry_run else "dry run: would import"
     click.echo(f"{verb} {len(good):,} incidents from {path}; {len(problems):,} bad rows"
                + (f" (see {errors_path})" if errors_path and problems else ""))
