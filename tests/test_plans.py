@@ -403,6 +403,10 @@ def test_draft_from_an_outdated_base_cannot_be_published(services, plans):
     plans.publish(a, dt.datetime.now(TZ).date())
     with pytest.raises(Conflict, match="copied from plan 1"):
         plans.publish(b, dt.datetime.now(TZ).date())
+    # the store checks again inside the publish transaction (two publishes racing)
+    with pytest.raises(Conflict, match=f"plan {a} was published"):
+        plans.repo.publish(b, dt.datetime.now(TZ).date(), None, replaces=1)
+    assert plans.plan(b).status == "draft"
 
 
 def test_migration_0003_upgrades_a_store_with_data(db_url):

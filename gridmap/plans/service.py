@@ -266,7 +266,8 @@ class PlanService:
         moves = self.incidents.reroutes_under(version, self.incidents.clock()) if in_force else []
         removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
                                                  self.store.units(level=Level.grid, plan=version))["removed"]]
-        self.repo.publish(version, eff, author, [(inc, before, events) for inc, before, _, events in moves])
+        self.repo.publish(version, eff, author, [(inc, before, events) for inc, before, _, events in moves],
+                          replaces=latest)
         self.services.refresh()
         return {"plan": version, "effective_from": eff.isoformat(), "in_force": in_force,
                 "replaces": latest, "forced": bool(problems), "coverage": problems,

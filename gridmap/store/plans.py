@@ -246,15 +246,24 @@ class PlanRepo:
 
     # -- publishing -------------------------------------------------------------------------
     def publish(self, plan: int, effective_from: dt.date, author: str | None,
-                incident_updates: Sequence[tuple] = ()) -> None:
+                incident_updates: Sequence[tuple] = (), replaces: int | None = None) -> None:
         """Publish a draft and write the re-routed incidents, all in one transaction.
 
         `incident_updates` holds (incident, expected_version, events); an incident changed
         since it was read makes the whole publish fail with Conflict, and nothing changes.
+        `replaces`: the newest published plan the caller checked against; if another plan was
+        published meanwhile, Conflict (two drafts of one base cannot both be published).
         """
         ti, te = schema.incidents, schema.incident_events
         try:
             with self.store._begin() as conn:
+                if replaces is not None:
+                    # lock the row of the plan being replaced (PostgreSQL: concurrent publishes queue here)
+                    conn.execute(_P.update().where(_P.c.version == replaces).values(rev=_P.c.rev))
+                    latest = conn.execute(_LATEST_PUBLISHED).scalar()
+                    if latest != replaces:
+                        raise Conflict(f"plan {latest} was published while plan {plan} was being published: "
+                                       "nothing changed; make a new draft from it")
                 done = conn.execute(_P.update().where(_P.c.version == int(plan), _P.c.status == "draft").values(
                     status="published", effective_from=effective_from, published_at=_now(),
                     author=sa.func.coalesce(_P.c.author, author)))
