@@ -370,8 +370,9 @@ def _units(zone: Unit, polys: list, locked: Sequence[Unit], level: Level | None,
         codes = generate_codes(zone.code, np.array(polys, dtype=object), start=first)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    return [Unit(code=c, name=f"第{int(c[-3:])}网格", level=level, geometry=shapely.normalize(p),
-                 parent_code=zone.code, properties={"proposed": True}) for c, p in zip(codes, polys)]
+    return sorted((Unit(code=c, name=f"第{int(c[-3:])}网格", level=level, geometry=shapely.normalize(p),
+                        parent_code=zone.code, properties={"proposed": True}) for c, p in zip(codes, polys)),
+                  key=lambda u: u.code)
 
 
 def _count(units: list[Unit], cells: _Cells) -> None:
