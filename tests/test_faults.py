@@ -25,7 +25,7 @@ import shapely
 from gridmap.services import Services
 from gridmap.settings import Settings
 
-from .conftest import BOX, COUNTY, TOWN, ZONE, fc, feat, load_sample, square, write_json
+from .conftest import BOX, COUNTY, GRIDS, TOWN, ZONE, fc, feat, load_sample, square, write_json
 from .live_server import live_server
 from .pg_server import PostgresServer, find_bindir
 from .test_load import call, gunicorn, seeded_store
@@ -230,3 +230,153 @@ def _clear_incidents(db: str) -> None:
         conn.exec_driver_sql("DELETE FROM incident_events")
         conn.exec_driver_sql("DELETE FROM incidents")
     store.close()
+
+
+# -- the database server stopped and restarted under the app ------------------------------------
+@pytest.mark.postgis
+@pytest.mark.slow
+def test_database_restart_under_the_app_gives_503_then_recovers(pg_server, sample_dir, tmp_path):
+    # A server of its own: stopping it must not disturb the other tests' PostGIS.
+    server = PostgresServer(pg_server.bindir).start()
+    ctl = lambda *args: server._run("pg_ctl", "-D", str(server.datadir), *args)
+    try:
+        db = server.create_database("restart")
+        token, ids = seeded_store(db, sample_dir, n_incidents=2)
+        report = {"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05}
+        requests = [("GET", f"/api/v1/units/{ZONE}", None, None, 200),
+                    ("GET", f"/api/v1/incidents/{ids[0]}", None, token, 200),
+                    ("GET", "/api/v1/incidents?status=open", None, token, 200),
+                    ("POST", "/api/v1/incidents", report, None, 201)]
+        with gunicorn(db, tmp_path) as base:
+            def sweep(expect_down: bool) -> None:
+                for _ in range(3):  # several rounds: both gunicorn workers, each with its own pool
+                    for method, path, body, tok, ok in requests:
+                        t0 = time.monotonic()
+                        status, out = call(base, method, path, body, token=tok)
+                        took = time.monotonic() - t0
+                        if expect_down:
+                            assert status == 503, (path, status, out)
+                            assert out["title"] == "StoreUnavailable" and "database" in out["detail"], out
+                            assert took < 10, f"{path} took {took:.1f} s to fail"
+                        else:
+                            assert status == ok, (path, status, out)
+
+            sweep(expect_down=False)  # fills each worker's connection pool
+            ctl("-m", "fast", "-w", "stop")
+            sweep(expect_down=True)
+            ctl("-l", str(server.root / "log"), "-w", "-t", "60", "start")
+            sweep(expect_down=False)  # same app processes: stale pooled connections were replaced
+            status, out = call(base, "GET", "/api/v1/incidents?status=open", token=token)
+            assert len(out) == 2 + 3 * 2  # the reports filed before and after the outage, none while down
+    finally:
+        server.stop()
+
+
+# -- bad requests against the real server -------------------------------------------------------
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """gunicorn with the slow-client worker (2 threads, 2 s request deadline) over a sample store."""
+    tmp = tmp_path_factory.mktemp("served")
+    db = str(tmp / "g.db")
+    token, _ = seeded_store(db, _sample_files(tmp), n_incidents=1)
+    with gunicorn(db, tmp, "-w", "1", "-k", "gridmap.scale.serving.TimeoutWorker", "--threads", "2",
+                  "--timeout", "2") as base:
+        yield base, token
+
+
+def _sample_files(tmp: Path) -> Path:
+    """The sample hierarchy (as in conftest's sample_dir), outside a function-scoped fixture."""
+    d = tmp / "sample"
+    d.mkdir()
+    write_json(d / "county.geojson", fc([feat(square(*BOX), code=COUNTY, name="东城区")]))
+    write_json(d / "towns.geojson", fc([feat(square(*BOX), code=TOWN, name="东华门街道", parent_code=COUNTY)]))
+    write_json(d / "zones.geojson", fc([feat(square(*BOX), code=ZONE, name="第一管区", parent_code=TOWN)]))
+    write_json(d / "grids.geojson", fc([feat(square(round(116.0 + 0.1 * i, 6), 39.0, round(116.1 + 0.1 * i, 6), 39.1),
+                                             code=code, name=f"第{i + 1}网格", parent_code=ZONE)
+                                        for i, code in enumerate(GRIDS)]))
+    (d / "staff.csv").write_text("person_id,name,phone,unit_code,role\n" + "".join(
+        f"P{i},员工{i},1380000000{i},{code},worker\n" for i, code in enumerate(GRIDS)), encoding="utf-8")
+    return d
+
+
+@pytest.mark.slow
+def test_body_over_the_limit_is_413_json(served):
+    base, token = served
+    big = json.dumps({"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05,
+                      "description": "x" * (2 * 1024 * 1024)}).encode()
+    status, out = call(base, "POST", "/api/v1/incidents", raw=big)
+    assert status == 413 and out["status"] == 413 and "Too Large" in out["title"], out
+    status, out = call(base, "POST", "/api/v1/incidents/1/actions", raw=big, token=token)
+    assert status == 413 and out["status"] == 413
+    assert call(base, "GET", "/api/v1/info")[0] == 200  # and the server carries on
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, raw, status, words", [
+    ("/api/v1/incidents", b'{"category": "exposed_rubbish", "lon": 116.1', 422, "not valid JSON"),
+    ("/api/v1/incidents", b'["a", "list"]', 422, "JSON object"),
+    ("/api/v1/incidents/1/actions", b'{"action": "file", "version": }', 422, "JSON object"),
+    ("/api/v1/incidents", json.dumps({"category": "exposed_rubbish", "location": {"type": "Point",
+                                      "coordinates": [116.1]}}).encode(), 422, "location"),
+    ("/api/v1/incidents", json.dumps({"category": "exposed_rubbish", "location": {"type": "Polygon",
+                                      "coordinates": [[[116, 39], [116.1, 39], [116, 39.1], [116, 39]]]}}).encode(),
+     422, "GeoJSON Point"),
+    ("/api/v1/incidents", json.dumps({"category": "exposed_rubbish", "location": {"type": "Point",
+                                      "coordinates": [39.05, 116.15]}}).encode(), 422, "swapped"),
+    ("/api/v1/incidents", json.dumps({"category": "exposed_rubbish", "location": {"type": "Point",
+                                      "coordinates": ["116.1", None]}}).encode(), 422, "numbers"),
+])
+def test_malformed_json_and_geojson_are_clear_4xx(served, path, raw, status, words):
+    base, token = served
+    got, out = call(base, "POST", path, raw=raw, token=token if "actions" in path else None)
+    assert got == status and out["status"] == status, out
+    assert words in out["detail"], out
+
+
+def _trickle(port: int, head: bytes, body_len: int, results: list) -> None:
+    """A slowloris client: sends `head` then one byte every 0.25 s; records what it got back."""
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        payload = head + b"x" * body_len
+        got = b""
+        try:
+            s.sendall(payload[:len(head) // 2])
+            for k in range(len(head) // 2, len(payload)):
+                s.sendall(payload[k:k + 1])
+                time.sleep(0.25)
+                if time.monotonic() - t0 > 15:
+                    break
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            got = s.recv(200)
+    results.append((time.monotonic() - t0, got))
+
+
+@pytest.mark.slow
+def test_slow_clients_are_dropped_and_others_still_served(served):
+    base, _ = served
+    port = int(base.rsplit(":", 1)[1])
+    results: list = []
+    heads = [b"GET /api/v1/info HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 60,  # headers never end
+             b"POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 500\r\n\r\n{\"category\": \"",  # body trickles in
+             b"GET /api/v1/info HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 60]
+    slow = [threading.Thread(target=_trickle, args=(port, h, 400 if b"POST" in h else 0, results)) for h in heads]
+    for t in slow:  # three slow clients against two threads: without deadlines the server would hang
+        t.start()
+    time.sleep(0.5)
+    waits = []
+    for _ in range(6):
+        t0 = time.monotonic()
+        status, _ = call(base, "GET", "/api/v1/info", timeout=10)
+        waits.append(time.monotonic() - t0)
+        assert status == 200
+        time.sleep(0.4)
+    for t in slow:
+        t.join(timeout=30)
+    assert max(waits) < 4, waits  # never stuck behind the slow ones for longer than their deadline
+    assert len(results) == 3
+    for took, got in results:
+        assert got.startswith(b"HTTP/1.1 408"), got
+        assert took < 8, took  # dropped at the 2 s deadline (plus a queue wait), not when they gave up
