@@ -227,6 +227,24 @@ def adjacent_pair(grids, away_from):
     raise AssertionError("no adjacent pair")
 
 
+def reshape_target(grids, exclude):
+    """A grid, one of its corners that it shares with a sibling, and a point a quarter of the way to its middle."""
+    for e in grids:
+        if e.code in exclude or e.geometry.geom_type != "Polygon":
+            continue
+        pole = polylabel(e.geometry, 1e-6)
+        for f in grids:
+            if f is e or f.parent_code != e.parent_code or f.code in exclude:
+                continue
+            shared = shapely.intersection(e.geometry.boundary, f.geometry.boundary)
+            if shared.length < 0.1 * e.geometry.length / 4:
+                continue
+            for x, y in list(e.geometry.exterior.coords)[:-1]:
+                if shapely.Point(x, y).distance(shared) < 1e-12:
+                    return e, (x, y), (x + (pole.x - x) / 4, y + (pole.y - y) / 4)
+    raise AssertionError("no grid to reshape")
+
+
 def fill_of(page, code: str) -> str:
     return page.evaluate(f"window.gridmap.planner.layers[{json.dumps(code)}].options.fillColor")
 
@@ -356,6 +374,39 @@ def test_planner_session_in_chromium(demo, tmp_path):
         assert moved[piece].geometry.area == pytest.approx(split[piece].geometry.area + taken, rel=1e-6)
         assert moved[a.code].households + moved[piece].households == h
         assert grid_count(page) == 101 and [e.op for e in ps.repo.edits(n)] == ["split", "move"]
+
+        # -- reshape E: drag one of its corners inwards (leaflet-draw's vertex editing); a neighbour follows
+        e, corner, inward = reshape_target(grids0, exclude={a.code, b.code, c.code})
+        frame(page, [e.code])
+        q = polylabel(e.geometry, 1e-6)
+        click_grid(page, q.x, q.y)
+        page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
+                               arg=[e.code])
+        page.click("#tool-reshape")
+        page.wait_for_selector(".leaflet-marker-icon.leaflet-editing-icon")
+        x0, y0 = browser.map_point(page, "window.gridmap.plannerMap", *corner)
+        x1, y1 = browser.map_point(page, "window.gridmap.plannerMap", *inward)
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
+        page.mouse.up()
+        page.click("#draw-finish")
+        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ reshape')")
+        wait_idle(page)
+        reshaped = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
+        log_ = ps.repo.edits(n)[-1]
+        assert log_.op == "reshape" and log_.params["code"] == e.code
+        changed = [code for code in moved if not reshaped[code].geometry.equals(moved[code].geometry)]
+        assert e.code in changed and len(changed) >= 2  # the neighbour followed
+        assert reshaped[e.code].geometry.area < moved[e.code].geometry.area
+        before_u = shapely.union_all([moved[code].geometry for code in changed])
+        after_u = shapely.union_all([reshaped[code].geometry for code in changed])
+        assert before_u.symmetric_difference(after_u).area < 1e-12  # no gap, no overlap: the region is the same
+        drawn = shapely.normalize(shapely.geometry.shape(log_.params["geometry"]))  # what the page sent, unrounded
+        assert shapely.equals_exact(shapely.normalize(reshaped[e.code].geometry), drawn, 1e-12)
+        assert shapely.Point(corner).distance(drawn.exterior) > 0.5 * shapely.Point(corner).distance(shapely.Point(inward))
+        assert len(reshaped) == 101 == grid_count(page)
         ps.edit(n, "merge", {"codes": [b.code, c.code]}, author="someone else")
         frame(page, [b.code, c.code])
         for g in (b, c):
@@ -367,10 +418,10 @@ def test_planner_session_in_chromium(demo, tmp_path):
         wait_idle(page)
         assert "reload" in page.inner_text("#edit-msg")
         assert grid_count(page) == 100 == len(s.store.units(level=Level.grid, plan=n))  # reloaded: B and C are one
-        assert [e.op for e in ps.repo.edits(n)] == ["split", "move", "merge"] and ps.repo.edits(n)[-1].author == "someone else"
+        assert [e.op for e in ps.repo.edits(n)] == ["split", "move", "reshape", "merge"] and ps.repo.edits(n)[-1].author == "someone else"
 
         # -- a gap appears (written past the edit rules, as a bad import would): impact, refusal, force
-        d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code))
+        d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code, e.code))
         revs = ps.repo.unit_revs(n)
         ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(d)], [], {d.code: revs[d.code]})
         assert page.is_disabled("#publish")

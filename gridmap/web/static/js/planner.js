@@ -291,7 +291,7 @@
     drawer = new Handler(map, options);
     drawer.enable();
     map.once(L.Draw.Event.CREATED, function (e) {
-      var geom = e.layer.toGeoJSON().geometry;
+      var geom = e.layer.toGeoJSON(false).geometry;
       drawer = null;
       done(geom);
     });
@@ -339,6 +339,10 @@
   $("tool-reshape").addEventListener("click", function () {
     var code = selected[0];
     editing = layers[code];
+    // leaflet-draw's vertex editing expects the styles its edit toolbar would have set
+    editing.options.original = L.extend({}, editing.options);
+    editing.options.editing = {color: "#c0392b", weight: 2.5, dashArray: "6 4", fill: true,
+                               fillColor: colour(code), fillOpacity: 0.3};
     editing.editing.enable();
     say("edit-msg", "拖动 " + code + " 的顶点改边界，相邻网格随之改变；然后点 完成。Drag the vertices of " + code +
         "; the neighbour follows. Then Finish." + (selected[1] ? " (只改 only " + selected[1] + ")" : ""), true);
@@ -352,7 +356,7 @@
     }
     if (editing) {
       var layer = editing, code = selected[0], neighbour = selected[1];
-      var geometry = layer.toGeoJSON().geometry;
+      var geometry = layer.toGeoJSON(false).geometry;
       layer.editing.disable();
       editing = null;
       var body = {op: "reshape", code: code, geometry: geometry};
