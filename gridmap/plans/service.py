@@ -103,9 +103,10 @@ class PlanService:
             raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
         if op not in OPS:
             raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
+        # The revisions are read before the units the edit is computed from: a change in
+        # between is caught by the store, which checks them again inside its transaction.
         revs = self.repo.unit_revs(version)
-        named = _named_codes(op, params)
-        _check_revs(version, rec, rev, named, revs)
+        _check_revs(version, rec, rev, _named_codes(op, params), revs)
         result = getattr(self, f"_{op}")(version, params)
         touched = {u.code for u in result.upserts} | set(result.deletes)
         if not touched:  # e.g. snapping a clean layer: nothing to write, nothing to undo
@@ -115,7 +116,7 @@ class PlanService:
         new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
                                        author=author, draft_rev=rev if isinstance(rev, int) else None)
         self.services.forget_plan(version)
-        after = self.repo.unit_revs(version)
+        after = self.repo.unit_revs(version, touched)
         return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
                 "changed": result.changed, "removed": sorted(result.deletes),
                 "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
@@ -135,7 +136,7 @@ class PlanService:
         return u
 
     def _siblings(self, version: int, unit: Unit) -> list[Unit]:
-        return [u for u in self.store.units(level=unit.level, plan=version) if u.parent_code == unit.parent_code]
+        return self.store.units(plan=version, codes=self.repo.sibling_codes(version, unit.parent_code, unit.level.value))
 
     def _split(self, version: int, p: Mapping) -> edits.EditResult:
         unit = self._unit(version, p.get("code"))
@@ -186,14 +187,13 @@ class PlanService:
 
     def _code_maker(self, version: int):
         """New codes that no plan has used: national serials under the parent, else CODE-n."""
-        in_plan = set(self.store.unit_levels(plan=version))
-
         def make(parent: str | None, geoms: list, based_on: str) -> list[str]:
             used = self.repo.codes_ever(parent)  # every plan's children of this parent, drafts included
             pattern = re.compile(re.escape(parent or "") + r"(\d{3})")
             serials = [int(m.group(1)) for c in used if (m := pattern.fullmatch(c))]
             if parent and parent.isdigit() and len(serials) == len(used):
                 return generate_codes(parent, np.array(geoms, dtype=object), start=max(serials, default=0) + 1)
+            in_plan = set(self.store.unit_levels(plan=version))
             out, n = [], 2
             while len(out) < len(geoms):
                 code = f"{based_on}-{n}"

@@ -117,11 +117,22 @@ class PlanRepo:
         with self.store._connect() as conn:
             return self.current(conn, day), conn.execute(_LATEST_PUBLISHED).scalar()
 
-    def unit_revs(self, plan: int) -> dict[str, int]:
-        """{code: rev} of every unit of a plan."""
+    def unit_revs(self, plan: int, codes: Iterable[str] | None = None) -> dict[str, int]:
+        """{code: rev} of the units of a plan (all, or those of `codes` present)."""
         t = schema.units
+        q = sa.select(t.c.code, t.c.rev).where(t.c.plan == int(plan))
+        if codes is not None:
+            q = q.where(t.c.code.in_(sorted(set(codes))))
         with self.store._connect() as conn:
-            return dict(conn.execute(sa.select(t.c.code, t.c.rev).where(t.c.plan == int(plan))).all())
+            return dict(conn.execute(q).all())
+
+    def sibling_codes(self, plan: int, parent_code: str | None, level: str) -> list[str]:
+        """Codes of the units of a plan with this parent and level (no geometry read)."""
+        t = schema.units
+        q = sa.select(t.c.code).where(t.c.plan == int(plan), t.c.level == level).order_by(t.c.code)
+        q = q.where(t.c.parent_code.is_(None) if parent_code is None else t.c.parent_code == parent_code)
+        with self.store._connect() as conn:
+            return list(conn.execute(q).scalars())
 
     def codes_ever(self, parent_code: str | None) -> set[str]:
         """Every code that ever had this parent, in any plan (new codes must not reuse them)."""
