@@ -170,7 +170,10 @@ def propose(obj: _Ctx, zone, points_path, barriers_path, households, grids, lock
 @_fail_cleanly
 def networks(obj: _Ctx, layers, code_field, crs, min_layers, snap_m, min_area_m2, parent, out_path, as_json) -> None:
     """多网合一: how grid layers overlap, and one merged layer following their shared boundaries."""
-    report, merged = _planning(obj).networks(list(layers), code_field=code_field, crs=crs, min_layers=min_layers,
+    from .planning.service import PlanningService
+
+    svc = _planning(obj) if parent else PlanningService(None)  # comparing files needs no store
+    report, merged = svc.networks(list(layers), code_field=code_field, crs=crs, min_layers=min_layers,
                                              snap_m=snap_m, min_area_m2=min_area_m2, parent=parent)
     if out_path:
         _write_json(out_path, merged.geojson())

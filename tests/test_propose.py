@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,7 +207,7 @@ def test_api_propose(tmp_path, sample_dir):
         assert r.status_code == 200 and r.mimetype == "application/geo+json"
         assert r.json["proposal"]["stats"]["within_range"] == 10 == len(r.json["features"])
         upload = {"zone": ZONE, "grids": "3", "crs": "EPSG:4326",
-                  "points": (open(_csv(tmp_path / "u.csv", pts), "rb"), "hh.csv")}
+                  "points": (io.BytesIO(Path(_csv(tmp_path / "u.csv", pts)).read_bytes()), "hh.csv")}
         r = client.post("/api/v1/propose", data=upload, headers=planner, content_type="multipart/form-data")
         assert r.status_code == 200 and len(r.json["features"]) == 3
         bad = client.post("/api/v1/propose", json=body | {"households": "15-10"}, headers=planner)

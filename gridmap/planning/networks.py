@@ -131,28 +131,47 @@ def merge_layers(layers: Sequence[Layer], min_layers: int = 2, snap_m: float = 5
     thin = shapely.is_empty(shapely.buffer(fm, -snap_m / 2)) if snap_m > 0 else np.zeros(len(faces), bool)
     small = (fa < min_area_m2) | thin
     nb = _shared_edges(fm)
-    group = np.arange(len(faces))
-    # small and thin pieces first: each joins the neighbour sharing its longest edge
-    for f in np.argsort(fa):
-        if small[f] and nb[f]:
-            big = [(length, g) for g, length in nb[f].items() if not small[g]] or list((ln, g) for g, ln in nb[f].items())
-            group[group == _find(group, f)] = _find(group, max(big)[1])
-    for _ in range(10):  # then join neighbours that fewer than min_layers layers separate
-        glabels = _group_labels(group, labels, fa)
-        changed = False
-        for f, others in enumerate(nb):
-            for g in others:
-                gf, gg = _find(group, f), _find(group, g)
-                if gf != gg and int((glabels[gf] != glabels[gg]).sum()) < min_layers:
-                    group[group == gg] = gf
-                    changed = True
-        if not changed:
-            break
+    owner = _absorb(small, fa, nb)  # each small or thin piece takes the identity of a big neighbour
+    eff = labels[owner]
+    parent = np.arange(len(faces))
+    for f, others in enumerate(nb):
+        for g in others:
+            # one boundary line: kept when at least min_layers layers draw it (their grids differ across it)
+            if owner[f] == owner[g] or int((eff[f] != eff[g]).sum()) < min_layers:
+                _union(parent, f, g)
+    group = np.array([_root(parent, f) for f in range(len(faces))])
     return _merged(layers, frame, faces, fa, labels, group, small, prefix, level, parent_code, min_layers, snap_m)
 
 
-def _find(group: np.ndarray, f: int) -> int:
-    return int(group[f])
+def _absorb(small: np.ndarray, fa: np.ndarray, nb: list[dict[int, float]]) -> np.ndarray:
+    """For each face, the big face it belongs to: a small one joins the neighbour sharing its longest edge."""
+    owner = np.arange(len(small))
+    pending = [f for f in np.argsort(fa).tolist() if small[f] and nb[f]]
+    for _ in range(len(pending) + 1):
+        waiting = []
+        for f in pending:
+            settled = [(length, g) for g, length in nb[f].items() if not small[g] or owner[g] != g]
+            if settled:
+                owner[f] = owner[max(settled)[1]]
+            else:
+                waiting.append(f)
+        if len(waiting) == len(pending):
+            break
+        pending = waiting
+    return owner
+
+
+def _root(parent: np.ndarray, f: int) -> int:
+    while parent[f] != f:
+        parent[f] = parent[parent[f]]
+        f = parent[f]
+    return int(f)
+
+
+def _union(parent: np.ndarray, a: int, b: int) -> None:
+    ra, rb = _root(parent, a), _root(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
 
 
 def _shared_edges(fm: np.ndarray) -> list[dict[int, float]]:

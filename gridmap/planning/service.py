@@ -29,8 +29,8 @@ class PlanningService:
 
     def __init__(self, services):
         self.services = services
-        self.store = services.store
-        self.settings = services.settings
+        self.store = services.store if services is not None else None  # None: files only (networks)
+        self.settings = services.settings if services is not None else None
 
     # -- coverage -------------------------------------------------------------------------------
     def coverage(self, code: str | None = None, plan: int | None = None) -> list[Problem]:
@@ -146,6 +146,8 @@ class PlanningService:
         if merge:
             level = Level.grid
             if parent is not None:
+                if self.store is None:
+                    raise InputError("numbering under --parent needs a store")
                 pu = self._unit(parent, None)
                 level = list(Level)[min(pu.level.rank + 1, len(Level) - 1)]
             merged = merge_layers(layers, min_layers=min_layers, snap_m=snap_m, min_area_m2=min_area_m2,
