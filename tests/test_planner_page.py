@@ -21,6 +21,7 @@ import shapely.ops
 from shapely.ops import polylabel
 
 from gridmap.model import Level
+from gridmap.planning.service import PlanningService
 from gridmap.plans import PlanService
 from gridmap.web.auth import create_user
 from gridmap.web.planner_page import classify, default_households
@@ -181,12 +182,13 @@ def unexpected(log: browser.PageLog, *allowed: str) -> list[str]:
     return [p for p in log.problems() if not any(e in p for e in expected)]
 
 
-def with_plans_api(app):
-    """The app with the plans API (until create_app registers it)."""
-    from gridmap.web import plans_api
+def with_apis(app):
+    """The app with the plans and planning APIs (until create_app registers them)."""
+    from gridmap.web import planning_api, plans_api
 
-    if "plans" not in app.blueprints:
-        app.register_blueprint(plans_api.bp, url_prefix="/api/v1")
+    for bp in (plans_api.bp, planning_api.bp):
+        if bp.name not in app.blueprints:
+            app.register_blueprint(bp, url_prefix="/api/v1")
     return app
 
 
@@ -195,7 +197,7 @@ def demo(tmp_path_factory):
     browser.require_browser()
     from .live_server import live_server
 
-    app = with_plans_api(browser.demo_app(tmp_path_factory.mktemp("planner")))
+    app = with_apis(browser.demo_app(tmp_path_factory.mktemp("planner")))
     create_user(app.extensions["gridmap"].store, "planner1", "password123", "planner")
     with live_server(app) as base:
         yield base, app
@@ -425,6 +427,16 @@ def test_planner_session_in_chromium(demo, tmp_path):
         revs = ps.repo.unit_revs(n)
         ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(d)], [], {d.code: revs[d.code]})
         assert page.is_disabled("#publish")
+        page.click("#check-coverage")
+        page.wait_for_function("document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
+        wait_idle(page)
+        problems = PlanningService(s).coverage(plan=n)
+        assert problems and any(p.kind == "gap" and d.code in p.codes for p in problems)
+        assert page.locator("#coverage-list li").count() == len(problems)
+        assert page.evaluate("window.gridmap.planner.problems()") == len(problems)  # the red layer
+        assert "gap" in page.inner_text("#coverage-list")
+        frame(page, [d.code])
+        browser.screenshot(page, tmp_path, "planner-coverage.png")
         page.click("#show-impact")
         page.wait_for_selector("#impact:not([hidden])", timeout=60000)
         wait_idle(page)

@@ -32,10 +32,12 @@
   map.setView([35.0, 105.0], 4);
   var gridLayer = L.featureGroup().addTo(map);
   var labelLayer = L.layerGroup().addTo(map);
-  var problemLayer = L.featureGroup().addTo(map);
+  var problemLayer = L.featureGroup().addTo(map);   // coverage check: the problem shapes
+  var ringLayer = L.featureGroup().addTo(map);      // impact / refused publish: problems by location
   window.gridmap = Object.assign(window.gridmap || {}, {plannerMap: map, planner: {
     layers: layers, selected: selected, balance: balance, revs: revs,
-    busy: function () { return busy; }, drawing: function () { return !!(drawer || editing); }}});
+    busy: function () { return busy; }, drawing: function () { return !!(drawer || editing); },
+    problems: function () { return problemLayer.getLayers().length; }, rings: function () { return ringLayer.getLayers().length; }}});
 
   // -- plans and targets --------------------------------------------------------------------
   $("new-draft").addEventListener("submit", function (e) {
@@ -406,13 +408,13 @@
 
   /* Problems known only by their location (impact, refused publish): red rings on the map. */
   function markProblems(problems) {
-    problemLayer.clearLayers();
+    ringLayer.clearLayers();
     problems.forEach(function (p) {
       if (!p.location) { return; }
       var el = document.createElement("span");
       el.textContent = problemLine(p);
       L.circleMarker([p.location.lat, p.location.lon], {radius: 9, color: "#d62728", weight: 3, fillOpacity: 0.35})
-        .bindTooltip(el, {sticky: true}).addTo(problemLayer);
+        .bindTooltip(el, {sticky: true}).addTo(ringLayer);
     });
   }
 
@@ -420,9 +422,14 @@
     busy = true;
     showSelection();
     say("coverage-msg", "…", true);
-    call("GET", urls.coverage + "?plan=" + encodeURIComponent(plan.version) + "&f=geojson").then(function (res) {
+    // The coverage API gives the problem shapes; without it, the impact report's list (locations only).
+    var url = urls.coverage ? urls.coverage + "?plan=" + encodeURIComponent(plan.version) + "&f=geojson" : urls.impact;
+    call("GET", url).then(function (res) {
       if (res.status !== 200) { say("coverage-msg", problemText(res), false); return; }
-      var fc = res.out, list = $("coverage-list");
+      var fc = urls.coverage ? res.out : {features: (res.out.coverage || []).map(function (p) {
+        return {type: "Feature", properties: p, geometry: {type: "Point", coordinates: [p.location.lon, p.location.lat]}};
+      })};
+      var list = $("coverage-list");
       problemLayer.clearLayers();
       list.textContent = "";
       L.geoJSON(fc, {
@@ -457,6 +464,7 @@
     $("force").checked = false;
     $("publish-reasons").textContent = "";
     problemLayer.clearLayers();
+    ringLayer.clearLayers();
     $("coverage-list").textContent = "";
     say("coverage-msg", "", true);
     say("impact-msg", "", true);
