@@ -281,3 +281,17 @@ def snap(obj: _Ctx, version: int, tolerance_m: float, level: str, parent: str | 
     with _plans(obj) as svc:
         out = svc.edit(version, "snap", params, rev=rev)
     _report_edit(out)
+
+
+@plan.command()
+@click.argument("version", type=int)
+@click.argument("code")
+@click.argument("name")
+@_rev_option
+@pass_ctx
+@_fail_cleanly
+def rename(obj: _Ctx, version: int, code: str, name: str, rev: int | None) -> None:
+    """Rename a grid of a draft (its code stays)."""
+    with _plans(obj) as svc:
+        out = svc.edit(version, "rename", {"code": code, "name": name}, rev=rev)
+    _report_edit(out)

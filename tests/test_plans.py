@@ -275,6 +275,12 @@ def test_diff_of_a_known_change(services, plans, draft):
     assert reshaped[G2]["area_change_m2"] == pytest.approx(area(shapely.box(116.2, 39, 116.3, 39.1)), rel=1e-6)
     assert d["unchanged"] == [] and d["renamed"] == []
     assert d["summary"] == {"added": 1, "removed": 1, "reshaped": 2, "renamed": 0, "unchanged": 0}
+    plans.edit(draft, "rename", {"code": NEW1, "name": "第4网格"})
+    assert plans.diff(1, draft)["renamed"] == []  # a new grid is added, not renamed
+    plans.edit(draft, "rename", {"code": G1, "name": "西网格"})
+    d = plans.diff(1, draft)
+    assert d["renamed"] == [{"code": G1, "name_before": "第1网格", "name_after": "西网格"}]
+    assert G1 in {r["code"] for r in d["reshaped"]} and d["added"][0]["name"] == "第4网格"
 
 
 def test_impact_of_a_known_change(services, plans, draft, loop):

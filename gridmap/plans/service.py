@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -23,7 +24,7 @@ from .diff import diff_units
 from .impact import household_flows, incident_moves, staff_on_removed, teams
 from .shapes import drawn_line, drawn_polygon, parse_geometry
 
-OPS = ("split", "merge", "reshape", "move", "snap")
+OPS = ("split", "merge", "reshape", "move", "snap", "rename")
 EDIT_LEVELS = (Level.grid, Level.micro)
 
 
@@ -185,6 +186,15 @@ class PlanService:
             units = [u for u in units if u.parent_code == p["parent"]]
         return edits.snap(units, tol)
 
+    def _rename(self, version: int, p: Mapping) -> edits.EditResult:
+        unit = self._unit(version, p.get("code"))
+        name = p.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InputError("rename: name must be text of 1 to 200 characters")
+        if name.strip() == unit.name:
+            return edits.EditResult(notes=[f"{unit.code} is already named {unit.name}"])
+        return edits.EditResult(upserts=[replace(unit, name=name.strip())])
+
     def _code_maker(self, version: int):
         """New codes that no plan has used: national serials under the parent, else CODE-n."""
         def make(parent: str | None, geoms: list, based_on: str) -> list[str]:
@@ -282,7 +292,7 @@ class PlanService:
 
 
 def _named_codes(op: str, p: Mapping) -> list[str]:
-    if op in ("split", "reshape"):
+    if op in ("split", "reshape", "rename"):
         return [str(p.get("code"))] + ([str(p["neighbour"])] if p.get("neighbour") else [])
     if op == "merge":
         return [str(c) for c in (p.get("codes") or [])]

@@ -26,6 +26,7 @@ named by the edit must be in it)::
     {"op": "move",    "from": A, "to": B, "area": Polygon, "repair": false}
     {"op": "move",    "from": A, "to": B, "points": [[lon, lat], ...]}
     {"op": "snap",    "tolerance_m": 1.0, "level": "grid", "parent": ZONE?}
+    {"op": "rename",  "code": C, "name": "新名称"}
 
 and answers 200 with {"plan", "rev" (the draft's new revision), "op", "created": [codes],
 "changed": [codes], "removed": [codes], "revs": {code: rev} of the units touched,

@@ -19,10 +19,10 @@ SCHEMAS = {
     "PlanEdit": obj(["seq", "op", "at", "before_codes", "after_codes"], seq=INT, op=STR, author=nullable(STR),
                     at=TIME, params=obj(), before_codes=CODES, after_codes=CODES),
     "PlanEditRequest": obj(
-        ["op", "rev"], op={"type": "string", "enum": ["split", "merge", "reshape", "move", "snap"]},
+        ["op", "rev"], op={"type": "string", "enum": ["split", "merge", "reshape", "move", "snap", "rename"]},
         rev={"oneOf": [INT, {"type": "object", "additionalProperties": INT}]},
         code=STR, codes=CODES, line=ref("Geometry"), parts=INT, geometry=ref("Geometry"), neighbour=STR,
-        repair=BOOL, area=ref("Geometry"), points=array(array(NUM)), tolerance_m=NUM, level=STR, parent=STR,
+        repair=BOOL, area=ref("Geometry"), points=array(array(NUM)), tolerance_m=NUM, level=STR, parent=STR, name=STR,
         **{"from": STR, "to": STR}),
     "PlanEditResult": obj(["plan", "rev", "op", "created", "changed", "removed", "revs", "notes"], plan=INT, rev=INT,
                           op=STR, created=CODES, changed=CODES, removed=CODES,
@@ -78,7 +78,7 @@ PATHS = {
                    GEOJSON), **errors(401, 404, 422)},
         params=[_PLAN, query("level", STR, "only this level")], **_READ)},
     "/api/v1/plans/{version}/edits": {"post": op(
-        "Apply one edit to a draft (split, merge, reshape, move, snap); coverage stays exact (planner, admin)",
+        "Apply one edit to a draft (split, merge, reshape, move, snap, rename); coverage stays exact (planner, admin)",
         "editPlan", {"200": ok(ref("PlanEditResult")), **errors(401, 403, 404, 409, 422)},
         params=[_PLAN], body=json_body(ref("PlanEditRequest")), **_READ)},
     "/api/v1/plans/{version}/undo": {"post": op(
