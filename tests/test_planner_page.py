@@ -9,7 +9,7 @@ services after every step. Screenshots go to the test's tmp dir and /tmp/gridmap
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -409,6 +409,9 @@ def test_planner_session_in_chromium(demo, tmp_path):
         assert shapely.equals_exact(shapely.normalize(reshaped[e.code].geometry), drawn, 1e-12)
         assert shapely.Point(corner).distance(drawn.exterior) > 0.5 * shapely.Point(corner).distance(shapely.Point(inward))
         assert len(reshaped) == 101 == grid_count(page)
+        d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code, e.code))
+        ps.repo.apply_edit(n, "rename", {}, [_renamed(s.store.unit(d.code, plan=n), XSS)], [],
+                           {d.code: ps.repo.unit_revs(n)[d.code]}, author="someone else")
         ps.edit(n, "merge", {"codes": [b.code, c.code]}, author="someone else")
         frame(page, [b.code, c.code])
         for g in (b, c):
@@ -420,12 +423,23 @@ def test_planner_session_in_chromium(demo, tmp_path):
         wait_idle(page)
         assert "reload" in page.inner_text("#edit-msg")
         assert grid_count(page) == 100 == len(s.store.units(level=Level.grid, plan=n))  # reloaded: B and C are one
-        assert [e.op for e in ps.repo.edits(n)] == ["split", "move", "reshape", "merge"] and ps.repo.edits(n)[-1].author == "someone else"
+        assert [x.op for x in ps.repo.edits(n)] == ["split", "move", "reshape", "rename", "merge"]
+
+        # -- the renamed grid's hostile name is shown as text, nothing runs
+        here = s.store.unit(d.code, plan=n)
+        frame(page, [d.code])
+        q = polylabel(here.geometry, 1e-6)
+        page.click("#clear-selection")
+        click_grid(page, q.x, q.y)
+        page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
+                               arg=[d.code])
+        assert XSS in page.inner_text("#selected") and page.locator("#selected img, .leaflet-tooltip img").count() == 0
+        page.mouse.move(*browser.map_point(page, "window.gridmap.plannerMap", q.x, q.y))
+        page.wait_for_selector(".leaflet-tooltip")
+        assert XSS in page.inner_text(".leaflet-tooltip") and page.locator(".leaflet-tooltip img").count() == 0
 
         # -- a gap appears (written past the edit rules, as a bad import would): impact, refusal, force
-        d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code, e.code))
-        revs = ps.repo.unit_revs(n)
-        ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(d)], [], {d.code: revs[d.code]})
+        ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(here)], [], {d.code: ps.repo.unit_revs(n)[d.code]})
         assert page.is_disabled("#publish")
         page.click("#check-coverage")
         page.wait_for_function("document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
@@ -510,6 +524,8 @@ def _legend(page) -> dict:
 
 
 def _shrunk(u):
-    from dataclasses import replace
+    return dataclasses.replace(u, geometry=u.geometry.buffer(-0.0008, join_style="mitre"))
 
-    return replace(u, geometry=u.geometry.buffer(-0.0008, join_style="mitre"))
+
+def _renamed(u, name: str):
+    return dataclasses.replace(u, name=name)
