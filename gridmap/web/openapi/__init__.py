@@ -11,16 +11,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
-from . import common, incidents, open311, plans, registry
+from . import common, incidents, open311, planning, plans, registry
 
-SECTIONS = [registry, incidents, open311, plans]
+SECTIONS = [registry, incidents, open311, plans, planning]
 bp = Blueprint("openapi", __name__)
 
 
-def document(server_url: str = "/") -> dict[str, Any]:
-    """The whole document, with the server at `server_url` (the site root)."""
+def document(server_url: str = "/", categories: list[str] | None = None) -> dict[str, Any]:
+    """The whole document, with the server at `server_url` (the site root).
+
+    `categories`: the incident category codes this server accepts (its taxonomy), listed as the
+    allowed values of a new report's `category` and an Open311 request's `service_code`.
+    """
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = dict(common.SCHEMAS)
     for section in SECTIONS:
@@ -32,7 +36,7 @@ def document(server_url: str = "/") -> dict[str, Any]:
                 raise ValueError(f"schema {name} defined twice ({section.__name__})")
         paths.update(section.PATHS)
         schemas.update(section.SCHEMAS)
-    return copy.deepcopy({
+    doc = copy.deepcopy({
         "openapi": "3.0.3",
         "info": {"title": "gridmap REST API", "version": "1",
                  "description": "Grid registry, incidents (the closed loop) and Open311 GeoReport v2. Errors are JSON "
@@ -44,8 +48,17 @@ def document(server_url: str = "/") -> dict[str, Any]:
         "components": {"schemas": schemas,
                        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     })
+    if categories:  # new dicts, not edits: the sections share their small schemas ({"type": "string"})
+        doc["components"]["schemas"]["NewIncident"]["properties"]["category"] = {"type": "string",
+                                                                                 "enum": list(categories)}
+        form = doc["paths"]["/open311/v2/requests.json"]["post"]["requestBody"]["content"]
+        for media in form.values():
+            media["schema"]["properties"] = {**media["schema"]["properties"],
+                                             "service_code": {"type": "string", "enum": list(categories)}}
+    return doc
 
 
 @bp.get("/openapi.json")
 def openapi_json():
-    return jsonify(document(request.host_url))
+    taxonomy = current_app.extensions["gridmap.incidents"].taxonomy
+    return jsonify(document(request.host_url, [c.code for c in taxonomy]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...incidents.intake import MAX_DESCRIPTION, PHONE
 from ...incidents.model import STATUSES
 from ...incidents.workflow import ACTIONS
 from .common import (BEARER, BOOL, INT, NUM, OPTIONAL_BEARER, STR, TIME, array, errors, json_body, nullable, obj, ok,
@@ -27,11 +28,16 @@ SCHEMAS = {
     "IncidentFiled": {"allOf": [ref("Incident"), obj(["reporter_token", "possible_duplicates", "status_url"],
                                                      reporter_token=nullable(STR), possible_duplicates=array(STR),
                                                      status_url=STR)]},
-    "NewIncident": obj(["category"], category=STR, lon=NUM, lat=NUM,
-                       location=obj(["type", "coordinates"], type={"type": "string", "enum": ["Point"]},
-                                    coordinates=array(NUM)),
-                       crs=STR, description=STR, severity={"type": "integer", "minimum": 1, "maximum": 3},
-                       reporter_name=STR, reporter_phone=STR, reported_at=TIME),
+    "NewIncident": {**obj(["category"], category=STR, lon={"type": "number", "minimum": -180, "maximum": 180},
+                          lat={"type": "number", "minimum": -90, "maximum": 90},
+                          location=obj(["type", "coordinates"], type={"type": "string", "enum": ["Point"]},
+                                       coordinates={**array(NUM), "minItems": 2, "maxItems": 3}),
+                          crs={"type": "string", "description": "EPSG:4326 (default), GCJ-02, BD-09 or an EPSG code"},
+                          description={"type": "string", "maxLength": MAX_DESCRIPTION},
+                          severity={"type": "integer", "minimum": 1, "maximum": 3},
+                          reporter_name=STR, reporter_phone={"type": "string", "pattern": PHONE.pattern},
+                          reported_at={**TIME, "description": "not in the future; default now"}),
+                    "anyOf": [{"required": ["lon", "lat"]}, {"required": ["location"]}]},
     "Action": obj(["action"], action={"type": "string", "enum": list(ACTIONS)}, version=INT, note=STR,
                   reporter_token=STR, assignee=STR, hours=NUM, level=STR, department=STR, grid_code=STR,
                   rating={"type": "integer", "minimum": 1, "maximum": 5}, into=STR),
