@@ -347,6 +347,11 @@ def test_planner_session_in_chromium(demo, tmp_path):
         frame(page, [a.code])
         click_grid(page, pole.x, pole.y)
         page.click("#tool-split")
+        assert page.is_visible("#drawing") and page.is_disabled("#tool-merge")
+        page.keyboard.press("Escape")  # leaflet-draw cancels: the page is back to selecting
+        page.wait_for_selector("#drawing", state="hidden")
+        assert page.is_enabled("#tool-split") and len(ps.repo.edits(n)) == 0
+        page.click("#tool-split")
         draw(page, line.coords)
         page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ split')")
         wait_idle(page)
@@ -457,6 +462,12 @@ def test_planner_session_in_chromium(demo, tmp_path):
         impact = ps.impact(n)
         assert impact["coverage"] and impact["diff"]["added"] == 1 and impact["diff"]["removed"] == 1
         assert page.inner_text("#impact-households") == str(impact["households"]["households"])
+        diff = ps.diff(1, n)
+        assert [x["code"] for x in diff["added"]] == [piece] and [x["code"] for x in diff["removed"]] == [c.code]
+        listed = page.inner_text("#diff-list")
+        assert f"added {piece}" in listed and f"removed {c.code}" in listed and f"renamed {d.code}" in listed
+        assert all(f"reshaped {x['code']}" in listed for x in diff["reshaped"])
+        assert page.locator("#diff-list img").count() == 0
         assert page.inner_text("#impact-coverage") == str(len(impact["coverage"]))
         assert page.inner_text("#impact-teams") == str(len(impact["teams"]))
         assert page.inner_text("#impact-staff") == str(len(impact["staff_on_removed_grids"]))

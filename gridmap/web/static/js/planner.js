@@ -289,6 +289,16 @@
     });
   }
 
+  // Esc (or anything else) stopping leaflet-draw without a shape: back to selecting
+  map.on(L.Draw.Event.DRAWSTOP, function () {
+    if (drawer && !drawer.enabled()) {
+      drawer = null;
+      map.off(L.Draw.Event.CREATED);
+      say("edit-msg", "", true);
+      showSelection();
+    }
+  });
+
   function startDrawing(Handler, options, done) {
     drawer = new Handler(map, options);
     drawer.enable();
@@ -476,13 +486,37 @@
     items.forEach(function (it) { list.appendChild(text(it)); });
   }
 
+  /* Which grids the draft adds, removes and reshapes (GET .../diff against the plan it was copied from). */
+  function showDiff(d) {
+    var rows = [];
+    (d.added || []).forEach(function (g) {
+      rows.push("+ 新增 added " + g.code + " " + (g.name || "") + " · " + Math.round(g.area_m2).toLocaleString() + " m²" +
+                ((g.from || []).length ? " ← " + g.from.map(function (f) { return f.code; }).join(", ") : ""));
+    });
+    (d.removed || []).forEach(function (g) {
+      rows.push("− 撤销 removed " + g.code + " " + (g.name || "") +
+                ((g.to || []).length ? " → " + g.to.map(function (f) { return f.code; }).join(", ") : ""));
+    });
+    (d.reshaped || []).forEach(function (g) {
+      rows.push("~ 改形 reshaped " + g.code + " " + (g.name || "") + " · " + (g.area_change_m2 > 0 ? "+" : "") +
+                Math.round(g.area_change_m2).toLocaleString() + " m²");
+    });
+    (d.renamed || []).forEach(function (g) {
+      rows.push("✎ 更名 renamed " + g.code + ": " + g.name_before + " → " + g.name_after);
+    });
+    fill("diff-list", rows, function (text) { return li(text); });
+  }
+
   $("show-impact").addEventListener("click", function () {
     busy = true;
     showSelection();
     say("impact-msg", "…", true);
-    call("GET", urls.impact).then(function (res) {
+    Promise.all([call("GET", urls.impact), call("GET", urls.diff)]).then(function (both) {
+      var res = both[0], diff = both[1];
       if (res.status !== 200) { say("impact-msg", problemText(res), false); return; }
+      if (diff.status !== 200) { say("impact-msg", problemText(diff), false); return; }
       var o = res.out;
+      showDiff(diff.out);
       var d = o.diff || {};
       $("impact-diff").textContent = "对比现行方案 " + o.against + " Against plan " + o.against + ": 新增 added " + (d.added || 0) +
         " · 撤销 removed " + (d.removed || 0) + " · 改形 reshaped " + (d.reshaped || 0) + " · 更名 renamed " + (d.renamed || 0) +
