@@ -172,6 +172,22 @@ def test_items_paging_links_and_counts(client):
     assert client.get("/ogcapi/collections/grid/items?limit=20000").status_code == 200  # cut to the maximum
 
 
+def test_bbox_forms(client):
+    def codes(bbox):
+        return _codes(client.get(f"/ogcapi/collections/grid/items?bbox={bbox}").json)
+
+    assert codes("116.05,39.02,0,116.15,39.06,100") == [GRIDS[0], GRIDS[1]]  # 6 numbers: heights ignored
+    assert codes("116.2,39.0,116.2,39.1") == [GRIDS[1], NEW_GRID]  # a shared edge touches both
+    assert codes("170,39.0,116.01,39.1") == [GRIDS[0]]  # across the antimeridian: 170..180 and -180..116.01
+    assert codes("-10,39.0,10,39.1") == []
+
+
+def test_read_only_methods_are_405_json(client):
+    for url in ("/ogcapi/collections", "/ogcapi/collections/grid/items", "/ogcapi/"):
+        r = client.post(url, json={})
+        assert r.status_code == 405 and r.json["code"] == "MethodNotAllowed" and "GET" in r.headers["Allow"], url
+
+
 @pytest.mark.parametrize("query, parameter", [
     ("bbox=1,2,3", "bbox"), ("bbox=a,b,c,d", "bbox"), ("bbox=116,40,117,39", "bbox"), ("bbox=0,0,0,nan", "bbox"),
     ("bbox=116,39,117,95", "bbox"), ("limit=0", "limit"), ("limit=ten", "limit"), ("offset=-1", "offset"),

@@ -146,8 +146,15 @@ def item(collection_id: str, feature_id: str):
     return _respond(doc, f"{c.id} {feature_id}", media=GEOJSON)
 
 
+@bp.route("/", defaults={"rest": ""}, methods=["POST", "PUT", "PATCH", "DELETE"])
 @bp.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def unknown(rest: str):
+    """Unknown paths, and any method but GET on known ones (this rule matches those too), as JSON."""
+    if request.method not in ("GET", "HEAD"):
+        response = _json({"code": "MethodNotAllowed", "description": "the OGC API here is read-only: use GET"},
+                         "application/json", 405)
+        response.headers["Allow"] = "GET, HEAD"
+        return response
     raise NotFound(f"no OGC API resource at /ogcapi/{rest}")
 
 
