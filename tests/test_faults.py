@@ -97,8 +97,9 @@ class WriteWatch:
             self.pg.close()
 
 
-def starts_cleanly(db: str, cwd: Path) -> dict:
-    """After a crash: the store passes its integrity check, `gridmap info` runs, and the app serves."""
+def starts_cleanly(db: str, cwd: Path, write: bool = False) -> dict:
+    """After a crash: the store passes its integrity check, `gridmap info` runs, and the app serves
+    (and, with `write`, files a report: nothing is left locked)."""
     if not db.startswith("postgresql"):
         with contextlib.closing(sqlite3.connect(db)) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -111,11 +112,14 @@ def starts_cleanly(db: str, cwd: Path) -> dict:
     app = create_app({"db": db})
     r = app.test_client().get("/api/v1/info")
     assert r.status_code == 200, r.get_data(as_text=True)
+    if write:
+        w = app.test_client().post("/api/v1/incidents", json={"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05})
+        assert w.status_code == 201, w.get_data(as_text=True)
     app.extensions["gridmap"].store.close()
     return r.get_json()
 
 
-def big_grid_file(path: Path, nx: int = 40, ny: int = 30, vertices: int = 400) -> int:
+def big_grid_file(path: Path, nx: int = 30, ny: int = 20, vertices: int = 300) -> int:
     """nx*ny grids tiling the sample zone, each densified to about `vertices` vertices (MBs of WKB)."""
     x0, y0, x1, y1 = BOX
     dx, dy = (x1 - x0) / nx, (y1 - y0) / ny
@@ -184,7 +188,7 @@ def test_kill_during_incident_import_leaves_all_or_nothing(db_url, sample_dir, t
     s = Services.open(Settings(db=db_url), create=True)
     load_sample(s, sample_dir)
     s.store.close()
-    n = 45_000
+    n = 30_000  # more than the 20,000-row batches the import once committed one by one
     _incident_csv(tmp_path / "calls.csv", n)
     cmd = ["incidents", "import", str(tmp_path / "calls.csv")]
     watch = WriteWatch(db_url, "incidents")
@@ -213,11 +217,10 @@ def test_kill_during_incident_import_leaves_all_or_nothing(db_url, sample_dir, t
         assert killed, "the import always finished before the kill"
     finally:
         watch.close()
-    starts_cleanly(db_url, tmp_path)
-    assert not run_until(cmd, db_url, tmp_path, lambda: False)  # run again to the end
+    starts_cleanly(db_url, tmp_path, write=True)
     s = Services.open(Settings(db=db_url))
     try:
-        assert s.store.incidents.count() == n + rows
+        assert s.store.incidents.count() == rows + 1
     finally:
         s.store.close()
 
@@ -230,6 +233,51 @@ def _clear_incidents(db: str) -> None:
         conn.exec_driver_sql("DELETE FROM incident_events")
         conn.exec_driver_sql("DELETE FROM incidents")
     store.close()
+
+
+@pytest.mark.slow
+def test_kill_during_plan_publish_leaves_all_or_nothing(db_url, sample_dir, tmp_path):
+    """`gridmap plan publish` re-routes open incidents in the same transaction: killed, it did all or none."""
+    from gridmap.plans import PlanService
+
+    s = Services.open(Settings(db=db_url), create=True)
+    load_sample(s, sample_dir)
+    s.store.close()
+    n = 800  # open incidents in grid 2, which the draft merges into grid 1: each one is re-routed
+    lines = ["id,category,lon,lat,reported_at,status"] + [
+        f"P{i:05d},exposed_rubbish,{116.101 + (i % 97) * 0.001:.3f},{39.001 + (i % 89) * 0.001:.3f},"
+        f"2026-03-{1 + i % 28:02d}T09:00:00+08:00,filed" for i in range(n)]
+    (tmp_path / "open.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert not run_until(["incidents", "import", str(tmp_path / "open.csv")], db_url, tmp_path, lambda: False)
+    s = Services.open(Settings(db=db_url))
+    svc = PlanService(s)
+    draft = svc.create(note="merge grids 1 and 2").version
+    svc.edit(draft, "merge", {"codes": [GRIDS[0], GRIDS[1]]})
+    s.store.close()
+
+    s = Services.open(Settings(db=db_url))
+    today = s.today().isoformat()  # in force at once: open incidents are re-routed now
+    s.store.close()
+    watch = WriteWatch(db_url, "incidents", wal_bytes=16 * 1024)
+    try:
+        killed = run_until(["plan", "publish", str(draft), "--effective", today], db_url, tmp_path,
+                           watch.writing)
+        moved = watch.rows(f"WHERE grid_code = '{GRIDS[0]}'")
+        left = watch.rows(f"WHERE grid_code = '{GRIDS[1]}'")
+    finally:
+        watch.close()
+    store = Services.open(Settings(db=db_url)).store
+    try:
+        with store.engine.connect() as conn:
+            status = conn.exec_driver_sql(f"SELECT status FROM plans WHERE version = {int(draft)}").scalar()
+            reroutes = conn.exec_driver_sql("SELECT count(*) FROM incident_events WHERE action = 'reroute'").scalar()
+    finally:
+        store.close()
+    published = status == "published"
+    assert (moved, left, reroutes) == ((n, 0, n) if published else (0, n, 0)), (killed, status, moved, left, reroutes)
+    assert killed or published
+    info = starts_cleanly(db_url, tmp_path, write=True)
+    assert info["plan"] == (draft if published else 1), info
 
 
 # -- the database server stopped and restarted under the app ------------------------------------
