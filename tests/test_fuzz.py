@@ -27,7 +27,7 @@ FUZZ = settings(max_examples=20, deadline=None, database=None, derandomize=True,
                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 # Anonymous calls mostly meet 401 on the signed-in paths: fewer examples are enough there.
 FUZZ_ANONYMOUS = settings(FUZZ, max_examples=8)
-pytestmark = [pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(300)]  # a hang fails the test; a normal run takes 10-60 s per test
 
 
 @pytest.fixture
