@@ -204,7 +204,8 @@ def test_bad_parameters_are_400_naming_the_parameter(client, query, parameter):
 def test_unknown_collection_or_feature_is_404_json(client):
     for url in ("/ogcapi/collections/roads", "/ogcapi/collections/roads/items", "/ogcapi/collections/micro/items",
                 f"/ogcapi/collections/grid/items/{GRIDS[2]}", "/ogcapi/collections/incidents/items/999",
-                "/ogcapi/collections/incidents/items/abc", "/ogcapi/nothing/here"):
+                "/ogcapi/collections/incidents/items/abc", "/ogcapi/collections/incidents/items/²",
+                "/ogcapi/nothing/here"):
         r = client.get(url)
         assert r.status_code == 404 and r.mimetype == "application/json", url
         assert r.json["code"] == "NotFound"

@@ -130,7 +130,7 @@ def item(collection_id: str, feature_id: str):
     when = parse_datetime(request.args.get("datetime"), _tz())
     missing = NotFound(f"no feature {feature_id!r} in collection {c.id!r}")
     if c.level is None:
-        if not feature_id.isdigit() or len(feature_id) > 18:
+        if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:  # "²".isdigit() too
             raise missing
         page = fq.incidents_page(store, limit=1, ids=[int(feature_id)])
     else:
