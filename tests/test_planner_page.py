@@ -127,6 +127,7 @@ def test_json_twin_lists_plans_and_picks_the_newest_draft(client, app):
     assert out["plan"]["version"] == second and out["plan"]["editable"] and not out["plan"]["in_force"]
     assert out["urls"]["edits"] == f"/api/v1/plans/{second}/edits"
     assert out["urls"]["units"] == f"/api/v1/plans/{second}/units"
+    assert out["urls"]["coverage"] == "/api/v1/coverage" and out["urls"]["impact"] == f"/api/v1/plans/{second}/impact"
     out = client.get(f"/planner.json?plan={first}").get_json()
     assert out["plan"]["version"] == first
     out = client.get("/planner.json?plan=1").get_json()
@@ -182,22 +183,12 @@ def unexpected(log: browser.PageLog, *allowed: str) -> list[str]:
     return [p for p in log.problems() if not any(e in p for e in expected)]
 
 
-def with_apis(app):
-    """The app with the plans and planning APIs (until create_app registers them)."""
-    from gridmap.web import planning_api, plans_api
-
-    for bp in (plans_api.bp, planning_api.bp):
-        if bp.name not in app.blueprints:
-            app.register_blueprint(bp, url_prefix="/api/v1")
-    return app
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     browser.require_browser()
     from .live_server import live_server
 
-    app = with_apis(browser.demo_app(tmp_path_factory.mktemp("planner")))
+    app = browser.demo_app(tmp_path_factory.mktemp("planner"))
     create_user(app.extensions["gridmap"].store, "planner1", "password123", "planner")
     with live_server(app) as base:
         yield base, app

@@ -117,12 +117,13 @@ def default_households(values) -> tuple[int, int] | None:
     return (max(lo, 1), max(hi, lo + 1, 2))
 
 
-def _urls(data: dict) -> dict[str, str | None]:
+def _urls(data: dict) -> dict[str, str]:
     """Where the page's script sends each operation (the plans and planning APIs)."""
     n = (data.get("plan") or {}).get("version")
     urls = {"page": url_for("planner.page"), "json": url_for("planner.as_json"),
             "plans": _url("plans.list_plans", "/api/v1/plans"),
-            "coverage": _url("planning.coverage", None), "balance": _url("planning.balance", None)}
+            "coverage": _url("planning.coverage", "/api/v1/coverage"),
+            "balance": _url("planning.balance", "/api/v1/balance")}
     if n is not None:
         for key, endpoint, tail in (("plan", "plans.get_plan", ""), ("units", "plans.plan_units", "/units"),
                                     ("edits", "plans.edit_plan", "/edits"), ("undo", "plans.undo_edit", "/undo"),
@@ -132,8 +133,9 @@ def _urls(data: dict) -> dict[str, str | None]:
     return urls
 
 
-def _url(endpoint: str, fallback: str | None, **values: Any) -> str | None:
-    """url_for(endpoint), or `fallback` when its blueprint is not registered (the page then makes do)."""
+def _url(endpoint: str, fallback: str, **values: Any) -> str:
+    """url_for(endpoint), or the API's documented path when its blueprint is not registered (an app
+    assembled by hand, as some tests do)."""
     try:
         return url_for(endpoint, **values)
     except BuildError:

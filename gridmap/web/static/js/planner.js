@@ -432,14 +432,10 @@
     busy = true;
     showSelection();
     say("coverage-msg", "…", true);
-    // The coverage API gives the problem shapes; without it, the impact report's list (locations only).
-    var url = urls.coverage ? urls.coverage + "?plan=" + encodeURIComponent(plan.version) + "&f=geojson" : urls.impact;
-    call("GET", url).then(function (res) {
+    // every parent of the plan (county → towns → zones → grids), with the problem shapes
+    call("GET", urls.coverage + "?plan=" + encodeURIComponent(plan.version) + "&f=geojson").then(function (res) {
       if (res.status !== 200) { say("coverage-msg", problemText(res), false); return; }
-      var fc = urls.coverage ? res.out : {features: (res.out.coverage || []).map(function (p) {
-        return {type: "Feature", properties: p, geometry: {type: "Point", coordinates: [p.location.lon, p.location.lat]}};
-      })};
-      var list = $("coverage-list");
+      var fc = res.out, list = $("coverage-list");
       problemLayer.clearLayers();
       list.textContent = "";
       L.geoJSON(fc, {
@@ -565,6 +561,8 @@
       if (res.status === 200 || res.status === 201) {
         $("force-label").hidden = true;
         $("publish-reasons").textContent = "";
+        say("edit-msg", "", true);
+        say("impact-msg", "", true);
         say("publish-msg", "✓ 方案 " + o.plan + " 已发布，" + o.effective_from + " 起生效。Plan " + o.plan + " published, in force from " +
             o.effective_from + (o.forced ? " (forced)" : "") + " · 改派事件 incidents re-routed: " + (o.rerouted || []).length +
             (o.reroute_pending ? " (on that day: gridmap incidents reroute)" : ""), true);
