@@ -29,6 +29,7 @@ from .shapes import area_m2, metres_to_degrees, parts, polygonal, shared_length,
 # new_codes(parent_code, geometries, based_on) -> one fresh code per geometry
 CodeMaker = Callable[[str | None, list[BaseGeometry], str], list[str]]
 MAX_PARTS = 50
+NOISE_M2 = 0.01  # pieces smaller than this (m²) are floating-point noise of the overlay, not land
 
 
 @dataclass
@@ -175,17 +176,22 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
     changed: set[str] = set()
     if not gained.is_empty:
         for s in others:
-            if shapely.intersects(s.geometry, gained) and area_m2(polygonal(shapely.intersection(s.geometry, gained))) > 0:
-                if neighbour is not None and s.code != neighbour:
-                    raise InputError(f"reshape: the new outline of {unit.code} also takes area from {s.code} "
-                                     f"(near {where(polygonal(shapely.intersection(s.geometry, gained)))}), not only from {neighbour}")
-                geoms[s.code] = polygonal(shapely.difference(s.geometry, new))
-                changed.add(s.code)
+            taken = polygonal(shapely.intersection(s.geometry, gained)) if shapely.intersects(s.geometry, gained) else None
+            if taken is None or taken.is_empty or taken.area == 0:
+                continue
+            # float noise along an edge drawn on a neighbour's edge is cut away but not held against `neighbour`
+            if neighbour is not None and s.code != neighbour and area_m2(taken) > NOISE_M2:
+                raise InputError(f"reshape: the new outline of {unit.code} also takes area from {s.code} "
+                                 f"(near {where(taken)}), not only from {neighbour}")
+            geoms[s.code] = polygonal(shapely.difference(s.geometry, new))
+            changed.add(s.code)
     for piece in ([] if lost.is_empty else shapely.get_parts(lost)):
         if piece.geom_type != "Polygon" or piece.area == 0:
             continue
         candidates = [(shared_length(piece, geoms[c]), c) for c in geoms if neighbour is None or c == neighbour]
         length, code = max(candidates, default=(0.0, None))
+        if (code is None or length == 0) and area_m2(piece) <= NOISE_M2:
+            continue  # float noise, not a piece of land
         if code is None or length == 0:
             raise InputError(f"reshape: {area_m2(piece):.1f} m² that {unit.code} gives up near {where(piece)} touches "
                              + (f"no edge of {neighbour}" if neighbour else "no neighbouring grid")
