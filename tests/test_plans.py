@@ -154,6 +154,11 @@ def test_reshape_moves_the_shared_boundary_on_both_sides(services, plans, draft)
     assert_exact_coverage(before, after)
     assert shapely.equals(after[G1].geometry.normalize(), shapely.box(116.0, 39.0, 116.08, 39.1).normalize())
     assert area(shapely.symmetric_difference(after[G3].geometry, shapely.box(116.18, 39.0, 116.3, 39.1))) < 1e-3
+    # an outline drawn along G1's edge, a hair off in floating point, moves only the G2/G3 edge
+    out = plans.edit(draft, "reshape", {"code": G2, "geometry": poly(116.08 - 1e-13, 39.0, 116.19, 39.1),
+                                        "neighbour": G3})
+    assert set(out["changed"]) >= {G2, G3}
+    assert_exact_coverage(before, grids(services, draft))
     # with a named neighbour, taking from another grid is refused
     with pytest.raises(InputError, match="also takes area"):
         plans.edit(draft, "reshape", {"code": G2, "geometry": poly(116.05, 39.0, 116.25, 39.1), "neighbour": G3})
