@@ -33,7 +33,7 @@ and answers 200 with {"plan", "rev" (the draft's new revision), "op", "created":
 "notes": [str]}. A stale "rev" is 409 naming the unit, and nothing is written.
 `POST /plans/<n>/undo` {"rev"?} undoes the last edit: {"plan", "rev", "undone": edit}.
 
-`GET /plans/<n>/diff?against=M` (default: the plan the draft was copied from) is
+`GET /plans/<n>/diff?against=M&level=grid` (default: the plan the draft was copied from; grids) is
 {"from": M, "to": n, "level", "added": [{code, name, area_m2, from: [{code, area_m2}]}],
 "removed": [{code, name, area_m2, to: [...]}], "reshaped": [{code, name, area_before_m2,
 area_after_m2, area_change_m2, changed_area_m2}], "renamed": [{code, name_before,
@@ -157,7 +157,11 @@ def diff_plan(version: int):
         against = int(against)
     except ValueError:
         raise InputError(f"against: a plan number, got {against!r}") from None
-    return jsonify(svc.diff(against, version))
+    try:
+        level = Level.parse(request.args.get("level", "grid"))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return jsonify(svc.diff(against, version, level))
 
 
 @bp.get("/plans/<int:version>/impact")

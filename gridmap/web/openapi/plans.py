@@ -89,7 +89,9 @@ PATHS = {
     "/api/v1/plans/{version}/diff": {"get": op(
         "Added, removed, reshaped (area change m²), renamed and unchanged grids against another plan", "diffPlan",
         {"200": ok(ref("PlanDiff")), **errors(401, 404, 422)},
-        params=[_PLAN, query("against", INT, "the plan to compare with (default: the draft's base)")], **_READ)},
+        params=[_PLAN, query("against", INT, "the plan to compare with (default: the draft's base)"),
+                query("level", {"type": "string", "enum": ["county", "town", "zone", "grid", "micro"]},
+                      "units of this level (default grid)")], **_READ)},
     "/api/v1/plans/{version}/impact": {"get": op(
         "What publishing would move: households, open incidents, staff; incomplete teams; coverage", "planImpact",
         {"200": ok(ref("PlanImpact")), **errors(401, 404)}, params=[_PLAN], **_READ)},
