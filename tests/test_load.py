@@ -39,8 +39,9 @@ def gunicorn(db: str, tmp: Path, *args: str, env: dict | None = None) -> Iterato
     environ.update({"GRIDMAP_DB": db, "GRIDMAP_SECRET_KEY": "load-test-secret",
                     "GRIDMAP_REPORT_RATE_LIMIT": "100000 per minute", **(env or {})})
     log = open(tmp / f"gunicorn-{port}.log", "w")
-    cmd = [sys.executable, "-m", "gunicorn", "gridmap:create_app()", "-b", f"127.0.0.1:{port}",
-           *(args or ("-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "30"))]
+    # the README's deployment command (fewer workers: 2 cores)
+    cmd = [sys.executable, "-m", "gunicorn", "gridmap.wsgi:app", "-b", f"127.0.0.1:{port}",
+           *(args or ("-k", "gridmap.scale.serving.TimeoutWorker", "-w", "2", "--threads", "4", "--timeout", "15"))]
     proc = subprocess.Popen(cmd, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_port(port, timeout=60)
