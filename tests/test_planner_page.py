@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely
@@ -211,10 +212,11 @@ def split_target(grids):
     raise AssertionError("no grid to split")
 
 
-def adjacent_pair(grids, away_from):
+def adjacent_pair(grids, away_from, exclude=()):
     for a in grids:
         for b in grids:
             if (a.code < b.code and a.parent_code == b.parent_code and away_from.parent_code != a.parent_code
+                    and not {a.code, b.code} & set(exclude)
                     and shapely.intersection(a.geometry.boundary, b.geometry.boundary).length > 0.003):
                 return a, b
     raise AssertionError("no adjacent pair")
@@ -261,236 +263,295 @@ def wait_idle(page) -> None:
     page.wait_for_function("!window.gridmap.planner.busy()")
 
 
+@dataclasses.dataclass
+class Run:
+    """One planner's session in the browser, and the services to check the store with."""
+
+    page: Any
+    app: Any
+    base: str
+    tmp_path: Path
+    grids0: list  # the plan in force's grids
+    n: int = 0  # the draft
+
+    @property
+    def services(self):
+        return self.app.extensions["gridmap"]
+
+    @property
+    def plans(self) -> PlanService:
+        return plans_of(self.app)
+
+    def grids(self) -> dict:
+        """The draft's grids in the store, by code."""
+        return {u.code: u for u in self.services.store.units(level=Level.grid, plan=self.n)}
+
+    def select(self, *units) -> None:
+        """Click each unit at its pole of inaccessibility, so the page selects them in that order."""
+        frame(self.page, [u.code for u in units])
+        self.page.click("#clear-selection")
+        for u in units:
+            q = polylabel(u.geometry, 1e-6)
+            click_grid(self.page, q.x, q.y)
+        self.page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
+                                    arg=[u.code for u in units])
+
+    def done(self, text: str) -> None:
+        """Wait for the edit message to start with `text`, and for the page to be idle again."""
+        self.page.wait_for_function("t => document.getElementById('edit-msg').textContent.startsWith(t)", arg=text)
+        wait_idle(self.page)
+
+
 @pytest.mark.slow
 def test_planner_session_in_chromium(demo, tmp_path):
+    """Sign in, make a draft, set the target, split, undo, split, move, reshape, lose a race, merge,
+    check coverage, review the impact, be refused, force the publish; the store checked at each step."""
     base, app = demo
-    s = app.extensions["gridmap"]
-    ps = plans_of(app)
-    grids0 = s.store.units(level=Level.grid, plan=1)
+    grids0 = app.extensions["gridmap"].store.units(level=Level.grid, plan=1)
     a, pole, line = split_target(grids0)
     b, c = adjacent_pair(grids0, a)
-    h = a.households
-    pieces = shapely.get_parts(shapely.ops.split(a.geometry, line))
-    biggest = max(q.area for q in pieces) / a.geometry.area
-    lo, hi = int(h * (1 + biggest) / 2), h + 50  # A is within; each half of it will be under
+    e, corner, inward = reshape_target(grids0, exclude={a.code, b.code, c.code})
+    d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code, e.code))
+    f, g = adjacent_pair(grids0, a, exclude={b.code, c.code, d.code, e.code})
     with browser.chromium() as br:
         desk = br.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-        page = desk.new_page()
-        log = browser.watch(page)
-        page.goto(f"{base}/planner", wait_until="load")
-        assert "/login?next=/planner" in page.url
-        page.fill('input[name="username"]', "planner1")
-        page.fill('input[name="password"]', "password123")
-        page.click('button[type="submit"]')
-        page.wait_for_url(f"{base}/planner")
-        assert page.locator("#no-plan").count() == 1
-
-        # -- a new draft
-        page.fill("#draft-note", XSS)
-        page.click("#create-draft")
-        page.wait_for_url(re.compile(r".*/planner\?plan=\d+$"))
-        n = int(page.url.rsplit("=", 1)[1])
-        rec = ps.plan(n)
-        assert (rec.status, rec.note, rec.author, rec.base_version) == ("draft", XSS, "planner1", 1)
+        run = Run(desk.new_page(), app, base, tmp_path, grids0)
+        log = browser.watch(run.page)
+        _sign_in_and_make_a_draft(run)
+        _split_colour_and_undo(run, a, pole, line)
+        piece = _split_then_move_an_area(run, a, line)
+        _reshape_by_dragging_a_corner(run, e, corner, inward)
+        _lose_a_race_and_show_names_as_text(run, b, c, d)
+        _merge(run, f, g)
+        _coverage_impact_and_publish(run, d, piece, removed=sorted([c.code, g.code]))
+        page = run.page
+        page.select_option("#plan-select", "1")  # another plan: the page opens it, read-only
+        page.wait_for_url(f"{base}/planner?plan=1")
         page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
-        assert XSS in page.inner_text("#plan-select") and page.locator("#plan-select img").count() == 0
-
-        # -- the target: A within it
-        page.fill("#households", f"{lo}-{hi}")
-        page.click("#targets button[type=submit]")
-        page.wait_for_function(f"document.getElementById('target-text').textContent === '{lo}–{hi}'")
-        wait_idle(page)
-        twin = _twin(app, n, f"{lo}-{hi}")  # the twin's colours, to compare with the map
-        within, under = twin["balance"]["colours"]["within"], twin["balance"]["colours"]["under"]
-        assert fill_of(page, a.code) == within
-        assert _legend(page) == twin["balance"]["counts"]
-
-        # -- split A by drawing a line with the mouse
-        frame(page, [a.code])
-        click_grid(page, pole.x, pole.y)
-        page.wait_for_function(f"window.gridmap.planner.selected[0] === {json.dumps(a.code)}")
-        page.click("#tool-split")
-        draw(page, line.coords)
-        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ split')")
-        wait_idle(page)
-        after = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
-        assert len(after) == 101 and grid_count(page) == 101
-        new = sorted(set(after) - {u.code for u in grids0})
-        assert len(new) == 1 and new[0] in page.inner_text("#edit-msg")
-        assert after[a.code].households + after[new[0]].households == h
-        assert fill_of(page, a.code) == under and fill_of(page, new[0]) == under  # colours updated
-        assert _legend(page) == _twin(app, n, f"{lo}-{hi}")["balance"]["counts"]
-        assert page.inner_text("#grid-count") == "101"
-        assert [e.op for e in ps.repo.edits(n)] == ["split"]
-        browser.screenshot(page, tmp_path, "planner-split.png")
-
-        # -- undo
-        page.click("#tool-undo")
-        page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Undone')")
-        wait_idle(page)
-        back = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
-        assert len(back) == 100 and grid_count(page) == 100
-        assert back[a.code].geometry.equals(a.geometry) and back[a.code].households == h
-        assert fill_of(page, a.code) == within
-        assert ps.repo.edits(n) == []
-
-        # -- split again, then someone else merges B and C while the page holds their old revisions
-        frame(page, [a.code])
-        click_grid(page, pole.x, pole.y)
-        page.click("#tool-split")
-        assert page.is_visible("#drawing") and page.is_disabled("#tool-merge")
-        page.keyboard.press("Escape")  # leaflet-draw cancels: the page is back to selecting
-        page.wait_for_selector("#drawing", state="hidden")
-        assert page.is_enabled("#tool-split") and len(ps.repo.edits(n)) == 0
-        page.click("#tool-split")
-        draw(page, line.coords)
-        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ split')")
-        wait_idle(page)
-        assert grid_count(page) == 101
-        split = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
-        piece = next(code for code in split if code not in {u.code for u in grids0})
-
-        # -- move an area across the new boundary: from A to its new neighbour, drawn as a polygon
-        cut = shapely.intersection(line, a.geometry)
-        mid = cut.interpolate(0.5, normalized=True)
-        r = shapely.union_all([split[a.code].geometry, split[piece].geometry]).boundary.distance(mid) * 0.3
-        square = [(mid.x - r, mid.y - r), (mid.x + r, mid.y - r), (mid.x + r, mid.y + r), (mid.x - r, mid.y + r)]
-        frame(page, [a.code, piece])
-        click_grid(page, *_inside(split[a.code].geometry, mid, r))
-        click_grid(page, *_inside(split[piece].geometry, mid, r))
-        page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
-                               arg=[a.code, piece])
-        page.click("#tool-move")
-        draw(page, square)
-        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ move')")
-        wait_idle(page)
-        moved = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
-        drawn = shapely.geometry.shape(ps.repo.edits(n)[-1].params["area"])  # as the page sent it: pixels, not our square
-        assert drawn.symmetric_difference(shapely.Polygon(square)).area < 0.1 * drawn.area
-        taken = shapely.intersection(drawn, split[a.code].geometry).area
-        assert taken > 0 and moved[a.code].geometry.area == pytest.approx(split[a.code].geometry.area - taken, rel=1e-6)
-        assert moved[piece].geometry.area == pytest.approx(split[piece].geometry.area + taken, rel=1e-6)
-        assert moved[a.code].households + moved[piece].households == h
-        assert grid_count(page) == 101 and [e.op for e in ps.repo.edits(n)] == ["split", "move"]
-
-        # -- reshape E: drag one of its corners inwards (leaflet-draw's vertex editing); a neighbour follows
-        e, corner, inward = reshape_target(grids0, exclude={a.code, b.code, c.code})
-        frame(page, [e.code])
-        q = polylabel(e.geometry, 1e-6)
-        click_grid(page, q.x, q.y)
-        page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
-                               arg=[e.code])
-        page.click("#tool-reshape")
-        page.wait_for_selector(".leaflet-marker-icon.leaflet-editing-icon")
-        x0, y0 = browser.map_point(page, "window.gridmap.plannerMap", *corner)
-        x1, y1 = browser.map_point(page, "window.gridmap.plannerMap", *inward)
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        for k in range(1, 11):
-            page.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
-        page.mouse.up()
-        page.click("#draw-finish")
-        page.wait_for_function("document.getElementById('edit-msg').textContent.startsWith('✓ reshape')")
-        wait_idle(page)
-        reshaped = {u.code: u for u in s.store.units(level=Level.grid, plan=n)}
-        log_ = ps.repo.edits(n)[-1]
-        assert log_.op == "reshape" and log_.params["code"] == e.code
-        changed = [code for code in moved if not reshaped[code].geometry.equals(moved[code].geometry)]
-        assert e.code in changed and len(changed) >= 2  # the neighbour followed
-        assert reshaped[e.code].geometry.area < moved[e.code].geometry.area
-        before_u = shapely.union_all([moved[code].geometry for code in changed])
-        after_u = shapely.union_all([reshaped[code].geometry for code in changed])
-        assert before_u.symmetric_difference(after_u).area < 1e-12  # no gap, no overlap: the region is the same
-        drawn = shapely.normalize(shapely.geometry.shape(log_.params["geometry"]))  # what the page sent, unrounded
-        assert shapely.equals_exact(shapely.normalize(reshaped[e.code].geometry), drawn, 1e-12)
-        assert shapely.Point(corner).distance(drawn.exterior) > 0.5 * shapely.Point(corner).distance(shapely.Point(inward))
-        assert len(reshaped) == 101 == grid_count(page)
-        d = next(g for g in grids0 if g.code not in (a.code, b.code, c.code, e.code))
-        ps.repo.apply_edit(n, "rename", {}, [_renamed(s.store.unit(d.code, plan=n), XSS)], [],
-                           {d.code: ps.repo.unit_revs(n)[d.code]}, author="someone else")
-        ps.edit(n, "merge", {"codes": [b.code, c.code]}, author="someone else")
-        frame(page, [b.code, c.code])
-        for g in (b, c):
-            q = polylabel(g.geometry, 1e-6)
-            click_grid(page, q.x, q.y)
-        page.wait_for_function("window.gridmap.planner.selected.length === 2")
-        page.click("#tool-merge")
-        page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Conflict')")
-        wait_idle(page)
-        assert "reload" in page.inner_text("#edit-msg")
-        assert grid_count(page) == 100 == len(s.store.units(level=Level.grid, plan=n))  # reloaded: B and C are one
-        assert [x.op for x in ps.repo.edits(n)] == ["split", "move", "reshape", "rename", "merge"]
-
-        # -- the renamed grid's hostile name is shown as text, nothing runs
-        here = s.store.unit(d.code, plan=n)
-        frame(page, [d.code])
-        q = polylabel(here.geometry, 1e-6)
-        page.click("#clear-selection")
-        click_grid(page, q.x, q.y)
-        page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
-                               arg=[d.code])
-        assert XSS in page.inner_text("#selected") and page.locator("#selected img, .leaflet-tooltip img").count() == 0
-        page.mouse.move(*browser.map_point(page, "window.gridmap.plannerMap", q.x, q.y))
-        page.wait_for_selector(".leaflet-tooltip")
-        assert XSS in page.inner_text(".leaflet-tooltip") and page.locator(".leaflet-tooltip img").count() == 0
-
-        # -- a gap appears (written past the edit rules, as a bad import would): impact, refusal, force
-        ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(here)], [], {d.code: ps.repo.unit_revs(n)[d.code]})
-        assert page.is_disabled("#publish")
-        page.click("#check-coverage")
-        page.wait_for_function("document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
-        wait_idle(page)
-        problems = PlanningService(s).coverage(plan=n)
-        assert problems and any(p.kind == "gap" and d.code in p.codes for p in problems)
-        assert page.locator("#coverage-list li").count() == len(problems)
-        assert page.evaluate("window.gridmap.planner.problems()") == len(problems)  # the red layer
-        assert "gap" in page.inner_text("#coverage-list")
-        frame(page, [d.code])
-        browser.screenshot(page, tmp_path, "planner-coverage.png")
-        page.click("#show-impact")
-        page.wait_for_selector("#impact:not([hidden])", timeout=60000)
-        wait_idle(page)
-        impact = ps.impact(n)
-        assert impact["coverage"] and impact["diff"]["added"] == 1 and impact["diff"]["removed"] == 1
-        assert page.inner_text("#impact-households") == str(impact["households"]["households"])
-        diff = ps.diff(1, n)
-        assert [x["code"] for x in diff["added"]] == [piece] and [x["code"] for x in diff["removed"]] == [c.code]
-        listed = page.inner_text("#diff-list")
-        assert f"added {piece}" in listed and f"removed {c.code}" in listed and f"renamed {d.code}" in listed
-        assert all(f"reshaped {x['code']}" in listed for x in diff["reshaped"])
-        assert page.locator("#diff-list img").count() == 0
-        assert page.inner_text("#impact-coverage") == str(len(impact["coverage"]))
-        assert page.inner_text("#impact-teams") == str(len(impact["teams"]))
-        assert page.inner_text("#impact-staff") == str(len(impact["staff_on_removed_grids"]))
-        assert page.locator("#impact-flows li").count() == len(impact["households"]["flows"])
-        assert page.inner_text("#impact-incidents").startswith(f"{len(impact['incidents']['moving'])} / ")
-        assert page.locator("#force-label").is_hidden() and page.is_enabled("#publish")
-        browser.screenshot(page, tmp_path, "planner-impact.png")
-
-        today = s.today().isoformat()
-        page.fill("#effective-from", today)
-        page.click("#publish")
-        page.wait_for_selector("#force-label:not([hidden])", timeout=60000)
-        wait_idle(page)
-        assert page.locator("#publish-reasons li").count() == len(impact["coverage"])
-        assert "gap" in page.inner_text("#publish-reasons") and "refused" in page.inner_text("#publish-msg")
-        assert ps.plan(n).status == "draft" and s.store.current_plan() == 1  # refused: nothing changed
-        page.check("#force")
-        page.click("#publish")
-        page.wait_for_function("document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
-        wait_idle(page)
-        rec = ps.plan(n)
-        assert (rec.status, rec.effective_from.isoformat(), s.store.current_plan()) == ("published", today, n)
-        assert "forced" in page.inner_text("#publish-msg")
-        assert page.inner_text("#plan-status") == "已发布 published"
-        assert "现行 in force" in page.locator("#plan-select option:checked").inner_text()
-        assert page.is_disabled("#tool-undo") and page.is_disabled("#publish")
-        page.wait_for_timeout(300)
-        shot = browser.screenshot(page, tmp_path, "planner-published.png")
-        assert shot.stat().st_size > 50_000
+        assert page.is_visible("#read-only") and page.is_disabled("#tool-split") and page.is_disabled("#publish")
         assert unexpected(log, "409") == [] and log.dialogs == [] and log.outside == []
-        assert len([f for f in log.failed if "HTTP 409" in f]) == 2  # the stale merge and the refused publish
+        assert len([x for x in log.failed if "HTTP 409" in x]) == 2  # the stale merge and the refused publish
         desk.close()
+
+
+def _sign_in_and_make_a_draft(run: Run) -> None:
+    page, ps = run.page, run.plans
+    page.goto(f"{run.base}/planner", wait_until="load")
+    assert "/login?next=/planner" in page.url
+    page.fill('input[name="username"]', "planner1")
+    page.fill('input[name="password"]', "password123")
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{run.base}/planner")
+    assert page.locator("#no-plan").count() == 1
+    page.fill("#draft-note", XSS)
+    page.click("#create-draft")
+    page.wait_for_url(re.compile(r".*/planner\?plan=\d+$"))
+    run.n = int(page.url.rsplit("=", 1)[1])
+    rec = ps.plan(run.n)
+    assert (rec.status, rec.note, rec.author, rec.base_version) == ("draft", XSS, "planner1", 1)
+    page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
+    assert XSS in page.inner_text("#plan-select") and page.locator("#plan-select img").count() == 0
+
+
+def _split_colour_and_undo(run: Run, a, pole, line) -> None:
+    """Set a target A is within, split A with a drawn line: both halves turn "under"; undo."""
+    page, ps, n, h = run.page, run.plans, run.n, a.households
+    biggest = max(q.area for q in shapely.get_parts(shapely.ops.split(a.geometry, line))) / a.geometry.area
+    lo, hi = int(h * (1 + biggest) / 2), h + 50  # A is within; each half of it will be under
+    page.fill("#households", f"{lo}-{hi}")
+    page.click("#targets button[type=submit]")
+    page.wait_for_function(f"document.getElementById('target-text').textContent === '{lo}–{hi}'")
+    wait_idle(page)
+    twin = _twin(run.app, n, f"{lo}-{hi}")  # the twin's colours, to compare with the map
+    within, under = twin["balance"]["colours"]["within"], twin["balance"]["colours"]["under"]
+    assert fill_of(page, a.code) == within
+    assert _legend(page) == twin["balance"]["counts"]
+
+    run.select(a)
+    page.click("#tool-split")
+    draw(page, line.coords)
+    run.done("✓ split")
+    after = run.grids()
+    assert len(after) == 101 and grid_count(page) == 101
+    new = sorted(set(after) - {u.code for u in run.grids0})
+    assert len(new) == 1 and new[0] in page.inner_text("#edit-msg")
+    assert after[a.code].households + after[new[0]].households == h
+    assert fill_of(page, a.code) == under and fill_of(page, new[0]) == under  # colours updated
+    assert _legend(page) == _twin(run.app, n, f"{lo}-{hi}")["balance"]["counts"]
+    assert page.inner_text("#grid-count") == "101"
+    assert [x.op for x in ps.repo.edits(n)] == ["split"]
+    browser.screenshot(page, run.tmp_path, "planner-split.png")
+
+    page.click("#tool-undo")
+    page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Undone')")
+    wait_idle(page)
+    back = run.grids()
+    assert len(back) == 100 and grid_count(page) == 100
+    assert back[a.code].geometry.equals(a.geometry) and back[a.code].households == h
+    assert fill_of(page, a.code) == within
+    assert ps.repo.edits(n) == []
+
+
+def _split_then_move_an_area(run: Run, a, line) -> str:
+    """Split A again (after an Esc), then move a drawn square across the cut; returns the new piece's code."""
+    page, ps, n = run.page, run.plans, run.n
+    run.select(a)
+    page.click("#tool-split")
+    assert page.is_visible("#drawing") and page.is_disabled("#tool-merge")
+    page.keyboard.press("Escape")  # leaflet-draw cancels: the page is back to selecting
+    page.wait_for_selector("#drawing", state="hidden")
+    assert page.is_enabled("#tool-split") and len(ps.repo.edits(n)) == 0
+    page.click("#tool-split")
+    draw(page, line.coords)
+    run.done("✓ split")
+    split = run.grids()
+    piece = next(code for code in split if code not in {u.code for u in run.grids0})
+
+    mid = shapely.intersection(line, a.geometry).interpolate(0.5, normalized=True)
+    r = shapely.union_all([split[a.code].geometry, split[piece].geometry]).boundary.distance(mid) * 0.3
+    square = [(mid.x - r, mid.y - r), (mid.x + r, mid.y - r), (mid.x + r, mid.y + r), (mid.x - r, mid.y + r)]
+    run.select(_away(split[a.code], mid, r), _away(split[piece], mid, r))
+    page.click("#tool-move")
+    draw(page, square)
+    run.done("✓ move")
+    moved = run.grids()
+    drawn = shapely.geometry.shape(ps.repo.edits(n)[-1].params["area"])  # as the page sent it: pixels, not our square
+    assert drawn.symmetric_difference(shapely.Polygon(square)).area < 0.1 * drawn.area
+    taken = shapely.intersection(drawn, split[a.code].geometry).area
+    assert taken > 0 and moved[a.code].geometry.area == pytest.approx(split[a.code].geometry.area - taken, rel=1e-6)
+    assert moved[piece].geometry.area == pytest.approx(split[piece].geometry.area + taken, rel=1e-6)
+    assert moved[a.code].households + moved[piece].households == a.households
+    assert grid_count(page) == 101 and [x.op for x in ps.repo.edits(n)] == ["split", "move"]
+    return piece
+
+
+def _reshape_by_dragging_a_corner(run: Run, e, corner, inward) -> None:
+    """Drag one of E's corners inwards (leaflet-draw's vertex editing): a neighbour takes what E gives up."""
+    page, before = run.page, run.grids()
+    run.select(e)
+    page.click("#tool-reshape")
+    page.wait_for_selector(".leaflet-marker-icon.leaflet-editing-icon")
+    x0, y0 = browser.map_point(page, "window.gridmap.plannerMap", *corner)
+    x1, y1 = browser.map_point(page, "window.gridmap.plannerMap", *inward)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
+    page.mouse.up()
+    page.click("#draw-finish")
+    run.done("✓ reshape")
+    after = run.grids()
+    edit = run.plans.repo.edits(run.n)[-1]
+    assert edit.op == "reshape" and edit.params["code"] == e.code
+    changed = [code for code in before if not after[code].geometry.equals(before[code].geometry)]
+    assert e.code in changed and len(changed) >= 2  # the neighbour followed
+    assert after[e.code].geometry.area < before[e.code].geometry.area
+    region_before = shapely.union_all([before[code].geometry for code in changed])
+    region_after = shapely.union_all([after[code].geometry for code in changed])
+    assert region_before.symmetric_difference(region_after).area < 1e-12  # no gap, no overlap
+    drawn = shapely.normalize(shapely.geometry.shape(edit.params["geometry"]))  # what the page sent, unrounded
+    assert shapely.equals_exact(shapely.normalize(after[e.code].geometry), drawn, 1e-12)
+    assert shapely.Point(corner).distance(drawn.exterior) > 0.5 * shapely.Point(corner).distance(shapely.Point(inward))
+    assert len(after) == 101 == grid_count(page)
+
+
+def _lose_a_race_and_show_names_as_text(run: Run, b, c, d) -> None:
+    """Someone else renames D (hostile name) and merges B and C while the page holds their old revisions."""
+    page, ps, n = run.page, run.plans, run.n
+    ps.repo.apply_edit(n, "rename", {}, [_renamed(run.services.store.unit(d.code, plan=n), XSS)], [],
+                       {d.code: ps.repo.unit_revs(n)[d.code]}, author="someone else")
+    ps.edit(n, "merge", {"codes": [b.code, c.code]}, author="someone else")
+    run.select(b, c)
+    page.click("#tool-merge")
+    page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Conflict')")
+    wait_idle(page)
+    assert "reload" in page.inner_text("#edit-msg")
+    assert grid_count(page) == 100 == len(run.grids())  # reloaded: B and C are one
+    assert [x.op for x in ps.repo.edits(n)] == ["split", "move", "reshape", "rename", "merge"]
+
+    here = run.grids()[d.code]
+    run.select(here)
+    assert XSS in page.inner_text("#selected") and page.locator("#selected img").count() == 0
+    q = polylabel(here.geometry, 1e-6)
+    page.mouse.move(*browser.map_point(page, "window.gridmap.plannerMap", q.x, q.y))
+    page.wait_for_selector(".leaflet-tooltip")
+    assert XSS in page.inner_text(".leaflet-tooltip") and page.locator(".leaflet-tooltip img").count() == 0
+
+
+def _merge(run: Run, f, g) -> None:
+    page = run.page
+    run.select(f, g)
+    page.click("#tool-merge")
+    run.done("✓ merge")
+    merged = run.grids()
+    assert g.code not in merged and merged[f.code].households == f.households + g.households
+    assert merged[f.code].geometry.symmetric_difference(shapely.union_all([f.geometry, g.geometry])).area < 1e-12
+    assert grid_count(page) == 99 == len(merged) and page.inner_text("#grid-count") == "99"
+    assert page.evaluate(f"window.gridmap.planner.layers[{json.dumps(g.code)}] === undefined")
+    q = polylabel(merged[f.code].geometry, 1e-6)
+    page.mouse.move(*browser.map_point(page, "window.gridmap.plannerMap", q.x, q.y))
+    page.wait_for_function("want => [...document.querySelectorAll('.leaflet-tooltip')].some(t => t.textContent.includes(want))",
+                           arg=f"{f.code} {f.name} · {f.households + g.households} 户 households")
+
+
+def _coverage_impact_and_publish(run: Run, d, piece: str, removed: list[str]) -> None:
+    """A gap appears (written past the edit rules, as a bad import would): the coverage check shows it
+    in red, the impact lists it, publishing is refused with it, then forced."""
+    page, ps, s, n = run.page, run.plans, run.services, run.n
+    ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(run.grids()[d.code])], [], {d.code: ps.repo.unit_revs(n)[d.code]})
+    assert page.is_disabled("#publish")
+    page.click("#check-coverage")
+    page.wait_for_function("document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
+    wait_idle(page)
+    problems = PlanningService(s).coverage(plan=n)
+    assert problems and any(p.kind == "gap" and d.code in p.codes for p in problems)
+    assert page.locator("#coverage-list li").count() == len(problems)
+    assert page.evaluate("window.gridmap.planner.problems()") == len(problems)  # the red layer
+    assert "gap" in page.inner_text("#coverage-list")
+    frame(page, [d.code])
+    browser.screenshot(page, run.tmp_path, "planner-coverage.png")
+
+    page.click("#show-impact")
+    page.wait_for_selector("#impact:not([hidden])", timeout=60000)
+    wait_idle(page)
+    impact, diff = ps.impact(n), ps.diff(1, n)
+    assert impact["coverage"] and impact["diff"]["added"] == 1 and impact["diff"]["removed"] == len(removed)
+    assert [x["code"] for x in diff["added"]] == [piece] and [x["code"] for x in diff["removed"]] == removed
+    listed = page.inner_text("#diff-list")
+    assert f"added {piece}" in listed and f"renamed {d.code}" in listed
+    assert all(f"removed {code}" in listed for code in removed)
+    assert all(f"reshaped {x['code']}" in listed for x in diff["reshaped"])
+    assert page.locator("#diff-list img").count() == 0
+    assert page.inner_text("#impact-households") == str(impact["households"]["households"])
+    assert page.inner_text("#impact-coverage") == str(len(impact["coverage"]))
+    assert page.inner_text("#impact-teams") == str(len(impact["teams"]))
+    assert page.inner_text("#impact-staff") == str(len(impact["staff_on_removed_grids"]))
+    assert page.locator("#impact-flows li").count() == len(impact["households"]["flows"])
+    assert page.inner_text("#impact-incidents").startswith(f"{len(impact['incidents']['moving'])} / ")
+    assert page.locator("#force-label").is_hidden() and page.is_enabled("#publish")
+    browser.screenshot(page, run.tmp_path, "planner-impact.png")
+
+    today = s.today().isoformat()
+    page.fill("#effective-from", today)
+    page.click("#publish")
+    page.wait_for_selector("#force-label:not([hidden])", timeout=60000)
+    wait_idle(page)
+    assert page.locator("#publish-reasons li").count() == len(impact["coverage"])
+    assert "gap" in page.inner_text("#publish-reasons") and "refused" in page.inner_text("#publish-msg")
+    assert ps.plan(n).status == "draft" and s.store.current_plan() == 1  # refused: nothing changed
+    page.check("#force")
+    page.click("#publish")
+    page.wait_for_function("document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
+    wait_idle(page)
+    rec = ps.plan(n)
+    assert (rec.status, rec.effective_from.isoformat(), s.store.current_plan()) == ("published", today, n)
+    assert "forced" in page.inner_text("#publish-msg")
+    assert page.inner_text("#plan-status") == "已发布 published"
+    assert "现行 in force" in page.locator("#plan-select option:checked").inner_text()
+    assert "现行 in force" not in page.locator('#plan-select option[value="1"]').inner_text()
+    assert page.is_disabled("#tool-undo") and page.is_disabled("#publish")
+    page.wait_for_timeout(300)
+    assert browser.screenshot(page, run.tmp_path, "planner-published.png").stat().st_size > 50_000
 
 
 def _twin(app, n: int, households: str) -> dict:
@@ -512,12 +573,10 @@ def draw(page, points) -> None:
     page.click("#draw-finish")
 
 
-def _inside(geom, near, r) -> tuple[float, float]:
-    """A point of `geom` well inside it, away from the square of half-size r around `near`."""
-    rest = geom.difference(near.buffer(r * 2))
-    big = max(shapely.get_parts(rest), key=lambda g: g.area)
-    p = polylabel(big, 1e-6)
-    return p.x, p.y
+def _away(unit, near, r):
+    """The unit cut back to its largest part away from the square of half-size r around `near`: a place to click it."""
+    rest = unit.geometry.difference(near.buffer(r * 2))
+    return dataclasses.replace(unit, geometry=max(shapely.get_parts(rest), key=lambda x: x.area))
 
 
 def _legend(page) -> dict:

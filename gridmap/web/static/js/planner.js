@@ -40,6 +40,8 @@
     problems: function () { return problemLayer.getLayers().length; }, rings: function () { return ringLayer.getLayers().length; }}});
 
   // -- plans and targets --------------------------------------------------------------------
+  $("plan-select").addEventListener("change", function () { $("plan-pick").submit(); });
+
   $("new-draft").addEventListener("submit", function (e) {
     e.preventDefault();
     say("head-msg", "…", true);
