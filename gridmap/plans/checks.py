@@ -15,7 +15,7 @@ from ..model import Unit
 from .shapes import area_m2, polygonal
 
 
-def coverage_problems(units: Sequence[Unit], tolerance_m2: float = 10.0) -> list[dict]:
+def coverage_problems(units: Sequence[Unit], tolerance_m2: float = 10.0, sliver_m2: float = 100.0) -> list[dict]:
     """Every coverage problem of a plan's units, parent by parent, as JSON-ready dicts.
 
     Each dict has kind, parent, codes, area_m2, location {lon, lat} and detail. A unit whose
@@ -36,16 +36,16 @@ def coverage_problems(units: Sequence[Unit], tolerance_m2: float = 10.0) -> list
         children.setdefault(u.parent_code, []).append(u)
     for parent_code in sorted(children):
         kids = sorted(children[parent_code], key=lambda u: u.code)
-        out += _check(by_code[parent_code], kids, tolerance_m2)
+        out += _check(by_code[parent_code], kids, tolerance_m2, sliver_m2)
     return out
 
 
-def _check(parent: Unit, kids: list[Unit], tolerance_m2: float) -> list[dict]:
+def _check(parent: Unit, kids: list[Unit], tolerance_m2: float, sliver_m2: float) -> list[dict]:
     try:
         from ..planning.coverage import check_coverage
     except ImportError:  # pragma: no cover - the planning package ships with gridmap
         return _minimal_check(parent, kids, tolerance_m2)
-    return [p.to_dict() for p in check_coverage(parent, kids, tolerance_m2=tolerance_m2)]
+    return [p.to_dict() for p in check_coverage(parent, kids, tolerance_m2=tolerance_m2, sliver_m2=sliver_m2)]
 
 
 def _minimal_check(parent: Unit, kids: list[Unit], tolerance_m2: float) -> list[dict]:

@@ -224,7 +224,8 @@ class PlanService:
     def coverage(self, version: int) -> list[dict]:
         """Coverage problems of every parent in a plan (the publish gate)."""
         self.repo.get(version)
-        return coverage_problems(self.store.units(plan=version), self.services.settings.outside_tolerance_m2)
+        s = self.services.settings  # the same tolerances as `gridmap check --coverage`
+        return coverage_problems(self.store.units(plan=version), s.coverage_tolerance_m2, s.sliver_m2)
 
     def impact(self, version: int) -> dict:
         """What publishing this draft would do, against the newest published plan."""
