@@ -1,18 +1,15 @@
 """The publish gate: coverage of every parent by its children in a plan.
 
 Uses the coverage check of `gridmap.planning.coverage` (gaps, overlaps, children outside
-their parent, invalid, multi-part and sliver children, with areas in m²). If that module is
-not installed, a minimal check of gaps, overlaps and outside pieces stands in for it.
+their parent, invalid, multi-part and sliver children, with areas in m²), parent by parent.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-import shapely
-
 from ..model import Unit
-from .shapes import area_m2, polygonal
+from ..planning.coverage import check_coverage
 
 
 def coverage_problems(units: Sequence[Unit], tolerance_m2: float = 10.0, sliver_m2: float = 100.0) -> list[dict]:
@@ -41,34 +38,4 @@ def coverage_problems(units: Sequence[Unit], tolerance_m2: float = 10.0, sliver_
 
 
 def _check(parent: Unit, kids: list[Unit], tolerance_m2: float, sliver_m2: float) -> list[dict]:
-    try:
-        from ..planning.coverage import check_coverage
-    except ImportError:  # pragma: no cover - the planning package ships with gridmap
-        return _minimal_check(parent, kids, tolerance_m2)
     return [p.to_dict() for p in check_coverage(parent, kids, tolerance_m2=tolerance_m2, sliver_m2=sliver_m2)]
-
-
-def _minimal_check(parent: Unit, kids: list[Unit], tolerance_m2: float) -> list[dict]:
-    """Gaps, sibling overlaps and outside pieces only (geodesic m²)."""
-    out = []
-    geoms = [k.geometry for k in kids]
-    tree = shapely.STRtree(geoms)
-    for i, j in zip(*tree.query(geoms, predicate="intersects")):
-        if i < j:
-            piece = polygonal(shapely.intersection(geoms[i], geoms[j]))
-            out += _problem("overlap", parent.code, [kids[i].code, kids[j].code], piece, tolerance_m2)
-    union = shapely.union_all(geoms)
-    out += _problem("gap", parent.code, [], polygonal(shapely.difference(parent.geometry, union)), tolerance_m2)
-    for k in kids:
-        out += _problem("outside", parent.code, [k.code], polygonal(shapely.difference(k.geometry, parent.geometry)),
-                        tolerance_m2)
-    return out
-
-
-def _problem(kind: str, parent: str, codes: list[str], piece, tolerance_m2: float) -> list[dict]:
-    area = area_m2(piece)
-    if area <= tolerance_m2:
-        return []
-    p = piece.representative_point()
-    return [{"kind": kind, "parent": parent, "codes": codes, "area_m2": round(area, 2),
-             "location": {"lon": round(p.x, 7), "lat": round(p.y, 7)}, "detail": ""}]
