@@ -17,25 +17,27 @@ from pyproj import Transformer
 from ..errors import InputError
 
 
-@lru_cache(maxsize=32)
-def _transformers(lon0: float, lat0: float) -> tuple[Transformer, Transformer]:
-    laea = f"+proj=laea +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m +no_defs"
-    return (Transformer.from_crs("EPSG:4326", laea, always_xy=True),
-            Transformer.from_crs(laea, "EPSG:4326", always_xy=True))
+@lru_cache(maxsize=64)
+def _transformer(lon0: float, lat0: float) -> Transformer:
+    # A bare PROJ pipeline builds in well under a millisecond; from_crs takes ~20 ms per frame.
+    return Transformer.from_pipeline(
+        f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=laea +lat_0={lat0} +lon_0={lon0} +ellps=WGS84")
 
 
 class MetricFrame:
     """A local Lambert azimuthal equal-area frame (metres) centred on a lon/lat point.
 
     Equal-area on the WGS84 ellipsoid, so `shapely.area` of a projected shape is its true
-    area in m². Lengths are exact at the centre and within 0.1 % over a 100 km radius,
-    enough for perimeters and compactness. Coordinates map one to one, so edges shared
-    exactly in lon/lat stay shared exactly in metres.
+    area in m². Lengths are exact at the centre and within 0.01 % over a 100 km radius,
+    enough for perimeters and compactness. The centre is rounded to 0.25°, so neighbouring
+    units share a frame. Coordinates map one to one, so edges shared exactly in lon/lat stay
+    shared exactly in metres.
     """
 
     def __init__(self, lon0: float, lat0: float):
-        self.lon0, self.lat0 = round(float(lon0), 4), round(float(lat0), 4)
-        self._fwd, self._inv = _transformers(self.lon0, self.lat0)
+        self.lon0, self.lat0 = round(float(lon0) * 4) / 4, round(float(lat0) * 4) / 4
+        self._tr = _transformer(self.lon0, self.lat0)
 
     @classmethod
     def around(cls, geoms) -> "MetricFrame":
@@ -59,19 +61,19 @@ class MetricFrame:
 
     def xy_to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """Coordinate arrays in metres to lon/lat arrays."""
-        lon, lat = self._inv.transform(np.asarray(x, float), np.asarray(y, float))
+        lon, lat = self._tr.transform(np.asarray(x, float), np.asarray(y, float), direction="INVERSE")
         return np.asarray(lon), np.asarray(lat)
 
     def xy_to_m(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         """Lon/lat arrays to metre arrays."""
-        x, y = self._fwd.transform(np.asarray(lon, float), np.asarray(lat, float))
+        x, y = self._tr.transform(np.asarray(lon, float), np.asarray(lat, float))
         return np.asarray(x), np.asarray(y)
 
     def _fwd_xy(self, xy: np.ndarray) -> np.ndarray:
-        return np.column_stack(self._fwd.transform(xy[:, 0], xy[:, 1]))
+        return np.column_stack(self._tr.transform(xy[:, 0], xy[:, 1]))
 
     def _inv_xy(self, xy: np.ndarray) -> np.ndarray:
-        return np.column_stack(self._inv.transform(xy[:, 0], xy[:, 1]))
+        return np.column_stack(self._tr.transform(xy[:, 0], xy[:, 1], direction="INVERSE"))
 
 
 def polsby_popper(area_m2, perimeter_m):

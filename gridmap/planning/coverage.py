@@ -82,16 +82,18 @@ def check_coverage(parent: Unit, children: Sequence[Unit], tolerance_m2: float =
     pm = _repair(frame, parent.code, parent.code, parent.geometry, out)
     cm = np.array([c.geometry for c in children], dtype=object)
     repaired = np.zeros(len(cm), dtype=bool)
-    for k, code in enumerate(codes):
-        fixed = _repair(frame, parent.code, code, cm[k], out)
-        repaired[k] = fixed is not cm[k]
-        cm[k] = fixed
+    ok = shapely.is_valid(cm) & np.isin(shapely.get_type_id(cm), (3, 6))  # valid Polygon / MultiPolygon
+    for k in np.flatnonzero(~ok):
+        cm[k] = _repair(frame, parent.code, codes[k], cm[k], out)
+        repaired[k] = True
     out += _multipart_and_slivers(frame, parent.code, codes, cm, sliver_m2, repaired)
+    # Children whose every edge is matched exactly by a neighbour (or lies free) cannot overlap
+    # anything: only the others are candidates for overlaps, and only they need a full union.
+    suspect = ~shapely.is_empty(shapely.coverage_invalid_edges(cm)) | shapely.is_empty(cm)
     tree = shapely.STRtree(cm)
-    overlaps, any_overlap = _overlaps(frame, parent.code, codes, cm, tree, tolerance_m2)
-    out += overlaps
+    out += _overlaps(frame, parent.code, codes, cm, tree, tolerance_m2, np.flatnonzero(suspect))
     out += _outside(frame, parent.code, codes, pm, cm, tolerance_m2)
-    out += _gaps(frame, parent.code, codes, pm, cm, tree, tolerance_m2, any_overlap)
+    out += _gaps(frame, parent.code, codes, pm, cm, tree, tolerance_m2, suspect)
     for p in out:  # an empty geometry has no place of its own: point at its parent
         if not np.isfinite([p.lon, p.lat]).all() and not pm.is_empty:
             at = shapely.point_on_surface(pm)
@@ -167,21 +169,26 @@ def _multipart_and_slivers(frame, parent, codes, cm, sliver_m2, repaired) -> lis
     return out
 
 
-def _overlaps(frame, parent, codes, cm, tree, tol) -> tuple[list[Problem], bool]:
-    i, j = tree.query(cm, predicate="intersects")
+def _overlaps(frame, parent, codes, cm, tree, tol, suspects) -> list[Problem]:
+    if len(suspects) == 0:
+        return []
+    qi, j = tree.query(cm[suspects], predicate="intersects")
+    i = suspects[qi]
+    pairs = np.unique(np.column_stack([np.minimum(i, j), np.maximum(i, j)]), axis=0)
+    i, j = pairs[:, 0], pairs[:, 1]
     keep = i < j
     i, j = i[keep], j[keep]
     # interiors meet: a 2-D overlap (shared edges and corners only are fine)
     inner = shapely.relate_pattern(cm[i], cm[j], "T********")
     i, j = i[inner], j[inner]
     if len(i) == 0:
-        return [], False
+        return []
     shapes = np.array([_polygonal(g) for g in shapely.intersection(cm[i], cm[j])], dtype=object)
     areas = area_m2(frame, shapes)
     out = [_problem(frame, "overlap", parent, sorted([codes[a], codes[b]]), s,
                     f"{codes[a]} and {codes[b]} both cover {ar:,.1f} m²", area=ar)
            for a, b, s, ar in zip(i, j, shapes, areas) if ar >= tol and ar > 0]
-    return out, True
+    return out
 
 
 def _outside(frame, parent, codes, pm, cm, tol) -> list[Problem]:
@@ -198,12 +205,12 @@ def _outside(frame, parent, codes, pm, cm, tol) -> list[Problem]:
     return out
 
 
-def _gaps(frame, parent, codes, pm, cm, tree, tol, any_overlap) -> list[Problem]:
-    # coverage_union is ~6x faster but assumes edges match and nothing overlaps; check that first
-    if not any_overlap and shapely.coverage_is_valid(cm):
-        union = shapely.coverage_union_all(cm)
-    else:
-        union = shapely.union_all(cm)
+def _gaps(frame, parent, codes, pm, cm, tree, tol, suspect) -> list[Problem]:
+    # coverage_union is ~6x faster than a full union but needs edges that match exactly and no
+    # overlaps: true of the children not suspected; the suspects join with a full union
+    union = shapely.coverage_union_all(cm[~suspect])
+    if suspect.any():
+        union = shapely.union_all(np.concatenate([[union], cm[suspect]]))
     rest = _polygonal(shapely.difference(pm, union))
     parts = shapely.get_parts(rest)
     if len(parts) == 0:
