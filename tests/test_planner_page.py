@@ -351,6 +351,9 @@ def _sign_in_and_make_a_draft(run: Run) -> None:
     assert (rec.status, rec.note, rec.author, rec.base_version) == ("draft", XSS, "planner1", 1)
     page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
     assert XSS in page.inner_text("#plan-select") and page.locator("#plan-select img").count() == 0
+    assert page.locator(".gm-label").count() > 10  # labelled where the grid is wide enough on screen
+    page.wait_for_timeout(300)
+    browser.screenshot(page, run.tmp_path, "planner-draft.png")
 
 
 def _split_colour_and_undo(run: Run, a, pole, line) -> None:
