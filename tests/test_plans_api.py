@@ -156,3 +156,26 @@ def test_cli_plan_commands(services, tmp_path):
     assert cli("show", "2", "--json").exit_code == 0
     r = cli("publish", "2", "--effective", "tomorrow")
     assert r.exit_code == 1 and "error:" in r.output
+
+
+def test_locate_at_a_past_date_uses_the_plan_then_in_force(api, app):
+    from .test_plans import backdate_plan_1
+
+    services = app.extensions["gridmap"]
+    backdate_plan_1(services, dt.date(2025, 1, 1))
+    draft = api("post", "/api/v1/plans", "/api/v1/plans", json={"note": "merge"}).json["version"]
+    merged = api("post", "/api/v1/plans/{version}/edits", f"/api/v1/plans/{draft}/edits",
+                 json={"op": "merge", "codes": [G2, G3], "rev": 0})
+    assert merged.status_code == 200 and merged.json["removed"] == [G3], merged.json
+    r = api("post", "/api/v1/plans/{version}/publish", f"/api/v1/plans/{draft}/publish",
+            json={"effective_from": "2025-06-01"})
+    assert r.status_code == 200, r.json
+
+    def where(query: str):
+        return api("get", "/api/v1/locate", f"/api/v1/locate?lon=116.25&lat=39.05{query}", who=None)
+
+    assert where("").json["grid"] == G2  # the merged grid kept the lowest code
+    assert where("&at=2025-03-01").json["grid"] == G3
+    assert where("&at=2020-01-01").status_code == 404
+    bad = where("&at=March")
+    assert bad.status_code == 422 and "'at'" in bad.json["detail"]

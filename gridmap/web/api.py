@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, jsonify, request
 
 from ..errors import InputError
@@ -34,7 +36,7 @@ def unit(code: str):
 @bp.get("/locate")
 def locate():
     lon, lat = _float_arg("lon"), _float_arg("lat")
-    loc = services().locate(lon, lat, crs=request.args.get("crs", "EPSG:4326"))
+    loc = services().locate(lon, lat, crs=request.args.get("crs", "EPSG:4326"), at=_date_arg("at"))
     return jsonify(loc.__dict__ | {"candidates": list(loc.candidates)})
 
 
@@ -49,6 +51,16 @@ def _float_arg(name: str) -> float:
         return float(raw)
     except (TypeError, ValueError):
         raise InputError(f"query parameter {name!r} must be a number, got {raw!r}") from None
+
+
+def _date_arg(name: str) -> dt.date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise InputError(f"query parameter {name!r} must be a date (YYYY-MM-DD), got {raw!r}") from None
 
 
 def _level(raw: str | None) -> Level | None:
