@@ -85,7 +85,7 @@ def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *
     if method == "bisect":
         labels = _bisect(cells.xy, cells.w, k)
         labels = _contiguous(labels, cells.nbrs, cells.w)
-        labels = _refine(labels, cells.xy, cells.w, cells.nbrs, lo, hi)
+        labels = _refine(labels, cells.xy, cells.w, cells.nbrs, lo, hi, cells.edge, cells.scale)
     else:
         labels = _spopt(method, cells, k, lo)
         labels = _contiguous(labels, cells.nbrs, cells.w)
@@ -107,6 +107,8 @@ class _Cells:
     nbrs: list[np.ndarray]  # adjacency not crossing a barrier
     n_points: int
     dropped: int
+    edge: list[np.ndarray]  # length (m) of the edge shared with each neighbour
+    scale: float  # metres: the side of an average grid's square, to weigh shape against spread
 
     @property
     def n(self) -> int:
@@ -150,12 +152,13 @@ def _cells(zone: Unit, points, weights, barriers, locked) -> _Cells:
         # clip in lon/lat so the zone's boundary stays exactly its own
         geoms = shapely.intersection(frame.to_lonlat(vor), free)
     shapely.destroy_prepared(free)
-    nbrs = _adjacency(geoms, xy, [frame.to_m(g) for g in barriers])
-    return _Cells(geoms, xy, uniq, w, nbrs, int(ok.sum()), dropped)
+    nbrs, edge = _adjacency(frame.to_m(geoms), xy, [frame.to_m(g) for g in barriers])
+    return _Cells(geoms, xy, uniq, w, nbrs, int(ok.sum()), dropped, edge,
+                  float(np.sqrt(shapely.area(frame.to_m(free)))))
 
 
-def _adjacency(geoms: np.ndarray, xy: np.ndarray, barriers_m: list) -> list[np.ndarray]:
-    """Cells sharing an edge (not only a corner) whose generators no barrier separates."""
+def _adjacency(geoms: np.ndarray, xy: np.ndarray, barriers_m: list) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Cells (metres) sharing an edge whose generators no barrier separates, and the edge lengths."""
     tree = shapely.STRtree(geoms)
     i, j = tree.query(geoms, predicate="intersects")
     keep = i < j
@@ -168,11 +171,15 @@ def _adjacency(geoms: np.ndarray, xy: np.ndarray, barriers_m: list) -> list[np.n
         crossed = np.zeros(len(i), dtype=bool)
         crossed[np.unique(btree.query(lines, predicate="intersects")[0])] = True
         i, j = i[~crossed], j[~crossed]
+    length = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j])))
     nb: list[list[int]] = [[] for _ in range(len(geoms))]
-    for a, b in zip(i.tolist(), j.tolist()):
+    ln: list[list[float]] = [[] for _ in range(len(geoms))]
+    for a, b, x in zip(i.tolist(), j.tolist(), length.tolist()):
         nb[a].append(b)
         nb[b].append(a)
-    return [np.array(x, dtype=int) for x in nb]
+        ln[a].append(x)
+        ln[b].append(x)
+    return [np.array(x, dtype=int) for x in nb], [np.array(x, dtype=float) for x in ln]
 
 
 def _region_count(total: float, households, grids, n: int, code: str) -> int:
@@ -252,10 +259,17 @@ def _contiguous(labels: np.ndarray, nbrs, w) -> np.ndarray:
     return labels
 
 
-def _refine(labels, xy, w, nbrs, lo: float, hi: float, sweeps: int = 60) -> np.ndarray:
-    """Move boundary cells between neighbouring grids: into the range first, then more compact."""
+def _refine(labels, xy, w, nbrs, lo: float, hi: float, edge=None, scale: float = 1.0,
+            sweeps: int = 60) -> np.ndarray:
+    """Move boundary cells between neighbouring grids: into the range first, then more compact.
+
+    Compactness here is the households' moment of inertia about their grid's centre plus the
+    length of boundary between grids (shorter, smoother boundaries raise Polsby-Popper).
+    """
     labels = labels.copy()
     k = labels.max() + 1
+    per_grid = max(float(w.sum()) / k, 1e-9)
+    side = scale / np.sqrt(k)  # an average grid's side, m: inertia / (households x side) is metres
     W = np.bincount(labels, weights=w, minlength=k)
     S = np.column_stack([np.bincount(labels, weights=w * xy[:, d], minlength=k) for d in (0, 1)])
 
@@ -271,11 +285,16 @@ def _refine(labels, xy, w, nbrs, lo: float, hi: float, sweeps: int = 60) -> np.n
                 continue
             ca = S[a] / W[a]
             best, key = None, (0.0, -1e-6)
+            if edge is not None:
+                near = labels[nbrs[c]]
+                to_a = float(edge[c][near == a].sum())
             for b in others:
                 dpen = pen(W[a] - wc) + pen(W[b] + wc) - pen(W[a]) - pen(W[b])
                 cb = S[b] / W[b]
                 dinert = (-wc * W[a] / (W[a] - wc) * float(((xy[c] - ca) ** 2).sum())
-                          + wc * W[b] / (W[b] + wc) * float(((xy[c] - cb) ** 2).sum()))
+                          + wc * W[b] / (W[b] + wc) * float(((xy[c] - cb) ** 2).sum())) / (per_grid * side)
+                if edge is not None:  # boundary gained (edges to a) minus lost (edges to b), metres
+                    dinert += to_a - float(edge[c][near == b].sum())
                 cand = (round(dpen, 9), dinert)
                 if cand < key:
                     best, key = b, cand
