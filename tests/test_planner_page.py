@@ -329,8 +329,9 @@ def test_planner_session_in_chromium(demo, tmp_path):
         page.wait_for_url(f"{base}/planner?plan=1")
         page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
         assert page.is_visible("#read-only") and page.is_disabled("#tool-split") and page.is_disabled("#publish")
-        assert unexpected(log, "409") == [] and log.dialogs == [] and log.outside == []
+        assert unexpected(log, "409", "422") == [] and log.dialogs == [] and log.outside == []
         assert len([x for x in log.failed if "HTTP 409" in x]) == 2  # the stale merge and the refused publish
+        assert len([x for x in log.failed if "HTTP 422" in x]) == 1  # the line that cut nothing
         desk.close()
 
 
@@ -404,6 +405,17 @@ def _split_then_move_an_area(run: Run, a, line) -> str:
     page.keyboard.press("Escape")  # leaflet-draw cancels: the page is back to selecting
     page.wait_for_selector("#drawing", state="hidden")
     assert page.is_enabled("#tool-split") and len(ps.repo.edits(n)) == 0
+    inside = polylabel(a.geometry, 1e-6)
+    r = a.geometry.boundary.distance(inside) * 0.6
+    stub = [(inside.x - r, inside.y), (inside.x + r, inside.y)]  # a line inside A: it cuts nothing
+    run.select(a)
+    page.click("#tool-split")
+    draw(page, stub)
+    page.wait_for_function("document.getElementById('edit-msg').className.includes('bad')")
+    wait_idle(page)
+    assert "does not cut" in page.inner_text("#edit-msg") and len(ps.repo.edits(n)) == 0  # refused, nothing written
+    assert grid_count(page) == 100
+    run.select(a)
     page.click("#tool-split")
     draw(page, line.coords)
     run.done("✓ split")

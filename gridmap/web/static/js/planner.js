@@ -47,8 +47,7 @@
     say("head-msg", "…", true);
     call("POST", urls.plans, {note: $("draft-note").value.trim() || null}).then(function (res) {
       if (res.status !== 200 && res.status !== 201) { say("head-msg", problemText(res), false); return; }
-      var n = (res.out.plan || res.out).version;
-      window.location.assign(urls.page + "?plan=" + encodeURIComponent(n));
+      window.location.assign(urls.page + "?plan=" + encodeURIComponent(res.out.version));
     }).catch(function (e2) { say("head-msg", "网络错误 Network error: " + e2.message, false); });
   });
 
@@ -94,11 +93,19 @@
         small.textContent = p.households + " 户";
         el.appendChild(small);
       }
-      L.marker(l.getCenter(), {icon: L.divIcon({className: "gm-label", html: el, iconSize: null}),
+      L.marker(labelPoint(l, b), {icon: L.divIcon({className: "gm-label", html: el, iconSize: null}),
                                interactive: false, keyboard: false}).addTo(labelLayer);
     });
   }
   map.on("zoomend", drawLabels);
+
+  function labelPoint(l, bounds) {
+    try {  // the centroid of the (first) outer ring; a multi-part grid may not have one Leaflet can find
+      var c = l.getCenter();
+      if (isFinite(c.lat) && isFinite(c.lng)) { return c; }
+    } catch (e) { /* fall through */ }
+    return bounds.getCenter();
+  }
 
   function tooltip(code) {
     var p = props[code] || {}, el = document.createElement("span");
@@ -282,7 +289,7 @@
         });
       }
       say("edit-msg", problemText(res), false);
-      if (editing) { return reload(false); }
+      if (body.op === "reshape") { return reload(false); }  // put back the outline the server refused
     }).catch(function (e) {
       say("edit-msg", "网络错误 Network error: " + e.message, false);
     }).then(function () {
