@@ -136,6 +136,10 @@ def _severity(value: Any, problems: list[str]) -> int:
     return sev
 
 
+# Older records are typos (0675 for 2025) and, before 1901, time zones turn into local mean time.
+EARLIEST_REPORT = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _time(value: Any, now: dt.datetime, tz: dt.tzinfo, problems: list[str]) -> dt.datetime:
     if value in (None, ""):
         return now
@@ -148,4 +152,6 @@ def _time(value: Any, now: dt.datetime, tz: dt.tzinfo, problems: list[str]) -> d
         t = t.replace(tzinfo=tz)  # local time of the jurisdiction, as hotline records are kept
     if t > now + dt.timedelta(minutes=5):
         problems.append(f"reported_at: {value} is in the future")
+    elif t < EARLIEST_REPORT:
+        problems.append(f"reported_at: {value} is before {EARLIEST_REPORT:%Y-%m-%d}: not a plausible report time")
     return t
