@@ -128,6 +128,17 @@ def test_child_holding_another_is_an_overlap():
     assert ov.area_m2 == pytest.approx(geodesic(inner), rel=1e-5)
 
 
+def test_identical_twins_overlap_and_an_empty_child_is_invalid():
+    half = shapely.box(116.0, 39.0, 116.15, 39.1)
+    rest = shapely.box(116.15, 39.0, 116.3, 39.1)
+    problems = check_coverage(PARENT, [grid("A", half), grid("B", half), grid("C", rest), grid("E", shapely.Polygon())])
+    assert [(p.kind, p.codes) for p in problems] == [("invalid", ["E"]), ("overlap", ["A", "B"])]
+    assert problems[1].area_m2 == pytest.approx(geodesic(half), rel=1e-5)
+    empty = problems[0].to_dict()
+    assert empty["detail"] == "empty geometry" and empty["location"] is not None  # placed at its parent
+    json.dumps(problems_json(problems), allow_nan=False)
+
+
 def test_no_children_is_a_clear_error():
     with pytest.raises(InputError, match="Z has no children"):
         check_coverage(PARENT, [])

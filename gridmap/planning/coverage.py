@@ -82,7 +82,7 @@ def check_coverage(parent: Unit, children: Sequence[Unit], tolerance_m2: float =
     pm = _repair(frame, parent.code, parent.code, parent.geometry, out)
     cm = np.array([c.geometry for c in children], dtype=object)
     repaired = np.zeros(len(cm), dtype=bool)
-    ok = shapely.is_valid(cm) & np.isin(shapely.get_type_id(cm), (3, 6))  # valid Polygon / MultiPolygon
+    ok = shapely.is_valid(cm) & np.isin(shapely.get_type_id(cm), (3, 6)) & ~shapely.is_empty(cm)  # valid polygons
     for k in np.flatnonzero(~ok):
         cm[k] = _repair(frame, parent.code, codes[k], cm[k], out)
         repaired[k] = True
