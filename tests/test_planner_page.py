@@ -370,6 +370,15 @@ def _split_colour_and_undo(run: Run, a, pole, line) -> None:
     within, under = twin["balance"]["colours"]["within"], twin["balance"]["colours"]["under"]
     assert fill_of(page, a.code) == within
     assert _legend(page) == twin["balance"]["counts"]
+    off = [x for x in twin["balance"]["grids"] if x["balance"] in ("under", "over")]
+    assert page.locator("#flagged-list li").count() == len(off) == int(page.inner_text("#flagged-count"))
+    worst = max(off, key=lambda x: max(lo - x["households"], x["households"] - hi))
+    assert page.get_attribute("#flagged-list li:first-child", "data-code") == worst["code"]
+    page.click("#flagged-box summary")
+    page.click("#flagged-list li:first-child")  # selects the grid furthest from the target, and frames it
+    page.wait_for_function("want => JSON.stringify(window.gridmap.planner.selected) === JSON.stringify(want)",
+                           arg=[worst["code"]])
+    page.click("#flagged-box summary")
 
     run.select(a)
     page.click("#tool-split")

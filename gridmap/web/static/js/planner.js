@@ -217,7 +217,35 @@
       li.querySelector(".n").textContent = String(data.balance.counts[li.getAttribute("data-balance")] || 0);
     });
     $("target-text").textContent = data.targets.households ? data.targets.households.join("–") : "—";
+    showFlagged();
     showSelection();
+  }
+
+  /* The grids under or over the target, furthest first; a click selects and frames one. */
+  function showFlagged() {
+    var t = data.targets.households, list = $("flagged-list");
+    var off = data.balance.grids.filter(function (g) { return g.balance === "under" || g.balance === "over"; });
+    off.forEach(function (g) { g.by = g.balance === "under" ? t[0] - g.households : g.households - t[1]; });
+    off.sort(function (x, y) { return y.by - x.by || (x.code < y.code ? -1 : 1); });
+    $("flagged-count").textContent = String(off.length);
+    list.textContent = "";
+    off.forEach(function (g) {
+      var el = document.createElement("li");
+      el.textContent = shortCode(g.code) + " " + (g.name || "") + ": " + g.households + " 户 (" +
+        (g.balance === "under" ? "−" : "+") + g.by + ")";
+      el.title = g.code;
+      el.setAttribute("data-code", g.code);
+      el.style.color = data.balance.colours[g.balance];
+      el.addEventListener("click", function () {
+        var l = layers[g.code];
+        if (!l || drawer || editing || busy) { return; }
+        map.fitBounds(l.getBounds().pad(0.5), {animate: false});
+        drawLabels();
+        selected.length = 0;
+        select(g.code);
+      });
+      list.appendChild(el);
+    });
   }
 
   // -- selection and tools ------------------------------------------------------------------
