@@ -1,6 +1,6 @@
 """Automatic proposal: a zone of 2,000 household points into 20 grids, gridmap's method vs PySAL spopt.
 
-The zone is a real demo zone (geodata/zones.geojson, 临齐街道第一社区, about 3 km²); the 2,000
+The zone is a real demo zone (geodata/zones.geojson, 临齐街道第一社区, about 31 km²); the 2,000
 households are clustered like villages and estates (80 % in 12 Gaussian clusters, 20 % scattered;
 fixed seed). Each method runs in its own process (so a slow one can be stopped at --timeout),
 one after the other, in one run:
