@@ -4,10 +4,11 @@
   bench/make_data.py's own generator (its `build` pointed at this folder), and the points as
   GeoParquet partitions (`--points`, default 10,000,000, in `--partition-rows` 500,000-row
   files, generated one partition at a time so memory stays flat), uniform over the grids.
-* single: one process, the same Parquet files read one after another, each through the
-  single-machine code (`gridmap.assign._locate`: GridIndex.locate_many on all cores'
-  threads), written as Parquet. Timed in-process (index build included), after one warm-up
-  read of the files so both paths find them in the page cache.
+* single: one process, no Dask: the same Parquet files read one after another with pyarrow,
+  each through the same per-partition code as the Dask tasks (`label_partition`, i.e.
+  `gridmap.assign._locate`) but with GridIndex.locate_many on all cores' threads, written as
+  GeoParquet. Timed in-process (index build included), after one warm-up read of the files
+  so both paths find them in the page cache.
 * dask: `gridmap assign INPUT --out OUT --engine dask --workers W` as a subprocess (a
   LocalCluster of W single-threaded worker processes; interpreter start-up, imports, cluster
   start and the index broadcast included), for W in `--workers` (default 2 1).
@@ -89,14 +90,13 @@ def make_points(n: int, rows: int) -> Path:
 
 
 def single_process(db: Path, src: Path, dst: Path) -> dict:
-    """The single-machine code over the same files, one after another, in this process."""
-    import geopandas as gpd
+    """The same per-partition code as the Dask tasks, over the same files one after another, in
+    this process, with `GridIndex.locate_many` on all cores' threads (no Dask)."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from gridmap.assign import _locate
-    from gridmap.crs import parse_crs
-    from gridmap.model import Level
+    from gridmap.scale.dask_assign import broadcast_index, index_parts, label_partition, worker_index
     from gridmap.services import Services
     from gridmap.settings import Settings
 
@@ -104,20 +104,18 @@ def single_process(db: Path, src: Path, dst: Path) -> dict:
     dst.mkdir(parents=True)
     t0 = time.perf_counter()
     services = Services.open(Settings(db=str(db)))
-    index = services.index
+    token = broadcast_index(None, index_parts(services))
+    worker_index(token)
     t_index = time.perf_counter() - t0
-    crs = parse_crs("EPSG:4326")
-    codes = np.append(index.codes, None)
     rows = 0
     for f in sorted(src.glob("*.parquet")):
-        g = gpd.read_parquet(f)
-        idx, _ = _locate(index, g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), crs, threads=None, progress=None)
-        zones = index.ancestor_codes(idx, Level.zone)
-        zones[zones == ""] = None
-        g["grid_code"] = pa.array(codes[idx], pa.string())
-        g["zone_code"] = pa.array(zones, pa.string())
-        g.to_parquet(dst / f.name, index=False)
-        rows += len(g)
+        table = pq.read_table(f)
+        df = table.to_pandas(types_mapper=pd.ArrowDtype)
+        out = pa.Table.from_pandas(label_partition(df, token, "EPSG:4326", geometry="geometry", threads=None),
+                                   preserve_index=False)
+        out = out.replace_schema_metadata({**(out.schema.metadata or {}), b"geo": table.schema.metadata[b"geo"]})
+        pq.write_table(out, dst / f.name)
+        rows += out.num_rows
     services.store.close()
     return {"wall": time.perf_counter() - t0, "index_build": t_index, "rows": rows}
 
@@ -184,7 +182,7 @@ def metrics_bench(n: int) -> dict:
     t = time.perf_counter()
     want = single.compute(incs, "zone", start, end)
     t_single = time.perf_counter() - t
-    with dask_client(workers=2) as client:
+    with dask_client(workers=2):
         t = time.perf_counter()
         got = dask_metrics.compute_metrics(dask_metrics.read_history(folder), "zone", start, end)
         t_dask = time.perf_counter() - t
@@ -209,6 +207,7 @@ def main() -> None:
 
     ds.dataset(src, format="parquet").to_table()  # warm the page cache for both paths
     log("single-process path")
+    load = [os.getloadavg()[0]]
     single = single_process(db, src, DATA / "out_single")
     log(f"single: {single['wall']:.1f} s")
     runs = {}
@@ -217,14 +216,15 @@ def main() -> None:
         runs[w] = dask_process(db, src, DATA / f"out_dask_{w}", w)
         runs[w]["compared"], runs[w]["differ"] = compare(DATA / "out_single", DATA / f"out_dask_{w}")
         log(f"dask {w} workers: {runs[w]['wall']:.1f} s, {runs[w]['differ']} of {runs[w]['compared']:,} differ")
+        load.append(os.getloadavg()[0])
     met = metrics_bench(args.incidents) if args.incidents else None
-    write_report(args, stats, single, runs, met)
+    write_report(args, stats, single, runs, met, load)
     if not args.keep:
         for p in [DATA / "out_single", *(DATA / f"out_dask_{w}" for w in args.workers)]:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def write_report(args, stats, single, runs, met) -> None:
+def write_report(args, stats, single, runs, met, load) -> None:
     import dask
     import distributed
     import shapely
@@ -239,13 +239,16 @@ def write_report(args, stats, single, runs, met) -> None:
         f"- Data: {stats['grids']:,} grids (vertices median {stats['vertices']['median']:.0f}, max "
         f"{stats['vertices']['max']}), {stats['zones']} zones; {args.points:,} points in "
         f"{-(-args.points // args.partition_rows)} GeoParquet files of {args.partition_rows:,}",
+        f"- 1-minute load average at the start and after each Dask run: {', '.join(f'{x:.1f}' for x in load)} "
+        f"(other users' jobs share the {os.cpu_count()} cores: compare figures of one run only)",
         "",
         f"Command: `python bench/bench_dask.py --points {args.points} --workers {' '.join(map(str, args.workers))}"
         + (f" --incidents {args.incidents}" if args.incidents else "") + "`",
         "",
         "| path | wall (s) | points/s | vs single | identical to single |",
         "|---|---:|---:|---:|---|",
-        f"| single process (read each file, `_locate` on {os.cpu_count()} threads, write Parquet; index build "
+        f"| single process, no Dask (pyarrow read, `label_partition` with `locate_many` on {os.cpu_count()} threads, "
+        f"write; index build "
         f"{single['index_build']:.2f} s) | {single['wall']:.1f} | {single['rows'] / single['wall']:,.0f} | 1.00x | - |",
     ]
     for w, r in runs.items():

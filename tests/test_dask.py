@@ -121,7 +121,14 @@ def test_dask_assign_reprojects_and_refuses_bad_input(store, client, tmp_path):
     df.rename(columns={"lon": "x"}).to_parquet(plain / "p.parquet")
     with pytest.raises(InputError, match="no column 'lon'"):
         dask_assign.assign_parquet(store, plain, tmp_path / "o3", client=client, crs="EPSG:4326")
-    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    gpd.GeoDataFrame({"id": [1, 2]}, geometry=[shapely.Point(116.05, 39.05), shapely.box(116, 39, 116.1, 39.1)],
+                     crs="EPSG:4326").to_parquet(mixed / "p.parquet")
+    with pytest.raises(InputError, match="1 geometries are not points .* Polygon"):
+        dask_assign.assign_parquet(store, mixed, tmp_path / "o4", client=client)
+    assert not any((tmp_path / o).exists() for o in ("o2", "o3", "o4"))
+    assert not list(tmp_path.glob("o4.tmp-*"))  # the half-written output was removed
 
 
 def test_cli_assign_engine_dask_on_a_scheduler(store, client, tmp_path):
@@ -221,3 +228,28 @@ def test_dask_metrics_refuse_bad_data(tmp_path, client):
         dask_metrics.compute_metrics(dask_metrics.read_history(folder), "zone", start, end)
     with pytest.raises(ValueError, match="by must be one of"):
         dask_metrics.compute_metrics(dask_metrics.read_history(folder), "town", start, end)
+
+
+def test_store_history_exported_and_measured_on_dask(db_url, sample_dir, tmp_path, client):
+    """End to end: incidents in the store (both backends) -> GeoParquet partitions -> Dask metrics."""
+    s = Services.open(Settings(db=db_url), create=True)
+    try:
+        load_sample(s, sample_dir)
+        from gridmap.incidents.model import Event
+
+        incidents = _history(600, seed=21)
+        s.store.incidents.add_many([(i, Event("", i.reported_at, "test", "import", None, i.status), None)
+                                    for i in incidents])
+        assert dask_metrics.export_history(s.store, tmp_path / "hist", rows_per_partition=250) == 3
+        stored = sorted(s.store.incidents.query(), key=lambda i: int(i.id))
+    finally:
+        s.store.close()
+    start, end, as_of = WINDOW
+    history = dask_metrics.read_history(tmp_path / "hist")
+    assert history.npartitions == 3
+    for by in ("zone", "month"):
+        got = dask_metrics.compute_metrics(history, by, start, end, as_of)
+        if by == "zone":
+            assert got == single.compute(stored, "zone", start, end, as_of)
+        else:
+            assert sum(m.count for m in got) == sum(1 for i in stored if start <= i.reported_at < end)

@@ -26,8 +26,7 @@ from gridmap.services import Services
 from gridmap.settings import Settings
 
 from .conftest import BOX, COUNTY, GRIDS, TOWN, ZONE, fc, feat, load_sample, square, write_json
-from .live_server import live_server
-from .pg_server import PostgresServer, find_bindir
+from .pg_server import PostgresServer
 from .test_load import call, gunicorn, seeded_store
 
 

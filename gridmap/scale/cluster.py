@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    import distributed
 
 
 def scheduler_address(option: str | None = None) -> str | None:
@@ -20,7 +23,7 @@ def scheduler_address(option: str | None = None) -> str | None:
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None,
-                processes: bool = True) -> Iterator["distributed.Client"]:  # noqa: F821
+                processes: bool = True) -> Iterator["distributed.Client"]:
     """A distributed Client: connected to `scheduler`, or to a LocalCluster of `workers`
     single-threaded workers (default: one per core) closed again on exit.
 

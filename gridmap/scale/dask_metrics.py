@@ -54,16 +54,41 @@ def incidents_frame(incidents: Iterable[Incident]) -> pd.DataFrame:
 
 def write_history(frame: pd.DataFrame, dst: str | Path, rows_per_partition: int = 1_000_000) -> int:
     """Write an incident frame as GeoParquet partitions (points from lon/lat, EPSG:4326); return their number."""
-    import geopandas as gpd
-
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
     n = 0
     for n, start in enumerate(range(0, len(frame), rows_per_partition), start=1):
-        part = frame.iloc[start:start + rows_per_partition]
-        gpd.GeoDataFrame(part, geometry=gpd.points_from_xy(part["lon"], part["lat"]), crs="EPSG:4326") \
-            .to_parquet(dst / f"part.{n - 1:05d}.parquet", index=False)
+        _write_part(frame.iloc[start:start + rows_per_partition], dst / f"part.{n - 1:05d}.parquet")
     return n
+
+
+def _write_part(part: pd.DataFrame, path: Path) -> None:
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(part, geometry=gpd.points_from_xy(part["lon"], part["lat"]), crs="EPSG:4326") \
+        .to_parquet(path, index=False)
+
+
+def export_history(store, dst: str | Path, rows_per_partition: int = 1_000_000) -> int:
+    """Write a store's incidents as GeoParquet partitions for `read_history`, in id order, one
+    partition in memory at a time (keyset pages, so a long history needs no big offsets)."""
+    import sqlalchemy as sa
+
+    from ..store import schema
+    from ..store.incidents import _incident
+
+    t = schema.incidents
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    last, parts = 0, 0
+    while True:
+        with store._connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.id > last).order_by(t.c.id)
+                                .limit(rows_per_partition)).mappings().all()
+        if not rows:
+            return parts
+        _write_part(incidents_frame(_incident(r) for r in rows), dst / f"part.{parts:05d}.parquet")
+        last, parts = int(rows[-1]["id"]), parts + 1
 
 
 def read_history(src: str | Path):
