@@ -6,7 +6,6 @@ Thin commands over gridmap.planning.service.PlanningService: parse, call, print.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
