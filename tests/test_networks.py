@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -153,3 +154,15 @@ def test_api_networks(tmp_path, sample_dir):
         assert r.status_code == 422 and "bad.geojson is not valid GeoJSON" in r.json["detail"]
     finally:
         app.extensions["gridmap"].store.close()
+
+
+def test_more_than_999_merged_grids_get_wider_codes():
+    from gridmap.planning.networks import _codes
+
+    n = np.arange(1200)  # 30 rows of 40 squares, north to south
+    geoms = shapely.box(116.0 + 0.001 * (n % 40), 39.0 - 0.001 * (n // 40), 116.001 + 0.001 * (n % 40),
+                        39.001 - 0.001 * (n // 40))
+    codes = _codes(geoms, None, "M")
+    assert len(set(codes)) == 1200 and codes[0] == "M0001" and codes[1199] == "M1200"
+    with pytest.raises(InputError, match="more than 999 children under 110101001"):
+        _codes(geoms, "110101001", "M")

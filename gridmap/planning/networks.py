@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import shapely
 
-from ..codes import generate_codes
+from ..codes import generate_codes, reading_order
 from ..errors import InputError
 from ..model import Level, Unit
 from . import MetricFrame
@@ -201,11 +201,26 @@ def _group_labels(group: np.ndarray, labels: np.ndarray, fa: np.ndarray) -> dict
     return out
 
 
+def _codes(geoms: np.ndarray, parent_code: str | None, prefix: str) -> list[str]:
+    """National-style serials under the parent (at most 999), else PREFIX + serial as wide as needed."""
+    if parent_code or len(geoms) <= 999:
+        try:
+            return generate_codes(parent_code or prefix, geoms)
+        except ValueError as exc:
+            raise InputError(f"{exc}: merge into fewer grids (raise --min-layers, --min-area-m2) "
+                             "or number them without --parent") from None
+    width = len(str(len(geoms)))
+    codes = [""] * len(geoms)
+    for serial, i in enumerate(reading_order(geoms), start=1):
+        codes[i] = f"{prefix}{serial:0{width}d}"
+    return codes
+
+
 def _merged(layers, frame, faces, fa, labels, group, small, prefix, level, parent_code, min_layers, snap_m) -> Merged:
     ids = np.unique(group)
     geoms = [shapely.union_all(faces[group == g]) for g in ids]
     glabels = _group_labels(group, labels, fa)
-    codes = generate_codes(parent_code or prefix, np.array(geoms, dtype=object))
+    codes = _codes(np.array(geoms, dtype=object), parent_code, prefix)
     units = []
     for code, g, geom in zip(codes, ids, geoms):
         members = np.flatnonzero(group == g)
@@ -218,7 +233,7 @@ def _merged(layers, frame, faces, fa, labels, group, small, prefix, level, paren
             sources[lay.name] = {c: round(a, 1) for c, a in sorted(cov.items(), key=lambda t: -t[1])}
         main = {lay.name: lay.codes[glabels[int(g)][n]] if glabels[int(g)][n] >= 0 else None
                 for n, lay in enumerate(layers)}
-        units.append(Unit(code=code, name=f"合一网格{code[-3:]}", level=level, geometry=shapely.normalize(geom),
+        units.append(Unit(code=code, name=f"合一网格{code[len(parent_code or prefix):]}", level=level, geometry=shapely.normalize(geom),
                           parent_code=parent_code, area_m2=float(fa[members].sum()),
                           properties={"sources_m2": sources, "main": main}))
     units.sort(key=lambda u: u.code)
