@@ -182,6 +182,16 @@ def test_cli_propose(tmp_path, sample_dir):
     assert len(json.loads(out.read_text())["features"]) == 10
     r = runner.invoke(main, ["--db", db, "propose", ZONE, "--points", csv, "--crs", "EPSG:4326", "--grids", "4"])
     assert r.exit_code == 0 and "4 new grids by bisect" in r.output and "all contiguous" in r.output
+    s = Services.open(Settings(db=db))
+    from gridmap.plans import PlanService
+
+    draft = PlanService(s).create(note="proposal").version
+    s.store.close()
+    r = runner.invoke(main, ["--db", db, "propose", ZONE, "--points", csv, "--crs", "EPSG:4326", "--grids", "5",
+                             "--lock", GRIDS[2], "--draft", str(draft)])
+    assert r.exit_code == 0 and f"saved into draft {draft}" in r.output and "5 grids created, 2 removed" in r.output
+    r = runner.invoke(main, ["--db", db, "check", "--coverage", ZONE, "--plan", str(draft)])
+    assert r.exit_code == 0 and "coverage is exact" in r.output
     r = runner.invoke(main, ["--db", db, "propose", ZONE, "--points", csv, "--households", "15-10"])
     assert r.exit_code == 1 and "the minimum 15 is above the maximum 10" in r.output
     r = runner.invoke(main, ["--db", db, "propose", ZONE, "--points", csv, "--grids", "3"])

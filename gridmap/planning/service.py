@@ -78,7 +78,9 @@ class PlanningService:
         start = start or end - dt.timedelta(days=365)
         if start >= end:
             raise InputError(f"the period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d})")
-        counts = Counter(i.grid_code for i in self.store.incidents.query(start=start, end=end) if i.grid_code)
+        only = codes if len(codes) <= 1000 else None  # a short IN list; the whole period otherwise
+        counts = Counter(i.grid_code for i in self.store.incidents.query(grid_codes=only, start=start, end=end)
+                         if i.grid_code)
         years = (end - start).total_seconds() / (365.25 * 86400)
         codes_set = set(codes)
         roles = [r for r in self.store.roles() if r.unit_code in codes_set]
