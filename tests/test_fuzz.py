@@ -103,5 +103,5 @@ def test_rest_api_stateful_chains_survive(fuzz_app):
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, checks=CHECKS)
 
-    Machine.run(settings=settings(max_examples=15, stateful_step_count=6, deadline=None, database=None,
-                                  derandomize=True, suppress_health_check=list(HealthCheck)))
+    # No shrinking or explaining: replaying whole chains under a tracer can take minutes.
+    Machine.run(settings=settings(FUZZ, max_examples=15, stateful_step_count=6))

@@ -153,3 +153,23 @@ def test_an_ancient_report_time_is_refused_or_shown_as_rfc3339(client):
                                                "reported_at": "0675-06-20T10:20:07Z"})
     _validate(doc, "post", "/api/v1/incidents", r)  # checks formats: "+08:05:43" is not a date-time
     assert r.status_code == 422 and "before 1970-01-01" in r.json["detail"]
+
+
+def test_inputs_the_fuzzer_found_crashing_are_answered(app, client):
+    """Each of these was a 500 before schemathesis found it."""
+    store = app.extensions["gridmap"].store
+    create_user(store, "admin", "secret-pass", "admin")
+    auth = {"Authorization": f"Bearer {create_token(store, 'admin')}"}
+    cat = next(iter(app.extensions["gridmap.incidents"].taxonomy)).code
+    filed = client.post("/api/v1/incidents", json={"category": cat, "lon": 116.05, "lat": 39.05}).json
+    for method, url, kw, status in [
+        ("POST", "/api/v1/roster", {"json": [None, None], "headers": auth}, 422),
+        ("POST", "/open311/v2/requests.json", {"json": "AAA"}, 422),
+        # a name that is not text is taken as its text form
+        ("POST", "/open311/v2/requests.json", {"json": {"service_code": cat, "lat": 39.05, "long": 116.05,
+                                                        "first_name": "", "last_name": [None, None]}}, 201),
+        ("POST", f"/api/v1/incidents/{filed['id']}/actions", {"json": {"action": "rate", "reporter_token": "令牌"}}, 422),
+        ("GET", "/api/v1/coverage?plan=479306722524150318868736245760", {}, 422),
+    ]:
+        r = client.open(url, method=method, **kw)
+        assert r.status_code == status, (url, r.status_code, r.get_data(as_text=True)[:300])

@@ -81,6 +81,9 @@ def act(incident_id: str):
     note = body.pop("note", "") or ""
     if not isinstance(note, str):
         raise InputError("note: must be text")
+    token = body.get("reporter_token")
+    if token is not None and not (isinstance(token, str) and token.isascii()):  # compare_digest refuses non-ASCII
+        raise InputError("reporter_token: must be the text token you were given when you reported")
     inc = loop().act(incident_id, action, actor, version=version, note=note, data=body)
     return jsonify(_show(inc))
 

@@ -144,9 +144,12 @@ def _int(name: str, source=None) -> int | None:
     if isinstance(raw, bool) or (not isinstance(raw, (int, str))):
         raise InputError(f"{name!r} must be a whole number, got {raw!r}")
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InputError(f"{name!r} must be a whole number, got {raw!r}") from None
+    if abs(value) > 2**31 - 1:  # the databases' INTEGER: a bigger number would fail in SQL (a 500)
+        raise InputError(f"{name!r} is out of range, got {raw!r}")
+    return value
 
 
 def _float(name: str, source=None, default: float | None = None) -> float | None:
