@@ -35,7 +35,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
     address = scheduler_address(scheduler)
     if address:
         try:
-            client = Client(address, timeout="20s")
+            client = Client(address, timeout="10s")
         except OSError as exc:
             raise StoreUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         with client:
