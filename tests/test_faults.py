@@ -422,8 +422,9 @@ def test_slow_clients_are_dropped_and_others_still_served(served):
         time.sleep(0.4)
     for t in slow:
         t.join(timeout=30)
-    assert max(waits) < 4, waits  # never stuck behind the slow ones for longer than their deadline
+    # never stuck behind the slow ones much longer than their 2 s deadline (without it: 15 s and more)
+    assert max(waits) < 6, waits
     assert len(results) == 3
     for took, got in results:
         assert got.startswith(b"HTTP/1.1 408"), got
-        assert took < 8, took  # dropped at the 2 s deadline (plus a queue wait), not when they gave up
+        assert took < 12, took  # dropped at the 2 s deadline (plus a wait for a thread), not when they gave up
