@@ -253,3 +253,23 @@ def test_store_history_exported_and_measured_on_dask(db_url, sample_dir, tmp_pat
             assert got == single.compute(stored, "zone", start, end, as_of)
         else:
             assert sum(m.count for m in got) == sum(1 for i in stored if start <= i.reported_at < end)
+
+
+@pytest.mark.slow
+def test_cli_assign_engine_dask_starts_its_own_local_cluster(store, tmp_path):
+    """No --scheduler and no DASK_SCHEDULER_ADDRESS: the command runs a local cluster of its own."""
+    import os
+    import subprocess
+    import sys
+
+    df = _points(800, seed=13)
+    src = _write_geoparquet(df, tmp_path / "in", parts=2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDMAP_", "DASK_"))}
+    out = subprocess.run([sys.executable, "-m", "gridmap", "--db", store.settings.db, "assign", str(src), "--out",
+                          str(tmp_path / "out"), "--engine", "dask", "--workers", "2"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "800 rows in 2 partitions" in out.stderr and "local cluster of 2 workers" in out.stderr
+    got = gpd.read_parquet(tmp_path / "out")
+    assert got.crs.to_epsg() == 4326
+    assert _codes(got) == _codes(_single_machine(store, df, tmp_path))
