@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..errors import Conflict, NotFound, StoreUnavailable
+from ..errors import Conflict, InputError, NotFound, StoreUnavailable
 from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
@@ -346,11 +346,17 @@ class _Guard:
 
     def __exit__(self, *exc_info):
         try:
-            return self.cm.__exit__(*exc_info)
+            handled = self.cm.__exit__(*exc_info)
         except OperationalError as exc:
             raise StoreUnavailable(f"the database {self.store.display_url} failed: {exc.orig}") from None
         finally:
             self._release()
+        exc = exc_info[1]
+        if isinstance(exc, OverflowError) or getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
+            # A number past the column's integer type (SQLite: 64-bit; PostgreSQL 22003 numeric_value_out_of_range)
+            # from a request (an id, an offset) is bad input, not a 500.
+            raise InputError("a number in the request is too large for the database") from None
+        return handled
 
     def _release(self) -> None:
         if self.lock is not None:

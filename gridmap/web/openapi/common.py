@@ -12,7 +12,7 @@ JSON = "application/json"
 GEOJSON = "application/geo+json"
 ERROR_TEXT = {400: "bad request", 401: "no valid login or API token", 403: "this role may not do this",
               404: "not found", 409: "not allowed in the current state, or stale version", 413: "body over 1 MB",
-              422: "invalid input (the message names the field)", 429: "too many anonymous reports",
+              422: "invalid input (the message names the field), or a number too large for the database", 429: "too many anonymous reports",
               503: "the database cannot be reached"}
 BEARER = [{"bearerAuth": []}]
 OPTIONAL_BEARER = [{}, {"bearerAuth": []}]

@@ -81,13 +81,13 @@ PATHS = {
                   security=BEARER, tag=TAG)},
     "/api/v1/incidents/{incident_id}": {"get": op(
         "One incident (the public view unless you may see it all)", "getIncident",
-        {"200": ok(ref("Incident")), **errors(401, 404)}, params=[_ID], security=OPTIONAL_BEARER, tag=TAG)},
+        {"200": ok(ref("Incident")), **errors(401, 404, 422)}, params=[_ID], security=OPTIONAL_BEARER, tag=TAG)},
     "/api/v1/incidents/{incident_id}/actions": {"post": op(
         "Act on an incident: refused with 409 if the action is not allowed now or `version` is stale", "actOnIncident",
         {"200": ok(ref("Incident")), **errors(401, 403, 404, 409, 413, 422)}, params=[_ID],
         body=json_body(ref("Action")), security=OPTIONAL_BEARER, tag=TAG)},
     "/api/v1/incidents/{incident_id}/events": {"get": op(
-        "The audit log of one incident", "listIncidentEvents", {"200": ok(array(ref("Event"))), **errors(401, 403, 404)},
+        "The audit log of one incident", "listIncidentEvents", {"200": ok(array(ref("Event"))), **errors(401, 403, 404, 422)},
         params=[_ID], security=BEARER, tag=TAG)},
     "/api/v1/supervision": {"get": op(
         "Overdue and nearly-due open incidents", "getSupervision",
@@ -116,6 +116,6 @@ PATHS = {
                    body=json_body(obj(["unit_code", "person_id", "starts_at", "ends_at"], unit_code=STR, person_id=STR,
                                       starts_at=TIME, ends_at=TIME)), security=BEARER, tag=TAG)},
     "/api/v1/roster/{shift_id}": {"delete": op(
-        "Remove a shift", "deleteShift", {"204": {"description": "removed"}, **errors(401, 403, 404)},
+        "Remove a shift", "deleteShift", {"204": {"description": "removed"}, **errors(401, 403, 404, 422)},
         params=[path("shift_id", INT)], security=BEARER, tag=TAG)},
 }

@@ -50,6 +50,6 @@ PATHS = {
                           query("start_date", TIME), query("end_date", TIME),
                           query("status", {"type": "string", "enum": ["open", "closed"]}), _KEY], tag=TAG)},
     "/open311/v2/requests/{incident_id}.json": {"get": op(
-        "One service request", "geoReportRequest", {"200": ok(array(ref("ServiceRequest"))), **_errors(401, 404)},
+        "One service request", "geoReportRequest", {"200": ok(array(ref("ServiceRequest"))), **_errors(401, 404, 422)},
         params=[path("incident_id"), _KEY], tag=TAG)},
 }

@@ -68,9 +68,9 @@ PATHS = {
     "/api/v1/plans/{version}": {
         "get": op("One plan with its edit log", "getPlan",
                   {"200": ok({"allOf": [ref("Plan"), obj(["edit_log"], edit_log=array(ref("PlanEdit")))]}),
-                   **errors(401, 404)}, params=[_PLAN], **_READ),
+                   **errors(401, 404, 422)}, params=[_PLAN], **_READ),
         "delete": op("Drop a draft (planner, admin)", "dropPlan",
-                     {"204": {"description": "dropped"}, **errors(401, 403, 404, 409)}, params=[_PLAN], **_READ),
+                     {"204": {"description": "dropped"}, **errors(401, 403, 404, 409, 422)}, params=[_PLAN], **_READ),
     },
     "/api/v1/plans/{version}/units": {"get": op(
         "A plan's units as GeoJSON, each with its `rev` (EPSG:4326 lon/lat)", "listPlanUnits",
@@ -94,7 +94,7 @@ PATHS = {
                       "units of this level (default grid)")], **_READ)},
     "/api/v1/plans/{version}/impact": {"get": op(
         "What publishing would move: households, open incidents, staff; incomplete teams; coverage", "planImpact",
-        {"200": ok(ref("PlanImpact")), **errors(401, 404)}, params=[_PLAN], **_READ)},
+        {"200": ok(ref("PlanImpact")), **errors(401, 404, 422)}, params=[_PLAN], **_READ)},
     "/api/v1/plans/{version}/publish": {"post": op(
         "Publish a draft from a date, re-routing open incidents in the same transaction (planner, admin)",
         "publishPlan", {"200": ok(ref("PlanPublished")), **_PUBLISH_ERRORS}, params=[_PLAN],
