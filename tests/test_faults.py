@@ -428,3 +428,26 @@ def test_slow_clients_are_dropped_and_others_still_served(served):
     for took, got in results:
         assert got.startswith(b"HTTP/1.1 408"), got
         assert took < 12, took  # dropped at the 2 s deadline (plus a wait for a thread), not when they gave up
+
+
+@pytest.mark.postgis
+def test_connection_lost_mid_request_is_503_not_500(pg_server):
+    """The database drops a connection while a request is using it (server restart, failover):
+    StoreUnavailable (503), and the next request works on a fresh connection."""
+    import psycopg
+
+    from gridmap.errors import StoreUnavailable
+    from gridmap.store import open_store
+
+    db_url = pg_server.create_database(f"lost_{os.getpid()}")
+    store = open_store(db_url)
+    try:
+        with pytest.raises(StoreUnavailable, match="database"):
+            with store._connect() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                with psycopg.connect(db_url, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                conn.exec_driver_sql("SELECT 1").scalar()
+        assert store.info().backend == "postgresql"  # recovered without a restart
+    finally:
+        store.close()

@@ -352,6 +352,10 @@ class _Guard:
         finally:
             self._release()
         exc = exc_info[1]
+        if isinstance(exc, OperationalError) and exc.connection_invalidated:
+            # The server dropped the connection mid-request (restart, failover): 503, like one that
+            # cannot connect; the pool has discarded it, so the next request gets a fresh one.
+            raise StoreUnavailable(f"the database {self.store.display_url} dropped the connection: {exc.orig}") from None
         if isinstance(exc, OverflowError) or getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
             # A number past the column's integer type (SQLite: 64-bit; PostgreSQL 22003 numeric_value_out_of_range)
             # from a request (an id, an offset) is bad input, not a 500.
