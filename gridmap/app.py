@@ -20,6 +20,11 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Leaflet and its plugins are served from the package itself (web/static/vendor): no CDN.
     app = Flask(__name__, template_folder=str(_templates()),
                 static_folder=str(Path(__file__).resolve().parent / "web" / "static"))
+    if settings.proxy_hops:  # behind nginx: the client's address and scheme come from its headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more
     app.extensions["gridmap"] = services

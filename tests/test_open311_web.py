@@ -409,6 +409,21 @@ def test_anonymous_reports_are_rate_limited(limited_app):
     assert (codes, codes_311) == ([201, 201, 201, 429], [201, 201, 201, 429])
 
 
+def test_behind_a_proxy_the_limit_counts_each_client(services):
+    def codes(app, forwarded_for):
+        client = app.test_client()
+        return [report(client, headers={"X-Forwarded-For": ip}).status_code for ip in forwarded_for]
+
+    behind = _make_app(services, report_rate_limit="2 per minute", proxy_hops=1)
+    # two residents behind one nginx: each has their own allowance
+    assert codes(behind, ["10.1.0.1", "10.1.0.1", "10.1.0.2", "10.1.0.2", "10.1.0.1"]) == [201, 201, 201, 201, 429]
+    behind.extensions["gridmap"].store.close()
+    direct = _make_app(services, report_rate_limit="2 per minute")
+    # without proxy_hops a forged header changes nothing: the limit follows the connection
+    assert codes(direct, ["10.2.0.1", "10.2.0.2", "10.2.0.3"]) == [201, 201, 429]
+    direct.extensions["gridmap"].store.close()
+
+
 def test_token_clients_are_not_rate_limited(limited_app):
     client = limited_app.test_client()
     disp = bearer(_token_for(limited_app, "disp", "dispatcher"))
