@@ -139,33 +139,27 @@ def build_synthetic(tmp: Path, n_grids: int = 5_000, n_zones: int = 50, n_incide
 def server_side(db: Path, reps: int, embed_max: int | None = None) -> dict:
     from gridmap.app import create_app
     from gridmap.settings import Settings
-    from gridmap.web import maps_pages
 
-    old = maps_pages.EMBED_MAX_GRIDS
-    if embed_max is not None:
-        maps_pages.EMBED_MAX_GRIDS = embed_max
-    try:
-        app = create_app(Settings(db=str(db)))
-        c = app.test_client()
+    extra = {"map_embed_max_grids": embed_max} if embed_max is not None else {}
+    app = create_app(Settings(db=str(db), **extra))
+    c = app.test_client()
+    t = time.perf_counter()
+    r = c.get("/map")
+    cold = time.perf_counter() - t
+    assert r.status_code == 200, r.status_code
+    times, gz_times = [], []
+    for _ in range(reps):
         t = time.perf_counter()
-        r = c.get("/map")
-        cold = time.perf_counter() - t
-        assert r.status_code == 200, r.status_code
-        times, gz_times = [], []
-        for _ in range(reps):
-            t = time.perf_counter()
-            raw = c.get("/map").data
-            times.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            packed = c.get("/map", headers={"Accept-Encoding": "gzip"})
-            gz_times.append(time.perf_counter() - t)
-        assert packed.headers.get("Content-Encoding") == "gzip"
-        app.extensions["gridmap"].store.close()
-        return {"cold_s": cold, "warm_s": statistics.median(times), "gzip_s": statistics.median(gz_times),
-                "raw_mb": len(raw) / 1e6, "gzip_mb": len(packed.data) / 1e6,
-                "check_mb": len(gzip.compress(raw, 3)) / 1e6}
-    finally:
-        maps_pages.EMBED_MAX_GRIDS = old
+        raw = c.get("/map").data
+        times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        packed = c.get("/map", headers={"Accept-Encoding": "gzip"})
+        gz_times.append(time.perf_counter() - t)
+    assert packed.headers.get("Content-Encoding") == "gzip"
+    app.extensions["gridmap"].store.close()
+    return {"cold_s": cold, "warm_s": statistics.median(times), "gzip_s": statistics.median(gz_times),
+            "raw_mb": len(raw) / 1e6, "gzip_mb": len(packed.data) / 1e6,
+            "check_mb": len(gzip.compress(raw, 3)) / 1e6}
 
 
 # -- browser -------------------------------------------------------------------------------------
@@ -174,11 +168,8 @@ SERVER = textwrap.dedent("""
     from werkzeug.serving import make_server
     from gridmap.app import create_app
     from gridmap.settings import Settings
-    from gridmap.web import maps_pages
     db, port, embed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    if embed:
-        maps_pages.EMBED_MAX_GRIDS = embed
-    app = create_app(Settings(db=db))
+    app = create_app(Settings(db=db, **({"map_embed_max_grids": embed} if embed else {})))
     app.test_client().get("/map")  # warm: the grid catalog and the index
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 """)
