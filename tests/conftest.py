@@ -124,6 +124,16 @@ def services(db_url: str, sample_dir: Path) -> Services:
 
 
 @pytest.fixture
+def services_app(services: Services):
+    """The web app over the `services` store (both backends)."""
+    from gridmap.app import create_app
+
+    app = create_app(Settings(db=services.settings.db))
+    yield app
+    app.extensions["gridmap"].store.close()
+
+
+@pytest.fixture
 def empty_services(db_url: str) -> Services:
     s = Services.open(Settings(db=db_url), create=True)
     yield s

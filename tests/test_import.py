@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
-import pyogrio
 import pytest
 import shapely
 
@@ -16,7 +13,7 @@ from gridmap.errors import InputError
 from gridmap.model import Level
 from gridmap.validate import ImportSpec
 
-from .conftest import COUNTY, GRIDS, ZONE, fc, feat, square, write_json
+from .conftest import GRIDS, ZONE, fc, feat, square, write_json
 
 GRID = ImportSpec(Level.grid, parent_field="parent_code")
 

@@ -7,7 +7,6 @@ import pytest
 import shapely
 
 from gridmap.index import GridIndex
-from gridmap.model import Level
 from gridmap.store.base import UnitRows
 
 from .conftest import COUNTY, GRIDS, TOWN, ZONE

@@ -6,7 +6,6 @@ Both store backends (SQLite and PostGIS) through the `services` fixture.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 import requests
@@ -17,6 +16,7 @@ from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
 from .conftest import GRIDS, ZONE
+from .pages import csrf
 from .live_server import live_server
 
 IN_G1 = (116.05, 39.05)  # inside GRIDS[0]
@@ -340,12 +340,6 @@ def test_html_in_a_description_is_stored_as_text_and_escaped_on_the_status_page(
     assert client.get("/status/999999").status_code == 404
 
 
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, html
-    return m.group(1)
-
-
 def test_session_writes_need_the_csrf_token(app, client):
     create_user(app.extensions["gridmap"].store, "disp", "secret-pass", "dispatcher")
     iid = report(client).json["id"]
@@ -353,7 +347,7 @@ def test_session_writes_need_the_csrf_token(app, client):
     # the login form itself is CSRF-protected
     r = client.post("/login", data={"username": "disp", "password": "secret-pass"})
     assert r.status_code == 400
-    token = _csrf(client.get("/login").get_data(as_text=True))
+    token = csrf(client.get("/login").get_data(as_text=True))
     r = client.post("/login", data={"username": "disp", "password": "wrong-pass", "csrf_token": token})
     assert r.status_code == 401 and "wrong user name or password" in r.get_data(as_text=True)
     r = client.post("/login", data={"username": "disp", "password": "secret-pass", "csrf_token": token})
@@ -366,7 +360,7 @@ def test_session_writes_need_the_csrf_token(app, client):
     # form's token is stale: fetch a fresh one (GET /login is the only page that renders one).
     assert_error(act(client, iid, "file"), 403, "CSRF")
     assert_error(act(client, iid, "file", {"X-CSRFToken": "forged"}), 403, "CSRF")
-    fresh = _csrf(client.get("/login").get_data(as_text=True))
+    fresh = csrf(client.get("/login").get_data(as_text=True))
     r = act(client, iid, "file", {"X-CSRFToken": fresh})
     assert r.status_code == 200 and r.json["status"] == "filed"
     assert events(client, iid, {})[-1]["actor"] == "disp"
@@ -376,14 +370,14 @@ def test_login_token_from_before_login_is_refused_after_login(app, client):
     """Documents the behaviour: session.clear() at login drops the CSRF secret (a new token is needed)."""
     create_user(app.extensions["gridmap"].store, "disp", "secret-pass", "dispatcher")
     iid = report(client).json["id"]
-    token = _csrf(client.get("/login").get_data(as_text=True))
+    token = csrf(client.get("/login").get_data(as_text=True))
     assert client.post("/login", data={"username": "disp", "password": "secret-pass", "csrf_token": token}).status_code == 302
     assert_error(act(client, iid, "file", {"X-CSRFToken": token}), 403, "CSRF")
 
 
 def test_session_authenticated_report_needs_csrf(app, client):
     create_user(app.extensions["gridmap"].store, "disp", "secret-pass", "dispatcher")
-    token = _csrf(client.get("/login").get_data(as_text=True))
+    token = csrf(client.get("/login").get_data(as_text=True))
     client.post("/login", data={"username": "disp", "password": "secret-pass", "csrf_token": token})
     # a cross-site form post carries the cookie but no CSRF token
     r = client.post("/api/v1/incidents", data={"category": "exposed_rubbish", "lon": "116.15", "lat": "39.05"})

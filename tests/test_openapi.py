@@ -12,8 +12,6 @@ import pytest
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate as validate_openapi
 
-from gridmap import create_app
-from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
 from .conftest import GRIDS
@@ -23,10 +21,8 @@ BIG = "479306722524150318868736245760"
 
 
 @pytest.fixture
-def app(services):
-    app = create_app(Settings(db=services.settings.db))
-    yield app
-    app.extensions["gridmap"].store.close()
+def app(services_app):
+    return services_app
 
 
 @pytest.fixture

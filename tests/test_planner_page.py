@@ -27,28 +27,16 @@ from gridmap.plans import PlanService
 from gridmap.web.auth import create_user
 from gridmap.web.planner_page import classify, default_households
 
-from . import browser
+from . import browser, pages
+from .pages import embedded
 from .conftest import GRIDS, sample_app
 
 XSS = "<img src=x onerror=alert(1)> </script><script>alert(2)</script>"
 URL = re.compile(r"https?://[^\s\"'<>)]+")
 
 
-def embedded(html: str, element_id: str) -> dict:
-    m = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', html, re.S)
-    assert m, element_id
-    return json.loads(m.group(1))
-
-
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert m
-    return m.group(1)
-
-
 def login(client, username: str, password: str = "password123", next_: str = "/planner"):
-    token = _csrf(client.get("/login").get_data(as_text=True))
-    return client.post(f"/login?next={next_}", data={"username": username, "password": password, "csrf_token": token})
+    return pages.login(client, username, password, next_)
 
 
 def plans_of(app) -> PlanService:

@@ -11,9 +11,7 @@ import shapely
 from click.testing import CliRunner
 from openapi_schema_validator import OAS30Validator
 
-from gridmap import create_app
 from gridmap.cli import main
-from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
 from .conftest import GRIDS, ZONE
@@ -24,10 +22,8 @@ TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
 
 
 @pytest.fixture
-def app(services):
-    app = create_app(Settings(db=services.settings.db))
-    yield app
-    app.extensions["gridmap"].store.close()
+def app(services_app):
+    return services_app
 
 
 @pytest.fixture

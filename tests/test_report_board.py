@@ -21,7 +21,8 @@ from gridmap.incidents.actors import STAFF_ACTIONS, Actor
 from gridmap.model import Level
 from gridmap.web.auth import create_token, create_user
 
-from . import browser
+from . import browser, pages
+from .pages import embedded
 from .conftest import GRIDS, sample_app
 
 XSS = "<img src=x onerror=alert(1)> </script><script>alert(2)</script> ${alert(3)}"
@@ -41,22 +42,8 @@ def with_pages(app):
     return app
 
 
-def embedded(html: str, element_id: str) -> dict:
-    """The JSON a page embeds in <script type="application/json" id=...>."""
-    m = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', html, re.S)
-    assert m, element_id
-    return json.loads(m.group(1))
-
-
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert m
-    return m.group(1)
-
-
 def login(client, username: str, password: str = "password123", next_: str = "/board"):
-    token = _csrf(client.get("/login").get_data(as_text=True))
-    return client.post(f"/login?next={next_}", data={"username": username, "password": password, "csrf_token": token})
+    return pages.login(client, username, password, next_)
 
 
 # -- fixtures ------------------------------------------------------------------------------------
@@ -140,7 +127,7 @@ def test_report_body_as_the_page_sends_it(client, app):
 
 def test_a_signed_in_reporter_needs_the_pages_csrf_token(client):
     login(client, "disp", next_="/report")
-    token = _csrf(client.get("/report").get_data(as_text=True))  # the page's <meta name="csrf-token">
+    token = pages.csrf(client.get("/report").get_data(as_text=True))  # the page's <meta name="csrf-token">
     body = {"category": "garbage_overflow", "lon": 116.05, "lat": 39.05, "source": "web"}
     assert client.post("/api/v1/incidents", json=body).status_code == 403
     assert client.post("/api/v1/incidents", json=body, headers={"X-CSRFToken": token}).status_code == 201
@@ -197,7 +184,7 @@ def test_board_json(client, app):
 
 def test_board_actions_move_rows_between_queues(client, app):
     login(client, "disp")
-    csrf = _csrf(client.get("/board").get_data(as_text=True))
+    csrf = pages.csrf(client.get("/board").get_data(as_text=True))
     ids = ids_by_grid(app)
     iid = ids[GRIDS[0]]
 

@@ -7,11 +7,11 @@ import datetime as dt
 import shapely
 import pytest
 
-from gridmap.errors import Conflict, InputError, NotFound
-from gridmap.model import Level, Person, Role, Unit
+from gridmap.errors import Conflict, NotFound
+from gridmap.model import Level, Unit
 from gridmap.store import open_store
 
-from .conftest import COUNTY, GRIDS, ZONE
+from .conftest import GRIDS, ZONE
 
 
 def test_sample_loaded(services):

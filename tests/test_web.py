@@ -7,7 +7,7 @@ import pytest
 from gridmap import create_app
 from gridmap.settings import Settings
 
-from .conftest import GRIDS, load_sample
+from .conftest import GRIDS
 
 
 @pytest.fixture
