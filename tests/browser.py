@@ -70,6 +70,11 @@ class PageLog:
         return ([f"console: {m}" for m in self.console_errors] + [f"failed: {u}" for u in self.failed]
                 + [f"outside 127.0.0.1: {u}" for u in self.outside] + [f"dialog: {d}" for d in self.dialogs])
 
+    def problems_except(self, *allowed: str) -> list[str]:
+        """The problems, less the HTTP errors a test provoked on purpose (`allowed` statuses, e.g. "409")."""
+        expected = [f"(HTTP {a})" for a in allowed] + [f"responded with a status of {a} " for a in allowed]
+        return [p for p in self.problems() if not any(e in p for e in expected)]
+
 
 def watch(page) -> PageLog:
     """Record console errors, page errors, failed/4xx/5xx requests and any request leaving 127.0.0.1."""
@@ -96,10 +101,10 @@ def watch(page) -> PageLog:
     return log
 
 
-def screenshot(page, tmp_path: Path, name: str) -> Path:
+def screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
     """Save a PNG in the test's tmp dir and copy it to /tmp/gridmap-map-check/."""
     path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, SHOTS / name)
     return path

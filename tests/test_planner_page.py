@@ -166,12 +166,6 @@ def test_page_embeds_the_same_data_as_its_twin(client, app):
 
 
 # -- in a real browser -----------------------------------------------------------------------------
-def unexpected(log: browser.PageLog, *allowed: str) -> list[str]:
-    """The page's problems, less the HTTP errors the test provoked on purpose (`allowed` statuses)."""
-    expected = [f"(HTTP {a})" for a in allowed] + [f"responded with a status of {a} " for a in allowed]
-    return [p for p in log.problems() if not any(e in p for e in expected)]
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     browser.require_browser()
@@ -317,7 +311,7 @@ def test_planner_session_in_chromium(demo, tmp_path):
         page.wait_for_url(f"{base}/planner?plan=1")
         page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
         assert page.is_visible("#read-only") and page.is_disabled("#tool-split") and page.is_disabled("#publish")
-        assert unexpected(log, "409", "422") == [] and log.dialogs == [] and log.outside == []
+        assert log.problems_except("409", "422") == [] and log.dialogs == [] and log.outside == []
         assert len([x for x in log.failed if "HTTP 409" in x]) == 2  # the stale merge and the refused publish
         assert len([x for x in log.failed if "HTTP 422" in x]) == 1  # the line that cut nothing
         desk.close()

@@ -11,7 +11,6 @@ import datetime as dt
 import gzip
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from .conftest import GRIDS, sample_app
 
 XSS = "<img src=x onerror=alert(1)> </script><script>alert(2)</script> ${alert(3)}"
 URL = re.compile(r"https?://[^\s\"'<>)]+")
-SHOTS = Path("/tmp/gridmap-board-check")
 IN = {GRIDS[0]: (116.05, 39.05), GRIDS[1]: (116.15, 39.05), GRIDS[2]: (116.25, 39.05)}
 
 
@@ -238,20 +236,6 @@ def test_planner_reads_only(client):
 
 
 # -- in a real browser -----------------------------------------------------------------------------
-def shot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=full_page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / name)
-    return path
-
-
-def unexpected(log: browser.PageLog, *allowed: str) -> list[str]:
-    """The page's problems, less the HTTP errors the test provoked on purpose (`allowed` statuses)."""
-    expected = [f"(HTTP {a})" for a in allowed] + [f"responded with a status of {a} " for a in allowed]
-    return [p for p in log.problems() if not any(e in p for e in expected)]
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     browser.require_browser()
@@ -295,7 +279,7 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         err = page.wait_for_selector('[data-error-for="reporter_phone"]:not(:empty)')
         assert "<img src=x onerror=alert(1)>" in err.inner_text() and "is not a phone number" in err.inner_text()
         page.fill("#reporter_phone", "13912345678")
-        shot(page, tmp_path, "report-form.png")
+        browser.screenshot(page, tmp_path, "report-form.png")
         page.click("#submit")
         page.wait_for_selector("#report-done:not([hidden])")
         assert grid.code in page.inner_text("#done-grid") and grid.name in page.inner_text("#done-grid")
@@ -303,8 +287,8 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         assert page.get_attribute("#done-status", "href") == f"/status/{iid}"
         assert len(page.inner_text("#done-token")) > 10
         page.wait_for_timeout(400)
-        shot(page, tmp_path, "report-done.png")
-        assert unexpected(log, "422") == [] and log.dialogs == []
+        browser.screenshot(page, tmp_path, "report-done.png")
+        assert log.problems_except("422") == [] and log.dialogs == []
         assert len([f for f in log.failed if "HTTP 422" in f]) == 1
         inc = svc.repo.get(iid)
         assert (inc.grid_code, inc.description, inc.source, inc.status) == (grid.code, XSS, "web", "reported")
@@ -333,7 +317,7 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.wait_for_url(f"{base}/board")
         page.wait_for_selector(".leaflet-interactive")
         page.wait_for_timeout(300)
-        shot(page, tmp_path, "board.png", full_page=False)
+        browser.screenshot(page, tmp_path, "board.png", full_page=False)
         row = page.locator(f'tr.gm-row[data-id="{iid}"]')
         assert row.count() == 1
         assert grid.code in row.locator(".c-grid").inner_text()
@@ -364,6 +348,6 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('处置中')")
         assert row.locator("form.gm-actform").count() == 0  # the transfer form closed on success
         page.wait_for_timeout(400)
-        shot(page, tmp_path, "board-actions.png", full_page=False)
-        assert unexpected(log, "409", "422") == [] and log.dialogs == [] and log.outside == []
+        browser.screenshot(page, tmp_path, "board-actions.png", full_page=False)
+        assert log.problems_except("409", "422") == [] and log.dialogs == [] and log.outside == []
         desk.close()
