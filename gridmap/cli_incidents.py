@@ -92,19 +92,41 @@ def reroute(obj: _Ctx) -> None:
 
 
 @incidents.command()
-@click.option("--by", type=click.Choice(["grid", "zone", "worker", "category", "all"]), default="zone", show_default=True)
+@click.option("--by", type=click.Choice(["grid", "zone", "worker", "category", "all", "month"]), default="zone",
+              show_default=True, help="Group by; `month` needs --history.")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--history", type=click.Path(exists=True, file_okay=False),
+              help="Compute on Dask over this folder of Parquet partitions (see `incidents export-history`) "
+                   "instead of the store: for histories too large for one machine.")
+@click.option("--scheduler", help="With --history: Dask scheduler address (default: DASK_SCHEDULER_ADDRESS, else a local cluster).")
+@click.option("--workers", type=int, help="With --history and no scheduler: local workers (default: one per core).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 @_fail_cleanly
-def metrics(obj: _Ctx, by, start, end, as_json) -> None:
+def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> None:
     """结案率, 按期结案率, 返工率, 延期率, time to close and satisfaction per grid/zone/worker/category."""
+    from .errors import InputError
     from .incidents.metrics import compute, rank_zones
 
-    svc = _loop(obj)
-    start, end = start.replace(tzinfo=svc.tz), end.replace(tzinfo=svc.tz)
-    rows = compute(svc.repo.query(start=start, end=end), by, start, end)
+    settings = obj.settings()
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(settings.timezone)
+    start, end = start.replace(tzinfo=tz), end.replace(tzinfo=tz)
+    if not start < end:
+        raise InputError(f"--from {start:%Y-%m-%d} must be before --to {end:%Y-%m-%d}")
+    if history:
+        from .scale.cluster import dask_client
+        from .scale.dask_metrics import compute_metrics, read_history
+
+        with dask_client(scheduler, workers, processes=False):
+            rows = compute_metrics(read_history(history), by, start, end, tz=settings.timezone)
+    elif by == "month":
+        raise InputError("--by month needs --history (the Dask path); use --from/--to for one period")
+    else:
+        svc = _loop(obj)
+        rows = compute(svc.repo.query(start=start, end=end), by, start, end)
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, default=str, indent=1))
         return
@@ -119,6 +141,19 @@ def metrics(obj: _Ctx, by, start, end, as_json) -> None:
         flagged = [z["key"] for z in rank_zones(rows) if z["flag_lowest_satisfaction"]]
         if flagged:
             click.echo(f"lowest satisfaction: {', '.join(flagged)}")
+
+
+@incidents.command(name="export-history")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--rows-per-partition", type=int, default=1_000_000, show_default=True)
+@pass_ctx
+@_fail_cleanly
+def export_history(obj: _Ctx, out, rows_per_partition) -> None:
+    """Write every incident as GeoParquet partitions for `incidents metrics --history` on Dask."""
+    from .scale.dask_metrics import export_history as export
+
+    parts = export(obj.services().store, out, rows_per_partition)
+    click.echo(f"wrote {parts} partitions to {out}")
 
 
 @main.group()

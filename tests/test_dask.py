@@ -5,6 +5,7 @@ One small LocalCluster per module (2 in-process workers, one thread each); small
 
 from __future__ import annotations
 
+import json
 import dataclasses
 import datetime as dt
 import random
@@ -273,3 +274,25 @@ def test_cli_assign_engine_dask_starts_its_own_local_cluster(store, tmp_path):
     got = gpd.read_parquet(tmp_path / "out")
     assert got.crs.to_epsg() == 4326
     assert _codes(got) == _codes(_single_machine(store, df, tmp_path))
+
+
+def test_cli_metrics_on_dask_equal_the_store_path(store, client, tmp_path):
+    """`incidents export-history` then `incidents metrics --history` (Dask) = `incidents metrics` (store)."""
+    from gridmap.incidents.model import Event
+
+    incidents = _history(300, seed=33)
+    store.store.incidents.add_many([(i, Event("", i.reported_at, "test", "import", None, i.status), None)
+                                    for i in incidents])
+    db = ["--db", store.settings.db]
+    res = CliRunner().invoke(cli_main, [*db, "incidents", "export-history", str(tmp_path / "hist"),
+                                        "--rows-per-partition", "100"])
+    assert res.exit_code == 0 and "wrote 3 partitions" in res.output, res.output
+    span = ["--from", "2026-02-01", "--to", "2026-06-01", "--json"]
+    for by in ("zone", "grid"):
+        plain = CliRunner().invoke(cli_main, [*db, "incidents", "metrics", "--by", by, *span])
+        on_dask = CliRunner().invoke(cli_main, [*db, "incidents", "metrics", "--by", by, *span, "--history",
+                                                str(tmp_path / "hist"), "--scheduler", client.scheduler.address])
+        assert plain.exit_code == 0 and on_dask.exit_code == 0, (plain.output, on_dask.output)
+        assert json.loads(on_dask.output) == json.loads(plain.output) and json.loads(plain.output)
+    month = CliRunner().invoke(cli_main, [*db, "incidents", "metrics", "--by", "month", *span])
+    assert month.exit_code != 0 and "--by month needs --history" in month.output
