@@ -5,9 +5,9 @@ One small LocalCluster per module (2 in-process workers, one thread each); small
 
 from __future__ import annotations
 
-import json
 import dataclasses
 import datetime as dt
+import json
 import random
 from pathlib import Path
 
