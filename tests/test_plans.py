@@ -335,6 +335,19 @@ def test_unchanged_grids_keep_codes_and_shapes_after_publish(services, plans, dr
         assert shapely.equals_exact(old[c].geometry, new[c].geometry, 0)
 
 
+def test_publish_refuses_a_draft_edited_after_its_impact_was_reviewed(services, plans, draft):
+    plans.edit(draft, "split", {"code": G1, "parts": 2})
+    reviewed = plans.impact(draft)["rev"]
+    assert reviewed == plans.plan(draft).rev == 1
+    plans.edit(draft, "merge", {"codes": [G2, G3]})  # another planner, after the review
+    today = dt.datetime.now(TZ).date()
+    with pytest.raises(Conflict, match="edited since you reviewed it"):
+        plans.publish(draft, today, rev=reviewed)
+    assert plans.plan(draft).status == "draft" and services.store.current_plan() == 1
+    out = plans.publish(draft, today, rev=plans.impact(draft)["rev"])  # reviewed again: it goes through
+    assert out["plan"] == draft and services.store.current_plan() == draft
+
+
 def test_publish_with_a_gap_is_refused_unless_forced(services, plans, draft):
     g1 = grids(services, draft)[G1]
     from dataclasses import replace

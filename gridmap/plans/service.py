@@ -239,7 +239,7 @@ class PlanService:
         moves = self.incidents.reroutes_under(version, self.incidents.clock())
         open_count = len(self.incidents.repo.query(status=_open_statuses()))
         return {
-            "plan": version, "status": rec.status, "against": against, "diff": d["summary"],
+            "plan": version, "status": rec.status, "rev": rec.rev, "against": against, "diff": d["summary"],
             "households": household_flows(old, new),
             "incidents": {"open": open_count, "moving": incident_moves(moves)},
             "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people()),
@@ -249,14 +249,14 @@ class PlanService:
 
     # -- publishing -------------------------------------------------------------------------
     def publish(self, version: int, effective_from: dt.date | str, force: bool = False,
-                author: str | None = None) -> dict:
+                author: str | None = None, rev: int | None = None) -> dict:
         """Publish a draft from a date, in one transaction with the re-routing of open incidents.
 
         Refused (Conflict, reasons listed) when the plan has coverage problems unless `force`;
         when the draft was copied from a plan that is no longer the newest; and (InputError)
         for a date before the newest published plan's. Open incidents are re-routed now if the
         plan takes effect today or earlier; for a later date run `gridmap incidents reroute`
-        on that day.
+        on that day. `rev`: the draft revision the planner reviewed; Conflict if it was edited since.
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
@@ -278,7 +278,7 @@ class PlanService:
         removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
                                                  self.store.units(level=Level.grid, plan=version))["removed"]]
         self.repo.publish(version, eff, author, [(inc, before, events) for inc, before, _, events in moves],
-                          replaces=latest)
+                          replaces=latest, draft_rev=rev)
         self.services.refresh()
         return {"plan": version, "effective_from": eff.isoformat(), "in_force": in_force,
                 "replaces": latest, "forced": bool(problems), "coverage": problems,

@@ -257,8 +257,12 @@ class PlanRepo:
 
     # -- publishing -------------------------------------------------------------------------
     def publish(self, plan: int, effective_from: dt.date, author: str | None,
-                incident_updates: Sequence[tuple] = (), replaces: int | None = None) -> None:
+                incident_updates: Sequence[tuple] = (), replaces: int | None = None,
+                draft_rev: int | None = None) -> None:
         """Publish a draft and write the re-routed incidents, all in one transaction.
+
+        `draft_rev`: the draft revision the planner reviewed (its impact report); if the draft
+        was edited since, Conflict and nothing changes.
 
         `incident_updates` holds (incident, expected_version, events); an incident changed
         since it was read makes the whole publish fail with Conflict, and nothing changes.
@@ -275,11 +279,17 @@ class PlanRepo:
                     if latest != replaces:
                         raise Conflict(f"plan {latest} was published while plan {plan} was being published: "
                                        "nothing changed; make a new draft from it")
-                done = conn.execute(_P.update().where(_P.c.version == int(plan), _P.c.status == "draft").values(
+                draft = _P.update().where(_P.c.version == int(plan), _P.c.status == "draft")
+                if draft_rev is not None:
+                    draft = draft.where(_P.c.rev == int(draft_rev))
+                done = conn.execute(draft.values(
                     status="published", effective_from=effective_from, published_at=_now(),
                     author=sa.func.coalesce(_P.c.author, author)))
                 if done.rowcount != 1:
-                    self._get(conn, plan)
+                    rec = self._get(conn, plan)
+                    if rec.status == "draft":
+                        raise Conflict(f"draft {plan} was edited since you reviewed it (rev {rec.rev}, you reviewed "
+                                       f"rev {draft_rev}): look at its impact again, then publish")
                     raise Conflict(f"plan {plan} is already published")
                 for inc, expected, events in incident_updates:
                     inc.version = expected + 1

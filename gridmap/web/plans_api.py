@@ -46,7 +46,8 @@ assignee}]}, "staff_on_removed_grids": [{person_id, name, unit_code, role}], "te
 [{code, name, problem, counts, new_grid}], "coverage": [problem]}, where a coverage problem
 is {kind, parent, codes, area_m2, location: {lon, lat}, detail}.
 
-`POST /plans/<n>/publish` {"effective_from": "YYYY-MM-DD", "force": false} answers
+`POST /plans/<n>/publish` {"effective_from": "YYYY-MM-DD", "force": false, "rev": 7} (rev: the draft
+revision whose impact the planner reviewed; optional; 409 if the draft changed since) answers
 {"plan", "effective_from", "in_force", "replaces", "forced", "coverage", "rerouted":
 [moving incident], "reroute_pending", "staff_on_removed_grids"}; with coverage problems
 and no force it is 409 with "problems": [problem].
@@ -179,7 +180,10 @@ def publish_plan(version: int):
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise InputError("force: true or false")
-    return jsonify(plan_service().publish(version, body["effective_from"], force=force, author=actor.name))
+    rev = body.get("rev")
+    if rev is not None and (isinstance(rev, bool) or not isinstance(rev, int)):
+        raise InputError("rev: the draft revision you reviewed (an integer), or leave it out")
+    return jsonify(plan_service().publish(version, body["effective_from"], force=force, author=actor.name, rev=rev))
 
 
 def _body(optional: bool = False) -> dict:

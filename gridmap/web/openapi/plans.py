@@ -41,7 +41,7 @@ SCHEMAS = {
     "StaffOnRemovedGrid": obj(["person_id", "unit_code", "role"], person_id=STR, name=nullable(STR),
                               unit_code=STR, role=STR),
     "PlanImpact": obj(["plan", "against", "households", "incidents", "staff_on_removed_grids", "teams", "coverage"],
-                      plan=INT, status=STR, against=INT, diff={"type": "object", "additionalProperties": INT},
+                      plan=INT, status=STR, rev=INT, against=INT, diff={"type": "object", "additionalProperties": INT},
                       households=obj(["method", "households", "flows"], method=STR, households=NUM,
                                      population=NUM, flows=array(obj())),
                       incidents=obj(["open", "moving"], open=INT, moving=array(ref("MovingIncident"))),
@@ -98,5 +98,5 @@ PATHS = {
     "/api/v1/plans/{version}/publish": {"post": op(
         "Publish a draft from a date, re-routing open incidents in the same transaction (planner, admin)",
         "publishPlan", {"200": ok(ref("PlanPublished")), **_PUBLISH_ERRORS}, params=[_PLAN],
-        body=json_body(obj(["effective_from"], effective_from=DATE, force=BOOL)), **_READ)},
+        body=json_body(obj(["effective_from"], effective_from=DATE, force=BOOL, rev=INT)), **_READ)},
 }

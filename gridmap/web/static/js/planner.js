@@ -23,7 +23,7 @@
   var layers = {};                      // code -> L.Polygon
   var props = {};                       // code -> feature properties
   var selected = [];                    // up to two codes, in click order
-  var busy = false, drawer = null, editing = null, impactShown = false, refused = false;
+  var busy = false, drawer = null, editing = null, impactShown = false, refused = false, reviewedRev = null;
 
   // -- the map ------------------------------------------------------------------------------
   var map = L.map("planner-map", {maxZoom: 19, zoomSnap: 0.25, attributionControl: false,
@@ -501,6 +501,7 @@
   // -- impact and publishing ----------------------------------------------------------------
   function staleImpact() {
     impactShown = false;
+    reviewedRev = null;
     refused = false;
     $("impact").hidden = true;
     $("force-label").hidden = true;
@@ -577,6 +578,7 @@
       markProblems(o.coverage || []);
       $("impact").hidden = false;
       impactShown = true;
+      reviewedRev = o.rev;  // publishing sends it: an edit by anyone since then is refused (409)
       say("impact-msg", plan.editable ? "已核对影响，可以发布。Impact reviewed: publishing is enabled." : "", true);
     }).catch(function (e) {
       say("impact-msg", "网络错误 Network error: " + e.message, false);
@@ -590,6 +592,7 @@
     var eff = $("effective-from").value;
     if (!eff) { say("publish-msg", "请选择生效日期 Choose the effective date.", false); return; }
     var body = {effective_from: eff, force: refused && $("force").checked};
+    if (typeof reviewedRev === "number") body.rev = reviewedRev;
     busy = true;
     showSelection();
     say("publish-msg", "…", true);
