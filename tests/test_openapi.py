@@ -175,3 +175,15 @@ def test_inputs_the_fuzzer_found_crashing_are_answered(app, client):
     ]:
         r = client.open(url, method=method, **kw)
         assert r.status_code == status, (url, r.status_code, r.get_data(as_text=True)[:300])
+
+
+def test_ranges_before_1970_are_refused_not_echoed(app, client):
+    from gridmap.web.auth import create_token, create_user
+
+    store = app.extensions["gridmap"].store
+    create_user(store, "boss", "secret-pass", "admin")
+    headers = {"Authorization": f"Bearer {create_token(store, 'boss')}"}
+    for url in ("/api/v1/metrics?by=zone&from=0675-06-20&to=2026-01-01", "/api/v1/roster?from=1899-12-31"):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 422 and "before 1970-01-01" in r.json["detail"], (url, r.status_code)
+    assert client.get("/api/v1/metrics?by=zone&from=2026-01-01&to=2026-02-01", headers=headers).status_code == 200

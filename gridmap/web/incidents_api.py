@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from ..errors import InputError
 from ..incidents.actors import can_see
 from ..incidents.model import OPEN_STATUSES
+from ..incidents.intake import EARLIEST_REPORT
 from . import services
 from .auth import check_csrf, current_actor, require
 from .views import event_json, private_incident, public_incident
@@ -185,7 +186,10 @@ def _time(raw) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(str(raw))
     except ValueError:
         raise InputError(f"{raw!r} is not an ISO 8601 date or time") from None
-    return t if t.tzinfo else t.replace(tzinfo=loop().tz)
+    t = t if t.tzinfo else t.replace(tzinfo=loop().tz)
+    if t < EARLIEST_REPORT:
+        raise InputError(f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
+    return t
 
 
 def _int(raw, name: str) -> int:
