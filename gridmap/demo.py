@@ -98,11 +98,28 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
             echo(f"  busiest grid {code} {services.unit(code).name}: {n} incidents")
         n_inc = _load_incidents(services, incidents)
         echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`)")
+    _planner_summary(services, echo)
     n = services.export(out / "lingcheng.gpkg")
     echo(f"\nexported {n} units to {out / 'lingcheng.gpkg'} (open it in QGIS)")
     services.export_staff(out / "staff.csv")
     echo("\nnext: `gridmap locate 116.58 37.33`, `gridmap check`, `gridmap serve`")
     return services
+
+
+def _planner_summary(services: Services, echo) -> None:
+    """What a planner sees first: does the plan cover the district exactly, and how even are the grids."""
+    from .planning.balance import Targets
+    from .planning.service import PlanningService
+
+    planning = PlanningService(services)
+    problems = planning.coverage()
+    kinds = Counter(p.kind for p in problems)
+    echo("\ncoverage check (`gridmap check --coverage`): " + (
+        ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) if problems else "every unit covered exactly once"))
+    _, rows, summary = planning.balance(targets=Targets(households=(300, 600)))
+    echo(f"balance (`gridmap balance --households 300-600`): {summary['grids']} grids, "
+         f"{summary['households_min']}-{summary['households_max']} households (mean {summary['households_mean']:,.0f}), "
+         f"{summary.get('within_households_target', 0)} within 300-600; planner page: `gridmap serve`, /planner")
 
 
 def _refuse_foreign_store(settings: Settings, target: Path | None, force: bool) -> None:
