@@ -43,11 +43,13 @@ def diff_units(old: Sequence[Unit], new: Sequence[Unit], tolerance_m2: float = 0
                              "changed_area_m2": round(changed, 1)})
         elif u.name == v.name:
             unchanged.append(code)
+    took = _overlaps([b[c] for c in added], old, tolerance_m2)  # one spatial index per side, not per unit
+    gave = _overlaps([a[c] for c in removed], new, tolerance_m2)
     return {
         "added": [{"code": c, "name": b[c].name, "area_m2": round(area_m2(b[c].geometry), 1),
-                   "from": _overlaps(b[c], old, tolerance_m2)} for c in added],
+                   "from": took[c]} for c in added],
         "removed": [{"code": c, "name": a[c].name, "area_m2": round(area_m2(a[c].geometry), 1),
-                     "to": _overlaps(a[c], new, tolerance_m2)} for c in removed],
+                     "to": gave[c]} for c in removed],
         "reshaped": reshaped,
         "renamed": renamed,
         "unchanged": unchanged,
@@ -70,7 +72,10 @@ def overlap_pairs(old: Sequence[Unit], new: Sequence[Unit]) -> list[tuple[Unit, 
     return out
 
 
-def _overlaps(unit: Unit, others: Sequence[Unit], tolerance_m2: float) -> list[dict]:
-    return [{"code": v.code, "area_m2": round(area, 1)}
-            for _, v, area in sorted(overlap_pairs([unit], list(others)), key=lambda t: t[1].code)
-            if area > tolerance_m2]
+def _overlaps(units: Sequence[Unit], others: Sequence[Unit], tolerance_m2: float) -> dict[str, list[dict]]:
+    """{code: [{code, area_m2}, ...]}: for each of `units`, the `others` it shares area with, by code."""
+    out: dict[str, list[dict]] = {u.code: [] for u in units}
+    for u, v, area in sorted(overlap_pairs(list(units), list(others)), key=lambda t: t[1].code):
+        if area > tolerance_m2:
+            out[u.code].append({"code": v.code, "area_m2": round(area, 1)})
+    return out
