@@ -17,7 +17,7 @@ from gridmap import maps
 from gridmap.incidents.model import Incident
 from gridmap.maps.layers import _geometry, _safe
 from gridmap.model import Level, Person, Role, Unit
-from gridmap.web import maps_pages
+from gridmap.web import compress, maps_pages
 
 from . import browser
 from .conftest import GRIDS, ZONE, sample_app
@@ -424,7 +424,7 @@ def test_map_pages_are_gzipped_for_clients_that_accept_it(client, monkeypatch):
     assert html.startswith("<!doctype html>") and "folium-map" in html and len(packed.data) < len(plain.data) / 2.5
     assert "Content-Encoding" not in client.get("/map/grids.geojson?bbox=116,39,116.3,39.1",
                                                 headers={"Accept-Encoding": "gzip"}).headers  # too small to pay
-    monkeypatch.setattr(maps_pages, "GZIP_MIN_BYTES", 100)
+    monkeypatch.setattr(compress, "GZIP_MIN_BYTES", 100)
     js = client.get("/map/grids.geojson?bbox=116,39,116.3,39.1", headers={"Accept-Encoding": "gzip"})
     assert js.headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(js.data))["matched"] == 3
 

@@ -11,10 +11,9 @@ the workflow and the version again; the page then reloads the row from `/board.j
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from ..errors import Forbidden, InputError, NotFound
 from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_see
@@ -24,6 +23,7 @@ from ..incidents.workflow import ACTIONS, allowed_actions
 from ..maps import status_colours
 from . import services
 from .auth import current_actor
+from .compress import gzip_response
 from .views import private_incident
 
 bp = Blueprint("board", __name__)
@@ -80,17 +80,7 @@ def board_json():
         return jsonify({"status": exc.http_status, "title": type(exc).__name__, "detail": str(exc)}), exc.http_status
 
 
-@bp.after_request
-def _gzip(response: Response) -> Response:
-    """A long queue is a few hundred kB of HTML or JSON; gzip makes it a tenth of that."""
-    if (response.status_code != 200 or response.direct_passthrough or "Content-Encoding" in response.headers
-            or "gzip" not in request.headers.get("Accept-Encoding", "").lower()
-            or (response.content_length or 0) < 2048):
-        return response
-    response.set_data(gzip.compress(response.get_data(), compresslevel=6))
-    response.headers["Content-Encoding"] = "gzip"
-    response.vary.add("Accept-Encoding")
-    return response
+bp.after_request(gzip_response)  # a long queue is a few hundred kB of HTML or JSON
 
 
 def board_data(actor: Actor, queue: str | None = None, incident_id: str | None = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..model import Level
 from . import maps_pages, services
 from .auth import current_actor
+from .compress import gzip_response
 
 bp = Blueprint("dashboard", __name__)
 
@@ -59,9 +60,7 @@ def as_json():
     return jsonify(_gather()[0])
 
 
-@bp.after_request
-def _compress(response):
-    return maps_pages.gzip_response(response)
+bp.after_request(gzip_response)
 
 
 def _gather() -> tuple[dict, dict]:

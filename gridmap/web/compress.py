@@ -1,4 +1,7 @@
-"""Static files (vendored Leaflet and plugins, our own JS) served gzip-compressed and cacheable.
+"""gzip for the web app: pages and JSON answers (`gzip_response`, used by the map, board and
+dashboard blueprints), and the static files (`init_app`).
+
+Static files (vendored Leaflet and plugins, our own JS) are served gzip-compressed and cacheable.
 
 Leaflet, jQuery, MarkerCluster, awesome-markers and our scripts are about 0.9 MB as files and
 about 0.25 MB gzipped; on a slow government network that is the difference that shows. Each file
@@ -15,6 +18,9 @@ import threading
 
 from flask import Flask, Response, request
 
+GZIP_MIN_BYTES = 1_400
+GZIP_LEVEL = 3  # pages: 5,000 grids, 8.1 MB -> 1.9 MB in 0.08 s (level 5: 1.7 MB in 0.12 s)
+GZIP_TYPES = frozenset({"text/html", "application/json", "application/geo+json"})
 COMPRESSIBLE = frozenset({"application/javascript", "text/javascript", "text/css", "image/svg+xml",
                           "application/json", "text/plain"})
 MIN_BYTES = 1_024
@@ -59,6 +65,21 @@ def init_app(app: Flask) -> None:
         if response.headers.get("ETag"):
             response.set_etag(response.get_etag()[0] + "-gz")
         return response
+
+
+def gzip_response(response: Response) -> Response:
+    """gzip a page or JSON answer when the client accepts it and it is worth it (in place)."""
+    if (response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or response.mimetype not in GZIP_TYPES or "Content-Encoding" in response.headers
+            or "gzip" not in request.accept_encodings):
+        return response
+    response.vary.add("Accept-Encoding")
+    data = response.get_data()
+    if len(data) < GZIP_MIN_BYTES:
+        return response
+    response.set_data(gzip.compress(data, GZIP_LEVEL, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    return response
 
 
 def compressed(path: str, size: int, mtime_ns: int) -> bytes:
