@@ -34,7 +34,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from .web import (api, board, dashboard, errors, incidents_api, maps_pages, open311, pages, printing,
-                      report_page, static_gzip)
+                      report_page, compress)
     from .web.auth import current_actor
 
     csrf = CSRFProtect(app)
@@ -76,7 +76,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     for endpoint in ("incidents.report", "open311.post_request"):
         app.view_functions[endpoint] = public_only(app.view_functions[endpoint])
     errors.init_app(app)
-    static_gzip.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
+    compress.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
     return app
 
 
