@@ -190,13 +190,8 @@
     var buttons = tr.querySelectorAll(".c-actions button");
     Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
     message(tr, "…", true);
-    fetch(page.urls.act.replace("INCIDENT_ID", encodeURIComponent(row.id)), {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
-      body: JSON.stringify(body)
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
-    }).then(function (res) {
+    window.gridmap.callJSON("POST", page.urls.act.replace("INCIDENT_ID", encodeURIComponent(row.id)), body, csrf)
+    .then(function (res) {
       if (res.status === 200) {
         Array.prototype.forEach.call(tr.querySelectorAll("form.gm-actform"), function (f) { f.remove(); });
         return refresh(tr, row.id).then(function () {

@@ -140,15 +140,7 @@
 
   // -- talking to the server ----------------------------------------------------------------
   function call(method, url, body) {
-    var opts = {method: method, credentials: "same-origin",
-                headers: {"Accept": "application/json, application/geo+json", "X-CSRFToken": csrf}};
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
-    });
+    return window.gridmap.callJSON(method, url, body, csrf, "application/json, application/geo+json");
   }
 
   function problemText(res) {

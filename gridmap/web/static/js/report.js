@@ -186,13 +186,7 @@
     var button = $("submit");
     button.disabled = true;
     button.textContent = "提交中… Sending…";
-    fetch(data.urls.report, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
-      body: JSON.stringify(body)
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
-    }).then(function (res) {
+    window.gridmap.callJSON("POST", data.urls.report, body, csrf).then(function (res) {
       if (res.status === 201) {
         done(res.out);
       } else if (res.status === 422) {
