@@ -241,21 +241,19 @@ def zones() -> list:
 
 
 def _grid_args(code: str) -> dict:
-    s = services()
+    s, svc, show_phones = services(), _incidents(), _show_phones()
     grid = s.unit(code)
     if grid.level not in (Level.grid, Level.micro):
         raise NotFound(f"{code} is a {grid.level.value}, not a grid")
-    incidents = _incidents().repo.query(status=OPEN_STATUSES, grid_codes=[code])
-    staff = maps.staff_by_unit(s.store.people(), s.store.roles(unit_code=code)).get(code, [])
+    incidents = svc.repo.query(status=OPEN_STATUSES, grid_codes=[code])
+    people = {p.person_id: p for p in s.store.people()}  # read once: the team and the roster name them
+    staff = maps.staff_by_unit(people.values(), s.store.roles(unit_code=code)).get(code, [])
     zone = s.store.units(codes=[grid.parent_code]) if grid.parent_code else []
     neighbours = (grid_catalog().neighbours(grid) if grid.level == Level.grid
                   else maps.neighbours_of(grid, s.units(grid.level)))
-    svc, show_phones = _incidents(), _show_phones()
     now = svc.clock()
-    week = gridpage.ROSTER_DAYS
-    people = {p.person_id: p for p in s.store.people()}
     units = [code] + ([grid.parent_code] if grid.parent_code else [])
-    shifts = [x for u in units for x in svc.repo.shifts(u, now, now + dt.timedelta(days=week))]
+    shifts = [x for u in units for x in svc.repo.shifts(u, now, now + dt.timedelta(days=gridpage.ROSTER_DAYS))]
     year = svc.repo.query(grid_codes=[code], start=now - dt.timedelta(days=365))
     return {"grid": grid, "neighbours": neighbours, "incidents": incidents,
             "staff": staff, "zone": zone[0] if zone else None, "show_phones": show_phones, **_labels(incidents),
