@@ -15,14 +15,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
-from ..errors import Forbidden, InputError, NotFound
+from ..errors import Forbidden, InputError
 from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_see
 from ..incidents.metrics import due_soon, overdue
 from ..incidents.model import OPEN_STATUSES, Incident
 from ..incidents.workflow import ACTIONS, allowed_actions
 from ..maps import status_colours
 from . import services
-from .auth import current_actor
+from .auth import current_actor, require
 from .compress import gzip_response
 from .views import private_incident
 
@@ -68,16 +68,10 @@ def board():
 @bp.get("/board.json")
 def board_json():
     """The data of /board (`?queue=new|overdue|escalated`), or one row of it (`?id=<incident id>`)."""
-    actor = current_actor()
-    if actor.is_public:
-        return jsonify({"status": 401, "title": "Unauthorized",
-                        "detail": "log in or send an API token (Authorization: Bearer ...)"}), 401
-    try:
-        if request.args.get("id"):
-            return jsonify(board_data(actor, incident_id=request.args["id"]))
-        return jsonify(board_data(actor, queue=_queue_arg()))
-    except (Forbidden, InputError, NotFound) as exc:  # JSON errors, not the HTML error page
-        return jsonify({"status": exc.http_status, "title": type(exc).__name__, "detail": str(exc)}), exc.http_status
+    actor = require()  # errors of a .json path are answered in JSON (web/errors.py)
+    if request.args.get("id"):
+        return jsonify(board_data(actor, incident_id=request.args["id"]))
+    return jsonify(board_data(actor, queue=_queue_arg()))
 
 
 bp.after_request(gzip_response)  # a long queue is a few hundred kB of HTML or JSON

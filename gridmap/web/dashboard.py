@@ -27,7 +27,7 @@ from .. import maps
 from ..errors import InputError
 from ..model import Level
 from . import maps_pages, services
-from .auth import current_actor
+from .auth import current_actor, require
 from .compress import gzip_response
 
 bp = Blueprint("dashboard", __name__)
@@ -54,9 +54,7 @@ def page():
 @bp.get("/dashboard.json")
 def as_json():
     """The data of /dashboard."""
-    if current_actor().is_public:
-        return jsonify({"status": 401, "title": "Unauthorized",
-                        "detail": "log in or send an API token (Authorization: Bearer ...)"}), 401
+    require()  # 401 JSON for the public (errors of a .json path are answered in JSON)
     return jsonify(_gather()[0])
 
 

@@ -17,16 +17,15 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from werkzeug.routing import BuildError
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from ..errors import InputError, NotFound
+from ..errors import Forbidden, InputError
 from ..incidents.actors import Actor
 from ..model import Level
 from ..planning import parse_range
-from ..plans import PlanService
 from . import services
-from .auth import current_actor
+from .auth import current_actor, require
+from .plans_api import plan_service
 
 bp = Blueprint("planner", __name__)
 
@@ -34,11 +33,6 @@ PLANNER_ROLES = ("planner", "admin")
 BALANCE = {"under": "户数偏少 Under target", "within": "达标 Within target", "over": "户数偏多 Over target",
            "unknown": "户数未知 Households unknown"}
 COLOURS = {"under": "#3b7dd8", "within": "#3a9e4a", "over": "#d7301f", "unknown": "#9a9a9a"}
-
-
-def plan_service() -> PlanService:
-    """Plans over the app's store, re-routing with the app's incident loop."""
-    return PlanService(services(), current_app.extensions.get("gridmap.incidents"))
 
 
 @bp.get("/planner")
@@ -54,15 +48,10 @@ def page():
 @bp.get("/planner.json")
 def as_json():
     """The data of /planner."""
-    actor = current_actor()
-    if actor.is_public:
-        return _error(401, "Unauthorized", "log in or send an API token (Authorization: Bearer ...)")
+    actor = require()  # errors of a .json path are answered in JSON (web/errors.py)
     if actor.role not in PLANNER_ROLES:
-        return _error(403, "Forbidden", f"a {actor.role} may not plan grids (planners and admins only)")
-    try:
-        data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
-    except (InputError, NotFound) as exc:  # JSON errors, not the HTML error page
-        return _error(exc.http_status, type(exc).__name__, str(exc))
+        raise Forbidden(f"a {actor.role} may not plan grids (planners and admins only)")
+    data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
     return jsonify(data | {"urls": _urls(data)})
 
 
@@ -121,26 +110,12 @@ def _urls(data: dict) -> dict[str, str]:
     """Where the page's script sends each operation (the plans and planning APIs)."""
     n = (data.get("plan") or {}).get("version")
     urls = {"page": url_for("planner.page"), "json": url_for("planner.as_json"),
-            "plans": _url("plans.list_plans", "/api/v1/plans"),
-            "coverage": _url("planning.coverage", "/api/v1/coverage"),
-            "balance": _url("planning.balance", "/api/v1/balance")}
+            "plans": url_for("plans.list_plans"),
+            "coverage": url_for("planning.coverage"),
+            "balance": url_for("planning.balance")}
     if n is not None:
-        for key, endpoint, tail in (("plan", "plans.get_plan", ""), ("units", "plans.plan_units", "/units"),
-                                    ("edits", "plans.edit_plan", "/edits"), ("undo", "plans.undo_edit", "/undo"),
-                                    ("diff", "plans.diff_plan", "/diff"), ("impact", "plans.impact_plan", "/impact"),
-                                    ("publish", "plans.publish_plan", "/publish")):
-            urls[key] = _url(endpoint, f"/api/v1/plans/{n}{tail}", version=n)
+        for key, endpoint in (("plan", "get_plan"), ("units", "plan_units"), ("edits", "edit_plan"),
+                              ("undo", "undo_edit"), ("diff", "diff_plan"), ("impact", "impact_plan"),
+                              ("publish", "publish_plan")):
+            urls[key] = url_for(f"plans.{endpoint}", version=n)
     return urls
-
-
-def _url(endpoint: str, fallback: str, **values: Any) -> str:
-    """url_for(endpoint), or the API's documented path when its blueprint is not registered (an app
-    assembled by hand, as some tests do)."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return fallback
-
-
-def _error(status: int, title: str, detail: str):
-    return jsonify({"status": status, "title": title, "detail": detail}), status
