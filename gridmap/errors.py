@@ -55,3 +55,10 @@ class Forbidden(GridmapError):
     """Logged in, but this role or person may not do this."""
 
     http_status = 403
+
+
+class MissingExtra(GridmapError):
+    """A feature of an optional extra (gridmap[dask], gridmap[spopt]) was called without it installed."""
+
+    http_status = 501
+    exit_code = 2

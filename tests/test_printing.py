@@ -400,3 +400,26 @@ def test_layout_picks_paper_orientation_and_round_scales():
     assert layout.choose_frame(box(116.0, 39.0, 116.2, 39.01)).paper == "A3"  # very elongated
     fixed = layout.choose_frame(box(116.0, 39.0, 116.05, 39.02), scale=10000, paper="A4", orientation="portrait")
     assert fixed.scale == 10000 and not fixed.fits and fixed.orientation == "portrait"
+
+
+def test_vendored_cjk_font_is_used_without_a_system_copy(monkeypatch):
+    """A machine without Debian's fonts-wqy-microhei prints with the copy shipped in the package."""
+    from gridmap.printing import fonts
+
+    monkeypatch.setattr(fonts, "SYSTEM_FONTS", ("/nonexistent/wqy-microhei.ttc",))
+    found = fonts.find_cjk_font()
+    assert found == fonts.VENDORED_FONT and found.stat().st_size > 5_000_000
+    licence = found.parent / "LICENSE-Apache-2.0.txt"
+    assert "Apache License" in licence.read_text(encoding="utf-8")
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    assert TTFont("VendoredCheck", str(found), subfontIndex=0).face.name  # a real TrueType collection
+
+
+def test_no_font_at_all_names_the_fix(monkeypatch, tmp_path):
+    from gridmap.printing import fonts
+
+    monkeypatch.setattr(fonts, "SYSTEM_FONTS", ())
+    monkeypatch.setattr(fonts, "VENDORED_FONT", tmp_path / "gone.ttc")
+    with pytest.raises(fonts.FontMissing, match="fonts-wqy-microhei"):
+        fonts.find_cjk_font()

@@ -329,12 +329,13 @@ def _stays_connected(c: int, r: int, labels, nbrs) -> bool:
 
 def _spopt(method: str, cells: _Cells, k: int, lo: float) -> np.ndarray:
     """Labels from PySAL spopt (SKATER for k grids, max-p for the minimum households)."""
-    try:
-        import geopandas as gpd
-        from libpysal.weights import W
-        from spopt.region import MaxPHeuristic, Skater
-    except ImportError:  # pragma: no cover - spopt is a declared dependency
-        raise InputError(f"method {method!r} needs PySAL spopt: pip install spopt") from None
+    from ..extras import require
+
+    require("spopt", f"method {method!r}")
+    import geopandas as gpd
+    from libpysal.weights import W
+    from spopt.region import MaxPHeuristic, Skater
+
     gdf = gpd.GeoDataFrame({"x": cells.xy[:, 0], "y": cells.xy[:, 1], "hh": cells.w}, geometry=list(cells.geoms))
     w = W({i: nb.tolist() for i, nb in enumerate(cells.nbrs)}, silence_warnings=True)
     with warnings.catch_warnings():  # spopt/libpysal raise pandas deprecation warnings of their own

@@ -1,9 +1,9 @@
 """The CJK font every page is set in, so Chinese never prints as tofu boxes.
 
 WenQuanYi Micro Hei (文泉驿微米黑, Apache-2.0, Latin and Simplified Chinese in one face) from
-the system (Debian `fonts-wqy-microhei`) if present, else from the PyPI package
-`paperang-p2-fonts-cjk`, a declared dependency of gridmap. reportlab embeds the subset a PDF
-uses.
+the system (Debian `fonts-wqy-microhei`, so the distribution's updates apply) if present, else the
+copy vendored in `gridmap/printing/vendor/wqy-microhei/` with its licence (the same Debian file;
+see the README there). reportlab embeds the subset a PDF uses.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ SYSTEM_FONTS = (
     "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy-microhei/wqy-microhei.ttc",
 )
+VENDORED_FONT = Path(__file__).parent / "vendor" / "wqy-microhei" / "wqy-microhei.ttc"
 
 
 class FontMissing(GridmapError):
@@ -28,20 +29,12 @@ class FontMissing(GridmapError):
 
 
 def find_cjk_font() -> Path:
-    """Path of the CJK font file: the system copy, else the one shipped by paperang-p2-fonts-cjk."""
-    for p in SYSTEM_FONTS:
+    """Path of the CJK font file: the system copy, else the one vendored in the package."""
+    for p in (*SYSTEM_FONTS, VENDORED_FONT):
         if Path(p).is_file():
             return Path(p)
-    try:
-        import paperang_p2_fonts_cjk
-    except ImportError:
-        pkg = None
-    else:
-        pkg = Path(paperang_p2_fonts_cjk.__file__).parent / "fonts" / "wqy-microhei.ttc"
-    if pkg is not None and pkg.is_file():
-        return pkg
-    raise FontMissing("no CJK font for printing: `pip install paperang-p2-fonts-cjk` (a gridmap dependency) "
-                      "or `apt-get install fonts-wqy-microhei`")
+    raise FontMissing(f"no CJK font for printing: {VENDORED_FONT} is missing from this install "
+                      "(reinstall gridmap) and no system copy was found (`apt-get install fonts-wqy-microhei`)")
 
 
 @lru_cache(maxsize=None)

@@ -16,6 +16,9 @@ def scheduler_address(option: str | None = None) -> str | None:
     (environment DASK_SCHEDULER_ADDRESS, or ~/.config/dask/*.yaml), else None (start a LocalCluster)."""
     if option:
         return option
+    from ..extras import require
+
+    require("dask", "Dask")
     import dask
 
     return dask.config.get("scheduler-address", None) or None
@@ -30,6 +33,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
     One thread per worker because each task already runs vectorised GEOS code; more workers,
     not more threads, is how the job scales (and on a real cluster, more machines).
     """
+    from ..extras import require
+
+    require("dask", "Dask")
     from distributed import Client, LocalCluster
 
     address = scheduler_address(scheduler)

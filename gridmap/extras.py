@@ -1,0 +1,33 @@
+"""Optional parts of gridmap and the message a user gets when one is called without its extra.
+
+The core install (`pip install gridmap`) runs the demo, the web app, the CLI, printing and the
+planner's own tools. Two heavy parts are extras:
+
+- `gridmap[dask]`: bulk assignment and metrics on a Dask cluster (`--engine dask`, `--history`);
+- `gridmap[spopt]`: the PySAL spopt comparison methods of the planner's proposals (`skater`, `maxp`).
+
+`gridmap[all]` installs both.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import MissingExtra
+
+EXTRAS = {
+    "dask": ("dask", "dask.dataframe", "distributed", "dask_geopandas"),
+    "spopt": ("spopt", "libpysal"),
+}
+
+
+def require(extra: str, feature: str) -> None:
+    """Import the modules of `extra`, or raise MissingExtra naming the extra and the install command."""
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            cmd = f"pip install 'gridmap[{extra}]'"
+            raise MissingExtra(f"{feature} 需要可选组件 gridmap[{extra}]（未安装，缺少 {module}）：{cmd} / "
+                               f"{feature} needs the optional extra gridmap[{extra}], which is not installed "
+                               f"(no module {module}): {cmd}") from None
