@@ -8,7 +8,7 @@ from functools import wraps
 
 import click
 
-from .errors import GridmapError
+from .errors import GridmapError, InputError
 
 LEVELS = ["county", "town", "zone", "grid", "micro"]
 
@@ -200,6 +200,11 @@ def check(obj: _Ctx, as_json: bool, coverage: str | None, geojson_path: str | No
 @_fail_cleanly
 def locate(obj: _Ctx, lon: float, lat: float, crs: str, as_json: bool) -> None:
     """Which grid is the point LON LAT in (and its zone, town, county)."""
+    from .lonlat import is_geographic, lonlat_problem
+
+    problem = lonlat_problem(lon, lat) if is_geographic(crs) else None
+    if problem:  # refused before the store is opened
+        raise InputError(problem)
     services = obj.services()
     loc = services.locate(lon, lat, crs=crs)
     if as_json:

@@ -15,6 +15,7 @@ import numpy as np
 from . import crs as crs_mod
 from .errors import InputError, NotFound
 from .index import GridIndex
+from .lonlat import lonlat_problem
 from .model import Level, Location, Unit
 from .settings import Settings
 from .store import open_store
@@ -185,9 +186,9 @@ class Services:
         spec = crs_mod.parse_crs(crs)
         x, y = crs_mod.xy_to_storage(np.array([lon], float), np.array([lat], float), spec)
         lon84, lat84 = float(x[0]), float(y[0])
-        if not (np.isfinite(lon84) and np.isfinite(lat84)) or abs(lat84) > 90 or abs(lon84) > 180:
-            hint = " (lat/lon swapped?)" if abs(lat) > 90 and abs(lon) <= 90 else ""
-            raise InputError(f"point ({lon}, {lat}) is not a valid lon/lat{hint}")
+        problem = lonlat_problem(lon84, lat84, given=(lon, lat))
+        if problem:
+            raise InputError(problem)
         index = self.index
         if at is not None and at != self.today():
             plan = self.plan_at(at)

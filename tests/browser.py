@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .slowguard import assert_slow
+
 CHROMIUM = Path(os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -49,6 +51,7 @@ def chromium() -> Iterator["object"]:
     """A headless Chromium (playwright Browser), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
+    assert_slow("a browser")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
@@ -113,12 +116,10 @@ def screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
 def demo_app(tmp: Path):
     """The web app over a freshly built demo store (Lingcheng: 100 grids, staff, incidents)."""
     from gridmap.app import create_app
-    from gridmap.demo import run_demo
-    from gridmap.settings import Settings
 
-    settings = Settings(db=str(tmp / "d.db"))
-    run_demo(settings, out_dir=tmp / "out", echo=lambda *a: None).store.close()
-    return with_maps(create_app(settings))
+    from .demo_store import demo_settings
+
+    return with_maps(create_app(demo_settings(tmp)))
 
 
 def with_maps(app):

@@ -15,6 +15,25 @@ from gridmap.settings import Settings
 from gridmap.validate import ImportSpec
 
 from .pg_server import PostgresServer, find_bindir
+from .slowguard import set_current
+
+# Whole modules that start a fuzzer or a Dask cluster in every test.
+SLOW_MODULES = {"test_fuzz", "test_dask"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow`: every PostGIS test and every test of SLOW_MODULES (the browser, live-server and
+    subprocess helpers check their callers at run time: tests/slowguard.py)."""
+    for item in items:
+        if item.get_closest_marker("postgis") or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _slow_guard(request):
+    set_current(request.node)
+    yield
+    set_current(None)
 
 COUNTY = "110101"
 TOWN = COUNTY + "001"

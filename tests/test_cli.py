@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import GRIDS, ZONE, fc, feat, square, write_json
+from .slowguard import assert_slow
 
 
 def gm(*args, cwd: Path, db: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    assert_slow("a gridmap subprocess")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
     if db:
         env["GRIDMAP_DB"] = db
@@ -174,3 +176,14 @@ def test_incident_commands(loaded, tmp_path):
     assert "at least 8 characters" in short.stderr
     token = gm("users", "token", "disp", cwd=tmp_path, db=db).stdout.strip()
     assert len(token) > 30
+
+
+def test_locate_refuses_a_bad_coordinate_before_opening_the_store(tmp_path):
+    from click.testing import CliRunner
+
+    from gridmap.cli import main as cli_main
+
+    missing = tmp_path / "no" / "such" / "dir" / "g.db"  # opening this store would fail
+    r = CliRunner().invoke(cli_main, ["--db", str(missing), "locate", "37.33", "116.58"])
+    assert r.exit_code == 1 and "is not a valid lon/lat (lat/lon swapped?)" in r.output
+    assert not missing.parent.exists()

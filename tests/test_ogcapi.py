@@ -74,6 +74,7 @@ def _codes(doc) -> list[str]:
     return [f["id"] for f in doc["features"]]
 
 
+@pytest.mark.slow
 # -- OWSLib over real HTTP ----------------------------------------------------------------------
 def test_owslib_lists_pages_and_filters_the_stored_features(app):
     store = app.extensions["gridmap"].store
@@ -121,6 +122,7 @@ def test_owslib_lists_pages_and_filters_the_stored_features(app):
         assert requests.get(url + "?datetime=2024-12-31", timeout=10).json()["id"] == GRIDS[2]
 
 
+@pytest.mark.slow
 def test_owslib_reads_public_incidents_only(app):
     with live_server(app) as base:
         api = Features(base + "/ogcapi/")

@@ -102,6 +102,7 @@ def walk_to(client, incident_id, headers, last: str) -> dict:
     return out
 
 
+@pytest.mark.slow
 # -- Open311 GeoReport v2 over real HTTP -----------------------------------------------------------
 def test_open311_services_post_get_with_georeport_client(app):
     with live_server(app) as base:

@@ -172,9 +172,11 @@ def test_zone_book_has_overview_then_a_page_per_grid_in_code_order(services, tmp
 
 def test_demo_town_book(tmp_path):
     from gridmap.app import incident_service
-    from gridmap.demo import run_demo
+    from gridmap.services import Services
 
-    services = run_demo(Settings(db=str(tmp_path / "d.db")), out_dir=tmp_path / "out", echo=lambda *a: None)
+    from .demo_store import demo_settings
+
+    services = Services.open(demo_settings(tmp_path))
     loop = incident_service(services)
     town = "371403001"
     book = book_for(services, town=town, incident_repo=loop.repo, taxonomy=loop.taxonomy)
