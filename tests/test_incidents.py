@@ -315,3 +315,39 @@ def test_unknown_incident(loop):
         loop.act("999", "file", DISPATCHER)
     with pytest.raises(NotFound):
         loop.repo.get("abc")
+
+
+def test_concurrent_merges_into_one_target_are_all_or_nothing(loop, clock):
+    """Four dispatchers merge four duplicates into one target at once: each merge either lands whole
+    (duplicate merged, target lists it, a merged_from event) or is a 409 that changed nothing."""
+    import threading
+
+    for round_ in range(3):
+        target = report(loop).incident
+        dups = [report(loop, lon=116.1501 + 0.00001 * k).incident for k in range(4)]
+        barrier, results = threading.Barrier(len(dups)), {}
+
+        def merge(dup):
+            barrier.wait()
+            try:
+                loop.act(dup.id, "merge", DISPATCHER, data={"into": target.id})
+                results[dup.id] = "merged"
+            except Conflict:
+                results[dup.id] = "409"
+
+        threads = [threading.Thread(target=merge, args=(d,)) for d in dups]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        listed = set(loop.repo.get(target.id).extra.get("merged_reports", []))
+        events = {e.data["from"] for e in loop.repo.events(target.id) if e.action == "merged_from"}
+        assert listed == events and results.get(dups[0].id)
+        for d in dups:
+            status = loop.repo.get(d.id).status
+            if results[d.id] == "merged":
+                assert status == "merged" and d.id in listed, (round_, d.id)
+            else:  # the 409 left the duplicate as it was
+                assert status != "merged" and d.id not in listed, (round_, d.id, status)
+        assert "merged" in results.values()
+        clock.now += dt.timedelta(days=1)

@@ -194,9 +194,8 @@ class IncidentService:
         extra_events = self._apply(inc, action, now, data, actor, note)
         event = Event(inc.id, now, actor.name, action, before, inc.status, note or "",
                       {k: v for k, v in data.items() if k != "reporter_token"})
-        self.repo.update(inc, expected, [event])
-        for other, ev in extra_events:
-            self.repo.update(other, other.version, [ev])
+        # one transaction: a merge whose target changed meanwhile (409) leaves the duplicate unmerged too
+        self.repo.update_many([(inc, expected, [event])] + [(other, other.version, [ev]) for other, ev in extra_events])
         return inc
 
     def _apply(self, inc: Incident, action: str, now: dt.datetime, data: dict, actor: Actor, note: str):

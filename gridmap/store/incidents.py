@@ -117,22 +117,32 @@ class IncidentRepo:
         The version check and the write are one UPDATE ... WHERE version = :expected, so two
         dispatchers acting at once cannot both succeed: the second gets Conflict (stale).
         """
-        t, te = schema.incidents, schema.incident_events
-        incident.version = expected_version + 1
-        row = _row(incident)
-        with self.store._begin() as conn:
-            res = conn.execute(t.update().where(t.c.id == _int_id(incident.id), t.c.version == expected_version)
-                               .values(**row))
-            if res.rowcount != 1:
-                current = conn.execute(sa.select(t.c.version).where(t.c.id == _int_id(incident.id))).scalar()
-                if current is None:
-                    raise NotFound(f"no incident with id {incident.id!r}")
-                raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
-                               f"you had {expected_version}): reload and try again")
-            rows = [_event_row(e, _int_id(incident.id)) for e in events]
-            if rows:
-                conn.execute(te.insert(), rows)
+        self.update_many([(incident, expected_version, events)])
         return incident
+
+    def update_many(self, changes: Sequence[tuple[Incident, int, Iterable[Event]]]) -> None:
+        """`update` for several incidents in one transaction: all are written or, when any of them is
+        stale (Conflict) or gone (NotFound), none is (an incident merge writes the duplicate and its target)."""
+        with self.store._begin() as conn:
+            for incident, expected_version, events in changes:
+                self._update_in(conn, incident, expected_version, events)
+
+    def _update_in(self, conn, incident: Incident, expected_version: int, events: Iterable[Event]) -> None:
+        t, te = schema.incidents, schema.incident_events
+        row = _row(incident)
+        row["version"] = expected_version + 1
+        res = conn.execute(t.update().where(t.c.id == _int_id(incident.id), t.c.version == expected_version)
+                           .values(**row))
+        if res.rowcount != 1:
+            current = conn.execute(sa.select(t.c.version).where(t.c.id == _int_id(incident.id))).scalar()
+            if current is None:
+                raise NotFound(f"no incident with id {incident.id!r}")
+            raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
+                           f"you had {expected_version}): reload and try again")
+        rows = [_event_row(e, _int_id(incident.id)) for e in events]
+        if rows:
+            conn.execute(te.insert(), rows)
+        incident.version = expected_version + 1
 
     def query(self, status: Sequence[str] | None = None, grid_codes: Sequence[str] | None = None,
               zone_code: str | None = None, category: str | None = None, start: dt.datetime | None = None,
