@@ -48,6 +48,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(pages.bp)
     app.register_blueprint(maps_pages.bp)
+    from .web import basemap
+
+    app.extensions[basemap.EXTENSION] = basemap.open_packages(settings)  # a bad tile file stops the start here
+    app.register_blueprint(basemap.bp)
     app.register_blueprint(printing.bp)
     app.register_blueprint(report_page.bp)
     app.register_blueprint(board.bp)

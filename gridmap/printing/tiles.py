@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import urllib.request
+from functools import lru_cache
 from pathlib import Path
 
 from .model import Basemap
@@ -52,7 +53,24 @@ def tiles_for(bbox: tuple[float, float, float, float], z: int) -> list[tuple[int
     return [(z, x, y) for y in range(int(y0), int(y1) + 1) for x in range(int(x0), int(x1) + 1)]
 
 
+@lru_cache(maxsize=8)
+def _package(path: str):
+    from ..basemap import MBTiles
+
+    return MBTiles(path)
+
+
 def _read(template: str, z: int, x: int, y: int, timeout: float) -> bytes:
+    from ..basemap import TileSourceError, is_tile_file
+
+    if is_tile_file(template):  # an MBTiles package, as the web maps' basemap_url may name
+        try:
+            data = _package(template).tile(z, x, y)
+        except TileSourceError as exc:
+            raise OSError(str(exc)) from None
+        if data is None:
+            raise OSError(f"{Path(template).name} has no tile {z}/{x}/{y}")
+        return data
     url = template.format(z=z, x=x, y=y)
     if "://" in url:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (the planner's own source)

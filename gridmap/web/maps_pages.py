@@ -31,6 +31,7 @@ import shapely
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from .. import maps
+from .basemap import basemap_setting
 from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
 from ..maps import geo, gridpage
@@ -187,7 +188,7 @@ def map_options() -> dict:
     return {"static_url": url_for("static", filename=""), "grid_href": _grid_href,
             # basemap_url / basemap_attr / basemap_crs: a tile server ({z}/{x}/{y} URL, several
             # separated by " | "); without one the map has a plain background and needs no tiles.
-            "basemap": getattr(settings, "basemap_url", "") or None,
+            "basemap": basemap_setting(settings),
             "basemap_attr": getattr(settings, "basemap_attr", ""),
             "basemap_crs": basemap_frame()}
 

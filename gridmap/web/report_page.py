@@ -85,7 +85,9 @@ def _display(geom) -> dict:
 
 
 def _basemap(settings) -> str | None:
-    url = getattr(settings, "basemap_url", "") or None
+    from .basemap import basemap_setting
+
+    url = basemap_setting(settings)
     try:
         frame = geo.parse_frame(getattr(settings, "basemap_crs", "") or "")
     except ValueError:
