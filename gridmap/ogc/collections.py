@@ -23,6 +23,9 @@ from ..writers import feature as unit_feature
 from .params import CRS84
 
 INCIDENTS = "incidents"
+# Unit coordinates are served to 7 decimals (about 1 cm): a transformed or imported vertex such as
+# 116.39642190000001 is float noise, and writing it costs bytes and looks broken in a GIS.
+COORD_DECIMALS = 7
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 LEVEL_TITLES = {Level.county: "Counties 区县", Level.town: "Towns and streets 镇街", Level.zone: "Zones 管区",
                 Level.grid: "Grids 网格", Level.micro: "Micro-grids 微网格"}
@@ -102,7 +105,16 @@ def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo) -> dict[str, Any]:
 
 def to_feature(item, tz: dt.tzinfo) -> dict[str, Any]:
     """A unit or a public incident as a GeoJSON feature."""
-    return incident_feature(item, tz) if isinstance(item, fq.PublicIncident) else unit_feature(item)
+    if isinstance(item, fq.PublicIncident):
+        return incident_feature(item, tz)
+    out = unit_feature(item)
+    out["geometry"] = shapely.geometry.mapping(shapely.orient_polygons(rounded(item.geometry)))
+    return out
+
+
+def rounded(geoms):
+    """Geometries (one, or an array) with coordinates rounded to COORD_DECIMALS (CRS84 degrees)."""
+    return shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
 
 
 def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo) -> str:
@@ -117,7 +129,7 @@ def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo) -> s
         return json.dumps([to_feature(i, tz) for i in items], ensure_ascii=False, separators=(",", ":"))
     if not units:
         return "[]"
-    geoms = shapely.to_geojson(shapely.orient_polygons(np.array([u.geometry for u in units], dtype=object)))
+    geoms = shapely.to_geojson(shapely.orient_polygons(rounded(np.array([u.geometry for u in units], dtype=object))))
     parts = []
     for u, g in zip(units, geoms):
         head = json.dumps({"type": "Feature", "id": u.code, "properties": {**(u.properties or {}), **_unit_record(u)}},

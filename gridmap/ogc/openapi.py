@@ -117,8 +117,12 @@ def _items_params() -> list[dict]:
 
 
 def document(server_url: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 document, with the server at `server_url` (the site root)."""
-    p = "/ogcapi"
+    """The OpenAPI 3.0 document, with the server at `server_url`: the API root (…/ogcapi).
+
+    The paths are the standard's templates relative to that root (`/collections/{collectionId}/items`),
+    which is how clients such as GDAL's OAPIF driver find the operations and their parameters.
+    """
+    p = ""
     paths = {
         f"{p}/": _get("Landing page", "getLandingPage", _ok("landingPage")),
         f"{p}/conformance": _get("Conformance classes", "getConformance", _ok("confClasses")),

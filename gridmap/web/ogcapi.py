@@ -22,6 +22,7 @@ from ..ogc.params import (CRS84, BadParameter, Interval, parse_bbox, parse_bbox_
                           parse_limit, plan_day)
 from ..store import features as fq
 from . import services
+from .compress import gzip_response
 
 bp = Blueprint("ogcapi", __name__)
 ITEM_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime"}
@@ -29,7 +30,11 @@ ITEM_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime"}
 
 @bp.errorhandler(GridmapError)
 def _error(exc: GridmapError):
+    """An OGC exception document `{code, description}`; a page for those who asked for HTML (f=html)."""
     code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.http_status, type(exc).__name__)
+    if _wants_html(lenient=True):
+        page = html.render({"title": f"{exc.http_status} {code}", "description": str(exc)}, code)
+        return Response(page, status=exc.http_status, mimetype="text/html")
     return _json({"code": code, "description": str(exc)}, "application/json", exc.http_status)
 
 
@@ -60,7 +65,7 @@ def conformance():
 @bp.get("/api")
 def api():
     _check_params({"f"})
-    doc = document(request.host_url)
+    doc = document(url_for("ogcapi.landing", _external=True).rstrip("/"))
     if _wants_html():
         return _respond({"title": doc["info"]["title"], "description": doc["info"]["description"],
                          "links": [_link(url_for("ogcapi.api", _external=True), "service-desc", OPENAPI_JSON)],
@@ -119,7 +124,9 @@ def items(collection_id: str):
         return _respond(doc | {"features": [colls.to_feature(i, tz) for i in page.items]}, c.title)
     # The features are spliced in as text: GEOS writes the geometry (see colls.features_json).
     head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return Response(f'{head[:-1]},"features":{colls.features_json(page.items, tz)}}}', content_type=GEOJSON)
+    # A page of 1,000 grids is ~5 MB of JSON, ~1 MB gzipped: worth it for GIS clients that ask.
+    return gzip_response(Response(f'{head[:-1]},"features":{colls.features_json(page.items, tz)}}}',
+                                  content_type=GEOJSON))
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
@@ -177,10 +184,11 @@ def _check_params(allowed: set[str]) -> None:
         raise BadParameter("f", f"'json' or 'html', got {f!r}")
 
 
-def _wants_html() -> bool:
+def _wants_html(lenient: bool = False) -> bool:
+    """f=html, or a browser's Accept header. `lenient`: also f=HTML and the like (for error pages)."""
     f = request.args.get("f")
     if f is not None:
-        return f == "html"
+        return (f.strip().lower() if lenient else f) == "html"
     best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
     return best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
 
@@ -214,13 +222,16 @@ def _self_links(endpoint: str, **values) -> list[dict[str, str]]:
 def _collection(store, c: colls.Collection) -> dict[str, Any]:
     items_url = url_for("ogcapi.items", collection_id=c.id, _external=True)
     return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
-            "crs": [CRS84], "storageCrs": CRS84, "extent": colls.extent(store, c, _tz()),
+            # No `crs`/`storageCrs`: those are Part 2 (CRS by reference), which is not implemented;
+            # everything is CRS84, as Part 1 Core says.
+            "extent": colls.extent(store, c, _tz()),
             "links": [*_self_links("ogcapi.collection", collection_id=c.id),
                       _link(items_url, "items", GEOJSON, f"{c.title}: features"),
                       _link(items_url + "?f=html", "items", "text/html", f"{c.title}: features (HTML)"),
-                      _link(url_for("ogcapi.queryables", collection_id=c.id, _external=True),
-                            "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json",
-                            "Queryables")]}
+                      # the registered relation type, and its short form (which Part 3 and clients use)
+                      *[_link(url_for("ogcapi.queryables", collection_id=c.id, _external=True), rel,
+                              "application/schema+json", "Queryables")
+                        for rel in ("http://www.opengis.net/def/rel/ogc/1.0/queryables", "queryables")]]}
 
 
 def _paging_links(cid: str, offset: int, limit: int, returned: int, matched: int) -> list[dict[str, str]]:
