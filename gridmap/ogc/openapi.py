@@ -79,7 +79,8 @@ def _ok(name: str, media: str = "application/json", html: bool = True) -> dict:
     return {"description": "OK", "content": content}
 
 
-_ERR = {"description": "error", **_ref("exception")}
+# An exception document; a page when the request asked for HTML (f=html).
+_ERR = {"description": "error", "content": {**_ref("exception")["content"], "text/html": {"schema": {"type": "string"}}}}
 _F = {"name": "f", "in": "query", "required": False, "description": "output format (default json)",
       "schema": {"type": "string", "enum": ["json", "html"]}}
 _CID = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": all_ids()}}
