@@ -14,15 +14,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
-
-from gridmap.cli import main
 from gridmap.model import Level
 from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.validate import ImportSpec
 
 from .conftest import COUNTY, GRIDS, fc, feat, load_sample, square, write_json
+from .test_cli import gm
 
 VALIDATE_GPKG = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
 needs_ogrinfo = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed (.ci/run installs it)")
@@ -105,22 +103,19 @@ def test_missing_values_are_null_and_types_match_geojson(services, tmp_path):
 
 
 def test_geojson_holds_one_level_unless_told(services, tmp_path):
-    runner = CliRunner()
-    db = ["--db", services.settings.db]
+    db = services.settings.db
     out = tmp_path / "grids.geojson"
-    r = runner.invoke(main, [*db, "export", str(out)])
-    assert r.exit_code == 0, r.output
-    assert "level grid" in r.output
+    r = gm("export", out, cwd=tmp_path, db=db)
+    assert "level grid" in r.stdout
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert {f["properties"]["level"] for f in doc["features"]} == {"grid"} and len(doc["features"]) == 3
-    r = runner.invoke(main, [*db, "export", str(tmp_path / "zones.geojson"), "--level", "zone"])
-    assert r.exit_code == 0 and "level zone" in r.output
-    r = runner.invoke(main, [*db, "export", str(tmp_path / "everything.geojson"), "--level", "all"])
-    assert r.exit_code == 0 and "every level" in r.output
+    assert "level zone" in gm("export", tmp_path / "zones.geojson", "--level", "zone", cwd=tmp_path, db=db).stdout
+    r = gm("export", tmp_path / "everything.geojson", "--level", "all", cwd=tmp_path, db=db)
+    assert "every level" in r.stdout
     levels = [f["properties"]["level"] for f in json.loads((tmp_path / "everything.geojson").read_text())["features"]]
     assert sorted(set(levels)) == ["county", "grid", "town", "zone"] and len(levels) == 6
-    r = runner.invoke(main, [*db, "export", str(tmp_path / "micro.geojson"), "--level", "micro"])
-    assert r.exit_code != 0 and "micro" in r.output and not (tmp_path / "micro.geojson").exists()
+    r = gm("export", tmp_path / "micro.geojson", "--level", "micro", cwd=tmp_path, db=db, check=False)
+    assert r.returncode != 0 and "micro" in r.stdout + r.stderr and not (tmp_path / "micro.geojson").exists()
 
 
 def _zone_whose_date_differs_from_utc() -> str:
