@@ -110,13 +110,48 @@ def test_items_are_gzipped_and_rounded(app, client):  # noqa: F811
     assert served.centroid.distance(shape({"type": "Point", "coordinates": [116.25, 39.05]})) < 1e-6
 
 
-def test_collections_link_queryables_and_do_not_claim_part_2(client):  # noqa: F811
+def test_collections_link_queryables(client):  # noqa: F811
     c = client.get("/ogcapi/collections/grid").json
     rels = {lk["rel"]: lk["href"] for lk in c["links"]}
     assert rels["queryables"] == rels["http://www.opengis.net/def/rel/ogc/1.0/queryables"]
     assert rels["queryables"].endswith("/ogcapi/collections/grid/queryables")
     assert client.get(rels["queryables"]).status_code == 200
-    assert "crs" not in c and "storageCrs" not in c
+
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+EPSG_4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+
+
+def test_part_2_crs_with_content_crs(client):  # noqa: F811
+    c = client.get("/ogcapi/collections/grid").json
+    assert c["crs"] == [CRS84, EPSG_4326, EPSG_4490] and c["storageCrs"] == CRS84
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in client.get("/ogcapi/conformance").json[
+        "conformsTo"]
+    url = f"/ogcapi/collections/grid/items/{GRIDS[1]}"
+    plain = client.get(url)
+    assert plain.headers["Content-Crs"] == f"<{CRS84}>"
+    lonlat = plain.json["geometry"]["coordinates"][0]
+    assert all(116.0 <= x <= 116.3 and 39.0 <= y <= 39.1 for x, y in lonlat)
+    for uri in (EPSG_4326, EPSG_4490):
+        r = client.get(url, query_string={"crs": uri})
+        assert r.status_code == 200 and r.headers["Content-Crs"] == f"<{uri}>"
+        assert r.json["geometry"]["coordinates"][0] == [[y, x] for x, y in lonlat]  # latitude first
+        page = client.get("/ogcapi/collections/grid/items", query_string={"crs": uri, "code": GRIDS[1]})
+        assert page.headers["Content-Crs"] == f"<{uri}>"
+        assert page.json["features"][0]["geometry"]["coordinates"][0] == [[y, x] for x, y in lonlat]
+    inc = client.get("/ogcapi/collections/incidents/items", query_string={"crs": EPSG_4326, "limit": 1}).json
+    lat, lon = inc["features"][0]["geometry"]["coordinates"]
+    assert 39.0 < lat < 39.1 and 116.0 < lon < 116.3
+    # bbox in a latitude-first CRS: the same box, its numbers in EPSG's order
+    box84 = client.get("/ogcapi/collections/grid/items?bbox=116.12,39.02,116.18,39.08").json
+    box4326 = client.get("/ogcapi/collections/grid/items", query_string={
+        "bbox": "39.02,116.12,39.08,116.18", "bbox-crs": EPSG_4326}).json
+    assert [f["id"] for f in box84["features"]] == [f["id"] for f in box4326["features"]] == [GRIDS[1]]
+    r = client.get("/ogcapi/collections/grid/items", query_string={"crs": "http://www.opengis.net/def/crs/EPSG/0/3857"})
+    assert r.status_code == 400 and "crs" in r.json["description"] and "4490" in r.json["description"]
+    r = client.get("/ogcapi/collections/grid/items", query_string={"bbox": "1,2,3,4", "bbox-crs": "EPSG:3857"})
+    assert r.status_code == 400 and r.json["description"].startswith("bbox-crs")
 
 
 def test_html_pages_show_empty_values_empty_and_errors_as_pages(client):  # noqa: F811

@@ -20,6 +20,7 @@ from ..store import features as fq
 from ..model import Unit
 from ..writers import _unit_record  # the same properties as writers.feature(), without its geometry
 from ..writers import feature as unit_feature
+from .crs_param import lat_first, to_output
 from .params import CRS84
 
 INCIDENTS = "incidents"
@@ -95,20 +96,21 @@ def extent(store, c: Collection, tz: dt.tzinfo) -> dict[str, Any]:
     return out
 
 
-def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo) -> dict[str, Any]:
-    """A public incident as a GeoJSON Point feature (lon/lat rounded to 6 decimals, about 0.1 m)."""
+def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo, crs: str = CRS84) -> dict[str, Any]:
+    """A public incident as a GeoJSON Point feature (rounded to 6 decimals, about 0.1 m; lat first for EPSG CRSs)."""
+    xy = [round(inc.lon, 6), round(inc.lat, 6)]
     return {"type": "Feature", "id": inc.id,
-            "geometry": {"type": "Point", "coordinates": [round(inc.lon, 6), round(inc.lat, 6)]},
+            "geometry": {"type": "Point", "coordinates": xy[::-1] if lat_first(crs) else xy},
             "properties": {"category": inc.category, "status": inc.status,
                            "reported_at": _iso(inc.reported_at, tz), "grid_code": inc.grid_code}}
 
 
-def to_feature(item, tz: dt.tzinfo) -> dict[str, Any]:
-    """A unit or a public incident as a GeoJSON feature."""
+def to_feature(item, tz: dt.tzinfo, crs: str = CRS84) -> dict[str, Any]:
+    """A unit or a public incident as a GeoJSON feature, its coordinates in `crs` (a Part 2 URI)."""
     if isinstance(item, fq.PublicIncident):
-        return incident_feature(item, tz)
+        return incident_feature(item, tz, crs)
     out = unit_feature(item)
-    out["geometry"] = shapely.geometry.mapping(shapely.orient_polygons(rounded(item.geometry)))
+    out["geometry"] = shapely.geometry.mapping(to_output(shapely.orient_polygons(rounded(item.geometry)), crs))
     return out
 
 
@@ -117,7 +119,7 @@ def rounded(geoms):
     return shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
 
 
-def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo) -> str:
+def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo, crs: str = CRS84) -> str:
     """A JSON array of the items as GeoJSON features, the same as `to_feature` gives, built faster.
 
     Unit geometry is written by GEOS (`shapely.to_geojson`, shortest round-trip coordinates,
@@ -126,10 +128,12 @@ def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo) -> s
     """
     units = [i for i in items if isinstance(i, Unit)]
     if len(units) != len(items):
-        return json.dumps([to_feature(i, tz) for i in items], ensure_ascii=False, separators=(",", ":"))
+        return json.dumps([to_feature(i, tz, crs) for i in items], ensure_ascii=False, separators=(",", ":"))
     if not units:
         return "[]"
-    geoms = shapely.to_geojson(shapely.orient_polygons(rounded(np.array([u.geometry for u in units], dtype=object))))
+    # oriented before the axes are swapped: the swap mirrors the rings, as EPSG's lat/lon order does
+    shapes = shapely.orient_polygons(rounded(np.array([u.geometry for u in units], dtype=object)))
+    geoms = shapely.to_geojson(to_output(shapes, crs))
     parts = []
     for u, g in zip(units, geoms):
         head = json.dumps({"type": "Feature", "id": u.code, "properties": {**(u.properties or {}), **_unit_record(u)}},

@@ -42,7 +42,7 @@ def _ok(schema: dict, description: str = "OK", headers: dict | None = None) -> d
 def _errors(*codes: int) -> dict:
     return {str(c): {"description": ERROR_TEXT[c], "content": {JSON: {"schema": ref("GeoReportError")},
                                                                 XML: {"schema": {"type": "string"}}}}
-            for c in sorted({*codes, 400, 503})}
+            for c in sorted({*codes, 400, 404, 503})}  # 404 also for a format other than xml or json
 
 
 _KEY = query("api_key", STR, "an API token: a trusted client (not rate-limited)")
