@@ -171,3 +171,30 @@ def test_html_pages_show_empty_values_empty_and_errors_as_pages(client):  # noqa
     # JSON clients still get the exception document
     r = client.get("/ogcapi/collections/nope")
     assert r.status_code == 404 and r.json["code"] == "NotFound"
+
+
+@pytest.mark.slow
+def test_html_pages_in_a_browser(app, tmp_path):  # noqa: F811
+    from .browser import chromium, require_browser
+
+    require_browser()
+    with live_server(app) as base, chromium() as browser:
+        page = browser.new_page()
+        r = page.goto(f"{base}/ogcapi/collections/grid/items/{GRIDS[0]}?f=html")
+        assert r.status == 200
+        header = page.locator("table tr").first.locator("th").all_inner_texts()
+        cells = page.locator("table tr").nth(1).locator("td").all_inner_texts()
+        row = dict(zip(header, cells))
+        assert row["code"] == GRIDS[0] and row["valid_to"] == "" and "None" not in cells
+        page.screenshot(path=str(tmp_path / "ogc_item.png"), full_page=True)
+        r = page.goto(f"{base}/ogcapi/collections/nope/items?f=html")
+        assert r.status == 404 and "404" in page.locator("h1").inner_text()
+        assert "nope" in page.locator("body").inner_text()
+        page.screenshot(path=str(tmp_path / "ogc_404.png"), full_page=True)
+    import shutil as sh
+    from pathlib import Path
+
+    shots = Path("/tmp/gridmap-standards-shots")
+    shots.mkdir(exist_ok=True)
+    for name in ("ogc_item.png", "ogc_404.png"):
+        sh.copy(tmp_path / name, shots / name)

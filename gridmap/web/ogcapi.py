@@ -34,7 +34,8 @@ def _error(exc: GridmapError):
     """An OGC exception document `{code, description}`; a page for those who asked for HTML (f=html)."""
     code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.http_status, type(exc).__name__)
     if _wants_html(lenient=True):
-        page = html.render({"title": f"{exc.http_status} {code}", "description": str(exc)}, code)
+        zh = {400: "参数错误", 404: "未找到", 503: "服务不可用"}.get(exc.http_status, "错误")
+        page = html.render({"title": f"{zh} / {exc.http_status} {code}", "description": str(exc)}, code)
         return Response(page, status=exc.http_status, mimetype="text/html")
     return _json({"code": code, "description": str(exc)}, "application/json", exc.http_status)
 
