@@ -61,7 +61,7 @@ NOISY = "110101001001009"  # a grid whose vertices carry float noise (as a CRS t
 
 
 def _add_noisy_grid(store) -> None:
-    """A 200-vertex ring in the plan in force, each x like 116.39642190000001."""
+    """A 200-vertex ring in the plan in force, its vertices carrying float noise past 7 decimals."""
     import math
 
     import shapely
@@ -72,7 +72,10 @@ def _add_noisy_grid(store) -> None:
     t = schema.units
     ring = [(116.2 + 0.05 + 0.04 * math.cos(a) + 1e-14, 39.05 + 0.04 * math.sin(a) + 1e-14)
             for a in (2 * math.pi * i / 200 for i in range(200))]
+    # vertices GEOS's own GeoJSON writer prints as 116.25537249999999 and 39.026885299999996
+    ring[43], ring[182] = (116.2553725, 39.0740892), (116.286204, 39.0268853)
     poly = shapely.Polygon(ring)
+    assert poly.is_valid
     with store.engine.begin() as conn:
         plan = conn.execute(sa.select(sa.func.max(t.c.plan))).scalar()
         row = dict(conn.execute(sa.select(t).where(t.c.code == GRIDS[0], t.c.plan == plan)).mappings().one())
@@ -92,7 +95,8 @@ def test_items_are_gzipped_and_rounded(app, client):  # noqa: F811
     assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
     packed = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
-    assert gzip.decompress(packed.get_data()) == plain.get_data()
+    unpacked = json.loads(gzip.decompress(packed.get_data()))
+    assert unpacked | {"timeStamp": None} == json.loads(plain.get_data()) | {"timeStamp": None}
     assert len(packed.get_data()) < len(plain.get_data()) / 2
     doc = json.loads(plain.get_data())
     assert NOISY in [f["id"] for f in doc["features"]]
@@ -107,7 +111,7 @@ def test_items_are_gzipped_and_rounded(app, client):  # noqa: F811
 
     served = shape(one.json["geometry"])
     assert served.is_valid and len(served.exterior.coords) == 201
-    assert served.centroid.distance(shape({"type": "Point", "coordinates": [116.25, 39.05]})) < 1e-6
+    assert served.centroid.distance(shape({"type": "Point", "coordinates": [116.25, 39.05]})) < 1e-3
 
 
 def test_collections_link_queryables(client):  # noqa: F811
