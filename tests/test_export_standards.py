@@ -55,6 +55,7 @@ def _with_micro(services: Services, tmp_path: Path) -> None:
     services.import_units(path, ImportSpec(Level.micro, parent_field="parent_code"))
 
 
+@pytest.mark.slow  # runs GDAL's ogrinfo
 @needs_ogrinfo
 def test_geopackage_is_valid_and_opens_in_gdal_3_6_without_warnings(services, tmp_path):
     out = tmp_path / "all.gpkg"
@@ -70,6 +71,7 @@ def test_geopackage_is_valid_and_opens_in_gdal_3_6_without_warnings(services, tm
         assert v.returncode == 0 and v.stderr == "", (v.stdout, v.stderr)
 
 
+@pytest.mark.slow  # runs GDAL's ogrinfo
 @needs_ogrinfo
 def test_missing_values_are_null_and_types_match_geojson(services, tmp_path):
     _with_micro(services, tmp_path)
@@ -102,6 +104,7 @@ def test_missing_values_are_null_and_types_match_geojson(services, tmp_path):
     assert set(micro_gpkg) == set(micro_gj) - {"id"}
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_geojson_holds_one_level_unless_told(services, tmp_path):
     db = services.settings.db
     out = tmp_path / "grids.geojson"

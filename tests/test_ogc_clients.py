@@ -14,7 +14,6 @@ import subprocess
 from urllib.parse import parse_qs
 
 import pytest
-import requests
 
 from .conftest import GRIDS, ZONE
 from .live_server import live_server

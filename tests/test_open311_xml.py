@@ -67,6 +67,7 @@ def _json_error(r: requests.Response, status: int, *words: str) -> str:
     return err["description"]
 
 
+@pytest.mark.slow  # a live server
 def test_georeport_client_reads_the_same_in_xml_and_json(app):
     with live_server(app) as base:
         root = base + "/open311/v2"
@@ -102,6 +103,7 @@ def test_georeport_client_reads_the_same_in_xml_and_json(app):
         _xml_error(err.value.response, 404, "999999")
 
 
+@pytest.mark.slow  # a live server
 def test_discovery_in_both_formats(app):
     with live_server(app) as base:
         d_json = requests.get(base + "/open311/v2/discovery.json", timeout=10).json()
@@ -115,6 +117,7 @@ def test_discovery_in_both_formats(app):
         assert GeoReport(endpoint["url"], output_format="xml").get_service_list()
 
 
+@pytest.mark.slow  # a live server
 def test_comma_separated_status_and_service_code(app):
     svc = app.extensions["gridmap.incidents"]
     a = svc.report({"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05}).incident
@@ -141,6 +144,7 @@ def _dispatcher():
     return Actor("disp", "dispatcher")
 
 
+@pytest.mark.slow  # a live server
 def test_post_keeps_the_open311_fields(app):
     svc = app.extensions["gridmap.incidents"]
     with live_server(app) as base:
@@ -183,6 +187,7 @@ def test_post_keeps_the_open311_fields(app):
         assert svc.repo.count() == n  # nothing stored by the refused posts
 
 
+@pytest.mark.slow  # a live server
 def test_errors_are_the_specs_codes_in_the_urls_format(app):
     with live_server(app) as base:
         root = base + "/open311/v2"
@@ -224,6 +229,7 @@ def _bulk(svc, n: int, start: dt.datetime) -> list[str]:
     return [i.id for i in svc.repo.add_many(items)]
 
 
+@pytest.mark.slow  # a live server
 def test_more_than_1000_are_paged_not_truncated(app):
     svc = app.extensions["gridmap.incidents"]
     start = svc.clock() - dt.timedelta(days=2)
@@ -249,6 +255,7 @@ def test_more_than_1000_are_paged_not_truncated(app):
         assert len(r.json()) == 10 and "next" not in r.links
 
 
+@pytest.mark.slow  # a live server
 def test_servicerequestupdates_as_fixmystreet_polls_them(app):
     svc = app.extensions["gridmap.incidents"]
     inc = svc.report({"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05}).incident
