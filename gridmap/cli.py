@@ -147,7 +147,9 @@ def import_staff(obj: _Ctx, path, replace, dry_run) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--level", type=click.Choice(LEVELS), help="Only this level (GeoJSON: default all levels).")
+@click.option("--level", type=click.Choice(LEVELS + ["all"]),
+              help="GeoJSON: the level in the file [default: grid]; `all` puts every level in one file. "
+                   "GeoPackage: only this level's layer [default: a layer per level].")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), help="Default: from the file name.")
 @click.option("--staff", is_flag=True, help="Export staff and roles as CSV instead of units.")
 @click.option("--bom", is_flag=True, help="Staff CSV: start with a UTF-8 BOM so Excel shows Chinese correctly.")
@@ -162,8 +164,11 @@ def export(obj: _Ctx, path, level, fmt, staff, bom) -> None:
         n = services.export_staff(path, bom=bom)
         click.echo(f"wrote {n} role assignments to {path}")
         return
-    n = services.export(path, level=Level(level) if level else None, fmt=fmt)
-    click.echo(f"wrote {n} units to {path}")
+    one = Level(level) if level and level != "all" else None
+    n = services.export(path, level=one, fmt=fmt, all_levels=level == "all")
+    fmt_used = (fmt or str(path).rsplit(".", 1)[-1]).lower()
+    what = "every level" if level == "all" or (fmt_used == "gpkg" and not one) else f"level {(one or Level.grid).value}"
+    click.echo(f"wrote {n} units ({what}) to {path}")
 
 
 @main.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import time
 from collections import OrderedDict
@@ -72,6 +74,8 @@ class Services:
         from .readers import read_table
         from .validate import build_units
 
+        if spec.valid_from is None:  # the jurisdiction's today, as the plan's effective_from
+            spec = dataclasses.replace(spec, valid_from=self.today())
         table = read_table(path, crs=crs, layer=layer, wkt_field=wkt_field)
         levels = self.store.unit_levels()
         parent_codes = set()
@@ -216,15 +220,22 @@ class Services:
                            threads=self.settings.threads or None, progress=progress)
 
     # -- export -----------------------------------------------------------------------------
-    def export(self, dst: str | Path, level: Level | None = None, fmt: str | None = None) -> int:
-        """Write units as GeoJSON (one level or all) or GeoPackage (a layer per level)."""
+    def export(self, dst: str | Path, level: Level | None = None, fmt: str | None = None,
+               all_levels: bool = False) -> int:
+        """Write units as GeoJSON (one level per file: grids unless told) or GeoPackage (a layer per level).
+
+        A GeoJSON file holds one level, as GIS users expect of a layer: `level` (default grid), or
+        every level mixed in one file with `all_levels`.
+        """
         from . import writers
 
         fmt = (fmt or Path(dst).suffix.lstrip(".")).lower()
         if fmt in ("geojson", "json"):
+            level = None if all_levels else (level or Level.grid)
             units = self.store.units(level=level)
             if not units:
-                raise NotFound("nothing to export: no units" + (f" at level {level.value}" if level else ""))
+                raise NotFound("nothing to export: no units" + (f" at level {level.value} (--level names another, "
+                                                                "--level all exports every level)" if level else ""))
             return writers.write_geojson(units, dst)
         if fmt == "gpkg":
             layers = {lv.value: self.store.units(level=lv) for lv in ([level] if level else list(Level))}

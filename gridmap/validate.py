@@ -40,11 +40,10 @@ class ImportSpec:
     repair: bool = False
     replace: bool = False
     outside_tolerance_m2: float = 10.0
-    valid_from: dt.date | None = None  # when the units take effect (default: the day of import)
-
-    def __post_init__(self) -> None:
-        if self.valid_from is None:
-            self.valid_from = dt.date.today()
+    # When the units take effect. None: the day of import in the jurisdiction's time zone (setting
+    # `timezone`), which Services.import_units fills in; never the machine's date (a server on UTC
+    # importing at 02:01 Beijing time would date the units a day before their plan).
+    valid_from: dt.date | None = None
 
 
 @dataclass

@@ -72,8 +72,16 @@ def write_geojson(units: Sequence[Unit], target: str | Path) -> int:
     return len(units)
 
 
-def write_geopackage(layers: dict[str, Sequence[Unit]], target: str | Path) -> int:
-    """One GeoPackage layer per level (EPSG:4326), readable by GDAL and QGIS."""
+GPKG_VERSION = "1.2"  # GDAL 3.6 (Debian 12) and older QGIS open 1.2 without warnings; 3.12 would write 1.4
+_RESERVED = {"fid", "geom"}  # GeoPackage's own columns
+
+
+def write_geopackage(layers: dict[str, Sequence[Unit]], target: str | Path, version: str = GPKG_VERSION) -> int:
+    """One GeoPackage layer per level (EPSG:4326), readable by GDAL and QGIS.
+
+    The columns and types are the GeoJSON export's: text, Integer64, Real, Date; a missing value
+    is NULL (never ''); each unit's other properties are columns of their own (no JSON column).
+    """
     import pyogrio
 
     total = 0
@@ -81,27 +89,60 @@ def write_geopackage(layers: dict[str, Sequence[Unit]], target: str | Path) -> i
         for name, units in layers.items():
             if not units:
                 continue
-            fields = {c: np.array([_unit_record(u)[c] for u in units], dtype=object) for c in UNIT_COLUMNS}
-            for c in ("households", "population"):
-                vals = fields[c]
-                if all(v is not None for v in vals):
-                    fields[c] = vals.astype("int64")
-            for c in ("area_m2", "perimeter_m"):
-                fields[c] = np.array([np.nan if v is None else v for v in fields[c]], dtype="float64")
-            for c in ("parent_code", "valid_from", "valid_to"):
-                fields[c] = np.array(["" if v is None else v for v in fields[c]], dtype=object)
-            fields["properties"] = np.array([json.dumps(u.properties or {}, ensure_ascii=False) for u in units], dtype=object)
+            columns = unit_columns(units)
             wkb = shapely.to_wkb(np.array([shapely.geometry.MultiPolygon([g]) if g.geom_type == "Polygon" else g
                                            for g in (u.geometry for u in units)], dtype=object))
             pyogrio.raw.write(
                 str(tmp), wkb, layer=name, driver="GPKG", geometry_type="MultiPolygon", crs="EPSG:4326",
-                field_data=list(fields.values()), fields=list(fields.keys()), encoding="UTF-8",
-                append=total > 0,
+                field_data=[c[0] for c in columns.values()], fields=list(columns),
+                field_mask=[c[1] for c in columns.values()], encoding="UTF-8", append=total > 0,
+                dataset_options=None if total else {"VERSION": version},
             )
             total += len(units)
         if total == 0:
             raise InputError("nothing to export: the store has no units at the chosen level")
     return total
+
+
+def unit_columns(units: Sequence[Unit]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Typed columns (values, null mask) of the units' records, then of their other properties."""
+    records = [{**(u.properties or {}), **_unit_record(u)} for u in units]
+    names = list(UNIT_COLUMNS)
+    seen = {n.lower() for n in names}
+    for rec in records:
+        for key in rec:
+            if key.lower() not in seen and key.lower() not in _RESERVED:  # SQLite names ignore case
+                seen.add(key.lower())
+                names.append(key)
+    out = {}
+    for key in names:
+        out[key] = _column([rec.get(key) for rec in records], _KINDS.get(key))
+    return out
+
+
+# The core columns' types, even where every value of a layer is missing.
+_KINDS = {"valid_from": "date", "valid_to": "date", "households": "int", "population": "int",
+          "area_m2": "float", "perimeter_m": "float"}
+
+
+def _column(values: list, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    present = [v for v in values if v is not None]
+    if kind == "date":
+        return np.array([v if v is not None else "NaT" for v in values], dtype="datetime64[D]"), None
+    if kind == "int" or (kind is None and present and all(isinstance(v, int) and not isinstance(v, bool)
+                                                        for v in present)):
+        # 32-bit where the values fit, as GDAL reads the same numbers from GeoJSON (Integer, not Integer64)
+        small = all(-2**31 <= v < 2**31 for v in present)
+        return (np.array([v or 0 for v in values], dtype="int32" if small else "int64"),
+                np.array([v is None for v in values]))
+    if kind == "float":
+        return np.array([np.nan if v is None else float(v) for v in values], dtype="float64"), None
+    if present and all(isinstance(v, bool) for v in present):
+        return np.array([bool(v) for v in values]), np.array([v is None for v in values])
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return np.array([np.nan if v is None else float(v) for v in values], dtype="float64"), None
+    text = [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values]
+    return np.array(text, dtype=object), None
 
 
 def write_staff_csv(people: Iterable[Person], roles: Iterable[Role], units: dict[str, Unit], target: str | Path,

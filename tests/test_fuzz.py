@@ -73,7 +73,9 @@ def test_rest_api_survives_anonymous_fuzzing(case):
 @ogc.parametrize()
 @FUZZ
 def test_ogc_api_survives_fuzzing(case):
-    case.call_and_validate(checks=CHECKS)
+    # schemathesis's WSGI transport asks for gzip but does not unpack it: ask for the plain body
+    # (gzip on /items is tested in test_ogc_clients.py)
+    case.call_and_validate(headers={"Accept-Encoding": "identity"}, checks=CHECKS)
 
 
 def test_rest_api_stateful_chains_survive(fuzz_app):

@@ -82,7 +82,8 @@ def test_owslib_lists_pages_and_filters_the_stored_features(app):
         api = Features(base + "/ogcapi/")
         assert set(api.feature_collections()) == {"county", "town", "zone", "grid", "incidents"}
         assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in api.conformance()["conformsTo"]
-        assert "/ogcapi/collections/{collectionId}/items" in api.api()["paths"]  # found by the service-desc link
+        # found by the service-desc link; the paths are the standard's, below the server URL (…/ogcapi)
+        assert "/collections/{collectionId}/items" in api.api()["paths"]
         grid = api.collection("grid")
         assert grid["itemType"] == "feature"
         assert grid["extent"]["spatial"]["bbox"] == [[116.0, 39.0, 116.3, 39.1]]
@@ -152,7 +153,11 @@ def test_landing_conformance_and_api_document(client):
     assert r.headers["Content-Type"] == OPENAPI_JSON
     validate_openapi(r.json)
     ogc_rules = {rule.rule for rule in client.application.url_map.iter_rules() if rule.endpoint.startswith("ogcapi.")}
-    documented = {p.replace("{collectionId}", "<collection_id>").replace("{featureId}", "<feature_id>")
+    # the server is the API root, and the paths are the standard's templates below it
+    [server] = r.json["servers"]
+    assert server["url"].endswith("/ogcapi")
+    assert "/collections/{collectionId}/items" in r.json["paths"]
+    documented = {"/ogcapi" + p.replace("{collectionId}", "<collection_id>").replace("{featureId}", "<feature_id>")
                   for p in r.json["paths"]}
     assert ogc_rules - {"/ogcapi", "/ogcapi/<path:rest>"} == documented
 

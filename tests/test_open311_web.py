@@ -157,21 +157,21 @@ def test_open311_services_post_get_with_georeport_client(app):
         assert app.extensions["gridmap.incidents"].repo.events(trusted_id)[0].actor == "hotline"
         r = requests.post(root + "requests.json", timeout=10, data={
             "api_key": "wrong", "service_code": "exposed_rubbish", "lat": "39.05", "long": "116.05"})
-        assert r.status_code == 401 and r.json()[0]["code"] == 401
+        assert r.status_code == 403 and r.json()[0]["code"] == 403  # GeoReport v2: 403 for a bad api_key
 
         # bad requests: JSON errors naming the field
         r = requests.post(root + "requests.json", timeout=10, data={
             "service_code": "no_such_service", "lat": "39.05", "long": "116.15"})
-        assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/json")
-        assert r.json()[0]["code"] == 422
+        assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/json")
+        assert r.json()[0]["code"] == 400
         assert "service_code" in r.json()[0]["description"] and "no_such_service" in r.json()[0]["description"]
         r = requests.post(root + "requests.json", timeout=10, data={
             "service_code": "exposed_rubbish", "lat": "116.15", "long": "39.05"})
-        assert r.status_code == 422 and "swapped" in r.json()[0]["description"]
+        assert r.status_code == 400 and "swapped" in r.json()[0]["description"]
         r = requests.post(root + "requests.json", timeout=10, data={"service_code": "exposed_rubbish"})
-        assert r.status_code == 422 and "location" in r.json()[0]["description"]
+        assert r.status_code == 400 and "location" in r.json()[0]["description"]
         r = requests.get(root + "requests.json", params={"status": "pending"}, timeout=10)
-        assert r.status_code == 422 and "status" in r.json()[0]["description"]
+        assert r.status_code == 400 and "status" in r.json()[0]["description"]
     assert app.extensions["gridmap.incidents"].repo.count() == 2  # nothing stored by the refused posts
 
 

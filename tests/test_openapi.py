@@ -126,15 +126,18 @@ def test_real_responses_match_the_declared_schemas(app, client):
         "ends_at": "2026-01-01T18:00:00+08:00"}).json
     call("get", "/api/v1/roster", f"/api/v1/roster?unit={GRIDS[0]}", headers=auth)
     call("delete", "/api/v1/roster/{shift_id}", f"/api/v1/roster/{shift['id']}", headers=auth)
-    call("get", "/open311/v2/services.json", "/open311/v2/services.json")
-    call("get", "/open311/v2/services/{code}.json", f"/open311/v2/services/{cat}.json")
-    call("get", "/open311/v2/services/{code}.json", "/open311/v2/services/nope.json")
-    call("post", "/open311/v2/requests.json", "/open311/v2/requests.json",
+    call("get", "/open311/v2/services.{fmt}", "/open311/v2/services.json")
+    call("get", "/open311/v2/services/{code}.{fmt}", f"/open311/v2/services/{cat}.json")
+    call("get", "/open311/v2/services/{code}.{fmt}", "/open311/v2/services/nope.json")
+    call("post", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json",
          data={"service_code": cat, "lat": "39.05", "long": "116.15", "description": "井盖缺失"})
-    call("get", "/open311/v2/requests.json", f"/open311/v2/requests.json?service_request_id={iid}")
-    call("get", "/open311/v2/requests.json", "/open311/v2/requests.json?status=pending")
-    call("get", "/open311/v2/requests/{incident_id}.json", f"/open311/v2/requests/{iid}.json")
-    call("get", "/open311/v2/requests/{incident_id}.json", "/open311/v2/requests/0.json")
+    call("get", "/open311/v2/requests.{fmt}", f"/open311/v2/requests.json?service_request_id={iid}")
+    call("get", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json?status=pending")
+    call("get", "/open311/v2/requests/{incident_id}.{fmt}", f"/open311/v2/requests/{iid}.json")
+    call("get", "/open311/v2/requests/{incident_id}.{fmt}", "/open311/v2/requests/0.json")
+    call("get", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json?start_date=2020-01-01T00:00:00Z&end_date=2021-01-01T00:00:00Z")  # > 90 days: 400
+    call("get", "/open311/v2/discovery.{fmt}", "/open311/v2/discovery.json")
+    call("get", "/open311/v2/servicerequestupdates.{fmt}", "/open311/v2/servicerequestupdates.json")
     # Every operation of the sections written with this test has a sampled call; later sections
     # are checked by the fuzz test (tests/test_fuzz.py) and may add samples here.
     from gridmap.web.openapi import incidents, open311, registry
@@ -161,7 +164,7 @@ def test_inputs_the_fuzzer_found_crashing_are_answered(app, client):
     filed = client.post("/api/v1/incidents", json={"category": cat, "lon": 116.05, "lat": 39.05}).json
     for method, url, kw, status in [
         ("POST", "/api/v1/roster", {"json": [None, None], "headers": auth}, 422),
-        ("POST", "/open311/v2/requests.json", {"json": "AAA"}, 422),
+        ("POST", "/open311/v2/requests.json", {"json": "AAA"}, 400),  # GeoReport v2: 400
         # a name that is not text is taken as its text form
         ("POST", "/open311/v2/requests.json", {"json": {"service_code": cat, "lat": 39.05, "long": 116.05,
                                                         "first_name": "", "last_name": [None, None]}}, 201),
@@ -170,8 +173,9 @@ def test_inputs_the_fuzzer_found_crashing_are_answered(app, client):
         # numbers past SQLite's 64-bit INTEGER, in any id or offset (store/sql.py turns the overflow into a 422)
         *[(m, u, {"headers": auth}, 422) for m, u in [
             ("GET", f"/api/v1/incidents/{BIG}"), ("GET", f"/api/v1/incidents/{BIG}/events"),
-            ("DELETE", f"/api/v1/roster/{BIG}"), ("GET", f"/open311/v2/requests/{BIG}.json"),
+            ("DELETE", f"/api/v1/roster/{BIG}"),
             ("GET", f"/api/v1/incidents?offset={BIG}"), ("GET", f"/api/v1/plans/{BIG}")]],
+        ("GET", f"/open311/v2/requests/{BIG}.json", {}, 404),  # not an id we could have given
     ]:
         r = client.open(url, method=method, **kw)
         assert r.status_code == status, (url, r.status_code, r.get_data(as_text=True)[:300])

@@ -26,7 +26,7 @@ def test_unit_round_trip_keeps_geometry_and_attributes(services):
     g = services.unit(GRIDS[1])
     assert g.level == Level.grid and g.parent_code == ZONE and g.name == "第2网格"
     assert g.households == 100 and g.population == 300
-    assert g.valid_from == dt.date.today() and g.valid_to is None
+    assert g.valid_from == services.today() and g.valid_to is None  # the jurisdiction's date, not the machine's
     assert shapely.hausdorff_distance(g.geometry, shapely.box(116.1, 39.0, 116.2, 39.1)) < 1e-12
     # 0.1° x 0.1° at 39°N: about 8.65 km x 11.1 km; geodesic, in metres
     assert 95e6 < g.area_m2 < 97e6

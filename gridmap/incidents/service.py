@@ -46,12 +46,18 @@ class IncidentService:
         self._towns: GridIndex | None = None
 
     # -- intake -----------------------------------------------------------------------------
-    def report(self, data: Mapping[str, Any], actor: Actor = PUBLIC, source: str | None = None) -> Filed:
-        """Validate, assign to a grid, route to a person, look for duplicates, store with its audit line."""
+    def report(self, data: Mapping[str, Any], actor: Actor = PUBLIC, source: str | None = None,
+               extra: Mapping[str, Any] | None = None) -> Filed:
+        """Validate, assign to a grid, route to a person, look for duplicates, store with its audit line.
+
+        `extra`: already-validated fields kept with the incident (e.g. Open311's address_string).
+        """
         rep = parse_report(data, self.taxonomy, self.clock(), self.tz)
         if source:
             rep = replace(rep, source=source)
         inc = self._new_incident(rep)
+        if extra:
+            inc.extra.update(extra)
         notified = self._route(inc, inc.reported_at)
         token = secrets.token_urlsafe(16)
         event = Event("", inc.reported_at, actor.name, "report", None, "reported",

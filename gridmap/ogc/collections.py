@@ -20,9 +20,13 @@ from ..store import features as fq
 from ..model import Unit
 from ..writers import _unit_record  # the same properties as writers.feature(), without its geometry
 from ..writers import feature as unit_feature
+from .crs_param import lat_first, to_output
 from .params import CRS84
 
 INCIDENTS = "incidents"
+# Unit coordinates are served to 7 decimals (about 1 cm): a transformed or imported vertex such as
+# 116.39642190000001 is float noise, and writing it costs bytes and looks broken in a GIS.
+COORD_DECIMALS = 7
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 LEVEL_TITLES = {Level.county: "Counties 区县", Level.town: "Towns and streets 镇街", Level.zone: "Zones 管区",
                 Level.grid: "Grids 网格", Level.micro: "Micro-grids 微网格"}
@@ -92,32 +96,67 @@ def extent(store, c: Collection, tz: dt.tzinfo) -> dict[str, Any]:
     return out
 
 
-def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo) -> dict[str, Any]:
-    """A public incident as a GeoJSON Point feature (lon/lat rounded to 6 decimals, about 0.1 m)."""
+def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo, crs: str = CRS84) -> dict[str, Any]:
+    """A public incident as a GeoJSON Point feature (rounded to 6 decimals, about 0.1 m; lat first for EPSG CRSs)."""
+    xy = [round(inc.lon, 6), round(inc.lat, 6)]
     return {"type": "Feature", "id": inc.id,
-            "geometry": {"type": "Point", "coordinates": [round(inc.lon, 6), round(inc.lat, 6)]},
+            "geometry": {"type": "Point", "coordinates": xy[::-1] if lat_first(crs) else xy},
             "properties": {"category": inc.category, "status": inc.status,
                            "reported_at": _iso(inc.reported_at, tz), "grid_code": inc.grid_code}}
 
 
-def to_feature(item, tz: dt.tzinfo) -> dict[str, Any]:
-    """A unit or a public incident as a GeoJSON feature."""
-    return incident_feature(item, tz) if isinstance(item, fq.PublicIncident) else unit_feature(item)
+def to_feature(item, tz: dt.tzinfo, crs: str = CRS84) -> dict[str, Any]:
+    """A unit or a public incident as a GeoJSON feature, its coordinates in `crs` (a Part 2 URI)."""
+    if isinstance(item, fq.PublicIncident):
+        return incident_feature(item, tz, crs)
+    out = unit_feature(item)
+    out["geometry"] = shapely.geometry.mapping(to_output(shapely.orient_polygons(rounded(item.geometry)), crs))
+    return out
 
 
-def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo) -> str:
+def geojson_geometries(geoms) -> list[str]:
+    """GeoJSON geometry texts, coordinates to COORD_DECIMALS in their shortest form.
+
+    GEOS's GeoJSON writer prints 17 significant digits (116.3532674 comes out as
+    116.35326739999999), so polygons go through its WKT writer, which rounds and trims, and
+    the WKT brackets become JSON ones: as fast as to_geojson, the same numbers as json.dumps.
+    """
+    out = []
+    for geom, wkt in zip(geoms, shapely.to_wkt(geoms, rounding_precision=COORD_DECIMALS, trim=True)):
+        kind, _, body = wkt.partition(" ")
+        if kind == "POLYGON" and body.startswith("(("):
+            coords = (body.replace("), (", "]],[[").replace(", ", "],[").replace(" ", ",")
+                      .replace("((", "[[[").replace("))", "]]]"))
+            out.append('{"type":"Polygon","coordinates":' + coords + "}")
+        elif kind == "MULTIPOLYGON" and body.startswith("((("):
+            coords = (body.replace(")), ((", "]]],[[[").replace("), (", "]],[[").replace(", ", "],[")
+                      .replace(" ", ",").replace("(((", "[[[[").replace(")))", "]]]]"))
+            out.append('{"type":"MultiPolygon","coordinates":' + coords + "}")
+        else:  # anything else (empty, 3D, other types): the slow, exact way
+            out.append(json.dumps(shapely.geometry.mapping(geom), separators=(",", ":")))
+    return out
+
+
+def rounded(geoms):
+    """Geometries (one, or an array) with coordinates rounded to COORD_DECIMALS (CRS84 degrees)."""
+    return shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
+
+
+def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo, crs: str = CRS84) -> str:
     """A JSON array of the items as GeoJSON features, the same as `to_feature` gives, built faster.
 
-    Unit geometry is written by GEOS (`shapely.to_geojson`, shortest round-trip coordinates,
-    outer rings counter-clockwise as RFC 7946 asks): about 5x faster than json.dumps of nested
+    Unit geometry is written by GEOS (its WKT writer, see geojson_geometries; outer rings
+    counter-clockwise as RFC 7946 asks): about 5x faster than json.dumps of nested
     coordinate lists for a page of 1,000 grids.
     """
     units = [i for i in items if isinstance(i, Unit)]
     if len(units) != len(items):
-        return json.dumps([to_feature(i, tz) for i in items], ensure_ascii=False, separators=(",", ":"))
+        return json.dumps([to_feature(i, tz, crs) for i in items], ensure_ascii=False, separators=(",", ":"))
     if not units:
         return "[]"
-    geoms = shapely.to_geojson(shapely.orient_polygons(np.array([u.geometry for u in units], dtype=object)))
+    # oriented before the axes are swapped: the swap mirrors the rings, as EPSG's lat/lon order does
+    shapes = shapely.orient_polygons(rounded(np.array([u.geometry for u in units], dtype=object)))
+    geoms = geojson_geometries(to_output(shapes, crs))
     parts = []
     for u, g in zip(units, geoms):
         head = json.dumps({"type": "Feature", "id": u.code, "properties": {**(u.properties or {}), **_unit_record(u)}},

@@ -25,7 +25,7 @@ padding:2px 6px;text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto
 {% for c in collections %}<li><a href="{{ c.href }}">{{ c.title }}</a> ({{ c.id }})</li>{% endfor %}</ul>{% endif %}
 {% if features is not none %}<h2>Features ({{ features|length }}{% if matched is not none %} of {{ matched }}{% endif %})</h2>
 <table><tr><th>id</th>{% for k in columns %}<th>{{ k }}</th>{% endfor %}</tr>
-{% for f in features %}<tr><td>{{ f.id }}</td>{% for k in columns %}<td>{{ f.properties.get(k, '') }}</td>{% endfor %}</tr>
+{% for f in features %}<tr><td>{{ f.id }}</td>{% for k in columns %}{% set v = (f.properties or {}).get(k) %}<td>{{ '' if v is none else v }}</td>{% endfor %}</tr>
 {% endfor %}</table>{% endif %}
 <h2>JSON</h2><pre>{{ text }}</pre>
 </body></html>"""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .collections import INCIDENT_QUERYABLES, UNIT_QUERYABLES, all_ids
+from .crs_param import CONFORMANCE as CRS_CONFORMANCE
+from .crs_param import SUPPORTED as CRS_SUPPORTED
 from .params import DEFAULT_LIMIT, MAX_LIMIT
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -14,6 +16,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    CRS_CONFORMANCE,
 ]
 
 _LINK = {"type": "object", "required": ["href", "rel"],
@@ -79,9 +82,13 @@ def _ok(name: str, media: str = "application/json", html: bool = True) -> dict:
     return {"description": "OK", "content": content}
 
 
-_ERR = {"description": "error", **_ref("exception")}
+# An exception document; a page when the request asked for HTML (f=html).
+_ERR = {"description": "error", "content": {**_ref("exception")["content"], "text/html": {"schema": {"type": "string"}}}}
 _F = {"name": "f", "in": "query", "required": False, "description": "output format (default json)",
       "schema": {"type": "string", "enum": ["json", "html"]}}
+_CRS = {"name": "crs", "in": "query", "required": False, "schema": {"type": "string", "enum": CRS_SUPPORTED},
+        "description": "the CRS of the answer's coordinates (Part 2; default CRS84 lon/lat, EPSG:4326 and "
+                       "EPSG:4490 latitude first); the answer's Content-Crs header names it"}
 _CID = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": all_ids()}}
 
 
@@ -98,8 +105,9 @@ def _items_params() -> list[dict]:
         {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
          "description": "minx,miny,maxx,maxy (or 6 numbers with heights), CRS84 lon/lat",
          "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
-        {"name": "bbox-crs", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]}},
+        {"name": "bbox-crs", "in": "query", "required": False, "description": "the CRS of bbox (default CRS84; "
+         "EPSG:4326 and EPSG:4490 give latitude first)", "schema": {"type": "string", "enum": CRS_SUPPORTED}},
+        _CRS,
         {"name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         {"name": "offset", "in": "query", "required": False,
@@ -117,8 +125,12 @@ def _items_params() -> list[dict]:
 
 
 def document(server_url: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 document, with the server at `server_url` (the site root)."""
-    p = "/ogcapi"
+    """The OpenAPI 3.0 document, with the server at `server_url`: the API root (…/ogcapi).
+
+    The paths are the standard's templates relative to that root (`/collections/{collectionId}/items`),
+    which is how clients such as GDAL's OAPIF driver find the operations and their parameters.
+    """
+    p = ""
     paths = {
         f"{p}/": _get("Landing page", "getLandingPage", _ok("landingPage")),
         f"{p}/conformance": _get("Conformance classes", "getConformance", _ok("confClasses")),
@@ -136,7 +148,7 @@ def document(server_url: str) -> dict[str, Any]:
             [_CID, *_items_params()], not_found=True),
         f"{p}/collections/{{collectionId}}/items/{{featureId}}": _get(
             "One feature", "getFeature", _ok("feature", GEOJSON),
-            [_CID, {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
+            [_CID, {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}, _CRS,
              {"name": "datetime", "in": "query", "required": False, "schema": {"type": "string"},
               "description": "unit collections: look the feature up in the plan in force on that date"}],
             not_found=True),

@@ -34,9 +34,10 @@ class Interval:
     instant: bool = False
 
 
-def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    """`minx,miny,maxx,maxy` or with heights `minx,miny,minz,maxx,maxy,maxz` (CRS84 lon/lat, degrees).
+def parse_bbox(raw: str | None, lat_first: bool = False) -> tuple[float, float, float, float] | None:
+    """`minx,miny,maxx,maxy` or with heights `minx,miny,minz,maxx,maxy,maxz` -> CRS84 lon/lat, degrees.
 
+    `lat_first`: the numbers are in a latitude-first CRS's order (bbox-crs EPSG:4326 or 4490).
     minx > maxx is a box crossing the antimeridian, as OGC allows; miny > maxy is an error.
     """
     if raw is None:
@@ -51,6 +52,8 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     if not all(math.isfinite(n) for n in nums):
         raise BadParameter("bbox", "numbers must be finite")
     x0, y0, x1, y1 = (nums[0], nums[1], nums[3], nums[4]) if len(nums) == 6 else nums
+    if lat_first:
+        x0, y0, x1, y1 = y0, x0, y1, x1
     if not (-180 <= x0 <= 180 and -180 <= x1 <= 180):
         raise BadParameter("bbox", f"longitudes must be within -180..180, got {x0}, {x1}")
     if not (-90 <= y0 <= 90 and -90 <= y1 <= 90):
@@ -58,12 +61,6 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     if y0 > y1:
         raise BadParameter("bbox", f"the lower latitude {y0} is above the upper {y1}")
     return x0, y0, x1, y1
-
-
-def parse_bbox_crs(raw: str | None) -> None:
-    """Only CRS84 (the default) is offered."""
-    if raw is not None and raw.strip() not in (CRS84, "CRS84", "EPSG:4326", "http://www.opengis.net/def/crs/EPSG/0/4326"):
-        raise BadParameter("bbox-crs", f"only {CRS84} is supported, got {raw!r}")
 
 
 def parse_int(raw: str | None, name: str, default: int, lo: int, hi: int | None = None) -> int:

@@ -145,13 +145,15 @@ class IncidentRepo:
         incident.version = expected_version + 1
 
     def query(self, status: Sequence[str] | None = None, grid_codes: Sequence[str] | None = None,
-              zone_code: str | None = None, category: str | None = None, start: dt.datetime | None = None,
+              zone_code: str | None = None, category: str | Sequence[str] | None = None,
+              start: dt.datetime | None = None,
               end: dt.datetime | None = None, limit: int | None = None, offset: int = 0,
               bbox: tuple[float, float, float, float] | None = None, order: str = "reported_at",
               within_units: Sequence[str] | None = None) -> list[Incident]:
         """Incidents matching every given filter, newest first (or by `order`).
 
         `within_units`: only incidents whose grid or zone is one of these unit codes.
+        `category`: one code or a list of codes (any of them).
         """
         t = schema.incidents
         q = sa.select(t)
@@ -164,8 +166,10 @@ class IncidentRepo:
             q = q.where(t.c.grid_code.in_(list(grid_codes)))
         if zone_code:
             q = q.where(t.c.zone_code == zone_code)
-        if category:
+        if isinstance(category, str) and category:
             q = q.where(t.c.category == category)
+        elif category:
+            q = q.where(t.c.category.in_(list(category)))
         if start is not None:
             q = q.where(t.c.reported_at >= to_db_time(start))
         if end is not None:
@@ -203,6 +207,22 @@ class IncidentRepo:
         with self.store._connect() as conn:
             return [Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"], r["from_status"],
                           r["to_status"], r["note"] or "", r["data"] or {}) for r in conn.execute(q).mappings()]
+
+    def status_changes(self, start: dt.datetime, end: dt.datetime, limit: int, offset: int = 0
+                       ) -> list[tuple[int, Event]]:
+        """(event id, event) of every status change at start <= at < end, oldest first (Open311 updates).
+
+        A status change is an event that moved an incident from one status to another (or reopened
+        it); the report itself and same-status notes (overdue, reroute) are not changes.
+        """
+        te = schema.incident_events
+        q = (sa.select(te).where(te.c.at >= to_db_time(start), te.c.at < to_db_time(end),
+                                 te.c.from_status.isnot(None), te.c.from_status != te.c.to_status)
+             .order_by(te.c.at, te.c.id).limit(limit).offset(offset))
+        with self.store._connect() as conn:
+            return [(r["id"], Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"],
+                                    r["from_status"], r["to_status"], r["note"] or "", r["data"] or {}))
+                    for r in conn.execute(q).mappings()]
 
     # -- roster -----------------------------------------------------------------------------
     def add_shift(self, unit_code: str, person_id: str, starts_at: dt.datetime, ends_at: dt.datetime) -> int:

@@ -18,18 +18,25 @@ from ..errors import GridmapError, NotFound
 from ..ogc import collections as colls
 from ..ogc import html
 from ..ogc.openapi import CONFORMANCE, GEOJSON, OPENAPI_JSON, document
-from ..ogc.params import (CRS84, BadParameter, Interval, parse_bbox, parse_bbox_crs, parse_datetime, parse_int,
-                          parse_limit, plan_day)
+from ..ogc import crs_param
+from ..ogc.params import (CRS84, BadParameter, Interval, parse_bbox, parse_datetime, parse_int, parse_limit,
+                          plan_day)
 from ..store import features as fq
 from . import services
+from .compress import gzip_response
 
 bp = Blueprint("ogcapi", __name__)
-ITEM_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime"}
+ITEM_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime", "crs"}
 
 
 @bp.errorhandler(GridmapError)
 def _error(exc: GridmapError):
+    """An OGC exception document `{code, description}`; a page for those who asked for HTML (f=html)."""
     code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.http_status, type(exc).__name__)
+    if _wants_html(lenient=True):
+        zh = {400: "参数错误", 404: "未找到", 503: "服务不可用"}.get(exc.http_status, "错误")
+        page = html.render({"title": f"{zh} / {exc.http_status} {code}", "description": str(exc)}, code)
+        return Response(page, status=exc.http_status, mimetype="text/html")
     return _json({"code": code, "description": str(exc)}, "application/json", exc.http_status)
 
 
@@ -60,7 +67,7 @@ def conformance():
 @bp.get("/api")
 def api():
     _check_params({"f"})
-    doc = document(request.host_url)
+    doc = document(url_for("ogcapi.landing", _external=True).rstrip("/"))
     if _wants_html():
         return _respond({"title": doc["info"]["title"], "description": doc["info"]["description"],
                          "links": [_link(url_for("ogcapi.api", _external=True), "service-desc", OPENAPI_JSON)],
@@ -99,8 +106,8 @@ def items(collection_id: str):
     c = colls.find(store, collection_id)
     _check_params(ITEM_PARAMS | set(c.queryables))
     args = request.args
-    bbox = parse_bbox(args.get("bbox"))
-    parse_bbox_crs(args.get("bbox-crs"))
+    out_crs = crs_param.parse_crs(args.get("crs"))
+    bbox = parse_bbox(args.get("bbox"), crs_param.lat_first(crs_param.parse_crs(args.get("bbox-crs"), "bbox-crs")))
     limit = parse_limit(args.get("limit"))
     offset = parse_int(args.get("offset"), "offset", 0, 0, 2**53)
     when = parse_datetime(args.get("datetime"), _tz())
@@ -116,17 +123,20 @@ def items(collection_id: str):
            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
            "links": _paging_links(c.id, offset, limit, len(page.items), page.matched)}
     if _wants_html():
-        return _respond(doc | {"features": [colls.to_feature(i, tz) for i in page.items]}, c.title)
+        return _respond(doc | {"features": [colls.to_feature(i, tz, out_crs) for i in page.items]}, c.title)
     # The features are spliced in as text: GEOS writes the geometry (see colls.features_json).
     head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return Response(f'{head[:-1]},"features":{colls.features_json(page.items, tz)}}}', content_type=GEOJSON)
+    # A page of 1,000 grids is ~5 MB of JSON, ~1 MB gzipped: worth it for GIS clients that ask.
+    return gzip_response(Response(f'{head[:-1]},"features":{colls.features_json(page.items, tz, out_crs)}}}',
+                                  content_type=GEOJSON, headers=crs_param.content_crs(out_crs)))
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
 def item(collection_id: str, feature_id: str):
     store = services().store
     c = colls.find(store, collection_id)
-    _check_params({"f", "datetime"})
+    _check_params({"f", "datetime", "crs"})
+    out_crs = crs_param.parse_crs(request.args.get("crs"))
     when = parse_datetime(request.args.get("datetime"), _tz())
     missing = NotFound(f"no feature {feature_id!r} in collection {c.id!r}")
     if c.level is None:
@@ -138,12 +148,14 @@ def item(collection_id: str, feature_id: str):
         page = fq.Page([], 0) if plan is None else store.units_page(c.level, None, 0, 1, plan, {"code": feature_id})
     if not page.items:
         raise missing
-    doc = colls.to_feature(page.items[0], _tz())
+    doc = colls.to_feature(page.items[0], _tz(), out_crs)
     here = url_for("ogcapi.item", collection_id=c.id, feature_id=feature_id, _external=True)
     doc["links"] = [_link(here, "self", GEOJSON), _link(here + "?f=html", "alternate", "text/html"),
                     _link(url_for("ogcapi.collection", collection_id=c.id, _external=True), "collection",
                           "application/json")]
-    return _respond(doc, f"{c.id} {feature_id}", media=GEOJSON)
+    response = _respond(doc, f"{c.id} {feature_id}", media=GEOJSON)
+    response.headers.update(crs_param.content_crs(out_crs))
+    return response
 
 
 @bp.route("/", defaults={"rest": ""}, methods=["POST", "PUT", "PATCH", "DELETE"])
@@ -177,10 +189,11 @@ def _check_params(allowed: set[str]) -> None:
         raise BadParameter("f", f"'json' or 'html', got {f!r}")
 
 
-def _wants_html() -> bool:
+def _wants_html(lenient: bool = False) -> bool:
+    """f=html, or a browser's Accept header. `lenient`: also f=HTML and the like (for error pages)."""
     f = request.args.get("f")
     if f is not None:
-        return f == "html"
+        return (f.strip().lower() if lenient else f) == "html"
     best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
     return best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
 
@@ -214,13 +227,15 @@ def _self_links(endpoint: str, **values) -> list[dict[str, str]]:
 def _collection(store, c: colls.Collection) -> dict[str, Any]:
     items_url = url_for("ogcapi.items", collection_id=c.id, _external=True)
     return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
-            "crs": [CRS84], "storageCrs": CRS84, "extent": colls.extent(store, c, _tz()),
+            # Part 2 (CRS by reference): `crs=` on items and features, Content-Crs on the answers
+            "crs": list(crs_param.SUPPORTED), "storageCrs": CRS84, "extent": colls.extent(store, c, _tz()),
             "links": [*_self_links("ogcapi.collection", collection_id=c.id),
                       _link(items_url, "items", GEOJSON, f"{c.title}: features"),
                       _link(items_url + "?f=html", "items", "text/html", f"{c.title}: features (HTML)"),
-                      _link(url_for("ogcapi.queryables", collection_id=c.id, _external=True),
-                            "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json",
-                            "Queryables")]}
+                      # the registered relation type, and its short form (which Part 3 and clients use)
+                      *[_link(url_for("ogcapi.queryables", collection_id=c.id, _external=True), rel,
+                              "application/schema+json", "Queryables")
+                        for rel in ("http://www.opengis.net/def/rel/ogc/1.0/queryables", "queryables")]]}
 
 
 def _paging_links(cid: str, offset: int, limit: int, returned: int, matched: int) -> list[dict[str, str]]:

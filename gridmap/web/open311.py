@@ -1,23 +1,37 @@
-"""Blueprint "open311": Open311 GeoReport v2 under /open311/v2 (JSON), so 311 clients can file reports.
+"""Blueprint "open311": Open311 GeoReport v2 under /open311/v2, in XML (the spec's required format) and JSON.
+
+Every resource answers as `.xml` or `.json`: services, services/{code}, requests (GET and POST),
+requests/{id}, discovery and FixMyStreet's servicerequestupdates extension. Errors are the
+spec's error list, in the format the URL asked for: 400 bad input, 403 a bad api_key, 404 an
+unknown id (web/errors.py).
 
 Extensions beyond the standard (allowed by GeoReport v2): `grid_code`, `zone_code`,
 `detailed_status` (our closed-loop status) and, on POST, `token` (the reporter's secret to
-reopen or rate). An `api_key` identifies a trusted client (an API token); without one the
-report is anonymous and rate-limited.
+reopen or rate). GET requests take `page` and `page_size` (see incidents/georeport.py). An
+`api_key` identifies a trusted client (an API token); without one the report is anonymous and
+rate-limited.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 
 from ..errors import InputError, NotFound
-from ..incidents.model import FINAL_STATUSES, OPEN_STATUSES, STATUS_LABELS
+from ..incidents import georeport as g3
+from ..incidents.intake import parse_report
 from .auth import current_actor
+from .georeport_xml import xml_response
 from .incidents_api import loop
 
 bp = Blueprint("open311", __name__)
+FMT = "<any(json, xml):fmt>"
+
+
+def _answer(fmt: str, root: str, value, status: int = 200, headers: dict | None = None):
+    """The same data as JSON (the value itself) or as the spec's XML document <root>."""
+    if fmt == "xml":
+        return xml_response(root, value, status, headers)
+    return jsonify(value), status, headers or {}
 
 
 def _service(cat) -> dict:
@@ -25,88 +39,102 @@ def _service(cat) -> dict:
             "metadata": False, "type": "realtime", "keywords": cat.kind, "group": cat.group}
 
 
-@bp.get("/services.json")
-def service_list():
-    return jsonify([_service(c) for c in loop().taxonomy])
+@bp.get(f"/discovery.{FMT}")
+def discovery(fmt: str):
+    endpoint = {"specification": g3.SPEC, "url": url_for("open311.service_list", fmt="xml", _external=True)
+                .rsplit("/", 1)[0], "changeset": g3.CHANGESET, "type": "production",
+                "formats": ["text/xml", "application/json"]}
+    return _answer(fmt, "discovery", {"changeset": g3.CHANGESET,
+                                      "contact": "网格化管理中心 / the grid management centre of this jurisdiction",
+                                      "key_service": "api_key: an API token from the administrator (gridmap users token NAME)",
+                                      "endpoints": [endpoint]})
 
 
-@bp.get("/services/<code>.json")
-def service_definition(code: str):
+@bp.get(f"/services.{FMT}")
+def service_list(fmt: str):
+    return _answer(fmt, "services", [_service(c) for c in loop().taxonomy])
+
+
+@bp.get(f"/services/<code>.{FMT}")
+def service_definition(code: str, fmt: str):
     if code not in loop().taxonomy:
-        raise NotFound(f"no service with code {code!r}")
-    return jsonify({"service_code": code, "attributes": []})
+        raise NotFound(f"没有这个服务 / no service with code {code!r}")
+    return _answer(fmt, "service_definition", {"service_code": code, "attributes": []})
 
 
-def _request(inc) -> dict:
-    s = loop()
-    cat = s.taxonomy.get(inc.category) if inc.category in s.taxonomy else None
-    updated = inc.closed_at or inc.handled_at or inc.dispatched_at or inc.reported_at
-    return {
-        "service_request_id": inc.id, "status": "open" if inc.status in OPEN_STATUSES else "closed",
-        "status_notes": STATUS_LABELS.get(inc.status, inc.status), "service_name": cat.name if cat else inc.category,
-        "service_code": inc.category, "description": inc.description,
-        "agency_responsible": inc.department or (f"网格 {inc.grid_code}" if inc.grid_code else ""),
-        "service_notice": "", "address": "", "address_id": "", "zipcode": "",
-        "requested_datetime": inc.reported_at.astimezone(s.tz).isoformat(),
-        "updated_datetime": updated.astimezone(s.tz).isoformat(),
-        "expected_datetime": inc.due_at.astimezone(s.tz).isoformat() if inc.due_at else None,
-        "lat": round(inc.lat, 6), "long": round(inc.lon, 6), "media_url": "",
-        "grid_code": inc.grid_code, "zone_code": inc.zone_code, "detailed_status": inc.status,
-    }
-
-
-@bp.post("/requests.json")
-def post_request():
-    data = request.form.to_dict() if request.form else (request.get_json(silent=True) or {})
-    if not isinstance(data, dict):
+@bp.post(f"/requests.{FMT}")
+def post_request(fmt: str):
+    data = request.form if request.form else (request.get_json(silent=True) or {})
+    if not hasattr(data, "get"):
         raise InputError("send the request form-encoded (GeoReport v2) or as a JSON object")
-    data.pop("api_key", None)
     actor = current_actor()  # an api_key (an API token) identifies a trusted client
-    body = {"category": data.get("service_code"), "description": data.get("description"),
-            "reporter_name": " ".join(str(x) for x in (data.get("first_name"), data.get("last_name")) if x) or None,
-            "reporter_phone": data.get("phone") or None, "crs": data.get("crs")}
-    if data.get("lat") not in (None, "") or data.get("long") not in (None, ""):
-        body.update(lon=data.get("long"), lat=data.get("lat"))
-    try:
-        filed = loop().report(body, actor, source="open311")
-    except InputError as exc:  # name the fields as Open311 clients know them
-        fix = lambda p: p.replace("category:", "service_code:").replace("reporter_phone:", "phone:")
-        raise InputError(fix(str(exc).splitlines()[0]), [fix(p) for p in exc.problems]) from None
-    return jsonify([{"service_request_id": filed.incident.id, "service_notice": "",
-                     "account_id": None, "grid_code": filed.incident.grid_code, "token": filed.reporter_token}]), 201
-
-
-@bp.get("/requests.json")
-def get_requests():
-    args = request.args
     s = loop()
-    if args.get("service_request_id"):
-        found = []
-        for rid in args["service_request_id"].split(","):
-            try:
-                found.append(s.repo.get(rid.strip()))
-            except NotFound:
-                continue
-    else:
-        status = {"open": list(OPEN_STATUSES), "closed": list(FINAL_STATUSES)}.get(args.get("status", ""), None)
-        if args.get("status") and status is None:
-            raise InputError("status: 'open' or 'closed'")
-        end = _time(args.get("end_date")) or s.clock()
-        start = _time(args.get("start_date")) or end - dt.timedelta(days=90)
-        found = s.repo.query(status=status, category=args.get("service_code"), start=start, end=end, limit=1000)
-    return jsonify([_request(i) for i in found])
+    body, kept, problems = g3.post_fields(data)
+    try:  # check the report itself too, so one answer names every problem
+        parse_report(body, s.taxonomy, s.clock(), s.tz)
+    except InputError as exc:
+        problems = [g3.open311_problem(p, data) for p in (exc.problems or [str(exc)])] + problems
+    if problems:
+        raise InputError(f"the request has {len(problems)} problem(s); nothing was stored", problems)
+    filed = s.report(body, actor, source="open311", extra={"open311": kept} if kept else None)
+    return _answer(fmt, "service_requests", [{"service_request_id": filed.incident.id, "service_notice": "",
+                                              "account_id": kept.get("account_id"),
+                                              "grid_code": filed.incident.grid_code, "token": filed.reporter_token}],
+                   201)
 
 
-@bp.get("/requests/<incident_id>.json")
-def get_request(incident_id: str):
-    return jsonify([_request(loop().repo.get(incident_id))])
+@bp.get(f"/requests.{FMT}")
+def get_requests(fmt: str):
+    s = loop()
+    if g3.values(request.args, "service_request_id"):  # ids override every other parameter
+        return _answer(fmt, "service_requests", [g3.request_view(i, s) for i in _by_ids(s)])
+    status, codes = g3.statuses(request.args), g3.service_codes(request.args, s.taxonomy)
+    win = g3.window(request.args, s.clock(), s.tz)
+    found = s.repo.query(status=status, category=codes, start=win.start, end=win.end,
+                         limit=win.page_size + 1, offset=win.offset)
+    return _answer(fmt, "service_requests", [g3.request_view(i, s) for i in found[:win.page_size]],
+                   headers=_paging(win, len(found) > win.page_size))
 
 
-def _time(raw):
-    if not raw:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{raw!r} is not a W3C/ISO 8601 date") from None
-    return t if t.tzinfo else t.replace(tzinfo=loop().tz)
+@bp.get(f"/requests/<incident_id>.{FMT}")
+def get_request(incident_id: str, fmt: str):
+    return _answer(fmt, "service_requests", [g3.request_view(_one(loop(), incident_id), loop())])
+
+
+@bp.get(f"/servicerequestupdates.{FMT}")
+def get_updates(fmt: str):
+    """FixMyStreet's extension: status changes in [start_date, end_date), oldest first (its client polls)."""
+    s = loop()
+    win = g3.window(request.args, s.clock(), s.tz)
+    rows = s.repo.status_changes(win.start, win.end, limit=win.page_size + 1, offset=win.offset)
+    return _answer(fmt, "service_request_updates", [g3.update_view(i, e, s) for i, e in rows[:win.page_size]],
+                   headers=_paging(win, len(rows) > win.page_size))
+
+
+def _one(s, incident_id: str):
+    if not incident_id.isdigit() or len(incident_id) > 18:  # not an id we could have given
+        raise NotFound(f"没有这个服务请求 / no service request with id {incident_id!r}")
+    return s.repo.get(incident_id)
+
+
+def _by_ids(s) -> list:
+    found = []
+    for rid in g3.values(request.args, "service_request_id"):
+        try:
+            found.append(_one(s, rid))
+        except NotFound:
+            continue  # a list query answers with those that exist
+    return found
+
+
+def _paging(win: g3.Window, more: bool) -> dict:
+    """A `Link: <next page>; rel="next"` header when the window holds more than this page."""
+    if not more:
+        return {}
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(win.page + 1)]
+    # Pin the window, so the next page is the same query even if the default "now" has moved on.
+    args.setdefault("start_date", [g3.w3c(win.start, loop().tz)])
+    args.setdefault("end_date", [g3.w3c(win.end, loop().tz)])
+    nxt = url_for(request.endpoint, _external=True, **(request.view_args or {}), **args)
+    return {"Link": f'<{nxt}>; rel="next"'}

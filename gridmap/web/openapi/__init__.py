@@ -51,7 +51,7 @@ def document(server_url: str = "/", categories: list[str] | None = None) -> dict
     if categories:  # new dicts, not edits: the sections share their small schemas ({"type": "string"})
         doc["components"]["schemas"]["NewIncident"]["properties"]["category"] = {"type": "string",
                                                                                  "enum": list(categories)}
-        form = doc["paths"]["/open311/v2/requests.json"]["post"]["requestBody"]["content"]
+        form = doc["paths"]["/open311/v2/requests.{fmt}"]["post"]["requestBody"]["content"]
         for media in form.values():
             media["schema"]["properties"] = {**media["schema"]["properties"],
                                              "service_code": {"type": "string", "enum": list(categories)}}
