@@ -49,6 +49,7 @@ class IncidentService:
     def report(self, data: Mapping[str, Any], actor: Actor = PUBLIC, source: str | None = None) -> Filed:
         """Validate, assign to a grid, route to a person, look for duplicates, store with its audit line."""
         rep = parse_report(data, self.taxonomy, self.clock(), self.tz)
+        self.services.jurisdiction.check(rep.lon, rep.lat)  # 422 from outside the county, before anything is written
         if source:
             rep = replace(rep, source=source)
         inc = self._new_incident(rep)

@@ -37,7 +37,8 @@ def unit(code: str):
 def locate():
     lon, lat = _float_arg("lon"), _float_arg("lat")
     loc = services().locate(lon, lat, crs=request.args.get("crs", "EPSG:4326"), at=_date_arg("at"))
-    return jsonify(loc.__dict__ | {"candidates": list(loc.candidates)})
+    inside = services().jurisdiction.contains(loc.lon, loc.lat)  # the report page warns before a 422
+    return jsonify(loc.__dict__ | {"candidates": list(loc.candidates), "in_jurisdiction": inside})
 
 
 @bp.get("/check")

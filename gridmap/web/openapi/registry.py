@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (GEOJSON, INT, NUM, STR, array, errors, nullable, obj, ok, op, path, query, ref)
+from .common import (BOOL, GEOJSON, INT, NUM, STR, array, errors, nullable, obj, ok, op, path, query, ref)
 
 TAG = "registry"
 LEVELS = ["county", "town", "zone", "grid", "micro"]
@@ -13,7 +13,7 @@ SCHEMAS = {
                 counts={"type": "object", "additionalProperties": INT}),
     "Location": obj(["lon", "lat", "grid", "chain", "candidates"], lon=NUM, lat=NUM, grid=nullable(STR),
                     chain={"type": "object", "additionalProperties": STR}, candidates=array(STR),
-                    nearest=nullable(STR), distance_m=nullable(NUM)),
+                    nearest=nullable(STR), distance_m=nullable(NUM), in_jurisdiction=BOOL),
     "TeamProblem": obj(["code", "name", "level", "problem", "counts"], code=STR, name=STR, level=STR, problem=STR,
                        counts={"type": "object", "additionalProperties": INT}),
 }

@@ -82,7 +82,11 @@
     fetch(url).then(function (r) { return r.ok ? r.json() : null; }).then(function (loc) {
       if (picked !== here) { return; }  // the user tapped again meanwhile
       var where = "位置 Location: " + here.lat.toFixed(5) + ", " + here.lon.toFixed(5) + " · ";
-      if (loc && loc.grid) {
+      if (loc && loc.in_jurisdiction === false) {
+        where += "不在本辖区内，无法在此受理，请在辖区内选点。Outside the jurisdiction: reports from here cannot be taken.";
+        setError("location", "此位置不在本辖区内。请在地图上的辖区（网格）范围内选点。" +
+                 "This place is outside the jurisdiction: tap inside the grids.");
+      } else if (loc && loc.grid) {
         where += "网格 Grid " + gridLabel(loc.grid);
       } else if (loc && loc.nearest) {
         where += "不在网格内，最近的网格 outside every grid; nearest " + gridLabel(loc.nearest) +
