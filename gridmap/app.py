@@ -50,6 +50,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(maps_pages.bp)
     app.register_blueprint(printing.bp)
     app.register_blueprint(report_page.bp)
+    from .web import status_page  # the resident's status page and "my reports"
+
+    app.register_blueprint(status_page.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(dashboard.bp)
     from .web import planner_page  # the planners' page (/planner, /planner.json) over the plans API

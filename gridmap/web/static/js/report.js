@@ -214,7 +214,11 @@
       ? gridLabel(out.grid_code)
       : "无 none (街道受理 the town " + (out.town_code || "") + " will handle it)";
     var link = $("done-status");
-    link.href = data.urls.status + encodeURIComponent(out.id);
+    // The token rides in the fragment (#token=...), which the browser never sends to the server;
+    // the status page keeps it in localStorage, as this page does now, for rating and reopening.
+    link.href = data.urls.status + encodeURIComponent(out.id) + "#token=" + encodeURIComponent(out.reporter_token || "");
+    var kept = window.gridmap.myReports && window.gridmap.myReports.remember(out.id, out.reporter_token);
+    $("done-kept").hidden = !kept;
     $("done-token").textContent = out.reporter_token || "";
     var dups = out.possible_duplicates || [];
     $("done-dups").hidden = !dups.length;
