@@ -252,14 +252,16 @@ def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field, engine, sch
 @click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False),
               help="Where to write the demo's exports.")
 @click.option("--force", is_flag=True, help="Rebuild even if the store holds other data (SQLite: replaces the file).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
+              help="The sample incidents are the year before this day [default: today]; 2026-11-01 reproduces the shipped files.")
 @pass_ctx
 @_fail_cleanly
-def demo(obj: _Ctx, data, out_dir, force) -> None:
+def demo(obj: _Ctx, data, out_dir, force, today) -> None:
     """Build a store from the Lingcheng District demo data and run the main jobs on it."""
     from .demo import run_demo
 
     run_demo(obj.settings(), data_dir=data, out_dir=out_dir, force=force, echo=click.echo,
-             progress=_progress)
+             progress=_progress, today=today.date() if today else None)
 
 
 @main.command()

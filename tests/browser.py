@@ -110,14 +110,18 @@ def screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
     return path
 
 
-def demo_app(tmp: Path):
-    """The web app over a freshly built demo store (Lingcheng: 100 grids, staff, incidents)."""
+def demo_app(tmp: Path, today=None):
+    """The web app over a freshly built demo store (Lingcheng: 100 grids, staff, incidents).
+
+    The history is the year before `today`, by default the day the shipped history describes
+    (2026-11-01), so tests on the demo's figures do not change with the calendar.
+    """
     from gridmap.app import create_app
-    from gridmap.demo import run_demo
+    from gridmap.demo import HISTORY_AS_OF, run_demo
     from gridmap.settings import Settings
 
     settings = Settings(db=str(tmp / "d.db"))
-    run_demo(settings, out_dir=tmp / "out", echo=lambda *a: None).store.close()
+    run_demo(settings, out_dir=tmp / "out", echo=lambda *a: None, today=today or HISTORY_AS_OF).store.close()
     return with_maps(create_app(settings))
 
 
