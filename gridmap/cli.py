@@ -296,6 +296,7 @@ from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `user
 from . import cli_print  # noqa: E402,F401  (registers `print`)
 from . import cli_plans  # noqa: E402,F401  (registers `plan`)
 from . import cli_planning  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
+from . import cli_places  # noqa: E402,F401  (registers `places`)
 
 if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
     from gridmap.cli import main as _main

@@ -111,6 +111,12 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
         echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`), "
              f"the year before {today.isoformat()} (history moved {shift.days} days)")
         echo(f"supervise (`gridmap incidents supervise`): {escalated} overdue incidents escalated")
+    places = data / "places.csv"
+    if places.exists():
+        from .places import import_places
+
+        got = import_places(services, places, crs="EPSG:4326", replace=True)
+        echo(f"gazetteer: {len(got)} places from {places.name} (town seats, service centres) for the search box")
     _planner_summary(services, echo)
     n = services.export(out / "lingcheng.gpkg")
     echo(f"\nexported {n} units to {out / 'lingcheng.gpkg'} (open it in QGIS)")

@@ -41,6 +41,18 @@ def locate():
     return jsonify(loc.__dict__ | {"candidates": list(loc.candidates), "in_jurisdiction": inside})
 
 
+@bp.get("/places")
+def places():
+    """Search box: units (names, codes) of the plan in force, then gazetteer places; bounded."""
+    from ..places import search
+
+    limit = request.args.get("limit", "10")
+    if not limit.isdigit():
+        raise InputError(f"limit: a whole number from 1 to 20, got {limit!r}")
+    hits = search(services(), request.args.get("q", ""), int(limit))
+    return jsonify({"q": request.args.get("q", "").strip(), "results": [h.to_json() for h in hits]})
+
+
 @bp.get("/check")
 def check():
     return jsonify([p.__dict__ for p in services().team_problems()])

@@ -40,7 +40,7 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
     settings = services().settings
     out: dict[str, Any] = {
         "grid": None, "features": None,
-        "urls": {"units": url_for("api.units", level="grid"), "locate": url_for("api.locate"),
+        "urls": {"units": url_for("api.units", level="grid"), "locate": url_for("api.locate"), "places": url_for("api.places"),
                  "report": url_for("incidents.report"),
                  "status": url_for("resident.incident_status", incident_id="ID")[:-2]},
         # A tile server on the local network, if configured ({z}/{x}/{y}); none by default. Only

@@ -65,6 +65,18 @@
 
   map.on("click", function (e) { choose(e.latlng, "map"); });
 
+  // -- the search box: a keyboard way to a location (the marker can then be dragged) ---------------
+  window.gridmap.placeSearch({form: "place-form", input: "place-q", list: "place-results", message: "place-msg",
+                              url: data.urls.places, onPick: function (hit) {
+    var ll = L.latLng(hit.lat, hit.lon);
+    if (hit.bounds) {
+      map.fitBounds([[hit.bounds[1], hit.bounds[0]], [hit.bounds[3], hit.bounds[2]]], {padding: [16, 16], animate: false});
+    } else {
+      map.setView(ll, Math.max(map.getZoom(), 16), {animate: false});
+    }
+    choose(ll, "search");
+  }});
+
   function choose(latlng, how) {
     picked = {lat: round6(latlng.lat), lon: round6(latlng.lng)};
     if (!marker) {
