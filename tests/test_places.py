@@ -131,3 +131,33 @@ def test_report_page_search_by_keyboard_in_chromium(tmp_path_factory, tmp_path):
             assert log.problems() == []
     finally:
         app.extensions["gridmap"].store.close()
+
+
+@pytest.mark.slow
+def test_map_page_search_flies_to_the_town_in_chromium(tmp_path_factory, tmp_path):
+    browser.require_browser()
+    from gridmap.model import Level
+
+    from .live_server import live_server
+
+    app = browser.demo_app(tmp_path_factory.mktemp("mapsearch"))
+    town = next(u for u in app.extensions["gridmap"].units(Level.town) if u.name == "神头镇")
+    try:
+        with live_server(app) as base, browser.chromium() as b:
+            page = b.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN").new_page()
+            log = browser.watch(page)
+            page.goto(f"{base}/map", wait_until="load")
+            page.wait_for_selector("path.leaflet-interactive")
+            page.fill("#place-q", "神头镇")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#place-results button")
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("Enter")
+            page.wait_for_function("window.gridmap.searchMarker() !== null")
+            page.wait_for_timeout(600)  # the fly animation
+            c = page.evaluate("(() => { const m = window.gridmap.searchMarker()._map.getCenter(); return [m.lng, m.lat]; })()")
+            assert town.geometry.envelope.buffer(0.01).covers(shapely.Point(*c))
+            browser.screenshot(page, tmp_path, "map-search-desktop.png")
+            assert log.problems() == []
+    finally:
+        app.extensions["gridmap"].store.close()
