@@ -60,6 +60,9 @@ def import_places(services, path: str | Path, crs: str | None = None, name_field
         if not name:
             problems.append(f"{label}: `{name_field}` is empty")
             continue
+        if "\x00" in name:
+            problems.append(f"{label}: the name contains a NUL character")
+            continue
         if len(name) > 128:
             problems.append(f"{label}: name of {len(name)} characters, over 128")
             continue
@@ -96,6 +99,8 @@ def search(services, q: str, limit: int = 10) -> list[Hit]:
     q = (q or "").strip()
     if not q:
         raise InputError("q: give some text to search for (a town, community, grid or place name, or a code)")
+    if "\x00" in q:
+        raise InputError("q: contains a NUL character")
     if len(q) > MAX_QUERY:
         raise InputError(f"q: {len(q)} characters, over the limit of {MAX_QUERY}")
     if not 1 <= limit <= MAX_RESULTS:

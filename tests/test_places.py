@@ -94,7 +94,8 @@ def test_api_and_cli(services, tmp_path):
         assert out["q"] == "王家" and out["results"][0]["name"] == "王家庄"
         assert c.get("/api/v1/places?q=网格&limit=2").get_json()["results"][1]["name"] == "第2网格"
         for bad in ("/api/v1/places", "/api/v1/places?q=", "/api/v1/places?q=a&limit=0",
-                    "/api/v1/places?q=a&limit=21", "/api/v1/places?q=a&limit=abc"):
+                    "/api/v1/places?q=a&limit=21", "/api/v1/places?q=a&limit=abc", "/api/v1/places?q=a&limit=²",
+                    "/api/v1/places?q=a%00b"):
             r = c.get(bad)
             assert r.status_code == 422 and r.get_json()["detail"], bad
     finally:

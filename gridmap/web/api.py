@@ -47,7 +47,7 @@ def places():
     from ..places import search
 
     limit = request.args.get("limit", "10")
-    if not limit.isdigit():
+    if not (limit.isascii() and limit.isdigit()):
         raise InputError(f"limit: a whole number from 1 to 20, got {limit!r}")
     hits = search(services(), request.args.get("q", ""), int(limit))
     return jsonify({"q": request.args.get("q", "").strip(), "results": [h.to_json() for h in hits]})
