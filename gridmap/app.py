@@ -54,6 +54,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(basemap.bp)
     app.register_blueprint(printing.bp)
     app.register_blueprint(report_page.bp)
+    from .web import status_page  # the resident's status page and "my reports"
+
+    app.register_blueprint(status_page.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(dashboard.bp)
     from .web import planner_page  # the planners' page (/planner, /planner.json) over the plans API

@@ -262,14 +262,16 @@ def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field, engine, sch
 @click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False),
               help="Where to write the demo's exports.")
 @click.option("--force", is_flag=True, help="Rebuild even if the store holds other data (SQLite: replaces the file).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
+              help="The sample incidents are the year before this day [default: today]; 2026-11-01 reproduces the shipped files.")
 @pass_ctx
 @_fail_cleanly
-def demo(obj: _Ctx, data, out_dir, force) -> None:
+def demo(obj: _Ctx, data, out_dir, force, today) -> None:
     """Build a store from the Lingcheng District demo data and run the main jobs on it."""
     from .demo import run_demo
 
     run_demo(obj.settings(), data_dir=data, out_dir=out_dir, force=force, echo=click.echo,
-             progress=_progress)
+             progress=_progress, today=today.date() if today else None)
 
 
 @main.command()
@@ -304,6 +306,7 @@ from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `user
 from . import cli_print  # noqa: E402,F401  (registers `print`)
 from . import cli_plans  # noqa: E402,F401  (registers `plan`)
 from . import cli_planning  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
+from . import cli_places  # noqa: E402,F401  (registers `places`)
 
 if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
     from gridmap.cli import main as _main

@@ -6,6 +6,7 @@ both the quick start and an end-to-end check of the registry.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections import Counter
 from importlib import resources
@@ -22,6 +23,9 @@ DEMO_COUNTY = "371403"
 LEVEL_FILES = [("county", "county.geojson", None), ("town", "towns.geojson", "parent_code"),
                ("zone", "zones.geojson", "parent_code"), ("grid", "grids.geojson", "parent_code")]
 SAMPLE_POINT = (116.5767, 37.3337)  # Lingcheng district seat area (WGS84)
+# geodata/incidents.csv describes the year before this day (local time): every time in it is earlier.
+HISTORY_AS_OF = dt.date(2026, 11, 1)
+HISTORY_TIMES = ("reported_at", "dispatched_at", "due_at", "handled_at", "closed_at")
 
 
 def demo_data_dir(data_dir: str | Path | None = None) -> Path:
@@ -40,8 +44,13 @@ def demo_data_dir(data_dir: str | Path | None = None) -> Path:
 
 
 def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bool = False,
-             echo: Callable[[str], None] = print, progress=None) -> Services:
-    """Import the demo, check teams, locate and assign sample incidents, export; return the services."""
+             echo: Callable[[str], None] = print, progress=None, today: dt.date | None = None) -> Services:
+    """Import the demo, check teams, locate and assign sample incidents, export; return the services.
+
+    The sample incidents are the year before `today` (default: today in the jurisdiction's time
+    zone): the shipped history is moved by whole weeks, so weekdays and working-hour time limits
+    keep their shape, and `supervise` then escalates what is overdue as of `today`.
+    """
     from .validate import ImportSpec
 
     data = demo_data_dir(data_dir)
@@ -96,8 +105,18 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
             busiest = Counter(r["grid_code"] for r in csv.DictReader(fh) if r["grid_code"]).most_common(3)
         for code, n in busiest:
             echo(f"  busiest grid {code} {services.unit(code).name}: {n} incidents")
-        n_inc = _load_incidents(services, incidents)
-        echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`)")
+        today = today or services._local_today()
+        shift = history_shift(today)
+        n_inc, escalated = _load_incidents(services, incidents, shift, today)
+        echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`), "
+             f"the year before {today.isoformat()} (history moved {shift.days} days)")
+        echo(f"supervise (`gridmap incidents supervise`): {escalated} overdue incidents escalated")
+    places = data / "places.csv"
+    if places.exists():
+        from .places import import_places
+
+        got = import_places(services, places, crs="EPSG:4326", replace=True)
+        echo(f"gazetteer: {len(got)} places from {places.name} (town seats, service centres) for the search box")
     _planner_summary(services, echo)
     n = services.export(out / "lingcheng.gpkg")
     echo(f"\nexported {n} units to {out / 'lingcheng.gpkg'} (open it in QGIS)")
@@ -140,9 +159,26 @@ def _refuse_foreign_store(settings: Settings, target: Path | None, force: bool) 
         raise Conflict(f"{store.display_url} is not empty: the demo builds only into an empty PostgreSQL database")
 
 
-def _load_incidents(services: Services, path: Path) -> int:
-    """Put the sample incidents into the store as reported cases, through the bulk import."""
+def history_shift(today: dt.date) -> dt.timedelta:
+    """How far to move the shipped history so it ends in the week before `today`: whole weeks
+    (same weekdays, so working-hour limits stay right), never into the future."""
+    return dt.timedelta(days=(today - HISTORY_AS_OF).days // 7 * 7)
+
+
+def shifted(row: dict[str, str], shift: dt.timedelta) -> dict[str, str]:
+    """A CSV row of the history with every time moved by `shift` (empty times stay empty)."""
+    out = dict(row)
+    for name in HISTORY_TIMES:
+        if out.get(name):
+            out[name] = (dt.datetime.fromisoformat(out[name]) + shift).isoformat()
+    return out
+
+
+def _load_incidents(services: Services, path: Path, shift: dt.timedelta, today: dt.date) -> tuple[int, int]:
+    """Put the sample incidents (moved by `shift`) into the store through the bulk import, then
+    supervise as of `today` (its start, local time); return (incidents, escalated)."""
     import csv
+    from zoneinfo import ZoneInfo
 
     from .app import incident_service
     from .incidents.model import Event
@@ -150,8 +186,11 @@ def _load_incidents(services: Services, path: Path) -> int:
 
     svc = incident_service(services)
     with open(path, encoding="utf-8", newline="") as fh:
-        good, problems = import_rows(svc, list(csv.DictReader(fh)))
+        good, problems = import_rows(svc, [shifted(r, shift) for r in csv.DictReader(fh)])
     if problems:
         raise InputError(f"{path}: demo incidents do not load", problems)
     svc.repo.add_many([(i, Event("", i.reported_at, "demo", "import", None, i.status), None) for i in good])
-    return len(good)
+    start = dt.datetime.combine(today, dt.time(), ZoneInfo(services.settings.timezone))
+    clock = svc.clock()
+    now = clock if clock.astimezone(start.tzinfo).date() == today else start  # an injected day: as of its start
+    return len(good), len(svc.supervise(now))

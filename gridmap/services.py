@@ -24,6 +24,7 @@ from .store import open_store
 from .store.base import Store
 
 if TYPE_CHECKING:  # the heavy readers (pandas, pyogrio) load only when an import runs
+    from .jurisdiction import Jurisdiction
     from .staff import TeamProblem
     from .validate import ImportSpec
 
@@ -58,6 +59,7 @@ class Services:
         # Indexes of other plans (past dates, drafts under review), least recently used first.
         self._plan_indexes: OrderedDict[int, GridIndex] = OrderedDict()
         self._plan_days: dict[dt.date, int | None] = {}
+        self._jurisdiction: tuple[GridIndex, "Jurisdiction"] | None = None  # (index it was built with, outline)
         if hasattr(store, "today"):  # plans take effect on dates of the jurisdiction's calendar
             store.today = self._local_today
 
@@ -125,6 +127,19 @@ class Services:
                 self._signature = signature
             self._check_at = time.monotonic() + PLAN_CHECK_S
         return self._index
+
+    @property
+    def jurisdiction(self) -> "Jurisdiction":
+        """The outline of the plan in force's top-level units (the county), built once per plan.
+
+        Rebuilt only when the index is (a new plan in force, an import): the same check.
+        """
+        from .jurisdiction import Jurisdiction
+
+        index = self.index
+        if self._jurisdiction is None or self._jurisdiction[0] is not index:
+            self._jurisdiction = (index, Jurisdiction.build(self.store, self._plan, self.settings.jurisdiction_tolerance_m))
+        return self._jurisdiction[1]
 
     def forget_plan(self, plan: int) -> None:
         """Drop the cached index of one plan (a draft that was just edited)."""

@@ -113,13 +113,17 @@ def screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
     return path
 
 
-def demo_app(tmp: Path):
-    """The web app over a freshly built demo store (Lingcheng: 100 grids, staff, incidents)."""
+def demo_app(tmp: Path, today=None):
+    """The web app over a freshly built demo store (Lingcheng: 100 grids, staff, incidents).
+
+    The history is the year before `today`, by default the day the shipped history describes
+    (2026-11-01), so tests on the demo's figures do not change with the calendar.
+    """
     from gridmap.app import create_app
 
     from .demo_store import demo_settings
 
-    return with_maps(create_app(demo_settings(tmp)))
+    return with_maps(create_app(demo_settings(tmp, today=today)))
 
 
 def with_maps(app):

@@ -4,28 +4,34 @@ for each test that wants one: building it takes seconds, copying a few milliseco
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import shutil
 import tempfile
 from pathlib import Path
 
 from gridmap.settings import Settings
 
-_template: Path | None = None
+_templates: dict[dt.date, Path] = {}
 
 
-def demo_settings(tmp: Path, name: str = "d.db") -> Settings:
-    """Settings over a private copy of the demo store at tmp/name (built on the first call)."""
-    global _template
-    if _template is None:
-        from gridmap.demo import run_demo
+def demo_settings(tmp: Path, name: str = "d.db", today: dt.date | None = None) -> Settings:
+    """Settings over a private copy of the demo store at tmp/name (built on the first call for `today`).
 
+    `today`: the day the demo's history ends before (default: the day the shipped history describes,
+    2026-11-01, so tests on the demo's figures do not change with the calendar)."""
+    from gridmap.demo import HISTORY_AS_OF, run_demo
+
+    today = today or HISTORY_AS_OF
+    if today not in _templates:
         folder = Path(tempfile.mkdtemp(prefix="gridmap-demo-template-"))
         atexit.register(shutil.rmtree, folder, True)
-        run_demo(Settings(db=str(folder / "d.db")), out_dir=folder / "out", echo=lambda *a: None).store.close()
-        _template = folder / "d.db"
+        run_demo(Settings(db=str(folder / "d.db")), out_dir=folder / "out", echo=lambda *a: None,
+                 today=today).store.close()
+        _templates[today] = folder / "d.db"
+    template = _templates[today]
     tmp.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):  # a closed store has no WAL left, but copy one if SQLite kept it
-        src = _template.with_name(_template.name + suffix)
+        src = template.with_name(template.name + suffix)
         if src.exists():
             shutil.copy(src, tmp / (name + suffix))
     return Settings(db=str(tmp / name))

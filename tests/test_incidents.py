@@ -78,8 +78,17 @@ def test_outside_nearby_goes_to_nearest_grid_flagged(loop):
     assert inc.grid_code == GRIDS[1] and inc.assignment == "nearest" and 50 < inc.distance_m < 60
 
 
-def test_outside_far_goes_to_town_queue(loop):
-    inc = report(loop, lat=38.99).incident  # ~1.1 km south: beyond nearest_assign_m (200 m)
+def test_outside_far_and_outside_the_county_is_refused(loop):
+    # ~1.1 km south: beyond nearest_assign_m (200 m) and, the sample county being the grids' box,
+    # beyond jurisdiction_tolerance_m (500 m) of the county: refused. The town queue (a point in the
+    # county but far from every grid) is tested in test_jurisdiction.py over a wider county.
+    with pytest.raises(InputError, match="不在"):
+        report(loop, lat=38.99)
+    assert loop.repo.query() == []
+
+
+def test_outside_far_but_within_the_county_tolerance_goes_to_town_queue(loop):
+    inc = report(loop, lat=38.997).incident  # ~330 m south: beyond 200 m, within the county's 500 m
     assert inc.grid_code is None and inc.assignment == "town_queue" and inc.town_code == TOWN
     assert inc.assignee is None
 

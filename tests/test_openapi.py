@@ -100,12 +100,16 @@ def test_real_responses_match_the_declared_schemas(app, client):
     call("get", "/api/v1/locate", "/api/v1/locate?lon=116.15&lat=39.05")
     call("get", "/api/v1/locate", "/api/v1/locate?lon=200&lat=39.05")
     call("get", "/api/v1/check", "/api/v1/check")
+    call("get", "/api/v1/places", "/api/v1/places?q=网格&limit=2")
+    call("get", "/api/v1/places", "/api/v1/places?q=")
+    call("get", "/api/v1/locate", "/api/v1/locate?lon=120&lat=30")  # outside the jurisdiction: in_jurisdiction false
     call("get", "/api/v1/openapi.json", "/api/v1/openapi.json")
     call("get", "/api/v1/categories", "/api/v1/categories")
     filed = call("post", "/api/v1/incidents", "/api/v1/incidents", headers=auth, json={
         "category": cat, "lon": 116.05, "lat": 39.05, "description": "路灯不亮", "reporter_name": "张三",
         "reporter_phone": "13800000000"}).json
     call("post", "/api/v1/incidents", "/api/v1/incidents", json={"category": "nope", "lon": 1})
+    call("post", "/api/v1/incidents", "/api/v1/incidents", json={"category": cat, "lon": 120, "lat": 30})  # 422
     iid = filed["id"]
     call("get", "/api/v1/incidents", "/api/v1/incidents?status=open", headers=auth)
     call("get", "/api/v1/incidents", "/api/v1/incidents")  # 401
@@ -131,6 +135,8 @@ def test_real_responses_match_the_declared_schemas(app, client):
     call("get", "/open311/v2/services/{code}.{fmt}", "/open311/v2/services/nope.json")
     call("post", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json",
          data={"service_code": cat, "lat": "39.05", "long": "116.15", "description": "井盖缺失"})
+    call("post", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json",
+         data={"service_code": cat, "lat": "30", "long": "120"})  # outside the jurisdiction: refused
     call("get", "/open311/v2/requests.{fmt}", f"/open311/v2/requests.json?service_request_id={iid}")
     call("get", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json?status=pending")
     call("get", "/open311/v2/requests/{incident_id}.{fmt}", f"/open311/v2/requests/{iid}.json")

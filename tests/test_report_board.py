@@ -284,7 +284,7 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.wait_for_selector("#report-done:not([hidden])")
         assert grid.code in page.inner_text("#done-grid") and grid.name in page.inner_text("#done-grid")
         iid = page.inner_text("#done-id").lstrip("#")
-        assert page.get_attribute("#done-status", "href") == f"/status/{iid}"
+        assert page.get_attribute("#done-status", "href").startswith(f"/status/{iid}#token=")
         assert len(page.inner_text("#done-token")) > 10
         page.wait_for_timeout(400)
         browser.screenshot(page, tmp_path, "report-done.png")

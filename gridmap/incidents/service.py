@@ -53,6 +53,7 @@ class IncidentService:
         `extra`: already-validated fields kept with the incident (e.g. Open311's address_string).
         """
         rep = parse_report(data, self.taxonomy, self.clock(), self.tz)
+        self.services.jurisdiction.check(rep.lon, rep.lat)  # 422 from outside the county, before anything is written
         if source:
             rep = replace(rep, source=source)
         inc = self._new_incident(rep)
@@ -189,6 +190,8 @@ class IncidentService:
         expected = inc.version if version is None else int(version)
         if version is not None and int(version) != inc.version:
             raise Conflict(f"incident {incident_id} is at version {inc.version}, you sent {version}: reload")
+        if action == "reopen" and actor.role not in ("admin", "dispatcher", "system"):
+            self._check_reopen_window(inc)
         act = ACTIONS.get(action)
         if act is not None and act.needs_note and not (note or "").strip():
             raise InputError(f"{action}: a reason is required in `note`")
@@ -203,6 +206,20 @@ class IncidentService:
         # one transaction: a merge whose target changed meanwhile (409) leaves the duplicate unmerged too
         self.repo.update_many([(inc, expected, [event])] + [(other, other.version, [ev]) for other, ev in extra_events])
         return inc
+
+    def reopen_until(self, inc: Incident) -> dt.datetime | None:
+        """Until when the reporter may reopen a closed incident (closed_at + reopen_window_days)."""
+        if inc.status != "closed" or inc.closed_at is None:
+            return None
+        return inc.closed_at + dt.timedelta(days=float(self.services.settings.reopen_window_days))
+
+    def _check_reopen_window(self, inc: Incident) -> None:
+        until = self.reopen_until(inc)
+        if until is not None and self.clock() > until:
+            days = self.services.settings.reopen_window_days
+            raise Conflict(f"已超过重新打开的期限：结案后 {days:g} 天内可重新打开（截至 {until.astimezone(self.tz):%Y-%m-%d %H:%M}），"
+                           f"请重新报事。The reopen window has passed: a report may be reopened within {days:g} days "
+                           f"of closing (until {until.astimezone(self.tz):%Y-%m-%d %H:%M}); please report it again.")
 
     def _apply(self, inc: Incident, action: str, now: dt.datetime, data: dict, actor: Actor, note: str):
         cat = self.taxonomy.get(inc.category)

@@ -172,3 +172,17 @@ api_tokens = Table(
     Column("label", String),
     Column("created_at", DateTime, nullable=False),
 )
+
+# The offline gazetteer: named points a user imports (`gridmap places import`), searched by
+# GET /api/v1/places together with the units' names and codes. lon/lat are EPSG:4326.
+places = Table(
+    "places", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("code", String(32)),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("source", String(200), nullable=False),
+    Index("ix_places_name", "name"),
+)

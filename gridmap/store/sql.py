@@ -19,7 +19,7 @@ from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 DEFAULT_DB = "gridmap.db"
 
 
@@ -120,6 +120,15 @@ class SQLStore:
         if not hasattr(self, "_plans"):
             self._plans = PlanRepo(self)
         return self._plans
+
+    @property
+    def places(self):
+        """The offline gazetteer on this store's engine (store/places.py)."""
+        from .places import PlaceRepo
+
+        if not hasattr(self, "_places"):
+            self._places = PlaceRepo(self)
+        return self._places
 
     def close(self) -> None:
         """Release connections."""

@@ -37,7 +37,20 @@ def unit(code: str):
 def locate():
     lon, lat = _float_arg("lon"), _float_arg("lat")
     loc = services().locate(lon, lat, crs=request.args.get("crs", "EPSG:4326"), at=_date_arg("at"))
-    return jsonify(loc.__dict__ | {"candidates": list(loc.candidates)})
+    inside = services().jurisdiction.contains(loc.lon, loc.lat)  # the report page warns before a 422
+    return jsonify(loc.__dict__ | {"candidates": list(loc.candidates), "in_jurisdiction": inside})
+
+
+@bp.get("/places")
+def places():
+    """Search box: units (names, codes) of the plan in force, then gazetteer places; bounded."""
+    from ..places import search
+
+    limit = request.args.get("limit", "10")
+    if not (limit.isascii() and limit.isdigit()):
+        raise InputError(f"limit: a whole number from 1 to 20, got {limit!r}")
+    hits = search(services(), request.args.get("q", ""), int(limit))
+    return jsonify({"q": request.args.get("q", "").strip(), "results": [h.to_json() for h in hits]})
 
 
 @bp.get("/check")

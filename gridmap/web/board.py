@@ -61,7 +61,7 @@ def board():
     page = {"colours": status_colours(),
             "urls": {"row": url_for("board.board_json"), "units": url_for("api.units", level="grid"),
                      "act": url_for("incidents.act", incident_id="INCIDENT_ID"),
-                     "status": url_for("pages.incident_status", incident_id="INCIDENT_ID")}}
+                     "status": url_for("resident.incident_status", incident_id="INCIDENT_ID")}}
     return render_template("board.html", data=data, page=page)
 
 
@@ -157,7 +157,7 @@ def _row(actor: Actor, inc: Incident, queue: str | None, late: set[str], soon: s
     return private_incident(inc, s.taxonomy, s.tz) | {
         "queue": queue, "flags": flags, "grid_name": names.get(inc.grid_code or ""),
         "buttons": buttons(actor, inc),
-        "status_url": url_for("pages.incident_status", incident_id=inc.id),
+        "status_url": url_for("resident.incident_status", incident_id=inc.id),
     }
 
 

@@ -43,7 +43,7 @@ def report():
     out = _show(filed.incident) | {
         "reporter_token": filed.reporter_token,
         "possible_duplicates": [d.id for d in filed.duplicates],
-        "status_url": url_for("pages.incident_status", incident_id=filed.incident.id, _external=True),
+        "status_url": url_for("resident.incident_status", incident_id=filed.incident.id, _external=True),
     }
     return jsonify(out), 201, {"Location": url_for("incidents.incident", incident_id=filed.incident.id)}
 

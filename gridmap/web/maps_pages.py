@@ -67,7 +67,8 @@ def overview():
     data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "incidents": len(args["incidents"])},
             "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(_names(flt, args["zones"])),
             "filter_active": flt.active, "json_args": flt.as_args(), "choices": _filter_choices(args["zones"])}
-    return render_template("map_overview.html", map=maps.render_parts(m), data=data)
+    search = {"map": m.get_name(), "url": url_for("api.places")}  # the search box flies this Leaflet map
+    return render_template("map_overview.html", map=maps.render_parts(m), data=data, search=search)
 
 
 @bp.get("/map.json")

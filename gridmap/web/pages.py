@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ..model import Level
 from . import services
@@ -17,18 +17,6 @@ def home():
     units = s.units()
     return render_template("home.html", info=info, units=units, levels=list(Level),
                            problems={p.code: p for p in s.team_problems()})
-
-
-@bp.get("/status/<incident_id>")
-def incident_status(incident_id: str):
-    """Public status page of one incident: no personal data."""
-    from .views import public_incident
-
-    s = current_app.extensions["gridmap.incidents"]
-    inc = s.repo.get(incident_id)
-    events = [e for e in s.repo.events(incident_id)]
-    return render_template("status.html", inc=public_incident(inc, s.taxonomy, s.tz),
-                           steps=[(e.at.astimezone(s.tz), e.to_status, e.action) for e in events])
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -40,9 +40,9 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
     settings = services().settings
     out: dict[str, Any] = {
         "grid": None, "features": None,
-        "urls": {"units": url_for("api.units", level="grid"), "locate": url_for("api.locate"),
+        "urls": {"units": url_for("api.units", level="grid"), "locate": url_for("api.locate"), "places": url_for("api.places"),
                  "report": url_for("incidents.report"),
-                 "status": url_for("pages.incident_status", incident_id="ID")[:-2]},
+                 "status": url_for("resident.incident_status", incident_id="ID")[:-2]},
         # A tile server on the local network, if configured ({z}/{x}/{y}); none by default. Only
         # a WGS84 one: over a GCJ-02 basemap every overlay and tap would need shifting (not yet).
         "basemap": _basemap(settings),

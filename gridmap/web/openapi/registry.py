@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (GEOJSON, INT, NUM, STR, array, errors, nullable, obj, ok, op, path, query, ref)
+from .common import (BOOL, GEOJSON, INT, NUM, STR, array, errors, nullable, obj, ok, op, path, query, ref)
 
 TAG = "registry"
 LEVELS = ["county", "town", "zone", "grid", "micro"]
@@ -13,7 +13,10 @@ SCHEMAS = {
                 counts={"type": "object", "additionalProperties": INT}),
     "Location": obj(["lon", "lat", "grid", "chain", "candidates"], lon=NUM, lat=NUM, grid=nullable(STR),
                     chain={"type": "object", "additionalProperties": STR}, candidates=array(STR),
-                    nearest=nullable(STR), distance_m=nullable(NUM)),
+                    nearest=nullable(STR), distance_m=nullable(NUM), in_jurisdiction=BOOL),
+    "PlaceHit": obj(["name", "kind", "lon", "lat", "code", "source", "bounds"], name=STR, kind=STR, lon=NUM, lat=NUM,
+                    code=nullable(STR), source=STR, bounds=nullable(array(NUM))),
+    "PlaceSearch": obj(["q", "results"], q=STR, results=array(ref("PlaceHit"))),
     "TeamProblem": obj(["code", "name", "level", "problem", "counts"], code=STR, name=STR, level=STR, problem=STR,
                        counts={"type": "object", "additionalProperties": INT}),
 }
@@ -35,6 +38,12 @@ PATHS = {
                 query("crs", STR, "EPSG:4326 (default), GCJ-02, BD-09 or any CRS pyproj knows"),
                 query("at", {"type": "string", "format": "date"},
                       "answer under the grid plan in force on this date (default: today)")], tag=TAG)},
+    "/api/v1/places": {"get": op(
+        "Find a place: units of the plan in force whose name or code contains q, then gazetteer places "
+        "(`gridmap places import`); at most `limit` (1-20), EPSG:4326 points", "searchPlaces",
+        {"200": ok(ref("PlaceSearch")), **errors(422)},
+        params=[query("q", STR, "text in a name or code (1-64 characters)", True),
+                query("limit", INT, "how many results, 1-20 (default 10)")], tag=TAG)},
     "/api/v1/check": {"get": op("Units that break the 1+1+N team rule", "checkTeams",
                                 {"200": ok(array(ref("TeamProblem"))), **errors()}, tag=TAG)},
     "/api/v1/openapi.json": {"get": op("This OpenAPI document", "getOpenApi", {"200": ok({"type": "object"})},

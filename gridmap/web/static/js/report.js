@@ -65,6 +65,18 @@
 
   map.on("click", function (e) { choose(e.latlng, "map"); });
 
+  // -- the search box: a keyboard way to a location (the marker can then be dragged) ---------------
+  window.gridmap.placeSearch({form: "place-form", input: "place-q", list: "place-results", message: "place-msg",
+                              url: data.urls.places, onPick: function (hit) {
+    var ll = L.latLng(hit.lat, hit.lon);
+    if (hit.bounds) {
+      map.fitBounds([[hit.bounds[1], hit.bounds[0]], [hit.bounds[3], hit.bounds[2]]], {padding: [16, 16], animate: false});
+    } else {
+      map.setView(ll, Math.max(map.getZoom(), 16), {animate: false});
+    }
+    choose(ll, "search");
+  }});
+
   function choose(latlng, how) {
     picked = {lat: round6(latlng.lat), lon: round6(latlng.lng)};
     if (!marker) {
@@ -82,7 +94,11 @@
     fetch(url).then(function (r) { return r.ok ? r.json() : null; }).then(function (loc) {
       if (picked !== here) { return; }  // the user tapped again meanwhile
       var where = "位置 Location: " + here.lat.toFixed(5) + ", " + here.lon.toFixed(5) + " · ";
-      if (loc && loc.grid) {
+      if (loc && loc.in_jurisdiction === false) {
+        where += "不在本辖区内，无法在此受理，请在辖区内选点。Outside the jurisdiction: reports from here cannot be taken.";
+        setError("location", "此位置不在本辖区内。请在地图上的辖区（网格）范围内选点。" +
+                 "This place is outside the jurisdiction: tap inside the grids.");
+      } else if (loc && loc.grid) {
         where += "网格 Grid " + gridLabel(loc.grid);
       } else if (loc && loc.nearest) {
         where += "不在网格内，最近的网格 outside every grid; nearest " + gridLabel(loc.nearest) +
@@ -210,7 +226,11 @@
       ? gridLabel(out.grid_code)
       : "无 none (街道受理 the town " + (out.town_code || "") + " will handle it)";
     var link = $("done-status");
-    link.href = data.urls.status + encodeURIComponent(out.id);
+    // The token rides in the fragment (#token=...), which the browser never sends to the server;
+    // the status page keeps it in localStorage, as this page does now, for rating and reopening.
+    link.href = data.urls.status + encodeURIComponent(out.id) + "#token=" + encodeURIComponent(out.reporter_token || "");
+    var kept = window.gridmap.myReports && window.gridmap.myReports.remember(out.id, out.reporter_token);
+    $("done-kept").hidden = !kept;
     $("done-token").textContent = out.reporter_token || "";
     var dups = out.possible_duplicates || [];
     $("done-dups").hidden = !dups.length;
