@@ -127,11 +127,12 @@ def test_api_refuses_with_422_naming_the_problem(client, lon, lat):
     assert client.get("/api/v1/incidents/1").status_code == 404
 
 
-def test_open311_refuses_with_422(client):
+def test_open311_refuses_with_the_specs_400(client):
+    """Open311 answers bad input with 400 and its error list (GeoReport v2), naming the problem."""
     r = client.post("/open311/v2/requests.json", data={"service_code": "exposed_rubbish", "lat": "30", "long": "120"})
-    assert r.status_code == 422
+    assert r.status_code == 400
     [err] = r.get_json()
-    assert err["code"] == 422 and "不在东城区辖区内" in err["description"]
+    assert err["code"] == 400 and "不在东城区辖区内" in err["description"]
     assert client.get("/open311/v2/requests.json").get_json() == []
 
 

@@ -79,6 +79,7 @@ def test_replace_drops_the_earlier_import_of_that_file(services, tmp_path):
     assert services.store.places.count() == 2
 
 
+@pytest.mark.slow  # runs the CLI in a subprocess
 def test_api_and_cli(services, tmp_path):
     from .test_cli import gm
 
