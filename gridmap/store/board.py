@@ -143,14 +143,15 @@ def _conditions(f: BoardFilter) -> list:
 
 def _text_condition(f: BoardFilter):
     text = f.text or ""
-    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    either = [_T.c.description.like(like, escape="\\"), _T.c.external_id == text]
     number = text.lstrip("#")
     if number.isdigit() and len(number) <= 18:
-        either.append(_T.c.id == int(number))
-        if len(number) >= 6:  # a grid or zone code (or the start of one)
-            prefix = number + "%"
-            either += [_T.c.grid_code.like(prefix), _T.c.zone_code.like(prefix)]
+        # a number: the incident's, or a grid's or zone's code (indexed equalities, no text scan)
+        either = [_T.c.grid_code == number, _T.c.zone_code == number, _T.c.external_id == number]
+        if int(number) < 2**31:  # the id column is a 32-bit integer on PostgreSQL
+            either.append(_T.c.id == int(number))
+        return sa.or_(*either)
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    either = [_T.c.description.like(like, escape="\\"), _T.c.external_id == text]
     if f.text_units:
         units = list(f.text_units)
         either += [_T.c.grid_code.in_(units), _T.c.zone_code.in_(units), _T.c.town_code.in_(units)]

@@ -129,6 +129,8 @@ incidents = Table(
     Index("ix_incidents_zone", "zone_code"),
     Index("ix_incidents_reported", "reported_at"),
     Index("ix_incidents_category_reported", "category", "reported_at"),
+    Index("ix_incidents_external_id", "external_id"),  # 0004: the board's search by number
+    Index("ix_incidents_status_due", "status", "due_at"),  # 0004: open queues by deadline
 )
 
 incident_events = Table(
