@@ -111,6 +111,16 @@
     });
   }
 
+  // The filter form sends only what was filled in (short, readable addresses).
+  var filterForm = document.getElementById("filter-form");
+  if (filterForm) {
+    filterForm.addEventListener("submit", function () {
+      Array.prototype.forEach.call(filterForm.elements, function (el) {
+        if (el.name && !el.value && el.name !== "queue") { el.disabled = true; }
+      });
+    });
+  }
+
   // -- the buttons --------------------------------------------------------------------------
   table.addEventListener("click", function (e) {
     var tr = e.target.closest("tr.gm-row");
