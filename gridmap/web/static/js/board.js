@@ -84,7 +84,7 @@
 
   board.incidents.forEach(placeMarker);
   if (board.incidents.length) {
-    map.fitBounds(incLayer.getBounds(), {padding: [20, 20], maxZoom: 16});
+    map.fitBounds(incLayer.getBounds(), {padding: [20, 20], maxZoom: 14});  // keep the grids around in view
   } else {
     map.setView([35.0, 105.0], 4);
   }
