@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000, help="historical incidents to add (default 1,000,000)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", type=Path, default=RESULTS / "board.md")
+    ap.add_argument("--keep", type=Path, help="copy the built store (SQLite file) here, to look into it afterwards")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from gridmap.app import create_app
@@ -128,6 +129,10 @@ def main() -> None:
         create_user(store, "bench", "password123", "dispatcher")
         token = create_token(store, "bench")
         store.close()
+        if a.keep:
+            import shutil
+
+            shutil.copy(settings.db, a.keep)
         app = create_app(settings)
         svc = app.extensions["gridmap.incidents"]
         client = app.test_client()

@@ -101,10 +101,22 @@ def queues_of(inc: Incident, now: dt.datetime) -> list[str]:
 def _text_matches(svc, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Unit codes (grid, zone, town) and category codes whose names hold the words of `text`."""
     words = text.split()
-    units = tuple(code for code, name, _level in svc.services.store.unit_names()
-                  if all(w in name for w in words))
+    tree = {code: parent for code, parent, _level in svc.services.store.unit_tree()}
+    hits = {code for code, name, _level in svc.services.store.unit_names() if all(w in name for w in words)}
+    # a town that matches holds its zones and grids (incidents carry town_code): keep the top ones
+    units = tuple(sorted(c for c in hits if not _has_ancestor_in(c, hits, tree)))
     cats = tuple(c.code for c in svc.taxonomy if all(w in c.name or w in c.group for w in words))
     return units[:2000], cats
+
+
+def _has_ancestor_in(code: str, codes: set[str], tree: Mapping[str, str | None]) -> bool:
+    seen, parent = set(), tree.get(code)
+    while parent and parent not in seen:
+        if parent in codes:
+            return True
+        seen.add(parent)
+        parent = tree.get(parent)
+    return False
 
 
 def _one_of(value: str, allowed: Mapping[str, str], name: str, problems: list[str]) -> str:
