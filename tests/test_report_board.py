@@ -164,7 +164,8 @@ def test_board_json(client, app):
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(zipped.data))["counts"] == data["counts"]
     assert data["actor"] == {"name": "disp", "role": "dispatcher", "can_act": True, "units": None}
-    assert data["counts"] == {"new": 3, "overdue": 0, "escalated": 0} and data["total"] == data["shown"] == 3
+    assert data["counts"] == {"new": 3, "active": 0, "handled": 0, "overdue": 0, "escalated": 0, "all": 3}
+    assert data["queue"] == "all" and data["total"] == data["shown"] == 3
     row = data["incidents"][0]
     assert row["queue"] == "new" and row["flags"] == ["new"] and row["status"] == "reported"
     assert row["buttons"] == ["file", "reject", "merge", "escalate"] and row["version"] == 1
@@ -196,7 +197,7 @@ def test_board_actions_move_rows_between_queues(client, app):
     assert stale.status_code == 409 and "version" in stale.get_json()["detail"]
     assert act("dispatch", 2).status_code == 200
     row = client.get(f"/board.json?id={iid}").get_json()["incidents"][0]
-    assert row["status"] == "dispatched" and row["queue"] is None and "start" in row["buttons"]
+    assert row["status"] == "dispatched" and row["queues"] == ["active", "all"] and "start" in row["buttons"]
     assert client.get("/board.json").get_json()["counts"]["new"] == 2
     assert act("escalate", 3, level="zone").status_code == 200
     data = client.get("/board.json?queue=escalated").get_json()
@@ -205,10 +206,10 @@ def test_board_actions_move_rows_between_queues(client, app):
     svc = app.extensions["gridmap.incidents"]
     svc.clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
     data = client.get("/board.json").get_json()
-    assert data["counts"] == {"new": 2, "overdue": 1, "escalated": 0}
+    assert data["counts"] == {"new": 2, "active": 1, "handled": 0, "overdue": 1, "escalated": 1, "all": 3}
     late = next(r for r in data["incidents"] if r["id"] == iid)
-    assert late["queue"] == "overdue" and late["flags"] == ["overdue", "escalated"]
-    assert [r["queue"] for r in data["incidents"]] == ["new", "new", "overdue"]
+    assert late["queues"] == ["active", "overdue", "escalated", "all"] and late["flags"] == ["overdue", "escalated"]
+    assert [r["id"] for r in client.get("/board.json?queue=overdue").get_json()["incidents"]] == [iid]
     assert 'class="gm-due gm-late"' in client.get("/board").get_data(as_text=True)
 
 
@@ -328,9 +329,11 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         assert f"#{iid}" in page.inner_text(".leaflet-popup-content")
         row.locator('button[data-action="file"]').click()
         page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('已立案')")
-        row.locator('button[data-action="dispatch"]').click()
+        row.locator('button[data-action="dispatch"]').click()  # the form offers the grid's people, the router's pick first
+        page.wait_for_function(f"!document.querySelector('tr[data-id=\"{iid}\"] select[name=assignee]').disabled")
+        row.locator("form.gm-actform button[type=submit]").click()
         page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('已派遣')")
-        assert "left the queue" in row.locator(".c-flags").inner_text()
+        assert row.locator(".c-flags .moved").count() == 0  # still in "all", the tab shown (nothing leaves sight)
         assert svc.repo.get(iid).status == "dispatched"
 
         # someone else changes it meanwhile: the page's version is stale, the server says so (409)

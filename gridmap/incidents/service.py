@@ -15,6 +15,7 @@ from ..crs import distance_m
 from ..errors import Conflict, Forbidden, InputError
 from ..index import GridIndex
 from ..model import Level
+from . import dispatching
 from .actors import PUBLIC, SYSTEM, Actor, can_see, check_action
 from .intake import Report, parse_report
 from .model import OPEN_STATUSES, Event, Incident
@@ -152,6 +153,12 @@ class IncidentService:
         inc.assignee = self._least_loaded(pool) if pool else None
         return [p for p in leaders if p != inc.assignee]
 
+    def route_preview(self, inc: Incident, at: dt.datetime) -> str | None:
+        """Whom the router would pick for `inc` at `at` (nothing is changed or stored)."""
+        probe = replace(inc, extra=dict(inc.extra))
+        self._route(probe, at)
+        return probe.assignee
+
     def _least_loaded(self, people: Sequence[str]) -> str:
         if len(people) == 1:
             return people[0]
@@ -226,7 +233,7 @@ class IncidentService:
         extra: list[tuple[Incident, Event]] = []
         if action == "dispatch":
             if data.get("assignee"):
-                inc.assignee = str(data["assignee"])
+                inc.assignee = dispatching.check_assignee(self, str(data["assignee"]))
             inc.dispatched_at = now
             inc.due_at = self.calendar.deadline(now, float(cat.time_limit_hours), _mode(cat))
         elif action == "reopen":
@@ -251,9 +258,12 @@ class IncidentService:
                 raise InputError(f"level: escalate to 'zone' or 'department', not {level!r}")
             inc.handling_level, inc.escalated = level, True
             if level == "department":
-                inc.department = str(data.get("department") or cat.department or inc.department or "")
+                chosen = data.get("department")
+                inc.department = str(chosen or cat.department or inc.department or "")
                 if not inc.department:
                     raise InputError("department: name the department to escalate to")
+                if chosen:  # typed or chosen: it must be one of the taxonomy's departments
+                    dispatching.check_department(self.taxonomy, inc.department)
             self._route(inc, now)
         elif action == "transfer":
             grid = str(data.get("grid_code") or "")

@@ -34,7 +34,7 @@ from .data import (NO_DATA, Choropleth, EarlyWarning, Hotspot, StaffEntry, choro
                    status_colours, unit_json)
 from .geo import GCJ02, WGS84, GridCatalog, parse_frame
 from .layers import (_CSS, LABEL_MIN_ZOOM, _grid_layer, _heat_layer, _incident_layer, _label_layer, _legend, _link,
-                     _features, _MapClass, _safe, _status_rows, _tooltip, _zone_layer)
+                     _features, _MapClass, _safe, _status_rows, _tooltip, _zone_layer, layer_control)
 
 __all__ = ["ASSETS", "GCJ02", "NOT_LOADED", "WGS84", "Choropleth", "EarlyWarning", "GridCatalog", "Hotspot",
            "StaffEntry", "choropleth", "dashboard_json", "dashboard_map", "dashboard_span", "early_warnings",
@@ -91,7 +91,7 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     label_layer(source, m.get_name(), "网格名称 Grid labels", LABEL_MIN_ZOOM).add_to(m)
     incident_layer(shown_incidents, category_names or {}, tz, incident_title).add_to(m)
     _heat_layer(shown_incidents).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    layer_control(m)  # collapsed on a phone
     _legend(stats.title, stats.legend(), "bottomright").add_to(m)
     _legend(incident_title, _status_rows(statuses), "bottomleft").add_to(m)
     return localise(m, static_url)

@@ -208,3 +208,30 @@ def _grid_popup(g: Unit, zone_name: str | None, staff: Sequence[StaffEntry], sta
 
 def _link(code: str, grid_href: Callable[[str], str] | None) -> str:
     return f'<br><a href="{_safe(grid_href(quote(code, safe="")))}">详情 Details →</a>' if grid_href else ""
+
+
+class _PhoneCollapse(folium.MacroElement):
+    """Starts a layer control collapsed on a narrow screen (a phone), where it would cover the map."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (control, map) {
+            if (!window.matchMedia('(max-width: {{ this.max_width|int }}px)').matches) { return; }
+            control.options.collapsed = true;  // re-added, Leaflet lays it out collapsed (tap to open)
+            control.remove();
+            control.addTo(map);
+        })({{ this.control.get_name() }}, {{ this._parent.get_name() }});
+        {% endmacro %}""")
+
+    def __init__(self, control: folium.LayerControl, max_width: int = 700):
+        super().__init__()
+        self._name, self.control, self.max_width = "PhoneCollapse", control, max_width
+
+
+def layer_control(m: folium.Map, collapsed: bool = False) -> folium.LayerControl:
+    """A layer control on `m`; open on a desk if not `collapsed`, always collapsed on a phone."""
+    control = folium.LayerControl(collapsed=collapsed)
+    control.add_to(m)
+    if not collapsed:
+        _PhoneCollapse(control).add_to(m)
+    return control

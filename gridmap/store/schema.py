@@ -129,6 +129,9 @@ incidents = Table(
     Index("ix_incidents_zone", "zone_code"),
     Index("ix_incidents_reported", "reported_at"),
     Index("ix_incidents_category_reported", "category", "reported_at"),
+    Index("ix_incidents_external_id", "external_id"),  # 0004: the board's search by number
+    Index("ix_incidents_queue", "status", "zone_code", "escalated", "due_at"),  # 0004: tab counts, covering
+    Index("ix_incidents_zone_reported", "zone_code", "reported_at"),  # 0004: a zone's page
 )
 
 incident_events = Table(

@@ -1,11 +1,14 @@
-"""Blueprint "board": the dispatcher's queue (new, overdue and escalated incidents) beside a map.
+"""Blueprint "board": the dispatcher's queues (by state, searchable, paged) beside a map.
 
-`/board` is the page, `/board.json` its JSON twin: both are built by `board_data()`, so the
-page holds no logic of its own. Every signed-in role may look: dispatchers and admins act on
-everything, staff see and act only on their own grids' incidents (start, handle, escalate,
-extend), planners only read. The public is sent to /login. The buttons post JSON to the
-incident API (`/api/v1/incidents/<id>/actions`, session + X-CSRFToken), which checks the role,
-the workflow and the version again; the page then reloads the row from `/board.json?id=<id>`.
+`/board` is the page, `/board.json` its JSON twin (`?id=<incident>` for one row, with the tab
+counts under the same filters), `/board.csv` the filtered rows for Excel, and
+`/board/people.json?id=<incident>[&grid=<code>]` whom it can go to. All are built by
+`board_data()` over incidents/queue.py, which counts and pages in SQL (store/board.py).
+Every signed-in role may look: dispatchers and admins act on everything, staff see and act
+only on their own grids' incidents (start, handle, escalate, extend), planners only read.
+The public is sent to /login. The buttons post JSON to the incident API
+(`/api/v1/incidents/<id>/actions`, session + X-CSRFToken), which checks the role, the
+workflow and the version again; the page then reloads the row from `/board.json?id=<id>`.
 """
 
 from __future__ import annotations
@@ -13,37 +16,31 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from ..errors import Forbidden, InputError
+from ..errors import Forbidden
+from ..incidents import queue as board_queue
 from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_see
-from ..incidents.metrics import due_soon, overdue
-from ..incidents.model import OPEN_STATUSES, Incident
-from ..incidents.workflow import ACTIONS, allowed_actions
+from ..incidents.dispatching import candidates
+from ..incidents.intake import SOURCES
+from ..incidents.model import STATUS_LABELS, STATUSES, Incident
+from ..incidents.workflow import allowed_actions
 from ..maps import status_colours
+from ..model import Level
+from ..store.board import BoardQueries
 from . import services
 from .auth import current_actor, require
+from .board_csv import csv_lines
+from .board_specs import action_specs
 from .compress import gzip_response
 from .views import private_incident
 
 bp = Blueprint("board", __name__)
 
-QUEUES = {"new": "新报 New", "overdue": "超时 Overdue", "escalated": "升级 Escalated"}
+QUEUES = board_queue.QUEUES
 FLAGS = {"new": "新报 new", "overdue": "超时 overdue", "due_soon": "将到期 due soon", "escalated": "已升级 escalated"}
-NEW_STATUSES = ("reported", "filed")  # waiting for the dispatcher: file it, then dispatch it
-MAX_ROWS = 500  # per request; the counts are always complete
+NEW_STATUSES = ("reported", "filed")
 ACTING_ROLES = ("admin", "dispatcher")
-
-# What each action asks for besides the version: a reason (workflow.Action.needs_note) and these.
-_FIELDS: dict[str, list[dict[str, Any]]] = {
-    "transfer": [{"name": "grid_code", "label": "转至网格 To grid (code)", "type": "text", "required": True}],
-    "escalate": [{"name": "level", "label": "升级至 Level", "type": "select", "required": True,
-                  "options": [["zone", "管区 zone"], ["department", "部门 department"]]},
-                 {"name": "department", "label": "部门 Department (optional)", "type": "text", "required": False}],
-    "extend": [{"name": "hours", "label": "延期小时 Hours", "type": "number", "required": True}],
-    "merge": [{"name": "into", "label": "并入事件 Into incident #", "type": "text", "required": True}],
-}
-_NOTE = {"name": "note", "label": "理由 Reason", "type": "text", "required": True}
 
 
 def loop():
@@ -53,79 +50,80 @@ def loop():
 
 @bp.get("/board")
 def board():
-    """The queue as a page: a table of incidents with their actions, and a map of them."""
+    """The queue as a page: tabs, filters, a page of incidents with their actions, and a map."""
     actor = current_actor()
     if actor.is_public:
         return redirect(url_for("pages.login", next=_here()))
-    data = board_data(actor, queue=_queue_arg())
+    data = board_data(actor, _request(actor))
     page = {"colours": status_colours(),
             "urls": {"row": url_for("board.board_json"), "units": url_for("api.units", level="grid"),
+                     "people": url_for("board.people_json"),
                      "act": url_for("incidents.act", incident_id="INCIDENT_ID"),
                      "status": url_for("resident.incident_status", incident_id="INCIDENT_ID")}}
-    return render_template("board.html", data=data, page=page)
+    return render_template("board.html", data=data, page=page, choices=_choices(), link=_link)
 
 
 @bp.get("/board.json")
 def board_json():
-    """The data of /board (`?queue=new|overdue|escalated`), or one row of it (`?id=<incident id>`)."""
+    """The data of /board (same arguments), or one row of it with the tab counts (`?id=<incident id>`)."""
     actor = require()  # errors of a .json path are answered in JSON (web/errors.py)
-    if request.args.get("id"):
-        return jsonify(board_data(actor, incident_id=request.args["id"]))
-    return jsonify(board_data(actor, queue=_queue_arg()))
+    return jsonify(board_data(actor, _request(actor), incident_id=request.args.get("id") or None))
 
 
-bp.after_request(gzip_response)  # a long queue is a few hundred kB of HTML or JSON
+@bp.get("/board.csv")
+def board_csv():
+    """Every row of the filtered queue (all pages, up to 100,000) as CSV for Excel."""
+    actor = require()
+    req = _request(actor)
+    s = loop()
+    q = BoardQueries(services().store)
+    rows = q.iter_all(req.filter, req.queue, s.clock(), req.sort)
+    names = {code: name for code, name, _ in services().store.unit_names()}
+    stamp = s.clock().astimezone(s.tz).strftime("%Y%m%d-%H%M")
+    return Response(csv_lines(rows, s.taxonomy, s.tz, names, q.person_names), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="board-{req.queue}-{stamp}.csv"'})
 
 
-def board_data(actor: Actor, queue: str | None = None, incident_id: str | None = None) -> dict[str, Any]:
-    """The queue `actor` may see: counts per queue and one row per incident, most urgent first.
+@bp.get("/board/people.json")
+def people_json():
+    """Whom incident `id` can go to: its unit's people (or grid `grid`'s), on duty, open load, the default."""
+    actor = require()
+    s = loop()
+    inc = s.get(request.args.get("id", ""), actor)
+    return jsonify(candidates(s, inc, grid_code=request.args.get("grid") or None))
 
-    An incident is in "new" while it is reported or filed, else in "overdue" once past its
-    time limit, else in "escalated" if it was sent up. `flags` lists everything that applies
-    (also "due_soon"). With `incident_id`, just that incident's row (its queue may be None
-    once it has left the queue, e.g. after dispatch).
-    """
+
+bp.after_request(gzip_response)  # a page of rows with its map data is a few hundred kB
+
+
+def board_data(actor: Actor, req: board_queue.BoardRequest, incident_id: str | None = None) -> dict[str, Any]:
+    """Tab counts and one page of rows (or just row `incident_id`) that `actor` may see, under `req`."""
     s = loop()
     now = s.clock()
-    staff_units = sorted(actor.units) if actor.role == "staff" else None
+    counts = board_queue.counts(s, req)
     if incident_id is not None:
         inc = s.repo.get(incident_id)
         if not can_see(actor, inc):
             raise Forbidden(f"incident {incident_id} is not in your grids")
-        pool = [inc]
+        shown = [inc]
     else:
-        pool = s.repo.query(status=OPEN_STATUSES, within_units=staff_units, order="due_at")
-        pool = [i for i in pool if can_see(actor, i)]
-    late = {i.id for i in overdue(pool, now)}
-    soon = {i.id for i in due_soon(pool, now, s.services.settings.due_soon_hours)}
-    placed = [(queue_of(i, late), i) for i in pool]
-    counts = {q: sum(1 for k, _ in placed if k == q) for q in QUEUES}
-    if incident_id is None:
-        placed = [(k, i) for k, i in placed if k is not None and (queue is None or k == queue)]
-        placed.sort(key=lambda ki: _urgency(*ki))
-    shown = placed[:MAX_ROWS]
-    names = _grid_names({i.grid_code for _, i in shown if i.grid_code})
-    rows = [_row(actor, i, k, late, soon, names) for k, i in shown]
+        shown = board_queue.rows(s, req)
+    total = counts[req.queue]
+    grid_names = _grid_names({i.grid_code for i in shown if i.grid_code})
+    people = BoardQueries(services().store).person_names([i.assignee for i in shown if i.assignee])
+    soon = now + dt.timedelta(hours=s.services.settings.due_soon_hours)
+    rows = [_row(actor, i, now, soon, grid_names, people) for i in shown]
     return {
         "as_of": now.astimezone(s.tz).isoformat(),
         "actor": {"name": actor.name, "role": actor.role, "can_act": can_act(actor),
-                  "units": staff_units},
-        "queue": queue, "queues": QUEUES, "flag_labels": FLAGS, "action_specs": action_specs(), "counts": counts, "total": len(placed), "shown": len(rows),
+                  "units": sorted(actor.units) if actor.role == "staff" else None},
+        "queue": req.queue, "queues": QUEUES, "flag_labels": FLAGS, "action_specs": action_specs(s.taxonomy),
+        "counts": counts, "total": total, "shown": len(rows),
+        "filters": dict(req.echo or {}), "sort": req.sort, "sorts": board_queue.SORT_LABELS,
+        "page": req.page, "per_page": req.per_page, "pages": max(1, -(-total // req.per_page)),
+        "first": req.offset + 1 if rows and incident_id is None else 0,
         "incidents": rows,
     }
-
-
-def queue_of(inc: Incident, late: set[str]) -> str | None:
-    """Which queue an open incident is in (None: not in the queue)."""
-    if not inc.is_open:
-        return None
-    if inc.status in NEW_STATUSES:
-        return "new"
-    if inc.id in late:
-        return "overdue"
-    if inc.escalated:
-        return "escalated"
-    return None
 
 
 def can_act(actor: Actor) -> bool:
@@ -143,42 +141,52 @@ def buttons(actor: Actor, inc: Incident) -> list[str]:
     return []
 
 
-def action_specs() -> dict[str, dict[str, Any]]:
-    """Per action: its label and the inputs it needs besides the version (a reason, a grid...)."""
-    return {name: {"label": act.label, "fields": list(_FIELDS.get(name, [])) + ([_NOTE] if act.needs_note else [])}
-            for name, act in ACTIONS.items() if name not in REPORTER_ACTIONS}
-
-
-def _row(actor: Actor, inc: Incident, queue: str | None, late: set[str], soon: set[str],
-         names: dict[str, str]) -> dict[str, Any]:
+def _row(actor: Actor, inc: Incident, now: dt.datetime, soon: dt.datetime, grid_names: dict[str, str],
+         people: dict[str, str]) -> dict[str, Any]:
     s = loop()
-    flags = [f for f, on in (("new", inc.status in NEW_STATUSES), ("overdue", inc.id in late),
-                             ("due_soon", inc.id in soon), ("escalated", inc.escalated)) if on]
+    queues = board_queue.queues_of(inc, now)
+    due = inc.due_at
+    flags = [f for f, on in (("new", inc.status in NEW_STATUSES), ("overdue", "overdue" in queues),
+                             ("due_soon", inc.is_open and due is not None and now < due <= soon),
+                             ("escalated", inc.escalated and inc.is_open)) if on]
     return private_incident(inc, s.taxonomy, s.tz) | {
-        "queue": queue, "flags": flags, "grid_name": names.get(inc.grid_code or ""),
+        "queue": queues[0] if queues[0] != "all" else None, "queues": queues, "flags": flags,
+        "grid_name": grid_names.get(inc.grid_code or ""), "assignee_name": people.get(inc.assignee or ""),
         "buttons": buttons(actor, inc),
         "status_url": url_for("resident.incident_status", incident_id=inc.id),
     }
 
 
-def _urgency(queue: str, inc: Incident) -> tuple:
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    if queue == "new":  # first come, first served
-        return (0, inc.reported_at, inc.id)
-    return (list(QUEUES).index(queue), inc.due_at or far, inc.reported_at, inc.id)
+def _request(actor: Actor) -> board_queue.BoardRequest:
+    return board_queue.parse(loop(), actor, request.args, getlist=request.args.getlist)
+
+
+def _choices() -> dict[str, Any]:
+    """The options of the filter form: zones, categories, statuses, sources."""
+    s = loop()
+    zones = [(code, name) for code, name, level in services().store.unit_names() if level == Level.zone]
+    return {"zones": sorted(zones), "categories": [(c.code, c.name) for c in s.taxonomy],
+            "statuses": [(st, STATUS_LABELS[st]) for st in STATUSES], "sources": list(SOURCES)}
+
+
+def _link(data: dict[str, Any], **changes: Any) -> str:
+    """/board with the current filters, sort and page, some of them changed (None drops one)."""
+    args = {k: v for k, v in (data.get("filters") or {}).items() if v}
+    args.update(queue=data["queue"], sort=data["sort"], page=data["page"], per_page=data["per_page"])
+    args.update(changes)
+    if args.get("sort") == "urgent":
+        args.pop("sort")
+    if args.get("per_page") == board_queue.PER_PAGE:
+        args.pop("per_page")
+    if args.get("page") == 1:
+        args.pop("page")
+    return url_for("board.board", **{k: v for k, v in args.items() if v is not None})
 
 
 def _grid_names(codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
     return {u.code: u.name for u in services().store.units(codes=sorted(codes))}
-
-
-def _queue_arg() -> str | None:
-    q = request.args.get("queue") or None
-    if q is not None and q not in QUEUES:
-        raise InputError(f"queue: one of {', '.join(QUEUES)}, not {q!r}")
-    return q
 
 
 def _here() -> str:

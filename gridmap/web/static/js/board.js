@@ -24,13 +24,21 @@
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (fc) {
       if (!fc) { return; }
+      var list = document.getElementById("grid-list");
       L.geoJSON(fc, {
         style: {color: "#1f4e79", weight: 1, fillOpacity: 0.03},
         interactive: true,
         onEachFeature: function (f, l) {
+          var p = f.properties || {}, code = String(p.code || f.id || "");
           var el = document.createElement("span");
-          el.textContent = ((f.properties || {}).name || "") + " " + ((f.properties || {}).code || f.id || "");
+          el.textContent = (p.name || "") + " " + code;
           l.bindTooltip(el, {sticky: true});
+          var opt = document.createElement("option");  // the transfer form's searchable list
+          opt.value = code;
+          opt.label = (p.name || "") + " " + code;
+          opt.textContent = (p.name || "") + " " + code;
+          list.appendChild(opt);
+          l.on("click", function () { pickGrid(code, p.name || ""); });
         }
       }).addTo(gridLayer);
       gridLayer.eachLayer(function (l) { l.bringToBack(); });
@@ -76,7 +84,7 @@
 
   board.incidents.forEach(placeMarker);
   if (board.incidents.length) {
-    map.fitBounds(incLayer.getBounds(), {padding: [20, 20], maxZoom: 16});
+    map.fitBounds(incLayer.getBounds(), {padding: [20, 20], maxZoom: 14});  // keep the grids around in view
   } else {
     map.setView([35.0, 105.0], 4);
   }
@@ -103,6 +111,16 @@
     });
   }
 
+  // The filter form sends only what was filled in (short, readable addresses).
+  var filterForm = document.getElementById("filter-form");
+  if (filterForm) {
+    filterForm.addEventListener("submit", function () {
+      Array.prototype.forEach.call(filterForm.elements, function (el) {
+        if (el.name && !el.value && el.name !== "queue") { el.disabled = true; }
+      });
+    });
+  }
+
   // -- the buttons --------------------------------------------------------------------------
   table.addEventListener("click", function (e) {
     var tr = e.target.closest("tr.gm-row");
@@ -116,8 +134,8 @@
     var action = button.getAttribute("data-action");
     var spec = board.action_specs[action];
     if (!spec || (row.buttons || []).indexOf(action) < 0) { return; }
-    spec = {action: action, label: spec.label, fields: spec.fields};
-    if (spec.fields && spec.fields.length) {
+    spec = {action: action, label: spec.label, fields: spec.fields, confirm: spec.confirm};
+    if ((spec.fields && spec.fields.length) || spec.confirm) {
       openForm(tr, row, spec);
     } else {
       send(tr, row, spec.action, {});
@@ -131,35 +149,48 @@
     var form = document.createElement("form");
     form.className = "gm-actform";
     form.setAttribute("data-for", spec.action);
+    if (spec.confirm) {
+      var warn = document.createElement("p");
+      warn.className = "gm-confirm";
+      warn.textContent = spec.confirm;
+      form.appendChild(warn);
+    }
     spec.fields.forEach(function (f) {
       var label = document.createElement("label");
       label.textContent = f.label;
       var input;
-      if (f.type === "select") {
+      if (f.type === "select" || f.type === "person") {
         input = document.createElement("select");
-        (f.options || []).forEach(function (o) {
-          var opt = document.createElement("option");
-          opt.value = o[0];
-          opt.textContent = o[1];
-          input.appendChild(opt);
-        });
+        (f.options || []).forEach(function (o) { input.appendChild(option(o[0], o[1])); });
+        if (f.type === "person") { fillPeople(input, row); }
       } else {
         input = document.createElement("input");
-        input.type = f.type === "number" ? "number" : "text";
+        input.type = f.type === "number" ? "number" : (f.type === "grid" ? "search" : "text");
         if (f.type === "number") { input.min = "0"; input.step = "any"; }
+        if (f.type === "grid") {
+          input.setAttribute("list", "grid-list");
+          input.autocomplete = "off";
+          input.placeholder = "名称或编码 name or code";
+        }
       }
       input.name = f.name;
       input.required = !!f.required;
       label.appendChild(input);
       form.appendChild(label);
+      if (f.type === "grid") {
+        var who = document.createElement("div");
+        who.className = "gm-msg gm-grid-who";
+        form.appendChild(who);
+        input.addEventListener("change", function () { gridChosen(form, row); });
+      }
     });
     var ok = document.createElement("button");
     ok.type = "submit";
-    ok.textContent = "确定" + spec.label;
+    ok.textContent = (spec.confirm ? "确认" : "确定") + spec.label + (spec.confirm ? " Confirm" : "");
     ok.title = spec.action;
     var cancel = document.createElement("button");
     cancel.type = "button";
-    cancel.textContent = "取消";
+    cancel.textContent = "取消 Cancel";
     cancel.addEventListener("click", function () { form.remove(); });
     form.appendChild(ok);
     form.appendChild(cancel);
@@ -173,9 +204,65 @@
       });
       send(tr, rows[tr.getAttribute("data-id")], spec.action, extra, form);
     });
-    cell.insertBefore(form, cell.querySelector(".gm-msg"));
-    var first = form.querySelector("input, select");
+    cell.insertBefore(form, cell.querySelector(".gm-msg:not(.gm-grid-who)"));
+    var first = form.querySelector("input, select, button");
     if (first) { first.focus(); }
+  }
+
+  function option(value, text) {
+    var opt = document.createElement("option");
+    opt.value = value;
+    opt.textContent = text;
+    return opt;
+  }
+
+  function personText(p, dflt) {
+    return p.name + " · " + (p.roles.join("/") || "—") + (p.on_duty ? " · 在岗 on duty" : "") +
+      " · 在办 " + p.open_load + " 件 open" + (p.person_id === dflt ? " · 推荐 router's pick" : "");
+  }
+
+  // The people of the incident's unit (or of `grid`), the router's pick selected.
+  function loadPeople(row, grid) {
+    var url = page.urls.people + "?id=" + encodeURIComponent(row.id) + (grid ? "&grid=" + encodeURIComponent(grid) : "");
+    return fetch(url, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; });
+  }
+
+  function fillPeople(select, row) {
+    select.disabled = true;
+    select.appendChild(option("", "…"));
+    loadPeople(row).then(function (out) {
+      select.textContent = "";
+      if (!out || !out.people.length) {
+        select.appendChild(option("", "按分派规则 by the routing rule (无人员 nobody listed)"));
+      }
+      (out ? out.people : []).forEach(function (p) {
+        var o = option(p.person_id, personText(p, out.default));
+        if (p.person_id === out.default) { o.selected = true; }
+        select.appendChild(o);
+      });
+      select.disabled = false;
+    });
+  }
+
+  function gridChosen(form, row) {
+    var input = form.elements.grid_code, who = form.querySelector(".gm-grid-who");
+    var code = input.value.trim();
+    if (!code) { who.textContent = ""; return; }
+    loadPeople(row, code).then(function (out) {
+      if (!out) { who.className = "gm-msg gm-grid-who bad"; who.textContent = "不是现行网格 not a grid of the plan in force: " + code; return; }
+      var p = out.people.filter(function (x) { return x.person_id === out.default; })[0];
+      who.className = "gm-msg gm-grid-who ok";
+      who.textContent = "将由 " + (p ? p.name : "—") + " 承办 goes to " + (p ? p.name : "nobody listed");
+    });
+  }
+
+  // A click on a grid of the map while a transfer form is open chooses that grid.
+  function pickGrid(code, name) {
+    var form = table.querySelector('form.gm-actform[data-for="transfer"]');
+    if (!form) { return; }
+    form.elements.grid_code.value = code;
+    form.elements.grid_code.title = name;
+    gridChosen(form, rows[form.closest("tr").getAttribute("data-id")]);
   }
 
   function message(tr, text, good) {
@@ -194,9 +281,7 @@
     .then(function (res) {
       if (res.status === 200) {
         Array.prototype.forEach.call(tr.querySelectorAll("form.gm-actform"), function (f) { f.remove(); });
-        return refresh(tr, row.id).then(function () {
-          message(tr, "✓ " + action + " → " + (rows[row.id].status_label || rows[row.id].status), true);
-        });
+        return refresh(tr, row.id).then(function () { message(tr, done(action, rows[row.id]), true); });
       }
       var text = (res.out && (res.out.detail || res.out.title)) || ("HTTP " + res.status);
       if (res.status === 409) {  // stale or impossible: show the server's words, and what it holds now
@@ -211,9 +296,24 @@
     });
   }
 
-  // -- one row, reloaded --------------------------------------------------------------------
+  // What happened, in words: the new status and who has it now.
+  function done(action, r) {
+    var label = (board.action_specs[action] || {}).label || action;
+    var text = "✓ 已" + label + "：" + (r.status_label || r.status) + " (" + action + " → " + r.status + ")";
+    if (r.assignee) {
+      text += "\n承办人 " + (r.assignee_name || r.assignee) + " · assigned to " + (r.assignee_name || r.assignee);
+    } else if (r.handling_level === "department" && r.department) {
+      text += "\n交由部门 " + r.department + " · sent to the department";
+    }
+    if (r.grid_code && action === "transfer") { text += "\n网格 grid " + r.grid_code + " " + (r.grid_name || ""); }
+    return text;
+  }
+
+  // -- one row, reloaded (with the tab counts under the page's filters) ----------------------
   function refresh(tr, id) {
-    return fetch(page.urls.row + "?id=" + encodeURIComponent(id), {credentials: "same-origin"})
+    var args = new URLSearchParams(window.location.search);
+    args.set("id", id);
+    return fetch(page.urls.row + "?" + args.toString(), {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (out) {
         if (!out || !out.incidents || !out.incidents.length) { return; }
@@ -221,14 +321,30 @@
         rows[r.id] = r;
         render(tr, r, out.flag_labels || board.flag_labels);
         placeMarker(r);
+        updateCounts(out.counts);
       });
+  }
+
+  function updateCounts(counts) {
+    Array.prototype.forEach.call(document.querySelectorAll("#tabs a[data-queue]"), function (a) {
+      var q = a.getAttribute("data-queue"), el = a.querySelector(".gm-count");
+      if (el && counts && q in counts) { el.textContent = String(counts[q]); }
+    });
+    var total = document.getElementById("total");
+    if (total && counts && board.queue in counts) { total.textContent = String(counts[board.queue]); }
+  }
+
+  function tabLink(q) {
+    var a = document.querySelector('#tabs a[data-queue="' + q + '"]');
+    return a ? a.getAttribute("href") : "?queue=" + q;
   }
 
   function when(iso) { return iso ? iso.slice(0, 16).replace("T", " ") : ""; }
 
   function render(tr, r, flagLabels) {
     tr.setAttribute("data-version", String(r.version));
-    tr.classList.toggle("gm-left", !r.queue);
+    var here = (r.queues || []).indexOf(board.queue) >= 0;
+    tr.classList.toggle("gm-left", !here);
 
     var flags = tr.querySelector(".c-flags");
     flags.textContent = "";
@@ -238,11 +354,23 @@
       chip.textContent = flagLabels[f] || f;
       flags.appendChild(chip);
     });
-    if (!r.queue) {
-      var left = document.createElement("span");
-      left.className = "gm-chip";
-      left.textContent = "已出队列 left the queue";
-      flags.appendChild(left);
+    if (!here) {  // it left this tab: say where it is now, with a link there
+      var moved = document.createElement("span");
+      moved.className = "gm-chip moved";
+      moved.appendChild(document.createTextNode("已移至 moved to "));
+      (r.queues || []).filter(function (q) { return q !== "all"; }).concat(["all"]).slice(0, 2).forEach(function (q, n) {
+        if (n) { moved.appendChild(document.createTextNode(" / ")); }
+        var a = document.createElement("a");
+        a.href = tabLink(q);
+        a.textContent = board.queues[q] || q;
+        moved.appendChild(a);
+      });
+      flags.appendChild(moved);
+    }
+    var who = tr.querySelector(".c-assignee");
+    if (who) {
+      who.textContent = r.assignee ? "承办 " + (r.assignee_name || r.assignee) :
+        (r.department ? "部门 " + r.department : "");
     }
 
     var grid = tr.querySelector(".c-grid");
