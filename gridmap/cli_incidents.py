@@ -30,27 +30,43 @@ def incidents() -> None:
 @pass_ctx
 @_fail_cleanly
 def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
-    """Bulk import historical or hotline records from CSV (category, lon, lat, reported_at, ...)."""
+    """Bulk import historical or hotline records from CSV (category, lon, lat, reported_at, ...).
+
+    Streamed in batches (memory flat in the file's length) inside one transaction: a bad row
+    without --skip-bad, an error or a killed process leaves nothing written.
+    """
+    import contextlib
+
     from .errors import InputError
+    from .incidents.bulk import count_rows, import_csv
     from .incidents.model import Event
-    from .incidents.service import import_rows
 
     svc = _loop(obj, create=True)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    good, problems = import_rows(svc, rows, progress=_progress("check", unit="row"))
-    if errors_path and problems:
-        Path(errors_path).write_text("\n".join(problems) + "\n", encoding="utf-8")
-    if problems and not skip_bad:
-        raise InputError(f"{path}: {len(problems)} of {len(rows)} rows are bad; nothing was written "
-                         "(fix them, or pass --skip-bad)", problems)
-    if not dry_run:
-        items = [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": Path(path).name}), None)
-                 for i in good]
-        svc.repo.add_many(items)  # one transaction: a crash mid-import leaves all of it or none of it
+    name = Path(path).name
+
+    def items(good):
+        return [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": name}), None)
+                for i in good]
+
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(open(path, encoding="utf-8-sig", newline=""))
+        opened: list = []
+
+        def errors(problems: list[str]) -> None:  # the file is written only if some row is bad
+            if not opened:
+                opened.append(stack.enter_context(open(errors_path, "w", encoding="utf-8")))
+            opened[0].write("\n".join(problems) + "\n")
+
+        write = None if dry_run else stack.enter_context(svc.repo.writer())
+        result = import_csv(svc, fh, None if write is None else (lambda good: write(items(good))),
+                            total=count_rows(path), progress=_progress("import", unit="row"),
+                            errors=errors if errors_path else None)
+        if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
+            raise InputError(f"{path}: {result.bad:,} of {result.rows:,} rows are bad; nothing was written "
+                             "(fix them, or pass --skip-bad)", result.problems)
     verb = "imported" if not dry_run else "dry run: would import"
-    click.echo(f"{verb} {len(good):,} incidents from {path}; {len(problems):,} bad rows"
-               + (f" (see {errors_path})" if errors_path and problems else ""))
+    click.echo(f"{verb} {result.good:,} incidents from {path}; {result.bad:,} bad rows"
+               + (f" (see {errors_path})" if errors_path and result.bad else ""))
 
 
 @incidents.command(name="list")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import fields
-from typing import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -65,18 +66,31 @@ class IncidentRepo:
 
     def add_many(self, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
         """Insert incidents and their first events in one transaction (bulk import)."""
-        t, te = schema.incidents, schema.incident_events
+        with self.writer() as write:
+            return write(items)
+
+    @contextmanager
+    def writer(self) -> Iterator[Callable[[Sequence[tuple[Incident, Event, str | None]]], list[Incident]]]:
+        """One transaction for many batches: ``write(items)`` inserts a batch; all commit at the end.
+
+        An error (or a killed process) before the end leaves nothing written, however many
+        batches went in: a streamed import is all or nothing, as the one-shot one was.
+        """
+        with self.store._begin() as conn:
+            yield lambda items: self._add_in(conn, items)
+
+    def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
+        te = schema.incident_events
         out = []
         rows = [{**_row(i), "reporter_token": tok} for i, _, tok in items]
-        with self.store._begin() as conn:
-            ids = self._insert_ids(conn, rows)
-            events = []
-            for new_id, (inc, ev, _) in zip(ids, items):
-                inc.id = str(new_id)
-                out.append(inc)
-                events.append(_event_row(ev, new_id))
-            if events:
-                conn.execute(te.insert(), events)
+        ids = self._insert_ids(conn, rows)
+        events = []
+        for new_id, (inc, ev, _) in zip(ids, items):
+            inc.id = str(new_id)
+            out.append(inc)
+            events.append(_event_row(ev, new_id))
+        if events:
+            conn.execute(te.insert(), events)
         return out
 
     def _insert_ids(self, conn, rows: list[dict]) -> list[int]:
