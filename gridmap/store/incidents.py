@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from ..errors import Conflict, NotFound
 from ..incidents.model import Event, Incident
 from . import schema
+from .bulk import insert_rows
 
 UTC = dt.timezone.utc
 _TIME_FIELDS = ("reported_at", "dispatched_at", "due_at", "handled_at", "closed_at")
@@ -34,7 +35,8 @@ def from_db_time(t: dt.datetime | None) -> dt.datetime | None:
 
 
 def _row(inc: Incident) -> dict:
-    row = {name: getattr(inc, name) for name in _FIELDS}
+    row = dict(inc.__dict__)  # the dataclass's fields (faster than getattr one by one)
+    del row["id"]
     for name in _TIME_FIELDS:
         row[name] = to_db_time(row[name])
     for name in _BOOL_FIELDS:
@@ -90,7 +92,10 @@ class IncidentRepo:
             out.append(inc)
             events.append(_event_row(ev, new_id))
         if events:
-            conn.execute(te.insert(), events)
+            if self.store.backend == "sqlite":
+                insert_rows(conn, te, events)
+            else:
+                conn.execute(te.insert(), events)
         return out
 
     def _insert_ids(self, conn, rows: list[dict]) -> list[int]:
@@ -106,7 +111,9 @@ class IncidentRepo:
         first = conn.execute(t.insert(), rows[0]).inserted_primary_key[0]
         ids = list(range(first, first + len(rows)))
         if len(rows) > 1:
-            conn.execute(t.insert(), [{**r, "id": i} for r, i in zip(rows[1:], ids[1:])])
+            for r, i in zip(rows[1:], ids[1:]):
+                r["id"] = i
+            insert_rows(conn, t, rows[1:])
         return ids
 
     def get(self, incident_id: str | int) -> Incident:
