@@ -202,6 +202,17 @@ class IncidentRepo:
         with self.store._connect() as conn:
             return dict(conn.execute(_OPEN_LOAD, {"people": list(people)}).all())
 
+    def metric_sums(self, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
+                    months=None, response_limit_hours: float | None = None) -> tuple[dict, dict]:
+        """Per-group sums and p90 neighbourhoods for the metrics (store/metrics_sql.py), one snapshot."""
+        from . import metrics_sql
+
+        b = self.store.backend
+        with self.store._connect() as conn:
+            sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
+            p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months)
+        return sums, p90
+
     def count(self) -> int:
         """How many incidents the store holds."""
         with self.store._connect() as conn:
