@@ -123,20 +123,23 @@ def supervise():
 @bp.get("/metrics")
 def metrics():
     require()
-    from ..incidents.metrics import compute, rank_zones
+    from ..incidents.metrics import rank_zones
+    from ..incidents.metrics_db import BY_DB, compute_db
 
     by = request.args.get("by", "grid")
-    if by not in ("grid", "zone", "worker", "category", "all"):
-        raise InputError("by: one of grid, zone, worker, category, all")
+    if by not in BY_DB:
+        raise InputError(f"by: one of {', '.join(BY_DB)}")
     start, end = _time(request.args.get("from")), _time(request.args.get("to"))
     if start is None or end is None:
         raise InputError("from and to: give the date range (ISO dates or times)")
     if start >= end:
         raise InputError(f"from ({start.date()}) must be before to ({end.date()})")
-    incs = loop().repo.query(start=start, end=end)
+    s = loop()
     # Deadlines are judged as of the end of the range, or now if the range runs into the future.
-    rows = compute(incs, by, start, end, as_of=min(end, loop().clock()))
-    out = {"by": by, "from": start.isoformat(), "to": end.isoformat(), "rows": [r.__dict__ for r in rows]}
+    rows, rates = compute_db(s.repo, by, start, end, as_of=min(end, s.clock()), tz=s.tz,
+                             response_limit_hours=s.services.settings.response_limit_hours)
+    out = {"by": by, "from": start.isoformat(), "to": end.isoformat(),
+           "rows": [r.__dict__ | {k: v for k, v in h.__dict__.items() if k != "key"} for r, h in zip(rows, rates)]}
     if by == "zone":
         out["ranking"] = rank_zones(rows)
     return jsonify(out)
