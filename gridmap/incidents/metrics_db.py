@@ -88,14 +88,14 @@ def compute_db(repo, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.da
     rows, rates = [], []
     for key in sorted(sums, key=key_order):
         s = sums[key]
-        n, around = p90.get(key, (0, {}))
+        n, total, around = p90.get(key, (0, 0.0, {}))
         rows.append(Metrics(
             key=key, count=s["count"], filed=s["filed"], due=s["due"], closed=s["closed"],
             closed_on_time=s["closed_on_time"], overdue_open=s["overdue_open"], rework=s["rework"],
             extended=s["extended"], closure_rate=ratio(s["closed"], s["due"]),
             on_time_rate=ratio(s["closed_on_time"], s["due"]), rework_rate=ratio(s["rework"], s["closed"]),
             extension_rate=ratio(s["extended"], s["due"]),
-            mean_hours_to_close=s["hours_sum"] / s["hours_n"] if s["hours_n"] else None,
+            mean_hours_to_close=total / n if n else None,
             p90_hours_to_close=p90_linear(n, around) if n else None,
             satisfaction=s["rating_sum"] / s["rated"] if s["rated"] else None, rated=s["rated"]))
         rates.append(HotlineRates(

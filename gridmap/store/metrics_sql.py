@@ -35,7 +35,7 @@ EXCLUDED = ("rejected", "merged", "reported")
 KEY_COLUMNS = {"grid": "grid_code", "zone": "zone_code", "town": "town_code", "worker": "assignee",
                "category": "category"}
 SUMS = ("count", "filed", "due", "closed", "closed_on_time", "overdue_open", "rework", "extended", "rated",
-        "rating_sum", "hours_n", "hours_sum", "responded", "response_due", "resolved", "resolution_asked",
+        "rating_sum", "responded", "response_due", "resolved", "resolution_asked",
         "satisfied")
 
 _T = schema.incidents
@@ -94,8 +94,6 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
     filed, closed, overdue = _flags(as_of)
     at = to_db_time(as_of)
     due = sa.or_(closed, overdue)
-    with_time = sa.and_(closed, t.c.closed_at.is_not(None))
-    hours = _hours(backend, t.c.closed_at, t.c.reported_at)
     limit = float(response_limit_hours or 0)
     responded = sa.and_(filed, t.c.dispatched_at.is_not(None), t.c.dispatched_at <= at,
                         _hours(backend, t.c.dispatched_at, t.c.reported_at) <= limit)
@@ -113,8 +111,6 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
         _one(sa.and_(due, t.c.extended != 0)).label("extended"),
         sa.func.count(t.c.rating).label("rated"),
         sa.func.sum(t.c.rating).label("rating_sum"),
-        _one(with_time).label("hours_n"),
-        sa.func.sum(sa.case((with_time, hours), else_=None)).label("hours_sum"),
         _one(responded).label("responded"),
         _one(response_due).label("response_due"),
         _one(sa.and_(closed, t.c.rating.is_not(None), t.c.reopen_count == 0)).label("resolved"),
@@ -129,7 +125,9 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
 
 def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
              months: Sequence[tuple[str, dt.datetime]] | None = None) -> dict:
-    """{key: (n, {position: hours})}: per group, the sorted hours around position 0.9 (n-1)."""
+    """{key: (n, sum of hours, {position: hours})}: per group, the count and sum of hours to close
+    and the sorted hours around position 0.9 (n-1). Hours are computed here only (not in
+    ``group_sums``): one expression per closed incident instead of two scans' worth."""
     t = _T
     _, closed, _ = _flags(as_of)
     hours = _hours(backend, t.c.closed_at, t.c.reported_at).label("hours")
@@ -137,16 +135,17 @@ def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, 
     part = [key] if by != "all" else []
     ranked = (sa.select(key, hours,
                         (sa.func.row_number().over(partition_by=part or None, order_by=hours) - 1).label("i"),
-                        sa.func.count().over(partition_by=part or None).label("n"))
+                        sa.func.count().over(partition_by=part or None).label("n"),
+                        sa.func.sum(hours).over(partition_by=part or None).label("total"))
               .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end), closed,
                      t.c.closed_at.is_not(None))
               .subquery())
     lo = sa.cast(0.9 * (ranked.c.n - 1), sa.Integer) if backend != "postgresql" \
         else sa.cast(sa.func.floor(0.9 * (ranked.c.n - 1)), sa.Integer)
     # positions lo-1 .. lo+2: the caller picks numpy's two (its float index may round either way)
-    q = sa.select(ranked.c.key, ranked.c.n, ranked.c.i, ranked.c.hours).where(
+    q = sa.select(ranked.c.key, ranked.c.n, ranked.c.total, ranked.c.i, ranked.c.hours).where(
         ranked.c.i >= lo - 1, ranked.c.i <= lo + 2)
     out: dict = {}
-    for k, n, i, h in conn.execute(q).all():
-        out.setdefault(k, (n, {}))[1][i] = float(h)
+    for k, n, total, i, h in conn.execute(q).all():
+        out.setdefault(k, (n, float(total), {}))[2][i] = float(h)
     return out

@@ -129,6 +129,11 @@ incidents = Table(
     Index("ix_incidents_zone", "zone_code"),
     Index("ix_incidents_reported", "reported_at"),
     Index("ix_incidents_category_reported", "category", "reported_at"),
+    # migration 0004_scale: metrics answered from the index alone; supervision by deadline
+    Index("ix_incidents_metrics", "reported_at", "status", "merged_into", "closed_at", "due_at", "dispatched_at",
+          "rework_count", "reopen_count", "extended", "rating", "grid_code", "zone_code", "town_code", "assignee",
+          "category"),
+    Index("ix_incidents_status_due", "status", "due_at"),
 )
 
 incident_events = Table(
