@@ -264,7 +264,8 @@ class IncidentService:
         """Escalate every open incident whose time limit has passed (once); return them."""
         now = now or self.clock()
         out = []
-        for inc in self.repo.query(status=("dispatched", "in_progress"), order="due_at"):
+        # the database keeps only the late ones (not every open incident of the history)
+        for inc in self.repo.query(status=("dispatched", "in_progress"), order="due_at", due_before=now):
             if inc.due_at is None or inc.due_at >= now or inc.extra.get("overdue_escalated"):
                 continue
             before = inc.version

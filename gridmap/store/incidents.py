@@ -159,7 +159,7 @@ class IncidentRepo:
               zone_code: str | None = None, category: str | None = None, start: dt.datetime | None = None,
               end: dt.datetime | None = None, limit: int | None = None, offset: int = 0,
               bbox: tuple[float, float, float, float] | None = None, order: str = "reported_at",
-              within_units: Sequence[str] | None = None) -> list[Incident]:
+              within_units: Sequence[str] | None = None, due_before: dt.datetime | None = None) -> list[Incident]:
         """Incidents matching every given filter, newest first (or by `order`).
 
         `within_units`: only incidents whose grid or zone is one of these unit codes.
@@ -181,6 +181,8 @@ class IncidentRepo:
             q = q.where(t.c.reported_at >= to_db_time(start))
         if end is not None:
             q = q.where(t.c.reported_at < to_db_time(end))
+        if due_before is not None:
+            q = q.where(t.c.due_at < to_db_time(due_before))
         if bbox is not None:
             q = q.where(t.c.lon >= bbox[0], t.c.lat >= bbox[1], t.c.lon <= bbox[2], t.c.lat <= bbox[3])
         q = q.order_by(t.c.due_at.asc() if order == "due_at" else t.c.reported_at.desc(), t.c.id.desc())
@@ -212,6 +214,16 @@ class IncidentRepo:
             sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
             p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months)
         return sums, p90
+
+    def supervision_page(self, now: dt.datetime, horizon: dt.datetime, limit: int = 100, offset: int = 0,
+                         zone_code: str | None = None, grid_codes: Sequence[str] | None = None,
+                         within_units: Sequence[str] | None = None) -> dict:
+        """Overdue and nearly-due open incidents, one page of each with totals (store/supervision_sql.py)."""
+        from . import supervision_sql
+
+        with self.store._connect() as conn:
+            out = supervision_sql.lists(conn, now, horizon, limit, offset, zone_code, grid_codes, within_units)
+        return {k: [_incident(r) for r in v] if isinstance(v, list) else v for k, v in out.items()}
 
     def count(self) -> int:
         """How many incidents the store holds."""

@@ -100,18 +100,19 @@ def events(incident_id: str):
 
 @bp.get("/supervision")
 def supervision():
-    require()
-    from ..incidents.metrics import due_soon, overdue
-
+    """Overdue and nearly-due open incidents: one page of each (limit, offset), with totals."""
+    actor = require()
     s = loop()
     now = s.clock()
-    open_ = s.repo.query(status=OPEN_STATUSES, zone_code=request.args.get("zone"),
-                         grid_codes=_opt_list(request.args.get("grid")), order="due_at")
-    visible = [i for i in open_ if can_see(current_actor(), i)]
-    hours = s.services.settings.due_soon_hours
-    return jsonify({"as_of": now.astimezone(s.tz).isoformat(),
-                    "overdue": [_show(i) for i in overdue(visible, now)],
-                    "due_soon": [_show(i) for i in due_soon(visible, now, hours)]})
+    args = request.args
+    limit = min(_int(args.get("limit", 100), "limit"), 1000)
+    page = s.repo.supervision_page(now, now + dt.timedelta(hours=s.services.settings.due_soon_hours), limit=limit,
+                                   offset=_int(args.get("offset", 0), "offset"), zone_code=args.get("zone"),
+                                   grid_codes=_opt_list(args.get("grid")),
+                                   within_units=sorted(actor.units) if actor.role == "staff" else None)
+    return jsonify({"as_of": now.astimezone(s.tz).isoformat(), "limit": limit, "offset": _int(args.get("offset", 0), "offset"),
+                    "overdue_total": page["overdue_total"], "due_soon_total": page["due_soon_total"],
+                    "overdue": [_show(i) for i in page["overdue"]], "due_soon": [_show(i) for i in page["due_soon"]]})
 
 
 @bp.post("/supervision/run")

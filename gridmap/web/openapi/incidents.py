@@ -92,10 +92,13 @@ PATHS = {
         "The audit log of one incident", "listIncidentEvents", {"200": ok(array(ref("Event"))), **errors(401, 403, 404, 422)},
         params=[_ID], security=BEARER, tag=TAG)},
     "/api/v1/supervision": {"get": op(
-        "Overdue and nearly-due open incidents", "getSupervision",
-        {"200": ok(obj(["as_of", "overdue", "due_soon"], as_of=TIME, overdue=array(ref("Incident")),
+        "Overdue and nearly-due open incidents: one page of each, with totals", "getSupervision",
+        {"200": ok(obj(["as_of", "limit", "offset", "overdue_total", "due_soon_total", "overdue", "due_soon"], as_of=TIME,
+                       limit=INT, offset=INT, overdue_total=INT, due_soon_total=INT, overdue=array(ref("Incident")),
                        due_soon=array(ref("Incident")))), **errors(401, 403, 422)},
-        params=[query("zone"), query("grid", STR, "comma-separated grid codes")], security=BEARER, tag=TAG)},
+        params=[query("zone"), query("grid", STR, "comma-separated grid codes"),
+                query("limit", {"type": "integer", "minimum": 0}, "at most 1,000 per list (default 100)"),
+                query("offset", {"type": "integer", "minimum": 0})], security=BEARER, tag=TAG)},
     "/api/v1/supervision/run": {"post": op(
         "Escalate every overdue open incident", "runSupervision",
         {"200": ok(obj(["escalated"], escalated=array(STR))), **errors(401, 403)}, security=BEARER, tag=TAG)},
