@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from gridmap.errors import InputError
 from gridmap.incidents.metrics import compute
 from gridmap.incidents.metrics_db import compute_db, month_bounds, p90_linear
 from gridmap.incidents.model import Event, Incident
@@ -75,6 +76,8 @@ def test_bad_arguments_raise(empty_services) -> None:
         compute_db(repo, "all", END, START)
     with pytest.raises(ValueError, match="timezone-aware"):
         compute_db(repo, "all", START.replace(tzinfo=None), END)
+    with pytest.raises(InputError, match="more than 1200 months"):  # the API answers 422
+        compute_db(repo, "month", START, START.replace(year=2200))
 
 
 def _random_history(n: int, seed: int = 5) -> list[Incident]:

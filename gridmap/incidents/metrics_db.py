@@ -25,9 +25,11 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from ..errors import InputError
 from .metrics import GROUP_FIELDS, Metrics, key_order, ratio, require_aware
 
 BY_DB = sorted([*GROUP_FIELDS, "month"])
+MAX_MONTHS = 1200  # by month: one CASE branch per month; 100 years is more than any history
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ def compute_db(repo, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.da
         raise ValueError("start must be before end")
     as_of = end if as_of is None else as_of
     require_aware("as_of", as_of)
+    if by == "month" and (end - start).days > MAX_MONTHS * 31:
+        raise InputError(f"按月统计最多 {MAX_MONTHS} 个月 / by month: the range spans more than {MAX_MONTHS} "
+                         "months; give a shorter one")
     months = month_bounds(start, end, tz) if by == "month" else None
     sums, p90 = repo.metric_sums(by, start, end, as_of, months, response_limit_hours)
     rows, rates = [], []
