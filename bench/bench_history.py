@@ -64,16 +64,19 @@ def make_history_csv(path: Path, n: int, seed: int = 13, years: int = 3) -> None
 
 
 def run(cmd: list[str], env: dict | None = None, timeout: float = 3600) -> dict:
-    """Run a command; wall time and the peak RSS of that child (KB -> MB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a command; wall time, CPU time (user + system) and the peak RSS of that child (KB -> MB)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu0 = ru.ru_maxrss, ru.ru_utime + ru.ru_stime
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, cpu = ru.ru_maxrss, ru.ru_utime + ru.ru_stime - cpu0
     if p.returncode != 0:
         raise RuntimeError(f"{cmd}: {p.stderr[-2000:]}")
     # ru_maxrss of children is the max over all children so far: only trust it when it rose
-    return {"wall_s": wall, "peak_mb": peak / 1024 if peak > before else None, "stdout": p.stdout.strip()}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak / 1024 if peak > before else None,
+            "stdout": p.stdout.strip()}
 
 
 def gridmap_cmd(python: str = sys.executable, path: Path | None = None) -> list[str]:
@@ -91,13 +94,19 @@ def old_tree(ref: str, work: Path) -> Path:
     return dst
 
 
-def timed(fn, repeat: int = 3):
+CPU: dict[str, float] = {}  # CPU seconds of the last timed() call per label (the machine is shared)
+
+
+def timed(fn, repeat: int = 3, label: str = ""):
+    """Best wall time of ``repeat`` calls (and its CPU time in CPU[label]); the last result."""
     best, out = None, None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        d = time.perf_counter() - t
-        best = d if best is None else min(best, d)
+        d, dc = time.perf_counter() - t, time.process_time() - c
+        if best is None or d < best:
+            best = d
+            CPU[label] = dc
     return best, out
 
 
@@ -116,12 +125,12 @@ def in_process(url: str, log) -> dict:
     tz = ZoneInfo(svc.services.settings.timezone)
     start, end = dt.datetime(2024, 1, 1, tzinfo=tz), dt.datetime(2025, 1, 1, tzinfo=tz)
     out = {"count": svc.repo.count()}
-    out["metrics_new_s"], (new, _) = timed(lambda: compute_db(svc.repo, "zone", start, end, tz=tz))
+    out["metrics_new_s"], (new, _) = timed(lambda: compute_db(svc.repo, "zone", start, end, tz=tz), label="metrics_new")
     for by in ("grid", "town", "worker", "category", "month", "all"):
         out[f"metrics_new_{by}_s"], _ = timed(lambda: compute_db(svc.repo, by, start, end, tz=tz), repeat=1)
     log(f"    metrics by zone (SQL) {out['metrics_new_s']:.3f} s")
     out["metrics_old_s"], old = timed(lambda: py.compute(svc.repo.query(start=start, end=end), "zone", start, end),
-                                      repeat=1)
+                                      repeat=1, label="metrics_old")
     out["in_range"] = sum(m.count for m in new)
     out["metrics_equal"] = all(
         a.__dict__ | {"mean_hours_to_close": 0} == b.__dict__ | {"mean_hours_to_close": 0}
@@ -131,12 +140,15 @@ def in_process(url: str, log) -> dict:
     now = dt.datetime(2026, 11, 1, tzinfo=tz)
     sup = getattr(svc.repo, "supervision_page", None)
     if sup is not None:
-        out["supervision_new_s"], page = timed(lambda: sup(now, now + dt.timedelta(hours=2), limit=100))
+        out["supervision_new_s"], page = timed(lambda: sup(now, now + dt.timedelta(hours=2), limit=100),
+                                                       label="supervision_new")
         out["supervision_new_rows"] = sum(len(v) for v in page.values() if isinstance(v, list))
     out["supervision_old_s"], old_open = timed(
-        lambda: [i for i in svc.repo.query(status=OPEN_STATUSES, order="due_at") if py.is_overdue(i, now)], repeat=1)
+        lambda: [i for i in svc.repo.query(status=OPEN_STATUSES, order="due_at") if py.is_overdue(i, now)], repeat=1,
+        label="supervision_old")
     out["supervision_old_rows"] = len(old_open)
     log(f"    supervision: new {out.get('supervision_new_s', float('nan')):.3f} s, old {out['supervision_old_s']:.1f} s")
+    out |= {f"{k}_cpu_s": v for k, v in CPU.items() if k}
     svc.services.store.close()
     return out
 
@@ -154,7 +166,7 @@ def bench_backend(name: str, new_db, csv_path: Path, base_csv: Path | None, old:
     log(f"    {res['import']['wall_s']:.1f} s, peak {res['import']['peak_mb']} MB: {res['import']['stdout']}")
     res |= in_process(url, log)
     cli = run([*gm, "--db", url, "incidents", "metrics", "--by", "zone", "--from", "2024-01-01", "--to", "2025-01-01"])
-    res["metrics_cli_s"] = cli["wall_s"]
+    res["metrics_cli_s"], res["metrics_cli_cpu_s"] = cli["wall_s"], cli["cpu_s"]
     log(f"    gridmap incidents metrics --by zone: {cli['wall_s']:.2f} s whole process")
     if base_csv is not None and old is not None:
         for label, code in (("new", None), ("old", old)):
@@ -169,23 +181,30 @@ def bench_backend(name: str, new_db, csv_path: Path, base_csv: Path | None, old:
 def report(results: list[dict], args) -> str:
     L = [f"# History at scale: {args.rows:,} incidents", "",
          f"`python bench/bench_history.py --rows {args.rows} --baseline-rows {args.baseline_rows} "
-         f"--backends {' '.join(args.backends)}` on {os.cpu_count()} cores (shared), {dt.date.today()}.", ""]
+         f"--backends {' '.join(args.backends)}` on {os.cpu_count()} cores (shared), {dt.date.today()}; "
+         f"load average at the end {os.getloadavg()[0]:.1f}. Wall time (CPU time of the process doing the work: "
+         "on a shared machine the fairer figure).", ""]
     for r in results:
         imp = r["import"]
         L += [f"## {r['backend']}", "", "| job | new | old | ratio |", "| --- | --- | --- | --- |"]
-        L.append(f"| import {args.rows:,} rows (whole process) | {imp['wall_s']:.1f} s, peak {imp['peak_mb'] or '?'} MB"
-                 " | (old code only at the baseline size) | |")
+        L.append(f"| import {args.rows:,} rows (whole process) | {imp['wall_s']:.1f} s ({imp.get('cpu_s', 0):.1f} s CPU), "
+                 f"peak {imp['peak_mb'] or '?'} MB | (old code only at the baseline size) | |")
         bn, bo = r.get("baseline_import_new"), r.get("baseline_import_old")
         if bn and bo:
-            L.append(f"| import {args.baseline_rows:,} rows | {bn['wall_s']:.1f} s, {bn['peak_mb'] or '?'} MB | "
-                     f"{bo['wall_s']:.1f} s, {bo['peak_mb'] or '?'} MB | {bo['wall_s'] / bn['wall_s']:.1f}x |")
-        L.append(f"| metrics by zone, 2024 ({r['in_range']:,} incidents) | {r['metrics_new_s']:.3f} s | "
-                 f"{r['metrics_old_s']:.1f} s | {r['metrics_old_s'] / r['metrics_new_s']:.0f}x (equal: {r['metrics_equal']}) |")
+            L.append(f"| import {args.baseline_rows:,} rows | {bn['wall_s']:.1f} s ({bn['cpu_s']:.1f} s CPU), "
+                     f"{bn['peak_mb'] or '?'} MB | {bo['wall_s']:.1f} s ({bo['cpu_s']:.1f} s CPU), {bo['peak_mb'] or '?'} MB"
+                     f" | {bo['cpu_s'] / bn['cpu_s']:.1f}x CPU |")
+        L.append(f"| metrics by zone, 2024 ({r['in_range']:,} incidents) | {r['metrics_new_s']:.3f} s "
+                 f"({r.get('metrics_new_cpu_s', 0):.3f} s CPU) | {r['metrics_old_s']:.1f} s "
+                 f"({r.get('metrics_old_cpu_s', 0):.1f} s CPU) | {r['metrics_old_s'] / r['metrics_new_s']:.0f}x "
+                 f"(equal: {r['metrics_equal']}) |")
         for by in ("grid", "town", "worker", "category", "month", "all"):
             L.append(f"| metrics by {by} (SQL) | {r[f'metrics_new_{by}_s']:.3f} s | | |")
-        L.append(f"| `gridmap incidents metrics --by zone` whole process | {r['metrics_cli_s']:.2f} s | | |")
+        L.append(f"| `gridmap incidents metrics --by zone` whole process | {r['metrics_cli_s']:.2f} s "
+                 f"({r.get('metrics_cli_cpu_s', 0):.2f} s CPU) | | |")
         if "supervision_new_s" in r:
-            L.append(f"| supervision (first page of 100 + counts) | {r['supervision_new_s']:.3f} s | "
+            L.append(f"| supervision (first page of 100 + counts) | {r['supervision_new_s']:.3f} s "
+                     f"({r.get('supervision_new_cpu_s', 0):.3f} s CPU) | "
                      f"{r['supervision_old_s']:.1f} s ({r['supervision_old_rows']:,} overdue) | "
                      f"{r['supervision_old_s'] / r['supervision_new_s']:.0f}x |")
         L.append("")
