@@ -80,3 +80,21 @@ def test_count_rows(tmp_path) -> None:
     p = tmp_path / "a.csv"
     p.write_text(_csv(12), encoding="utf-8")
     assert count_rows(p) == 12
+
+
+def test_large_batches_store_what_small_ones_store(services) -> None:
+    """PostgreSQL COPYs batches of 1,000 rows or more (executemany below): the rows read back the same."""
+    svc = incident_service(services)
+    text = _csv(1200)
+    _import(svc, text, size=1500)  # one batch: COPY on PostgreSQL, driver executemany on SQLite
+    _import(svc, text, size=500)  # batches under 1,000: the plain INSERT path on both
+    stored = svc.repo.query(order="reported_at")
+    assert len(stored) == 2400
+    pairs: dict[str, list] = {}
+    for inc in sorted(stored, key=lambda i: int(i.id)):
+        pairs.setdefault(inc.extra["external_id"], []).append(inc)
+    for big, small in pairs.values():
+        assert int(big.id) < int(small.id)
+        assert replace(big, id="", version=0) == replace(small, id="", version=0)
+    ev = svc.repo.events(pairs["R7"][0].id)
+    assert [(e.action, e.to_status, e.actor) for e in ev] == [("import", "closed", "t")]

@@ -63,3 +63,29 @@ def insert_rows(conn, table: sa.Table, rows: Sequence[dict]) -> None:
         params.append(tuple(t))
     sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))})'
     conn.exec_driver_sql(sql, params)
+
+
+def copy_rows_pg(conn, table: sa.Table, rows: Sequence[dict], with_ids: bool = True) -> list[int]:
+    """PostgreSQL: COPY ``rows`` into ``table``; ids drawn from its sequence first, so they come
+    back in row order (``with_ids``). Same transaction as ``conn``; JSON columns as ``json.dumps`` text.
+    """
+    if not rows:
+        return []
+    ids: list[int] = []
+    if with_ids:
+        seq = conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table.name}', 'id')").scalar()
+        ids = list(conn.exec_driver_sql(f"SELECT nextval('{seq}') FROM generate_series(1, {len(rows)})").scalars())
+    first = rows[0]
+    cols = [c for c in table.columns if c.name in first and c.name != "id"]
+    json_at = [k for k, c in enumerate(cols) if isinstance(c.type, sa.JSON)]
+    names = (["id"] if with_ids else []) + [c.name for c in cols]
+    get = operator.itemgetter(*[c.name for c in cols])
+    raw = conn.connection.driver_connection  # psycopg 3: COPY ... FROM STDIN inside this transaction
+    with raw.cursor() as cur:
+        with cur.copy(f'COPY "{table.name}" ({", ".join(names)}) FROM STDIN') as copy:
+            for k, r in enumerate(rows):
+                values = list(get(r))
+                for j in json_at:
+                    values[j] = _json(values[j])
+                copy.write_row(([ids[k]] if with_ids else []) + values)
+    return ids

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..errors import Conflict, NotFound
 from ..incidents.model import Event, Incident
 from . import schema
-from .bulk import insert_rows
+from .bulk import copy_rows_pg, insert_rows
 
 UTC = dt.timezone.utc
 _TIME_FIELDS = ("reported_at", "dispatched_at", "due_at", "handled_at", "closed_at")
@@ -94,6 +94,8 @@ class IncidentRepo:
         if events:
             if self.store.backend == "sqlite":
                 insert_rows(conn, te, events)
+            elif len(events) >= 1000:
+                copy_rows_pg(conn, te, events, with_ids=False)
             else:
                 conn.execute(te.insert(), events)
         return out
@@ -103,7 +105,9 @@ class IncidentRepo:
         t = schema.incidents
         if not rows:
             return []
-        if self.store.backend == "postgresql":  # executemany + RETURNING, batched by SQLAlchemy
+        if self.store.backend == "postgresql":
+            if len(rows) >= 1000:  # COPY with ids drawn from the sequence first
+                return copy_rows_pg(conn, t, rows)
             return list(conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows).scalars())
         # SQLite runs RETURNING row by row. Insert the first row to learn its id: from then on this
         # transaction holds the file's write lock, so the next ids are free and one executemany
