@@ -68,14 +68,17 @@ def run(cmd: list[str], env: dict | None = None, timeout: float = 3600) -> dict:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     before, cpu0 = ru.ru_maxrss, ru.ru_utime + ru.ru_stime
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    wall = time.perf_counter() - t
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:  # GNU time: this child's own peak RSS
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], capture_output=True, text=True,
+                           env=env, timeout=timeout)
+        wall = time.perf_counter() - t
+        own_kb = int((rss.read().strip().splitlines() or ["0"])[-1] or 0)
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak, cpu = ru.ru_maxrss, ru.ru_utime + ru.ru_stime - cpu0
     if p.returncode != 0:
         raise RuntimeError(f"{cmd}: {p.stderr[-2000:]}")
     # ru_maxrss of children is the max over all children so far: only trust it when it rose
-    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak / 1024 if peak > before else None,
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": own_kb / 1024 if own_kb else None,
             "stdout": p.stdout.strip()}
 
 
