@@ -144,8 +144,9 @@ def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> 
     else:
         from .incidents.metrics_db import compute_db
 
-        svc = _loop(obj)  # the database computes the sums: nothing is loaded into Python
-        rows, hotline = compute_db(svc.repo, by, start, end, tz=tz,
+        # the database computes the sums: nothing is loaded into Python, and no web app is imported
+        repo = obj.services().store.incidents
+        rows, hotline = compute_db(repo, by, start, end, tz=tz,
                                    response_limit_hours=settings.response_limit_hours)
     if as_json:
         out = [r.__dict__ | ({k: v for k, v in h.__dict__.items() if k != "key"} if hotline else {})
