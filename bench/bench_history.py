@@ -174,7 +174,8 @@ def bench_backend(name: str, new_db, csv_path: Path, base_csv: Path | None, old:
     if base_csv is not None and old is not None:
         for label, code in (("new", None), ("old", old)):
             burl = new_db(f"base_{label}")
-            run([*gm, "--db", burl, "demo", "--out", str(work / f"out-b-{name}-{label}")])
+            # each code on a store it made itself (the old code cannot open the new schema)
+            run([*gridmap_cmd(path=code), "--db", burl, "demo", "--out", str(work / f"out-b-{name}-{label}")])
             r = run([*gridmap_cmd(path=code), "--db", burl, "incidents", "import", str(base_csv)])
             res[f"baseline_import_{label}"] = r
             log(f"    baseline import ({label} code, {base_csv.name}): {r['wall_s']:.1f} s, peak {r['peak_mb']} MB")
@@ -245,6 +246,7 @@ def main() -> None:
                 pg = PostgresServer(find_bindir()).start()
                 new_db = pg.create_database
             results.append(bench_backend(name, new_db, csv_path, base_csv, old, work, log))
+            args.out.with_suffix(".partial.md").write_text(report(results, args), encoding="utf-8")
         text = report(results, args)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
