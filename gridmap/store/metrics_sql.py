@@ -81,6 +81,16 @@ def _one(cond):
     return sa.func.sum(sa.case((cond, 1), else_=0))
 
 
+def _layer(q, backend: str):
+    """A subquery the planner keeps as a layer (SQLite flattens subqueries, repeating every
+    expression per reference: LIMIT -1 stops that; PostgreSQL evaluates each column once anyway)."""
+    return (q.limit(-1) if backend == "sqlite" else q).subquery()
+
+
+def _flag(cond):
+    return sa.case((cond, 1), else_=0)
+
+
 def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                months: Sequence[tuple[str, dt.datetime]] | None = None,
                response_limit_hours: float | None = None) -> dict:
@@ -88,38 +98,50 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
 
     ``response_limit_hours``: the hotline's response limit (响应时限): a filed incident is
     responded when dispatched within that many hours of its report (as of ``as_of``).
+    Three layers, so each flag is computed once per incident: (1) the key and ``filed``,
+    (2) ``closed`` and ``overdue`` from it, (3) the sums.
     """
     t = _T
-    key = _key(by, months).label("key")
-    filed, closed, overdue = _flags(as_of)
     at = to_db_time(as_of)
-    due = sa.or_(closed, overdue)
     limit = float(response_limit_hours or 0)
-    responded = sa.and_(filed, t.c.dispatched_at.is_not(None), t.c.dispatched_at <= at,
-                        _hours(backend, t.c.dispatched_at, t.c.reported_at) <= limit)
+    cols = [t.c.status, t.c.closed_at, t.c.due_at, t.c.rework_count, t.c.reopen_count, t.c.extended, t.c.rating,
+            t.c.dispatched_at, t.c.reported_at]
+    one = _layer(sa.select(_key(by, months).label("key"),
+                           _flag(sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))).label("f"), *cols)
+                 .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end)), backend)
+    closed_now = sa.and_(one.c.f == 1, one.c.status == "closed",
+                         sa.or_(one.c.closed_at.is_(None), one.c.closed_at <= at))
+    two = _layer(sa.select(one, _flag(closed_now).label("c"),
+                           _flag(sa.and_(one.c.f == 1, sa.not_(closed_now), one.c.due_at.is_not(None),
+                                         one.c.due_at < at)).label("od")), backend)
+    x = two.c
+    closed, due = x.c == 1, sa.or_(x.c == 1, x.od == 1)
+    responded = sa.and_(x.f == 1, x.dispatched_at.is_not(None), x.dispatched_at <= at,
+                        _hours(backend, x.dispatched_at, x.reported_at) <= limit)
     # due a response: responded, or the limit has run out by as_of (one still inside it is not judged yet)
-    response_due = sa.and_(filed, sa.or_(responded, t.c.reported_at <= to_db_time(as_of - dt.timedelta(hours=limit))))
-    cols = [
+    late_enough = x.reported_at <= to_db_time(as_of - dt.timedelta(hours=limit))
+    sums = [
         sa.func.count().label("count"),
-        _one(filed).label("filed"),
-        _one(due).label("due"),
-        _one(closed).label("closed"),
-        _one(sa.and_(closed, t.c.closed_at.is_not(None), t.c.due_at.is_not(None), t.c.closed_at <= t.c.due_at))
+        sa.func.sum(x.f).label("filed"),
+        sa.func.sum(x.c + x.od).label("due"),
+        sa.func.sum(x.c).label("closed"),
+        _one(sa.and_(closed, x.closed_at.is_not(None), x.due_at.is_not(None), x.closed_at <= x.due_at))
         .label("closed_on_time"),
-        _one(overdue).label("overdue_open"),
-        _one(sa.and_(closed, t.c.rework_count > 0)).label("rework"),
-        _one(sa.and_(due, t.c.extended != 0)).label("extended"),
-        sa.func.count(t.c.rating).label("rated"),
-        sa.func.sum(t.c.rating).label("rating_sum"),
+        sa.func.sum(x.od).label("overdue_open"),
+        _one(sa.and_(closed, x.rework_count > 0)).label("rework"),
+        _one(sa.and_(due, x.extended != 0)).label("extended"),
+        sa.func.count(x.rating).label("rated"),
+        sa.func.sum(x.rating).label("rating_sum"),
         _one(responded).label("responded"),
-        _one(response_due).label("response_due"),
-        _one(sa.and_(closed, t.c.rating.is_not(None), t.c.reopen_count == 0)).label("resolved"),
-        _one(sa.and_(closed, t.c.rating.is_not(None))).label("resolution_asked"),
-        _one(t.c.rating >= 4).label("satisfied"),
+        _one(sa.and_(x.f == 1, sa.or_(late_enough, responded))).label("response_due"),
+        _one(sa.and_(closed, x.rating.is_not(None), x.reopen_count == 0)).label("resolved"),
+        _one(sa.and_(closed, x.rating.is_not(None))).label("resolution_asked"),
+        _one(x.rating >= 4).label("satisfied"),
     ]
-    q = sa.select(key, *cols).where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end))
-    if by != "all":  # "all" is one row, even over nothing (count 0)
-        q = q.group_by(sa.literal_column("key"))
+    if by == "all":  # one row, even over nothing (count 0)
+        q = sa.select(sa.literal("all").label("key"), *sums)
+    else:
+        q = sa.select(x.key, *sums).group_by(x.key)
     return {r["key"]: {name: (r[name] or 0) for name in SUMS} for r in conn.execute(q).mappings()}
 
 
