@@ -30,27 +30,43 @@ def incidents() -> None:
 @pass_ctx
 @_fail_cleanly
 def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
-    """Bulk import historical or hotline records from CSV (category, lon, lat, reported_at, ...)."""
+    """Bulk import historical or hotline records from CSV (category, lon, lat, reported_at, ...).
+
+    Streamed in batches (memory flat in the file's length) inside one transaction: a bad row
+    without --skip-bad, an error or a killed process leaves nothing written.
+    """
+    import contextlib
+
     from .errors import InputError
+    from .incidents.bulk import count_rows, import_csv
     from .incidents.model import Event
-    from .incidents.service import import_rows
 
     svc = _loop(obj, create=True)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    good, problems = import_rows(svc, rows, progress=_progress("check", unit="row"))
-    if errors_path and problems:
-        Path(errors_path).write_text("\n".join(problems) + "\n", encoding="utf-8")
-    if problems and not skip_bad:
-        raise InputError(f"{path}: {len(problems)} of {len(rows)} rows are bad; nothing was written "
-                         "(fix them, or pass --skip-bad)", problems)
-    if not dry_run:
-        items = [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": Path(path).name}), None)
-                 for i in good]
-        svc.repo.add_many(items)  # one transaction: a crash mid-import leaves all of it or none of it
+    name = Path(path).name
+
+    def items(good):
+        return [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": name}), None)
+                for i in good]
+
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(open(path, encoding="utf-8-sig", newline=""))
+        opened: list = []
+
+        def errors(problems: list[str]) -> None:  # the file is written only if some row is bad
+            if not opened:
+                opened.append(stack.enter_context(open(errors_path, "w", encoding="utf-8")))
+            opened[0].write("\n".join(problems) + "\n")
+
+        write = None if dry_run else stack.enter_context(svc.repo.writer())
+        result = import_csv(svc, fh, None if write is None else (lambda good: write(items(good))),
+                            total=count_rows(path), progress=_progress("import", unit="row"),
+                            errors=errors if errors_path else None)
+        if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
+            raise InputError(f"{path}: {result.bad:,} of {result.rows:,} rows are bad; nothing was written "
+                             "(fix them, or pass --skip-bad)", result.problems)
     verb = "imported" if not dry_run else "dry run: would import"
-    click.echo(f"{verb} {len(good):,} incidents from {path}; {len(problems):,} bad rows"
-               + (f" (see {errors_path})" if errors_path and problems else ""))
+    click.echo(f"{verb} {result.good:,} incidents from {path}; {result.bad:,} bad rows"
+               + (f" (see {errors_path})" if errors_path and result.bad else ""))
 
 
 @incidents.command(name="list")
@@ -92,8 +108,8 @@ def reroute(obj: _Ctx) -> None:
 
 
 @incidents.command()
-@click.option("--by", type=click.Choice(["grid", "zone", "worker", "category", "all", "month"]), default="zone",
-              show_default=True, help="Group by; `month` needs --history.")
+@click.option("--by", type=click.Choice(["grid", "zone", "town", "worker", "category", "all", "month"]), default="zone",
+              show_default=True, help="Group by (month: YYYY-MM of the report, local time; town: not with --history).")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--history", type=click.Path(exists=True, file_okay=False),
@@ -105,9 +121,9 @@ def reroute(obj: _Ctx) -> None:
 @pass_ctx
 @_fail_cleanly
 def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> None:
-    """结案率, 按期结案率, 返工率, 延期率, time to close and satisfaction per grid/zone/worker/category."""
+    """结案率, 按期结案率, 返工率, 延期率, time to close, satisfaction and the hotline's 三率 per group."""
     from .errors import InputError
-    from .incidents.metrics import compute, rank_zones
+    from .incidents.metrics import rank_zones
 
     settings = obj.settings()
     from zoneinfo import ZoneInfo
@@ -116,27 +132,38 @@ def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> 
     start, end = start.replace(tzinfo=tz), end.replace(tzinfo=tz)
     if not start < end:
         raise InputError(f"--from {start:%Y-%m-%d} must be before --to {end:%Y-%m-%d}")
+    hotline = None
     if history:
         from .scale.cluster import dask_client
-        from .scale.dask_metrics import compute_metrics, read_history
+        from .scale.dask_metrics import BY, compute_metrics, read_history
 
+        if by not in BY:
+            raise InputError(f"--by {by} is not available with --history (one of {', '.join(BY)})")
         with dask_client(scheduler, workers, processes=False):
             rows = compute_metrics(read_history(history), by, start, end, tz=settings.timezone)
-    elif by == "month":
-        raise InputError("--by month needs --history (the Dask path); use --from/--to for one period")
     else:
-        svc = _loop(obj)
-        rows = compute(svc.repo.query(start=start, end=end), by, start, end)
+        from .incidents.metrics_db import compute_db
+
+        # the database computes the sums: nothing is loaded into Python, and no web app is imported
+        repo = obj.services().store.incidents
+        rows, hotline = compute_db(repo, by, start, end, tz=tz,
+                                   response_limit_hours=settings.response_limit_hours)
     if as_json:
-        click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, default=str, indent=1))
+        out = [r.__dict__ | ({k: v for k, v in h.__dict__.items() if k != "key"} if hotline else {})
+               for r, h in zip(rows, hotline or rows)]
+        click.echo(json.dumps(out, ensure_ascii=False, default=str, indent=1))
         return
     pct = lambda v: "   -" if v is None else f"{v * 100:3.0f}%"
-    click.echo(f"{by:16s} {'count':>6} {'due':>5} {'结案率':>5} {'按期':>5} {'返工':>5} {'延期':>5} {'p90 h':>6} {'满意度':>5}")
-    for r in rows:
+    three = f" {'响应率':>4} {'解决率':>4} {'满意率':>4}" if hotline else ""
+    click.echo(f"{by:16s} {'count':>6} {'due':>5} {'结案率':>5} {'按期':>5} {'返工':>5} {'延期':>5} {'p90 h':>6} {'满意度':>5}"
+               + three)
+    for r, h in zip(rows, hotline or [None] * len(rows)):
         p90 = "-" if r.p90_hours_to_close is None else f"{r.p90_hours_to_close:.1f}"
         sat = "-" if r.satisfaction is None else f"{r.satisfaction:.2f}"
+        rates = (f" {pct(h.response_rate):>6} {pct(h.resolution_rate):>6} {pct(h.satisfaction_rate):>6}"
+                 if h is not None else "")
         click.echo(f"{str(r.key):16s} {r.count:6d} {r.due:5d} {pct(r.closure_rate):>6} {pct(r.on_time_rate):>6} "
-                   f"{pct(r.rework_rate):>6} {pct(r.extension_rate):>6} {p90:>6} {sat:>6}")
+                   f"{pct(r.rework_rate):>6} {pct(r.extension_rate):>6} {p90:>6} {sat:>6}" + rates)
     if by == "zone":
         flagged = [z["key"] for z in rank_zones(rows) if z["flag_lowest_satisfaction"]]
         if flagged:

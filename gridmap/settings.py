@@ -36,6 +36,7 @@ class Settings:
     work_hours: str = _setting("08:30-12:00,13:30-17:30", "Incidents: working periods of a day, for time limits in working hours.")
     holidays: str = _setting("", "Incidents: days off (comma-separated ISO dates) and, after a '|', make-up working days.")
     due_soon_hours: float = _setting(2.0, "Supervision: an open incident is 'nearly due' this many hours before its limit.")
+    response_limit_hours: float = _setting(2.0, "Metrics: the hotline's response limit (响应时限): a filed incident dispatched within this many hours of its report counts as responded (响应率).")
     report_rate_limit: str = _setting("30 per minute", "Web: anonymous reports allowed per client address.")
     proxy_hops: int = _setting(0, "Web: reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (0 = none, 1 = one nginx): the report limit then counts the real client address.")
     public_url: str = _setting("", "Printing: the web app's public address, for the QR code to the report page (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")

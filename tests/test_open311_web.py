@@ -439,7 +439,8 @@ def test_supervision_lists_and_metrics(app, client, disp):
 
     assert_error(client.get("/api/v1/supervision"), 401)
     r = client.get("/api/v1/supervision", headers=disp)
-    assert r.status_code == 200 and set(r.json) == {"as_of", "overdue", "due_soon"}
+    assert r.status_code == 200 and set(r.json) == {"as_of", "overdue", "due_soon", "overdue_total", "due_soon_total",
+                                                    "limit", "offset"}
     assert r.json["overdue"] == []
 
     due_at = svc.repo.get(late).due_at

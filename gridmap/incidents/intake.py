@@ -102,6 +102,8 @@ def _location(data: Mapping[str, Any], problems: list[str]) -> tuple[float, floa
         if abs(x) > 180 or abs(y) > 90:
             problems.append(f"location: ({x}, {y}) is out of range for lon/lat")
             return math.nan, math.nan
+    if crs.is_storage and not crs.special:  # lon/lat already (checked above): no transform to run
+        return x, y
     lon, lat = xy_to_storage(np.array([x]), np.array([y]), crs)
     if not (np.isfinite(lon[0]) and abs(lon[0]) <= 180 and abs(lat[0]) <= 90):
         problems.append(f"location: ({x}, {y}) is outside the valid area of {raw_crs}")

@@ -44,7 +44,7 @@ Durations
     order statistics: position ``0.9 * (n - 1)`` of the sorted list). Both ``None`` if none.
 
 Grouping (``compute(..., by=...)``)
-    ``grid`` -> grid_code, ``zone`` -> zone_code, ``worker`` -> assignee, ``category`` ->
+    ``grid`` -> grid_code, ``zone`` -> zone_code, ``town`` -> town_code, ``worker`` -> assignee, ``category`` ->
     category, ``all`` -> one group with key ``"all"`` (returned even when nothing is in range).
     Incidents without the key are NOT dropped: they form a group with key ``None``, so
     unassigned work stays visible. Only keys with at least one in-range incident appear.
@@ -80,6 +80,7 @@ EXCLUDED_STATUSES = frozenset({"rejected", "merged", "reported"})
 GROUP_FIELDS: dict[str, Callable[[Incident], str | None]] = {
     "grid": lambda inc: inc.grid_code,
     "zone": lambda inc: inc.zone_code,
+    "town": lambda inc: inc.town_code,
     "worker": lambda inc: inc.assignee,
     "category": lambda inc: inc.category,
     "all": lambda inc: "all",
@@ -259,6 +260,10 @@ def compute(
         if in_range(inc, start, end):
             groups.setdefault(keyfunc(inc), []).append(inc)
     return [summarize(key, groups[key], as_of) for key in sorted(groups, key=_key_order)]
+
+
+require_aware = _require_aware  # public names for gridmap.incidents.metrics_db
+key_order = _key_order
 
 
 # --- zone ranking -------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ class IncidentService:
         inc = self.repo.add(inc, event, reporter_token=token)
         return Filed(inc, dups, token, notified)
 
-    def _new_incident(self, rep: Report) -> Incident:
+    def _new_incident(self, rep: Report, assign: bool = True) -> Incident:
         cat = self.taxonomy.get(rep.category)
         inc = Incident(id="", category=rep.category, lon=rep.lon, lat=rep.lat, reported_at=rep.reported_at,
                        description=rep.description, source=rep.source, severity=rep.severity,
@@ -87,7 +87,8 @@ class IncidentService:
             inc.escalated = True
             if inc.handling_level == "department":
                 inc.department = cat.department
-        self._assign(inc)
+        if assign:  # a bulk import assigns whole batches at once (incidents.bulk.assign_many)
+            self._assign(inc)
         return inc
 
     def _assign(self, inc: Incident, plan: int | None = None) -> None:
@@ -295,7 +296,8 @@ class IncidentService:
         """Escalate every open incident whose time limit has passed (once); return them."""
         now = now or self.clock()
         out = []
-        for inc in self.repo.query(status=("dispatched", "in_progress"), order="due_at"):
+        # the database keeps only the late ones (not every open incident of the history)
+        for inc in self.repo.query(status=("dispatched", "in_progress"), order="due_at", due_before=now):
             if inc.due_at is None or inc.due_at >= now or inc.extra.get("overdue_escalated"):
                 continue
             before = inc.version
@@ -354,49 +356,15 @@ def _positive(value: Any, name: str) -> float:
 
 
 # -- bulk import of historical or hotline records ---------------------------------------------
-HISTORY_TIMES = ("dispatched_at", "due_at", "handled_at", "closed_at")
-
-
 def import_rows(svc: IncidentService, rows: list[dict], progress=None) -> tuple[list[Incident], list[str]]:
     """Validate and assign CSV rows (dicts of text); return (incidents, per-row problems).
 
-    Optional history columns (status, dispatched_at, due_at, handled_at, closed_at, rating,
-    assignee) let a year of closed cases be loaded as they were. Rows are not routed: they
-    keep the assignee they had.
+    For files, ``incidents.bulk.import_csv`` streams in batches instead (constant memory).
     """
-    from .model import STATUSES
+    from .bulk import assign_many, check_rows
 
-    good: list[Incident] = []
-    problems: list[str] = []
-    now = svc.clock()
-    for n, raw in enumerate(rows, start=2):
-        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k is not None}
-        body = {k: row.get(k) or None for k in ("category", "lon", "lat", "description", "reported_at",
-                                                 "reporter_name", "reporter_phone", "severity", "crs")}
-        body["severity"] = row.get("severity") or 1
-        body["source"] = row.get("source") or "import"
-        body["external_id"] = row.get("id") or row.get("external_id") or None
-        try:
-            inc = svc._new_incident(parse_report(body, svc.taxonomy, now, svc.tz))
-            status = row.get("status") or "reported"
-            if status not in STATUSES:
-                raise InputError(f"status: unknown status {status!r}")
-            inc.status = status
-            for name in HISTORY_TIMES:
-                if row.get(name):
-                    t = dt.datetime.fromisoformat(row[name])
-                    setattr(inc, name, t if t.tzinfo else t.replace(tzinfo=svc.tz))
-            if row.get("rating"):
-                inc.rating = int(row["rating"])
-            if row.get("assignee"):
-                inc.assignee = row["assignee"]
-            inc.source = body["source"]
-            good.append(inc)
-        except InputError as exc:
-            detail = "; ".join(exc.problems) if exc.problems else str(exc)
-            problems.append(f"row {n}" + (f" ({body['external_id']})" if body["external_id"] else "") + f": {detail}")
-        except ValueError as exc:
-            problems.append(f"row {n}: {exc}")
-        if progress is not None and (n % 2000 == 0 or n == len(rows) + 1):
-            progress(n - 1, len(rows))
+    good, problems = check_rows(svc, rows, first_line=2)
+    assign_many(svc, good)
+    if progress is not None:
+        progress(len(rows), len(rows))
     return good, problems

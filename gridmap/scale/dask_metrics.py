@@ -28,7 +28,7 @@ from ..incidents.model import STATUSES, Incident
 COLUMNS = ["id", "category", "lon", "lat", "grid_code", "zone_code", "assignee", "status", "reported_at", "due_at",
            "closed_at", "rework_count", "extended", "rating", "merged_into"]
 _KEY_COLUMN = {"grid": "grid_code", "zone": "zone_code", "worker": "assignee", "category": "category"}
-BY = sorted([*single.GROUP_FIELDS, "month"])
+BY = sorted([*(set(single.GROUP_FIELDS) - {"town"}), "month"])  # town_code is not in the Parquet columns
 _NONE = "\x00none"  # stands for a missing key inside Dask (group keys must not be null)
 _SUMS = ["count", "filed", "due", "closed", "closed_on_time", "overdue_open", "rework", "extended", "rated",
          "rating_sum"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import fields
-from typing import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 
 from ..errors import Conflict, NotFound
 from ..incidents.model import Event, Incident
 from . import schema
+from .bulk import copy_rows_pg, insert_rows
 
 UTC = dt.timezone.utc
 _TIME_FIELDS = ("reported_at", "dispatched_at", "due_at", "handled_at", "closed_at")
@@ -33,7 +35,8 @@ def from_db_time(t: dt.datetime | None) -> dt.datetime | None:
 
 
 def _row(inc: Incident) -> dict:
-    row = {name: getattr(inc, name) for name in _FIELDS}
+    row = dict(inc.__dict__)  # the dataclass's fields (faster than getattr one by one)
+    del row["id"]
     for name in _TIME_FIELDS:
         row[name] = to_db_time(row[name])
     for name in _BOOL_FIELDS:
@@ -65,17 +68,35 @@ class IncidentRepo:
 
     def add_many(self, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
         """Insert incidents and their first events in one transaction (bulk import)."""
-        t, te = schema.incidents, schema.incident_events
+        with self.writer() as write:
+            return write(items)
+
+    @contextmanager
+    def writer(self) -> Iterator[Callable[[Sequence[tuple[Incident, Event, str | None]]], list[Incident]]]:
+        """One transaction for many batches: ``write(items)`` inserts a batch; all commit at the end.
+
+        An error (or a killed process) before the end leaves nothing written, however many
+        batches went in: a streamed import is all or nothing, as the one-shot one was.
+        """
+        with self.store._begin() as conn:
+            yield lambda items: self._add_in(conn, items)
+
+    def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
+        te = schema.incident_events
         out = []
         rows = [{**_row(i), "reporter_token": tok} for i, _, tok in items]
-        with self.store._begin() as conn:
-            ids = self._insert_ids(conn, rows)
-            events = []
-            for new_id, (inc, ev, _) in zip(ids, items):
-                inc.id = str(new_id)
-                out.append(inc)
-                events.append(_event_row(ev, new_id))
-            if events:
+        ids = self._insert_ids(conn, rows)
+        events = []
+        for new_id, (inc, ev, _) in zip(ids, items):
+            inc.id = str(new_id)
+            out.append(inc)
+            events.append(_event_row(ev, new_id))
+        if events:
+            if self.store.backend == "sqlite":
+                insert_rows(conn, te, events)
+            elif len(events) >= 1000:
+                copy_rows_pg(conn, te, events, with_ids=False)
+            else:
                 conn.execute(te.insert(), events)
         return out
 
@@ -84,7 +105,9 @@ class IncidentRepo:
         t = schema.incidents
         if not rows:
             return []
-        if self.store.backend == "postgresql":  # executemany + RETURNING, batched by SQLAlchemy
+        if self.store.backend == "postgresql":
+            if len(rows) >= 1000:  # COPY with ids drawn from the sequence first
+                return copy_rows_pg(conn, t, rows)
             return list(conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows).scalars())
         # SQLite runs RETURNING row by row. Insert the first row to learn its id: from then on this
         # transaction holds the file's write lock, so the next ids are free and one executemany
@@ -92,7 +115,9 @@ class IncidentRepo:
         first = conn.execute(t.insert(), rows[0]).inserted_primary_key[0]
         ids = list(range(first, first + len(rows)))
         if len(rows) > 1:
-            conn.execute(t.insert(), [{**r, "id": i} for r, i in zip(rows[1:], ids[1:])])
+            for r, i in zip(rows[1:], ids[1:]):
+                r["id"] = i
+            insert_rows(conn, t, rows[1:])
         return ids
 
     def get(self, incident_id: str | int) -> Incident:
@@ -149,7 +174,7 @@ class IncidentRepo:
               start: dt.datetime | None = None,
               end: dt.datetime | None = None, limit: int | None = None, offset: int = 0,
               bbox: tuple[float, float, float, float] | None = None, order: str = "reported_at",
-              within_units: Sequence[str] | None = None) -> list[Incident]:
+              within_units: Sequence[str] | None = None, due_before: dt.datetime | None = None) -> list[Incident]:
         """Incidents matching every given filter, newest first (or by `order`).
 
         `within_units`: only incidents whose grid or zone is one of these unit codes.
@@ -174,6 +199,8 @@ class IncidentRepo:
             q = q.where(t.c.reported_at >= to_db_time(start))
         if end is not None:
             q = q.where(t.c.reported_at < to_db_time(end))
+        if due_before is not None:
+            q = q.where(t.c.due_at < to_db_time(due_before))
         if bbox is not None:
             q = q.where(t.c.lon >= bbox[0], t.c.lat >= bbox[1], t.c.lon <= bbox[2], t.c.lat <= bbox[3])
         q = q.order_by(t.c.due_at.asc() if order == "due_at" else t.c.reported_at.desc(), t.c.id.desc())
@@ -194,6 +221,27 @@ class IncidentRepo:
         """How many open incidents each person is assigned."""
         with self.store._connect() as conn:
             return dict(conn.execute(_OPEN_LOAD, {"people": list(people)}).all())
+
+    def metric_sums(self, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
+                    months=None, response_limit_hours: float | None = None) -> tuple[dict, dict]:
+        """Per-group sums and p90 neighbourhoods for the metrics (store/metrics_sql.py), one snapshot."""
+        from . import metrics_sql
+
+        b = self.store.backend
+        with self.store._connect() as conn:
+            sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
+            p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months)
+        return sums, p90
+
+    def supervision_page(self, now: dt.datetime, horizon: dt.datetime, limit: int = 100, offset: int = 0,
+                         zone_code: str | None = None, grid_codes: Sequence[str] | None = None,
+                         within_units: Sequence[str] | None = None) -> dict:
+        """Overdue and nearly-due open incidents, one page of each with totals (store/supervision_sql.py)."""
+        from . import supervision_sql
+
+        with self.store._connect() as conn:
+            out = supervision_sql.lists(conn, now, horizon, limit, offset, zone_code, grid_codes, within_units)
+        return {k: [_incident(r) for r in v] if isinstance(v, list) else v for k, v in out.items()}
 
     def count(self) -> int:
         """How many incidents the store holds."""

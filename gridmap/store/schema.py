@@ -129,9 +129,14 @@ incidents = Table(
     Index("ix_incidents_zone", "zone_code"),
     Index("ix_incidents_reported", "reported_at"),
     Index("ix_incidents_category_reported", "category", "reported_at"),
-    Index("ix_incidents_external_id", "external_id"),  # 0004: the board's search by number
-    Index("ix_incidents_queue", "status", "zone_code", "escalated", "due_at"),  # 0004: tab counts, covering
-    Index("ix_incidents_zone_reported", "zone_code", "reported_at"),  # 0004: a zone's page
+    Index("ix_incidents_external_id", "external_id"),  # 0005: the board's search by number
+    Index("ix_incidents_queue", "status", "zone_code", "escalated", "due_at"),  # 0005: tab counts, covering
+    Index("ix_incidents_zone_reported", "zone_code", "reported_at"),  # 0005: a zone's page
+    # migration 0006: metrics answered from the index alone; supervision by deadline
+    Index("ix_incidents_metrics", "reported_at", "status", "merged_into", "closed_at", "due_at", "dispatched_at",
+          "rework_count", "reopen_count", "extended", "rating", "grid_code", "zone_code", "town_code", "assignee",
+          "category"),
+    Index("ix_incidents_status_due", "status", "due_at"),
 )
 
 incident_events = Table(

@@ -100,18 +100,19 @@ def events(incident_id: str):
 
 @bp.get("/supervision")
 def supervision():
-    require()
-    from ..incidents.metrics import due_soon, overdue
-
+    """Overdue and nearly-due open incidents: one page of each (limit, offset), with totals."""
+    actor = require()
     s = loop()
     now = s.clock()
-    open_ = s.repo.query(status=OPEN_STATUSES, zone_code=request.args.get("zone"),
-                         grid_codes=_opt_list(request.args.get("grid")), order="due_at")
-    visible = [i for i in open_ if can_see(current_actor(), i)]
-    hours = s.services.settings.due_soon_hours
-    return jsonify({"as_of": now.astimezone(s.tz).isoformat(),
-                    "overdue": [_show(i) for i in overdue(visible, now)],
-                    "due_soon": [_show(i) for i in due_soon(visible, now, hours)]})
+    args = request.args
+    limit = min(_int(args.get("limit", 100), "limit"), 1000)
+    page = s.repo.supervision_page(now, now + dt.timedelta(hours=s.services.settings.due_soon_hours), limit=limit,
+                                   offset=_int(args.get("offset", 0), "offset"), zone_code=args.get("zone"),
+                                   grid_codes=_opt_list(args.get("grid")),
+                                   within_units=sorted(actor.units) if actor.role == "staff" else None)
+    return jsonify({"as_of": now.astimezone(s.tz).isoformat(), "limit": limit, "offset": _int(args.get("offset", 0), "offset"),
+                    "overdue_total": page["overdue_total"], "due_soon_total": page["due_soon_total"],
+                    "overdue": [_show(i) for i in page["overdue"]], "due_soon": [_show(i) for i in page["due_soon"]]})
 
 
 @bp.post("/supervision/run")
@@ -123,20 +124,23 @@ def supervise():
 @bp.get("/metrics")
 def metrics():
     require()
-    from ..incidents.metrics import compute, rank_zones
+    from ..incidents.metrics import rank_zones
+    from ..incidents.metrics_db import BY_DB, compute_db
 
     by = request.args.get("by", "grid")
-    if by not in ("grid", "zone", "worker", "category", "all"):
-        raise InputError("by: one of grid, zone, worker, category, all")
+    if by not in BY_DB:
+        raise InputError(f"by: one of {', '.join(BY_DB)}")
     start, end = _time(request.args.get("from")), _time(request.args.get("to"))
     if start is None or end is None:
         raise InputError("from and to: give the date range (ISO dates or times)")
     if start >= end:
         raise InputError(f"from ({start.date()}) must be before to ({end.date()})")
-    incs = loop().repo.query(start=start, end=end)
+    s = loop()
     # Deadlines are judged as of the end of the range, or now if the range runs into the future.
-    rows = compute(incs, by, start, end, as_of=min(end, loop().clock()))
-    out = {"by": by, "from": start.isoformat(), "to": end.isoformat(), "rows": [r.__dict__ for r in rows]}
+    rows, rates = compute_db(s.repo, by, start, end, as_of=min(end, s.clock()), tz=s.tz,
+                             response_limit_hours=s.services.settings.response_limit_hours)
+    out = {"by": by, "from": start.isoformat(), "to": end.isoformat(),
+           "rows": [r.__dict__ | {k: v for k, v in h.__dict__.items() if k != "key"} for r, h in zip(rows, rates)]}
     if by == "zone":
         out["ranking"] = rank_zones(rows)
     return jsonify(out)

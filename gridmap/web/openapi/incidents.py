@@ -49,6 +49,8 @@ SCHEMAS = {
                  starts_at=TIME, ends_at=TIME),
 }
 
+_HOTLINE_RATES = ("response_rate", "resolution_rate", "satisfaction_rate")
+_HOTLINE_COUNTS = ("responded", "response_due", "resolved", "closed_rated", "satisfied")
 _ID = path("incident_id", STR)
 # OpenAPI links: what a client (or a stateful fuzzer) can do next with a new incident's id.
 _INCIDENT_LINKS = {name: {"operationId": op_id, "parameters": {"incident_id": "$response.body#/id"}}
@@ -90,20 +92,26 @@ PATHS = {
         "The audit log of one incident", "listIncidentEvents", {"200": ok(array(ref("Event"))), **errors(401, 403, 404, 422)},
         params=[_ID], security=BEARER, tag=TAG)},
     "/api/v1/supervision": {"get": op(
-        "Overdue and nearly-due open incidents", "getSupervision",
-        {"200": ok(obj(["as_of", "overdue", "due_soon"], as_of=TIME, overdue=array(ref("Incident")),
+        "Overdue and nearly-due open incidents: one page of each, with totals", "getSupervision",
+        {"200": ok(obj(["as_of", "limit", "offset", "overdue_total", "due_soon_total", "overdue", "due_soon"], as_of=TIME,
+                       limit=INT, offset=INT, overdue_total=INT, due_soon_total=INT, overdue=array(ref("Incident")),
                        due_soon=array(ref("Incident")))), **errors(401, 403, 422)},
-        params=[query("zone"), query("grid", STR, "comma-separated grid codes")], security=BEARER, tag=TAG)},
+        params=[query("zone"), query("grid", STR, "comma-separated grid codes"),
+                query("limit", {"type": "integer", "minimum": 0}, "at most 1,000 per list (default 100)"),
+                query("offset", {"type": "integer", "minimum": 0})], security=BEARER, tag=TAG)},
     "/api/v1/supervision/run": {"post": op(
         "Escalate every overdue open incident", "runSupervision",
         {"200": ok(obj(["escalated"], escalated=array(STR))), **errors(401, 403)}, security=BEARER, tag=TAG)},
     "/api/v1/metrics": {"get": op(
-        "结案率, 按期结案率, 返工率, 延期率, time to close and satisfaction by group", "getMetrics",
-        {"200": ok(obj(["by", "from", "to", "rows"], by=STR, **{"from": TIME, "to": TIME}, rows=array(ref("Metrics")),
+        "结案率, 按期结案率, 返工率, 延期率, time to close, satisfaction and the hotline's 三率 by group (computed "
+        "by the database)", "getMetrics",
+        {"200": ok(obj(["by", "from", "to", "rows"], by=STR, **{"from": TIME, "to": TIME}, rows=array({"allOf": [
+            ref("Metrics"), obj(list(_HOTLINE_RATES + _HOTLINE_COUNTS), **{k: nullable(NUM) for k in _HOTLINE_RATES},
+                                **{k: INT for k in _HOTLINE_COUNTS})]}),
                        ranking=array({"allOf": [ref("Metrics"), obj(["rank", "flag_lowest_satisfaction"], rank=INT,
                                                                     flag_lowest_satisfaction=BOOL)]}))),
          **errors(401, 403, 422)},
-        params=[query("by", {"type": "string", "enum": ["grid", "zone", "worker", "category", "all"]}),
+        params=[query("by", {"type": "string", "enum": ["grid", "zone", "town", "worker", "category", "all", "month"]}),
                 query("from", TIME, required=True), query("to", TIME, required=True)], security=BEARER, tag=TAG)},
     "/api/v1/roster": {
         "get": op("Duty shifts overlapping [from, to)", "listShifts", {"200": ok(array(ref("Shift"))), **errors(401, 403, 422)},

@@ -1,0 +1,173 @@
+"""Dispatch metrics computed by the database (SQLite and PostgreSQL), not by Python loops.
+
+The definitions are those of ``gridmap.incidents.metrics`` (read its docstring); here each is
+one CASE expression summed per group in a single scan of the in-range incidents:
+
+    filed    status NOT IN (rejected, merged, reported) AND merged_into IS NULL
+    closed   filed AND status = 'closed' AND (closed_at IS NULL OR closed_at <= :as_of)
+    overdue  filed AND NOT closed AND due_at < :as_of            (due = closed + overdue)
+    on time  closed AND closed_at <= due_at (both set)
+    rework   closed AND rework_count > 0;   extended: due AND extended
+    hours    (closed_at - reported_at) in hours over closed incidents with closed_at
+
+The p90 of hours needs order statistics: ``ROW_NUMBER() OVER (PARTITION BY key ORDER BY
+hours)`` and ``COUNT(*) OVER (PARTITION BY key)`` (window functions: SQLite >= 3.25) pick the
+two rows around position ``0.9 * (n - 1)``, and the caller interpolates between them as
+numpy's "linear" percentile does. Hotline measures (三率) are sums of the same kind; see
+``gridmap.incidents.metrics_db`` for their definitions.
+
+Grouping keys: grid, zone, town (their codes), worker (assignee), category, all, and month
+(``YYYY-MM`` of reported_at in the caller's time zone, given as month boundaries in UTC so
+the query needs no time-zone support from the database).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from . import schema
+from .incidents import to_db_time
+
+EXCLUDED = ("rejected", "merged", "reported")
+KEY_COLUMNS = {"grid": "grid_code", "zone": "zone_code", "town": "town_code", "worker": "assignee",
+               "category": "category"}
+SUMS = ("count", "filed", "due", "closed", "closed_on_time", "overdue_open", "rework", "extended", "rated",
+        "rating_sum", "responded", "response_due", "resolved", "resolution_asked",
+        "satisfied")
+
+_T = schema.incidents
+
+
+def _hours(backend: str, a, b):
+    """Hours from b to a (naive UTC columns), as Python's ``(a - b).total_seconds() / 3600``.
+
+    Both backends first take the exact difference in whole microseconds, then divide in
+    IEEE doubles, so each value is bit-for-bit the one the Python metrics compute.
+    """
+    if backend == "postgresql":
+        us = sa.cast(sa.extract("epoch", a - b) * 1_000_000, sa.BigInteger)
+        return sa.cast(us, sa.Float) / sa.cast(1_000_000.0, sa.Float) / sa.cast(3600.0, sa.Float)
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds by strftime, microseconds from the text
+    # (strftime sees the fraction, in milliseconds: .9996 s would round up into the next second)
+    secs = (sa.cast(sa.func.strftime("%s", sa.func.substr(a, 1, 19)), sa.Integer)
+            - sa.cast(sa.func.strftime("%s", sa.func.substr(b, 1, 19)), sa.Integer))
+    micros = sa.cast(sa.func.substr(a, 21, 6), sa.Integer) - sa.cast(sa.func.substr(b, 21, 6), sa.Integer)
+    return (secs * 1_000_000 + micros) / 1_000_000.0 / 3600.0
+
+
+def _key(by: str, months: Sequence[tuple[str, dt.datetime]] | None):
+    if by == "all":
+        return sa.literal("all")
+    if by == "month":
+        # months: (label, end of that month in UTC), ascending; reported_at < end picks the first
+        whens = [(_T.c.reported_at < to_db_time(end), label) for label, end in months or ()]
+        return sa.case(*whens, else_=sa.null()) if whens else sa.null()
+    return _T.c[KEY_COLUMNS[by]]
+
+
+def _flags(as_of: dt.datetime):
+    t = _T
+    at = to_db_time(as_of)
+    filed = sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))
+    closed = sa.and_(filed, t.c.status == "closed", sa.or_(t.c.closed_at.is_(None), t.c.closed_at <= at))
+    overdue = sa.and_(filed, sa.not_(closed), t.c.due_at.is_not(None), t.c.due_at < at)
+    return filed, closed, overdue
+
+
+def _one(cond):
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+def _layer(q, backend: str):
+    """A subquery the planner keeps as a layer (SQLite flattens subqueries, repeating every
+    expression per reference: LIMIT -1 stops that; PostgreSQL evaluates each column once anyway)."""
+    return (q.limit(-1) if backend == "sqlite" else q).subquery()
+
+
+def _flag(cond):
+    return sa.case((cond, 1), else_=0)
+
+
+def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
+               months: Sequence[tuple[str, dt.datetime]] | None = None,
+               response_limit_hours: float | None = None) -> dict:
+    """{key: {sum name: value}} over incidents reported in [start, end), judged at ``as_of``.
+
+    ``response_limit_hours``: the hotline's response limit (响应时限): a filed incident is
+    responded when dispatched within that many hours of its report (as of ``as_of``).
+    Three layers, so each flag is computed once per incident: (1) the key and ``filed``,
+    (2) ``closed`` and ``overdue`` from it, (3) the sums.
+    """
+    t = _T
+    at = to_db_time(as_of)
+    limit = float(response_limit_hours or 0)
+    cols = [t.c.status, t.c.closed_at, t.c.due_at, t.c.rework_count, t.c.reopen_count, t.c.extended, t.c.rating,
+            t.c.dispatched_at, t.c.reported_at]
+    one = _layer(sa.select(_key(by, months).label("key"),
+                           _flag(sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))).label("f"), *cols)
+                 .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end)), backend)
+    closed_now = sa.and_(one.c.f == 1, one.c.status == "closed",
+                         sa.or_(one.c.closed_at.is_(None), one.c.closed_at <= at))
+    two = _layer(sa.select(one, _flag(closed_now).label("c"),
+                           _flag(sa.and_(one.c.f == 1, sa.not_(closed_now), one.c.due_at.is_not(None),
+                                         one.c.due_at < at)).label("od")), backend)
+    x = two.c
+    closed, due = x.c == 1, sa.or_(x.c == 1, x.od == 1)
+    responded = sa.and_(x.f == 1, x.dispatched_at.is_not(None), x.dispatched_at <= at,
+                        _hours(backend, x.dispatched_at, x.reported_at) <= limit)
+    # due a response: responded, or the limit has run out by as_of (one still inside it is not judged yet)
+    late_enough = x.reported_at <= to_db_time(as_of - dt.timedelta(hours=limit))
+    sums = [
+        sa.func.count().label("count"),
+        sa.func.sum(x.f).label("filed"),
+        sa.func.sum(x.c + x.od).label("due"),
+        sa.func.sum(x.c).label("closed"),
+        _one(sa.and_(closed, x.closed_at.is_not(None), x.due_at.is_not(None), x.closed_at <= x.due_at))
+        .label("closed_on_time"),
+        sa.func.sum(x.od).label("overdue_open"),
+        _one(sa.and_(closed, x.rework_count > 0)).label("rework"),
+        _one(sa.and_(due, x.extended != 0)).label("extended"),
+        sa.func.count(x.rating).label("rated"),
+        sa.func.sum(x.rating).label("rating_sum"),
+        _one(responded).label("responded"),
+        _one(sa.and_(x.f == 1, sa.or_(late_enough, responded))).label("response_due"),
+        _one(sa.and_(closed, x.rating.is_not(None), x.reopen_count == 0)).label("resolved"),
+        _one(sa.and_(closed, x.rating.is_not(None))).label("resolution_asked"),
+        _one(x.rating >= 4).label("satisfied"),
+    ]
+    if by == "all":  # one row, even over nothing (count 0)
+        q = sa.select(sa.literal("all").label("key"), *sums)
+    else:
+        q = sa.select(x.key, *sums).group_by(x.key)
+    return {r["key"]: {name: (r[name] or 0) for name in SUMS} for r in conn.execute(q).mappings()}
+
+
+def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
+             months: Sequence[tuple[str, dt.datetime]] | None = None) -> dict:
+    """{key: (n, sum of hours, {position: hours})}: per group, the count and sum of hours to close
+    and the sorted hours around position 0.9 (n-1). Hours are computed here only (not in
+    ``group_sums``): one expression per closed incident instead of two scans' worth."""
+    t = _T
+    _, closed, _ = _flags(as_of)
+    hours = _hours(backend, t.c.closed_at, t.c.reported_at).label("hours")
+    key = _key(by, months).label("key")
+    part = [key] if by != "all" else []
+    ranked = (sa.select(key, hours,
+                        (sa.func.row_number().over(partition_by=part or None, order_by=hours) - 1).label("i"),
+                        sa.func.count().over(partition_by=part or None).label("n"),
+                        sa.func.sum(hours).over(partition_by=part or None).label("total"))
+              .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end), closed,
+                     t.c.closed_at.is_not(None))
+              .subquery())
+    lo = sa.cast(0.9 * (ranked.c.n - 1), sa.Integer) if backend != "postgresql" \
+        else sa.cast(sa.func.floor(0.9 * (ranked.c.n - 1)), sa.Integer)
+    # positions lo-1 .. lo+2: the caller picks numpy's two (its float index may round either way)
+    q = sa.select(ranked.c.key, ranked.c.n, ranked.c.total, ranked.c.i, ranked.c.hours).where(
+        ranked.c.i >= lo - 1, ranked.c.i <= lo + 2)
+    out: dict = {}
+    for k, n, total, i, h in conn.execute(q).all():
+        out.setdefault(k, (n, float(total), {}))[2][i] = float(h)
+    return out
