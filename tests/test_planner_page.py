@@ -99,7 +99,7 @@ def test_planners_and_admins_get_the_page(client, user):
         assert r.status_code == 200 and len(r.data) > 1000
         r.close()
     assert 'id="no-plan"' in html  # no draft yet: the page offers to make one
-    assert '<a href="/planner">规划 Planner</a>' in html  # the header link
+    assert '<a href="/planner">规划<span class="en"> Planner</span></a>' in html  # the header link
 
 
 # -- the JSON twin ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ The rules are ``gridmap.incidents.metrics.overdue`` / ``due_soon`` (filed, open 
     due_soon  the same with                          now < due_at <= horizon
 
 both ordered by due_at then id, each with its total so a page can say "100 of 4,210".
-Backed by ix_incidents_status_due (migration 0004_scale).
+Backed by ix_incidents_status_due (migration 0006).
 """
 
 from __future__ import annotations
