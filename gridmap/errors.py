@@ -55,3 +55,16 @@ class Forbidden(GridmapError):
     """Logged in, but this role or person may not do this."""
 
     http_status = 403
+
+
+class TooLarge(GridmapError):
+    """The input is bigger than a configured limit (features, vertices, points): the message names it."""
+
+    http_status = 413
+
+
+class TooSlow(GridmapError):
+    """A computation ran past its time or memory budget and was stopped."""
+
+    http_status = 503
+    exit_code = 3

@@ -46,6 +46,12 @@ class Settings:
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")
     secret_key: str = _setting("", "Web: key that signs sessions; set it in production (empty = random per process).")
+    network_max_features: int = _setting(20000, "Limits: 多网合一 (networks) refuses a layer with more grids than this (413).")
+    network_max_vertices: int = _setting(500000, "Limits: 多网合一 (networks) refuses layers with more vertices than this in all (413).")
+    propose_max_points: str = _setting("bisect=200000,skater=500,maxp=300", "Limits: propose refuses more household points than this, per method (413): SKATER and max-p grow much faster than linearly.")
+    compute_timeout_s: float = _setting(60.0, "Limits: heavy geometry (propose, networks) runs in a child process stopped after this many seconds (503).")
+    compute_memory_mb: int = _setting(2048, "Limits: address-space limit of that child process in MB (0 = none); running out answers 503.")
+    max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, config: str | Path | None = None,

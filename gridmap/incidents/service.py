@@ -221,6 +221,10 @@ class IncidentService:
             inc.closed_at = now
         elif action == "extend":
             hours = _positive(data.get("hours"), "hours")
+            most = float(self.services.settings.max_extension_hours)
+            if hours > most:  # 1e7 hours put due_at in year 7699 after 20 s of calendar walking; 1e8 overflowed
+                raise InputError(f"hours: one extension adds at most {most:g} hours (setting max_extension_hours), "
+                                 f"got {hours:g} / 延期最多 {most:g} 小时")
             inc.due_at = self.calendar.deadline(inc.due_at or now, hours, _mode(cat))
             inc.extended = True
         elif action == "escalate":
