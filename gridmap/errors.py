@@ -68,3 +68,9 @@ class TooSlow(GridmapError):
 
     http_status = 503
     exit_code = 3
+
+
+class Throttled(GridmapError):
+    """Too many attempts (failed logins): wait and try again."""
+
+    http_status = 429

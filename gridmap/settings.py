@@ -45,12 +45,17 @@ class Settings:
     threads: int = _setting(0, "Bulk assign: worker threads (0 = one per CPU core).")
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")
-    secret_key: str = _setting("", "Web: key that signs sessions; set it in production (empty = random per process).")
+    secret_key: str = _setting("", "Web: key that signs sessions (empty = one generated once and kept in the store, shared by every worker).")
+    trusted_hosts: str = _setting("", "Web: comma-separated Host names the app answers to (others get 400); empty = any. With public_url set, links never echo the Host header.")
     network_max_features: int = _setting(20000, "Limits: 多网合一 (networks) refuses a layer with more grids than this (413).")
     network_max_vertices: int = _setting(500000, "Limits: 多网合一 (networks) refuses layers with more vertices than this in all (413).")
     propose_max_points: str = _setting("bisect=200000,skater=500,maxp=300", "Limits: propose refuses more household points than this, per method (413): SKATER and max-p grow much faster than linearly.")
     compute_timeout_s: float = _setting(60.0, "Limits: heavy geometry (propose, networks) runs in a child process stopped after this many seconds (503).")
     compute_memory_mb: int = _setting(2048, "Limits: address-space limit of that child process in MB (0 = none); running out answers 503.")
+    login_max_failures: int = _setting(5, "Web: failed logins of one account within login_lockout_minutes before logins to it are refused (429).")
+    login_max_failures_per_address: int = _setting(20, "Web: failed logins from one client address within login_lockout_minutes before its logins are refused (429).")
+    login_lockout_minutes: float = _setting(15.0, "Web: the window over which failed logins are counted.")
+    token_days: float = _setting(365.0, "Users: a new API token expires after this many days (0 = never); `users token --days` overrides it.")
     max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
     @classmethod

@@ -19,7 +19,7 @@ from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 DEFAULT_DB = "gridmap.db"
 
 
@@ -111,6 +111,15 @@ class SQLStore:
         if not hasattr(self, "_incidents"):
             self._incidents = IncidentRepo(self)
         return self._incidents
+
+    @property
+    def security(self):
+        """Sessions, tokens, login throttling and the shared secret key (store/security.py)."""
+        from .security import SecurityRepo
+
+        if not hasattr(self, "_security"):
+            self._security = SecurityRepo(self)
+        return self._security
 
     @property
     def plans(self):

@@ -75,6 +75,7 @@ def act(incident_id: str):
     if not isinstance(body, dict):
         raise InputError("send a JSON object: {\"action\": ..., \"version\": ..., \"note\": ...}")
     actor = current_actor() if body.get("reporter_token") else require()
+    check_csrf()  # a reporter_token in the body must not let a session-cookie write skip the CSRF check
     action = str(body.pop("action", "") or "")
     version = body.pop("version", None)
     if version is not None and not isinstance(version, int):
