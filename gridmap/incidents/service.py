@@ -13,6 +13,7 @@ import shapely
 
 from ..crs import distance_m
 from ..errors import Conflict, Forbidden, InputError
+from ..hashing import hash_secret
 from ..index import GridIndex
 from ..model import Level
 from .actors import PUBLIC, SYSTEM, Actor, can_see, check_action
@@ -60,7 +61,7 @@ class IncidentService:
         dups = self.duplicates_of(inc)
         if dups:
             inc.extra["possible_duplicates"] = [d.id for d in dups]
-        inc = self.repo.add(inc, event, reporter_token=token)
+        inc = self.repo.add(inc, event, reporter_token=hash_secret(token))  # kept hashed, like API tokens
         return Filed(inc, dups, token, notified)
 
     def _new_incident(self, rep: Report) -> Incident:
@@ -178,7 +179,7 @@ class IncidentService:
         data = dict(data or {})
         inc = self.repo.get(incident_id)
         token_ok = bool(data.get("reporter_token")) and secrets.compare_digest(
-            str(data.get("reporter_token")), self.repo.reporter_token(incident_id) or "")
+            hash_secret(str(data.get("reporter_token"))), self.repo.reporter_token(incident_id) or "")
         check_action(actor, inc, action, reporter_token_ok=token_ok)
         expected = inc.version if version is None else int(version)
         if version is not None and int(version) != inc.version:

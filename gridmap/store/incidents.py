@@ -106,7 +106,7 @@ class IncidentRepo:
         return _incident(r)
 
     def reporter_token(self, incident_id: str | int) -> str | None:
-        """The secret a reporter got at report time (to reopen or rate without an account)."""
+        """The SHA-256 of the secret a reporter got at report time (to reopen or rate without an account)."""
         t = schema.incidents
         with self.store._connect() as conn:
             return conn.execute(sa.select(t.c.reporter_token).where(t.c.id == _int_id(incident_id))).scalar()
