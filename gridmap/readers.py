@@ -148,6 +148,8 @@ def _check_geojson(path: Path) -> None:
             doc = json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path} is not valid GeoJSON: {exc}") from None
+    except RecursionError:  # [[[[... a hundred thousand deep: not a map, and not worth a 500
+        raise InputError(f"{path} is not valid GeoJSON: nested too deeply") from None
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind not in ("FeatureCollection", "Feature"):
         raise InputError(f"{path} is JSON but not a GeoJSON FeatureCollection or Feature (type: {kind!r})")

@@ -269,7 +269,7 @@ def test_staff_act_only_on_their_grids(loop):
     for i in (mine, theirs):
         walk(loop, i, "file", "dispatch")
     assert loop.act(mine, "start", p1).status == "in_progress"
-    with pytest.raises(Forbidden, match="not one of yours"):
+    with pytest.raises(Forbidden, match="not in your grids"):
         loop.act(theirs, "start", p1)
     with pytest.raises(Forbidden):
         loop.get(theirs, p1)

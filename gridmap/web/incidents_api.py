@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from ..errors import InputError
+from ..timebounds import check_moment
 from ..incidents.actors import can_see
 from ..incidents.model import OPEN_STATUSES
 from ..incidents.intake import EARLIEST_REPORT
@@ -187,6 +188,7 @@ def _time(raw) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(str(raw))
     except ValueError:
         raise InputError(f"{raw!r} is not an ISO 8601 date or time") from None
+    check_moment(t, str(raw))
     t = t if t.tzinfo else t.replace(tzinfo=loop().tz)
     if t < EARLIEST_REPORT:
         raise InputError(f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")

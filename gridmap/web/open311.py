@@ -13,6 +13,7 @@ import datetime as dt
 from flask import Blueprint, jsonify, request
 
 from ..errors import InputError, NotFound
+from ..timebounds import check_moment
 from ..incidents.model import FINAL_STATUSES, OPEN_STATUSES, STATUS_LABELS
 from .auth import current_actor
 from .incidents_api import loop
@@ -109,4 +110,5 @@ def _time(raw):
         t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{raw!r} is not a W3C/ISO 8601 date") from None
+    check_moment(t, "start_date/end_date")
     return t if t.tzinfo else t.replace(tzinfo=loop().tz)

@@ -31,6 +31,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ..errors import InputError
+from ..timebounds import check_day
 from ..model import Level
 from . import services
 from .auth import require
@@ -181,9 +182,10 @@ def _day(name: str) -> dt.datetime | None:
     if not raw:
         return None
     try:
-        return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(), dt.timezone.utc)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise InputError(f"{name!r} must be a date YYYY-MM-DD, got {raw!r}") from None
+    return dt.datetime.combine(check_day(day, name), dt.time(), dt.timezone.utc)
 
 
 def _level(raw: str | None) -> Level | None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..errors import InputError
 
@@ -49,11 +50,15 @@ def init_app(app: Flask, settings) -> None:
         app.config["TRUSTED_HOSTS"] = hosts
     img_src = " ".join(sorted({"'self'", "data:", "blob:", *_origins(settings.basemap_url)}))
 
+    if public is not None and public.netloc:  # never reflect the client's Host header into links
+        inner = getattr(app.wsgi_app, "app", None) if isinstance(app.wsgi_app, ProxyFix) else None
+        if inner is not None:  # inside ProxyFix: public_url wins over X-Forwarded-Host too
+            app.wsgi_app.app = _PublicHost(inner, public)
+        else:
+            app.wsgi_app = _PublicHost(app.wsgi_app, public)
+
     @app.before_request
     def _guard():
-        if public is not None and public.netloc:  # never reflect the client's Host header into links
-            request.environ["HTTP_HOST"] = public.netloc
-            request.environ["wsgi.url_scheme"] = public.scheme or "http"
         check_request_shape()
 
     @app.after_request
@@ -71,6 +76,18 @@ def init_app(app: Flask, settings) -> None:
 
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.filters["nonce_scripts"] = nonce_scripts
+
+
+class _PublicHost:
+    """WSGI middleware: every request is seen as addressed to `public_url` (host and scheme)."""
+
+    def __init__(self, app, public):
+        self.app, self.host, self.scheme = app, public.netloc, public.scheme or "http"
+
+    def __call__(self, environ, start_response):
+        environ["HTTP_HOST"] = self.host
+        environ["wsgi.url_scheme"] = self.scheme
+        return self.app(environ, start_response)
 
 
 def csp_nonce() -> str:
