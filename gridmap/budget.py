@@ -3,8 +3,8 @@
 A request handler busy in GEOS or spopt cannot be interrupted from Python (gunicorn's
 `timeout` only kills the whole worker, dropping every request it holds). So the work runs in
 a forked child: the parent waits at most `timeout_s` seconds, then kills it and raises
-TooSlow (503); the child's address space is capped with RLIMIT_AS so a runaway overlay
-answers 503 too instead of pushing the server into swap. A GridmapError raised in the child
+TooSlow (503); the child may map at most `memory_mb` MB more than it inherited (RLIMIT_AS),
+so a runaway overlay answers 503 too instead of pushing the server into swap. A GridmapError raised in the child
 (bad input) comes back as itself.
 
 Fork, not spawn: the child inherits the imported modules and the already-read input, so a
@@ -87,10 +87,20 @@ def run_bounded(fn: Callable[..., Any], *args: Any, timeout_s: float, memory_mb:
     raise RuntimeError(f"{what} failed in its worker process:\n{value}")
 
 
+def _address_space() -> int:
+    """This process's virtual size in bytes (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
 def _child(send, fn, args, kwargs, memory_mb: int) -> None:
     try:
         if memory_mb > 0:
-            limit = memory_mb * 1024 * 1024
+            # on top of what the fork already maps (a threaded worker's virtual size can be large)
+            limit = _address_space() + memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         try:
             out = ("ok", fn(*args, **kwargs))

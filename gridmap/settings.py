@@ -51,7 +51,7 @@ class Settings:
     network_max_vertices: int = _setting(500000, "Limits: 多网合一 (networks) refuses layers with more vertices than this in all (413).")
     propose_max_points: str = _setting("bisect=200000,skater=500,maxp=300", "Limits: propose refuses more household points than this, per method (413): SKATER and max-p grow much faster than linearly.")
     compute_timeout_s: float = _setting(60.0, "Limits: heavy geometry (propose, networks) runs in a child process stopped after this many seconds (503).")
-    compute_memory_mb: int = _setting(2048, "Limits: address-space limit of that child process in MB (0 = none); running out answers 503.")
+    compute_memory_mb: int = _setting(2048, "Limits: memory that child process may take beyond what it inherits, in MB (0 = no limit); running out answers 503.")
     login_max_failures: int = _setting(5, "Web: failed logins of one account within login_lockout_minutes before logins to it are refused (429).")
     login_max_failures_per_address: int = _setting(20, "Web: failed logins from one client address within login_lockout_minutes before its logins are refused (429).")
     login_lockout_minutes: float = _setting(15.0, "Web: the window over which failed logins are counted.")

@@ -163,3 +163,36 @@ def test_workers_share_one_secret_key(services):
     finally:
         a.extensions["gridmap"].store.close()
         b.extensions["gridmap"].store.close()
+
+
+def test_migration_0004_hashes_existing_reporter_tokens(db_url):
+    """A store at revision 0003 with a plaintext reporter token migrates; the reporter can still use it."""
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    import gridmap.store
+    from gridmap.hashing import hash_secret
+    from gridmap.store import normalise_url, open_store
+
+    engine = sa.create_engine(normalise_url(db_url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(gridmap.store.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(sa.text(
+            "INSERT INTO incidents (id, category, description, lon, lat, reported_at, source, severity, "
+            "reporter_token, status, assignment, handling_level) VALUES (1, 'exposed_rubbish', 'x', 116.1, 39.05, "
+            ":t, 'web', 1, 'plain-secret-token', 'reported', 'inside', 'grid')"),
+            {"t": dt.datetime(2026, 1, 1)})
+    engine.dispose()
+    store = open_store(db_url)
+    try:
+        assert store.info().schema_revision == "0004"
+        assert store.incidents.reporter_token(1) == hash_secret("plain-secret-token")
+        assert store.security.users() == []
+    finally:
+        store.close()
