@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import GridmapError, StoreUnavailable
 
 # An upload is saved as TMP/gridmap-<view>-<random>/<n>_<name>: the client sees only <name>.
-_TMP_PATH = re.compile(r"(?:/vsizip/)?" + re.escape(tempfile.gettempdir().rstrip("/")) + r"/gridmap-[\w-]+/(?:\d+_)?")
+_TMP_PATH = re.compile(r"(?:/vsizip/)?" + re.escape(tempfile.gettempdir().rstrip("/")) + r"/gridmap-[\w-]+/(?:\d+[_/])?")
 _ANY_TMP = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s'\":,]+")
 
 

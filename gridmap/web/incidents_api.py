@@ -188,11 +188,10 @@ def _time(raw) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(str(raw))
     except ValueError:
         raise InputError(f"{raw!r} is not an ISO 8601 date or time") from None
-    check_moment(t, str(raw))
-    t = t if t.tzinfo else t.replace(tzinfo=loop().tz)
-    if t < EARLIEST_REPORT:
+    if t.date() < EARLIEST_REPORT.date() or (t if t.tzinfo else t.replace(tzinfo=loop().tz)) < EARLIEST_REPORT:
         raise InputError(f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
-    return t
+    check_moment(t, str(raw))  # and not after 2199 (9999-12-31 overflowed in the time-zone shift)
+    return t if t.tzinfo else t.replace(tzinfo=loop().tz)
 
 
 def _int(raw, name: str) -> int:

@@ -209,7 +209,8 @@ def _codes(raw) -> list[str]:
 
 def _save(fs, folder: str, n: int) -> str:
     name = secure_filename(fs.filename or "") or f"upload{n}"
-    path = Path(folder) / f"{n}_{name}"
+    path = Path(folder) / str(n) / name  # a folder per upload: messages name the file as the user did
+    path.parent.mkdir(exist_ok=True)
     fs.save(path)
     return str(path)
 
