@@ -36,7 +36,7 @@ class Settings:
     due_soon_hours: float = _setting(2.0, "Supervision: an open incident is 'nearly due' this many hours before its limit.")
     report_rate_limit: str = _setting("30 per minute", "Web: anonymous reports allowed per client address.")
     proxy_hops: int = _setting(0, "Web: reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (0 = none, 1 = one nginx): the report limit then counts the real client address.")
-    public_url: str = _setting("", "Printing: the web app's public address, for the QR code to the report page (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")
+    public_url: str = _setting("", "The web app's public address: QR codes on printed maps, and every link the web app builds (status_url, OGC API links), instead of the request's Host header (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")
     tile_url: str = _setting("", "Printing: basemap tile source, a URL or path template with {z}/{x}/{y} (empty = no basemap: clean black-and-white pages).")
     basemap_url: str = _setting("", "Web maps: basemap tile URL template with {z}/{x}/{y} (a local tile server, Tianditu with its tk=KEY, OSM); several separated by ' | ' are stacked (e.g. Tianditu vec_w | cva_w). Empty = no basemap: a plain background, nothing fetched.")
     basemap_attr: str = _setting("", "Web maps: the basemap's attribution, shown in the map corner (most tile providers require one).")
