@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,7 +24,12 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
         n = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    # One key for every worker and server: the setting, else one generated once and kept in the
+    # store (a random key per process broke logins and CSRF across gunicorn workers).
+    app.config["SECRET_KEY"] = settings.secret_key or services.store.security.secret()
+    from .web.security import init_app as init_security
+
+    init_security(app, settings)  # cookie flags, security headers, request-shape guard
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more
     app.extensions["gridmap"] = services
     app.extensions["gridmap.incidents"] = incident_service(services)

@@ -88,6 +88,9 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     zones = [c.get(Level.zone.value, "") for c in index.chains]
     table = table.append_column("grid_code", pc.take(pa.array(index.codes.tolist(), pa.string()), where))
     table = table.append_column("zone_code", pc.take(pa.array(zones, pa.string()), where))
+    from .csvsafe import escape_arrow_table
+
+    table = escape_arrow_table(table)  # =1+1 in an input column must not become a formula in the output
     with atomic_path(dst) as tmp:
         pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return stats

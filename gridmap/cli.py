@@ -303,6 +303,7 @@ def _warm(app, warm_up) -> None:
 
 
 from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)
+from . import cli_users  # noqa: E402,F401  (registers `users list|disable|enable|passwd|revoke-token`)
 from . import cli_print  # noqa: E402,F401  (registers `print`)
 from . import cli_plans  # noqa: E402,F401  (registers `plan`)
 from . import cli_planning  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)

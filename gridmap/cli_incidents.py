@@ -206,10 +206,12 @@ def add_user(obj: _Ctx, username, role, person, password) -> None:
 @users.command(name="token")
 @click.argument("username")
 @click.option("--label", default="", help="What the token is for.")
+@click.option("--days", type=float, help="Days until the token expires [default: setting token_days; 0 = never].")
 @pass_ctx
 @_fail_cleanly
-def token(obj: _Ctx, username, label) -> None:
+def token(obj: _Ctx, username, label, days) -> None:
     """Create an API token for a user and print it (only its hash is stored)."""
     from .web.auth import create_token
 
-    click.echo(create_token(obj.services().store, username, label))
+    s = obj.services()
+    click.echo(create_token(s.store, username, label, days=s.settings.token_days if days is None else days))

@@ -165,15 +165,17 @@ def propose(obj: _Ctx, zone, points_path, barriers_path, households, grids, lock
 @click.option("--parent", help="Number the merged grids under this unit in the national style [default: M001...].")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the merged layer as GeoJSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the overlap report (and merge summary) as JSON.")
+@click.option("--repair", is_flag=True, help="Make invalid polygons valid (make_valid) instead of refusing them.")
 @pass_ctx
 @_fail_cleanly
-def networks(obj: _Ctx, layers, code_field, crs, min_layers, snap_m, min_area_m2, parent, out_path, as_json) -> None:
+def networks(obj: _Ctx, layers, code_field, crs, min_layers, snap_m, min_area_m2, parent, out_path, as_json,
+             repair) -> None:
     """多网合一: how grid layers overlap, and one merged layer following their shared boundaries."""
     from .planning.service import PlanningService
 
     svc = _planning(obj) if parent else PlanningService(None)  # comparing files needs no store
     report, merged = svc.networks(list(layers), code_field=code_field, crs=crs, min_layers=min_layers,
-                                             snap_m=snap_m, min_area_m2=min_area_m2, parent=parent)
+                                             snap_m=snap_m, min_area_m2=min_area_m2, parent=parent, repair=repair)
     if out_path:
         _write_json(out_path, merged.geojson())
     if as_json:

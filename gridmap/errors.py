@@ -62,3 +62,22 @@ class MissingExtra(GridmapError):
 
     http_status = 501
     exit_code = 2
+
+
+class TooLarge(GridmapError):
+    """The input is bigger than a configured limit (features, vertices, points): the message names it."""
+
+    http_status = 413
+
+
+class TooSlow(GridmapError):
+    """A computation ran past its time or memory budget and was stopped."""
+
+    http_status = 503
+    exit_code = 3
+
+
+class Throttled(GridmapError):
+    """Too many attempts (failed logins): wait and try again."""
+
+    http_status = 429

@@ -39,7 +39,7 @@ class Settings:
     response_limit_hours: float = _setting(2.0, "Metrics: the hotline's response limit (响应时限): a filed incident dispatched within this many hours of its report counts as responded (响应率).")
     report_rate_limit: str = _setting("30 per minute", "Web: anonymous reports allowed per client address.")
     proxy_hops: int = _setting(0, "Web: reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (0 = none, 1 = one nginx): the report limit then counts the real client address.")
-    public_url: str = _setting("", "Printing: the web app's public address, for the QR code to the report page (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")
+    public_url: str = _setting("", "The web app's public address: QR codes on printed maps, and every link the web app builds (status_url, OGC API links), instead of the request's Host header (empty = http://127.0.0.1:5000 for `print`, the request's own address on the web).")
     tile_url: str = _setting("", "Printing: basemap tile source, a URL or path template with {z}/{x}/{y} (empty = no basemap: clean black-and-white pages).")
     basemap_url: str = _setting("", "Web maps: basemap tile URL template with {z}/{x}/{y} (a local tile server, Tianditu with its tk=KEY, OSM); several separated by ' | ' are stacked (e.g. Tianditu vec_w | cva_w). Empty = no basemap: a plain background, nothing fetched.")
     basemap_attr: str = _setting("", "Web maps: the basemap's attribution, shown in the map corner (most tile providers require one).")
@@ -48,7 +48,18 @@ class Settings:
     threads: int = _setting(0, "Bulk assign: worker threads (0 = one per CPU core).")
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")
-    secret_key: str = _setting("", "Web: key that signs sessions; set it in production (empty = random per process).")
+    secret_key: str = _setting("", "Web: key that signs sessions (empty = one generated once and kept in the store, shared by every worker).")
+    trusted_hosts: str = _setting("", "Web: comma-separated Host names the app answers to (others get 400); empty = any. With public_url set, links never echo the Host header.")
+    network_max_features: int = _setting(20000, "Limits: 多网合一 (networks) refuses a layer with more grids than this (413).")
+    network_max_vertices: int = _setting(500000, "Limits: 多网合一 (networks) refuses layers with more vertices than this in all (413).")
+    propose_max_points: str = _setting("bisect=200000,skater=500,maxp=300", "Limits: propose refuses more household points than this, per method (413): SKATER and max-p grow much faster than linearly.")
+    compute_timeout_s: float = _setting(60.0, "Limits: heavy geometry (propose, networks) runs in a child process stopped after this many seconds (503).")
+    compute_memory_mb: int = _setting(2048, "Limits: memory that child process may take beyond what it inherits, in MB (0 = no limit); running out answers 503.")
+    login_max_failures: int = _setting(5, "Web: failed logins of one account within login_lockout_minutes before logins to it are refused (429).")
+    login_max_failures_per_address: int = _setting(20, "Web: failed logins from one client address within login_lockout_minutes before its logins are refused (429).")
+    login_lockout_minutes: float = _setting(15.0, "Web: the window over which failed logins are counted.")
+    token_days: float = _setting(365.0, "Users: a new API token expires after this many days (0 = never); `users token --days` overrides it.")
+    max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, config: str | Path | None = None,

@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import shapely
 
+from .csvsafe import escape_row
 from .errors import InputError
 from .model import ROLE_LABELS, Person, Role, Unit
 
@@ -157,7 +158,8 @@ def write_staff_csv(people: Iterable[Person], roles: Iterable[Role], units: dict
             for r in roles:
                 p = by_id.get(r.person_id)
                 u = units.get(r.unit_code)
-                w.writerow([r.person_id, p.name if p else "", (p.phone or "") if p else "", r.unit_code,
-                            u.name if u else "", u.level.value if u else "", r.role, ROLE_LABELS.get(r.role, "")])
+                w.writerow(escape_row([r.person_id, p.name if p else "", (p.phone or "") if p else "", r.unit_code,
+                                       u.name if u else "", u.level.value if u else "", r.role,
+                                       ROLE_LABELS.get(r.role, "")]))  # no formula injection (csvsafe)
                 n += 1
     return n

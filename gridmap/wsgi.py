@@ -11,9 +11,14 @@ import sys
 import threading
 
 from .app import create_app
+from .errors import GridmapError
 from .web.maps_pages import warm_up
 
-app = create_app()
+try:
+    app = create_app()
+except GridmapError as exc:  # a bad setting, a corrupt or unreachable store: one clear line, no traceback
+    print(f"gridmap: cannot start: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(exc.exit_code) from None
 
 
 def _warm() -> None:

@@ -154,7 +154,7 @@ def test_map_draws_the_package_tiles_in_chromium(tmp_path, sample_dir, package):
         tiles = []
         page.on("response", lambda r: tiles.append(r.status) if "/basemap/0/" in r.url else None)
         page.goto(base + "/map", wait_until="load")
-        page.wait_for_function("document.querySelectorAll('img.leaflet-tile-loaded').length >= 4", timeout=15000)
+        page.wait_for_function("() => document.querySelectorAll('img.leaflet-tile-loaded').length >= 4", timeout=15000)
         page.wait_for_timeout(500)
         shot = browser.screenshot(page, tmp_path, "map-mbtiles.png", full_page=False)
         assert tiles and set(tiles) <= {200, 204} and 200 in tiles

@@ -178,7 +178,7 @@ def test_dashboard_in_chromium(demo, tmp_path):
         page.fill("input[name=password]", "password123")
         page.click("button[type=submit]")
         page.wait_for_url("**/dashboard?as_of=2026-11-01")
-        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        page.wait_for_function("() => document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
         page.wait_for_selector("path.gm-hotspot")
         page.wait_for_selector("path.gm-warning")
         assert page.locator("table.db-zones tbody tr").count() == 34

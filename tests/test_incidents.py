@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from gridmap.errors import Conflict, Forbidden, InputError, NotFound
+from gridmap.hashing import hash_secret
 from gridmap.incidents.actors import PUBLIC, Actor
 from gridmap.incidents.model import STATUSES
 from gridmap.incidents.service import IncidentService
@@ -57,7 +58,7 @@ def test_inside_grid_routes_to_worker_and_tells_leader(loop):
     events = loop.repo.events(inc.id)
     assert [(e.action, e.to_status) for e in events] == [("report", "reported")]
     assert events[0].data["notified"] == ["P4"]
-    assert f.reporter_token and loop.repo.reporter_token(inc.id) == f.reporter_token
+    assert f.reporter_token and loop.repo.reporter_token(inc.id) == hash_secret(f.reporter_token) != f.reporter_token
 
 
 def test_roster_on_duty_wins(loop, clock):
@@ -277,7 +278,7 @@ def test_staff_act_only_on_their_grids(loop):
     for i in (mine, theirs):
         walk(loop, i, "file", "dispatch")
     assert loop.act(mine, "start", p1).status == "in_progress"
-    with pytest.raises(Forbidden, match="not one of yours"):
+    with pytest.raises(Forbidden, match="not in your grids"):
         loop.act(theirs, "start", p1)
     with pytest.raises(Forbidden):
         loop.get(theirs, p1)

@@ -172,7 +172,7 @@ def test_tapping_outside_the_district_in_chromium_is_refused_in_chinese(tmp_path
         page.goto(f"{base}/report", wait_until="load")
         page.wait_for_selector("path.leaflet-interactive")
         page.touchscreen.tap(*browser.map_point(page, "window.gridmap.reportMap", lon, lat))
-        page.wait_for_function("document.getElementById('loc-status').textContent.includes('辖区')")
+        page.wait_for_function("() => document.getElementById('loc-status').textContent.includes('辖区')")
         assert "不在本辖区内" in page.inner_text("#loc-status")
         page.select_option("#category", "exposed_rubbish")
         page.fill("#description", "辖区外")

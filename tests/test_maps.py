@@ -323,7 +323,7 @@ def test_overview_in_chromium(demo_server, tmp_path):
         page = b.new_page(viewport={"width": 1280, "height": 900})
         log = browser.watch(page)
         page.goto(base + "/map", wait_until="load")
-        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        page.wait_for_function("() => document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
         page.wait_for_selector(".marker-cluster, .awesome-marker")
         assert page.locator("path.gm-grid").count() >= 100
         assert page.locator(".gm-legend").count() == 2
@@ -515,17 +515,17 @@ def test_large_store_overview_in_chromium_loads_grids_by_bbox(demo_server, tmp_p
         with page.expect_response(lambda r: "/map/grids.geojson?bbox=" in r.url) as first:
             page.goto(base + "/map", wait_until="load")
         assert first.value.headers.get("content-encoding") == "gzip"
-        page.wait_for_function("window.gridmapDrawn", timeout=15000)  # drawn on a canvas: no <path> per grid
+        page.wait_for_function("() => window.gridmapDrawn", timeout=15000)  # drawn on a canvas: no <path> per grid
         assert _map_js(page, "Object.values(m._layers).filter(l => l._gmGrid).length") == 100
         page.get_by_text("在办事件 Open incidents", exact=True).first.click()  # markers off: click the grid
         p = grid.geometry.representative_point()
         with page.expect_response(lambda r: "/map/grids.geojson?bbox=" in r.url):
             _map_js(page, f"(m.setView([{p.y}, {p.x}], 14, {{animate: false}}), 0)")
-        page.wait_for_function("document.querySelectorAll('.gm-grid-label').length >= 1")  # labels from zoom 13 on
+        page.wait_for_function("() => document.querySelectorAll('.gm-grid-label').length >= 1")  # labels from zoom 13 on
         page.wait_for_timeout(300)
         x, y = browser.map_point(page, "window[document.querySelector('.folium-map').id]", p.x, p.y)
         page.mouse.click(x, y)
-        page.wait_for_function("document.querySelector('.leaflet-popup-content') && "
+        page.wait_for_function("() => document.querySelector('.leaflet-popup-content') && "
                                "!document.querySelector('.leaflet-popup-content').innerText.includes('…')")
         text = page.inner_text(".leaflet-popup-content")
         assert grid.code in text and all(n in text for n in team)
@@ -556,14 +556,14 @@ def test_overview_filters_in_chromium(demo_server, tmp_path):
         page = b.new_page(viewport={"width": 1280, "height": 900})
         log = browser.watch(page)
         page.goto(base + "/map", wait_until="load")
-        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        page.wait_for_function("() => document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
         page.select_option("select[name=category]", category)
         page.select_option("select[name=status]", "all")
         page.select_option("select[name=zone]", zone)
         with page.expect_navigation():
             page.click(".gm-filters button[type=submit]")
         assert f"category={category}" in page.url and f"zone={zone}" in page.url
-        page.wait_for_function("document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
+        page.wait_for_function("() => document.querySelectorAll('path.gm-grid').length >= 100", timeout=15000)
         assert page.inner_text("#gm-incident-count") == str(expected)
         # the map is framed on the zone: the zone's grids fill the view
         inside = _map_js(page, f"m.getBounds().contains([{grid.geometry.centroid.y}, {grid.geometry.centroid.x}])")

@@ -277,7 +277,9 @@ def test_staff_act_only_in_their_own_grids(app, client, disp):
     r = client.get(f"/api/v1/incidents/{other}", headers=p1)
     assert r.status_code == 200 and "reporter_phone" not in r.json
     assert_error(client.get(f"/api/v1/incidents/{other}/events", headers=p1), 403)
-    assert_error(act(client, other, "start", p1), 403, GRIDS[1])
+    r = act(client, other, "start", p1)  # issue #15: the 403 no longer names the other grid
+    assert_error(r, 403, "not in your grids")
+    assert GRIDS[1] not in r.get_data(as_text=True)
     assert get_private(client, other, disp)["status"] == "dispatched"
 
     r = act(client, mine, "start", p1)

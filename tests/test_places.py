@@ -123,12 +123,12 @@ def test_report_page_search_by_keyboard_in_chromium(tmp_path_factory, tmp_path):
             assert "神头镇驻地" in page.inner_text("#place-results")
             page.keyboard.press("ArrowDown")
             page.keyboard.press("Enter")
-            page.wait_for_function("document.getElementById('loc-status').textContent.includes('网格 Grid')")
+            page.wait_for_function("() => document.getElementById('loc-status').textContent.includes('网格 Grid')")
             status = page.inner_text("#loc-status")
             assert "神头镇" in status
             page.fill("#place-q", "没有这个地方")
             page.keyboard.press("Enter")
-            page.wait_for_function("document.getElementById('place-msg').textContent.includes('没有找到')")
+            page.wait_for_function("() => document.getElementById('place-msg').textContent.includes('没有找到')")
             browser.screenshot(page, tmp_path, "report-search-desktop.png")
             assert log.problems() == []
     finally:
@@ -155,7 +155,7 @@ def test_map_page_search_flies_to_the_town_in_chromium(tmp_path_factory, tmp_pat
             page.wait_for_selector("#place-results button")
             page.keyboard.press("ArrowDown")
             page.keyboard.press("Enter")
-            page.wait_for_function("window.gridmap.searchMarker() !== null")
+            page.wait_for_function("() => window.gridmap.searchMarker() !== null")
             page.wait_for_timeout(600)  # the fly animation
             c = page.evaluate("(() => { const m = window.gridmap.searchMarker()._map.getCenter(); return [m.lng, m.lat]; })()")
             assert town.geometry.envelope.buffer(0.01).covers(shapely.Point(*c))

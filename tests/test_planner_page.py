@@ -242,7 +242,7 @@ def frame(page, codes) -> None:
 
 
 def wait_idle(page) -> None:
-    page.wait_for_function("!window.gridmap.planner.busy()")
+    page.wait_for_function("() => !window.gridmap.planner.busy()")
 
 
 @dataclasses.dataclass
@@ -309,7 +309,7 @@ def test_planner_session_in_chromium(demo, tmp_path):
         page = run.page
         page.select_option("#plan-select", "1")  # another plan: the page opens it, read-only
         page.wait_for_url(f"{base}/planner?plan=1")
-        page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
+        page.wait_for_function("() => Object.keys(window.gridmap.planner.layers).length === 100")
         assert page.is_visible("#read-only") and page.is_disabled("#tool-split") and page.is_disabled("#publish")
         assert log.problems_except("409", "422") == [] and log.dialogs == [] and log.outside == []
         assert len([x for x in log.failed if "HTTP 409" in x]) == 2  # the stale merge and the refused publish
@@ -332,7 +332,7 @@ def _sign_in_and_make_a_draft(run: Run) -> None:
     run.n = int(page.url.rsplit("=", 1)[1])
     rec = ps.plan(run.n)
     assert (rec.status, rec.note, rec.author, rec.base_version) == ("draft", XSS, "planner1", 1)
-    page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
+    page.wait_for_function("() => Object.keys(window.gridmap.planner.layers).length === 100")
     assert XSS in page.inner_text("#plan-select") and page.locator("#plan-select img").count() == 0
     assert page.locator(".gm-label").count() > 10  # labelled where the grid is wide enough on screen
     page.wait_for_timeout(300)
@@ -346,7 +346,7 @@ def _split_colour_and_undo(run: Run, a, pole, line) -> None:
     lo, hi = int(h * (1 + biggest) / 2), h + 50  # A is within; each half of it will be under
     page.fill("#households", f"{lo}-{hi}")
     page.click("#targets button[type=submit]")
-    page.wait_for_function(f"document.getElementById('target-text').textContent === '{lo}–{hi}'")
+    page.wait_for_function(f"() => document.getElementById('target-text').textContent === '{lo}–{hi}'")
     wait_idle(page)
     twin = _twin(run.app, n, f"{lo}-{hi}")  # the twin's colours, to compare with the map
     within, under = twin["balance"]["colours"]["within"], twin["balance"]["colours"]["under"]
@@ -378,7 +378,7 @@ def _split_colour_and_undo(run: Run, a, pole, line) -> None:
     browser.screenshot(page, run.tmp_path, "planner-split.png")
 
     page.click("#tool-undo")
-    page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Undone')")
+    page.wait_for_function("() => document.getElementById('edit-msg').textContent.includes('Undone')")
     wait_idle(page)
     back = run.grids()
     assert len(back) == 100 and grid_count(page) == 100
@@ -402,7 +402,7 @@ def _split_then_move_an_area(run: Run, a, line) -> str:
     run.select(a)
     page.click("#tool-split")
     draw(page, stub)
-    page.wait_for_function("document.getElementById('edit-msg').className.includes('bad')")
+    page.wait_for_function("() => document.getElementById('edit-msg').className.includes('bad')")
     wait_idle(page)
     assert "does not cut" in page.inner_text("#edit-msg") and len(ps.repo.edits(n)) == 0  # refused, nothing written
     assert grid_count(page) == 100
@@ -469,7 +469,7 @@ def _lose_a_race_and_show_names_as_text(run: Run, b, c, d) -> None:
     ps.edit(n, "merge", {"codes": [b.code, c.code]}, author="someone else")
     run.select(b, c)
     page.click("#tool-merge")
-    page.wait_for_function("document.getElementById('edit-msg').textContent.includes('Conflict')")
+    page.wait_for_function("() => document.getElementById('edit-msg').textContent.includes('Conflict')")
     wait_idle(page)
     assert "reload" in page.inner_text("#edit-msg")
     assert grid_count(page) == 100 == len(run.grids())  # reloaded: B and C are one
@@ -507,7 +507,7 @@ def _coverage_impact_and_publish(run: Run, d, piece: str, removed: list[str]) ->
     ps.repo.apply_edit(n, "test-gap", {}, [_shrunk(run.grids()[d.code])], [], {d.code: ps.repo.unit_revs(n)[d.code]})
     assert page.is_disabled("#publish")
     page.click("#check-coverage")
-    page.wait_for_function("document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
+    page.wait_for_function("() => document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
     wait_idle(page)
     problems = PlanningService(s).coverage(plan=n)
     assert problems and any(p.kind == "gap" and d.code in p.codes for p in problems)
@@ -547,7 +547,7 @@ def _coverage_impact_and_publish(run: Run, d, piece: str, removed: list[str]) ->
     assert ps.plan(n).status == "draft" and s.store.current_plan() == 1  # refused: nothing changed
     page.check("#force")
     page.click("#publish")
-    page.wait_for_function("document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
+    page.wait_for_function("() => document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
     wait_idle(page)
     rec = ps.plan(n)
     assert (rec.status, rec.effective_from.isoformat(), s.store.current_plan()) == ("published", today, n)

@@ -265,13 +265,13 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.wait_for_selector("path.leaflet-interactive")
         assert grid.code in page.inner_text("#focus-grid")
         page.click("#use-location")  # no permission granted: a clear message, and the map still works
-        page.wait_for_function("document.getElementById('geo-msg').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('geo-msg').textContent.length > 0")
         assert "点选" in page.inner_text("#geo-msg")
         page.click("#submit")  # no location yet: the page says so, nothing is sent
         assert "Tap the map" in page.inner_text('[data-error-for="location"]')
 
         page.touchscreen.tap(*browser.map_point(page, "window.gridmap.reportMap", p.x, p.y))
-        page.wait_for_function(f"document.getElementById('loc-status').textContent.includes('{grid.code}')")
+        page.wait_for_function(f"() => document.getElementById('loc-status').textContent.includes('{grid.code}')")
         page.select_option("#category", "exposed_rubbish")
         assert page.inner_text("#category-hint")  # the category's description
         page.fill("#description", XSS)
@@ -301,7 +301,7 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page2.goto(f"{base}/report", wait_until="load")
         page2.wait_for_selector("path.leaflet-interactive")
         page2.click("#use-location")
-        page2.wait_for_function(f"document.getElementById('loc-status').textContent.includes('{grid.code}')")
+        page2.wait_for_function(f"() => document.getElementById('loc-status').textContent.includes('{grid.code}')")
         assert page2.locator(".leaflet-marker-icon").count() == 1
         located.close()
         phone.close()
@@ -328,27 +328,27 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
         page.wait_for_selector(".leaflet-popup-content")
         assert f"#{iid}" in page.inner_text(".leaflet-popup-content")
         row.locator('button[data-action="file"]').click()
-        page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('已立案')")
+        page.wait_for_function(f"() => document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('已立案')")
         row.locator('button[data-action="dispatch"]').click()  # the form offers the grid's people, the router's pick first
-        page.wait_for_function(f"!document.querySelector('tr[data-id=\"{iid}\"] select[name=assignee]').disabled")
+        page.wait_for_function(f"() => !document.querySelector('tr[data-id=\"{iid}\"] select[name=assignee]').disabled")
         row.locator("form.gm-actform button[type=submit]").click()
-        page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('已派遣')")
+        page.wait_for_function(f"() => document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('已派遣')")
         assert row.locator(".c-flags .moved").count() == 0  # still in "all", the tab shown (nothing leaves sight)
         assert svc.repo.get(iid).status == "dispatched"
 
         # someone else changes it meanwhile: the page's version is stale, the server says so (409)
         svc.act(iid, "escalate", Actor("other", "dispatcher"), data={"level": "zone"})
         row.locator('button[data-action="start"]').click()
-        page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .gm-msg.bad')")
+        page.wait_for_function(f"() => document.querySelector('tr[data-id=\"{iid}\"] .gm-msg.bad')")
         assert "reload" in row.locator(".gm-msg").inner_text()
         assert "已升级" in row.locator(".c-flags").inner_text()  # the row was reloaded
         row.locator('button[data-action="transfer"]').click()  # an action that needs input
         row.locator('input[name="grid_code"]').fill("nope")
         row.locator('input[name="note"]').fill("测试")
         row.locator("form.gm-actform button[type=submit]").click()
-        page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .gm-msg').textContent.includes('grid_code')")
+        page.wait_for_function(f"() => document.querySelector('tr[data-id=\"{iid}\"] .gm-msg').textContent.includes('grid_code')")
         row.locator('button[data-action="start"]').click()
-        page.wait_for_function(f"document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('处置中')")
+        page.wait_for_function(f"() => document.querySelector('tr[data-id=\"{iid}\"] .c-status').textContent.includes('处置中')")
         assert row.locator("form.gm-actform").count() == 0  # the transfer form closed on success
         page.wait_for_timeout(400)
         browser.screenshot(page, tmp_path, "board-actions.png", full_page=False)

@@ -181,7 +181,7 @@ def test_resident_journey_in_chromium(demo, tmp_path, device):
         page.wait_for_selector("path.leaflet-interactive")
         x, y = browser.map_point(page, "window.gridmap.reportMap", p.x, p.y)
         page.touchscreen.tap(x, y) if device == "phone" else page.mouse.click(x, y)
-        page.wait_for_function(f"document.getElementById('loc-status').textContent.includes('{grid.code}')")
+        page.wait_for_function(f"() => document.getElementById('loc-status').textContent.includes('{grid.code}')")
         page.select_option("#category", "exposed_rubbish")
         page.fill("#description", "垃圾桶满溢")
         shot(page, tmp_path, f"report-{device}.png")

@@ -53,7 +53,7 @@ def check_action(actor: Actor, inc: Incident, action: str, reporter_token_ok: bo
     if actor.role == "staff" and action in STAFF_ACTIONS:
         if can_see(actor, inc):
             return
-        raise Forbidden(f"incident {inc.id} is in grid {inc.grid_code}, not one of yours")
+        raise Forbidden(f"事件 {inc.id} 不在您的网格 / incident {inc.id} is not in your grids")  # no other grid's code
     if actor.is_public and action in REPORTER_ACTIONS:
         raise Forbidden(f"to {action} incident {inc.id} give the reporter token you received when reporting it")
     raise Forbidden(f"a {actor.role} may not {action} incidents")

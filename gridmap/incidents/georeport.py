@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..timebounds import check_moment
 from .model import FINAL_STATUSES, OPEN_STATUSES, STATUS_LABELS, Event, Incident
 
 WINDOW = dt.timedelta(days=90)  # GeoReport v2: a range "may not span more than 90 days"
@@ -140,10 +141,8 @@ def _time(raw: Any, name: str, tz: dt.tzinfo) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"{name}: {raw!r} 不是 W3C 时间 / is not a W3C date-time (e.g. 2026-05-01T00:00:00Z)") from None
-    t = t if t.tzinfo else t.replace(tzinfo=tz)
-    if t.year < 1970:
-        raise InputError(f"{name}: {raw!r} is before 1970-01-01")
-    return t
+    check_moment(t, name)  # 1970..2199: the edges of Python's range overflow when a window is shifted
+    return t if t.tzinfo else t.replace(tzinfo=tz)
 
 
 def _int(raw: Any, name: str, default: int, low: int, high: int) -> int:

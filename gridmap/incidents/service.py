@@ -13,6 +13,7 @@ import shapely
 
 from ..crs import distance_m
 from ..errors import Conflict, Forbidden, InputError
+from ..hashing import hash_secret
 from ..index import GridIndex
 from ..model import Level
 from . import dispatching
@@ -68,7 +69,7 @@ class IncidentService:
         dups = self.duplicates_of(inc)
         if dups:
             inc.extra["possible_duplicates"] = [d.id for d in dups]
-        inc = self.repo.add(inc, event, reporter_token=token)
+        inc = self.repo.add(inc, event, reporter_token=hash_secret(token))  # kept hashed, like API tokens
         return Filed(inc, dups, token, notified)
 
     def _new_incident(self, rep: Report, assign: bool = True) -> Incident:
@@ -193,7 +194,7 @@ class IncidentService:
         data = dict(data or {})
         inc = self.repo.get(incident_id)
         token_ok = bool(data.get("reporter_token")) and secrets.compare_digest(
-            str(data.get("reporter_token")), self.repo.reporter_token(incident_id) or "")
+            hash_secret(str(data.get("reporter_token"))), self.repo.reporter_token(incident_id) or "")
         check_action(actor, inc, action, reporter_token_ok=token_ok)
         expected = inc.version if version is None else int(version)
         if version is not None and int(version) != inc.version:
@@ -251,6 +252,10 @@ class IncidentService:
             inc.closed_at = now
         elif action == "extend":
             hours = _positive(data.get("hours"), "hours")
+            most = float(self.services.settings.max_extension_hours)
+            if hours > most:  # 1e7 hours put due_at in year 7699 after 20 s of calendar walking; 1e8 overflowed
+                raise InputError(f"hours: one extension adds at most {most:g} hours (setting max_extension_hours), "
+                                 f"got {hours:g} / 延期最多 {most:g} 小时")
             inc.due_at = self.calendar.deadline(inc.due_at or now, hours, _mode(cat))
             inc.extended = True
         elif action == "escalate":

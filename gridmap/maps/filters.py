@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from ..errors import InputError
+from ..timebounds import check_day
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
 
 ALL = "all"
@@ -124,9 +125,10 @@ def _date(raw: str | None, name: str) -> dt.date | None:
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise InputError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+    return check_day(day, name)
 
 
 def _statuses(raw: list[str]) -> tuple[str, ...]:

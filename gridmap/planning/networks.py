@@ -11,6 +11,7 @@ layers put a boundary between them. Areas and lengths in metres (local equal-are
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -31,6 +32,7 @@ class Layer:
     name: str
     codes: list[str]
     geoms: np.ndarray
+    repair: bool = False  # make invalid polygons valid (asked for: make_valid can be slow on a tangle)
 
     def __post_init__(self) -> None:
         self.geoms = np.asarray(self.geoms, dtype=object)
@@ -38,14 +40,20 @@ class Layer:
             raise InputError(f"layer {self.name}: {len(self.codes)} codes for {len(self.geoms)} shapes")
         if len(self.codes) == 0:
             raise InputError(f"layer {self.name} has no grids")
-        dup = sorted({c for c in self.codes if self.codes.count(c) > 1}) if len(set(self.codes)) < len(self.codes) else []
+        dup = sorted(c for c, n in Counter(self.codes).items() if n > 1)  # linear: one count per code
         if dup:
             raise InputError(f"layer {self.name}: duplicate codes {', '.join(dup[:5])}")
         bad = [c for c, g in zip(self.codes, self.geoms)
                if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon")]
         if bad:
             raise InputError(f"layer {self.name}: grids without a polygon: {', '.join(map(str, bad[:5]))}")
-        self.geoms = np.array([g if g.is_valid else _polygonal(shapely.make_valid(g)) for g in self.geoms], dtype=object)
+        invalid = np.flatnonzero(~shapely.is_valid(self.geoms))
+        if len(invalid) and not self.repair:
+            raise InputError(f"layer {self.name}: {len(invalid)} invalid polygons (fix them, or ask for repair: "
+                             f"--repair / repair=1) / 图层 {self.name} 有 {len(invalid)} 个无效多边形",
+                             [f"{self.codes[i]}: {shapely.is_valid_reason(self.geoms[i])}" for i in invalid])
+        if len(invalid):
+            self.geoms[invalid] = [_polygonal(shapely.make_valid(g)) for g in self.geoms[invalid]]
 
 
 def _check_layers(layers: Sequence[Layer]) -> MetricFrame:

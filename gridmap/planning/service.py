@@ -16,7 +16,8 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from ..errors import InputError, NotFound
+from ..budget import ComputeLimits, run_bounded
+from ..errors import InputError, NotFound, TooLarge
 from ..model import Level, Unit
 from .balance import GridBalance, Targets, grid_balance, summary
 from .coverage import Problem, check_coverage
@@ -94,8 +95,13 @@ class PlanningService:
                 weight_field: str | None = None, barriers_path: str | Path | None = None,
                 households: tuple[int, int] | None = None, grids: int | None = None, lock: Sequence[str] = (),
                 method: str = "bisect", plan: int | None = None, fresh_codes: bool = False,
-                points: tuple[np.ndarray, np.ndarray] | None = None, barriers: list | None = None) -> Proposal:
-        """Cut a zone into grids from household points (a file, or lon/lat + households arrays) and barriers."""
+                points: tuple[np.ndarray, np.ndarray] | None = None, barriers: list | None = None,
+                limits: ComputeLimits | None = None) -> Proposal:
+        """Cut a zone into grids from household points (a file, or lon/lat + households arrays) and barriers.
+
+        With `limits` (the web app's), more points than the method's limit are refused
+        (TooLarge) and the cutting runs in a child process with a time and memory budget.
+        """
         zone = self._unit(zone_code, plan)
         children = [u for u in self.store.units(plan=plan) if u.parent_code == zone.code]
         by_code = {u.code: u for u in children}
@@ -113,8 +119,14 @@ class PlanningService:
             serials = [int(c[len(zone.code):]) for c in used if c[len(zone.code):].isdigit()]
             first = max(serials, default=0) + 1
         level = children[0].level if children else None
-        return propose(zone, pts, weights, households=households, grids=grids, barriers=barriers or [],
-                       locked=[by_code[c] for c in lock], method=method, level=level, first_serial=first)
+        args = (zone, pts, weights)
+        opts = dict(households=households, grids=grids, barriers=barriers or [],
+                    locked=[by_code[c] for c in lock], method=method, level=level, first_serial=first)
+        if limits is None:
+            return propose(*args, **opts)
+        limits.check_points(method, len(pts))
+        return run_bounded(propose, *args, timeout_s=limits.compute_timeout_s, memory_mb=limits.compute_memory_mb,
+                           what=f"propose ({method})", **opts)
 
     def save_proposal(self, proposal: Proposal, draft: int, author: str | None = None) -> dict:
         """Replace the zone's grids in draft plan `draft` by the proposal, as one undoable edit."""
@@ -135,26 +147,34 @@ class PlanningService:
     # -- networks -------------------------------------------------------------------------------
     def networks(self, paths: Sequence[str | Path], code_field: str = "code", crs: str | None = None,
                  names: Sequence[str] | None = None, merge: bool = True, min_layers: int = 2, snap_m: float = 5.0,
-                 min_area_m2: float = 2000.0, parent: str | None = None) -> tuple[dict, Merged | None]:
-        """Overlap report of grid layers read from files, and (merge=True) the merged layer."""
+                 min_area_m2: float = 2000.0, parent: str | None = None, repair: bool = False,
+                 limits: ComputeLimits | None = None) -> tuple[dict, Merged | None]:
+        """Overlap report of grid layers read from files, and (merge=True) the merged layer.
+
+        With `limits` (the web app's), layers over the feature/vertex limits are refused
+        (TooLarge) and the overlay runs in a child process with a time and memory budget.
+        """
         if len(paths) < 2:
             raise InputError("give at least two layer files")
         names = list(names) if names else [Path(p).stem for p in paths]
         seen = Counter(names)
         names = [f"{n}#{i + 1}" if seen[n] > 1 else n for i, n in enumerate(names)]
-        layers = [read_layer(p, n, code_field, crs) for p, n in zip(paths, names)]
-        report = overlap_report(layers)
-        merged = None
-        if merge:
-            level = Level.grid
-            if parent is not None:
-                if self.store is None:
-                    raise InputError("numbering under --parent needs a store")
-                pu = self._unit(parent, None)
-                level = list(Level)[min(pu.level.rank + 1, len(Level) - 1)]
-            merged = merge_layers(layers, min_layers=min_layers, snap_m=snap_m, min_area_m2=min_area_m2,
-                                  level=level, parent_code=parent)
-        return report, merged
+        max_f = limits.network_max_features if limits else None
+        layers = [read_layer(p, n, code_field, crs, repair=repair, max_features=max_f) for p, n in zip(paths, names)]
+        if limits is not None:
+            check_vertices(layers, limits.network_max_vertices)
+        level = Level.grid
+        if merge and parent is not None:
+            if self.store is None:
+                raise InputError("numbering under --parent needs a store")
+            pu = self._unit(parent, None)
+            level = list(Level)[min(pu.level.rank + 1, len(Level) - 1)]
+        args = (layers, merge, dict(min_layers=min_layers, snap_m=snap_m, min_area_m2=min_area_m2,
+                                    level=level, parent_code=parent))
+        if limits is None:
+            return _networks_work(*args)
+        return run_bounded(_networks_work, *args, timeout_s=limits.compute_timeout_s,
+                           memory_mb=limits.compute_memory_mb, what="多网合一 networks")
 
     # -- helpers --------------------------------------------------------------------------------
     def _tree(self, plan: int | None):
@@ -192,11 +212,11 @@ class PlanningService:
 
 
 # -- files ------------------------------------------------------------------------------------------
-def _table(path, crs):
+def _table(path, crs, max_features: int | None = None):
     from ..crs import geoms_to_storage
     from ..readers import read_table
 
-    table = read_table(path, crs=crs)
+    table = read_table(path, crs=crs, max_features=max_features)
     ok = np.array([g is not None and not shapely.is_empty(g) for g in table.geoms], dtype=bool)
     if not ok.any():
         raise InputError(f"{path} holds no geometry")
@@ -234,14 +254,28 @@ def read_lines(path, crs: str | None) -> list:
     return [g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g for g in geoms]
 
 
-def read_layer(path, name: str, code_field: str, crs: str | None) -> Layer:
-    """One grid layer from a file: codes from `code_field`, lon/lat polygons."""
-    attrs, geoms = _table(path, crs)
+def _networks_work(layers: list[Layer], merge: bool, opts: dict) -> tuple[dict, Merged | None]:
+    """The overlap report and the merge (run in the budgeted child process on the web)."""
+    return overlap_report(layers), (merge_layers(layers, **opts) if merge else None)
+
+
+def check_vertices(layers: Sequence[Layer], limit: int) -> None:
+    """TooLarge when the layers hold more than `limit` vertices in all (the overlay grows with them)."""
+    total = int(sum(shapely.get_num_coordinates(lay.geoms).sum() for lay in layers))
+    if total > limit:
+        raise TooLarge(f"the layers hold {total} vertices, more than the limit of {limit} "
+                       f"(setting network_max_vertices) / 图层顶点数 {total} 超过上限 {limit}")
+
+
+def read_layer(path, name: str, code_field: str, crs: str | None, repair: bool = False,
+               max_features: int | None = None) -> Layer:
+    """One grid layer from a file: codes from `code_field`, lon/lat polygons (repaired only if asked)."""
+    attrs, geoms = _table(path, crs, max_features)
     if code_field not in attrs.columns:
         raise InputError(f"{path} has no column {code_field!r} for the grid codes (columns: "
                          f"{', '.join(map(str, attrs.columns)) or 'none'}): use --code-field")
     codes = [str(c).strip() for c in attrs[code_field].tolist()]
-    return Layer(name, codes, geoms)
+    return Layer(name, codes, geoms, repair=repair)
 
 
 def points_from_json(raw) -> tuple[np.ndarray, np.ndarray] | None:

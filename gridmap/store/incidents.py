@@ -131,7 +131,7 @@ class IncidentRepo:
         return _incident(r)
 
     def reporter_token(self, incident_id: str | int) -> str | None:
-        """The secret a reporter got at report time (to reopen or rate without an account)."""
+        """The SHA-256 of the secret a reporter got at report time (to reopen or rate without an account)."""
         t = schema.incidents
         with self.store._connect() as conn:
             return conn.execute(sa.select(t.c.reporter_token).where(t.c.id == _int_id(incident_id))).scalar()
@@ -333,10 +333,16 @@ class IncidentRepo:
     def token_user(self, token_hash: str) -> dict | None:
         """The user owning a token hash, or None."""
         t, u = schema.api_tokens, schema.users
-        q = sa.select(u).join(t, t.c.username == u.c.username).where(t.c.token_hash == token_hash)
+        q = (sa.select(u, t.c.expires_at.label("token_expires_at"))
+             .join(t, t.c.username == u.c.username).where(t.c.token_hash == token_hash))
         with self.store._connect() as conn:
             r = conn.execute(q).mappings().first()
-        return dict(r) if r else None
+        if r is None:
+            return None
+        row = dict(r)
+        if row["token_expires_at"] is not None and row["token_expires_at"].tzinfo is None:
+            row["token_expires_at"] = row["token_expires_at"].replace(tzinfo=UTC)  # SQLite keeps it naive
+        return row
 
 
 # Hot-path statements, built once: constructing a Core statement costs more than running it.

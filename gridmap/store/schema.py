@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String,
+    JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String,
     Table, UniqueConstraint, Index,
 )
 
@@ -170,6 +170,10 @@ users = Table(
     Column("role", String(16), nullable=False),  # admin | planner | dispatcher | staff
     Column("person_id", String(64)),
     Column("created_at", DateTime, nullable=False),
+    # migration 0004: a session cookie carries the generation it was issued in (bumped on logout,
+    # password change, disable), and a disabled user can neither log in nor use a token
+    Column("session_gen", Integer, nullable=False, default=0),
+    Column("disabled", Boolean, nullable=False, default=False),
 )
 
 api_tokens = Table(
@@ -179,6 +183,21 @@ api_tokens = Table(
     Column("username", String(64), ForeignKey("users.username"), nullable=False),
     Column("label", String),
     Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),  # migration 0004, naive UTC like every time here; NULL = no expiry
+)
+
+login_failures = Table(  # migration 0004: failed logins per "user:NAME" and "addr:IP", for throttling
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+app_secrets = Table(  # migration 0004: the session signing key generated once and shared by every worker
+    "app_secrets", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String, nullable=False),
 )
 
 # The offline gazetteer: named points a user imports (`gridmap places import`), searched by

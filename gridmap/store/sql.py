@@ -12,14 +12,14 @@ from typing import Callable, Iterable, Sequence
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from ..errors import Conflict, InputError, NotFound, StoreUnavailable
 from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 DEFAULT_DB = "gridmap.db"
 
 
@@ -79,6 +79,10 @@ class SQLStore:
                 self.migrate()
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach the database {self.display_url}: {exc.orig}") from None
+        except DatabaseError as exc:  # a corrupt file, or not a database at all (SQLite)
+            self.engine.dispose()
+            raise StoreUnavailable(f"{self.display_url} is not a usable gridmap database ({exc.orig}): "
+                                   "restore it from a backup or point --db at the right file") from None
 
     @property
     def display_url(self) -> str:
@@ -111,6 +115,15 @@ class SQLStore:
         if not hasattr(self, "_incidents"):
             self._incidents = IncidentRepo(self)
         return self._incidents
+
+    @property
+    def security(self):
+        """Sessions, tokens, login throttling and the shared secret key (store/security.py)."""
+        from .security import SecurityRepo
+
+        if not hasattr(self, "_security"):
+            self._security = SecurityRepo(self)
+        return self._security
 
     @property
     def plans(self):
@@ -361,6 +374,11 @@ class _Guard:
         finally:
             self._release()
         exc = exc_info[1]
+        if isinstance(exc, OperationalError) and "readonly" in str(exc.orig):
+            # a read-only database file (permissions, a full or read-only disk): an outage like any other
+            raise StoreUnavailable(f"the database {self.store.display_url} is read-only: {exc.orig}") from None
+        if "NUL (0x00)" in str(getattr(exc, "orig", exc) or ""):  # PostgreSQL text cannot hold NUL
+            raise InputError("text in the request contains a NUL character (%00) / 请求含有非法字符") from None
         if isinstance(exc, OperationalError) and exc.connection_invalidated:
             # The server dropped the connection mid-request (restart, failover): 503, like one that
             # cannot connect; the pool has discarded it, so the next request gets a fresh one.

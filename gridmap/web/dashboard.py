@@ -25,6 +25,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from .. import maps
 from ..errors import InputError
+from ..timebounds import check_day, check_moment
 from ..model import Level
 from . import maps_pages, services
 from .auth import current_actor, require
@@ -91,10 +92,11 @@ def _moment(name: str, tz: dt.tzinfo) -> dt.datetime | None:
         return None
     try:
         if len(raw) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(), tz)
+            return dt.datetime.combine(check_day(dt.date.fromisoformat(raw), name), dt.time(), tz)
         t = dt.datetime.fromisoformat(raw)
     except ValueError:
         raise InputError(f"{name} must be an ISO date (2026-11-01) or date-time, got {raw!r}") from None
+    check_moment(t, name)
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
 

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import re
+import tempfile
+
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import GridmapError
+from ..errors import GridmapError, StoreUnavailable
+
+# An upload is saved as TMP/gridmap-<view>-<random>/<n>_<name>: the client sees only <name>.
+_TMP_PATH = re.compile(r"(?:/vsizip/)?" + re.escape(tempfile.gettempdir().rstrip("/")) + r"/gridmap-[\w-]+/(?:\d+[_/])?")
+_ANY_TMP = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s'\":,]+")
+
+
+def public_detail(exc: GridmapError) -> str:
+    """What a client may read of an error: no server paths, no database location."""
+    if isinstance(exc, StoreUnavailable):
+        current_app.logger.error("store unavailable: %s", exc)  # the operator's log keeps the detail
+        return "数据库暂时不可用，请稍后再试 / the database is unavailable: try again shortly"
+    text = _TMP_PATH.sub("", str(exc))
+    return _ANY_TMP.sub("(temporary file)", text)
 
 
 def init_app(app: Flask) -> None:
@@ -13,7 +29,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(GridmapError)
     def _gridmap_error(exc: GridmapError):
-        return _respond(exc.http_status, type(exc).__name__, str(exc))
+        return _respond(exc.http_status, type(exc).__name__, public_detail(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

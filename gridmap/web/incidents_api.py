@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from ..errors import InputError
+from ..timebounds import check_moment
 from ..incidents.actors import can_see
 from ..incidents.model import OPEN_STATUSES
 from ..incidents.intake import EARLIEST_REPORT
@@ -75,6 +76,7 @@ def act(incident_id: str):
     if not isinstance(body, dict):
         raise InputError("send a JSON object: {\"action\": ..., \"version\": ..., \"note\": ...}")
     actor = current_actor() if body.get("reporter_token") else require()
+    check_csrf()  # a reporter_token in the body must not let a session-cookie write skip the CSRF check
     action = str(body.pop("action", "") or "")
     version = body.pop("version", None)
     if version is not None and not isinstance(version, int):
@@ -190,10 +192,10 @@ def _time(raw) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(str(raw))
     except ValueError:
         raise InputError(f"{raw!r} is not an ISO 8601 date or time") from None
-    t = t if t.tzinfo else t.replace(tzinfo=loop().tz)
-    if t < EARLIEST_REPORT:
+    if t.date() < EARLIEST_REPORT.date() or (t if t.tzinfo else t.replace(tzinfo=loop().tz)) < EARLIEST_REPORT:
         raise InputError(f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
-    return t
+    check_moment(t, str(raw))  # and not after 2199 (9999-12-31 overflowed in the time-zone shift)
+    return t if t.tzinfo else t.replace(tzinfo=loop().tz)
 
 
 def _int(raw, name: str) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from ..model import Level
 from . import services
@@ -22,26 +22,28 @@ def home():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Sign in with user name and password (the form carries a CSRF token)."""
-    from ..errors import Unauthorized
-    from .auth import check_login
+    from ..errors import Throttled, Unauthorized
+    from .auth import check_login, start_session
 
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
-            user = check_login(services().store, request.form.get("username", ""), request.form.get("password", ""))
-        except Unauthorized as exc:
-            error = str(exc)
+            user = check_login(services().store, request.form.get("username", ""), request.form.get("password", ""),
+                               address=request.remote_addr, settings=services().settings)
+        except (Unauthorized, Throttled) as exc:
+            error, status = str(exc), exc.http_status
         else:
-            session.clear()
-            session["user"] = user["username"]
+            start_session(user)
             return redirect(_local(request.args.get("next")) or url_for("pages.home"))
-    return render_template("login.html", error=error), (401 if error else 200)
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
-    session.clear()
+    """Sign out: the session ends on the server too (a saved cookie no longer works)."""
+    from .auth import end_session
+
+    end_session()
     return redirect(url_for("pages.home"))
 
 

@@ -14,7 +14,11 @@ admin (token or session + CSRF). Geometry is GeoJSON lon/lat, areas m².
   "points": [[lon, lat, households?], ...], "barriers": [GeoJSON geometry, ...], ...}:
   the proposed grids as a FeatureCollection with a "proposal" summary (and "saved").
 - `POST /networks`: multipart, two or more files `layer`; fields code_field, crs,
-  min_layers, snap_m, min_area_m2, parent: {"report", "merge", "merged": FeatureCollection}.
+  min_layers, snap_m, min_area_m2, parent, repair (1 = make invalid polygons valid; without
+  it they are refused, 422): {"report", "merge", "merged": FeatureCollection}.
+- Both are bounded (settings network_max_features, network_max_vertices, propose_max_points:
+  413 naming the limit) and run in a child process with compute_timeout_s / compute_memory_mb
+  (503 when over).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ..errors import InputError
+from ..timebounds import check_day
 from ..model import Level
 from . import services
 from .auth import require
@@ -92,7 +97,7 @@ def propose():
                            households=parse_range(body.get("households"), "households"), grids=_int("grids", body),
                            lock=_codes(body.get("lock")), method=body.get("method") or "bisect",
                            plan=draft if draft is not None else _int("plan", body), fresh_codes=draft is not None,
-                           points=pts, barriers=lines_from_geojson(body.get("barriers")))
+                           points=pts, barriers=lines_from_geojson(body.get("barriers")), limits=_limits())
     doc = prop.geojson()
     if draft is not None:
         doc["saved"] = svc.save_proposal(prop, draft, author=actor.username)
@@ -112,8 +117,15 @@ def networks():
             paths, code_field=f.get("code_field") or "code", crs=f.get("crs") or None,
             names=[Path(fs.filename or f"layer{n + 1}").stem for n, fs in enumerate(files)],
             min_layers=_int("min_layers", f) or 2, snap_m=_float("snap_m", f, 5.0),
-            min_area_m2=_float("min_area_m2", f, 2000.0), parent=f.get("parent") or None)
+            min_area_m2=_float("min_area_m2", f, 2000.0), parent=f.get("parent") or None,
+            repair=f.get("repair", "") in ("1", "true", "yes", "on"), limits=_limits())
     return jsonify({"report": report, "merge": merged.stats, "merged": merged.geojson()})
+
+
+def _limits():
+    from ..budget import ComputeLimits
+
+    return ComputeLimits.from_settings(services().settings)
 
 
 # -- parsing ------------------------------------------------------------------------------------------
@@ -170,9 +182,10 @@ def _day(name: str) -> dt.datetime | None:
     if not raw:
         return None
     try:
-        return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(), dt.timezone.utc)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise InputError(f"{name!r} must be a date YYYY-MM-DD, got {raw!r}") from None
+    return dt.datetime.combine(check_day(day, name), dt.time(), dt.timezone.utc)
 
 
 def _level(raw: str | None) -> Level | None:
@@ -196,7 +209,8 @@ def _codes(raw) -> list[str]:
 
 def _save(fs, folder: str, n: int) -> str:
     name = secure_filename(fs.filename or "") or f"upload{n}"
-    path = Path(folder) / f"{n}_{name}"
+    path = Path(folder) / str(n) / name  # a folder per upload: messages name the file as the user did
+    path.parent.mkdir(exist_ok=True)
     fs.save(path)
     return str(path)
 
