@@ -145,7 +145,8 @@ class PlanService:
         if p.get("line") is not None and p.get("parts") is not None:
             raise InputError("split: give either line or parts, not both")
         if p.get("line") is not None:
-            return edits.split_by_line(unit, drawn_line(parse_geometry(p["line"], "line"), "line"), make)
+            line = drawn_line(parse_geometry(p["line"], "line"), "line", self.services.settings.max_drawn_vertices)
+            return edits.split_by_line(unit, line, make)
         if p.get("parts") is not None:
             return edits.split_into_parts(unit, _int(p["parts"], "parts"), make)
         raise InputError("split: give a line (GeoJSON LineString) or parts (a number)")
@@ -160,7 +161,7 @@ class PlanService:
 
     def _reshape(self, version: int, p: Mapping) -> edits.EditResult:
         unit = self._unit(version, p.get("code"))
-        poly = drawn_polygon(parse_geometry(p.get("geometry"), "geometry"), "geometry", bool(p.get("repair")))
+        poly = self._drawn(p.get("geometry"), "geometry", p.get("repair"))
         neighbour = p.get("neighbour")
         if neighbour is not None:
             self._unit(version, neighbour)
@@ -172,8 +173,12 @@ class PlanService:
             return edits.move_points(src, dst, _points(p["points"]))
         if p.get("area") is None:
             raise InputError("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])")
-        area = drawn_polygon(parse_geometry(p["area"], "area"), "area", bool(p.get("repair")))
+        area = self._drawn(p["area"], "area", p.get("repair"))
         return edits.move_area(src, dst, area)
+
+    def _drawn(self, doc: Any, what: str, repair: Any):
+        s = self.services.settings
+        return drawn_polygon(parse_geometry(doc, what), what, bool(repair), s.max_drawn_vertices, s.max_repair_crossings)
 
     def _snap(self, version: int, p: Mapping) -> edits.EditResult:
         try:
