@@ -301,8 +301,10 @@ def test_impact_of_a_known_change(services, plans, draft, loop):
     assert imp["incidents"]["open"] == 2
     assert [(m["id"], m["from"], m["to"]) for m in imp["incidents"]["moving"]] == [(inc.id, G3, G2)]
     assert stays.id not in {m["id"] for m in imp["incidents"]["moving"]}
-    assert imp["staff_on_removed_grids"] == [{"person_id": "P6", "name": "杨磊", "unit_code": G3, "role": "leader"}]
-    assert [(t["code"], t["new_grid"]) for t in imp["teams"]] == [(NEW1, True)]
+    # offered to the successor G2, placed nowhere yet (the merged G2 keeps its own leader P4)
+    assert imp["staff_on_removed_grids"] == [{"person_id": "P6", "name": "杨磊", "unit_code": G3, "role": "leader",
+                                              "successors": [G2], "placed_in": []}]
+    assert [(t["code"], t["new_grid"]) for t in imp["teams"]] == [(NEW1, True)]  # inherited P1, P2 but no worker
     assert imp["coverage"] == []
     assert loop.repo.get(inc.id).grid_code == G3  # impact writes nothing
 
@@ -461,7 +463,7 @@ def test_migration_0003_upgrades_a_store_with_data(db_url):
     engine.dispose()
     store = open_store(db_url)  # migrates to the head revision
     try:
-        assert store.info().schema_revision == "0003"
+        assert store.info().schema_revision == "0004"  # 0003, then 0004 (plan_teams)
         assert store.current_plan() == 1 and store.plans.unit_revs(1) == {G1: 1}
         rec = store.plans.get(1)
         assert rec.published_at is not None and rec.rev == 0 and rec.effective_from == dt.date(2025, 1, 1)

@@ -16,7 +16,7 @@ from .conftest import GRIDS, ZONE
 
 def test_sample_loaded(services):
     info = services.store.info()
-    assert info.schema_revision == "0003"
+    assert info.schema_revision == "0004"
     assert info.plan == 1
     assert info.counts["grid"] == 3 and info.counts["zone"] == 1 and info.counts["county"] == 1
     assert info.counts["people"] == 8

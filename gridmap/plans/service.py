@@ -21,10 +21,12 @@ from ..store.plans import PlanRecord
 from . import edits
 from .checks import coverage_problems
 from .diff import diff_units
-from .impact import household_flows, incident_moves, staff_on_removed, teams
+from .impact import household_flows, incident_moves, staff_on_removed
 from .shapes import drawn_line, drawn_polygon, parse_geometry
+from .staffing import RULE as TEAM_RULE
+from .teams import Teams, by_code
 
-OPS = ("split", "merge", "reshape", "move", "snap", "rename")
+OPS = ("split", "merge", "reshape", "move", "snap", "rename", "staff")
 EDIT_LEVELS = (Level.grid, Level.micro)
 
 
@@ -41,6 +43,17 @@ class CoverageRefused(Conflict):
                          + "\n".join(lines) + more)
 
 
+class StaffingRefused(Conflict):
+    """Publishing refused: grids with open incidents lack a full 1+1+N team (HTTP 409)."""
+
+    def __init__(self, plan: int, gaps: list[dict]):
+        self.gaps = gaps
+        lines = [f"  - {g['code']} {g['name']}: {g['open_incidents']} open incident(s); {g['problem']}" for g in gaps]
+        super().__init__(f"网格缺少完整的1+1+N队伍，不能发布 / plan {plan}: {len(gaps)} grid(s) with open incidents lack "
+                         "a full team; staff them (gridmap plan staff) or publish with force and a reason:\n"
+                         + "\n".join(lines))
+
+
 class PlanService:
     """Versioned grid plans over one Services (store + indexes + settings)."""
 
@@ -49,6 +62,7 @@ class PlanService:
         self.store = services.store
         self.repo = services.store.plans
         self._incidents = incidents
+        self.teams = Teams(self)
 
     @property
     def incidents(self):
@@ -104,6 +118,11 @@ class PlanService:
             raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
         if op not in OPS:
             raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
+        if op == "staff":
+            _check_revs(version, rec, rev, _named_codes(op, params), self.repo.unit_revs(version))
+            out = self.teams.staff(version, params, rev, author)
+            self.services.forget_plan(version)
+            return out
         # The revisions are read before the units the edit is computed from: a change in
         # between is caught by the store, which checks them again inside its transaction.
         revs = self.repo.unit_revs(version)
@@ -114,8 +133,10 @@ class PlanService:
             return {"plan": version, "rev": rec.rev, "op": op, "created": [], "changed": [], "removed": [],
                     "revs": {}, "notes": result.notes}
         read = {c: revs[c] for c in touched if c in revs}
+        inherited = self.teams.inherited(version, op, params, result)
         new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
-                                       author=author, draft_rev=rev if isinstance(rev, int) else None)
+                                       author=author, draft_rev=rev if isinstance(rev, int) else None,
+                                       teams=inherited)
         self.services.forget_plan(version)
         after = self.repo.unit_revs(version, touched)
         return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
@@ -241,20 +262,33 @@ class PlanService:
         d = diff_units(old, new)
         removed = [r["code"] for r in d["removed"]]
         self.services.forget_plan(version)  # another process (web worker) may have edited the draft
-        moves = self.incidents.reroutes_under(version, self.incidents.clock())
+        roster = self.teams.roster(version)
+        moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))
         open_count = len(self.incidents.repo.query(status=_open_statuses()))
+        old_codes = {u.code for u in old}
+        gaps = [g | {"new_grid": g["code"] not in old_codes} for g in self.teams.gaps(version, roster, moves)]
+        changed = sorted({a["code"] for a in d["added"]} | {r["code"] for r in d["reshaped"]})
         return {
             "plan": version, "status": rec.status, "rev": rec.rev, "against": against, "diff": d["summary"],
             "households": household_flows(old, new),
             "incidents": {"open": open_count, "moving": incident_moves(moves)},
-            "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people()),
-            "teams": teams(new, {u.code for u in old}, self.store.roles()),
+            "staff_on_removed_grids": self.teams.offered(d["removed"], roster),
+            "teams": gaps,
+            "staffing_gaps": [g for g in gaps if g["blocks_publish"]],
+            "new_and_changed_teams": {c: self._members(roster, c) for c in changed},
+            "team_rule": TEAM_RULE,
             "coverage": self.coverage(version),
         }
 
+    @staticmethod
+    def _members(roster, code: str) -> dict:
+        from .staffing import members_by_role
+
+        return members_by_role(r for r in roster if r.unit_code == code)
+
     # -- publishing -------------------------------------------------------------------------
     def publish(self, version: int, effective_from: dt.date | str, force: bool = False,
-                author: str | None = None, rev: int | None = None) -> dict:
+                author: str | None = None, rev: int | None = None, reason: str | None = None) -> dict:
         """Publish a draft from a date, in one transaction with the re-routing of open incidents.
 
         Refused (Conflict, reasons listed) when the plan has coverage problems unless `force`;
@@ -262,6 +296,11 @@ class PlanService:
         for a date before the newest published plan's. Open incidents are re-routed now if the
         plan takes effect today or earlier; for a later date run `gridmap incidents reroute`
         on that day. `rev`: the draft revision the planner reviewed; Conflict if it was edited since.
+
+        Refused too (StaffingRefused) while a grid that would hold open incidents lacks a full
+        1+1+N team in the draft, unless `force` with a `reason` (kept on the plan). Re-routed
+        incidents are assigned by the routing rules of a new report, to the draft's teams,
+        and the draft's teams become the store's roles when the plan takes effect now.
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
@@ -279,16 +318,28 @@ class PlanService:
             raise CoverageRefused(version, problems)
         in_force = eff <= self.services.today()
         self.services.forget_plan(version)
-        moves = self.incidents.reroutes_under(version, self.incidents.clock()) if in_force else []
+        roster = self.teams.roster(version)
+        moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))
+        gaps = [g for g in self.teams.gaps(version, roster, moves) if g["blocks_publish"]]
+        reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+        if gaps and not force:
+            raise StaffingRefused(version, gaps)
+        if gaps and reason is None:
+            raise InputError("reason: 强制发布须说明理由 / a publish forced past staffing gaps needs a reason "
+                             f"({len(gaps)} grid(s) with open incidents lack a full team)")
+        moves = moves if in_force else []
         removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
                                                  self.store.units(level=Level.grid, plan=version))["removed"]]
+        offered = staff_on_removed(removed, self.store.roles(), self.store.people())  # before the roster changes
+        forced = bool(problems) or bool(gaps)
         self.repo.publish(version, eff, author, [(inc, before, events) for inc, before, _, events in moves],
-                          replaces=latest, draft_rev=rev)
+                          replaces=latest, draft_rev=rev, apply_roster=in_force, reason=reason if forced else None)
         self.services.refresh()
         return {"plan": version, "effective_from": eff.isoformat(), "in_force": in_force,
-                "replaces": latest, "forced": bool(problems), "coverage": problems,
+                "replaces": latest, "forced": forced, "coverage": problems,
+                "staffing_gaps": gaps, "reason": reason if forced else None, "roster_pending": not in_force,
                 "rerouted": incident_moves(moves), "reroute_pending": not in_force,
-                "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people())}
+                "staff_on_removed_grids": offered}
 
     def _latest_published(self) -> int:
         published = [p.version for p in self.repo.list() if p.status == "published"]
@@ -298,7 +349,7 @@ class PlanService:
 
 
 def _named_codes(op: str, p: Mapping) -> list[str]:
-    if op in ("split", "reshape", "rename"):
+    if op in ("split", "reshape", "rename", "staff"):
         return [str(p.get("code"))] + ([str(p["neighbour"])] if p.get("neighbour") else [])
     if op == "merge":
         return [str(c) for c in (p.get("codes") or [])]

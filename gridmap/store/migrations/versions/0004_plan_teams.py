@@ -1,0 +1,33 @@
+"""Drafts carry their 1+1+N teams (plan_teams) and a forced publish records its reason.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # One row per grid whose team the draft sets (inherited by a split or merge, or staffed by
+    # the planner): members [[person_id, role], ...]. Grids without a row keep the store's roles.
+    op.create_table(
+        "plan_teams",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("plan", sa.Integer, sa.ForeignKey("plans.version"), nullable=False),
+        sa.Column("unit_code", sa.String(32), nullable=False),
+        sa.Column("members", sa.JSON, nullable=False),
+        sa.UniqueConstraint("plan", "unit_code", name="uq_plan_teams_unit"),
+    )
+    op.add_column("plans", sa.Column("publish_reason", sa.String))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("plans") as batch:
+        batch.drop_column("publish_reason")
+    op.drop_table("plan_teams")
