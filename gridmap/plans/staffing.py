@@ -84,4 +84,5 @@ def gaps(units: Sequence[tuple[str, str, object]], roster: Sequence[Role], open_
 
 def members_by_role(team: Iterable[Role]) -> dict[str, list[str]]:
     """{"leader": [...], "instructor": [...], "worker": [...]} of one grid's team."""
+    team = list(team)
     return {role: _of(team, role) for role in GRID_ROLES}
