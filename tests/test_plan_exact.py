@@ -14,6 +14,7 @@ import pytest
 import shapely
 from shapely.geometry import mapping, shape
 
+from gridmap.crs import area_perimeter_m
 from gridmap.model import Level, Unit
 from gridmap.plans import PlanService, edits
 from gridmap.plans.diff import diff_units
@@ -31,8 +32,9 @@ def _demo_units() -> dict[str, Unit]:
     out = {}
     for f in feats:
         p = f["properties"]
-        out[p["code"]] = Unit(p["code"], p.get("name", ""), Level.grid, shape(f["geometry"]), p.get("parent_code"),
-                              p.get("households"), p.get("population"))
+        g = shape(f["geometry"])
+        out[p["code"]] = Unit(p["code"], p.get("name", ""), Level.grid, g, p.get("parent_code"),
+                              p.get("households"), p.get("population"), area_m2=area_perimeter_m(g)[0])
     return out
 
 
@@ -108,6 +110,22 @@ def test_a_stored_split_and_merge_back_is_no_change_in_plan_diff_or_impact(servi
     assert d["summary"] == {"added": 0, "removed": 0, "reshaped": 0, "renamed": 0, "unchanged": 3}, d
     imp = plans.impact(n)
     assert imp["diff"]["reshaped"] == 0 and imp["households"]["flows"] == []  # no area "moving in" from G2
+
+
+def test_a_split_takes_area_only_from_the_grid_split_not_its_neighbours():
+    """The new piece's cut points lie on the neighbours' edges: no phantom area "from" them (seen in
+    the demo with a 1e-9° precision grid: 0.1 m² from 371403202002001, 0.025 m² from 371403001001004)."""
+    from gridmap.plans.impact import household_flows
+
+    units = _demo_units()
+    res = edits.split_into_parts(units[CODE], 2, _codes)
+    new = [u for c, u in units.items() if c != CODE] + res.upserts
+    d = diff_units(list(units.values()), new)
+    assert [a["code"] for a in d["added"]] == [f"{CODE}-2"]
+    assert [f["code"] for f in d["added"][0]["from"]] == [CODE]
+    assert [r["code"] for r in d["reshaped"]] == [CODE] and d["summary"]["unchanged"] == len(units) - 1
+    flows = household_flows(list(units.values()), new)["flows"]
+    assert [(f["from"], f["to"]) for f in flows] == [(CODE, f"{CODE}-2")]
 
 
 def test_normalise_is_idempotent_and_orients_rings():

@@ -539,19 +539,28 @@ def _coverage_impact_and_publish(run: Run, d, piece: str, removed: list[str]) ->
 
     today = s.today().isoformat()
     page.fill("#effective-from", today)
-    page.click("#publish")
+    page.click("#publish")  # the confirm step names what will change, then the publish is refused
+    page.wait_for_selector("#confirm-box:not([hidden])")
+    assert "re-routed" in page.inner_text("#confirm-list")
+    page.click("#confirm-publish")
     page.wait_for_selector("#force-label:not([hidden])", timeout=60000)
+    page.wait_for_function("document.getElementById('publish-msg').textContent.includes('refused')", timeout=60000)
     wait_idle(page)
-    assert page.locator("#publish-reasons li").count() == len(impact["coverage"])
+    gaps = impact["staffing_gaps"]  # the demo's grids with open incidents but no full team refuse it too
+    assert page.locator("#publish-reasons li").count() == len(impact["coverage"]) + len(gaps)
     assert "gap" in page.inner_text("#publish-reasons") and "refused" in page.inner_text("#publish-msg")
     assert ps.plan(n).status == "draft" and s.store.current_plan() == 1  # refused: nothing changed
     page.check("#force")
+    page.fill("#force-reason", "测试 test: forced on purpose")
     page.click("#publish")
+    page.wait_for_selector("#confirm-box:not([hidden])")
+    page.click("#confirm-publish")
     page.wait_for_function("document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
     wait_idle(page)
     rec = ps.plan(n)
     assert (rec.status, rec.effective_from.isoformat(), s.store.current_plan()) == ("published", today, n)
     assert "forced" in page.inner_text("#publish-msg")
+    assert rec.publish_reason == ("测试 test: forced on purpose" if gaps else None)
     assert page.inner_text("#plan-status") == "已发布 published"
     assert "现行 in force" in page.locator("#plan-select option:checked").inner_text()
     assert "现行 in force" not in page.locator('#plan-select option[value="1"]').inner_text()

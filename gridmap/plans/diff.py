@@ -14,7 +14,7 @@ from typing import Sequence
 import shapely
 
 from ..model import Unit
-from .shapes import area_m2, local_area_m2, normalise, polygonal
+from .shapes import area_m2, is_sliver, local_area_m2, normalise, polygonal
 
 NOISE_M2 = 0.01  # m² on a local plane: below this an overlap is floating-point noise of shared edges
 
@@ -64,14 +64,16 @@ def _changed_m2(a, b) -> float:
 
     Both sides are normalised first (the form edits write), so a shape an edit wrote and the
     imported original it came back to compare equal; the rest is measured on a local plane,
-    where a zero-width sliver has no area (its geodesic area need not be 0).
+    where a zero-width sliver has no area (its geodesic area need not be 0); a difference
+    thinner than 1 mm on average (shapes.is_sliver) is noise along shared edges, not a change.
     """
     if shapely.equals_exact(a, b, 0):
         return 0.0
     na, nb = normalise(a), normalise(b)
     if shapely.equals_exact(na, nb, 0):
         return 0.0
-    return local_area_m2(polygonal(shapely.symmetric_difference(na, nb)))
+    changed = polygonal(shapely.symmetric_difference(na, nb))
+    return 0.0 if is_sliver(changed) else local_area_m2(changed)
 
 
 def overlap_pairs(old: Sequence[Unit], new: Sequence[Unit]) -> list[tuple[Unit, Unit, float]]:
@@ -83,7 +85,7 @@ def overlap_pairs(old: Sequence[Unit], new: Sequence[Unit]) -> list[tuple[Unit, 
     for i, j in zip(*tree.query([u.geometry for u in old], predicate="intersects")):
         u, v = old[int(i)], new[int(j)]
         common = polygonal(shapely.intersection(u.geometry, v.geometry))
-        if local_area_m2(common) <= NOISE_M2:  # slivers of shared edges, not land changing hands
+        if local_area_m2(common) <= NOISE_M2 or is_sliver(common):  # shared edges' noise, not land changing hands
             continue
         area = area_m2(common)
         if area > 0:

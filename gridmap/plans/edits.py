@@ -5,7 +5,7 @@ units it was given, and no two of them overlap. New pieces are cut from the old 
 shared cut lines (a split line, a strip edge, the planner's polygon), so neighbours meet
 vertex for vertex; what is left is floating-point noise far below a square millimetre.
 Geometry is EPSG:4326 lon/lat; areas reported in geodesic m². Every shape an edit writes is
-normalised (shapes.normalise: 1e-9° precision grid, no cut points left on straight edges,
+normalised (shapes.normalise: canonical ring order, no cut points left on straight edges,
 oriented rings), so an edit followed by its inverse gives back the very same coordinates.
 
 An edit never breaks a unit into pieces or lets one vanish: it refuses instead (InputError),
@@ -344,7 +344,7 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
 
 
 def _with_geometry(u: Unit, g: BaseGeometry) -> Unit:
-    """The unit with its new shape in canonical form (normalise: precision grid, oriented rings)."""
+    """The unit with its new shape in canonical form (shapes.normalise: no stray cut points, oriented rings)."""
     g = normalise(g)
     area, perimeter = area_perimeter_m(g)
     return replace(u, geometry=g, area_m2=area, perimeter_m=perimeter)

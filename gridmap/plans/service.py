@@ -33,14 +33,17 @@ EDIT_LEVELS = (Level.grid, Level.micro)
 class CoverageRefused(Conflict):
     """Publishing refused: the plan has gaps, overlaps or other coverage problems (HTTP 409)."""
 
-    def __init__(self, plan: int, problems: list[dict]):
+    def __init__(self, plan: int, problems: list[dict], gaps: list[dict] | None = None):
         self.problems = problems
+        self.gaps = list(gaps or [])  # staffing gaps found too (see StaffingRefused)
         lines = [f"  - {p['kind']} {','.join(p['codes']) or p['parent']}: {p['area_m2']} m² at "
                  f"lon {p['location']['lon']}, lat {p['location']['lat']}" + (f" ({p['detail']})" if p.get("detail") else "")
                  for p in problems[:50]]
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        staffing = (f"\n  and {len(self.gaps)} grid(s) with open incidents lack a full 1+1+N team: "
+                    + ", ".join(g["code"] for g in self.gaps[:20])) if self.gaps else ""
         super().__init__(f"plan {plan} has {len(problems)} coverage problem(s); fix them or publish with force:\n"
-                         + "\n".join(lines) + more)
+                         + "\n".join(lines) + more + staffing)
 
 
 class StaffingRefused(Conflict):
@@ -266,7 +269,8 @@ class PlanService:
         moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))
         open_count = len(self.incidents.repo.query(status=_open_statuses()))
         old_codes = {u.code for u in old}
-        gaps = [g | {"new_grid": g["code"] not in old_codes} for g in self.teams.gaps(version, roster, moves)]
+        gaps = [g | {"new_grid": g["code"] not in old_codes, "members": self._members(roster, g["code"])}
+                for g in self.teams.gaps(version, roster, moves)]
         changed = sorted({a["code"] for a in d["added"]} | {r["code"] for r in d["reshaped"]})
         return {
             "plan": version, "status": rec.status, "rev": rec.rev, "against": against, "diff": d["summary"],
@@ -314,14 +318,14 @@ class PlanService:
         if latest_eff is not None and eff < latest_eff:
             raise InputError(f"effective_from {eff} is before plan {latest}'s ({latest_eff}): plans take effect in order")
         problems = self.coverage(version)
-        if problems and not force:
-            raise CoverageRefused(version, problems)
         in_force = eff <= self.services.today()
         self.services.forget_plan(version)
         roster = self.teams.roster(version)
         moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))
         gaps = [g for g in self.teams.gaps(version, roster, moves) if g["blocks_publish"]]
         reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+        if problems and not force:
+            raise CoverageRefused(version, problems, gaps)  # every reason at once
         if gaps and not force:
             raise StaffingRefused(version, gaps)
         if gaps and reason is None:

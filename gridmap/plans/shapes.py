@@ -179,7 +179,7 @@ def shared_length(a: BaseGeometry, b: BaseGeometry) -> float:
     return float(shapely.length(common)) if not common.is_empty else 0.0
 
 
-GRID_DEG = 1e-9  # the precision grid of edited shapes: 1e-9° is about 0.1 mm on the ground
+GRID_DEG = 1e-9  # vertices closer than this (about 0.1 mm) to the line through their neighbours are dropped
 
 
 def normalise(geom: BaseGeometry) -> BaseGeometry:
@@ -188,19 +188,33 @@ def normalise(geom: BaseGeometry) -> BaseGeometry:
     Steps: GEOS normalize (ring order, start vertex); drop vertices within GRID_DEG of the
     line through their neighbours (cut points an overlay left on a straight edge: they move
     the geodesic area by tens of m² on a km-long edge, the phantom "+92 m²" of a
-    split-then-merge); snap to the GRID_DEG precision grid (shapely.set_precision, snap
-    rounding keeps it valid); exterior rings anticlockwise, holes clockwise (RFC 7946).
-    Lon/lat in, lon/lat out.
+    split-then-merge); exterior rings anticlockwise, holes clockwise (RFC 7946).
+    Lon/lat in, lon/lat out. Coordinates are not snapped to a precision grid
+    (shapely.set_precision): a cut point lies on an untouched neighbour's edge, and moving it
+    to a 1e-9° grid opened 0.1 m² overlaps with that neighbour along km-long edges (measured
+    on the demo); the overlay's own float error is ~1e-15°.
     """
     if geom is None or geom.is_empty:
         return geom
     g = shapely.normalize(geom)  # starts each ring at an extreme vertex, which simplify keeps
-    g = shapely.simplify(g, GRID_DEG, preserve_topology=True)
-    g = shapely.set_precision(g, GRID_DEG)
-    g = polygonal(g)
+    g = polygonal(shapely.simplify(g, GRID_DEG, preserve_topology=True))
     if g.is_empty:
         return g
     return shapely.orient_polygons(shapely.normalize(g), exterior_cw=False)
+
+
+def is_sliver(geom: BaseGeometry, width_m: float = 0.001) -> bool:
+    """True when a (multi)polygon is thinner on average than `width_m` (area < width x half perimeter).
+
+    The remains of two shapes sharing an edge with float noise are slivers of any length;
+    land that changes hands is not. Local-plane metres.
+    """
+    if geom is None or geom.is_empty:
+        return True
+    lat = geom.centroid.y
+    k = 111_195.08
+    perimeter_m = float(geom.length) * k * max(float(np.cos(np.radians(lat))), 0.5)
+    return local_area_m2(geom) < width_m * perimeter_m / 2
 
 
 def local_area_m2(geom: BaseGeometry) -> float:

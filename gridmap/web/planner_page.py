@@ -42,7 +42,9 @@ def page():
     if actor.is_public or actor.role not in PLANNER_ROLES:
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
     data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
-    return render_template("planner.html", data=data, urls=_urls(data))
+    from ..plans.staffing import RULE
+
+    return render_template("planner.html", data=data, urls=_urls(data), team_rule=RULE)
 
 
 @bp.get("/planner.json")
@@ -81,6 +83,7 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
         if chosen else None,
         "targets": {"households": list(rng) if rng else None,
                     "default": not households, "rule": "min <= households <= max"},
+        "people": [{"id": p.person_id, "name": p.name} for p in services().store.people()] if chosen else [],
         "balance": {"labels": BALANCE, "colours": COLOURS,
                     "counts": {k: sum(1 for r in rows if r["balance"] == k) for k in BALANCE},
                     "grids": rows},

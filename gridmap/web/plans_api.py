@@ -85,7 +85,8 @@ def plan_service() -> PlanService:
 
 @bp.errorhandler(CoverageRefused)
 def _refused(exc: CoverageRefused):
-    return jsonify({"status": 409, "title": "CoverageRefused", "detail": str(exc), "problems": exc.problems}), 409
+    return jsonify({"status": 409, "title": "CoverageRefused", "detail": str(exc), "problems": exc.problems,
+                    "gaps": exc.gaps}), 409
 
 
 @bp.errorhandler(StaffingRefused)

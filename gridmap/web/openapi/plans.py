@@ -51,11 +51,12 @@ SCHEMAS = {
                          in_force=BOOL, replaces=INT, forced=BOOL, coverage=array(ref("CoverageProblem")),
                          rerouted=array(ref("MovingIncident")), reroute_pending=BOOL,
                          staff_on_removed_grids=array(ref("StaffOnRemovedGrid"))),
+    "StaffingGap": obj(["code", "problem", "open_incidents"], code=STR, name=STR, problem=STR, counts=obj(),
+                       open_incidents=INT, blocks_publish=BOOL),
     "StaffingRefused": obj(["status", "title", "detail", "gaps"], status=INT, title=STR, detail=STR,
-                           gaps=array(obj(["code", "problem", "open_incidents"], code=STR, name=STR, problem=STR,
-                                          counts=obj(), open_incidents=INT, blocks_publish=BOOL))),
+                           gaps=array(ref("StaffingGap"))),
     "CoverageRefused": obj(["status", "title", "detail", "problems"], status=INT, title=STR, detail=STR,
-                           problems=array(ref("CoverageProblem"))),
+                           problems=array(ref("CoverageProblem")), gaps=array(ref("StaffingGap"))),
 }
 
 _PUBLISH_ERRORS = {**errors(401, 403, 404, 422), "409": {

@@ -24,6 +24,7 @@
   var props = {};                       // code -> feature properties
   var selected = [];                    // up to two codes, in click order
   var busy = false, drawer = null, editing = null, impactShown = false, refused = false, reviewedRev = null;
+  var lastImpact = null;  // the impact report the planner reviewed: the confirm step names what it will change
 
   // -- the map ------------------------------------------------------------------------------
   var map = L.map("planner-map", {maxZoom: 19, zoomSnap: 0.25, attributionControl: false,
@@ -498,6 +499,8 @@
     $("impact").hidden = true;
     $("force-label").hidden = true;
     $("force").checked = false;
+    $("confirm-box").hidden = true;
+    lastImpact = null;
     $("publish-reasons").textContent = "";
     problemLayer.clearLayers();
     ringLayer.clearLayers();
@@ -533,6 +536,67 @@
     fill("diff-list", rows, function (text) { return li(text); });
   }
 
+  /* Grids without a full 1+1+N team, each with a form to staff it in the draft (op "staff"). */
+  function showTeams(o) {
+    var teams = o.teams || [];
+    $("impact-teams").textContent = String(teams.length);
+    $("impact-gaps").textContent = String((o.staffing_gaps || []).length);
+    var list = $("impact-team-list");
+    list.textContent = "";
+    teams.forEach(function (t) {
+      var m = t.members || {leader: [], instructor: [], worker: []};
+      var el = li(t.code + " " + (t.name || "") + (t.new_grid ? " (新 new)" : "") + ": " + (t.problem || "") +
+                  (t.blocks_publish ? " · ⚠ " + t.open_incidents + " 件未结事件 open incident(s): 阻止发布 blocks publishing" : ""));
+      el.dataset.team = t.code;
+      if (t.blocks_publish) el.className = "gm-block";
+      if (plan.editable) {
+        var form = document.createElement("div");
+        form.className = "gm-team";
+        [["leader", "网格长 Leader", m.leader.join(", ")], ["instructor", "指导员 Instructor", m.instructor.join(", ")],
+         ["workers", "网格员 Workers", m.worker.join(", ")]].forEach(function (f) {
+          var inp = document.createElement("input");
+          inp.name = f[0];
+          inp.value = f[2];
+          inp.placeholder = f[1];
+          inp.title = f[1];
+          inp.setAttribute("aria-label", f[1] + " " + t.code);
+          inp.setAttribute("list", "people-list");
+          form.appendChild(inp);
+        });
+        var save = document.createElement("button");
+        save.type = "button";
+        save.textContent = "保存队伍 Save team";
+        save.addEventListener("click", function () { saveTeam(t.code, form); });
+        form.appendChild(save);
+        el.appendChild(form);
+      }
+      list.appendChild(el);
+    });
+  }
+
+  function saveTeam(code, form) {
+    var val = function (n) { return form.querySelector('[name="' + n + '"]').value.trim(); };
+    var body = {op: "staff", code: code, rev: rev([code])};
+    if (val("leader")) body.leader = val("leader");
+    if (val("instructor")) body.instructor = val("instructor");
+    var workers = val("workers").split(/[,，\s]+/).filter(Boolean);
+    if (workers.length) body.workers = workers;
+    busy = true;
+    showSelection();
+    call("POST", urls.edits, body).then(function (res) {
+      if (res.status !== 200) { say("impact-msg", problemText(res), false); return; }
+      say("edit-msg", "✓ " + (res.out.notes || []).join(" "), true);
+      busy = false;
+      showSelection();  // enables the impact button again
+      $("show-impact").click();  // the draft's revision moved on: review the impact again
+    }).catch(function (e) {
+      say("impact-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  }
+
   $("show-impact").addEventListener("click", function () {
     busy = true;
     showSelection();
@@ -559,18 +623,25 @@
       });
       var staff = o.staff_on_removed_grids || [];
       $("impact-staff").textContent = String(staff.length);
-      fill("impact-staff-list", staff, function (s) { return li((s.name || s.person_id) + " · " + s.role + " · " + s.unit_code); });
-      var teams = o.teams || [];
-      $("impact-teams").textContent = String(teams.length);
-      fill("impact-team-list", teams, function (t) {
-        return li(t.code + " " + (t.name || "") + (t.new_grid ? " (新 new)" : "") + ": " + (t.problem || ""));
+      fill("impact-staff-list", staff, function (s) {
+        return li((s.name || s.person_id) + " · " + s.role + " · " + s.unit_code + " → 可调往 offered to " +
+                  ((s.successors || []).join(", ") || "—") + " · " + ((s.placed_in || []).length
+                    ? "已安排 placed in " + s.placed_in.join(", ") : "未安排 not placed yet"));
       });
+      showTeams(o);
       $("impact-coverage").textContent = String((o.coverage || []).length);
       fill("impact-coverage-list", o.coverage || [], function (p) { return li(problemLine(p), p.location); });
       markProblems(o.coverage || []);
       $("impact").hidden = false;
       impactShown = true;
+      lastImpact = o;
       reviewedRev = o.rev;  // publishing sends it: an edit by anyone since then is refused (409)
+      var blocking = (o.staffing_gaps || []).length;
+      if (blocking) {
+        say("impact-msg", "⚠ " + blocking + " 个有未结事件的网格缺少完整的1+1+N队伍：请先配齐人员。" + blocking +
+            " grid(s) with open incidents lack a full 1+1+N team: staff them below before publishing.", false);
+        return;
+      }
       say("impact-msg", plan.editable ? "已核对影响，可以发布。Impact reviewed: publishing is enabled." : "", true);
     }).catch(function (e) {
       say("impact-msg", "网络错误 Network error: " + e.message, false);
@@ -580,11 +651,54 @@
     });
   });
 
+  /* The confirm step: what publishing will change, from the impact the planner reviewed. */
   $("publish").addEventListener("click", function () {
     var eff = $("effective-from").value;
     if (!eff) { say("publish-msg", "请选择生效日期 Choose the effective date.", false); return; }
-    var body = {effective_from: eff, force: refused && $("force").checked};
+    var o = lastImpact || {}, d = o.diff || {}, rows = [];
+    rows.push("方案 " + plan.version + " 自 " + eff + " 起生效，取代方案 " + o.against + "。Plan " + plan.version +
+              " takes effect on " + eff + ", replacing plan " + o.against + ".");
+    rows.push("网格 Grids: 新增 added " + (d.added || 0) + " · 撤销 removed " + (d.removed || 0) + " · 改形 reshaped " +
+              (d.reshaped || 0) + " · 更名 renamed " + (d.renamed || 0));
+    rows.push("户数变动 Households moving: " + ((o.households || {}).households || 0));
+    var moving = (o.incidents || {}).moving || [];
+    rows.push("改派事件 Open incidents re-routed: " + moving.length);
+    moving.forEach(function (m) {
+      rows.push("  #" + m.id + " " + (m.from || "—") + " → " + (m.to || "—") + " · 指派 assignee " +
+                (m.assignee || "无人 nobody"));
+    });
+    Object.keys(o.new_and_changed_teams || {}).forEach(function (code) {
+      var t = o.new_and_changed_teams[code];
+      rows.push("队伍 Team " + code + ": 网格长 " + (t.leader.join(", ") || "—") + " · 指导员 " +
+                (t.instructor.join(", ") || "—") + " · 网格员 " + (t.worker.join(", ") || "—"));
+    });
+    var unplaced = (o.staff_on_removed_grids || []).filter(function (x) { return !(x.placed_in || []).length; });
+    if (unplaced.length) {
+      rows.push("撤销网格上未安排的人员 Staff of removed grids not placed: " +
+                unplaced.map(function (x) { return x.name || x.person_id; }).join(", "));
+    }
+    (o.staffing_gaps || []).forEach(function (g) {
+      rows.push("⚠ " + g.code + " " + (g.name || "") + ": " + g.open_incidents + " 件未结事件 open incident(s), " + g.problem);
+    });
+    fill("confirm-list", rows, function (text) { return li(text); });
+    if ((o.staffing_gaps || []).length) { $("force-label").hidden = false; }
+    $("confirm-box").hidden = false;
+    $("confirm-box").scrollIntoView({block: "center"});
+    say("publish-msg", "请核对后确认。Check what will change, then confirm.", true);
+  });
+
+  $("confirm-back").addEventListener("click", function () {
+    $("confirm-box").hidden = true;
+    say("publish-msg", "", true);
+  });
+
+  $("confirm-publish").addEventListener("click", function () {
+    var eff = $("effective-from").value;
+    var forcing = !$("force-label").hidden && $("force").checked;
+    var body = {effective_from: eff, force: forcing};
+    if (forcing && $("force-reason").value.trim()) body.reason = $("force-reason").value.trim();
     if (typeof reviewedRev === "number") body.rev = reviewedRev;
+    $("confirm-box").hidden = true;
     busy = true;
     showSelection();
     say("publish-msg", "…", true);
@@ -600,13 +714,20 @@
             (o.reroute_pending ? " (on that day: gridmap incidents reroute)" : ""), true);
         return reload(false);
       }
-      var problems = o.problems || o.coverage || [];
-      if (res.status === 409 && problems.length) {
+      var problems = o.problems || o.coverage || [], gaps = o.gaps || [];
+      if (res.status === 409 && (problems.length || gaps.length)) {
         refused = true;
         fill("publish-reasons", problems, function (p) { return li(problemLine(p), p.location); });
+        gaps.forEach(function (g) {
+          var el = li("⚠ " + g.code + " " + (g.name || "") + ": " + g.open_incidents + " 件未结事件 open incident(s); " + g.problem);
+          el.dataset.code = g.code;
+          el.addEventListener("click", function () { select(g.code); });
+          $("publish-reasons").appendChild(el);
+        });
         markProblems(problems);
         $("force-label").hidden = false;
-        say("publish-msg", "发布被拒绝，原因如下。Publishing was refused for the reasons below; fix them, or tick " +
+        say("publish-msg", "发布被拒绝，原因如下。Publishing was refused for the reasons below; fix them (staff the " +
+            "grids in the impact panel), or tick " +
             "“publish anyway” and publish again.", false);
         return;
       }
