@@ -635,6 +635,10 @@
       $("impact").hidden = false;
       impactShown = true;
       lastImpact = o;
+      refused = false;  // a new review: the reasons of an earlier refusal no longer stand
+      $("publish-reasons").textContent = "";
+      $("force-label").hidden = true;
+      $("confirm-box").hidden = true;
       reviewedRev = o.rev;  // publishing sends it: an edit by anyone since then is refused (409)
       var blocking = (o.staffing_gaps || []).length;
       if (blocking) {
