@@ -107,13 +107,16 @@ def test_json_twin_lists_plans_and_picks_the_newest_draft(client, app):
     login(client, "plan")
     out = client.get("/planner.json").get_json()
     assert [p["status"] for p in out["plans"]] == ["published"] and out["plans"][0]["in_force"]
-    assert out["plan"] is None and out["balance"]["grids"] == []
+    # no draft: the plan in force, read-only (it was a blank map at 500 km scale)
+    assert out["no_draft"] and out["plan"]["version"] == 1 and not out["plan"]["editable"]
+    assert len(out["balance"]["grids"]) == 3
     ps = plans_of(app)
     first = ps.create(note="one").version
     second = ps.create(note=XSS).version
     out = client.get("/planner.json").get_json()
     assert [p["version"] for p in out["plans"]] == [1, first, second]
     assert out["plan"]["version"] == second and out["plan"]["editable"] and not out["plan"]["in_force"]
+    assert not out["no_draft"]
     assert out["urls"]["edits"] == f"/api/v1/plans/{second}/edits"
     assert out["urls"]["units"] == f"/api/v1/plans/{second}/units"
     assert out["urls"]["coverage"] == "/api/v1/coverage" and out["urls"]["impact"] == f"/api/v1/plans/{second}/impact"
@@ -326,6 +329,10 @@ def _sign_in_and_make_a_draft(run: Run) -> None:
     page.click('button[type="submit"]')
     page.wait_for_url(f"{run.base}/planner")
     assert page.locator("#no-plan").count() == 1
+    # no draft yet: the plan in force is drawn, read-only (it was a blank map at 500 km scale)
+    page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 100")
+    assert page.is_visible("#read-only") and page.evaluate("window.gridmap.plannerMap.getZoom()") >= 9
+    assert "plan in force" in page.inner_text("#no-plan")
     page.fill("#draft-note", XSS)
     page.click("#create-draft")
     page.wait_for_url(re.compile(r".*/planner\?plan=\d+$"))

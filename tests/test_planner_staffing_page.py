@@ -61,6 +61,9 @@ def test_publish_with_an_unstaffed_grid_is_refused_then_staffed_then_published(d
         page.click('button[type="submit"]')
         page.wait_for_url(f"{base}/planner?plan={n}")
         page.wait_for_function("Object.keys(window.gridmap.planner.layers).length === 101")
+        labels = page.evaluate("Object.values(window.gridmap.planner.labels)")
+        assert len(labels) == 101 and len(set(labels)) == 101  # "001-001" was on the map in many towns
+        assert any(x.count("-") == 2 for x in labels) and any(x.count("-") == 1 for x in labels)
         page.click("#show-impact")
         page.wait_for_selector("#impact:not([hidden])", timeout=60000)
         wait_idle(page)

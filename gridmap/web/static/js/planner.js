@@ -33,10 +33,11 @@
   map.setView([35.0, 105.0], 4);
   var gridLayer = L.featureGroup().addTo(map);
   var labelLayer = L.layerGroup().addTo(map);
+  var shortCodes = {};  // code -> the label shown on the map (unique among the loaded grids)
   var problemLayer = L.featureGroup().addTo(map);   // coverage check: the problem shapes
   var ringLayer = L.featureGroup().addTo(map);      // impact / refused publish: problems by location
   window.gridmap = Object.assign(window.gridmap || {}, {plannerMap: map, planner: {
-    layers: layers, selected: selected, balance: balance, revs: revs,
+    layers: layers, selected: selected, balance: balance, revs: revs, labels: shortCodes,
     busy: function () { return busy; }, drawing: function () { return !!(drawer || editing); },
     problems: function () { return problemLayer.getLayers().length; }, rings: function () { return ringLayer.getLayers().length; }}});
 
@@ -78,11 +79,39 @@
 
   function restyle() { Object.keys(layers).forEach(function (c) { layers[c].setStyle(styleOf(c)); }); }
 
-  /* National-style codes end in zone serial + grid serial: "001-003" names a grid within its town. */
-  function shortCode(code) { return code.length > 9 && /^\d+$/.test(code) ? code.slice(-6, -3) + "-" + code.slice(-3) : code; }
+  /* National-style codes end in zone serial + grid serial: "001-003" names a grid within its town.
+     Where two loaded grids would share a label ("003-003" in two towns), both show more of their
+     code, three digits at a time ("001-003-003"), until every label on the map is unique. */
+  function suffix(code, groups) {
+    var parts = [];
+    for (var i = 0; i < groups; i++) {
+      var end = code.length - 3 * i;
+      if (end - 3 < 0) { return code; }
+      parts.unshift(code.slice(end - 3, end));
+    }
+    return parts.join("-");
+  }
+  function computeShortCodes() {
+    var codes = Object.keys(layers).filter(function (c) { return c.length > 9 && /^\d+$/.test(c); });
+    var groups = {};
+    codes.forEach(function (c) { groups[c] = 2; });
+    for (var round = 0; round < 6; round++) {
+      var seen = {};
+      codes.forEach(function (c) { var k = suffix(c, groups[c]); (seen[k] = seen[k] || []).push(c); });
+      var clash = false;
+      Object.keys(seen).forEach(function (k) {
+        if (seen[k].length > 1) { clash = true; seen[k].forEach(function (c) { groups[c] += 1; }); }
+      });
+      if (!clash) { break; }
+    }
+    Object.keys(shortCodes).forEach(function (c) { delete shortCodes[c]; });
+    codes.forEach(function (c) { shortCodes[c] = suffix(c, groups[c]); });
+  }
+  function shortCode(code) { return shortCodes[code] || code; }
 
   function drawLabels() {
     labelLayer.clearLayers();
+    computeShortCodes();
     Object.keys(layers).forEach(function (code) {
       var l = layers[code], b = l.getBounds();
       var w = map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x;
