@@ -5,6 +5,7 @@ coverage gate), `diff`, `impact`, `staffing` (who inherits a redrawn grid's team
 roster), and `service` (PlanService, the use cases).
 """
 
-from .service import CoverageRefused, PlanService, StaffingRefused
+from .refusals import CoverageRefused, StaffingRefused
+from .service import PlanService
 
 __all__ = ["PlanService", "CoverageRefused", "StaffingRefused"]
