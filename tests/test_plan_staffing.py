@@ -198,3 +198,15 @@ def test_cli_staff_and_publish(services, loop, tmp_path):
     assert r.exit_code == 0 and f"-> {NEW1}" in r.output, r.output
     assert sorted(x.person_id for x in services.store.roles(NEW1) if x.role == "worker") == ["P3", "P5"]
     assert Role("P3", NEW1, "worker") in services.store.roles(NEW1)
+
+
+def test_units_below_a_parent(api, app):
+    url = "/api/v1/plans/{version}/units"
+    out = api("get", url, f"/api/v1/plans/1/units?parent={ZONE}").json
+    assert sorted(f["id"] for f in out["features"]) == sorted(GRIDS)
+    town = ZONE[:-3]
+    out = api("get", url, f"/api/v1/plans/1/units?parent={town}&level=grid").json
+    assert sorted(f["id"] for f in out["features"]) == sorted(GRIDS)
+    out = api("get", url, f"/api/v1/plans/1/units?parent={G1}").json
+    assert out["features"] == []
+    assert api("get", url, "/api/v1/plans/1/units?parent=nope").status_code == 404

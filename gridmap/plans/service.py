@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..codes import generate_codes
-from ..errors import Conflict, InputError
+from ..errors import Conflict, InputError, NotFound
 from ..model import Level, Unit
 from ..store.plans import PlanRecord
 from . import edits
@@ -75,11 +75,31 @@ class PlanService:
         self.repo.delete_draft(version)
         self.services.forget_plan(version)
 
-    def units(self, version: int, level: Level | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
-        """A plan's units with their revisions (send them back with an edit)."""
+    def units(self, version: int, level: Level | None = None,
+              parent: str | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
+        """A plan's units with their revisions (send them back with an edit).
+
+        `parent`: only the units below that zone or town (any depth), to focus on one part
+        of a county-scale plan; NotFound if the plan has no such unit.
+        """
         rec = self.repo.get(version)
         revs = self.repo.unit_revs(version)
-        return rec, [(u, revs.get(u.code, 1)) for u in self.store.units(level=level, plan=version)]
+        codes = None
+        if parent is not None:
+            tree = self.store.unit_tree(plan=version)
+            if parent not in {c for c, _, _ in tree}:
+                raise NotFound(f"parent: plan {version} has no unit {parent}")
+            below, todo = set(), [parent]
+            children: dict[str, list[str]] = {}
+            for c, p, _ in tree:
+                children.setdefault(p, []).append(c)
+            while todo:
+                for c in children.get(todo.pop(), []):
+                    below.add(c)
+                    todo.append(c)
+            codes = sorted(below)
+        units = self.store.units(level=level, plan=version, codes=codes) if codes != [] else []
+        return rec, [(u, revs.get(u.code, 1)) for u in units]
 
     # -- edits ------------------------------------------------------------------------------
     def edit(self, version: int, op: str, params: Mapping[str, Any], rev: int | Mapping[str, int] | None = None,

@@ -14,7 +14,7 @@ A plan (`GET /plans`, `GET /plans/<n>`)::
 `GET /plans/<n>` adds "edit_log": [{"seq", "op", "author", "at", "params", "before_codes",
 "after_codes"}]. `GET /plans/<n>/units?level=grid` is a GeoJSON FeatureCollection whose
 features carry "rev" among their properties, with "plan", "status" and "rev" (the draft's
-revision) at the top.
+revision) at the top; `&parent=CODE` keeps the units below that zone or town (404 if absent).
 
 An edit (`POST /plans/<n>/edits`) is one JSON object with "op" and "rev" (what the planner
 loaded: the draft's "rev" number, or {code: feature rev} of the units loaded; the units
@@ -130,7 +130,8 @@ def plan_units(version: int):
         lv = Level.parse(level) if level else None
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    rec, units = plan_service().units(version, lv)
+    parent = request.args.get("parent") or None
+    rec, units = plan_service().units(version, lv, parent)
     feats = []
     for u, rev in units:
         f = feature(u)

@@ -82,7 +82,8 @@ PATHS = {
         "A plan's units as GeoJSON, each with its `rev` (EPSG:4326 lon/lat)", "listPlanUnits",
         {"200": ok({"allOf": [ref("FeatureCollection"), obj(["plan", "status", "rev"], plan=INT, status=STR, rev=INT)]},
                    GEOJSON), **errors(401, 404, 422)},
-        params=[_PLAN, query("level", STR, "only this level")], **_READ)},
+        params=[_PLAN, query("level", STR, "only this level"),
+                query("parent", STR, "only the units below this zone or town (any depth)")], **_READ)},
     "/api/v1/plans/{version}/edits": {"post": op(
         "Apply one edit to a draft (split, merge, reshape, move, snap, rename); coverage stays exact (planner, admin)",
         "editPlan", {"200": ok(ref("PlanEditResult")), **errors(401, 403, 404, 409, 422)},
