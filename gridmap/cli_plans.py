@@ -38,7 +38,7 @@ def _geojson(path: str):
 
 def _report_edit(out: dict) -> None:
     parts = [f"{k} {', '.join(out[k])}" for k in ("created", "changed", "removed") if out[k]]
-    click.echo(f"draft {out['plan']} rev {out['rev']}: {out['op']}: " + "; ".join(parts))
+    click.echo(f"draft {out['plan']} rev {out['rev']}: {out['op']}" + (": " + "; ".join(parts) if parts else ""))
     for note in out["notes"]:
         click.echo(f"  note: {note}")
 
@@ -166,7 +166,7 @@ def impact(obj: _Ctx, version: int, as_json: bool) -> None:
         click.echo(f"  {f['from']} -> {f['to']}: {f['households']:,} households, {f['area_m2']:,.0f} m²")
     click.echo(f"open incidents moving: {len(r['incidents']['moving'])} of {r['incidents']['open']}")
     for m in r["incidents"]["moving"]:
-        click.echo(f"  #{m['id']} {m['category']}: {m['from']} -> {m['to']}")
+        click.echo(f"  #{m['id']} {m['category']}: {m['from']} -> {m['to']}, assignee {m['assignee'] or 'nobody'}")
     for s in r["staff_on_removed_grids"]:
         where = f"placed in {', '.join(s['placed_in'])}" if s["placed_in"] else "not placed yet"
         click.echo(f"staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']}), "
@@ -199,7 +199,7 @@ def publish(obj: _Ctx, version: int, effective: str, force: bool, reason: str | 
     click.echo(f"plan {version} published, in force from {out['effective_from']}"
                + ("" if out["in_force"] else " (later: run `gridmap incidents reroute` on that day)"))
     for r in out["rerouted"]:
-        click.echo(f"  re-routed #{r['id']}: {r['from']} -> {r['to']}")
+        click.echo(f"  re-routed #{r['id']}: {r['from']} -> {r['to']}, assignee {r['assignee'] or 'nobody'}")
     for s in out["staff_on_removed_grids"]:
         click.echo(f"  staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']})")
     if out["forced"]:
