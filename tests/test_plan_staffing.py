@@ -210,3 +210,18 @@ def test_units_below_a_parent(api, app):
     out = api("get", url, f"/api/v1/plans/1/units?parent={G1}").json
     assert out["features"] == []
     assert api("get", url, "/api/v1/plans/1/units?parent=nope").status_code == 404
+
+
+def test_a_plan_dated_later_brings_its_teams_on_the_day(services, plans, loop, tmp_path):
+    loop.report({"category": "exposed_rubbish", "lon": 116.07, "lat": 39.05})
+    n = plans.create().version
+    plans.edit(n, "split", {"code": G1, "line": CUT})
+    plans.edit(n, "staff", {"code": NEW1, "workers": ["P5"]})
+    later = TODAY + dt.timedelta(days=3)
+    pub = plans.publish(n, later)
+    assert pub["roster_pending"] and pub["reroute_pending"]
+    assert services.store.roles(NEW1) == []  # not yet
+    assert plans.apply_due_teams(TODAY) == []
+    assert plans.apply_due_teams(later) == [n]
+    assert team(services.store.roles(), NEW1) == [("instructor", "P2"), ("leader", "P1"), ("worker", "P5")]
+    assert plans.apply_due_teams(later) == []  # once

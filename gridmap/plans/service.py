@@ -339,6 +339,10 @@ class PlanService:
                 "rerouted": incident_moves(moves), "reroute_pending": not in_force,
                 "staff_on_removed_grids": offered}
 
+    def apply_due_teams(self, day: dt.date | None = None) -> list[int]:
+        """Apply the teams of plans published for a later date once that date has come (before re-routing)."""
+        return self.repo.apply_due_teams(day or self.services.today())
+
     def _latest_published(self) -> int:
         published = [p.version for p in self.repo.list() if p.status == "published"]
         if not published:

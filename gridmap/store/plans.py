@@ -271,6 +271,19 @@ class PlanRepo:
         q = sa.select(*[t.c[c] for c in _UNIT_FIELDS]).where(t.c.plan == plan, t.c.code.in_(codes))
         return {r["code"]: dict(r) for r in conn.execute(q).mappings()}
 
+    def apply_due_teams(self, day: dt.date) -> list[int]:
+        """Write into roles the teams of published plans in force by `day` whose teams wait (dated later
+        when published), oldest first, in one transaction; returns their versions."""
+        with self.store._begin() as conn:
+            due = list(conn.execute(sa.select(_P.c.version).where(
+                _P.c.status == "published", _P.c.teams_applied_at.is_(None), _P.c.effective_from.is_not(None),
+                _P.c.effective_from <= day, _P.c.version.in_(sa.select(schema.plan_teams.c.plan).distinct()))
+                .order_by(_P.c.version)).scalars())
+            for version in due:
+                apply_teams(conn, version)
+                conn.execute(_P.update().where(_P.c.version == version).values(teams_applied_at=_now()))
+        return due
+
     # -- publishing -------------------------------------------------------------------------
     def publish(self, plan: int, effective_from: dt.date, author: str | None,
                 incident_updates: Sequence[tuple] = (), replaces: int | None = None,
@@ -311,6 +324,7 @@ class PlanRepo:
                     raise Conflict(f"plan {plan} is already published")
                 if apply_roster:
                     apply_teams(conn, plan)
+                    conn.execute(_P.update().where(_P.c.version == int(plan)).values(teams_applied_at=_now()))
                 for inc, expected, events in incident_updates:
                     inc.version = expected + 1
                     res = conn.execute(ti.update().where(ti.c.id == _int_id(inc.id), ti.c.version == expected)

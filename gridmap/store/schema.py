@@ -23,6 +23,7 @@ plans = Table(
     Column("author", String(64)),
     Column("rev", Integer, nullable=False, server_default="0"),
     Column("publish_reason", String),  # 0004: why a publish was forced past staffing gaps
+    Column("teams_applied_at", DateTime(timezone=True)),  # 0004: its teams written into roles
 )
 
 # Geometry is stored as WKB (EPSG:4326 lon/lat) with its bounding box, so both backends read

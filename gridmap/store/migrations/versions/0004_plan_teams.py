@@ -1,4 +1,4 @@
-"""Drafts carry their 1+1+N teams (plan_teams) and a forced publish records its reason.
+"""Drafts carry their 1+1+N teams (plan_teams); a forced publish records its reason; when teams were applied.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,9 +25,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("plan", "unit_code", name="uq_plan_teams_unit"),
     )
     op.add_column("plans", sa.Column("publish_reason", sa.String))
+    # when the plan's teams were written into roles (at publish, or on its effective day)
+    op.add_column("plans", sa.Column("teams_applied_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("plans") as batch:
+        batch.drop_column("teams_applied_at")
         batch.drop_column("publish_reason")
     op.drop_table("plan_teams")
