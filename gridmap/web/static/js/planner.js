@@ -739,6 +739,8 @@
       var o = res.out || {};
       if (res.status === 200 || res.status === 201) {
         $("force-label").hidden = true;
+        // the plan is published now: its teams are no longer staffed from here
+        Array.prototype.forEach.call(document.querySelectorAll("#impact-team-list .gm-team"), function (f) { f.remove(); });
         $("publish-reasons").textContent = "";
         say("edit-msg", "", true);
         say("impact-msg", "", true);
