@@ -100,7 +100,15 @@ def supervise(obj: _Ctx) -> None:
 @pass_ctx
 @_fail_cleanly
 def reroute(obj: _Ctx) -> None:
-    """After a grid plan change: move open incidents to the grids now containing them."""
+    """After a grid plan change: move open incidents to the grids now containing them.
+
+    A plan published for a later date brings its 1+1+N teams into force first, so the
+    re-routed incidents go to the new teams.
+    """
+    from .plans import PlanService
+
+    for version in PlanService(obj.services()).apply_due_teams():
+        click.echo(f"teams of plan {version} in force")
     moved = _loop(obj).reroute_open()
     for inc, old in moved:
         click.echo(f"{inc.id}: {old} -> {inc.grid_code}")

@@ -38,7 +38,7 @@ def _geojson(path: str):
 
 def _report_edit(out: dict) -> None:
     parts = [f"{k} {', '.join(out[k])}" for k in ("created", "changed", "removed") if out[k]]
-    click.echo(f"draft {out['plan']} rev {out['rev']}: {out['op']}: " + "; ".join(parts))
+    click.echo(f"draft {out['plan']} rev {out['rev']}: {out['op']}" + (": " + "; ".join(parts) if parts else ""))
     for note in out["notes"]:
         click.echo(f"  note: {note}")
 
@@ -166,11 +166,17 @@ def impact(obj: _Ctx, version: int, as_json: bool) -> None:
         click.echo(f"  {f['from']} -> {f['to']}: {f['households']:,} households, {f['area_m2']:,.0f} m²")
     click.echo(f"open incidents moving: {len(r['incidents']['moving'])} of {r['incidents']['open']}")
     for m in r["incidents"]["moving"]:
-        click.echo(f"  #{m['id']} {m['category']}: {m['from']} -> {m['to']}")
+        click.echo(f"  #{m['id']} {m['category']}: {m['from']} -> {m['to']}, assignee {m['assignee'] or 'nobody'}")
     for s in r["staff_on_removed_grids"]:
-        click.echo(f"staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']})")
+        where = f"placed in {', '.join(s['placed_in'])}" if s["placed_in"] else "not placed yet"
+        click.echo(f"staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']}), "
+                   f"offered to {', '.join(s['successors']) or '-'}; {where}")
     for t in r["teams"]:
-        click.echo(f"team incomplete: {t['code']}{' (new grid)' if t['new_grid'] else ''}: {t['problem']}")
+        blocks = f"; {t['open_incidents']} open incident(s): blocks publishing" if t["blocks_publish"] else ""
+        click.echo(f"team incomplete: {t['code']}{' (new grid)' if t['new_grid'] else ''}: {t['problem']}{blocks}")
+    for code, team in r["new_and_changed_teams"].items():
+        click.echo(f"team of {code}: leader {', '.join(team['leader']) or '-'}, instructor "
+                   f"{', '.join(team['instructor']) or '-'}, workers {', '.join(team['worker']) or '-'}")
     for p in r["coverage"]:
         click.echo(f"coverage: {p['kind']} {','.join(p['codes']) or p['parent']} {p['area_m2']:,} m²")
 
@@ -178,21 +184,27 @@ def impact(obj: _Ctx, version: int, as_json: bool) -> None:
 @plan.command()
 @click.argument("version", type=int)
 @click.option("--effective", required=True, help="Date the plan takes effect, YYYY-MM-DD.")
-@click.option("--force", is_flag=True, help="Publish despite coverage problems (they are listed).")
+@click.option("--force", is_flag=True, help="Publish despite coverage problems or staffing gaps (they are listed).")
+@click.option("--reason", help="Why: required with --force when grids with open incidents lack a full team.")
 @pass_ctx
 @_fail_cleanly
-def publish(obj: _Ctx, version: int, effective: str, force: bool) -> None:
-    """Publish a draft from a date; open incidents are re-routed in the same transaction."""
+def publish(obj: _Ctx, version: int, effective: str, force: bool, reason: str | None) -> None:
+    """Publish a draft from a date; open incidents are re-routed in the same transaction.
+
+    Refused while a grid with open incidents lacks a full 1+1+N team (see `plan impact`)
+    unless --force with --reason.
+    """
     with _plans(obj) as svc:
-        out = svc.publish(version, effective, force=force)
+        out = svc.publish(version, effective, force=force, reason=reason)
     click.echo(f"plan {version} published, in force from {out['effective_from']}"
                + ("" if out["in_force"] else " (later: run `gridmap incidents reroute` on that day)"))
     for r in out["rerouted"]:
-        click.echo(f"  re-routed #{r['id']}: {r['from']} -> {r['to']}")
+        click.echo(f"  re-routed #{r['id']}: {r['from']} -> {r['to']}, assignee {r['assignee'] or 'nobody'}")
     for s in out["staff_on_removed_grids"]:
         click.echo(f"  staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']})")
     if out["forced"]:
-        click.echo(f"  published with {len(out['coverage'])} coverage problem(s) (--force)")
+        click.echo(f"  published with {len(out['coverage'])} coverage problem(s) and {len(out['staffing_gaps'])} "
+                   f"staffing gap(s) (--force{': ' + out['reason'] if out['reason'] else ''})")
 
 
 # -- edits ---------------------------------------------------------------------------------------
@@ -294,4 +306,22 @@ def rename(obj: _Ctx, version: int, code: str, name: str, rev: int | None) -> No
     """Rename a grid of a draft (its code stays)."""
     with _plans(obj) as svc:
         out = svc.edit(version, "rename", {"code": code, "name": name}, rev=rev)
+    _report_edit(out)
+
+
+@plan.command()
+@click.argument("version", type=int)
+@click.argument("code")
+@click.option("--leader", help="person_id of the grid leader (网格长).")
+@click.option("--instructor", help="person_id of the grid instructor (网格指导员).")
+@click.option("--worker", "workers", multiple=True, help="person_id of a grid worker (网格员); repeat for each.")
+@_rev_option
+@pass_ctx
+@_fail_cleanly
+def staff(obj: _Ctx, version: int, code: str, leader: str | None, instructor: str | None,
+          workers: tuple[str, ...], rev: int | None) -> None:
+    """Assign or move the 1+1+N team of a grid in a draft (roles given are replaced; others kept)."""
+    params = {"code": code, "leader": leader, "instructor": instructor, "workers": list(workers) or None}
+    with _plans(obj) as svc:
+        out = svc.edit(version, "staff", params, rev=rev)
     _report_edit(out)

@@ -45,6 +45,8 @@ class Settings:
     basemap_attr: str = _setting("", "Web maps: the basemap's attribution, shown in the map corner (most tile providers require one).")
     basemap_crs: str = _setting("WGS84", "Web maps: coordinates of the basemap tiles, WGS84 (Tianditu, OSM, most local servers) or GCJ-02 (AMap, Tencent); with GCJ-02 every overlay is shifted WGS84 -> GCJ-02 so grids sit on the right streets.")
     map_embed_max_grids: int = _setting(5000, "Web maps: the overview page embeds up to this many grids; above it the browser loads grids by the map's bounding box from /map/grids.geojson.")
+    max_drawn_vertices: int = _setting(5000, "Plans: a shape drawn for an edit (outline, area, cut line) may have at most this many vertices; more is refused (422) before any geometry work.")
+    max_repair_crossings: int = _setting(100, "Plans: an edit with repair fixes a self-crossing drawn outline only when its edges cross at most this many times (repair cost grows with the crossings squared); more is refused (422): redraw it.")
     threads: int = _setting(0, "Bulk assign: worker threads (0 = one per CPU core).")
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")

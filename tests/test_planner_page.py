@@ -107,13 +107,16 @@ def test_json_twin_lists_plans_and_picks_the_newest_draft(client, app):
     login(client, "plan")
     out = client.get("/planner.json").get_json()
     assert [p["status"] for p in out["plans"]] == ["published"] and out["plans"][0]["in_force"]
-    assert out["plan"] is None and out["balance"]["grids"] == []
+    # no draft: the plan in force, read-only (it was a blank map at 500 km scale)
+    assert out["no_draft"] and out["plan"]["version"] == 1 and not out["plan"]["editable"]
+    assert len(out["balance"]["grids"]) == 3
     ps = plans_of(app)
     first = ps.create(note="one").version
     second = ps.create(note=XSS).version
     out = client.get("/planner.json").get_json()
     assert [p["version"] for p in out["plans"]] == [1, first, second]
     assert out["plan"]["version"] == second and out["plan"]["editable"] and not out["plan"]["in_force"]
+    assert not out["no_draft"]
     assert out["urls"]["edits"] == f"/api/v1/plans/{second}/edits"
     assert out["urls"]["units"] == f"/api/v1/plans/{second}/units"
     assert out["urls"]["coverage"] == "/api/v1/coverage" and out["urls"]["impact"] == f"/api/v1/plans/{second}/impact"
@@ -326,6 +329,10 @@ def _sign_in_and_make_a_draft(run: Run) -> None:
     page.click('button[type="submit"]')
     page.wait_for_url(f"{run.base}/planner")
     assert page.locator("#no-plan").count() == 1
+    # no draft yet: the plan in force is drawn, read-only (it was a blank map at 500 km scale)
+    page.wait_for_function("() => Object.keys(window.gridmap.planner.layers).length === 100")
+    assert page.is_visible("#read-only") and page.evaluate("window.gridmap.plannerMap.getZoom()") >= 9
+    assert "plan in force" in page.inner_text("#no-plan")
     page.fill("#draft-note", XSS)
     page.click("#create-draft")
     page.wait_for_url(re.compile(r".*/planner\?plan=\d+$"))
@@ -539,19 +546,28 @@ def _coverage_impact_and_publish(run: Run, d, piece: str, removed: list[str]) ->
 
     today = s.today().isoformat()
     page.fill("#effective-from", today)
-    page.click("#publish")
+    page.click("#publish")  # the confirm step names what will change, then the publish is refused
+    page.wait_for_selector("#confirm-box:not([hidden])")
+    assert "re-routed" in page.inner_text("#confirm-list")
+    page.click("#confirm-publish")
     page.wait_for_selector("#force-label:not([hidden])", timeout=60000)
+    page.wait_for_function("() => document.getElementById('publish-msg').textContent.includes('refused')", timeout=60000)
     wait_idle(page)
-    assert page.locator("#publish-reasons li").count() == len(impact["coverage"])
+    gaps = impact["staffing_gaps"]  # the demo's grids with open incidents but no full team refuse it too
+    assert page.locator("#publish-reasons li").count() == len(impact["coverage"]) + len(gaps)
     assert "gap" in page.inner_text("#publish-reasons") and "refused" in page.inner_text("#publish-msg")
     assert ps.plan(n).status == "draft" and s.store.current_plan() == 1  # refused: nothing changed
     page.check("#force")
+    page.fill("#force-reason", "测试 test: forced on purpose")
     page.click("#publish")
+    page.wait_for_selector("#confirm-box:not([hidden])")
+    page.click("#confirm-publish")
     page.wait_for_function("() => document.getElementById('publish-msg').textContent.includes('published')", timeout=60000)
     wait_idle(page)
     rec = ps.plan(n)
     assert (rec.status, rec.effective_from.isoformat(), s.store.current_plan()) == ("published", today, n)
     assert "forced" in page.inner_text("#publish-msg")
+    assert rec.publish_reason == ("测试 test: forced on purpose" if gaps else None)
     assert page.inner_text("#plan-status") == "已发布 published"
     assert "现行 in force" in page.locator("#plan-select option:checked").inner_text()
     assert "现行 in force" not in page.locator('#plan-select option[value="1"]').inner_text()

@@ -133,8 +133,12 @@ class IncidentService:
         loc = self._towns.locate(lon, lat)  # the containing town, else the nearest one (flagged)
         return loc.grid or loc.nearest
 
-    def _route(self, inc: Incident, at: dt.datetime) -> list[str]:
-        """Pick the assignee: on duty per the roster, else the unit's workers; return who is told."""
+    def _route(self, inc: Incident, at: dt.datetime, roles_of=None) -> list[str]:
+        """Pick the assignee: on duty per the roster, else the unit's workers; return who is told.
+
+        `roles_of(unit_code) -> [Role]` gives the teams to route by (a draft's, when a plan
+        is published); default: the store's roles.
+        """
         store = self.services.store
         if inc.handling_level == "department":
             inc.assignee = None
@@ -143,7 +147,7 @@ class IncidentService:
         if unit is None:
             inc.assignee = None
             return []
-        roles = store.roles(unit)
+        roles = store.roles(unit) if roles_of is None else roles_of(unit)
         on_duty = self.repo.on_duty(unit, at)
         if inc.handling_level == "grid":
             workers = sorted(r.person_id for r in roles if r.role == "worker")
@@ -327,8 +331,11 @@ class IncidentService:
             moved.append((inc, old_grid))
         return moved
 
-    def reroutes_under(self, plan: int | None, now: dt.datetime) -> list[tuple[Incident, int, str | None, list[Event]]]:
+    def reroutes_under(self, plan: int | None, now: dt.datetime,
+                       roles_of=None) -> list[tuple[Incident, int, str | None, list[Event]]]:
         """Open incidents whose grid differs under `plan` (e.g. a draft), re-assigned and re-routed.
+
+        Routed by the same rules as a new report, to the teams `roles_of` gives (see _route).
 
         Nothing is written: returns (incident as it would be, version read, old grid, events)
         for the caller to store (reroute_open, or a plan's publish in one transaction).
@@ -339,7 +346,7 @@ class IncidentService:
             self._assign(inc, plan=plan)
             if inc.grid_code == old_grid:
                 continue
-            self._route(inc, now)
+            self._route(inc, now, roles_of)
             out.append((inc, before, old_grid, [Event(inc.id, now, SYSTEM.name, "reroute", inc.status, inc.status,
                                                       f"grid plan {old_plan} → {inc.plan}: {old_grid} → {inc.grid_code}",
                                                       {"from": old_grid, "to": inc.grid_code, "plan": inc.plan})]))

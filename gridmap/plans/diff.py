@@ -2,7 +2,9 @@
 
 Pure: units in, a JSON-ready dict out. Units are matched by code. A unit is reshaped when
 the area of the symmetric difference of its old and new shapes exceeds `tolerance_m2`
-(geodesic m²), so re-ordered vertices or float noise do not count as a change.
+(m² on a local plane) exceeds `tolerance_m2`; both shapes are compared in the canonical form
+edits write (shapes.normalise), so re-ordered vertices, cut points left on a straight edge
+or float noise do not count as a change.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Sequence
 import shapely
 
 from ..model import Unit
-from .shapes import area_m2, polygonal
+from .shapes import area_m2, is_sliver, local_area_m2, normalise, polygonal
+
+NOISE_M2 = 0.01  # m² on a local plane: below this an overlap is floating-point noise of shared edges
 
 
 def diff_units(old: Sequence[Unit], new: Sequence[Unit], tolerance_m2: float = 0.01) -> dict:
@@ -32,10 +36,7 @@ def diff_units(old: Sequence[Unit], new: Sequence[Unit], tolerance_m2: float = 0
         u, v = a[code], b[code]
         if u.name != v.name:
             renamed.append({"code": code, "name_before": u.name, "name_after": v.name})
-        if shapely.equals_exact(u.geometry, v.geometry, 0):
-            changed = 0.0
-        else:
-            changed = area_m2(polygonal(shapely.symmetric_difference(u.geometry, v.geometry)))
+        changed = _changed_m2(u.geometry, v.geometry)
         if changed > tolerance_m2:
             before, after = area_m2(u.geometry), area_m2(v.geometry)
             reshaped.append({"code": code, "name": v.name, "area_before_m2": round(before, 1),
@@ -58,6 +59,23 @@ def diff_units(old: Sequence[Unit], new: Sequence[Unit], tolerance_m2: float = 0
     }
 
 
+def _changed_m2(a, b) -> float:
+    """Area (m², local plane) that differs between two shapes; 0 when their canonical forms are equal.
+
+    Both sides are normalised first (the form edits write), so a shape an edit wrote and the
+    imported original it came back to compare equal; the rest is measured on a local plane,
+    where a zero-width sliver has no area (its geodesic area need not be 0); a difference
+    thinner than 1 mm on average (shapes.is_sliver) is noise along shared edges, not a change.
+    """
+    if shapely.equals_exact(a, b, 0):
+        return 0.0
+    na, nb = normalise(a), normalise(b)
+    if shapely.equals_exact(na, nb, 0):
+        return 0.0
+    changed = polygonal(shapely.symmetric_difference(na, nb))
+    return 0.0 if is_sliver(changed) else local_area_m2(changed)
+
+
 def overlap_pairs(old: Sequence[Unit], new: Sequence[Unit]) -> list[tuple[Unit, Unit, float]]:
     """(old unit, new unit, overlap m²) for every pair sharing area."""
     if not old or not new:
@@ -66,7 +84,10 @@ def overlap_pairs(old: Sequence[Unit], new: Sequence[Unit]) -> list[tuple[Unit, 
     out = []
     for i, j in zip(*tree.query([u.geometry for u in old], predicate="intersects")):
         u, v = old[int(i)], new[int(j)]
-        area = area_m2(polygonal(shapely.intersection(u.geometry, v.geometry)))
+        common = polygonal(shapely.intersection(u.geometry, v.geometry))
+        if local_area_m2(common) <= NOISE_M2 or is_sliver(common):  # shared edges' noise, not land changing hands
+            continue
+        area = area_m2(common)
         if area > 0:
             out.append((u, v, area))
     return out

@@ -4,7 +4,9 @@ Every edit keeps coverage exact: the union of the units it returns equals the un
 units it was given, and no two of them overlap. New pieces are cut from the old geometry with
 shared cut lines (a split line, a strip edge, the planner's polygon), so neighbours meet
 vertex for vertex; what is left is floating-point noise far below a square millimetre.
-Geometry is EPSG:4326 lon/lat; areas reported in geodesic m².
+Geometry is EPSG:4326 lon/lat; areas reported in geodesic m². Every shape an edit writes is
+normalised (shapes.normalise: canonical ring order, no cut points left on straight edges,
+oriented rings), so an edit followed by its inverse gives back the very same coordinates.
 
 An edit never breaks a unit into pieces or lets one vanish: it refuses instead (InputError),
 naming the unit and the place. Households and population follow the area (largest-remainder
@@ -24,7 +26,7 @@ from shapely.ops import nearest_points, split
 from ..crs import area_perimeter_m
 from ..errors import InputError
 from ..model import Unit
-from .shapes import area_m2, metres_to_degrees, parts, polygonal, shared_length, where
+from .shapes import area_m2, metres_to_degrees, normalise, parts, polygonal, shared_length, where
 
 # new_codes(parent_code, geometries, based_on) -> one fresh code per geometry
 CodeMaker = Callable[[str | None, list[BaseGeometry], str], list[str]]
@@ -342,6 +344,8 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
 
 
 def _with_geometry(u: Unit, g: BaseGeometry) -> Unit:
+    """The unit with its new shape in canonical form (shapes.normalise: no stray cut points, oriented rings)."""
+    g = normalise(g)
     area, perimeter = area_perimeter_m(g)
     return replace(u, geometry=g, area_m2=area, perimeter_m=perimeter)
 

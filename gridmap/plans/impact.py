@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..model import Level, Person, Role, Unit
-from ..staff import team_problems
+from ..model import Person, Role, Unit
 from .diff import overlap_pairs
 
 
@@ -41,13 +40,6 @@ def staff_on_removed(removed: Sequence[str], roles: Sequence[Role], people: Sequ
     gone = set(removed)
     return [{"person_id": r.person_id, "name": names.get(r.person_id), "unit_code": r.unit_code, "role": r.role}
             for r in sorted(roles, key=lambda r: (r.unit_code, r.role, r.person_id)) if r.unit_code in gone]
-
-
-def teams(new: Sequence[Unit], old_codes: set[str], roles: Sequence[Role]) -> list[dict]:
-    """Grids of the draft without a full 1+1+N team; `new_grid` marks those the draft creates."""
-    checked = [(u.code, u.name, u.level) for u in new if u.level in (Level.grid, Level.micro)]
-    return [{"code": p.code, "name": p.name, "problem": p.problem, "counts": p.counts,
-             "new_grid": p.code not in old_codes} for p in team_problems(checked, list(roles))]
 
 
 def incident_moves(moves: Sequence[tuple]) -> list[dict]:

@@ -15,30 +15,20 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..codes import generate_codes
-from ..errors import Conflict, InputError
+from ..errors import Conflict, InputError, NotFound
 from ..model import Level, Unit
 from ..store.plans import PlanRecord
 from . import edits
 from .checks import coverage_problems
 from .diff import diff_units
-from .impact import household_flows, incident_moves, staff_on_removed, teams
+from .refusals import CoverageRefused, StaffingRefused
+from .impact import household_flows, incident_moves, staff_on_removed
 from .shapes import drawn_line, drawn_polygon, parse_geometry
+from .staffing import RULE as TEAM_RULE
+from .teams import Teams, by_code
 
-OPS = ("split", "merge", "reshape", "move", "snap", "rename")
+OPS = ("split", "merge", "reshape", "move", "snap", "rename", "staff")
 EDIT_LEVELS = (Level.grid, Level.micro)
-
-
-class CoverageRefused(Conflict):
-    """Publishing refused: the plan has gaps, overlaps or other coverage problems (HTTP 409)."""
-
-    def __init__(self, plan: int, problems: list[dict]):
-        self.problems = problems
-        lines = [f"  - {p['kind']} {','.join(p['codes']) or p['parent']}: {p['area_m2']} m² at "
-                 f"lon {p['location']['lon']}, lat {p['location']['lat']}" + (f" ({p['detail']})" if p.get("detail") else "")
-                 for p in problems[:50]]
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"plan {plan} has {len(problems)} coverage problem(s); fix them or publish with force:\n"
-                         + "\n".join(lines) + more)
 
 
 class PlanService:
@@ -49,6 +39,7 @@ class PlanService:
         self.store = services.store
         self.repo = services.store.plans
         self._incidents = incidents
+        self.teams = Teams(self)
 
     @property
     def incidents(self):
@@ -84,11 +75,31 @@ class PlanService:
         self.repo.delete_draft(version)
         self.services.forget_plan(version)
 
-    def units(self, version: int, level: Level | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
-        """A plan's units with their revisions (send them back with an edit)."""
+    def units(self, version: int, level: Level | None = None,
+              parent: str | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
+        """A plan's units with their revisions (send them back with an edit).
+
+        `parent`: only the units below that zone or town (any depth), to focus on one part
+        of a county-scale plan; NotFound if the plan has no such unit.
+        """
         rec = self.repo.get(version)
         revs = self.repo.unit_revs(version)
-        return rec, [(u, revs.get(u.code, 1)) for u in self.store.units(level=level, plan=version)]
+        codes = None
+        if parent is not None:
+            tree = self.store.unit_tree(plan=version)
+            if parent not in {c for c, _, _ in tree}:
+                raise NotFound(f"parent: plan {version} has no unit {parent}")
+            below, todo = set(), [parent]
+            children: dict[str, list[str]] = {}
+            for c, p, _ in tree:
+                children.setdefault(p, []).append(c)
+            while todo:
+                for c in children.get(todo.pop(), []):
+                    below.add(c)
+                    todo.append(c)
+            codes = sorted(below)
+        units = self.store.units(level=level, plan=version, codes=codes) if codes != [] else []
+        return rec, [(u, revs.get(u.code, 1)) for u in units]
 
     # -- edits ------------------------------------------------------------------------------
     def edit(self, version: int, op: str, params: Mapping[str, Any], rev: int | Mapping[str, int] | None = None,
@@ -104,6 +115,11 @@ class PlanService:
             raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
         if op not in OPS:
             raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
+        if op == "staff":
+            _check_revs(version, rec, rev, _named_codes(op, params), self.repo.unit_revs(version))
+            out = self.teams.staff(version, params, rev, author)
+            self.services.forget_plan(version)
+            return out
         # The revisions are read before the units the edit is computed from: a change in
         # between is caught by the store, which checks them again inside its transaction.
         revs = self.repo.unit_revs(version)
@@ -114,8 +130,10 @@ class PlanService:
             return {"plan": version, "rev": rec.rev, "op": op, "created": [], "changed": [], "removed": [],
                     "revs": {}, "notes": result.notes}
         read = {c: revs[c] for c in touched if c in revs}
+        inherited = self.teams.inherited(version, op, params, result)
         new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
-                                       author=author, draft_rev=rev if isinstance(rev, int) else None)
+                                       author=author, draft_rev=rev if isinstance(rev, int) else None,
+                                       teams=inherited)
         self.services.forget_plan(version)
         after = self.repo.unit_revs(version, touched)
         return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
@@ -145,7 +163,8 @@ class PlanService:
         if p.get("line") is not None and p.get("parts") is not None:
             raise InputError("split: give either line or parts, not both")
         if p.get("line") is not None:
-            return edits.split_by_line(unit, drawn_line(parse_geometry(p["line"], "line"), "line"), make)
+            line = drawn_line(parse_geometry(p["line"], "line"), "line", self.services.settings.max_drawn_vertices)
+            return edits.split_by_line(unit, line, make)
         if p.get("parts") is not None:
             return edits.split_into_parts(unit, _int(p["parts"], "parts"), make)
         raise InputError("split: give a line (GeoJSON LineString) or parts (a number)")
@@ -160,7 +179,7 @@ class PlanService:
 
     def _reshape(self, version: int, p: Mapping) -> edits.EditResult:
         unit = self._unit(version, p.get("code"))
-        poly = drawn_polygon(parse_geometry(p.get("geometry"), "geometry"), "geometry", bool(p.get("repair")))
+        poly = self._drawn(p.get("geometry"), "geometry", p.get("repair"))
         neighbour = p.get("neighbour")
         if neighbour is not None:
             self._unit(version, neighbour)
@@ -172,8 +191,12 @@ class PlanService:
             return edits.move_points(src, dst, _points(p["points"]))
         if p.get("area") is None:
             raise InputError("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])")
-        area = drawn_polygon(parse_geometry(p["area"], "area"), "area", bool(p.get("repair")))
+        area = self._drawn(p["area"], "area", p.get("repair"))
         return edits.move_area(src, dst, area)
+
+    def _drawn(self, doc: Any, what: str, repair: Any):
+        s = self.services.settings
+        return drawn_polygon(parse_geometry(doc, what), what, bool(repair), s.max_drawn_vertices, s.max_repair_crossings)
 
     def _snap(self, version: int, p: Mapping) -> edits.EditResult:
         try:
@@ -236,20 +259,34 @@ class PlanService:
         d = diff_units(old, new)
         removed = [r["code"] for r in d["removed"]]
         self.services.forget_plan(version)  # another process (web worker) may have edited the draft
-        moves = self.incidents.reroutes_under(version, self.incidents.clock())
+        roster = self.teams.roster(version)
+        moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))
         open_count = len(self.incidents.repo.query(status=_open_statuses()))
+        old_codes = {u.code for u in old}
+        gaps = [g | {"new_grid": g["code"] not in old_codes, "members": self._members(roster, g["code"])}
+                for g in self.teams.gaps(version, roster, moves)]
+        changed = sorted({a["code"] for a in d["added"]} | {r["code"] for r in d["reshaped"]})
         return {
             "plan": version, "status": rec.status, "rev": rec.rev, "against": against, "diff": d["summary"],
             "households": household_flows(old, new),
             "incidents": {"open": open_count, "moving": incident_moves(moves)},
-            "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people()),
-            "teams": teams(new, {u.code for u in old}, self.store.roles()),
+            "staff_on_removed_grids": self.teams.offered(d["removed"], roster),
+            "teams": gaps,
+            "staffing_gaps": [g for g in gaps if g["blocks_publish"]],
+            "new_and_changed_teams": {c: self._members(roster, c) for c in changed},
+            "team_rule": TEAM_RULE,
             "coverage": self.coverage(version),
         }
 
+    @staticmethod
+    def _members(roster, code: str) -> dict:
+        from .staffing import members_by_role
+
+        return members_by_role(r for r in roster if r.unit_code == code)
+
     # -- publishing -------------------------------------------------------------------------
     def publish(self, version: int, effective_from: dt.date | str, force: bool = False,
-                author: str | None = None, rev: int | None = None) -> dict:
+                author: str | None = None, rev: int | None = None, reason: str | None = None) -> dict:
         """Publish a draft from a date, in one transaction with the re-routing of open incidents.
 
         Refused (Conflict, reasons listed) when the plan has coverage problems unless `force`;
@@ -257,6 +294,11 @@ class PlanService:
         for a date before the newest published plan's. Open incidents are re-routed now if the
         plan takes effect today or earlier; for a later date run `gridmap incidents reroute`
         on that day. `rev`: the draft revision the planner reviewed; Conflict if it was edited since.
+
+        Refused too (StaffingRefused) while a grid that would hold open incidents lacks a full
+        1+1+N team in the draft, unless `force` with a `reason` (kept on the plan). Re-routed
+        incidents are assigned by the routing rules of a new report, to the draft's teams,
+        and the draft's teams become the store's roles when the plan takes effect now.
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
@@ -270,20 +312,36 @@ class PlanService:
         if latest_eff is not None and eff < latest_eff:
             raise InputError(f"effective_from {eff} is before plan {latest}'s ({latest_eff}): plans take effect in order")
         problems = self.coverage(version)
-        if problems and not force:
-            raise CoverageRefused(version, problems)
         in_force = eff <= self.services.today()
         self.services.forget_plan(version)
-        moves = self.incidents.reroutes_under(version, self.incidents.clock()) if in_force else []
+        roster = self.teams.roster(version)
+        moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))
+        gaps = [g for g in self.teams.gaps(version, roster, moves) if g["blocks_publish"]]
+        reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+        if problems and not force:
+            raise CoverageRefused(version, problems, gaps)  # every reason at once
+        if gaps and not force:
+            raise StaffingRefused(version, gaps)
+        if gaps and reason is None:
+            raise InputError("reason: 强制发布须说明理由 / a publish forced past staffing gaps needs a reason "
+                             f"({len(gaps)} grid(s) with open incidents lack a full team)")
+        moves = moves if in_force else []
         removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
                                                  self.store.units(level=Level.grid, plan=version))["removed"]]
+        offered = staff_on_removed(removed, self.store.roles(), self.store.people())  # before the roster changes
+        forced = bool(problems) or bool(gaps)
         self.repo.publish(version, eff, author, [(inc, before, events) for inc, before, _, events in moves],
-                          replaces=latest, draft_rev=rev)
+                          replaces=latest, draft_rev=rev, apply_roster=in_force, reason=reason if forced else None)
         self.services.refresh()
         return {"plan": version, "effective_from": eff.isoformat(), "in_force": in_force,
-                "replaces": latest, "forced": bool(problems), "coverage": problems,
+                "replaces": latest, "forced": forced, "coverage": problems,
+                "staffing_gaps": gaps, "reason": reason if forced else None, "roster_pending": not in_force,
                 "rerouted": incident_moves(moves), "reroute_pending": not in_force,
-                "staff_on_removed_grids": staff_on_removed(removed, self.store.roles(), self.store.people())}
+                "staff_on_removed_grids": offered}
+
+    def apply_due_teams(self, day: dt.date | None = None) -> list[int]:
+        """Apply the teams of plans published for a later date once that date has come (before re-routing)."""
+        return self.repo.apply_due_teams(day or self.services.today())
 
     def _latest_published(self) -> int:
         published = [p.version for p in self.repo.list() if p.status == "published"]
@@ -293,7 +351,7 @@ class PlanService:
 
 
 def _named_codes(op: str, p: Mapping) -> list[str]:
-    if op in ("split", "reshape", "rename"):
+    if op in ("split", "reshape", "rename", "staff"):
         return [str(p.get("code"))] + ([str(p["neighbour"])] if p.get("neighbour") else [])
     if op == "merge":
         return [str(c) for c in (p.get("codes") or [])]

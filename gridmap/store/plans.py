@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, InputError, NotFound
 from ..model import Unit
 from . import schema
+from .teams import apply_teams, drop_teams, read_teams, restore, snapshot, write_teams
 from .incidents import _event_row, _int_id, _row as _incident_row
 from .sql import _row as _unit_row
 
@@ -40,6 +41,7 @@ class PlanRecord:
     author: str | None
     rev: int
     edits: int = 0
+    publish_reason: str | None = None  # why a publish was forced past staffing gaps
 
     def as_dict(self) -> dict:
         """JSON-ready."""
@@ -48,7 +50,7 @@ class PlanRecord:
             "effective_from": self.effective_from.isoformat() if self.effective_from else None,
             "created_at": _iso(self.created_at), "published_at": _iso(self.published_at),
             "note": self.note, "base_version": self.base_version, "author": self.author,
-            "rev": self.rev, "edits": self.edits,
+            "rev": self.rev, "edits": self.edits, "publish_reason": self.publish_reason,
         }
 
 
@@ -171,18 +173,26 @@ class PlanRepo:
             if rec.status != "draft":
                 raise Conflict(f"plan {version} is published; only drafts can be dropped")
             conn.execute(_E.delete().where(_E.c.plan == rec.version))
+            drop_teams(conn, rec.version)
             conn.execute(schema.units.delete().where(schema.units.c.plan == rec.version))
             conn.execute(_P.delete().where(_P.c.version == rec.version))
 
     # -- edits ------------------------------------------------------------------------------
+    def teams(self, plan: int, codes: Iterable[str] | None = None) -> dict:
+        """{code: [Role]} of the grids whose team the draft sets (store/teams.py)."""
+        with self.store._connect() as conn:
+            return read_teams(conn, plan, codes)
+
     def apply_edit(self, plan: int, op: str, params: Mapping, upserts: Sequence[Unit], deletes: Sequence[str],
-                   read_revs: Mapping[str, int], author: str | None = None, draft_rev: int | None = None) -> int:
+                   read_revs: Mapping[str, int], author: str | None = None, draft_rev: int | None = None,
+                   teams: Mapping | None = None) -> int:
         """Write one edit of a draft in one transaction; returns the draft's new revision.
 
         `read_revs` are the unit revisions the edit was computed from: each touched unit must
         still be at that revision (else Conflict naming it, nothing written). `draft_rev`, if
         given, must equal the draft's revision. Upserted units get rev + 1 (new ones rev 1);
-        the rows as they were are kept in the edit log for undo.
+        the rows as they were are kept in the edit log for undo. `teams` {code: [Role] | None}
+        sets the draft's teams of those grids (their previous teams are logged for undo too).
         """
         t = schema.units
         touched = sorted({u.code for u in upserts} | set(deletes))
@@ -207,9 +217,13 @@ class PlanRepo:
                 else:
                     row["rev"] = 1 if u.code not in before else before[u.code]["rev"] + 1
                     conn.execute(t.insert().values(**row))
+            params = dict(params)
+            if teams:
+                params["teams_before"] = snapshot(conn, plan, teams)
+                write_teams(conn, plan, teams)
             seq = (conn.execute(sa.select(sa.func.max(_E.c.seq)).where(_E.c.plan == plan)).scalar() or 0) + 1
             conn.execute(_E.insert().values(
-                plan=plan, seq=seq, op=op, author=author, at=_now(), params=dict(params),
+                plan=plan, seq=seq, op=op, author=author, at=_now(), params=params,
                 before=[_snapshot(r) for r in before.values()], after_codes=sorted(u.code for u in upserts)))
         return new_rev
 
@@ -231,6 +245,8 @@ class PlanRepo:
                 # a restored unit moves forward in revision, so a planner holding the undone state conflicts
                 row["rev"] = max(row["rev"], current["rev"] if current else 0) + 1
                 conn.execute(t.insert().values(**row))
+            if (last["params"] or {}).get("teams_before"):
+                restore(conn, plan, last["params"]["teams_before"])
             conn.execute(_E.delete().where(_E.c.id == last["id"]))
         return edit
 
@@ -255,10 +271,23 @@ class PlanRepo:
         q = sa.select(*[t.c[c] for c in _UNIT_FIELDS]).where(t.c.plan == plan, t.c.code.in_(codes))
         return {r["code"]: dict(r) for r in conn.execute(q).mappings()}
 
+    def apply_due_teams(self, day: dt.date) -> list[int]:
+        """Write into roles the teams of published plans in force by `day` whose teams wait (dated later
+        when published), oldest first, in one transaction; returns their versions."""
+        with self.store._begin() as conn:
+            due = list(conn.execute(sa.select(_P.c.version).where(
+                _P.c.status == "published", _P.c.teams_applied_at.is_(None), _P.c.effective_from.is_not(None),
+                _P.c.effective_from <= day, _P.c.version.in_(sa.select(schema.plan_teams.c.plan).distinct()))
+                .order_by(_P.c.version)).scalars())
+            for version in due:
+                apply_teams(conn, version)
+                conn.execute(_P.update().where(_P.c.version == version).values(teams_applied_at=_now()))
+        return due
+
     # -- publishing -------------------------------------------------------------------------
     def publish(self, plan: int, effective_from: dt.date, author: str | None,
                 incident_updates: Sequence[tuple] = (), replaces: int | None = None,
-                draft_rev: int | None = None) -> None:
+                draft_rev: int | None = None, apply_roster: bool = False, reason: str | None = None) -> None:
         """Publish a draft and write the re-routed incidents, all in one transaction.
 
         `draft_rev`: the draft revision the planner reviewed (its impact report); if the draft
@@ -268,6 +297,8 @@ class PlanRepo:
         since it was read makes the whole publish fail with Conflict, and nothing changes.
         `replaces`: the newest published plan the caller checked against; if another plan was
         published meanwhile, Conflict (two drafts of one base cannot both be published).
+        `apply_roster`: write the draft's teams into `roles` (the plan takes effect now);
+        `reason`: why the publish was forced past staffing gaps (kept on the plan).
         """
         ti, te = schema.incidents, schema.incident_events
         try:
@@ -284,13 +315,16 @@ class PlanRepo:
                     draft = draft.where(_P.c.rev == int(draft_rev))
                 done = conn.execute(draft.values(
                     status="published", effective_from=effective_from, published_at=_now(),
-                    author=sa.func.coalesce(_P.c.author, author)))
+                    author=sa.func.coalesce(_P.c.author, author), publish_reason=reason))
                 if done.rowcount != 1:
                     rec = self._get(conn, plan)
                     if rec.status == "draft":
                         raise Conflict(f"draft {plan} was edited since you reviewed it (rev {rec.rev}, you reviewed "
                                        f"rev {draft_rev}): look at its impact again, then publish")
                     raise Conflict(f"plan {plan} is already published")
+                if apply_roster:
+                    apply_teams(conn, plan)
+                    conn.execute(_P.update().where(_P.c.version == int(plan)).values(teams_applied_at=_now()))
                 for inc, expected, events in incident_updates:
                     inc.version = expected + 1
                     res = conn.execute(ti.update().where(ti.c.id == _int_id(inc.id), ti.c.version == expected)
@@ -337,7 +371,7 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 def _record(r, edits: int) -> PlanRecord:
     return PlanRecord(r["version"], r["status"], r["effective_from"], r["created_at"], r["published_at"],
-                      r["note"], r["base_version"], r["author"], r["rev"] or 0, edits)
+                      r["note"], r["base_version"], r["author"], r["rev"] or 0, edits, r.get("publish_reason"))
 
 
 def _edit(r) -> EditRecord:

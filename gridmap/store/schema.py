@@ -22,6 +22,8 @@ plans = Table(
     Column("base_version", Integer),
     Column("author", String(64)),
     Column("rev", Integer, nullable=False, server_default="0"),
+    Column("publish_reason", String),  # 0004: why a publish was forced past staffing gaps
+    Column("teams_applied_at", DateTime(timezone=True)),  # 0004: its teams written into roles
 )
 
 # Geometry is stored as WKB (EPSG:4326 lon/lat) with its bounding box, so both backends read
@@ -67,6 +69,18 @@ plan_edits = Table(
     Column("before", JSON, nullable=False),
     Column("after_codes", JSON, nullable=False),
     UniqueConstraint("plan", "seq", name="uq_plan_edits_seq"),
+)
+
+# The teams a draft sets (migration 0004): one row per grid whose 1+1+N team the draft holds
+# (inherited by a split or merge, or staffed by the planner), members [[person_id, role], ...].
+# Grids without a row keep the store's `roles`. Publishing writes these into `roles`.
+plan_teams = Table(
+    "plan_teams", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan", Integer, ForeignKey("plans.version"), nullable=False),
+    Column("unit_code", String(32), nullable=False),
+    Column("members", JSON, nullable=False),
+    UniqueConstraint("plan", "unit_code", name="uq_plan_teams_unit"),
 )
 
 people = Table(

@@ -19,7 +19,7 @@ from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import StoreInfo, UnitRows
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 DEFAULT_DB = "gridmap.db"
 
 

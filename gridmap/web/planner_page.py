@@ -3,7 +3,7 @@
 `GET /planner` (signed-in planners and admins; everyone else is sent to /login) and
 `GET /planner.json` (401 for the public, 403 for other roles) are both built by
 `planner_data()`: every plan of the history, the chosen plan (`?plan=N`, default the newest
-draft), the planner's targets (`?households=MIN-MAX`, default the median households of the
+draft, or the plan in force when there is no draft: "no_draft" is then true), the planner's targets (`?households=MIN-MAX`, default the median households of the
 plan's grids ±25 %) and the balance of the plan's grids against them (under / within / over).
 
 The page holds no logic of its own: its script (static/js/planner.js) draws the plan's grids
@@ -42,7 +42,9 @@ def page():
     if actor.is_public or actor.role not in PLANNER_ROLES:
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
     data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
-    return render_template("planner.html", data=data, urls=_urls(data))
+    from ..plans.staffing import RULE
+
+    return render_template("planner.html", data=data, urls=_urls(data), team_rule=RULE)
 
 
 @bp.get("/planner.json")
@@ -56,7 +58,7 @@ def as_json():
 
 
 def planner_data(actor: Actor, plan: str | None = None, households: str | None = None) -> dict[str, Any]:
-    """Plans, the chosen plan (default: the newest draft), targets and the chosen plan's balance."""
+    """Plans, the chosen plan (default: the newest draft, else the plan in force), targets and its balance."""
     ps = plan_service()
     records = ps.plans()
     chosen = None
@@ -68,12 +70,16 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
     else:
         drafts = [r for r in records if r.status == "draft"]
         chosen = drafts[-1] if drafts else None
+    in_force = services().store.current_plan()
+    no_draft = plan in (None, "") and chosen is None
+    if no_draft and in_force is not None:  # no draft yet: show the plan in force (read-only), not a blank map
+        chosen = ps.plan(in_force)
     grids = services().store.units(level=Level.grid, plan=chosen.version) if chosen else []
     rng = parse_range(households) or default_households(u.households for u in grids)
     rows = [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households,
              "balance": classify(u.households, rng)} for u in grids]
-    in_force = services().store.current_plan()
     return {
+        "no_draft": no_draft,
         "actor": {"name": actor.name, "role": actor.role},
         "today": services().today().isoformat(),
         "plans": [r.as_dict() | {"in_force": r.version == in_force} for r in records],
@@ -81,6 +87,7 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
         if chosen else None,
         "targets": {"households": list(rng) if rng else None,
                     "default": not households, "rule": "min <= households <= max"},
+        "people": [{"id": p.person_id, "name": p.name} for p in services().store.people()] if chosen else [],
         "balance": {"labels": BALANCE, "colours": COLOURS,
                     "counts": {k: sum(1 for r in rows if r["balance"] == k) for k in BALANCE},
                     "grids": rows},

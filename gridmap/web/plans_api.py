@@ -14,7 +14,7 @@ A plan (`GET /plans`, `GET /plans/<n>`)::
 `GET /plans/<n>` adds "edit_log": [{"seq", "op", "author", "at", "params", "before_codes",
 "after_codes"}]. `GET /plans/<n>/units?level=grid` is a GeoJSON FeatureCollection whose
 features carry "rev" among their properties, with "plan", "status" and "rev" (the draft's
-revision) at the top.
+revision) at the top; `&parent=CODE` keeps the units below that zone or town (404 if absent).
 
 An edit (`POST /plans/<n>/edits`) is one JSON object with "op" and "rev" (what the planner
 loaded: the draft's "rev" number, or {code: feature rev} of the units loaded; the units
@@ -27,6 +27,7 @@ named by the edit must be in it)::
     {"op": "move",    "from": A, "to": B, "points": [[lon, lat], ...]}
     {"op": "snap",    "tolerance_m": 1.0, "level": "grid", "parent": ZONE?}
     {"op": "rename",  "code": C, "name": "新名称"}
+    {"op": "staff",   "code": C, "leader": P?, "instructor": P?, "workers": [P, ...]?}  (the draft's team)
 
 and answers 200 with {"plan", "rev" (the draft's new revision), "op", "created": [codes],
 "changed": [codes], "removed": [codes], "revs": {code: rev} of the units touched,
@@ -46,7 +47,15 @@ assignee}]}, "staff_on_removed_grids": [{person_id, name, unit_code, role}], "te
 [{code, name, problem, counts, new_grid}], "coverage": [problem]}, where a coverage problem
 is {kind, parent, codes, area_m2, location: {lon, lat}, detail}.
 
-`POST /plans/<n>/publish` {"effective_from": "YYYY-MM-DD", "force": false, "rev": 7} (rev: the draft
+A split or merge hands the old grids' teams to their successors (rule: plans/staffing.py);
+the impact adds "staffing_gaps" (teams entries with open incidents: {code, name, problem,
+counts, open_incidents, blocks_publish, new_grid}), "new_and_changed_teams" {code: {leader,
+instructor, worker}} and "team_rule"; staff_on_removed_grids entries carry "successors" and
+"placed_in".
+
+`POST /plans/<n>/publish` {"effective_from": "YYYY-MM-DD", "force": false, "reason": str?, "rev": 7}
+is 409 {"title": "StaffingRefused", "gaps": [...]} while a grid with open incidents lacks a
+full team, unless force with a reason (422 without one). (rev: the draft
 revision whose impact the planner reviewed; optional; 409 if the draft changed since) answers
 {"plan", "effective_from", "in_force", "replaces", "forced", "coverage", "rerouted":
 [moving incident], "reroute_pending", "staff_on_removed_grids"}; with coverage problems
@@ -59,7 +68,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import InputError
 from ..model import Level
-from ..plans import CoverageRefused, PlanService
+from ..plans import CoverageRefused, PlanService, StaffingRefused
 from ..writers import feature
 from . import services
 from .auth import require
@@ -76,7 +85,13 @@ def plan_service() -> PlanService:
 
 @bp.errorhandler(CoverageRefused)
 def _refused(exc: CoverageRefused):
-    return jsonify({"status": 409, "title": "CoverageRefused", "detail": str(exc), "problems": exc.problems}), 409
+    return jsonify({"status": 409, "title": "CoverageRefused", "detail": str(exc), "problems": exc.problems,
+                    "gaps": exc.gaps}), 409
+
+
+@bp.errorhandler(StaffingRefused)
+def _unstaffed(exc: StaffingRefused):
+    return jsonify({"status": 409, "title": "StaffingRefused", "detail": str(exc), "gaps": exc.gaps}), 409
 
 
 @bp.get("/plans")
@@ -115,7 +130,8 @@ def plan_units(version: int):
         lv = Level.parse(level) if level else None
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    rec, units = plan_service().units(version, lv)
+    parent = request.args.get("parent") or None
+    rec, units = plan_service().units(version, lv, parent)
     feats = []
     for u, rev in units:
         f = feature(u)
@@ -183,7 +199,9 @@ def publish_plan(version: int):
     rev = body.get("rev")
     if rev is not None and (isinstance(rev, bool) or not isinstance(rev, int)):
         raise InputError("rev: the draft revision you reviewed (an integer), or leave it out")
-    return jsonify(plan_service().publish(version, body["effective_from"], force=force, author=actor.name, rev=rev))
+    reason = _opt_str(body.get("reason"), "reason")
+    return jsonify(plan_service().publish(version, body["effective_from"], force=force, author=actor.name, rev=rev,
+                                          reason=reason))
 
 
 def _body(optional: bool = False) -> dict:

@@ -19,11 +19,11 @@ SCHEMAS = {
     "PlanEdit": obj(["seq", "op", "at", "before_codes", "after_codes"], seq=INT, op=STR, author=nullable(STR),
                     at=TIME, params=obj(), before_codes=CODES, after_codes=CODES),
     "PlanEditRequest": obj(
-        ["op", "rev"], op={"type": "string", "enum": ["split", "merge", "reshape", "move", "snap", "rename"]},
+        ["op", "rev"], op={"type": "string", "enum": ["split", "merge", "reshape", "move", "snap", "rename", "staff"]},
         rev={"oneOf": [INT, {"type": "object", "additionalProperties": INT}]},
         code=STR, codes=CODES, line=ref("Geometry"), parts=INT, geometry=ref("Geometry"), neighbour=STR,
         repair=BOOL, area=ref("Geometry"), points=array(array(NUM)), tolerance_m=NUM, level=STR, parent=STR, name=STR,
-        **{"from": STR, "to": STR}),
+        leader=STR, instructor=STR, workers=CODES, **{"from": STR, "to": STR}),
     "PlanEditResult": obj(["plan", "rev", "op", "created", "changed", "removed", "revs", "notes"], plan=INT, rev=INT,
                           op=STR, created=CODES, changed=CODES, removed=CODES,
                           revs={"type": "object", "additionalProperties": INT}, notes=array(STR)),
@@ -51,13 +51,19 @@ SCHEMAS = {
                          in_force=BOOL, replaces=INT, forced=BOOL, coverage=array(ref("CoverageProblem")),
                          rerouted=array(ref("MovingIncident")), reroute_pending=BOOL,
                          staff_on_removed_grids=array(ref("StaffOnRemovedGrid"))),
+    "StaffingGap": obj(["code", "problem", "open_incidents"], code=STR, name=STR, problem=STR, counts=obj(),
+                       open_incidents=INT, blocks_publish=BOOL),
+    "StaffingRefused": obj(["status", "title", "detail", "gaps"], status=INT, title=STR, detail=STR,
+                           gaps=array(ref("StaffingGap"))),
     "CoverageRefused": obj(["status", "title", "detail", "problems"], status=INT, title=STR, detail=STR,
-                           problems=array(ref("CoverageProblem"))),
+                           problems=array(ref("CoverageProblem")), gaps=array(ref("StaffingGap"))),
 }
 
 _PUBLISH_ERRORS = {**errors(401, 403, 404, 422), "409": {
-    "description": "published already, an outdated draft, or coverage problems (listed in `problems`)",
-    "content": {"application/json": {"schema": {"anyOf": [ref("CoverageRefused"), ref("Error")]}}}}}
+    "description": "published already, an outdated draft, coverage problems (listed in `problems`), or grids "
+                   "with open incidents lacking a full 1+1+N team (listed in `gaps`)",
+    "content": {"application/json": {"schema": {"anyOf": [ref("CoverageRefused"), ref("StaffingRefused"),
+                                                          ref("Error")]}}}}}
 
 PATHS = {
     "/api/v1/plans": {
@@ -76,7 +82,8 @@ PATHS = {
         "A plan's units as GeoJSON, each with its `rev` (EPSG:4326 lon/lat)", "listPlanUnits",
         {"200": ok({"allOf": [ref("FeatureCollection"), obj(["plan", "status", "rev"], plan=INT, status=STR, rev=INT)]},
                    GEOJSON), **errors(401, 404, 422)},
-        params=[_PLAN, query("level", STR, "only this level")], **_READ)},
+        params=[_PLAN, query("level", STR, "only this level"),
+                query("parent", STR, "only the units below this zone or town (any depth)")], **_READ)},
     "/api/v1/plans/{version}/edits": {"post": op(
         "Apply one edit to a draft (split, merge, reshape, move, snap, rename); coverage stays exact (planner, admin)",
         "editPlan", {"200": ok(ref("PlanEditResult")), **errors(401, 403, 404, 409, 422)},
@@ -98,5 +105,5 @@ PATHS = {
     "/api/v1/plans/{version}/publish": {"post": op(
         "Publish a draft from a date, re-routing open incidents in the same transaction (planner, admin)",
         "publishPlan", {"200": ok(ref("PlanPublished")), **_PUBLISH_ERRORS}, params=[_PLAN],
-        body=json_body(obj(["effective_from"], effective_from=DATE, force=BOOL, rev=INT)), **_READ)},
+        body=json_body(obj(["effective_from"], effective_from=DATE, force=BOOL, reason=STR, rev=INT)), **_READ)},
 }

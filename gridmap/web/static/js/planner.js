@@ -24,6 +24,7 @@
   var props = {};                       // code -> feature properties
   var selected = [];                    // up to two codes, in click order
   var busy = false, drawer = null, editing = null, impactShown = false, refused = false, reviewedRev = null;
+  var lastImpact = null;  // the impact report the planner reviewed: the confirm step names what it will change
 
   // -- the map ------------------------------------------------------------------------------
   var map = L.map("planner-map", {maxZoom: 19, zoomSnap: 0.25, attributionControl: false,
@@ -32,10 +33,11 @@
   map.setView([35.0, 105.0], 4);
   var gridLayer = L.featureGroup().addTo(map);
   var labelLayer = L.layerGroup().addTo(map);
+  var shortCodes = {};  // code -> the label shown on the map (unique among the loaded grids)
   var problemLayer = L.featureGroup().addTo(map);   // coverage check: the problem shapes
   var ringLayer = L.featureGroup().addTo(map);      // impact / refused publish: problems by location
   window.gridmap = Object.assign(window.gridmap || {}, {plannerMap: map, planner: {
-    layers: layers, selected: selected, balance: balance, revs: revs,
+    layers: layers, selected: selected, balance: balance, revs: revs, labels: shortCodes,
     busy: function () { return busy; }, drawing: function () { return !!(drawer || editing); },
     problems: function () { return problemLayer.getLayers().length; }, rings: function () { return ringLayer.getLayers().length; }}});
 
@@ -77,11 +79,39 @@
 
   function restyle() { Object.keys(layers).forEach(function (c) { layers[c].setStyle(styleOf(c)); }); }
 
-  /* National-style codes end in zone serial + grid serial: "001-003" names a grid within its town. */
-  function shortCode(code) { return code.length > 9 && /^\d+$/.test(code) ? code.slice(-6, -3) + "-" + code.slice(-3) : code; }
+  /* National-style codes end in zone serial + grid serial: "001-003" names a grid within its town.
+     Where two loaded grids would share a label ("003-003" in two towns), both show more of their
+     code, three digits at a time ("001-003-003"), until every label on the map is unique. */
+  function suffix(code, groups) {
+    var parts = [];
+    for (var i = 0; i < groups; i++) {
+      var end = code.length - 3 * i;
+      if (end - 3 < 0) { return code; }
+      parts.unshift(code.slice(end - 3, end));
+    }
+    return parts.join("-");
+  }
+  function computeShortCodes() {
+    var codes = Object.keys(layers).filter(function (c) { return c.length > 9 && /^\d+$/.test(c); });
+    var groups = {};
+    codes.forEach(function (c) { groups[c] = 2; });
+    for (var round = 0; round < 6; round++) {
+      var seen = {};
+      codes.forEach(function (c) { var k = suffix(c, groups[c]); (seen[k] = seen[k] || []).push(c); });
+      var clash = false;
+      Object.keys(seen).forEach(function (k) {
+        if (seen[k].length > 1) { clash = true; seen[k].forEach(function (c) { groups[c] += 1; }); }
+      });
+      if (!clash) { break; }
+    }
+    Object.keys(shortCodes).forEach(function (c) { delete shortCodes[c]; });
+    codes.forEach(function (c) { shortCodes[c] = suffix(c, groups[c]); });
+  }
+  function shortCode(code) { return shortCodes[code] || code; }
 
   function drawLabels() {
     labelLayer.clearLayers();
+    computeShortCodes();
     Object.keys(layers).forEach(function (code) {
       var l = layers[code], b = l.getBounds();
       var w = map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x;
@@ -498,6 +528,8 @@
     $("impact").hidden = true;
     $("force-label").hidden = true;
     $("force").checked = false;
+    $("confirm-box").hidden = true;
+    lastImpact = null;
     $("publish-reasons").textContent = "";
     problemLayer.clearLayers();
     ringLayer.clearLayers();
@@ -533,6 +565,67 @@
     fill("diff-list", rows, function (text) { return li(text); });
   }
 
+  /* Grids without a full 1+1+N team, each with a form to staff it in the draft (op "staff"). */
+  function showTeams(o) {
+    var teams = o.teams || [];
+    $("impact-teams").textContent = String(teams.length);
+    $("impact-gaps").textContent = String((o.staffing_gaps || []).length);
+    var list = $("impact-team-list");
+    list.textContent = "";
+    teams.forEach(function (t) {
+      var m = t.members || {leader: [], instructor: [], worker: []};
+      var el = li(t.code + " " + (t.name || "") + (t.new_grid ? " (新 new)" : "") + ": " + (t.problem || "") +
+                  (t.blocks_publish ? " · ⚠ " + t.open_incidents + " 件未结事件 open incident(s): 阻止发布 blocks publishing" : ""));
+      el.dataset.team = t.code;
+      if (t.blocks_publish) el.className = "gm-block";
+      if (plan.editable) {
+        var form = document.createElement("div");
+        form.className = "gm-team";
+        [["leader", "网格长 Leader", m.leader.join(", ")], ["instructor", "指导员 Instructor", m.instructor.join(", ")],
+         ["workers", "网格员 Workers", m.worker.join(", ")]].forEach(function (f) {
+          var inp = document.createElement("input");
+          inp.name = f[0];
+          inp.value = f[2];
+          inp.placeholder = f[1];
+          inp.title = f[1];
+          inp.setAttribute("aria-label", f[1] + " " + t.code);
+          inp.setAttribute("list", "people-list");
+          form.appendChild(inp);
+        });
+        var save = document.createElement("button");
+        save.type = "button";
+        save.textContent = "保存队伍 Save team";
+        save.addEventListener("click", function () { saveTeam(t.code, form); });
+        form.appendChild(save);
+        el.appendChild(form);
+      }
+      list.appendChild(el);
+    });
+  }
+
+  function saveTeam(code, form) {
+    var val = function (n) { return form.querySelector('[name="' + n + '"]').value.trim(); };
+    var body = {op: "staff", code: code, rev: rev([code])};
+    if (val("leader")) body.leader = val("leader");
+    if (val("instructor")) body.instructor = val("instructor");
+    var workers = val("workers").split(/[,，\s]+/).filter(Boolean);
+    if (workers.length) body.workers = workers;
+    busy = true;
+    showSelection();
+    call("POST", urls.edits, body).then(function (res) {
+      if (res.status !== 200) { say("impact-msg", problemText(res), false); return; }
+      say("edit-msg", "✓ " + (res.out.notes || []).join(" "), true);
+      busy = false;
+      showSelection();  // enables the impact button again
+      $("show-impact").click();  // the draft's revision moved on: review the impact again
+    }).catch(function (e) {
+      say("impact-msg", "网络错误 Network error: " + e.message, false);
+    }).then(function () {
+      busy = false;
+      showSelection();
+    });
+  }
+
   $("show-impact").addEventListener("click", function () {
     busy = true;
     showSelection();
@@ -559,18 +652,29 @@
       });
       var staff = o.staff_on_removed_grids || [];
       $("impact-staff").textContent = String(staff.length);
-      fill("impact-staff-list", staff, function (s) { return li((s.name || s.person_id) + " · " + s.role + " · " + s.unit_code); });
-      var teams = o.teams || [];
-      $("impact-teams").textContent = String(teams.length);
-      fill("impact-team-list", teams, function (t) {
-        return li(t.code + " " + (t.name || "") + (t.new_grid ? " (新 new)" : "") + ": " + (t.problem || ""));
+      fill("impact-staff-list", staff, function (s) {
+        return li((s.name || s.person_id) + " · " + s.role + " · " + s.unit_code + " → 可调往 offered to " +
+                  ((s.successors || []).join(", ") || "—") + " · " + ((s.placed_in || []).length
+                    ? "已安排 placed in " + s.placed_in.join(", ") : "未安排 not placed yet"));
       });
+      showTeams(o);
       $("impact-coverage").textContent = String((o.coverage || []).length);
       fill("impact-coverage-list", o.coverage || [], function (p) { return li(problemLine(p), p.location); });
       markProblems(o.coverage || []);
       $("impact").hidden = false;
       impactShown = true;
+      lastImpact = o;
+      refused = false;  // a new review: the reasons of an earlier refusal no longer stand
+      $("publish-reasons").textContent = "";
+      $("force-label").hidden = true;
+      $("confirm-box").hidden = true;
       reviewedRev = o.rev;  // publishing sends it: an edit by anyone since then is refused (409)
+      var blocking = (o.staffing_gaps || []).length;
+      if (blocking) {
+        say("impact-msg", "⚠ " + blocking + " 个有未结事件的网格缺少完整的1+1+N队伍：请先配齐人员。" + blocking +
+            " grid(s) with open incidents lack a full 1+1+N team: staff them below before publishing.", false);
+        return;
+      }
       say("impact-msg", plan.editable ? "已核对影响，可以发布。Impact reviewed: publishing is enabled." : "", true);
     }).catch(function (e) {
       say("impact-msg", "网络错误 Network error: " + e.message, false);
@@ -580,11 +684,54 @@
     });
   });
 
+  /* The confirm step: what publishing will change, from the impact the planner reviewed. */
   $("publish").addEventListener("click", function () {
     var eff = $("effective-from").value;
     if (!eff) { say("publish-msg", "请选择生效日期 Choose the effective date.", false); return; }
-    var body = {effective_from: eff, force: refused && $("force").checked};
+    var o = lastImpact || {}, d = o.diff || {}, rows = [];
+    rows.push("方案 " + plan.version + " 自 " + eff + " 起生效，取代方案 " + o.against + "。Plan " + plan.version +
+              " takes effect on " + eff + ", replacing plan " + o.against + ".");
+    rows.push("网格 Grids: 新增 added " + (d.added || 0) + " · 撤销 removed " + (d.removed || 0) + " · 改形 reshaped " +
+              (d.reshaped || 0) + " · 更名 renamed " + (d.renamed || 0));
+    rows.push("户数变动 Households moving: " + ((o.households || {}).households || 0));
+    var moving = (o.incidents || {}).moving || [];
+    rows.push("改派事件 Open incidents re-routed: " + moving.length);
+    moving.forEach(function (m) {
+      rows.push("  #" + m.id + " " + (m.from || "—") + " → " + (m.to || "—") + " · 指派 assignee " +
+                (m.assignee || "无人 nobody"));
+    });
+    Object.keys(o.new_and_changed_teams || {}).forEach(function (code) {
+      var t = o.new_and_changed_teams[code];
+      rows.push("队伍 Team " + code + ": 网格长 " + (t.leader.join(", ") || "—") + " · 指导员 " +
+                (t.instructor.join(", ") || "—") + " · 网格员 " + (t.worker.join(", ") || "—"));
+    });
+    var unplaced = (o.staff_on_removed_grids || []).filter(function (x) { return !(x.placed_in || []).length; });
+    if (unplaced.length) {
+      rows.push("撤销网格上未安排的人员 Staff of removed grids not placed: " +
+                unplaced.map(function (x) { return x.name || x.person_id; }).join(", "));
+    }
+    (o.staffing_gaps || []).forEach(function (g) {
+      rows.push("⚠ " + g.code + " " + (g.name || "") + ": " + g.open_incidents + " 件未结事件 open incident(s), " + g.problem);
+    });
+    fill("confirm-list", rows, function (text) { return li(text); });
+    if ((o.staffing_gaps || []).length) { $("force-label").hidden = false; }
+    $("confirm-box").hidden = false;
+    $("confirm-box").scrollIntoView({block: "center"});
+    say("publish-msg", "请核对后确认。Check what will change, then confirm.", true);
+  });
+
+  $("confirm-back").addEventListener("click", function () {
+    $("confirm-box").hidden = true;
+    say("publish-msg", "", true);
+  });
+
+  $("confirm-publish").addEventListener("click", function () {
+    var eff = $("effective-from").value;
+    var forcing = !$("force-label").hidden && $("force").checked;
+    var body = {effective_from: eff, force: forcing};
+    if (forcing && $("force-reason").value.trim()) body.reason = $("force-reason").value.trim();
     if (typeof reviewedRev === "number") body.rev = reviewedRev;
+    $("confirm-box").hidden = true;
     busy = true;
     showSelection();
     say("publish-msg", "…", true);
@@ -592,6 +739,8 @@
       var o = res.out || {};
       if (res.status === 200 || res.status === 201) {
         $("force-label").hidden = true;
+        // the plan is published now: its teams are no longer staffed from here
+        Array.prototype.forEach.call(document.querySelectorAll("#impact-team-list .gm-team"), function (f) { f.remove(); });
         $("publish-reasons").textContent = "";
         say("edit-msg", "", true);
         say("impact-msg", "", true);
@@ -600,13 +749,20 @@
             (o.reroute_pending ? " (on that day: gridmap incidents reroute)" : ""), true);
         return reload(false);
       }
-      var problems = o.problems || o.coverage || [];
-      if (res.status === 409 && problems.length) {
+      var problems = o.problems || o.coverage || [], gaps = o.gaps || [];
+      if (res.status === 409 && (problems.length || gaps.length)) {
         refused = true;
         fill("publish-reasons", problems, function (p) { return li(problemLine(p), p.location); });
+        gaps.forEach(function (g) {
+          var el = li("⚠ " + g.code + " " + (g.name || "") + ": " + g.open_incidents + " 件未结事件 open incident(s); " + g.problem);
+          el.dataset.code = g.code;
+          el.addEventListener("click", function () { select(g.code); });
+          $("publish-reasons").appendChild(el);
+        });
         markProblems(problems);
         $("force-label").hidden = false;
-        say("publish-msg", "发布被拒绝，原因如下。Publishing was refused for the reasons below; fix them, or tick " +
+        say("publish-msg", "发布被拒绝，原因如下。Publishing was refused for the reasons below; fix them (staff the " +
+            "grids in the impact panel), or tick " +
             "“publish anyway” and publish again.", false);
         return;
       }
