@@ -7,17 +7,50 @@ script's time. Input columns are kept as the exact text the user gave.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .crs import InputCRS, xy_to_storage
+from .crs import InputCRS, parse_crs, xy_to_storage
 from .errors import InputError
 from .index import GridIndex
 from .model import Level
 from .writers import atomic_path
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+def index_for_assign(settings: "Settings") -> GridIndex:
+    """The GridIndex of the plan in force, as Services.index builds it, read the short way.
+
+    A SQLite store is read with sqlite3 in one connection (store/gridread.py): a bulk job is
+    a short process, and SQLAlchemy's import and row processing were a fifth of it. Other
+    backends go through Services (PostGIS rows already come through the driver cursor).
+    """
+    from zoneinfo import ZoneInfo
+
+    from .store.gridread import read_grid_source, sqlite_file
+
+    path = sqlite_file(settings.db)
+    if path is None:
+        from .services import Services
+
+        return Services.open(settings).index
+    source = read_grid_source(path, dt.datetime.now(ZoneInfo(settings.timezone)).date())
+    return GridIndex.build(source.rows, source.parents, source.level)
+
+
+def assign_with_settings(settings: "Settings", src: str | Path, dst: str | Path, crs: str = "EPSG:4326",
+                         lon_field: str = "lon", lat_field: str = "lat",
+                         progress: Callable[[int, int], None] | None = None) -> dict:
+    """`gridmap assign` (local engine): Services.assign_file without opening the SQL store."""
+    spec = parse_crs(crs)  # a bad --crs is refused before the store is read
+    return assign_file(index_for_assign(settings), src, dst, spec, lon_field, lat_field,
+                       threads=settings.threads or None, progress=progress)
 
 
 def assign_file(index: GridIndex, src: str | Path, dst: str | Path, crs: InputCRS,

@@ -17,9 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ..errors import Conflict, InputError, NotFound, StoreUnavailable
 from ..model import Level, Person, Role, Unit
 from . import schema
-from .base import StoreInfo, UnitRows
-
-HEAD_REVISION = "0003"
+from .base import HEAD_REVISION, StoreInfo, UnitRows
 DEFAULT_DB = "gridmap.db"
 
 
