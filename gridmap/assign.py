@@ -41,7 +41,7 @@ def index_for_assign(settings: "Settings") -> GridIndex:
 
         return Services.open(settings).index
     source = read_grid_source(path, dt.datetime.now(ZoneInfo(settings.timezone)).date())
-    return GridIndex.build(source.rows, source.parents, source.level)
+    return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms)
 
 
 def assign_with_settings(settings: "Settings", src: str | Path, dst: str | Path, crs: str = "EPSG:4326",

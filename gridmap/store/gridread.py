@@ -4,7 +4,7 @@ The bulk path (`gridmap assign`) is a short-lived process: importing SQLAlchemy,
 the schema and going through its row processing cost more than the query itself. This reads
 the same rows as Services._build_index (unit_tree + unit_rows of the index level, the plan in
 force chosen by the same rule as store/plans.py) with sqlite3 on a read-only connection,
-geometry WKB only for the index level. Any other backend returns None: the caller takes the
+geometry WKB only for the index level, decoded as it is read. Any other backend returns None: the caller takes the
 ordinary store path (which reads PostGIS through the driver cursor already).
 """
 
@@ -14,6 +14,9 @@ import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import shapely
 
 from ..errors import NotFound, StoreUnavailable
 from ..model import Level
@@ -32,8 +35,9 @@ class GridSource:
 
     plan: int
     level: Level
-    rows: UnitRows
+    rows: UnitRows  # code, name, level, parent_code of the index level (wkb left empty)
     parents: dict[str, tuple[str | None, Level]]
+    geoms: np.ndarray  # the rows' polygons, decoded from WKB, in code order
 
 
 def sqlite_file(db: str | Path | None) -> Path | None:
@@ -75,13 +79,23 @@ def read_grid_source(path: Path, day: dt.date, plan: int | None = None) -> GridS
         level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
         # One pass over the plan's units, WKB only for the index level (the ordinary path
         # reads the tree and then the index level's rows: two passes).
+        # WKB is decoded a few thousand rows at a time, so the 160 MB of WKB of 50,000 grids
+        # is never held at once beside the polygons (peak memory of the whole job).
         cur = con.execute("SELECT code, name, level, parent_code, CASE WHEN level = ? THEN geom_wkb END "
                           "FROM units WHERE plan = ? ORDER BY code", (level.value, plan))
-        rows = cur.fetchall()
+        parents: dict[str, tuple[str | None, Level]] = {}
+        cols: list[list] = [[], [], [], []]
+        parts = []
+        while batch := cur.fetchmany(5000):
+            wkb = []
+            for code, name, lv, parent, blob in batch:
+                parents[code] = (parent, Level(lv))
+                if lv == level.value:
+                    for col, v in zip(cols, (code, name, lv, parent)):
+                        col.append(v)
+                    wkb.append(blob)
+            parts.append(shapely.from_wkb(wkb))
     finally:
         con.close()
-    parents = {code: (parent, Level(lv)) for code, _, lv, parent, _ in rows}
-    mine = [r for r in rows if r[2] == level.value]
-    del rows
-    cols = list(zip(*mine)) if mine else [[], [], [], [], []]
-    return GridSource(plan, level, UnitRows(*(list(c) for c in cols)), parents)
+    geoms = np.concatenate(parts) if parts else np.array([], dtype=object)
+    return GridSource(plan, level, UnitRows(*cols, []), parents, geoms)
