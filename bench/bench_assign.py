@@ -1,4 +1,10 @@
-"""Bulk assign, whole process, side by side: `gridmap assign` vs the geopandas.sjoin script.
+"""Bulk assign, whole process, side by side: `gridmap assign` vs SedonaDB, DuckDB spatial and geopandas.sjoin.
+
+Peers (bench/peer_sql_assign.py, `pip install -e '.[bench]'`): SedonaDB (Apache Sedona's
+single-node engine) and DuckDB with the spatial extension loaded from the
+duckdb-extension-spatial wheel; each does the whole job (read grids and points, spatial join
+with ST_Covers and the lowest code, write the CSV) and its output is checked row by row
+against gridmap's. --no-peers runs gridmap and the sjoin script only.
 
 Both run as separate processes (wall time includes interpreter start-up, imports, reading
 the grids, reading the CSV, the join and writing the CSV), alternating, after one untimed
@@ -6,7 +12,7 @@ warm-up run each (so both find the files in the page cache). Peak RSS and CPU ti
 from /usr/bin/time -v when available (else resource.getrusage(RUSAGE_CHILDREN), which
 only gives the running maximum). Then the outputs are compared row by row on id.
 
-Usage: python bench/bench_assign.py [--reps 3] [--no-warmup]
+Usage: python bench/bench_assign.py [--reps 3] [--no-warmup] [--no-peers]
 Needs the data of bench/make_data.py. Writes bench/results/assign.md.
 """
 
@@ -37,7 +43,10 @@ def rel(p: Path) -> str:
     return os.path.relpath(p, ROOT)
 
 
-def commands(prototype: bool = False) -> dict[str, list[str]]:
+PEERS = ("sedonadb", "duckdb")
+
+
+def commands(prototype: bool = False, peers: bool = True) -> dict[str, list[str]]:
     gridmap = shutil.which("gridmap") or "gridmap"
     extra = {"prototype": [sys.executable, rel(HERE / "prototype_fast_assign.py"), rel(DATA / "bench.db"),
                            rel(DATA / "points_1m.csv"), rel(DATA / "out_prototype.csv")]} if prototype else {}
@@ -47,7 +56,32 @@ def commands(prototype: bool = False) -> dict[str, list[str]]:
         "baseline": [sys.executable, rel(HERE / "baseline_sjoin.py"), rel(DATA / "grids.gpkg"),
                      rel(DATA / "points_1m.csv"), rel(DATA / "out_baseline.csv")],
     }
+    for p in PEERS if peers else ():
+        extra[p] = [sys.executable, rel(HERE / "peer_sql_assign.py"), p, rel(DATA / "grids.gpkg"),
+                    rel(DATA / "points_1m.csv"), rel(DATA / f"out_{p}.csv")]
     return base | extra
+
+
+def compare_peer(name: str) -> dict:
+    """Row by row, a peer's output against gridmap's: same ids in order, same codes, same text."""
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    def read(path):
+        with open(path, encoding="utf-8") as fh:
+            cols = fh.readline().strip().replace('"', "").split(",")
+        import pyarrow as pa
+        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in cols}, strings_can_be_null=False))
+
+    g, p = read(DATA / "out_gridmap.csv"), read(DATA / f"out_{name}.csv")
+    out = {"rows": p.num_rows, "same_ids_same_order": g.num_rows == p.num_rows and g["id"].equals(p["id"])}
+    if out["same_ids_same_order"]:
+        differ = pc.or_(pc.not_equal(g["grid_code"], p["grid_code"]), pc.not_equal(g["zone_code"], p["zone_code"]))
+        out["differing_rows"] = int(pc.sum(differ).as_py() or 0)
+        out["input_text_identical"] = all(g[c].equals(p[c]) for c in ("lon", "lat", "kind"))
+        out["byte_identical"] = (DATA / "out_gridmap.csv").read_bytes() == (DATA / f"out_{name}.csv").read_bytes()
+    return out
 
 
 def run(name: str, cmd: list[str]) -> dict:
@@ -130,7 +164,19 @@ def versions() -> str:
 
     return (f"Python {platform.python_version()}, shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), "
             f"geopandas {geopandas.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, "
-            f"pyogrio {pyogrio.__version__}, numpy {numpy.__version__}")
+            f"pyogrio {pyogrio.__version__}, numpy {numpy.__version__}" + _peer_versions())
+
+
+def _peer_versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for pkg in ("sedonadb", "duckdb", "duckdb-extension-spatial"):
+        try:
+            out.append(f"{pkg} {version(pkg)}")
+        except PackageNotFoundError:
+            pass
+    return (", " + ", ".join(out)) if out else ""
 
 
 def cpu_model() -> str:
@@ -148,6 +194,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-warmup", action="store_true")
     ap.add_argument("--out", default=None, help="default: bench/results/assign.md (assign_with_prototype.md)")
+    ap.add_argument("--no-peers", action="store_true", help="skip SedonaDB and DuckDB spatial")
     ap.add_argument("--prototype", action="store_true",
                     help="also run bench/prototype_fast_assign.py (a sketch of suggested gridmap changes)")
     args = ap.parse_args()
@@ -155,7 +202,7 @@ def main() -> None:
     for f in ("bench.db", "grids.gpkg", "points_1m.csv"):
         if not (DATA / f).exists():
             sys.exit(f"missing {DATA / f}: run python bench/make_data.py first")
-    cmds = commands(args.prototype)
+    cmds = commands(args.prototype, peers=not args.no_peers)
     names = list(cmds)
     if not args.no_warmup:
         for name in names:
@@ -176,6 +223,10 @@ def main() -> None:
     print(f"median wall: gridmap {med['gridmap']['wall']:.2f} s, baseline {med['baseline']['wall']:.2f} s, "
           f"baseline/gridmap = {ratio:.2f}x (target >= 2x)")
     cmp = compare()
+    peers = {p: compare_peer(p) for p in PEERS if p in cmds}
+    for p, c in peers.items():
+        print(f"{p}: median {med[p]['wall']:.2f} s, {p}/gridmap = {med[p]['wall'] / med['gridmap']['wall']:.2f}x; "
+              f"row by row: {c}")
     if args.prototype:
         import filecmp
 
@@ -189,7 +240,8 @@ def main() -> None:
     st = meta.get("stats", {})
     v = st.get("vertices", {})
     lines = [
-        "# Bulk assign: `gridmap assign` vs geopandas.sjoin script (whole process)",
+        "# Bulk assign: `gridmap assign` vs SedonaDB, DuckDB spatial and a geopandas.sjoin script (whole process)"
+        if peers else "# Bulk assign: `gridmap assign` vs geopandas.sjoin script (whole process)",
         "",
         f"- Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, {platform.platform()}",
@@ -216,6 +268,9 @@ def main() -> None:
         "",
         f"**Speed-up (median wall, baseline / gridmap): {ratio:.2f}x** — target >= 2x: "
         f"{'met' if ratio >= 2 else 'NOT met'}.",
+        *(f"**{p} / gridmap (median wall): {med[p]['wall'] / med['gridmap']['wall']:.2f}x**"
+          + (" — target >= 2x: " + ("met" if med[p]['wall'] / med['gridmap']['wall'] >= 2 else "NOT met")
+             if p == "sedonadb" else "") + "." for p in peers),
         "",
         "## Identical results",
         "",
@@ -229,6 +284,11 @@ def main() -> None:
         + (f"; e.g. {cmp['coordinate_text_example']}: pandas re-formats the floats it parsed, gridmap writes the "
            "input text unchanged" if cmp["coordinate_text_differs"] else "") + ")",
     ]
+    for p, c in peers.items():
+        lines += [f"- {p} (bench/peer_sql_assign.py) against gridmap, row by row: {c['rows']:,} rows, same ids in "
+                  f"the same order: {c['same_ids_same_order']}; rows whose grid_code or zone_code differ: "
+                  f"**{c.get('differing_rows', '?')}**; input text identical: {c.get('input_text_identical')}; "
+                  f"files byte-identical: {c.get('byte_identical')}"]
     if args.prototype:
         lines += [f"- bench/prototype_fast_assign.py (NOT gridmap: a sketch of suggested changes): median "
                   f"{med['prototype']['wall']:.2f} s, baseline/prototype = **{p_ratio:.2f}x**; output byte-identical "

@@ -7,17 +7,54 @@ script's time. Input columns are kept as the exact text the user gave.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .crs import InputCRS, xy_to_storage
+from .crs import InputCRS, parse_crs, xy_to_storage
 from .errors import InputError
 from .index import GridIndex
 from .model import Level
 from .writers import atomic_path
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+def index_for_assign(settings: "Settings") -> GridIndex:
+    """The GridIndex of the plan in force, as Services.index builds it, read the short way.
+
+    A SQLite store is read with sqlite3 in one connection (store/gridread.py): a bulk job is
+    a short process, and SQLAlchemy's import and row processing were a fifth of it. Other
+    backends go through Services (PostGIS rows already come through the driver cursor).
+    """
+    from zoneinfo import ZoneInfo
+
+    from .store.gridread import read_grid_source, sqlite_file
+
+    path = sqlite_file(settings.db)
+    if path is None:
+        from .services import Services
+
+        services = Services.open(settings)
+        try:
+            return services.index
+        finally:
+            services.store.close()
+    source = read_grid_source(path, dt.datetime.now(ZoneInfo(settings.timezone)).date())
+    return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms)
+
+
+def assign_with_settings(settings: "Settings", src: str | Path, dst: str | Path, crs: str = "EPSG:4326",
+                         lon_field: str = "lon", lat_field: str = "lat",
+                         progress: Callable[[int, int], None] | None = None) -> dict:
+    """`gridmap assign` (local engine): Services.assign_file without opening the SQL store."""
+    spec = parse_crs(crs)  # a bad --crs is refused before the store is read
+    return assign_file(index_for_assign(settings), src, dst, spec, lon_field, lat_field,
+                       threads=settings.threads or None, progress=progress)
 
 
 def assign_file(index: GridIndex, src: str | Path, dst: str | Path, crs: InputCRS,
@@ -83,17 +120,29 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     y = _floats(table[lat_field], lat_field, src)
     idx, stats = _locate(index, x, y, crs, threads, progress)
     # Arrow `take` on the code dictionaries: no million Python strings. A null index (a
-    # point outside every grid) gives a null, which the CSV writer leaves empty.
-    where = pa.array(idx, mask=idx < 0)
+    # point outside every grid) gives a null, which the CSV writer leaves empty. Arrays are
+    # built from buffers: pa.array() on numpy or a list imports pandas (0.2 s of a job).
+    where = pa.Array.from_buffers(pa.int64(), len(idx), [pa.py_buffer(np.packbits(idx >= 0, bitorder="little")),
+                                                         pa.py_buffer(np.ascontiguousarray(idx, dtype=np.int64))])
     zones = [c.get(Level.zone.value, "") for c in index.chains]
-    table = table.append_column("grid_code", pc.take(pa.array(index.codes.tolist(), pa.string()), where))
-    table = table.append_column("zone_code", pc.take(pa.array(zones, pa.string()), where))
+    table = table.append_column("grid_code", pc.take(_string_array(index.codes.tolist()), where))
+    table = table.append_column("zone_code", pc.take(_string_array(zones), where))
     from .csvsafe import escape_arrow_table
 
     table = escape_arrow_table(table)  # =1+1 in an input column must not become a formula in the output
     with atomic_path(dst) as tmp:
         pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return stats
+
+
+def _string_array(values: list[str]):
+    """A pyarrow string array of Python str, from buffers (no pandas import)."""
+    import pyarrow as pa
+
+    data = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    return pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data))).cast(pa.string())
 
 
 def _floats(column, name: str, src: Path) -> np.ndarray:
@@ -119,8 +168,13 @@ def _floats(column, name: str, src: Path) -> np.ndarray:
                             break
             raise InputError(f"{src}: column {name!r} has values that are not numbers; nothing was written",
                              bad) from None
-    vals = pc.fill_null(vals, float("nan")).combine_chunks()
-    return np.frombuffer(vals.buffers()[1], dtype="float64", count=len(vals), offset=vals.offset * 8).copy()
+    # NaN where empty, from the validity bitmap: pc.fill_null builds a scalar, which imports pandas.
+    vals = vals.combine_chunks() if hasattr(vals, "combine_chunks") else vals
+    out = np.frombuffer(vals.buffers()[1], dtype="float64", count=len(vals), offset=vals.offset * 8).copy()
+    if vals.null_count:
+        bits = np.unpackbits(np.frombuffer(vals.buffers()[0], dtype=np.uint8), bitorder="little")
+        out[~bits[vals.offset:vals.offset + len(vals)].astype(bool)] = np.nan
+    return out
 
 
 def _assign_geojson(index, src, dst, crs, threads, progress) -> dict:

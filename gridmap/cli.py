@@ -250,8 +250,11 @@ def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field, engine, sch
         given = None if src == click.core.ParameterSource.DEFAULT else crs
         return run_dask_assign(obj.services(), input_path, output, given, lon_field, lat_field, scheduler,
                                partitions, workers)
-    stats = obj.services().assign_file(input_path, output, crs=crs, lon_field=lon_field, lat_field=lat_field,
-                                       progress=_progress("assign"))
+    from .assign import assign_with_settings
+
+    # Not through obj.services(): the bulk path reads a SQLite store without SQLAlchemy.
+    stats = assign_with_settings(obj.settings(), input_path, output, crs=crs, lon_field=lon_field,
+                                 lat_field=lat_field, progress=_progress("assign"))
     click.echo(f"wrote {output}: {stats['rows']:,} rows, {stats['assigned']:,} in a grid, "
                f"{stats['outside']:,} outside every grid, {stats['no_coordinates']:,} without coordinates, "
                f"{stats['out_of_range']:,} out of range", err=True)

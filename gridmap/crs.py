@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from pyproj import CRS, Geod, Transformer
-from pyproj.exceptions import CRSError
 
 from . import chinacrs
 from .errors import InputError
 
+if TYPE_CHECKING:  # pyproj loads on first use: EPSG:4326 input (the bulk path) never needs it
+    from pyproj import CRS, Geod, Transformer
+
 STORAGE_CRS = "EPSG:4326"
-GEOD = Geod(ellps="WGS84")
 _SPECIAL = {
     "GCJ-02": "GCJ-02", "GCJ02": "GCJ-02", "GCJ": "GCJ-02", "MARS": "GCJ-02",
     "BD-09": "BD-09", "BD09": "BD-09", "BD09LL": "BD-09", "BAIDU": "BD-09",
@@ -40,16 +41,25 @@ class InputCRS:
 
     @property
     def is_geographic(self) -> bool:
-        return bool(self.special) or _crs(self.name).is_geographic
+        return bool(self.special) or self.name == STORAGE_CRS or _crs(self.name).is_geographic
 
     @property
     def is_storage(self) -> bool:
-        return not self.special and _crs(self.name) == _crs(STORAGE_CRS)
+        return not self.special and (self.name == STORAGE_CRS or _crs(self.name) == _crs(STORAGE_CRS))
 
 
 @lru_cache(maxsize=64)
 def _crs(name: str) -> CRS:
+    from pyproj import CRS
+
     return CRS.from_user_input(name)
+
+
+@lru_cache(maxsize=1)
+def _geod() -> Geod:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
 
 
 def parse_crs(text: str | None) -> InputCRS:
@@ -65,6 +75,11 @@ def _parse_crs(text: str | None) -> InputCRS:
     key = str(text).strip().upper().replace("_", "-")
     if key in _SPECIAL or key.replace("-", "") in _SPECIAL:
         return InputCRS(_SPECIAL.get(key) or _SPECIAL[key.replace("-", "")], _SPECIAL.get(key) or _SPECIAL[key.replace("-", "")])
+    if key == STORAGE_CRS:  # what pyproj would answer (CRS('EPSG:4326').to_string()), without loading it
+        return InputCRS(STORAGE_CRS)
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
     try:
         crs = CRS.from_user_input(str(text).strip())
     except CRSError as exc:
@@ -77,6 +92,8 @@ def _parse_crs(text: str | None) -> InputCRS:
 
 @lru_cache(maxsize=64)
 def _to_lonlat(name: str) -> Transformer:
+    from pyproj import Transformer
+
     return Transformer.from_crs(_crs(name), _crs(STORAGE_CRS), always_xy=True)
 
 
@@ -108,7 +125,7 @@ def geoms_to_storage(geoms: np.ndarray, crs: InputCRS) -> np.ndarray:
 
 def area_perimeter_m(geom) -> tuple[float, float]:
     """Geodesic area (m²) and perimeter (m) on the WGS84 ellipsoid of a lon/lat geometry."""
-    area, perimeter = GEOD.geometry_area_perimeter(geom)
+    area, perimeter = _geod().geometry_area_perimeter(geom)
     return abs(area), perimeter
 
 
@@ -125,10 +142,12 @@ def distance_m(lon: float, lat: float, geom) -> float:
     if shapely.intersects(scaled, point):
         return 0.0
     near_x, near_y = shapely.get_coordinates(shapely.shortest_line(scaled, point))[0]
-    return float(GEOD.inv(lon, lat, near_x / k, near_y)[2])
+    return float(_geod().inv(lon, lat, near_x / k, near_y)[2])
 
 
 def local_metric_crs(lon: float, lat: float) -> CRS:
     """A metric CRS for a region around (lon, lat): the UTM zone that contains it."""
+    from pyproj import CRS
+
     zone = int((lon + 180) // 6) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)

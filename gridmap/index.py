@@ -39,9 +39,14 @@ class GridIndex:
         return self.buckets
 
     @classmethod
-    def build(cls, rows: UnitRows, parents: dict[str, tuple[str | None, Level]], level: Level = Level.grid) -> "GridIndex":
-        """Build from columnar unit rows and a {code: (parent_code, level)} map of all units."""
-        geoms = shapely.from_wkb(rows.wkb) if rows.wkb else np.array([], dtype=object)
+    def build(cls, rows: UnitRows, parents: dict[str, tuple[str | None, Level]], level: Level = Level.grid,
+              geoms: np.ndarray | None = None) -> "GridIndex":
+        """Build from columnar unit rows and a {code: (parent_code, level)} map of all units.
+
+        `geoms`: the rows' polygons already decoded (then rows.wkb is not read).
+        """
+        if geoms is None:
+            geoms = shapely.from_wkb(rows.wkb) if rows.wkb else np.array([], dtype=object)
         order = np.argsort(np.asarray(rows.code, dtype=object), kind="stable") if rows.code else np.array([], int)
         codes = np.asarray(rows.code, dtype=object)[order] if rows.code else np.array([], dtype=object)
         geoms = np.asarray(geoms, dtype=object)[order]
@@ -144,7 +149,9 @@ class GridIndex:
         order = np.flatnonzero(cell >= 0)
         order = order[np.argsort(cell[order], kind="stable")]
         threads = threads or min(4, os.cpu_count() or 1)
-        chunk = max(20_000, min(250_000, len(order) // (threads * 4) + 1))
+        # 100k points a chunk at most: each chunk's candidate arrays are ~10 int64 per point,
+        # so this bounds their memory (a few 100 MB at 250k with 4 threads) at little cost.
+        chunk = max(20_000, min(100_000, len(order) // (threads * 4) + 1))
         pieces = [order[i:i + chunk] for i in range(0, len(order), chunk)]
         big = np.iinfo(np.int64).max
 

@@ -7,6 +7,8 @@ from typing import Iterable, Protocol, Sequence
 
 from ..model import Level, Person, Role, Unit
 
+HEAD_REVISION = "0008"  # the Alembic revision this gridmap reads and writes
+
 
 @dataclass(frozen=True)
 class StoreInfo:

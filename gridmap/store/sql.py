@@ -17,9 +17,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from ..errors import Conflict, InputError, NotFound, StoreUnavailable
 from ..model import Level, Person, Role, Unit
 from . import schema
-from .base import StoreInfo, UnitRows
+from .base import HEAD_REVISION, StoreInfo, UnitRows
 
-HEAD_REVISION = "0008"
 DEFAULT_DB = "gridmap.db"
 
 
