@@ -56,7 +56,8 @@ def _crs(name: str) -> CRS:
 
 
 @lru_cache(maxsize=1)
-def _geod() -> Geod:
+def geod() -> Geod:
+    """The WGS 84 ellipsoid for geodesic distances and areas (pyproj loaded on first use)."""
     from pyproj import Geod
 
     return Geod(ellps="WGS84")
@@ -125,7 +126,7 @@ def geoms_to_storage(geoms: np.ndarray, crs: InputCRS) -> np.ndarray:
 
 def area_perimeter_m(geom) -> tuple[float, float]:
     """Geodesic area (m²) and perimeter (m) on the WGS84 ellipsoid of a lon/lat geometry."""
-    area, perimeter = _geod().geometry_area_perimeter(geom)
+    area, perimeter = geod().geometry_area_perimeter(geom)
     return abs(area), perimeter
 
 
@@ -142,7 +143,7 @@ def distance_m(lon: float, lat: float, geom) -> float:
     if shapely.intersects(scaled, point):
         return 0.0
     near_x, near_y = shapely.get_coordinates(shapely.shortest_line(scaled, point))[0]
-    return float(_geod().inv(lon, lat, near_x / k, near_y)[2])
+    return float(geod().inv(lon, lat, near_x / k, near_y)[2])
 
 
 def local_metric_crs(lon: float, lat: float) -> CRS:

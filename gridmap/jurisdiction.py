@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import shapely
 
-from .crs import GEOD, distance_m
+from .crs import geod, distance_m
 from .errors import InputError
 from .model import Level
 from .store.base import Store
@@ -50,7 +50,7 @@ class Jurisdiction:
         away = distance_m(lon, lat, self.outline) if abs(lat) < 89 else math.nan
         if not math.isfinite(away):  # at a pole the local frame degenerates: measure to the nearest vertex in degrees
             near_x, near_y = shapely.get_coordinates(shapely.shortest_line(self.outline, shapely.Point(lon, lat)))[0]
-            away = float(GEOD.inv(lon, lat, near_x, near_y)[2])
+            away = float(geod().inv(lon, lat, near_x, near_y)[2])
         return away
 
     def contains(self, lon: float, lat: float) -> bool:

@@ -165,7 +165,7 @@ def test_workers_share_one_secret_key(services):
         b.extensions["gridmap"].store.close()
 
 
-def test_migration_0004_hashes_existing_reporter_tokens(db_url):
+def test_migration_0007_hashes_existing_reporter_tokens(db_url):
     """A store at revision 0003 with a plaintext reporter token migrates; the reporter can still use it."""
     from pathlib import Path
 
@@ -176,6 +176,7 @@ def test_migration_0004_hashes_existing_reporter_tokens(db_url):
     import gridmap.store
     from gridmap.hashing import hash_secret
     from gridmap.store import normalise_url, open_store
+    from gridmap.store.base import HEAD_REVISION
 
     engine = sa.create_engine(normalise_url(db_url))
     cfg = Config()
@@ -191,7 +192,7 @@ def test_migration_0004_hashes_existing_reporter_tokens(db_url):
     engine.dispose()
     store = open_store(db_url)
     try:
-        assert store.info().schema_revision == "0007"
+        assert store.info().schema_revision == HEAD_REVISION
         assert store.incidents.reporter_token(1) == hash_secret("plain-secret-token")
         assert store.security.users() == []
     finally:
