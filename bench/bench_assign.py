@@ -107,7 +107,6 @@ def run(name: str, cmd: list[str]) -> dict:
 
 
 def compare() -> dict:
-    import numpy as np
     import pandas as pd
 
     opts = dict(dtype=str, keep_default_na=False)

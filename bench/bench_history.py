@@ -66,7 +66,7 @@ def make_history_csv(path: Path, n: int, seed: int = 13, years: int = 3) -> None
 def run(cmd: list[str], env: dict | None = None, timeout: float = 3600) -> dict:
     """Run a command; wall time, CPU time (user + system) and the peak RSS of that child (KB -> MB)."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu0 = ru.ru_maxrss, ru.ru_utime + ru.ru_stime
+    cpu0 = ru.ru_utime + ru.ru_stime
     t = time.perf_counter()
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:  # GNU time: this child's own peak RSS
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], capture_output=True, text=True,
@@ -74,7 +74,7 @@ def run(cmd: list[str], env: dict | None = None, timeout: float = 3600) -> dict:
         wall = time.perf_counter() - t
         own_kb = int((rss.read().strip().splitlines() or ["0"])[-1] or 0)
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak, cpu = ru.ru_maxrss, ru.ru_utime + ru.ru_stime - cpu0
+    cpu = ru.ru_utime + ru.ru_stime - cpu0
     if p.returncode != 0:
         raise RuntimeError(f"{cmd}: {p.stderr[-2000:]}")
     # ru_maxrss of children is the max over all children so far: only trust it when it rose

@@ -172,7 +172,7 @@ def main() -> None:
         f"- Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- Machine: {os.cpu_count()} CPUs (nproc), {platform.platform()}, Python {platform.python_version()}, "
         f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}",
-        f"- Command (cwd = repository root): `python bench/bench_locate.py"
+        "- Command (cwd = repository root): `python bench/bench_locate.py"
         + (f" --calls {args.calls}" if args.calls != 100_000 else "")
         + (f" --baseline-calls {args.baseline_calls}" if args.baseline_calls != 200 else "") + "`",
         f"- Store: bench/data/bench.db ({len(index):,} grids, from bench/make_data.py)",

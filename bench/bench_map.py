@@ -307,9 +307,10 @@ def main() -> None:
 
 
 def write_report(rows, synth_stats: dict, reps: int) -> None:
+    import importlib.metadata as md
+
     import folium
     from playwright.sync_api import sync_playwright  # noqa: F401 (version below)
-    import importlib.metadata as md
 
     chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     lines = [

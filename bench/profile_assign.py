@@ -59,8 +59,9 @@ def phases(threads: int | None) -> None:
     mark("  store.unit_rows(grid): read 50,000 WKB")
     parents = svc._parents()
     mark("  _parents(): unit_rows(all levels) again")
-    from gridmap.index import GridIndex, _chain
     import shapely
+
+    from gridmap.index import GridIndex
 
     geoms = shapely.from_wkb(rows.wkb)
     mark("  index: from_wkb")

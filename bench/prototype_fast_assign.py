@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyarrow import csv as pacsv
 import shapely
+from pyarrow import csv as pacsv
 
 T0 = time.perf_counter()
 TIMES: list[tuple[str, float]] = []

@@ -37,8 +37,19 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     from flask_limiter.util import get_remote_address
     from flask_wtf.csrf import CSRFProtect
 
-    from .web import (api, board, dashboard, errors, incidents_api, maps_pages, open311, pages, printing,
-                      report_page, compress)
+    from .web import (
+        api,
+        board,
+        compress,
+        dashboard,
+        errors,
+        incidents_api,
+        maps_pages,
+        open311,
+        pages,
+        printing,
+        report_page,
+    )
     from .web.auth import current_actor
 
     csrf = CSRFProtect(app)

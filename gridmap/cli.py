@@ -284,10 +284,9 @@ def demo(obj: _Ctx, data, out_dir, force, today) -> None:
 @_fail_cleanly
 def serve(obj: _Ctx, host, port) -> None:
     """Run the web app and API (development server; see README for gunicorn)."""
-    from .app import create_app
-
     import threading
 
+    from .app import create_app
     from .web.maps_pages import warm_up
 
     settings = obj.settings(host=host, port=port)
@@ -305,12 +304,14 @@ def _warm(app, warm_up) -> None:
         click.echo(f"map caches not warmed up: {exc}", err=True)
 
 
-from . import cli_incidents  # noqa: E402,F401  (registers `incidents` and `users`)
-from . import cli_users  # noqa: E402,F401  (registers `users list|disable|enable|passwd|revoke-token`)
-from . import cli_print  # noqa: E402,F401  (registers `print`)
-from . import cli_plans  # noqa: E402,F401  (registers `plan`)
-from . import cli_planning  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
-from . import cli_places  # noqa: E402,F401  (registers `places`)
+from . import (  # noqa: E402  (after main: each module registers its commands on it)
+    cli_incidents,  # noqa: E402,F401  (registers `incidents` and `users`)
+    cli_places,  # noqa: E402,F401  (registers `places`)
+    cli_planning,  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
+    cli_plans,  # noqa: E402,F401  (registers `plan`)
+    cli_print,  # noqa: E402,F401  (registers `print`)
+    cli_users,  # noqa: E402,F401  (registers `users list|disable|enable|passwd|revoke-token`)
+)
 
 if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
     from gridmap.cli import main as _main

@@ -6,9 +6,9 @@ session generation is bumped); a disabled user's API tokens stop working too.
 
 from __future__ import annotations
 
-import click
-
 from contextlib import contextmanager
+
+import click
 
 from .cli import _Ctx, _fail_cleanly, pass_ctx
 from .cli_incidents import users

@@ -152,7 +152,7 @@ def _refuse_foreign_store(settings: Settings, target: Path | None, force: bool) 
     if not levels:
         if target is None:
             return
-    elif not force and not (DEMO_COUNTY in levels):
+    elif not force and DEMO_COUNTY not in levels:
         raise Conflict(f"{settings.db} already holds other data; pass --db to build the demo elsewhere, "
                        "or --force to replace it")
     if target is None and levels:

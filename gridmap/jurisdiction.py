@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import shapely
 
-from .crs import geod, distance_m
+from .crs import distance_m, geod
 from .errors import InputError
 from .model import Level
 from .store.base import Store

@@ -110,7 +110,7 @@ def _check_count(path: Path, count: int, max_features: int | None) -> None:
 def _read_ogr(path: Path, fmt: str, layer: str | None,
               max_features: int | None = None) -> tuple[pd.DataFrame, np.ndarray, str | None]:
     import pyogrio
-    from pyogrio.errors import DataSourceError, DataLayerError
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     source = str(path)
     if fmt == "zipped Shapefile":

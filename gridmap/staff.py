@@ -63,7 +63,7 @@ def read_staff_csv(path: str | Path, levels: dict[str, Level]) -> tuple[list[Per
         elif code not in levels:
             problems.append(f"{where}: unit {code!r} is not in the store")
         elif levels[code] not in ROLE_LEVELS[role]:
-            problems.append(f"{where}: role {role} belongs to a {'/'.join(l.value for l in ROLE_LEVELS[role])}, "
+            problems.append(f"{where}: role {role} belongs to a {'/'.join(lv.value for lv in ROLE_LEVELS[role])}, "
                             f"but {code} is a {levels[code].value}")
         elif (pid, code, role) in roles:
             problems.append(f"{where}: {pid} is listed twice as {role} of {code}")

@@ -18,10 +18,9 @@ import pytest
 
 from gridmap.assign import assign_with_settings, index_for_assign
 from gridmap.errors import NotFound, StoreUnavailable
-from gridmap.store.gridread import read_grid_source, sqlite_file
-
 from gridmap.services import Services
 from gridmap.settings import Settings
+from gridmap.store.gridread import read_grid_source, sqlite_file
 
 from .conftest import GRIDS, ZONE, load_sample
 

@@ -18,7 +18,6 @@ from gridmap.model import Level, Unit
 from gridmap.planning import MetricFrame
 from gridmap.planning.coverage import check_coverage, map_layer, problems_geojson, problems_json
 from gridmap.planning.service import PlanningService
-
 from gridmap.services import Services
 from gridmap.settings import Settings
 

@@ -194,7 +194,6 @@ def test_dashboard_in_chromium(demo, tmp_path):
 
 
 def test_dashboard_of_a_large_store_loads_grids_by_bbox(demo, monkeypatch):
-    from gridmap.web import maps_pages
 
     import dataclasses
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from gridmap.model import Level
 from gridmap.services import Services
 from gridmap.settings import Settings

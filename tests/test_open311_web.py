@@ -16,8 +16,8 @@ from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
 from .conftest import GRIDS, ZONE
-from .pages import csrf
 from .live_server import live_server
+from .pages import csrf
 
 IN_G1 = (116.05, 39.05)  # inside GRIDS[0]
 IN_G2 = (116.15, 39.05)  # inside GRIDS[1]

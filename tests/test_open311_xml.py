@@ -14,9 +14,9 @@ import requests
 import xmltodict
 from georeport import GeoReport
 
+from gridmap import create_app
 from gridmap.incidents.model import Event
 from gridmap.settings import Settings
-from gridmap import create_app
 from gridmap.web.auth import create_token, create_user
 
 from .conftest import GRIDS

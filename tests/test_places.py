@@ -3,7 +3,6 @@ on both backends; the report page's search box in Chromium, by keyboard only."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

@@ -28,8 +28,8 @@ from gridmap.web.auth import create_user
 from gridmap.web.planner_page import classify, default_households
 
 from . import browser, pages
-from .pages import embedded
 from .conftest import GRIDS, sample_app
+from .pages import embedded
 
 XSS = "<img src=x onerror=alert(1)> </script><script>alert(2)</script>"
 URL = re.compile(r"https?://[^\s\"'<>)]+")

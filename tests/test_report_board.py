@@ -21,8 +21,8 @@ from gridmap.model import Level
 from gridmap.web.auth import create_token, create_user
 
 from . import browser, pages
-from .pages import embedded
 from .conftest import GRIDS, sample_app
+from .pages import embedded
 
 XSS = "<img src=x onerror=alert(1)> </script><script>alert(2)</script> ${alert(3)}"
 URL = re.compile(r"https?://[^\s\"'<>)]+")

@@ -17,7 +17,7 @@ from gridmap.errors import StoreUnavailable
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
-from .conftest import GRIDS, ZONE, fc, feat, sample_app, square, write_json
+from .conftest import GRIDS, fc, feat, sample_app, square, write_json
 
 REPORT = {"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05, "description": "垃圾"}
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-import shapely
 import pytest
+import shapely
 
 from gridmap.errors import Conflict, NotFound
 from gridmap.model import Level, Unit

@@ -29,12 +29,43 @@ from ..model import Unit
 from . import geo
 from .assets import ASSETS, NOT_LOADED, localise, render_parts
 from .client import GridSource, feature_collection, fill_layer, grid_layer, grid_properties, incident_layer, label_layer
-from .data import (NO_DATA, Choropleth, EarlyWarning, Hotspot, StaffEntry, choropleth, dashboard_json, dashboard_span,
-                   early_warnings, grid_json, hotspots, incident_json, neighbours_of, overview_json, staff_by_unit,
-                   status_colours, unit_json)
+from .data import (
+    NO_DATA,
+    Choropleth,
+    EarlyWarning,
+    Hotspot,
+    StaffEntry,
+    choropleth,
+    dashboard_json,
+    dashboard_span,
+    early_warnings,
+    grid_json,
+    hotspots,
+    incident_json,
+    neighbours_of,
+    overview_json,
+    staff_by_unit,
+    status_colours,
+    unit_json,
+)
 from .geo import GCJ02, WGS84, GridCatalog, parse_frame
-from .layers import (_CSS, LABEL_MIN_ZOOM, _grid_layer, _heat_layer, _incident_layer, _label_layer, _legend, _link,
-                     _features, _MapClass, _safe, _status_rows, _tooltip, _zone_layer, layer_control)
+from .layers import (
+    _CSS,
+    LABEL_MIN_ZOOM,
+    _features,
+    _grid_layer,
+    _heat_layer,
+    _incident_layer,
+    _label_layer,
+    _legend,
+    _link,
+    _MapClass,
+    _safe,
+    _status_rows,
+    _tooltip,
+    _zone_layer,
+    layer_control,
+)
 
 __all__ = ["ASSETS", "GCJ02", "NOT_LOADED", "WGS84", "Choropleth", "EarlyWarning", "GridCatalog", "Hotspot",
            "StaffEntry", "choropleth", "dashboard_json", "dashboard_map", "dashboard_span", "early_warnings",

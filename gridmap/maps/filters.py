@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from ..errors import InputError
-from ..timebounds import check_day
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
+from ..timebounds import check_day
 
 ALL = "all"
 OPEN = "open"

@@ -15,9 +15,8 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound
-from ..model import Level
+from ..model import Level, Unit
 from ..store import features as fq
-from ..model import Unit
 from ..writers import _unit_record  # the same properties as writers.feature(), without its geometry
 from ..writers import feature as unit_feature
 from .crs_param import lat_first, to_output

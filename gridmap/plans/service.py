@@ -21,8 +21,8 @@ from ..store.plans import PlanRecord
 from . import edits
 from .checks import coverage_problems
 from .diff import diff_units
-from .refusals import CoverageRefused, StaffingRefused
 from .impact import household_flows, incident_moves, staff_on_removed
+from .refusals import CoverageRefused, StaffingRefused
 from .shapes import drawn_line, drawn_polygon, parse_geometry
 from .staffing import RULE as TEAM_RULE
 from .teams import Teams, by_code
@@ -257,7 +257,6 @@ class PlanService:
         old = self.store.units(level=Level.grid, plan=against)
         new = self.store.units(level=Level.grid, plan=version)
         d = diff_units(old, new)
-        removed = [r["code"] for r in d["removed"]]
         self.services.forget_plan(version)  # another process (web worker) may have edited the draft
         roster = self.teams.roster(version)
         moves = self.incidents.reroutes_under(version, self.incidents.clock(), by_code(roster))

@@ -30,7 +30,7 @@ from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
 from ..model import ROLE_LABELS, Level
 from . import layout, route
-from .model import (Checkpoint, GridSheet, IncidentMark, Neighbour, PrintBook, ShiftLine, Site, StaffLine)
+from .model import Checkpoint, GridSheet, IncidentMark, Neighbour, PrintBook, ShiftLine, Site, StaffLine
 
 MAX_CHECKPOINTS = 24
 ROLE_ORDER = ["leader", "instructor", "worker"]

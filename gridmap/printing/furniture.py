@@ -11,9 +11,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from . import layout
+from .canvas import BLACK, GREY, LIGHT, RED, ROUTE, WHITE, Canvas
 from .layout import MM
 from .model import GridSheet, Neighbour
-from .canvas import BLACK, GREY, LIGHT, RED, ROUTE, WHITE, Canvas
 
 
 class Furniture(Canvas):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from .canvas import GREY, LIGHT, RED, ROLE_EN, WEEKDAYS, Canvas
 from .layout import MM
 from .model import GridSheet
-from .canvas import GREY, LIGHT, RED, ROLE_EN, WEEKDAYS, Canvas
 
 
 class Panels(Canvas):

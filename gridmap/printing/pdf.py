@@ -17,6 +17,7 @@ import math
 from .model import PrintBook
 from .sheets import Sheets
 
+
 def patrol_pdf(book: PrintBook) -> bytes:
     """Render a PrintBook (one grid page, or an overview page and one page per grid) to PDF bytes."""
     from reportlab.pdfgen import canvas

@@ -7,10 +7,10 @@ import math
 import shapely
 
 from . import layout
-from .layout import MM, Frame
-from .model import GridSheet
 from .canvas import BLACK, GREY, LIGHT, RED, ROUTE, WHITE
 from .furniture import Furniture
+from .layout import MM, Frame
+from .model import GridSheet
 from .panels import Panels
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import fields
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import Callable, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa

@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, InputError, NotFound
 from ..model import Unit
 from . import schema
-from .teams import apply_teams, drop_teams, read_teams, restore, snapshot, write_teams
-from .incidents import _event_row, _int_id, _row as _incident_row
+from .incidents import _event_row, _int_id
+from .incidents import _row as _incident_row
 from .sql import _row as _unit_row
+from .teams import apply_teams, drop_teams, read_teams, restore, snapshot, write_teams
 
 UTC = dt.timezone.utc
 _UNIT_FIELDS = [c.name for c in schema.units.columns if c.name not in ("id", "geom")]

@@ -17,10 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 from flask_wtf.csrf import validate_csrf
-from wtforms.validators import ValidationError
 from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms.validators import ValidationError
 
 from ..errors import Forbidden, InputError, Throttled, Unauthorized
 from ..hashing import hash_secret

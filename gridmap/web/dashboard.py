@@ -25,8 +25,8 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from .. import maps
 from ..errors import InputError
-from ..timebounds import check_day, check_moment
 from ..model import Level
+from ..timebounds import check_day, check_moment
 from . import maps_pages, services
 from .auth import current_actor, require
 from .compress import gzip_response

@@ -7,10 +7,10 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from ..errors import InputError
-from ..timebounds import check_moment
 from ..incidents.actors import can_see
-from ..incidents.model import OPEN_STATUSES
 from ..incidents.intake import EARLIEST_REPORT
+from ..incidents.model import OPEN_STATUSES
+from ..timebounds import check_moment
 from . import services
 from .auth import check_csrf, current_actor, require
 from .views import event_json, private_incident, public_incident

@@ -23,15 +23,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import time
 import threading
+import time
 from pathlib import Path
 
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from .. import maps
-from .basemap import basemap_setting
 from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
 from ..maps import geo, gridpage
@@ -39,6 +38,7 @@ from ..maps.filters import MapFilter
 from ..model import Level
 from . import services
 from .auth import current_actor
+from .basemap import basemap_setting
 from .compress import gzip_response
 
 STATIC_DIR = Path(__file__).with_name("static")  # vendored assets: see static/vendor/README.md

@@ -16,11 +16,9 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from ..errors import GridmapError, NotFound
 from ..ogc import collections as colls
-from ..ogc import html
+from ..ogc import crs_param, html
 from ..ogc.openapi import CONFORMANCE, GEOJSON, OPENAPI_JSON, document
-from ..ogc import crs_param
-from ..ogc.params import (CRS84, BadParameter, Interval, parse_bbox, parse_datetime, parse_int, parse_limit,
-                          plan_day)
+from ..ogc.params import CRS84, BadParameter, Interval, parse_bbox, parse_datetime, parse_int, parse_limit, plan_day
 from ..store import features as fq
 from . import services
 from .compress import gzip_response

@@ -31,8 +31,8 @@ from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ..errors import InputError
-from ..timebounds import check_day
 from ..model import Level
+from ..timebounds import check_day
 from . import services
 from .auth import require
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
-
 import numpy as np
 import shapely
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from ..errors import NotFound
 from ..maps import geo, neighbours_of

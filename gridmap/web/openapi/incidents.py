@@ -5,8 +5,25 @@ from __future__ import annotations
 from ...incidents.intake import MAX_DESCRIPTION, PHONE
 from ...incidents.model import STATUSES
 from ...incidents.workflow import ACTIONS
-from .common import (BEARER, BOOL, INT, NUM, OPTIONAL_BEARER, STR, TIME, array, errors, json_body, nullable, obj, ok,
-                     op, path, query, ref)
+from .common import (
+    BEARER,
+    BOOL,
+    INT,
+    NUM,
+    OPTIONAL_BEARER,
+    STR,
+    TIME,
+    array,
+    errors,
+    json_body,
+    nullable,
+    obj,
+    ok,
+    op,
+    path,
+    query,
+    ref,
+)
 
 TAG = "incidents"
 _METRIC_COUNTS = ("count", "filed", "due", "closed", "closed_on_time", "overdue_open", "rework", "extended", "rated")

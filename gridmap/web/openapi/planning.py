@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (BEARER, BOOL, GEOJSON, INT, JSON, NUM, STR, array, errors, nullable, obj, ok, op, query, ref)
+from .common import BEARER, BOOL, GEOJSON, INT, JSON, NUM, STR, array, errors, nullable, obj, ok, op, query, ref
 
 TAG = "planning"
 _FORMAT = {"type": "string", "enum": ["json", "geojson", "map"]}

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from .common import (BEARER, BOOL, GEOJSON, INT, NUM, STR, TIME, array, errors, json_body, nullable, obj, ok, op,
-                     path, query, ref)
+from .common import (
+                     BEARER,
+                     BOOL,
+                     GEOJSON,
+                     INT,
+                     NUM,
+                     STR,
+                     TIME,
+                     array,
+                     errors,
+                     json_body,
+                     nullable,
+                     obj,
+                     ok,
+                     op,
+                     path,
+                     query,
+                     ref,
+)
 
 TAG = "plans"
 DATE = {"type": "string", "format": "date"}

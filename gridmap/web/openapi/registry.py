@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (BOOL, GEOJSON, INT, NUM, STR, array, errors, nullable, obj, ok, op, path, query, ref)
+from .common import BOOL, GEOJSON, INT, NUM, STR, array, errors, nullable, obj, ok, op, path, query, ref
 
 TAG = "registry"
 LEVELS = ["county", "town", "zone", "grid", "micro"]
