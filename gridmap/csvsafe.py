@@ -39,6 +39,7 @@ def escape_arrow_table(table):
         col = table.column(i)
         risky = pc.and_(pc.match_substring_regex(col, _ARROW_RISKY),
                         pc.invert(pc.match_substring_regex(col, _ARROW_NUMBER)))
-        quoted = pc.binary_join_element_wise(pa.scalar("'"), col, pa.scalar(""))
+        # a regex prefix, not a join with pa.scalar("'"): building a scalar from Python imports pandas
+        quoted = pc.replace_substring_regex(col, pattern="^", replacement="'", max_replacements=1)
         table = table.set_column(i, field, pc.if_else(risky, quoted, col))
     return table
