@@ -29,13 +29,17 @@ ITEM_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime", "crs"}
 
 @bp.errorhandler(GridmapError)
 def _error(exc: GridmapError):
-    """An OGC exception document `{code, description}`; a page for those who asked for HTML (f=html)."""
-    code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.http_status, type(exc).__name__)
+    """An OGC exception document `{code, description}`; a page for those who asked for HTML (f=html).
+
+    Bad input is a 400, as OGC API - Features answers it (also when the app-wide request guard,
+    web/security.py, refuses a NUL or a lone surrogate before the view runs)."""
+    status = 400 if isinstance(exc, InputError) else exc.http_status
+    code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(status, type(exc).__name__)
     if _wants_html(lenient=True):
-        zh = {400: "参数错误", 404: "未找到", 503: "服务不可用"}.get(exc.http_status, "错误")
-        page = html.render({"title": f"{zh} / {exc.http_status} {code}", "description": str(exc)}, code)
-        return Response(page, status=exc.http_status, mimetype="text/html")
-    return _json({"code": code, "description": str(exc)}, "application/json", exc.http_status)
+        zh = {400: "参数错误", 404: "未找到", 503: "服务不可用"}.get(status, "错误")
+        page = html.render({"title": f"{zh} / {status} {code}", "description": str(exc)}, code)
+        return Response(page, status=status, mimetype="text/html")
+    return _json({"code": code, "description": str(exc)}, "application/json", status)
 
 
 @bp.get("", strict_slashes=False)

@@ -116,7 +116,7 @@ def check_request_shape() -> None:
     for source, name in ((request.args, "query parameter"), (request.form, "form field")):
         for key, values in source.lists():
             for value in [key, *values]:
-                if _BAD_CHARS.search(value):
+                if isinstance(value, str) and _BAD_CHARS.search(value):
                     raise InputError(f"{name} {_show(key)}: contains a NUL character or an unpaired surrogate "
                                      f"/ 含有非法字符")
     if request.is_json and request.content_length:
