@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from ..errors import GridmapError, NotFound
+from ..errors import GridmapError, InputError, NotFound
 from ..ogc import collections as colls
 from ..ogc import crs_param, html
 from ..ogc.openapi import CONFORMANCE, GEOJSON, OPENAPI_JSON, document
