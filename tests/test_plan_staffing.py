@@ -17,14 +17,12 @@ from click.testing import CliRunner
 
 from gridmap.cli import main
 from gridmap.errors import InputError, NotFound
-from gridmap.incidents.service import IncidentService
-from gridmap.incidents.taxonomy import Taxonomy
-from gridmap.incidents.workhours import WorkCalendar
 from gridmap.model import Role
-from gridmap.plans import PlanService, StaffingRefused
+from gridmap.plans import StaffingRefused
 from gridmap.store import schema
 
 from .conftest import GRIDS, ZONE
+from .test_plans import loop, plans  # noqa: F401  (fixtures)
 from .test_plans_api import api, app  # noqa: F401  (fixtures)
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -32,17 +30,6 @@ G1, G2, G3 = GRIDS
 NEW1 = ZONE + "004"
 CUT = {"type": "LineString", "coordinates": [[116.05, 38.9], [116.05, 39.2]]}
 TODAY = dt.datetime.now(TZ).date()
-
-
-@pytest.fixture
-def loop(services):
-    now = dt.datetime.now(TZ).replace(microsecond=0)
-    return IncidentService(services, Taxonomy.load(), WorkCalendar(), clock=lambda: now)
-
-
-@pytest.fixture
-def plans(services, loop):
-    return PlanService(services, loop)
 
 
 def team(roles, code):

@@ -21,6 +21,7 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
+import numpy as np
 from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
@@ -130,29 +131,17 @@ def check_request_shape() -> None:
             raise InputError(f"JSON field {_show(bad)}: contains a NUL character or an unpaired surrogate / 含有非法字符")
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
 def _json_depth(raw: bytes) -> int:
-    """The deepest nesting of [ and { outside strings (a linear scan, no recursion)."""
-    depth = deepest = 0
-    in_str = escape = False
-    for b in raw:
-        if in_str:
-            if escape:
-                escape = False
-            elif b == 0x5C:
-                escape = True
-            elif b == 0x22:
-                in_str = False
-        elif b == 0x22:
-            in_str = True
-        elif b in (0x5B, 0x7B):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_JSON_DEPTH:
-                    return deepest
-        elif b in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
+    """The deepest nesting of [ and { outside strings, at most MAX_JSON_DEPTH + 1 (vectorised: a
+    1 MB body costs milliseconds, where a byte-by-byte Python loop cost a tenth of a second)."""
+    outside = np.frombuffer(_JSON_STRING.sub(b'""', raw), np.uint8)
+    steps = np.isin(outside, _OPENERS).astype(np.int32) - np.isin(outside, _CLOSERS)
+    deepest = int(np.cumsum(steps).max(initial=0))
+    return min(deepest, MAX_JSON_DEPTH + 1)
 
 
 def _bad_string(value, path: str = "body") -> str | None:
