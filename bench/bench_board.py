@@ -134,7 +134,7 @@ def main() -> None:
 
             shutil.copy(settings.db, a.keep)
         app = create_app(settings)
-        svc = app.extensions["gridmap.incidents"]
+        svc = app.extensions["gridmap"].incidents
         client = app.test_client()
         headers = {"Authorization": f"Bearer {token}"}
         some = svc.repo.query(limit=1, offset=total // 2)[0]

@@ -33,9 +33,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import make_data  # noqa: E402  (the project's synthetic tiling)
 
-from gridmap.crs import area_perimeter_m  # noqa: E402
-from gridmap.model import Level, Unit  # noqa: E402
-from gridmap.planning.coverage import check_coverage  # noqa: E402
+from gridmap.analysis.coverage import check_coverage  # noqa: E402
+from gridmap.geo.crs import area_perimeter_m  # noqa: E402
+from gridmap.registry.model import Level, Unit  # noqa: E402
 
 COUNTY_BOX = (116.0, 37.0, 116.5, 37.5)
 COUNTY = "371499"
@@ -156,12 +156,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "county.db"
         store_with(units, clean, county, db)
-        from gridmap.planning.service import PlanningService
         from gridmap.services import Services
         from gridmap.settings import Settings
 
         services = Services.open(Settings(db=str(db)))
-        svc_med, _, all_problems = timed(lambda: PlanningService(services).coverage(), args.reps)
+        svc_med, _, all_problems = timed(lambda: services.analysis.coverage(), args.reps)
         services.store.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
         cli = []

@@ -117,14 +117,13 @@ def in_process(url: str, log) -> dict:
     """Metrics and supervision, new vs old, inside this process on the imported store."""
     from zoneinfo import ZoneInfo
 
-    from gridmap.app import incident_service
     from gridmap.incidents import metrics as py
     from gridmap.incidents.metrics_db import compute_db
     from gridmap.incidents.model import OPEN_STATUSES
     from gridmap.services import Services
     from gridmap.settings import Settings
 
-    svc = incident_service(Services.open(Settings(db=url)))
+    svc = Services.open(Settings(db=url)).incidents
     tz = ZoneInfo(svc.services.settings.timezone)
     start, end = dt.datetime(2024, 1, 1, tzinfo=tz), dt.datetime(2025, 1, 1, tzinfo=tz)
     out = {"count": svc.repo.count()}

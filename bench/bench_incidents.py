@@ -483,13 +483,13 @@ def import_phase(args, work: Path, log) -> dict:
 
 # buckets of the import profile: (label, file suffix, function name); cumulative seconds of each
 BUCKETS = [
-    ("whole command (`import_incidents`)", "gridmap/cli_incidents.py", "import_incidents"),
+    ("whole command (`import_incidents`)", "gridmap/cli/incidents.py", "import_incidents"),
     ("read the CSV (`csv.DictReader`)", "csv.py", "__next__"),
     ("validate + assign (`import_rows`)", "gridmap/incidents/service.py", "import_rows"),
     ("  `parse_report`", "gridmap/incidents/intake.py", "parse_report"),
     ("  `_assign` (all of it)", "gridmap/incidents/service.py", "_assign"),
     ("    `store.current_plan()` (one SQL query per row)", "gridmap/store/sql.py", "current_plan"),
-    ("    `index.locate`", "gridmap/index.py", "locate"),
+    ("    `index.locate`", "gridmap/registry/index.py", "locate"),
     ("write (`repo.add_many`)", "gridmap/store/incidents.py", "add_many"),
     ("  building one `insert().values(**row)` per row", "sqlalchemy/sql/dml.py", "values"),
     ("  `Connection.execute` (compile, cache key, sqlite3)", "sqlalchemy/engine/base.py", "execute"),
@@ -520,7 +520,7 @@ POST_BUCKETS = [
     ("      `parse_report`", "gridmap/incidents/intake.py", "parse_report"),
     ("      `_assign`", "gridmap/incidents/service.py", "_assign"),
     ("        `store.current_plan()`", "gridmap/store/sql.py", "current_plan"),
-    ("        `index.locate`", "gridmap/index.py", "locate"),
+    ("        `index.locate`", "gridmap/registry/index.py", "locate"),
     ("      `_route` (roles, roster, open load)", "gridmap/incidents/service.py", "_route"),
     ("      `duplicates_of` (bbox query + distance)", "gridmap/incidents/service.py", "duplicates_of"),
     ("      `repo.add` (INSERT incident + event, commit)", "gridmap/store/incidents.py", "add_many"),
@@ -595,7 +595,6 @@ def sketch_phase(args, work: Path, log) -> dict:
     """What the write would cost as two executemany statements (not gridmap: a measured suggestion)."""
     import sqlalchemy as sa
 
-    from gridmap.app import incident_service
     from gridmap.incidents.model import Event
     from gridmap.incidents.service import import_rows
     from gridmap.services import Services
@@ -609,7 +608,7 @@ def sketch_phase(args, work: Path, log) -> dict:
     out = {"rows": n}
     for variant in ("add_many", "executemany"):
         db = _demo(work, f"sketch-{variant}")
-        svc = incident_service(Services.open(Settings.load({"db": str(db)}, environ={}), create=True))
+        svc = Services.open(Settings.load({"db": str(db)}, environ={}), create=True).incidents
         t = time.perf_counter()
         good, problems = import_rows(svc, data)
         out["import_rows_s"] = time.perf_counter() - t

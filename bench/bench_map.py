@@ -84,8 +84,8 @@ def build_synthetic(tmp: Path, n_grids: int = 5_000, n_zones: int = 50, n_incide
     polys[bad] = shapely.make_valid(polys[bad])
     zone_no = md.zones_for(polys, rng)
 
-    from gridmap.codes import reading_order
-    from gridmap.model import Level, Person, Role, Unit
+    from gridmap.registry.codes import reading_order
+    from gridmap.registry.model import Level, Person, Role, Unit
     from gridmap.store import open_store
 
     zone_codes = [f"{md.COUNTY}{z // 10 + 1:03d}{z % 10 + 1:03d}" for z in range(n_zones)]
@@ -110,15 +110,13 @@ def build_synthetic(tmp: Path, n_grids: int = 5_000, n_zones: int = 50, n_incide
     store.add_units(units + grids)
     store.add_staff(people, roles)
     store.close()
-
-    from gridmap.app import incident_service
     from gridmap.incidents.model import Event
     from gridmap.incidents.service import import_rows
     from gridmap.services import Services
     from gridmap.settings import Settings
 
     services = Services.open(Settings(db=str(db)))
-    svc = incident_service(services)
+    svc = services.incidents
     now = dt.datetime.now(dt.timezone.utc)
     cats = ["exposed_rubbish", "illegal_parking", "street_light", "street_vending", "manhole_cover"]
     rows = [{"category": cats[i % len(cats)], "lon": f"{rng.uniform(md.BOX[0], md.BOX[2]):.6f}",

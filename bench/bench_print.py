@@ -46,7 +46,7 @@ def page_count(path: Path) -> int | None:
 def cli_run(db: Path, out: Path, *extra: str) -> float:
     t = time.perf_counter()
     # the `gridmap` console script; importing cli_print first works before and after cli.py imports it
-    entry = "import gridmap.cli_print, gridmap.cli as c; c.main()"
+    entry = "import gridmap.cli.printing, gridmap.cli as c; c.main()"
     subprocess.run([sys.executable, "-c", entry, "--db", str(db), "print", "--all", "--out", str(out), *extra],
                    check=True, capture_output=True, text=True)
     return time.perf_counter() - t
@@ -59,7 +59,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from gridmap import printing
-    from gridmap.app import incident_service
     from gridmap.demo import run_demo
     from gridmap.settings import Settings
 
@@ -81,7 +80,7 @@ def main() -> None:
         pages = page_count(out)
 
         # 3. in-process breakdown
-        loop = incident_service(services)
+        loop = services.incidents
         t0 = time.perf_counter()
         book = printing.make_book(services, all_grids=True, incident_repo=loop.repo, taxonomy=loop.taxonomy)
         t1 = time.perf_counter()

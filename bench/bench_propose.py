@@ -44,7 +44,7 @@ RUNS = [("bisect k=20", "bisect", {"grids": 20}, False), ("bisect 90-110", "bise
 
 
 def zone():
-    from gridmap.model import Level, Unit
+    from gridmap.registry.model import Level, Unit
 
     doc = json.loads((ROOT / "geodata" / "zones.geojson").read_text(encoding="utf-8"))
     f = next(f for f in doc["features"] if f["properties"]["code"] == ZONE_CODE)
@@ -74,8 +74,8 @@ def barrier(z):
 
 def one(label: str) -> dict:
     """Run one method in this process; print its figures as JSON."""
-    from gridmap.planning.coverage import check_coverage
-    from gridmap.planning.propose import propose
+    from gridmap.analysis.coverage import check_coverage
+    from gridmap.analysis.propose import propose
 
     _, method, kw, with_barrier = next(r for r in RUNS if r[0] == label)
     z = zone()
@@ -126,7 +126,7 @@ def main() -> None:
 
 
 def _write(args, z, rows):
-    from gridmap.crs import area_perimeter_m
+    from gridmap.geo.crs import area_perimeter_m
 
     lines = [
         "# Automatic proposal: 2,000 households into 20 grids", "",

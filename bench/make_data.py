@@ -196,7 +196,7 @@ def build(n_grids: int, n_points: int, force: bool) -> None:
 
     # zones and codes
     zone_no = zones_for(polys, rng)
-    from gridmap.codes import reading_order  # read-only use of the project's code rules
+    from gridmap.registry.codes import reading_order  # read-only use of the project's code rules
 
     zone_codes = [f"{COUNTY}{z // ZONES_PER_TOWN + 1:03d}{z % ZONES_PER_TOWN + 1:03d}" for z in range(N_ZONES)]
     grid_code = np.empty(len(polys), dtype=object)
@@ -239,7 +239,7 @@ def build(n_grids: int, n_points: int, force: bool) -> None:
     log(f"wrote {csv} ({csv.stat().st_size / 1e6:.0f} MB, {n_points:,} rows)")
 
     # gridmap store through the Python API
-    from gridmap.model import Level, Unit
+    from gridmap.registry.model import Level, Unit
     from gridmap.store import open_store
 
     db = DATA / "bench.db"

@@ -40,9 +40,9 @@ def phases(threads: int | None) -> None:
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    from gridmap import assign as A
-    from gridmap.crs import parse_crs
-    from gridmap.model import Level
+    from gridmap.geo.crs import parse_crs
+    from gridmap.registry import assign as A
+    from gridmap.registry.model import Level
     from gridmap.services import Services
     from gridmap.settings import Settings
     from gridmap.store import open_store
@@ -61,7 +61,7 @@ def phases(threads: int | None) -> None:
     mark("  _parents(): unit_rows(all levels) again")
     import shapely
 
-    from gridmap.index import GridIndex
+    from gridmap.registry.index import GridIndex
 
     geoms = shapely.from_wkb(rows.wkb)
     mark("  index: from_wkb")

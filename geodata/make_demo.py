@@ -315,7 +315,7 @@ def node_and_dissolve(towns, zones, grids, grid_size) -> None:
 
 
 def reading_order(units: list) -> list:
-    """Rows north to south, west to east within a row (same rule as gridmap.codes).
+    """Rows north to south, west to east within a row (same rule as gridmap.registry.codes).
 
     A unit's position is its point_on_surface (always inside, unlike a centroid of a
     concave polygon). Rows are bands of the median unit height counted down from the

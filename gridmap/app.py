@@ -32,7 +32,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     init_security(app, settings)  # cookie flags, security headers, request-shape guard
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more
     app.extensions["gridmap"] = services
-    app.extensions["gridmap.incidents"] = incident_service(services)
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
     from flask_wtf.csrf import CSRFProtect
@@ -86,10 +85,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     csrf.exempt(plans_api.bp)
     app.register_blueprint(plans_api.bp, url_prefix="/api/v1")
-    from .web import planning_api  # planner tools: coverage, balance (public), propose, networks (planner/admin)
+    from .web import analysis_api  # planner tools: coverage, balance (public), propose, networks (planner/admin)
 
-    csrf.exempt(planning_api.bp)
-    app.register_blueprint(planning_api.bp, url_prefix="/api/v1")
+    csrf.exempt(analysis_api.bp)
+    app.register_blueprint(analysis_api.bp, url_prefix="/api/v1")
     # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
     # The limit wraps the registered views (a decorator's return value must replace them).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
@@ -100,16 +99,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     compress.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
     return app
-
-
-def incident_service(services: Services):
-    """The incident loop over the app's store, with the configured taxonomy and calendar."""
-    from .incidents.service import IncidentService
-    from .incidents.taxonomy import Taxonomy
-    from .incidents.workhours import calendar_from_settings
-
-    s = services.settings
-    return IncidentService(services, Taxonomy.load(s.categories or None), calendar_from_settings(s))
 
 
 def _templates():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import Conflict, InputError
-from .model import Level
+from .registry.model import Level
 from .services import Services
 from .settings import Settings
 from .store import normalise_url, open_store
@@ -51,7 +51,7 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
     zone): the shipped history is moved by whole weeks, so weekdays and working-hour time limits
     keep their shape, and `supervise` then escalates what is overdue as of `today`.
     """
-    from .validate import ImportSpec
+    from .registry.validate import ImportSpec
 
     data = demo_data_dir(data_dir)
     url = normalise_url(settings.db)
@@ -113,7 +113,7 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
         echo(f"supervise (`gridmap incidents supervise`): {escalated} overdue incidents escalated")
     places = data / "places.csv"
     if places.exists():
-        from .places import import_places
+        from .registry.places import import_places
 
         got = import_places(services, places, crs="EPSG:4326", replace=True)
         echo(f"gazetteer: {len(got)} places from {places.name} (town seats, service centres) for the search box")
@@ -127,15 +127,14 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
 
 def _planner_summary(services: Services, echo) -> None:
     """What a planner sees first: does the plan cover the district exactly, and how even are the grids."""
-    from .planning.balance import Targets
-    from .planning.service import PlanningService
+    from .analysis.balance import Targets
 
-    planning = PlanningService(services)
-    problems = planning.coverage()
+    analysis = services.analysis
+    problems = analysis.coverage()
     kinds = Counter(p.kind for p in problems)
     echo("\ncoverage check (`gridmap check --coverage`): " + (
         ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) if problems else "every unit covered exactly once"))
-    _, rows, summary = planning.balance(targets=Targets(households=(300, 600)))
+    _, rows, summary = analysis.balance(targets=Targets(households=(300, 600)))
     echo(f"balance (`gridmap balance --households 300-600`): {summary['grids']} grids, "
          f"{summary['households_min']}-{summary['households_max']} households (mean {summary['households_mean']:,.0f}), "
          f"{summary.get('within_households_target', 0)} within 300-600; planner page: `gridmap serve`, /planner")
@@ -180,11 +179,10 @@ def _load_incidents(services: Services, path: Path, shift: dt.timedelta, today: 
     import csv
     from zoneinfo import ZoneInfo
 
-    from .app import incident_service
     from .incidents.model import Event
     from .incidents.service import import_rows
 
-    svc = incident_service(services)
+    svc = services.incidents
     with open(path, encoding="utf-8", newline="") as fh:
         good, problems = import_rows(svc, [shifted(r, shift) for r in csv.DictReader(fh)])
     if problems:

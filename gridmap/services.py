@@ -1,4 +1,10 @@
-"""Use cases: the single door from the CLI and the web app to the store and the index."""
+"""Use cases: the single door from the CLI and the web app to the store and the index.
+
+`Services` is the one container: the registry use cases live on it, and it owns the other
+services, built once on first use: `.incidents` (the incident loop), `.plans` (versioned grid
+plans: every plan write goes through it) and `.analysis` (coverage, balance, proposals, network
+merging). The CLI and the web app both reach everything through one `Services`.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +13,29 @@ import datetime as dt
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from . import crs as crs_mod
 from .errors import InputError, NotFound
-from .index import GridIndex
-from .lonlat import lonlat_problem
-from .model import Level, Location, Unit
+from .geo import crs as crs_mod
+from .geo.lonlat import lonlat_problem
+from .registry.index import GridIndex
+from .registry.model import Level, Location, Unit
 from .settings import Settings
 from .store import open_store
 from .store.base import Store
 
 if TYPE_CHECKING:  # the heavy readers (pandas, pyogrio) load only when an import runs
-    from .jurisdiction import Jurisdiction
-    from .staff import TeamProblem
-    from .validate import ImportSpec
+    from .analysis.service import PlanningService
+    from .geo.jurisdiction import Jurisdiction
+    from .incidents.service import IncidentService
+    from .plans.service import PlanService
+    from .registry.staff import TeamProblem
+    from .registry.validate import ImportSpec
 
 PLAN_INDEX_CACHE = 4  # indexes of plans other than the one in force kept in memory
 PLAN_CHECK_S = 5.0  # how often a long-running process looks for a change of the plan in force
@@ -67,13 +77,38 @@ class Services:
         """Open the store named by the settings (create=True makes or migrates it)."""
         return cls(open_store(settings.db, create=create), settings)
 
+    # -- the services it owns -------------------------------------------------------------
+    @cached_property
+    def incidents(self) -> "IncidentService":
+        """The incident loop over this store, with the configured taxonomy and working-hours calendar."""
+        from .incidents.service import IncidentService
+        from .incidents.taxonomy import Taxonomy
+        from .incidents.workhours import calendar_from_settings
+
+        s = self.settings
+        return IncidentService(self, Taxonomy.load(s.categories or None), calendar_from_settings(s))
+
+    @cached_property
+    def plans(self) -> "PlanService":
+        """Versioned grid plans: drafts, edits, teams, diff, impact, publish."""
+        from .plans.service import PlanService
+
+        return PlanService(self)
+
+    @cached_property
+    def analysis(self) -> "PlanningService":
+        """The planner's analysis: coverage, balance, automatic proposals, network merging."""
+        from .analysis.service import PlanningService
+
+        return PlanningService(self)
+
     # -- import -----------------------------------------------------------------------------
     def import_units(self, path: str | Path, spec: "ImportSpec", crs: str | None = None, layer: str | None = None,
                      wkt_field: str | None = None, dry_run: bool = False,
                      progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Read, validate and (unless dry_run) write one level of units in one transaction."""
-        from .readers import read_table
-        from .validate import build_units
+        from .io.readers import read_table
+        from .registry.validate import build_units
 
         if spec.valid_from is None:  # the jurisdiction's today, as the plan's effective_from
             spec = dataclasses.replace(spec, valid_from=self.today())
@@ -95,7 +130,7 @@ class Services:
 
     def import_staff(self, path: str | Path, replace: bool = False, dry_run: bool = False) -> tuple[int, int]:
         """Read a staff CSV (person_id,name,phone,unit_code,role) and write it in one transaction."""
-        from .staff import read_staff_csv
+        from .registry.staff import read_staff_csv
 
         people, roles = read_staff_csv(path, self.store.unit_levels())
         if not dry_run:
@@ -105,7 +140,7 @@ class Services:
     # -- queries ----------------------------------------------------------------------------
     def team_problems(self) -> list["TeamProblem"]:
         """Every grid that breaks 1+1+N and every zone lacking its secretary or director."""
-        from .staff import team_problems
+        from .registry.staff import team_problems
 
         checked = [(c, n, lv) for c, n, lv in self.store.unit_names() if lv in (Level.grid, Level.micro, Level.zone)]
         return team_problems(checked, self.store.roles())
@@ -133,7 +168,7 @@ class Services:
 
         Rebuilt only when the index is (a new plan in force, an import): the same check.
         """
-        from .jurisdiction import Jurisdiction
+        from .geo.jurisdiction import Jurisdiction
 
         index = self.index
         if self._jurisdiction is None or self._jurisdiction[0] is not index:
@@ -228,7 +263,7 @@ class Services:
                     lon_field: str = "lon", lat_field: str = "lat",
                     progress: Callable[[int, int], None] | None = None) -> dict:
         """Add grid_code and zone_code to every row of a CSV or GeoJSON of points."""
-        from .assign import assign_file
+        from .registry.assign import assign_file
 
         return assign_file(self.index, src, dst, crs_mod.parse_crs(crs), lon_field, lat_field,
                            threads=self.settings.threads or None, progress=progress)
@@ -241,7 +276,7 @@ class Services:
         A GeoJSON file holds one level, as GIS users expect of a layer: `level` (default grid), or
         every level mixed in one file with `all_levels`.
         """
-        from . import writers
+        from .io import writers
 
         fmt = (fmt or Path(dst).suffix.lstrip(".")).lower()
         if fmt in ("geojson", "json"):
@@ -258,7 +293,7 @@ class Services:
 
     def export_staff(self, dst: str | Path, bom: bool = False) -> int:
         """Write every role assignment with the person's name and phone as CSV."""
-        from . import writers
+        from .io import writers
 
         units = {u.code: u for u in self.store.units()}
         return writers.write_staff_csv(self.store.people(), self.store.roles(), units, dst, bom=bom)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gridmap.model import Level
+from gridmap.registry.model import Level
+from gridmap.registry.validate import ImportSpec
 from gridmap.services import Services
 from gridmap.settings import Settings
-from gridmap.validate import ImportSpec
 
 from .pg_server import PostgresServer, find_bindir
 from .slowguard import set_current

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridmap.assign import assign_with_settings, index_for_assign
 from gridmap.errors import NotFound, StoreUnavailable
+from gridmap.registry.assign import assign_with_settings, index_for_assign
 from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.store.gridread import read_grid_source, sqlite_file
@@ -121,7 +121,7 @@ def test_fast_path_loads_neither_sqlalchemy_nor_pyproj_nor_pandas(sqlite_service
     path = sqlite_file(services.settings.db)
     src = tmp_path / "p.csv"
     src.write_text("id,lon,lat\n1,116.05,39.05\n", encoding="utf-8")
-    code = ("import sys\nfrom gridmap.assign import assign_with_settings\nfrom gridmap.settings import Settings\n"
+    code = ("import sys\nfrom gridmap.registry.assign import assign_with_settings\nfrom gridmap.settings import Settings\n"
             f"s = assign_with_settings(Settings.load({{'db': {str(path)!r}}}), {str(src)!r}, {str(tmp_path / 'o.csv')!r})\n"
             "assert s['assigned'] == 1, s\n"
             "print(sorted(m for m in ('sqlalchemy', 'pyproj', 'pandas') if m in sys.modules))")

@@ -9,13 +9,12 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from gridmap.analysis import parse_range, polsby_popper
+from gridmap.analysis.balance import Targets, balance_geojson, grid_balance, summary
 from gridmap.cli import main
-from gridmap.crs import area_perimeter_m
 from gridmap.errors import InputError, NotFound
-from gridmap.model import Level, Role, Unit
-from gridmap.planning import parse_range, polsby_popper
-from gridmap.planning.balance import Targets, balance_geojson, grid_balance, summary
-from gridmap.planning.service import PlanningService
+from gridmap.geo.crs import area_perimeter_m
+from gridmap.registry.model import Level, Role, Unit
 from gridmap.services import Services
 from gridmap.settings import Settings
 
@@ -82,7 +81,7 @@ def test_good_ranges():
 
 
 def test_service_on_both_backends(services):
-    svc = PlanningService(services)
+    svc = services.analysis
     units, rows, s = svc.balance(ZONE, Targets(households=(150, 300)))
     assert [r.code for r in rows] == GRIDS and [r.households for r in rows] == [100, 100, 100]
     assert all(r.flags == ["households 100 below 150"] for r in rows)
@@ -98,7 +97,7 @@ def test_service_on_both_backends(services):
 def test_incidents_per_year_come_from_the_incident_store(tmp_path, sample_dir):
     app = sample_app(tmp_path, sample_dir)
     try:
-        loop = app.extensions["gridmap.incidents"]
+        loop = app.extensions["gridmap"].incidents
         for lon in (116.05, 116.06, 116.25):
             loop.report({"category": "exposed_rubbish", "lon": lon, "lat": 39.05})
         client = app.test_client()

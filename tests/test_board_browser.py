@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from shapely.ops import polylabel
 
-from gridmap.model import Level
+from gridmap.registry.model import Level
 from gridmap.web.auth import create_user
 
 from . import browser
@@ -86,7 +86,7 @@ def clipped(page) -> list[str]:
 
 def test_find_dispatch_transfer_close_in_chromium(demo, tmp_path):
     base, app = demo
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     filed = svc.repo.query(status=["filed"])[0]
     verified = svc.repo.query(status=["verified"])[0]
     grids = {u.code: u for u in app.extensions["gridmap"].units(Level.grid)}

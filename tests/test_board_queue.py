@@ -58,7 +58,7 @@ def make(svc) -> list[Incident]:
 @pytest.fixture
 def board(services_app):
     app = services_app
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     svc.clock = lambda: NOW
     incs = make(svc)
     store = app.extensions["gridmap"].store

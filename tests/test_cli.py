@@ -79,7 +79,7 @@ def test_locate_check_export_assign(loaded, tmp_path):
 
 @pytest.mark.slow
 def test_assign_with_gcj02_points_and_bad_columns(loaded, tmp_path):
-    from gridmap.chinacrs import wgs84_to_gcj02
+    from gridmap.geo.chinacrs import wgs84_to_gcj02
 
     glon, glat = wgs84_to_gcj02(116.1995, 39.05)  # 40 m west of the grid 2 / grid 3 edge
     pts = tmp_path / "p.csv"

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from gridmap.cli import main as cli_main
 from gridmap.incidents import metrics as single
 from gridmap.incidents.model import STATUSES, Incident
-from gridmap.index import GridIndex
+from gridmap.registry.index import GridIndex
 from gridmap.scale import dask_assign, dask_metrics
 from gridmap.services import Services
 from gridmap.settings import Settings

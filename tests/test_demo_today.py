@@ -33,9 +33,8 @@ def test_demo_a_month_later_has_a_recent_history_and_escalations(db_url, tmp_pat
     today = dt.date(2026, 12, 2)  # a Wednesday, a month after the shipped history ends
     s = run_demo(Settings(db=db_url), out_dir=tmp_path / "out", echo=lambda *a: None, today=today)
     try:
-        from gridmap.app import incident_service
 
-        loop = incident_service(s)
+        loop = s.incidents
         incs = loop.repo.query(limit=100_000)
         assert len(incs) == 3000
         start = dt.datetime.combine(today, dt.time(), TZ)
@@ -68,9 +67,8 @@ def test_demo_on_the_shipped_day_reproduces_the_files(tmp_path):
     s = run_demo(Settings(db=str(tmp_path / "d.db")), out_dir=tmp_path / "out", echo=lambda *a: None,
                  today=HISTORY_AS_OF)
     try:
-        from gridmap.app import incident_service
 
-        incs = {i.extra["external_id"]: i for i in incident_service(s).repo.query(limit=100_000)}
+        incs = {i.extra["external_id"]: i for i in s.incidents.repo.query(limit=100_000)}
         for row in shipped()[::97]:
             assert incs[row["id"]].reported_at == dt.datetime.fromisoformat(row["reported_at"])
     finally:

@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from gridmap.errors import InputError
-from gridmap.model import Level
+from gridmap.registry.model import Level
 
 from .conftest import GRIDS, ZONE
 
@@ -57,7 +57,7 @@ def test_failed_export_keeps_the_previous_file(services, tmp_path, monkeypatch):
     outdir.mkdir()
     out = outdir / "grids.geojson"
     out.write_text("previous")
-    import gridmap.writers as w
+    import gridmap.io.writers as w
 
     def half_write(doc, fh, **kw):
         fh.write('{"type": "FeatureCollection", "features": [')

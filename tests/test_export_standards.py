@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gridmap.model import Level
+from gridmap.registry.model import Level
+from gridmap.registry.validate import ImportSpec
 from gridmap.services import Services
 from gridmap.settings import Settings
-from gridmap.validate import ImportSpec
 
 from .conftest import COUNTY, GRIDS, fc, feat, load_sample, square, write_json
 from .test_cli import gm

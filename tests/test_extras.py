@@ -7,9 +7,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from gridmap.analysis.propose import propose
 from gridmap.cli import main as cli_main
 from gridmap.errors import MissingExtra
-from gridmap.planning.propose import propose
 from gridmap.services import Services
 from gridmap.settings import Settings
 

@@ -141,8 +141,8 @@ def upper_levels(db: str, tmp: Path) -> None:
     write_json(d / "county.geojson", fc([feat(square(*BOX), code=COUNTY, name="东城区")]))
     write_json(d / "towns.geojson", fc([feat(square(*BOX), code=TOWN, name="东华门街道", parent_code=COUNTY)]))
     write_json(d / "zones.geojson", fc([feat(square(*BOX), code=ZONE, name="第一管区", parent_code=TOWN)]))
-    from gridmap.model import Level
-    from gridmap.validate import ImportSpec
+    from gridmap.registry.model import Level
+    from gridmap.registry.validate import ImportSpec
 
     s = Services.open(Settings(db=db), create=True)
     for level, name, parent in [("county", "county.geojson", None), ("town", "towns.geojson", "parent_code"),
@@ -237,7 +237,6 @@ def _clear_incidents(db: str) -> None:
 @pytest.mark.slow
 def test_kill_during_plan_publish_leaves_all_or_nothing(db_url, sample_dir, tmp_path):
     """`gridmap plan publish` re-routes open incidents in the same transaction: killed, it did all or none."""
-    from gridmap.plans import PlanService
 
     s = Services.open(Settings(db=db_url), create=True)
     load_sample(s, sample_dir)
@@ -249,7 +248,7 @@ def test_kill_during_plan_publish_leaves_all_or_nothing(db_url, sample_dir, tmp_
     (tmp_path / "open.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert not run_until(["incidents", "import", str(tmp_path / "open.csv")], db_url, tmp_path, lambda: False)
     s = Services.open(Settings(db=db_url))
-    svc = PlanService(s)
+    svc = s.plans
     draft = svc.create(note="merge grids 1 and 2").version
     svc.edit(draft, "merge", {"codes": [GRIDS[0], GRIDS[1]]})
     s.store.close()
@@ -326,7 +325,7 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
     db = str(tmp / "g.db")
     token, _ = seeded_store(db, _sample_files(tmp), n_incidents=1)
-    with gunicorn(db, tmp, "-w", "1", "-k", "gridmap.scale.serving.TimeoutWorker", "--threads", "2",
+    with gunicorn(db, tmp, "-w", "1", "-k", "gridmap.web.serving.TimeoutWorker", "--threads", "2",
                   "--timeout", "2") as base:
         yield base, token
 

@@ -30,7 +30,7 @@ def _token(app) -> dict:
 
 
 def test_grid_page_shows_roster_clocks_metrics_and_links(app):
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     now = svc.clock()
     # a shift now for P3 in the grid, one tomorrow, one next month (not shown)
     svc.repo.add_shift(GRIDS[0], "P3", now - dt.timedelta(hours=1), now + dt.timedelta(hours=3))

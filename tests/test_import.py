@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
-from gridmap.chinacrs import wgs84_to_bd09, wgs84_to_gcj02
 from gridmap.errors import InputError
-from gridmap.model import Level
-from gridmap.validate import ImportSpec
+from gridmap.geo.chinacrs import wgs84_to_bd09, wgs84_to_gcj02
+from gridmap.registry.model import Level
+from gridmap.registry.validate import ImportSpec
 
 from .conftest import GRIDS, ZONE, fc, feat, square, write_json
 

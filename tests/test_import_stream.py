@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from gridmap.app import incident_service
 from gridmap.errors import InputError
 from gridmap.incidents.bulk import assign_many, check_rows, count_rows, import_csv
 from gridmap.incidents.model import Event
@@ -30,7 +29,7 @@ def _csv(n: int, bad_at: int | None = None) -> str:
 
 
 def test_bulk_assignment_equals_the_one_point_rule(services) -> None:
-    svc = incident_service(services)
+    svc = services.incidents
     rows = list(__import__("csv").DictReader(io.StringIO(_csv(24))))
     bulk, problems = check_rows(svc, rows, first_line=2)
     assert not problems
@@ -55,7 +54,7 @@ def _import(svc, text: str, size: int, skip_bad: bool = False):
 
 
 def test_batches_write_the_same_rows(services) -> None:
-    svc = incident_service(services)
+    svc = services.incidents
     res = _import(svc, _csv(50), size=7)
     assert (res.rows, res.good, res.bad) == (50, 50, 0) and svc.repo.count() == 50
     stored = svc.repo.query(order="reported_at")
@@ -67,7 +66,7 @@ def test_batches_write_the_same_rows(services) -> None:
 
 
 def test_a_bad_row_in_a_late_batch_leaves_nothing(services) -> None:
-    svc = incident_service(services)
+    svc = services.incidents
     with pytest.raises(InputError) as err:
         _import(svc, _csv(40, bad_at=33), size=10)  # three batches written before the bad row is read
     assert "row 35 (R33): category: unknown category 'aliens'" in "; ".join(err.value.problems)
@@ -84,7 +83,7 @@ def test_count_rows(tmp_path) -> None:
 
 def test_large_batches_store_what_small_ones_store(services) -> None:
     """PostgreSQL COPYs batches of 1,000 rows or more (executemany below): the rows read back the same."""
-    svc = incident_service(services)
+    svc = services.incidents
     text = _csv(1200)
     _import(svc, text, size=1500)  # one batch: COPY on PostgreSQL, driver executemany on SQLite
     _import(svc, text, size=500)  # batches under 1,000: the plain INSERT path on both

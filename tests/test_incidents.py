@@ -16,7 +16,7 @@ from gridmap.incidents.service import IncidentService
 from gridmap.incidents.taxonomy import Taxonomy
 from gridmap.incidents.workflow import ACTIONS, allowed_actions
 from gridmap.incidents.workhours import WorkCalendar
-from gridmap.model import Level, Unit
+from gridmap.registry.model import Level, Unit
 
 from .conftest import GRIDS, TOWN, ZONE
 
@@ -107,7 +107,7 @@ def test_component_goes_to_its_owner_department(loop):
 
 
 def test_gcj02_report_lands_in_the_right_grid(loop):
-    from gridmap.chinacrs import wgs84_to_gcj02
+    from gridmap.geo.chinacrs import wgs84_to_gcj02
 
     glon, glat = wgs84_to_gcj02(116.1995, 39.05)  # WGS84 point 40 m inside grid 2
     inc = loop.report({"category": "exposed_rubbish", "lon": float(glon), "lat": float(glat), "crs": "GCJ-02"}).incident

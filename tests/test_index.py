@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gridmap.index import GridIndex
+from gridmap.registry.index import GridIndex
 from gridmap.store.base import UnitRows
 
 from .conftest import COUNTY, GRIDS, TOWN, ZONE
@@ -57,7 +57,7 @@ def test_far_outside_beyond_limit(services):
 
 
 def test_gcj02_input_is_converted(services):
-    from gridmap.chinacrs import wgs84_to_gcj02
+    from gridmap.geo.chinacrs import wgs84_to_gcj02
 
     # Points 40 m from grid edges, given as a phone app reports them (GCJ-02, shifted a few
     # hundred metres): converted, they land in the same grid as their WGS84 originals, while

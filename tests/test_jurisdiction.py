@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import shapely
 
-from gridmap import jurisdiction as jmod
 from gridmap.app import create_app
 from gridmap.errors import InputError
+from gridmap.geo import jurisdiction as jmod
 from gridmap.incidents.service import IncidentService
 from gridmap.incidents.taxonomy import Taxonomy
 from gridmap.incidents.workhours import WorkCalendar
-from gridmap.model import Level
+from gridmap.registry.model import Level
 from gridmap.services import Services
 from gridmap.settings import Settings
 
@@ -84,7 +84,7 @@ def test_just_outside_within_the_tolerance_is_taken(loop):
 
 
 def test_gcj02_point_is_checked_after_conversion(loop):
-    from gridmap.chinacrs import wgs84_to_gcj02
+    from gridmap.geo.chinacrs import wgs84_to_gcj02
 
     x, y = wgs84_to_gcj02(116.15, 39.05)
     assert report(loop, float(x), float(y), crs="GCJ-02").incident.grid_code is not None
@@ -104,7 +104,7 @@ def test_the_outline_is_built_once_per_plan(loop, monkeypatch, wide_county):
     first = s.jurisdiction
     assert s.jurisdiction is first
     # a new plan in force (an import refreshes the services): rebuilt once, for that plan
-    from gridmap.validate import ImportSpec
+    from gridmap.registry.validate import ImportSpec
 
     s.import_units(wide_county / "grids.geojson", ImportSpec(Level.grid, parent_field="parent_code", replace=True))
     report(loop, 116.05, 39.05)
@@ -162,7 +162,7 @@ def test_tapping_outside_the_district_in_chromium_is_refused_in_chinese(tmp_path
 
     app = browser.demo_app(tmp_path_factory.mktemp("juris"))
     s = app.extensions["gridmap"]
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     before = len(svc.repo.query(limit=100000))
     lon, lat = outside_point(s)
     with live_server(app) as base, browser.chromium() as b:

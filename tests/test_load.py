@@ -41,7 +41,7 @@ def gunicorn(db: str, tmp: Path, *args: str, env: dict | None = None) -> Iterato
     log = open(tmp / f"gunicorn-{port}.log", "w")
     # the README's deployment command (fewer workers: 2 cores)
     cmd = [sys.executable, "-m", "gunicorn", "gridmap.wsgi:app", "-b", f"127.0.0.1:{port}",
-           *(args or ("-k", "gridmap.scale.serving.TimeoutWorker", "-w", "2", "--threads", "4", "--timeout", "15"))]
+           *(args or ("-k", "gridmap.web.serving.TimeoutWorker", "-w", "2", "--threads", "4", "--timeout", "15"))]
     proc = subprocess.Popen(cmd, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_port(port, timeout=60)
@@ -85,9 +85,8 @@ def seeded_store(db: str, sample_dir: Path, n_incidents: int) -> tuple[str, list
     load_sample(s, sample_dir)
     create_user(s.store, "disp", "secret-pass", "dispatcher")
     token = create_token(s.store, "disp")
-    from gridmap.app import incident_service
 
-    loop = incident_service(s)
+    loop = s.incidents
     ids = [loop.report({"category": "exposed_rubbish", "lon": 116.05 + 0.1 * (i % 3), "lat": 39.05}).incident.id
            for i in range(n_incidents)]
     s.store.close()

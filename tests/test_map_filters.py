@@ -58,7 +58,7 @@ def _flat(args: dict) -> list[tuple[str, str]]:
 def client(tmp_path: Path, sample_dir: Path):
     """Four incidents: two categories, one closed, one reported a year ago."""
     app = browser.with_maps(sample_app(tmp_path, sample_dir))
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     ids = {}
     for key, cat, lon, at in [("rubbish", "exposed_rubbish", 116.05, now - dt.timedelta(hours=2)),

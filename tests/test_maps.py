@@ -16,7 +16,7 @@ from folium import plugins
 from gridmap import maps
 from gridmap.incidents.model import Incident
 from gridmap.maps.layers import _geometry, _safe
-from gridmap.model import Level, Person, Role, Unit
+from gridmap.registry.model import Level, Person, Role, Unit
 from gridmap.web import compress, maps_pages
 
 from . import browser
@@ -442,7 +442,7 @@ class _WithBasemap:
 
 
 def test_gcj02_basemap_shifts_every_overlay_by_the_chinacrs_offset(model):
-    from gridmap.chinacrs import wgs84_to_gcj02
+    from gridmap.geo.chinacrs import wgs84_to_gcj02
 
     gx, gy = (float(v) for v in wgs84_to_gcj02(116.0, 39.0))
     assert 0.004 < gx - 116.0 < 0.008 and 0.0005 < gy - 39.0 < 0.003  # a few hundred metres
@@ -460,7 +460,7 @@ def test_gcj02_basemap_shifts_every_overlay_by_the_chinacrs_offset(model):
 
 
 def test_gcj02_bbox_is_read_and_answered_in_gcj02(client):
-    from gridmap.chinacrs import wgs84_to_gcj02
+    from gridmap.geo.chinacrs import wgs84_to_gcj02
 
     s = client.application.extensions["gridmap"]
     s.settings = _WithBasemap(s.settings, basemap_url="http://tiles.local/{z}/{x}/{y}.png", basemap_crs="GCJ-02",
@@ -546,7 +546,7 @@ def _embed_limit(monkeypatch, app, n: int) -> None:
 @pytest.mark.slow
 def test_overview_filters_in_chromium(demo_server, tmp_path):
     base, app, grid = demo_server
-    repo = app.extensions["gridmap.incidents"].repo
+    repo = app.extensions["gridmap"].incidents.repo
     zone = grid.parent_code
     every = repo.query(zone_code=zone)
     assert every, "the demo has incidents in this zone"

@@ -10,11 +10,10 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from gridmap.analysis.networks import Layer, merge_layers, overlap_report
 from gridmap.cli import main
-from gridmap.crs import area_perimeter_m
 from gridmap.errors import InputError
-from gridmap.planning.networks import Layer, merge_layers, overlap_report
-from gridmap.planning.service import PlanningService
+from gridmap.geo.crs import area_perimeter_m
 from gridmap.web.auth import create_token, create_user
 
 from .conftest import fc, feat, sample_app, square, write_json
@@ -102,14 +101,14 @@ def _layer_files(tmp_path):
 
 def test_files_and_cli(tmp_path, services):
     p, u = _layer_files(tmp_path)
-    report, merged = PlanningService(services).networks([p, u], code_field="beat", min_layers=1)
+    report, merged = services.analysis.networks([p, u], code_field="beat", min_layers=1)
     assert len(merged.units) == 3 and report["layers"][0]["name"] == "police"
     bad = tmp_path / "broken.geojson"
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match="broken.geojson is not valid GeoJSON"):
-        PlanningService(services).networks([p, bad], code_field="beat")
+        services.analysis.networks([p, bad], code_field="beat")
     with pytest.raises(InputError, match="has no column 'code'"):
-        PlanningService(services).networks([p, u])
+        services.analysis.networks([p, u])
 
 
 def test_cli_networks(tmp_path):
@@ -157,7 +156,7 @@ def test_api_networks(tmp_path, sample_dir):
 
 
 def test_more_than_999_merged_grids_get_wider_codes():
-    from gridmap.planning.networks import _codes
+    from gridmap.analysis.networks import _codes
 
     n = np.arange(1200)  # 30 rows of 40 squares, north to south
     geoms = shapely.box(116.0 + 0.001 * (n % 40), 39.0 - 0.001 * (n // 40), 116.001 + 0.001 * (n % 40),

@@ -18,7 +18,7 @@ from owslib.ogcapi.features import Features
 from shapely.geometry import box, shape
 
 from gridmap import create_app
-from gridmap.model import Level
+from gridmap.registry.model import Level
 from gridmap.settings import Settings
 from gridmap.store import schema
 
@@ -55,7 +55,7 @@ def _second_plan(store) -> None:
 def app(services):
     _second_plan(services.store)
     app = create_app(Settings(db=services.settings.db))
-    loop = app.extensions["gridmap.incidents"]
+    loop = app.extensions["gridmap"].incidents
     cat = next(iter(loop.taxonomy)).code
     for i, (lon, when) in enumerate([(116.05, "2026-01-10T09:00:00+08:00"), (116.15, "2026-02-10T09:00:00+08:00"),
                                      (116.25, "2026-03-10T09:00:00+08:00")]):

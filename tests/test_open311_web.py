@@ -154,7 +154,7 @@ def test_open311_services_post_get_with_georeport_client(app):
             "api_key": key, "service_code": "exposed_rubbish", "lat": "39.05", "long": "116.05"})
         assert r.status_code == 201 and r.json()[0]["grid_code"] == GRIDS[0]
         trusted_id = r.json()[0]["service_request_id"]
-        assert app.extensions["gridmap.incidents"].repo.events(trusted_id)[0].actor == "hotline"
+        assert app.extensions["gridmap"].incidents.repo.events(trusted_id)[0].actor == "hotline"
         r = requests.post(root + "requests.json", timeout=10, data={
             "api_key": "wrong", "service_code": "exposed_rubbish", "lat": "39.05", "long": "116.05"})
         assert r.status_code == 403 and r.json()[0]["code"] == 403  # GeoReport v2: 403 for a bad api_key
@@ -172,7 +172,7 @@ def test_open311_services_post_get_with_georeport_client(app):
         assert r.status_code == 400 and "location" in r.json()[0]["description"]
         r = requests.get(root + "requests.json", params={"status": "pending"}, timeout=10)
         assert r.status_code == 400 and "status" in r.json()[0]["description"]
-    assert app.extensions["gridmap.incidents"].repo.count() == 2  # nothing stored by the refused posts
+    assert app.extensions["gridmap"].incidents.repo.count() == 2  # nothing stored by the refused posts
 
 
 # -- the JSON API through the test client ----------------------------------------------------------
@@ -313,7 +313,7 @@ def test_zone_staff_list_incidents_of_their_zone(app, client):
 ])
 def test_bad_reports_are_refused_naming_the_field(app, client, fields, status, words):
     assert_error(report(client, **fields), status, *words)
-    assert app.extensions["gridmap.incidents"].repo.count() == 0
+    assert app.extensions["gridmap"].incidents.repo.count() == 0
 
 
 def test_bad_requests_are_json_errors(app, client, disp):
@@ -325,7 +325,7 @@ def test_bad_requests_are_json_errors(app, client, disp):
     assert_error(act(client, "999999", "file", disp), 404, "no incident")
     assert_error(client.get("/api/v1/incidents?limit=-1", headers=disp), 422, "limit")
     assert_error(client.get("/api/v1/incidents?from=yesterday", headers=disp), 422, "yesterday")
-    assert app.extensions["gridmap.incidents"].repo.count() == 0
+    assert app.extensions["gridmap"].incidents.repo.count() == 0
 
 
 def test_html_in_a_description_is_stored_as_text_and_escaped_on_the_status_page(client):
@@ -385,7 +385,7 @@ def test_session_authenticated_report_needs_csrf(app, client):
     # a cross-site form post carries the cookie but no CSRF token
     r = client.post("/api/v1/incidents", data={"category": "exposed_rubbish", "lon": "116.15", "lat": "39.05"})
     if r.status_code == 201:
-        log = app.extensions["gridmap.incidents"].repo.events(r.json["id"])
+        log = app.extensions["gridmap"].incidents.repo.events(r.json["id"])
         assert log[0].actor == "public", "a cookie-only cross-site POST was filed as the logged-in dispatcher"
     else:
         assert r.status_code == 403
@@ -427,11 +427,11 @@ def test_token_clients_are_not_rate_limited(limited_app):
     assert [report(client, headers=disp).status_code for _ in range(5)] == [201] * 5
     form = {"service_code": "exposed_rubbish", "lat": "39.05", "long": "116.15", "api_key": disp["Authorization"][7:]}
     assert [client.post("/open311/v2/requests.json", data=form).status_code for _ in range(5)] == [201] * 5
-    assert limited_app.extensions["gridmap.incidents"].repo.count() == 10
+    assert limited_app.extensions["gridmap"].incidents.repo.count() == 10
 
 
 def test_supervision_lists_and_metrics(app, client, disp):
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     done = report(client).json
     walk_to(client, done["id"], disp, "close")
     assert act(client, done["id"], "rate", rating=4, reporter_token=done["reporter_token"]).status_code == 200

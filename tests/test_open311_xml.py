@@ -119,7 +119,7 @@ def test_discovery_in_both_formats(app):
 
 @pytest.mark.slow  # a live server
 def test_comma_separated_status_and_service_code(app):
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     a = svc.report({"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05}).incident
     b = svc.report({"category": "garbage_overflow", "lon": 116.05, "lat": 39.05}).incident
     c = svc.report({"category": "exposed_rubbish", "lon": 116.25, "lat": 39.05}).incident
@@ -146,7 +146,7 @@ def _dispatcher():
 
 @pytest.mark.slow  # a live server
 def test_post_keeps_the_open311_fields(app):
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     with live_server(app) as base:
         root = base + "/open311/v2"
         form = {**FORM, "address_string": "东城区 建国门内大街 1 号", "address_id": "A-77",
@@ -231,7 +231,7 @@ def _bulk(svc, n: int, start: dt.datetime) -> list[str]:
 
 @pytest.mark.slow  # a live server
 def test_more_than_1000_are_paged_not_truncated(app):
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     start = svc.clock() - dt.timedelta(days=2)
     made = _bulk(svc, 1003, start)
     with live_server(app) as base:
@@ -257,7 +257,7 @@ def test_more_than_1000_are_paged_not_truncated(app):
 
 @pytest.mark.slow  # a live server
 def test_servicerequestupdates_as_fixmystreet_polls_them(app):
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     inc = svc.report({"category": "exposed_rubbish", "lon": 116.15, "lat": 39.05}).incident
     other = svc.report({"category": "exposed_rubbish", "lon": 116.05, "lat": 39.05}).incident
     t0 = svc.clock()

@@ -9,9 +9,9 @@ import pytest
 import shapely
 
 from gridmap.app import create_app
-from gridmap.chinacrs import wgs84_to_gcj02
 from gridmap.errors import InputError
-from gridmap.places import import_places, search
+from gridmap.geo.chinacrs import wgs84_to_gcj02
+from gridmap.registry.places import import_places, search
 from gridmap.settings import Settings
 
 from . import browser
@@ -137,7 +137,7 @@ def test_report_page_search_by_keyboard_in_chromium(tmp_path_factory, tmp_path):
 @pytest.mark.slow
 def test_map_page_search_flies_to_the_town_in_chromium(tmp_path_factory, tmp_path):
     browser.require_browser()
-    from gridmap.model import Level
+    from gridmap.registry.model import Level
 
     from .live_server import live_server
 

@@ -14,11 +14,11 @@ import pytest
 import shapely
 from shapely.geometry import mapping, shape
 
-from gridmap.crs import area_perimeter_m
-from gridmap.model import Level, Unit
-from gridmap.plans import PlanService, edits
+from gridmap.geo.crs import area_perimeter_m
+from gridmap.plans import edits
 from gridmap.plans.diff import diff_units
 from gridmap.plans.shapes import normalise
+from gridmap.registry.model import Level, Unit
 
 from .conftest import GRIDS
 
@@ -101,7 +101,7 @@ def test_reshape_then_reshape_back_leaves_both_grids_unchanged():
 
 
 def test_a_stored_split_and_merge_back_is_no_change_in_plan_diff_or_impact(services):
-    plans = PlanService(services)
+    plans = services.plans
     n = plans.create().version
     line = {"type": "LineString", "coordinates": [[116.0537, 38.9], [116.0512, 39.2]]}
     out = plans.edit(n, "split", {"code": G1, "line": line})

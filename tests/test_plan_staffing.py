@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from gridmap.cli import main
 from gridmap.errors import InputError, NotFound
-from gridmap.model import Role
 from gridmap.plans import StaffingRefused
+from gridmap.registry.model import Role
 from gridmap.store import schema
 
 from .conftest import GRIDS, ZONE
@@ -136,7 +136,7 @@ def test_dropping_a_draft_drops_its_teams(services, plans):
 
 
 def test_api_staff_and_publish_refused_then_published(api, app):
-    loop = app.extensions["gridmap.incidents"]
+    loop = app.extensions["gridmap"].incidents
     inc = loop.report({"category": "exposed_rubbish", "lon": 116.07, "lat": 39.05}).incident
     n = api("post", "/api/v1/plans", "/api/v1/plans", json={}).json["version"]
     edits = f"/api/v1/plans/{n}/edits"

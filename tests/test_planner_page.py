@@ -21,9 +21,8 @@ import shapely.geometry
 import shapely.ops
 from shapely.ops import polylabel
 
-from gridmap.model import Level
-from gridmap.planning.service import PlanningService
 from gridmap.plans import PlanService
+from gridmap.registry.model import Level
 from gridmap.web.auth import create_user
 from gridmap.web.planner_page import classify, default_households
 
@@ -40,7 +39,7 @@ def login(client, username: str, password: str = "password123", next_: str = "/p
 
 
 def plans_of(app) -> PlanService:
-    return PlanService(app.extensions["gridmap"], app.extensions["gridmap.incidents"])
+    return app.extensions["gridmap"].plans
 
 
 @pytest.fixture
@@ -516,7 +515,7 @@ def _coverage_impact_and_publish(run: Run, d, piece: str, removed: list[str]) ->
     page.click("#check-coverage")
     page.wait_for_function("() => document.getElementById('coverage-msg').textContent.includes('problem')", timeout=60000)
     wait_idle(page)
-    problems = PlanningService(s).coverage(plan=n)
+    problems = s.analysis.coverage(plan=n)
     assert problems and any(p.kind == "gap" and d.code in p.codes for p in problems)
     assert page.locator("#coverage-list li").count() == len(problems)
     assert page.evaluate("window.gridmap.planner.problems()") == len(problems)  # the red layer

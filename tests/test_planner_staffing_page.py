@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridmap.model import Person, Role
-from gridmap.plans import PlanService
+from gridmap.registry.model import Person, Role
 from gridmap.web.auth import create_user
 
 from . import browser
@@ -41,8 +40,8 @@ def wait_idle(page) -> None:
 def test_publish_with_an_unstaffed_grid_is_refused_then_staffed_then_published(demo, tmp_path):
     base, app = demo
     s = app.extensions["gridmap"]
-    loop = app.extensions["gridmap.incidents"]
-    ps = PlanService(s, loop)
+    loop = app.extensions["gridmap"].incidents
+    ps = s.plans
     # 004 with one worker, so the piece split off gets none (as in the issue: 0 workers)
     s.store.add_staff([], [Role("P00064", CODE, "leader"), Role("P00052", CODE, "instructor"),
                            Role("P00066", CODE, "worker")], replace=True)

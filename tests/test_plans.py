@@ -14,13 +14,13 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from gridmap.crs import area_perimeter_m
 from gridmap.errors import Conflict, InputError, NotFound
+from gridmap.geo.crs import area_perimeter_m
 from gridmap.incidents.service import IncidentService
 from gridmap.incidents.taxonomy import Taxonomy
 from gridmap.incidents.workhours import WorkCalendar
-from gridmap.model import Level
-from gridmap.plans import CoverageRefused, PlanService
+from gridmap.plans import CoverageRefused
+from gridmap.registry.model import Level
 from gridmap.store import schema
 
 from .conftest import GRIDS, ZONE
@@ -50,7 +50,8 @@ def loop(services):
 
 @pytest.fixture
 def plans(services, loop):
-    return PlanService(services, loop)
+    services.incidents = loop  # the plan service re-routes through the Services' loop
+    return services.plans
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_api_round_trip(api, app):
     assert api("get", "/api/v1/plans/{version}/diff", f"/api/v1/plans/{n}/diff?against=x").status_code == 422
     zones = api("get", "/api/v1/plans/{version}/diff", f"/api/v1/plans/{n}/diff?against=1&level=zone").json
     assert zones["level"] == "zone" and zones["unchanged"] == [ZONE]
-    loop = app.extensions["gridmap.incidents"]
+    loop = app.extensions["gridmap"].incidents
     inc = loop.report({"category": "exposed_rubbish", "lon": 116.25, "lat": 39.05}).incident
     imp = api("get", "/api/v1/plans/{version}/impact", f"/api/v1/plans/{n}/impact").json
     assert [(m["id"], m["to"]) for m in imp["incidents"]["moving"]] == [(inc.id, G2)]

@@ -18,11 +18,11 @@ from click.testing import CliRunner
 
 from gridmap import printing
 from gridmap.errors import InputError, NotFound
-from gridmap.model import Level
 from gridmap.printing import layout, route
 from gridmap.printing.data import checkpoints_for
+from gridmap.registry.model import Level
+from gridmap.registry.validate import ImportSpec
 from gridmap.settings import Settings
-from gridmap.validate import ImportSpec
 
 from .conftest import GRIDS, TOWN, ZONE, fc, feat, square, write_json
 
@@ -117,9 +117,8 @@ def test_grid_without_staff_says_so(empty_services, sample_dir, tmp_path):
 
 
 def test_open_incidents_roster_and_route(services, tmp_path):
-    from gridmap.app import incident_service
 
-    loop = incident_service(services)
+    loop = services.incidents
     loop.clock = lambda: dt.datetime(2026, 3, 1, 10, 0, tzinfo=TZ)
     filed = [loop.report({"category": "exposed_rubbish", "lon": lon, "lat": lat, "description": "垃圾"}).incident
              for lon, lat in [(116.02, 39.02), (116.08, 39.03), (116.05, 39.08), (116.03, 39.06)]]
@@ -171,13 +170,12 @@ def test_zone_book_has_overview_then_a_page_per_grid_in_code_order(services, tmp
 
 
 def test_demo_town_book(tmp_path):
-    from gridmap.app import incident_service
     from gridmap.services import Services
 
     from .demo_store import demo_settings
 
     services = Services.open(demo_settings(tmp_path))
-    loop = incident_service(services)
+    loop = services.incidents
     town = "371403001"
     book = book_for(services, town=town, incident_repo=loop.repo, taxonomy=loop.taxonomy)
     codes = [s.code for s in book.sheets]
@@ -244,7 +242,7 @@ def test_unwritable_output_leaves_no_file(services, tmp_path, monkeypatch):
 # -- the command line --------------------------------------------------------------------------
 @pytest.fixture
 def cli():
-    import gridmap.cli_print  # noqa: F401  (registers `print` on the main group)
+    import gridmap.cli.printing  # noqa: F401  (registers `print` on the main group)
     from gridmap.cli import main
 
     def run(*args):

@@ -11,12 +11,11 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from gridmap.analysis.coverage import check_coverage
+from gridmap.analysis.propose import propose
 from gridmap.cli import main
 from gridmap.errors import InputError
-from gridmap.model import Level, Unit
-from gridmap.planning.coverage import check_coverage
-from gridmap.planning.propose import propose
-from gridmap.planning.service import PlanningService
+from gridmap.registry.model import Level, Unit
 from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
@@ -144,11 +143,10 @@ def _csv(path, pts) -> str:
 
 
 def test_service_propose_and_save_into_a_draft(services, tmp_path):
-    from gridmap.plans import PlanService
 
     pts = points_in(ZONE_GEOM, 600, seed=9)
-    svc = PlanningService(services)
-    draft = PlanService(services).create(note="proposal").version
+    svc = services.analysis
+    draft = services.plans.create(note="proposal").version
     prop = svc.propose(ZONE, _csv(tmp_path / "hh.csv", pts), crs="EPSG:4326", households=(90, 110),
                        lock=[GRIDS[2]], plan=draft, fresh_codes=True)
     new = [u for u in prop.units if u.code != GRIDS[2]]
@@ -183,9 +181,8 @@ def test_cli_propose(tmp_path, sample_dir):
     r = runner.invoke(main, ["--db", db, "propose", ZONE, "--points", csv, "--crs", "EPSG:4326", "--grids", "4"])
     assert r.exit_code == 0 and "4 new grids by bisect" in r.output and "all contiguous" in r.output
     s = Services.open(Settings(db=db))
-    from gridmap.plans import PlanService
 
-    draft = PlanService(s).create(note="proposal").version
+    draft = s.plans.create(note="proposal").version
     s.store.close()
     r = runner.invoke(main, ["--db", db, "propose", ZONE, "--points", csv, "--crs", "EPSG:4326", "--grids", "5",
                              "--lock", GRIDS[2], "--draft", str(draft)])

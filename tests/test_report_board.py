@@ -17,7 +17,7 @@ import pytest
 from shapely.ops import polylabel
 
 from gridmap.incidents.actors import STAFF_ACTIONS, Actor
-from gridmap.model import Level
+from gridmap.registry.model import Level
 from gridmap.web.auth import create_token, create_user
 
 from . import browser, pages
@@ -68,7 +68,7 @@ def client(app):
 
 
 def ids_by_grid(app) -> dict[str, str]:
-    return {i.grid_code: i.id for i in app.extensions["gridmap.incidents"].repo.query()}
+    return {i.grid_code: i.id for i in app.extensions["gridmap"].incidents.repo.query()}
 
 
 # -- /report ---------------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_board_actions_move_rows_between_queues(client, app):
     data = client.get("/board.json?queue=escalated").get_json()
     assert [r["id"] for r in data["incidents"]] == [iid] and "escalated" in data["incidents"][0]["flags"]
     # past its time limit it is overdue (and shown first among the non-new)
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     svc.clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
     data = client.get("/board.json").get_json()
     assert data["counts"] == {"new": 2, "active": 1, "handled": 0, "overdue": 1, "escalated": 1, "all": 3}
@@ -254,7 +254,7 @@ def test_report_then_dispatch_in_chromium(demo, tmp_path):
     base, app = demo
     grid = app.extensions["gridmap"].units(Level.grid)[7]
     p = polylabel(grid.geometry, 1e-6)  # the point farthest from the edges: a tap a few pixels off still lands inside
-    svc = app.extensions["gridmap.incidents"]
+    svc = app.extensions["gridmap"].incidents
     with browser.chromium() as b:
         # -- a resident on a phone, from the QR code of the printed map
         phone = b.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,

@@ -45,7 +45,7 @@ def test_open311_ignores_the_session_cookie(services):
         codes = [client.post("/open311/v2/requests.json", data=form).status_code for _ in range(3)]
         assert codes == [201, 201, 429]
         iid = client.post("/api/v1/incidents", json=REPORT, headers={"X-CSRFToken": "none"})
-        log = app.extensions["gridmap.incidents"].repo
+        log = app.extensions["gridmap"].incidents.repo
         first = log.query(limit=1)[0]
         assert log.events(first.id)[0].actor == "public"
         assert iid.status_code in (201, 403)
@@ -59,7 +59,7 @@ def test_reporter_token_in_the_body_does_not_skip_csrf(app):
     assert _login(client).status_code == 302
     r = client.post(f"/api/v1/incidents/{iid}/actions", json={"action": "file", "reporter_token": "anything"})
     assert r.status_code == 403 and "CSRF" in r.json["detail"]
-    assert app.extensions["gridmap.incidents"].repo.get(iid).status == "reported"
+    assert app.extensions["gridmap"].incidents.repo.get(iid).status == "reported"
 
 
 def test_logout_ends_the_session_on_the_server(app):

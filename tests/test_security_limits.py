@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import shapely
 
+from gridmap.analysis.networks import Layer
 from gridmap.budget import run_bounded
 from gridmap.errors import InputError, TooSlow
-from gridmap.planning.networks import Layer
 from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user

@@ -22,7 +22,7 @@ def test_every_page_runs_under_the_csp(tmp_path: Path, sample_dir: Path):
     app = browser.with_maps(sample_app(tmp_path, sample_dir))
     store = app.extensions["gridmap"].store
     create_user(store, "admin", "password123", "admin")
-    app.extensions["gridmap.incidents"].report(
+    app.extensions["gridmap"].incidents.report(
         {"category": "exposed_rubbish", "lon": 116.05, "lat": 39.05, "description": "x"},
         __import__("gridmap.incidents.actors", fromlist=["SYSTEM"]).SYSTEM)
     try:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridmap import chinacrs
-from gridmap.crs import area_perimeter_m, parse_crs, xy_to_storage
 from gridmap.errors import InputError
+from gridmap.geo import chinacrs
+from gridmap.geo.crs import area_perimeter_m, parse_crs, xy_to_storage
 from gridmap.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"

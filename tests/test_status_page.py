@@ -15,7 +15,7 @@ from shapely.ops import polylabel
 
 from gridmap.app import create_app
 from gridmap.incidents.actors import Actor
-from gridmap.model import Level
+from gridmap.registry.model import Level
 from gridmap.settings import Settings
 
 from . import browser
@@ -38,7 +38,7 @@ class Clock:
 @pytest.fixture
 def app(services):
     app = create_app(Settings(db=services.settings.db))
-    app.extensions["gridmap.incidents"].clock = Clock()
+    app.extensions["gridmap"].incidents.clock = Clock()
     yield app
     app.extensions["gridmap"].store.close()
 
@@ -48,7 +48,7 @@ def file_and_close(app, client) -> tuple[str, str]:
                                                 "description": "路口垃圾", "reporter_name": "王五",
                                                 "reporter_phone": "13900000009"})
     assert r.status_code == 201
-    loop = app.extensions["gridmap.incidents"]
+    loop = app.extensions["gridmap"].incidents
     for action in LOOP:
         loop.clock.now += dt.timedelta(hours=1)
         loop.act(r.json["id"], action, DISPATCHER)
@@ -90,7 +90,7 @@ def test_reporter_rates_with_a_comment_and_the_step_shows_the_stars(app):
     iid, token = file_and_close(app, client)
     r = act(client, iid, action="rate", rating=4, note="处理及时，谢谢", reporter_token=token)
     assert r.status_code == 200 and r.json["rating"] == 4
-    events = app.extensions["gridmap.incidents"].repo.events(iid)
+    events = app.extensions["gridmap"].incidents.repo.events(iid)
     assert events[-1].action == "rate" and events[-1].note == "处理及时，谢谢"
     text = visible_text(client.get(f"/status/{iid}").get_data(as_text=True))
     assert "报告人已评价：4 星" in text and "4 / 5" in text
@@ -99,7 +99,7 @@ def test_reporter_rates_with_a_comment_and_the_step_shows_the_stars(app):
 
 def test_reopen_within_the_window_and_refused_after_it(app):
     client = app.test_client()
-    loop = app.extensions["gridmap.incidents"]
+    loop = app.extensions["gridmap"].incidents
     iid, token = file_and_close(app, client)
     loop.clock.now += dt.timedelta(days=29)
     r = act(client, iid, action="reopen", note="还是很脏", reporter_token=token)
@@ -118,11 +118,11 @@ def test_reopen_within_the_window_and_refused_after_it(app):
 
 def test_reopen_window_is_a_setting(services):
     app = create_app(Settings(db=services.settings.db, reopen_window_days=1))
-    app.extensions["gridmap.incidents"].clock = Clock()
+    app.extensions["gridmap"].incidents.clock = Clock()
     try:
         client = app.test_client()
         iid, token = file_and_close(app, client)
-        app.extensions["gridmap.incidents"].clock.now += dt.timedelta(days=2)
+        app.extensions["gridmap"].incidents.clock.now += dt.timedelta(days=2)
         assert act(client, iid, action="reopen", note="x", reporter_token=token).status_code == 409
     finally:
         app.extensions["gridmap"].store.close()
@@ -168,7 +168,7 @@ def shot(page, tmp_path, name):
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_resident_journey_in_chromium(demo, tmp_path, device):
     base, app = demo
-    loop = app.extensions["gridmap.incidents"]
+    loop = app.extensions["gridmap"].incidents
     grid = app.extensions["gridmap"].units(Level.grid)[12]
     p = polylabel(grid.geometry, 1e-6)
     size = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1400, "height": 900}}[device]

@@ -6,7 +6,7 @@ import pytest
 import shapely
 
 from gridmap.errors import Conflict, NotFound
-from gridmap.model import Level, Unit
+from gridmap.registry.model import Level, Unit
 from gridmap.store import open_store
 
 from .conftest import GRIDS, ZONE

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import InputError
-from ..model import GRID_ROLES, ROLE_LABELS, ZONE_ROLES
+from ..registry.model import GRID_ROLES, ROLE_LABELS, ZONE_ROLES
 from .model import Incident
 from .taxonomy import Taxonomy
 

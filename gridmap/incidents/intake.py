@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..crs import parse_crs, xy_to_storage
 from ..errors import InputError
+from ..geo.crs import parse_crs, xy_to_storage
 
 MAX_DESCRIPTION = 2000
 MAX_NAME = 64

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 
-from ..crs import distance_m
 from ..errors import Conflict, Forbidden, InputError
+from ..geo.crs import distance_m
 from ..hashing import hash_secret
-from ..index import GridIndex
-from ..model import Level
+from ..registry.index import GridIndex
+from ..registry.model import Level
 from . import dispatching
 from .actors import PUBLIC, SYSTEM, Actor, can_see, check_action
 from .intake import Report, parse_report

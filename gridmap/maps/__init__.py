@@ -25,7 +25,7 @@ import numpy as np
 import shapely
 
 from ..incidents.model import Incident
-from ..model import Unit
+from ..registry.model import Unit
 from . import geo
 from .assets import ASSETS, NOT_LOADED, localise, render_parts
 from .client import GridSource, feature_collection, fill_layer, grid_layer, grid_properties, incident_layer, label_layer

@@ -28,7 +28,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 
 from ..incidents.model import Incident
-from ..model import Unit
+from ..registry.model import Unit
 from .data import Choropleth, StaffEntry, incident_json, marker_colour
 from .geo import dumps, raw_dumps, script_safe
 from .layers import _safe

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 
 from ..incidents.model import STATUS_LABELS, Incident
-from ..model import GRID_ROLES, Person, Role, Unit
+from ..registry.model import GRID_ROLES, Person, Role, Unit
 
 # Incident markers by status (awesome-markers colour names); legend order follows the workflow.
 STATUS_COLOURS = {"reported": "red", "filed": "orange", "dispatched": "blue", "in_progress": "purple",

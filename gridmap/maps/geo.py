@@ -3,7 +3,7 @@
 Units and incidents are stored in WGS84 lon/lat. A basemap in GCJ-02 (AMap, Tencent) is
 offset by a few hundred metres from WGS84, so when ``basemap_crs`` is ``"GCJ-02"`` every
 overlay coordinate (grids, zones, labels, incidents, heat points, the map's bounds) is
-converted WGS84 -> GCJ-02 with gridmap.chinacrs before it is embedded or served; the grids then
+converted WGS84 -> GCJ-02 with gridmap.geo.chinacrs before it is embedded or served; the grids then
 sit on the basemap's streets. The JSON twins of the pages stay in WGS84 (they are data).
 
 `GridCatalog` keeps one plan's grids in memory with an STRtree for bounding-box queries, and
@@ -21,9 +21,9 @@ from typing import Sequence
 import numpy as np
 import shapely
 
-from ..chinacrs import gcj02_to_wgs84, wgs84_to_gcj02
+from ..geo.chinacrs import gcj02_to_wgs84, wgs84_to_gcj02
 from ..incidents.model import Incident
-from ..model import Unit
+from ..registry.model import Unit
 
 WGS84, GCJ02 = "WGS84", "GCJ-02"
 FRAMES = (WGS84, GCJ02)

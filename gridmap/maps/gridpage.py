@@ -9,7 +9,7 @@ from typing import Iterable, Mapping, Sequence
 
 from ..incidents import metrics as m
 from ..incidents.model import Incident
-from ..model import Person
+from ..registry.model import Person
 
 ROSTER_DAYS = 7  # the roster shown: today and the six days after
 METRIC_WINDOWS = (("30d", "近30天 last 30 days", 30), ("365d", "近一年 last 12 months", 365))

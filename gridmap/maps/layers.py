@@ -20,7 +20,7 @@ from folium import plugins
 from folium.template import Template
 
 from ..incidents.model import STATUS_LABELS, Incident
-from ..model import Unit
+from ..registry.model import Unit
 from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_json, marker_colour
 
 SIMPLIFY_DEG = 1e-5  # about 1 m at these latitudes: below what a screen shows at street zoom

@@ -15,10 +15,10 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound
-from ..model import Level, Unit
+from ..io.writers import _unit_record  # the same properties as writers.feature(), without its geometry
+from ..io.writers import feature as unit_feature
+from ..registry.model import Level, Unit
 from ..store import features as fq
-from ..writers import _unit_record  # the same properties as writers.feature(), without its geometry
-from ..writers import feature as unit_feature
 from .crs_param import lat_first, to_output
 from .params import CRS84
 

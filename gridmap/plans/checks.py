@@ -1,6 +1,6 @@
 """The publish gate: coverage of every parent by its children in a plan.
 
-Uses the coverage check of `gridmap.planning.coverage` (gaps, overlaps, children outside
+Uses the coverage check of `gridmap.analysis.coverage` (gaps, overlaps, children outside
 their parent, invalid, multi-part and sliver children, with areas in m²), parent by parent.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..model import Unit
-from ..planning.coverage import check_coverage
+from ..analysis.coverage import check_coverage
+from ..registry.model import Unit
 
 
 def coverage_problems(units: Sequence[Unit], tolerance_m2: float = 10.0, sliver_m2: float = 100.0) -> list[dict]:

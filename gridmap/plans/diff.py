@@ -13,7 +13,7 @@ from typing import Sequence
 
 import shapely
 
-from ..model import Unit
+from ..registry.model import Unit
 from .shapes import area_m2, is_sliver, local_area_m2, normalise, polygonal
 
 NOISE_M2 = 0.01  # m² on a local plane: below this an overlap is floating-point noise of shared edges

@@ -23,9 +23,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, split
 
-from ..crs import area_perimeter_m
 from ..errors import InputError
-from ..model import Unit
+from ..geo.crs import area_perimeter_m
+from ..registry.model import Unit
 from .shapes import area_m2, metres_to_degrees, normalise, parts, polygonal, shared_length, where
 
 # new_codes(parent_code, geometries, based_on) -> one fresh code per geometry

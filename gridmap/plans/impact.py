@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..model import Person, Role, Unit
+from ..registry.model import Person, Role, Unit
 from .diff import overlap_pairs
 
 

@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..codes import generate_codes
 from ..errors import Conflict, InputError, NotFound
-from ..model import Level, Unit
+from ..registry.codes import generate_codes
+from ..registry.model import Level, Unit
 from ..store.plans import PlanRecord
 from . import edits
 from .checks import coverage_problems
@@ -34,25 +34,16 @@ EDIT_LEVELS = (Level.grid, Level.micro)
 class PlanService:
     """Versioned grid plans over one Services (store + indexes + settings)."""
 
-    def __init__(self, services, incidents=None):
+    def __init__(self, services):
         self.services = services
         self.store = services.store
         self.repo = services.store.plans
-        self._incidents = incidents
         self.teams = Teams(self)
 
     @property
     def incidents(self):
-        """The incident loop (re-routing on publish, impact); built from the settings if not given."""
-        if self._incidents is None:
-            from ..incidents.service import IncidentService
-            from ..incidents.taxonomy import Taxonomy
-            from ..incidents.workhours import calendar_from_settings
-
-            s = self.services.settings
-            self._incidents = IncidentService(self.services, Taxonomy.load(s.categories or None),
-                                              calendar_from_settings(s))
-        return self._incidents
+        """The incident loop (re-routing on publish, impact): the one the Services own."""
+        return self.services.incidents
 
     # -- history ----------------------------------------------------------------------------
     def plans(self) -> list[PlanRecord]:

@@ -14,9 +14,9 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from ..crs import area_perimeter_m
 from ..errors import InputError
-from ..validate import _describe_reason, _polygonal
+from ..geo.crs import area_perimeter_m
+from ..registry.validate import _describe_reason, _polygonal
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 

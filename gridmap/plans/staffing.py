@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 from ..errors import InputError
-from ..model import GRID_ROLES, Role
-from ..staff import team_problems
+from ..registry.model import GRID_ROLES, Role
+from ..registry.staff import team_problems
 
 RULE = ("split: kept piece keeps leader+instructor, new pieces get the same leader+instructor, workers shared "
         "out in turn; merge: kept grid keeps its leader+instructor (else the first merged grid's), all workers join, "

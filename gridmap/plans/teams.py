@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from ..errors import InputError
-from ..model import Level, Role
+from ..registry.model import Level, Role
 from . import staffing
 
 

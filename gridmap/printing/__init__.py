@@ -52,7 +52,7 @@ def write_pdf(book: PrintBook, out: str | Path) -> int:
     Returns the number of bytes written.
     """
     from ..errors import InputError
-    from ..writers import atomic_path
+    from ..io.writers import atomic_path
 
     out = Path(out)
     if out.is_dir():

@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
-from ..model import ROLE_LABELS, Level
+from ..registry.model import ROLE_LABELS, Level
 from . import layout, route
 from .model import Checkpoint, GridSheet, IncidentMark, Neighbour, PrintBook, ShiftLine, Site, StaffLine
 

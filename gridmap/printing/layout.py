@@ -2,7 +2,7 @@
 
 Everything is a pure function of the grid's shape and the planner's choices, so the data
 gatherer (which fetches a basemap for the frame) and the renderer agree on the same frame.
-Map coordinates are metres in the UTM zone of the mapped area (`gridmap.crs.local_metric_crs`),
+Map coordinates are metres in the UTM zone of the mapped area (`gridmap.geo.crs.local_metric_crs`),
 so the scale bar is true; page coordinates are PostScript points.
 """
 
@@ -17,7 +17,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from ..crs import local_metric_crs
+from ..geo.crs import local_metric_crs
 
 MM = 72 / 25.4  # points per millimetre
 PAPER_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}

@@ -2,5 +2,5 @@
 
 The same code runs on a `LocalCluster` (tests, one machine) and on a distributed cluster
 (production: a scheduler address). Results equal the single-machine paths
-(`gridmap.assign`, `gridmap.incidents.metrics`) on the same data.
+(`gridmap.registry.assign`, `gridmap.incidents.metrics`) on the same data.
 """

@@ -5,7 +5,7 @@ into a `WorkerPlugin` that every worker receives when it joins (including worker
 later); the `GridIndex` is built from them on first use and cached per worker process
 (`processes=False` workers share one). Tasks carry only a token, never the index.
 
-Each partition runs the single-machine code, `gridmap.assign._locate` (CRS conversion,
+Each partition runs the single-machine code, `gridmap.registry.assign._locate` (CRS conversion,
 range checks, lat/lon swap check, `GridIndex.locate_many` with the boundary rule: covers,
 lowest code on a shared edge), so a point gets the same grid code on both paths.
 """
@@ -28,11 +28,11 @@ import pyarrow.compute as pc
 import pyproj
 import shapely
 
-from .. import crs as crs_mod
-from ..assign import _locate
 from ..errors import InputError, NotFound
-from ..index import GridIndex
-from ..model import Level
+from ..geo import crs as crs_mod
+from ..registry.assign import _locate
+from ..registry.index import GridIndex
+from ..registry.model import Level
 from ..store.base import UnitRows
 
 try:  # a worker plugin when distributed is installed; the index also works without it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
 
-from ..model import Level, Person, Role, Unit
+from ..registry.model import Level, Person, Role, Unit
 
 HEAD_REVISION = "0008"  # the Alembic revision this gridmap reads and writes
 

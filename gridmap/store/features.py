@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import shapely
 import sqlalchemy as sa
 
-from ..model import Level
+from ..registry.model import Level
 from . import schema
 from .incidents import from_db_time, to_db_time
 from .sql import _unit

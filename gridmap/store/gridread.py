@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound, StoreUnavailable
-from ..model import Level
+from ..registry.model import Level
 from .base import HEAD_REVISION, UnitRows
 
 # The plan in force on a day, then the first published plan if every one starts later:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, InputError, NotFound
-from ..model import Unit
+from ..registry.model import Unit
 from . import schema
 from .incidents import _event_row, _int_id
 from .incidents import _row as _incident_row

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from ..errors import Conflict, InputError, NotFound, StoreUnavailable
-from ..model import Level, Person, Role, Unit
+from ..registry.model import Level, Person, Role, Unit
 from . import schema
 from .base import HEAD_REVISION, StoreInfo, UnitRows
 

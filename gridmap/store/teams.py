@@ -11,7 +11,7 @@ from typing import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from ..model import Role
+from ..registry.model import Role
 from . import schema
 
 _T = schema.plan_teams

@@ -7,8 +7,8 @@ import datetime as dt
 from flask import Blueprint, jsonify, request
 
 from ..errors import InputError
-from ..model import Level
-from ..writers import feature
+from ..io.writers import feature
+from ..registry.model import Level
 from . import services
 
 bp = Blueprint("api", __name__)
@@ -44,7 +44,7 @@ def locate():
 @bp.get("/places")
 def places():
     """Search box: units (names, codes) of the plan in force, then gazetteer places; bounded."""
-    from ..places import search
+    from ..registry.places import search
 
     limit = request.args.get("limit", "10")
     if not (limit.isascii() and limit.isdigit()):

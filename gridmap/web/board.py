@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from ..errors import Forbidden
 from ..incidents import queue as board_queue
@@ -26,7 +26,7 @@ from ..incidents.intake import SOURCES
 from ..incidents.model import STATUS_LABELS, STATUSES, Incident
 from ..incidents.workflow import allowed_actions
 from ..maps import status_colours
-from ..model import Level
+from ..registry.model import Level
 from ..store.board import BoardQueries
 from . import services
 from .auth import current_actor, require
@@ -45,7 +45,7 @@ ACTING_ROLES = ("admin", "dispatcher")
 
 def loop():
     """The app's IncidentService."""
-    return current_app.extensions["gridmap.incidents"]
+    return services().incidents
 
 
 @bp.get("/board")

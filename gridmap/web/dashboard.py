@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from .. import maps
 from ..errors import InputError
-from ..model import Level
+from ..registry.model import Level
 from ..timebounds import check_day, check_moment
 from . import maps_pages, services
 from .auth import current_actor, require
@@ -63,7 +63,7 @@ bp.after_request(gzip_response)
 
 
 def _gather() -> tuple[dict, dict]:
-    svc = current_app.extensions["gridmap.incidents"]
+    svc = services().incidents
     tz = svc.tz
     as_of = _moment("as_of", tz) or dt.datetime.now(tz)
     end = _moment("to", tz) or as_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 
 from ..errors import InputError
 from ..incidents.actors import can_see
@@ -20,7 +20,7 @@ bp = Blueprint("incidents", __name__)
 
 def loop():
     """The app's IncidentService."""
-    return current_app.extensions["gridmap.incidents"]
+    return services().incidents
 
 
 def _show(inc):

@@ -35,7 +35,7 @@ from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
 from ..maps import geo, gridpage
 from ..maps.filters import MapFilter
-from ..model import Level
+from ..registry.model import Level
 from . import services
 from .auth import current_actor
 from .basemap import basemap_setting
@@ -308,7 +308,7 @@ def _labels(incidents) -> dict:
 
 
 def _incidents():
-    return current_app.extensions["gridmap.incidents"]
+    return services().incidents
 
 
 def _show_phones() -> bool:

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
 
 from ..errors import GridmapError, InputError, NotFound
 from ..ogc import collections as colls
@@ -174,7 +174,7 @@ def unknown(rest: str):
 
 # -- helpers ------------------------------------------------------------------------------------
 def _tz() -> dt.tzinfo:
-    return current_app.extensions["gridmap.incidents"].tz
+    return services().incidents.tz
 
 
 def _plan_for(when: Interval) -> int | None:

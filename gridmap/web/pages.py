@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..model import Level
+from ..registry.model import Level
 from . import services
 
 bp = Blueprint("pages", __name__)

@@ -19,10 +19,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from ..analysis import parse_range
 from ..errors import Forbidden, InputError
 from ..incidents.actors import Actor
-from ..model import Level
-from ..planning import parse_range
+from ..registry.model import Level
 from . import services
 from .auth import current_actor, require
 from .plans_api import plan_service
@@ -118,8 +118,8 @@ def _urls(data: dict) -> dict[str, str]:
     n = (data.get("plan") or {}).get("version")
     urls = {"page": url_for("planner.page"), "json": url_for("planner.as_json"),
             "plans": url_for("plans.list_plans"),
-            "coverage": url_for("planning.coverage"),
-            "balance": url_for("planning.balance")}
+            "coverage": url_for("analysis.coverage"),
+            "balance": url_for("analysis.balance")}
     if n is not None:
         for key, endpoint in (("plan", "get_plan"), ("units", "plan_units"), ("edits", "edit_plan"),
                               ("undo", "undo_edit"), ("diff", "diff_plan"), ("impact", "impact_plan"),

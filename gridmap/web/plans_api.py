@@ -64,12 +64,12 @@ and no force it is 409 with "problems": [problem].
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..errors import InputError
-from ..model import Level
+from ..io.writers import feature
 from ..plans import CoverageRefused, PlanService, StaffingRefused
-from ..writers import feature
+from ..registry.model import Level
 from . import services
 from .auth import require
 
@@ -80,7 +80,7 @@ GEOJSON = "application/geo+json"
 
 def plan_service() -> PlanService:
     """A PlanService over the app's Services and incident loop (cheap: no state of its own)."""
-    return PlanService(services(), current_app.extensions.get("gridmap.incidents"))
+    return services().plans
 
 
 @bp.errorhandler(CoverageRefused)

@@ -7,9 +7,10 @@ orientation=portrait|landscape|auto, scale=N (1:N).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from ..errors import Forbidden, InputError
+from . import services
 
 bp = Blueprint("printing", __name__)
 
@@ -21,9 +22,9 @@ def patrol_pdf(code: str):
     from .auth import require
 
     actor = require()
-    services = current_app.extensions["gridmap"]
-    loop = current_app.extensions["gridmap.incidents"]
-    unit = services.store.unit(code)  # NotFound -> 404
+    svc = services()
+    loop = svc.incidents
+    unit = svc.store.unit(code)  # NotFound -> 404
     if actor.role == "staff" and not ({unit.code, unit.parent_code} & actor.units):
         raise Forbidden(f"grid {code} is not one of yours")
     paper = (request.args.get("paper") or "").upper() or None
@@ -37,9 +38,9 @@ def patrol_pdf(code: str):
         if not scale.isdigit() or int(scale) < 100:
             raise InputError(f"scale: {scale!r} is not a whole number of at least 100 (for 1:N)")
         scale = int(scale)
-    settings = services.settings
+    settings = svc.settings
     base_url = getattr(settings, "public_url", "") or request.url_root
-    book = printing.make_book(services, grid=code, incident_repo=loop.repo, taxonomy=loop.taxonomy,
+    book = printing.make_book(svc, grid=code, incident_repo=loop.repo, taxonomy=loop.taxonomy,
                               base_url=base_url, paper=paper, orientation=orientation, scale=scale,
                               tiles=getattr(settings, "tile_url", "") or None)
     pdf = printing.patrol_pdf(book)

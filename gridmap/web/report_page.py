@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import shapely
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from ..errors import NotFound
 from ..maps import geo, neighbours_of
-from ..model import Level, Unit
+from ..registry.model import Level, Unit
 from . import services
 
 bp = Blueprint("report", __name__)
@@ -60,7 +60,7 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
 def category_groups() -> list[tuple[str, list[dict[str, str]]]]:
     """[(group, [{code, name, description}])] in taxonomy order, as GET /api/v1/categories lists them."""
     groups: dict[str, list[dict[str, str]]] = {}
-    for c in current_app.extensions["gridmap.incidents"].taxonomy:
+    for c in services().incidents.taxonomy:
         groups.setdefault(c.group or "其他", []).append(
             {"code": c.code, "name": c.name, "description": c.description or ""})
     return list(groups.items())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, render_template, url_for
 
 from ..errors import NotFound
 from ..incidents.model import Event, Incident
@@ -68,7 +68,7 @@ def step_words(e: Event) -> tuple[str, str]:
 @bp.get("/status/<incident_id>")
 def incident_status(incident_id: str):
     """Public status page of one incident: no personal data."""
-    loop = current_app.extensions["gridmap.incidents"]
+    loop = services().incidents
     inc = loop.repo.get(incident_id)
     ctx = status_context(inc, loop)
     return render_template("status.html", **ctx)

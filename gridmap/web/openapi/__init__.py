@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from . import common, incidents, open311, planning, plans, registry
+from .. import services
+from . import analysis, common, incidents, open311, plans, registry
 
-SECTIONS = [registry, incidents, open311, plans, planning]
+SECTIONS = [registry, incidents, open311, plans, analysis]
 bp = Blueprint("openapi", __name__)
 
 
@@ -60,5 +61,5 @@ def document(server_url: str = "/", categories: list[str] | None = None) -> dict
 
 @bp.get("/openapi.json")
 def openapi_json():
-    taxonomy = current_app.extensions["gridmap.incidents"].taxonomy
+    taxonomy = services().incidents.taxonomy
     return jsonify(document(request.host_url, [c.code for c in taxonomy]))

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from ..errors import InputError
 from . import chinacrs
-from .errors import InputError
 
 if TYPE_CHECKING:  # pyproj loads on first use: EPSG:4326 input (the bulk path) never needs it
     from pyproj import CRS, Geod, Transformer

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import click
 
-from .cli import _Ctx, _fail_cleanly, _progress, main, pass_ctx
+from .context import Context, fail_cleanly, pass_ctx, progress
 
 
-def _loop(obj: _Ctx, create: bool = False):
-    from .app import incident_service
-
-    return incident_service(obj.services(create=create))
+def _loop(obj: Context, create: bool = False):
+    return obj.services(create=create).incidents
 
 
-@main.group()
+@click.group()
 def incidents() -> None:
     """Incidents: bulk import, lists, supervision, re-routing, metrics."""
 
@@ -27,8 +25,8 @@ def incidents() -> None:
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write the per-row error report here.")
 @click.option("--dry-run", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
+@fail_cleanly
+def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None:
     """Bulk import historical or hotline records from CSV (category, lon, lat, reported_at, ...).
 
     Streamed in batches (memory flat in the file's length) inside one transaction: a bad row
@@ -36,9 +34,9 @@ def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
     """
     import contextlib
 
-    from .errors import InputError
-    from .incidents.bulk import count_rows, import_csv
-    from .incidents.model import Event
+    from ..errors import InputError
+    from ..incidents.bulk import count_rows, import_csv
+    from ..incidents.model import Event
 
     svc = _loop(obj, create=True)
     name = Path(path).name
@@ -58,7 +56,7 @@ def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
 
         write = None if dry_run else stack.enter_context(svc.repo.writer())
         result = import_csv(svc, fh, None if write is None else (lambda good: write(items(good))),
-                            total=count_rows(path), progress=_progress("import", unit="row"),
+                            total=count_rows(path), progress=progress("import", unit="row"),
                             errors=errors if errors_path else None)
         if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
             raise InputError(f"{path}: {result.bad:,} of {result.rows:,} rows are bad; nothing was written "
@@ -73,10 +71,10 @@ def import_incidents(obj: _Ctx, path, skip_bad, errors_path, dry_run) -> None:
 @click.option("--grid", help="Only this grid.")
 @click.option("--limit", default=50, show_default=True)
 @pass_ctx
-@_fail_cleanly
-def list_incidents(obj: _Ctx, status, grid, limit) -> None:
+@fail_cleanly
+def list_incidents(obj: Context, status, grid, limit) -> None:
     """List incidents, newest first."""
-    from .incidents.model import OPEN_STATUSES
+    from ..incidents.model import OPEN_STATUSES
 
     svc = _loop(obj)
     statuses = list(OPEN_STATUSES) if status == "open" else status.split(",")
@@ -88,8 +86,8 @@ def list_incidents(obj: _Ctx, status, grid, limit) -> None:
 
 @incidents.command()
 @pass_ctx
-@_fail_cleanly
-def supervise(obj: _Ctx) -> None:
+@fail_cleanly
+def supervise(obj: Context) -> None:
     """Escalate every open incident past its time limit (run it from cron)."""
     done = _loop(obj).supervise()
     click.echo(f"escalated {len(done)} overdue incidents" + (": " + ", ".join(i.id for i in done) if done else ""))
@@ -97,16 +95,15 @@ def supervise(obj: _Ctx) -> None:
 
 @incidents.command()
 @pass_ctx
-@_fail_cleanly
-def reroute(obj: _Ctx) -> None:
+@fail_cleanly
+def reroute(obj: Context) -> None:
     """After a grid plan change: move open incidents to the grids now containing them.
 
     A plan published for a later date brings its 1+1+N teams into force first, so the
     re-routed incidents go to the new teams.
     """
-    from .plans import PlanService
 
-    for version in PlanService(obj.services()).apply_due_teams():
+    for version in obj.services().plans.apply_due_teams():
         click.echo(f"teams of plan {version} in force")
     moved = _loop(obj).reroute_open()
     for inc, old in moved:
@@ -126,11 +123,11 @@ def reroute(obj: _Ctx) -> None:
 @click.option("--workers", type=int, help="With --history and no scheduler: local workers (default: one per core).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> None:
+@fail_cleanly
+def metrics(obj: Context, by, start, end, history, scheduler, workers, as_json) -> None:
     """结案率, 按期结案率, 返工率, 延期率, time to close, satisfaction and the hotline's 三率 per group."""
-    from .errors import InputError
-    from .incidents.metrics import rank_zones
+    from ..errors import InputError
+    from ..incidents.metrics import rank_zones
 
     settings = obj.settings()
     from zoneinfo import ZoneInfo
@@ -141,15 +138,15 @@ def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> 
         raise InputError(f"--from {start:%Y-%m-%d} must be before --to {end:%Y-%m-%d}")
     hotline = None
     if history:
-        from .scale.cluster import dask_client
-        from .scale.dask_metrics import BY, compute_metrics, read_history
+        from ..scale.cluster import dask_client
+        from ..scale.dask_metrics import BY, compute_metrics, read_history
 
         if by not in BY:
             raise InputError(f"--by {by} is not available with --history (one of {', '.join(BY)})")
         with dask_client(scheduler, workers, processes=False):
             rows = compute_metrics(read_history(history), by, start, end, tz=settings.timezone)
     else:
-        from .incidents.metrics_db import compute_db
+        from ..incidents.metrics_db import compute_db
 
         # the database computes the sums: nothing is loaded into Python, and no web app is imported
         repo = obj.services().store.incidents
@@ -181,44 +178,10 @@ def metrics(obj: _Ctx, by, start, end, history, scheduler, workers, as_json) -> 
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--rows-per-partition", type=int, default=1_000_000, show_default=True)
 @pass_ctx
-@_fail_cleanly
-def export_history(obj: _Ctx, out, rows_per_partition) -> None:
+@fail_cleanly
+def export_history(obj: Context, out, rows_per_partition) -> None:
     """Write every incident as GeoParquet partitions for `incidents metrics --history` on Dask."""
-    from .scale.dask_metrics import export_history as export
+    from ..scale.dask_metrics import export_history as export
 
     parts = export(obj.services().store, out, rows_per_partition)
     click.echo(f"wrote {parts} partitions to {out}")
-
-
-@main.group()
-def users() -> None:
-    """Web and API users: admin, planner, dispatcher, staff."""
-
-
-@users.command(name="add")
-@click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "planner", "dispatcher", "staff"]), required=True)
-@click.option("--person", help="staff: the person_id whose grids this user serves.")
-@click.password_option(help="Password (prompted if not given).")
-@pass_ctx
-@_fail_cleanly
-def add_user(obj: _Ctx, username, role, person, password) -> None:
-    """Create a user."""
-    from .web.auth import create_user
-
-    create_user(obj.services(create=True).store, username, password, role, person)
-    click.echo(f"user {username} ({role}) created")
-
-
-@users.command(name="token")
-@click.argument("username")
-@click.option("--label", default="", help="What the token is for.")
-@click.option("--days", type=float, help="Days until the token expires [default: setting token_days; 0 = never].")
-@pass_ctx
-@_fail_cleanly
-def token(obj: _Ctx, username, label, days) -> None:
-    """Create an API token for a user and print it (only its hash is stored)."""
-    from .web.auth import create_token
-
-    s = obj.services()
-    click.echo(create_token(s.store, username, label, days=s.settings.token_days if days is None else days))

@@ -11,15 +11,14 @@ from contextlib import contextmanager
 
 import click
 
-from .cli import _Ctx, _fail_cleanly, main, pass_ctx
+from .context import Context, fail_cleanly, pass_ctx
 
 
 @contextmanager
-def _plans(obj: _Ctx):
+def _plans(obj: Context):
     """A PlanService over the store named by --db, closed (connections released) afterwards."""
-    from .plans import PlanService
 
-    svc = PlanService(obj.services())
+    svc = obj.services().plans
     try:
         yield svc
     finally:
@@ -31,7 +30,7 @@ def _echo_json(data) -> None:
 
 
 def _geojson(path: str):
-    from .plans.shapes import read_geojson
+    from ..plans.shapes import read_geojson
 
     return read_geojson(path)
 
@@ -46,15 +45,15 @@ def _report_edit(out: dict) -> None:
 _rev_option = click.option("--rev", type=int, help="The draft revision you loaded: refuse if it changed since.")
 
 
-@main.group()
+@click.group()
 def plan() -> None:
     """Grid plans: drafts, edits, diff, impact and publishing."""
 
 
 @plan.command(name="list")
 @pass_ctx
-@_fail_cleanly
-def list_plans(obj: _Ctx) -> None:
+@fail_cleanly
+def list_plans(obj: Context) -> None:
     """Every plan: version, status, effective date, edits, note."""
     with _plans(obj) as svc:
         current, plans = svc.store.current_plan(), svc.plans()
@@ -70,8 +69,8 @@ def list_plans(obj: _Ctx) -> None:
 @click.argument("version", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def show(obj: _Ctx, version: int, as_json: bool) -> None:
+@fail_cleanly
+def show(obj: Context, version: int, as_json: bool) -> None:
     """One plan with its edit log."""
     with _plans(obj) as svc:
         data = {**svc.plan(version).as_dict(), "edit_log": [e.as_dict() for e in svc.repo.edits(version)]}
@@ -88,8 +87,8 @@ def show(obj: _Ctx, version: int, as_json: bool) -> None:
 @plan.command()
 @click.option("--note", help="What the draft is for.")
 @pass_ctx
-@_fail_cleanly
-def new(obj: _Ctx, note: str | None) -> None:
+@fail_cleanly
+def new(obj: Context, note: str | None) -> None:
     """Start a draft: a copy of the plan in force."""
     with _plans(obj) as svc:
         rec = svc.create(note=note)
@@ -99,8 +98,8 @@ def new(obj: _Ctx, note: str | None) -> None:
 @plan.command()
 @click.argument("version", type=int)
 @pass_ctx
-@_fail_cleanly
-def drop(obj: _Ctx, version: int) -> None:
+@fail_cleanly
+def drop(obj: Context, version: int) -> None:
     """Delete a draft."""
     with _plans(obj) as svc:
         svc.drop(version)
@@ -111,8 +110,8 @@ def drop(obj: _Ctx, version: int) -> None:
 @click.argument("version", type=int)
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def undo(obj: _Ctx, version: int, rev: int | None) -> None:
+@fail_cleanly
+def undo(obj: Context, version: int, rev: int | None) -> None:
     """Undo the last edit of a draft."""
     with _plans(obj) as svc:
         out = svc.undo(version, rev=rev)
@@ -125,8 +124,8 @@ def undo(obj: _Ctx, version: int, rev: int | None) -> None:
 @click.argument("b", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def diff(obj: _Ctx, a: int, b: int, as_json: bool) -> None:
+@fail_cleanly
+def diff(obj: Context, a: int, b: int, as_json: bool) -> None:
     """What changed from plan A to plan B (grids)."""
     with _plans(obj) as svc:
         d = svc.diff(a, b)
@@ -150,8 +149,8 @@ def diff(obj: _Ctx, a: int, b: int, as_json: bool) -> None:
 @click.argument("version", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def impact(obj: _Ctx, version: int, as_json: bool) -> None:
+@fail_cleanly
+def impact(obj: Context, version: int, as_json: bool) -> None:
     """What publishing a draft would move: households, open incidents, staff; teams; coverage."""
     with _plans(obj) as svc:
         r = svc.impact(version)
@@ -187,8 +186,8 @@ def impact(obj: _Ctx, version: int, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Publish despite coverage problems or staffing gaps (they are listed).")
 @click.option("--reason", help="Why: required with --force when grids with open incidents lack a full team.")
 @pass_ctx
-@_fail_cleanly
-def publish(obj: _Ctx, version: int, effective: str, force: bool, reason: str | None) -> None:
+@fail_cleanly
+def publish(obj: Context, version: int, effective: str, force: bool, reason: str | None) -> None:
     """Publish a draft from a date; open incidents are re-routed in the same transaction.
 
     Refused while a grid with open incidents lacks a full 1+1+N team (see `plan impact`)
@@ -215,8 +214,8 @@ def publish(obj: _Ctx, version: int, effective: str, force: bool, reason: str | 
 @click.option("--parts", type=int, help="Split into this many strips of equal area.")
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def split(obj: _Ctx, version: int, code: str, line_file: str | None, parts: int | None, rev: int | None) -> None:
+@fail_cleanly
+def split(obj: Context, version: int, code: str, line_file: str | None, parts: int | None, rev: int | None) -> None:
     """Split a grid of a draft by a drawn line or into K parts."""
     params = {"code": code, "line": _geojson(line_file) if line_file else None, "parts": parts}
     with _plans(obj) as svc:
@@ -229,8 +228,8 @@ def split(obj: _Ctx, version: int, code: str, line_file: str | None, parts: int 
 @click.argument("codes", nargs=-1, required=True)
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def merge(obj: _Ctx, version: int, codes: tuple[str, ...], rev: int | None) -> None:
+@fail_cleanly
+def merge(obj: Context, version: int, codes: tuple[str, ...], rev: int | None) -> None:
     """Merge adjacent grids of a draft into the first one named."""
     with _plans(obj) as svc:
         out = svc.edit(version, "merge", {"codes": list(codes)}, rev=rev)
@@ -246,8 +245,8 @@ def merge(obj: _Ctx, version: int, codes: tuple[str, ...], rev: int | None) -> N
 @click.option("--repair", is_flag=True, help="Repair a self-intersecting outline instead of refusing it.")
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def reshape(obj: _Ctx, version: int, code: str, geometry_file: str, neighbour: str | None, repair: bool,
+@fail_cleanly
+def reshape(obj: Context, version: int, code: str, geometry_file: str, neighbour: str | None, repair: bool,
             rev: int | None) -> None:
     """Give a grid a new outline; its neighbours change with it (no gap, no overlap)."""
     params = {"code": code, "geometry": _geojson(geometry_file), "neighbour": neighbour, "repair": repair}
@@ -266,11 +265,11 @@ def reshape(obj: _Ctx, version: int, code: str, geometry_file: str, neighbour: s
 @click.option("--repair", is_flag=True, help="Repair a self-intersecting area instead of refusing it.")
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def move(obj: _Ctx, version: int, src: str, dst: str, area_file: str | None, points_file: str | None,
+@fail_cleanly
+def move(obj: Context, version: int, src: str, dst: str, area_file: str | None, points_file: str | None,
          repair: bool, rev: int | None) -> None:
     """Move a drawn area or a set of households from one grid to its neighbour."""
-    from .plans.shapes import read_points
+    from ..plans.shapes import read_points
 
     params = {"from": src, "to": dst, "repair": repair, "area": _geojson(area_file) if area_file else None,
               "points": read_points(points_file) if points_file else None}
@@ -286,8 +285,8 @@ def move(obj: _Ctx, version: int, src: str, dst: str, area_file: str | None, poi
 @click.option("--parent", help="Only the children of this unit.")
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def snap(obj: _Ctx, version: int, tolerance_m: float, level: str, parent: str | None, rev: int | None) -> None:
+@fail_cleanly
+def snap(obj: Context, version: int, tolerance_m: float, level: str, parent: str | None, rev: int | None) -> None:
     """Snap near-coincident edges of a draft's grids together (imported layers)."""
     params = {"tolerance_m": tolerance_m, "level": level, "parent": parent}
     with _plans(obj) as svc:
@@ -301,8 +300,8 @@ def snap(obj: _Ctx, version: int, tolerance_m: float, level: str, parent: str | 
 @click.argument("name")
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def rename(obj: _Ctx, version: int, code: str, name: str, rev: int | None) -> None:
+@fail_cleanly
+def rename(obj: Context, version: int, code: str, name: str, rev: int | None) -> None:
     """Rename a grid of a draft (its code stays)."""
     with _plans(obj) as svc:
         out = svc.edit(version, "rename", {"code": code, "name": name}, rev=rev)
@@ -317,8 +316,8 @@ def rename(obj: _Ctx, version: int, code: str, name: str, rev: int | None) -> No
 @click.option("--worker", "workers", multiple=True, help="person_id of a grid worker (网格员); repeat for each.")
 @_rev_option
 @pass_ctx
-@_fail_cleanly
-def staff(obj: _Ctx, version: int, code: str, leader: str | None, instructor: str | None,
+@fail_cleanly
+def staff(obj: Context, version: int, code: str, leader: str | None, instructor: str | None,
           workers: tuple[str, ...], rev: int | None) -> None:
     """Assign or move the 1+1+N team of a grid in a draft (roles given are replaced; others kept)."""
     params = {"code": code, "leader": leader, "instructor": instructor, "workers": list(workers) or None}

@@ -1,89 +1,29 @@
-"""The `gridmap` command line. Commands parse options, call services and print; no logic here."""
+"""The core `gridmap` commands: init, load, export, check, locate, assign, demo, serve."""
 
 from __future__ import annotations
 
 import json
 import sys
-from functools import wraps
 
 import click
 
-from .errors import GridmapError, InputError
-
-LEVELS = ["county", "town", "zone", "grid", "micro"]
-
-
-def _fail_cleanly(fn):
-    """Print a GridmapError as a one-paragraph message (no traceback) and exit with its code."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GridmapError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
+from ..errors import InputError
+from .context import LEVELS, Context, fail_cleanly, pass_ctx, progress
 
 
-class _Ctx:
-    def __init__(self, db: str | None, config: str | None):
-        self.db, self.config = db, config
-
-    def settings(self, **overrides):
-        from .settings import Settings
-
-        return Settings.load({"db": self.db, **overrides}, config=self.config)
-
-    def services(self, create: bool = False):
-        from .services import Services
-
-        return Services.open(self.settings(), create=create)
-
-
-pass_ctx = click.make_pass_decorator(_Ctx)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="GRIDMAP_DB", help="Store: SQLite file path or postgresql:// URL [default: gridmap.db].")
-@click.option("--config", type=click.Path(dir_okay=False), help="Settings file [default: gridmap.toml if present].")
-@click.version_option(package_name="gridmap")
-@click.pass_context
-def main(ctx: click.Context, db: str | None, config: str | None) -> None:
-    """gridmap: grids, staff and incidents for grid governance (网格化管理)."""
-    ctx.obj = _Ctx(db, config)
-
-
-def _progress(label: str, unit: str = "pt"):
-    """A tqdm bar on a terminal (nothing when output is piped), as a (done, total) callback."""
-    from tqdm import tqdm
-
-    bar = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit=unit, unit_scale=True, disable=None, leave=False)
-        bar["bar"].update(done - bar["bar"].n)
-        if done >= total:
-            bar["bar"].close()
-
-    return update
-
-
-@main.command()
+@click.command()
 @pass_ctx
-@_fail_cleanly
-def init(obj: _Ctx) -> None:
+@fail_cleanly
+def init(obj: Context) -> None:
     """Create the store (or migrate it to the newest schema)."""
     info = obj.services(create=True).store.info()
     click.echo(f"store ready: {info.url} ({info.backend}, schema {info.schema_revision})")
 
 
-@main.command()
+@click.command()
 @pass_ctx
-@_fail_cleanly
-def info(obj: _Ctx) -> None:
+@fail_cleanly
+def info(obj: Context) -> None:
     """Show what the store holds."""
     i = obj.services().store.info()
     click.echo(f"store: {i.url} ({i.backend}, schema {i.schema_revision}, plan {i.plan})")
@@ -92,7 +32,7 @@ def info(obj: _Ctx) -> None:
             click.echo(f"  {key:8s} {i.counts[key]:>8,}")
 
 
-@main.command(name="import")
+@click.command(name="import")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--level", type=click.Choice(LEVELS), required=True, help="Level of every feature in the file.")
 @click.option("--code-field", default="code", show_default=True, help="Field with the unit code.")
@@ -111,12 +51,12 @@ def info(obj: _Ctx) -> None:
 @click.option("--valid-from", type=click.DateTime(["%Y-%m-%d"]), help="Date the units take effect [default: today].")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @pass_ctx
-@_fail_cleanly
-def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, households_field, population_field,
+@fail_cleanly
+def import_(obj: Context, path, level, code_field, name_field, parent_field, households_field, population_field,
             crs, layer, wkt_field, generate_codes, repair, replace, valid_from, dry_run) -> None:
     """Import one level of units from GeoJSON, GeoPackage, zipped Shapefile or CSV (WKT)."""
-    from .model import Level
-    from .validate import ImportSpec
+    from ..registry.model import Level
+    from ..registry.validate import ImportSpec
 
     settings = obj.settings()
     spec = ImportSpec(Level(level), None if generate_codes else code_field, name_field, parent_field,
@@ -124,7 +64,7 @@ def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, househ
                       settings.outside_tolerance_m2, valid_from.date() if valid_from else None)
     services = obj.services(create=not dry_run)
     rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run,
-                                progress=_progress("import", unit="unit"))
+                                progress=progress("import", unit="unit"))
     for line in rep.repairs:
         click.echo(f"repaired: {line}")
     verb = "imported" if rep.written else "dry run: would import"
@@ -132,20 +72,20 @@ def import_(obj: _Ctx, path, level, code_field, name_field, parent_field, househ
                f"{rep.households:,} households" + ("" if rep.written else " (nothing written)"))
 
 
-@main.command(name="import-staff")
+@click.command(name="import-staff")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--replace", is_flag=True, help="Replace every role of the units the file names.")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @pass_ctx
-@_fail_cleanly
-def import_staff(obj: _Ctx, path, replace, dry_run) -> None:
+@fail_cleanly
+def import_staff(obj: Context, path, replace, dry_run) -> None:
     """Import staff and roles from CSV: person_id,name,phone,unit_code,role."""
     n_people, n_roles = obj.services().import_staff(path, replace=replace, dry_run=dry_run)
     verb = "imported" if not dry_run else "dry run: would import"
     click.echo(f"{verb} {n_people} people and {n_roles} roles from {path}" + (" (nothing written)" if dry_run else ""))
 
 
-@main.command()
+@click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--level", type=click.Choice(LEVELS + ["all"]),
               help="GeoJSON: the level in the file [default: grid]; `all` puts every level in one file. "
@@ -154,10 +94,10 @@ def import_staff(obj: _Ctx, path, replace, dry_run) -> None:
 @click.option("--staff", is_flag=True, help="Export staff and roles as CSV instead of units.")
 @click.option("--bom", is_flag=True, help="Staff CSV: start with a UTF-8 BOM so Excel shows Chinese correctly.")
 @pass_ctx
-@_fail_cleanly
-def export(obj: _Ctx, path, level, fmt, staff, bom) -> None:
+@fail_cleanly
+def export(obj: Context, path, level, fmt, staff, bom) -> None:
     """Export units as GeoJSON (RFC 7946) or GeoPackage, or staff as CSV (--staff)."""
-    from .model import Level
+    from ..registry.model import Level
 
     services = obj.services()
     if staff:
@@ -171,7 +111,7 @@ def export(obj: _Ctx, path, level, fmt, staff, bom) -> None:
     click.echo(f"wrote {n} units ({what}) to {path}")
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @click.option("--coverage", is_flag=False, flag_value="", default=None, metavar="[CODE]",
               help="Check coverage instead: gaps, overlaps, outside pieces, invalid/multi-part units and slivers "
@@ -179,11 +119,11 @@ def export(obj: _Ctx, path, level, fmt, staff, bom) -> None:
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), help="With --coverage: write the problem shapes here.")
 @click.option("--plan", type=int, help="With --coverage: check this plan version [default: the plan in force].")
 @pass_ctx
-@_fail_cleanly
-def check(obj: _Ctx, as_json: bool, coverage: str | None, geojson_path: str | None, plan: int | None) -> None:
+@fail_cleanly
+def check(obj: Context, as_json: bool, coverage: str | None, geojson_path: str | None, plan: int | None) -> None:
     """List every grid that breaks 1+1+N (and zones lacking secretary/director). Exit 1 if any."""
     if coverage is not None or geojson_path or plan is not None:
-        from .cli_planning import coverage_check
+        from .analysis import coverage_check
 
         sys.exit(coverage_check(obj, coverage or None, as_json, geojson_path, plan))
     problems = obj.services().team_problems()
@@ -196,16 +136,16 @@ def check(obj: _Ctx, as_json: bool, coverage: str | None, geojson_path: str | No
     sys.exit(1 if problems else 0)
 
 
-@main.command()
+@click.command()
 @click.argument("lon", type=float)
 @click.argument("lat", type=float)
 @click.option("--crs", default="EPSG:4326", show_default=True, help="CRS of LON LAT (GCJ-02 / BD-09 for phone apps).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def locate(obj: _Ctx, lon: float, lat: float, crs: str, as_json: bool) -> None:
+@fail_cleanly
+def locate(obj: Context, lon: float, lat: float, crs: str, as_json: bool) -> None:
     """Which grid is the point LON LAT in (and its zone, town, county)."""
-    from .lonlat import is_geographic, lonlat_problem
+    from ..geo.lonlat import is_geographic, lonlat_problem
 
     problem = lonlat_problem(lon, lat) if is_geographic(crs) else None
     if problem:  # refused before the store is opened
@@ -227,7 +167,7 @@ def locate(obj: _Ctx, lon: float, lat: float, crs: str, as_json: bool) -> None:
         click.echo("outside every grid, and none within nearest_max_m")
 
 
-@main.command()
+@click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("--out", "output", required=True, type=click.Path(), help="Output file (same format).")
 @click.option("--crs", default="EPSG:4326", show_default=True, help="CRS of the input points.")
@@ -240,27 +180,27 @@ def locate(obj: _Ctx, lon: float, lat: float, crs: str, as_json: bool) -> None:
 @click.option("--partitions", type=int, help="dask: repartition the input into N partitions.")
 @click.option("--workers", type=int, help="dask: workers of the local cluster [default: one per core].")
 @pass_ctx
-@_fail_cleanly
-def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field, engine, scheduler, partitions, workers) -> None:
+@fail_cleanly
+def assign(obj: Context, input_path, output, crs, lon_field, lat_field, engine, scheduler, partitions, workers) -> None:
     """Add grid_code and zone_code to every point of a CSV (lon,lat) or GeoJSON file."""
     if engine == "dask":
-        from .scale.cli_assign import run_dask_assign
+        from .assign_engines import run_dask_assign
 
         src = click.get_current_context().get_parameter_source("crs")
         given = None if src == click.core.ParameterSource.DEFAULT else crs
         return run_dask_assign(obj.services(), input_path, output, given, lon_field, lat_field, scheduler,
                                partitions, workers)
-    from .assign import assign_with_settings
+    from ..registry.assign import assign_with_settings
 
     # Not through obj.services(): the bulk path reads a SQLite store without SQLAlchemy.
     stats = assign_with_settings(obj.settings(), input_path, output, crs=crs, lon_field=lon_field,
-                                 lat_field=lat_field, progress=_progress("assign"))
+                                 lat_field=lat_field, progress=progress("assign"))
     click.echo(f"wrote {output}: {stats['rows']:,} rows, {stats['assigned']:,} in a grid, "
                f"{stats['outside']:,} outside every grid, {stats['no_coordinates']:,} without coordinates, "
                f"{stats['out_of_range']:,} out of range", err=True)
 
 
-@main.command()
+@click.command()
 @click.option("--data", type=click.Path(file_okay=False), help="Folder with the demo files [default: bundled geodata].")
 @click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False),
               help="Where to write the demo's exports.")
@@ -268,26 +208,26 @@ def assign(obj: _Ctx, input_path, output, crs, lon_field, lat_field, engine, sch
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
               help="The sample incidents are the year before this day [default: today]; 2026-11-01 reproduces the shipped files.")
 @pass_ctx
-@_fail_cleanly
-def demo(obj: _Ctx, data, out_dir, force, today) -> None:
+@fail_cleanly
+def demo(obj: Context, data, out_dir, force, today) -> None:
     """Build a store from the Lingcheng District demo data and run the main jobs on it."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     run_demo(obj.settings(), data_dir=data, out_dir=out_dir, force=force, echo=click.echo,
-             progress=_progress, today=today.date() if today else None)
+             progress=progress, today=today.date() if today else None)
 
 
-@main.command()
+@click.command()
 @click.option("--host", help="Address [default: setting host, 127.0.0.1].")
 @click.option("--port", type=int, help="Port [default: setting port, 5000].")
 @pass_ctx
-@_fail_cleanly
-def serve(obj: _Ctx, host, port) -> None:
+@fail_cleanly
+def serve(obj: Context, host, port) -> None:
     """Run the web app and API (development server; see README for gunicorn)."""
     import threading
 
-    from .app import create_app
-    from .web.maps_pages import warm_up
+    from ..app import create_app
+    from ..web.maps_pages import warm_up
 
     settings = obj.settings(host=host, port=port)
     app = create_app(settings)
@@ -302,18 +242,3 @@ def _warm(app, warm_up) -> None:
         click.echo(f"map caches ready in {warm_up(app):.1f} s")
     except Exception as exc:  # an empty store: the first request builds them instead
         click.echo(f"map caches not warmed up: {exc}", err=True)
-
-
-from . import (  # noqa: E402  (after main: each module registers its commands on it)
-    cli_incidents,  # noqa: E402,F401  (registers `incidents` and `users`)
-    cli_places,  # noqa: E402,F401  (registers `places`)
-    cli_planning,  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
-    cli_plans,  # noqa: E402,F401  (registers `plan`)
-    cli_print,  # noqa: E402,F401  (registers `print`)
-    cli_users,  # noqa: E402,F401  (registers `users list|disable|enable|passwd|revoke-token`)
-)
-
-if __name__ == "__main__":  # pragma: no cover  (use `python -m gridmap`)
-    from gridmap.cli import main as _main
-
-    _main()

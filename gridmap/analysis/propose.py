@@ -28,9 +28,9 @@ from typing import Sequence
 import numpy as np
 import shapely
 
-from ..codes import generate_codes
 from ..errors import InputError
-from ..model import Level, Unit
+from ..registry.codes import generate_codes
+from ..registry.model import Level, Unit
 from . import MetricFrame, polsby_popper
 from .balance import measure
 
@@ -62,7 +62,7 @@ class Proposal:
 
     def geojson(self) -> dict:
         """The proposed grids as an RFC 7946 FeatureCollection (a draft plan's units)."""
-        from ..writers import feature
+        from ..io.writers import feature
 
         return {"type": "FeatureCollection", "features": [feature(u) for u in self.units],
                 "proposal": {k: v for k, v in self.to_dict().items() if k != "grids"}}

@@ -1,10 +1,10 @@
-"""OpenAPI section of blueprint "planning" (web/planning_api.py): coverage, balance, proposals, 多网合一."""
+"""OpenAPI section of blueprint "analysis" (web/analysis_api.py): coverage, balance, proposals, 多网合一."""
 
 from __future__ import annotations
 
 from .common import BEARER, BOOL, GEOJSON, INT, JSON, NUM, STR, array, errors, nullable, obj, ok, op, query, ref
 
-TAG = "planning"
+TAG = "planning"  # the public tag (generated clients name their module after it): kept
 _FORMAT = {"type": "string", "enum": ["json", "geojson", "map"]}
 _RANGE = {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*-\s*\d+(\.\d+)?\s*$", "example": "10-15"}
 

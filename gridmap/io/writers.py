@@ -16,9 +16,9 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import shapely
 
+from ..errors import InputError
+from ..registry.model import ROLE_LABELS, Person, Role, Unit
 from .csvsafe import escape_row
-from .errors import InputError
-from .model import ROLE_LABELS, Person, Role, Unit
 
 UNIT_COLUMNS = ["code", "name", "level", "parent_code", "households", "population", "area_m2", "perimeter_m",
                 "valid_from", "valid_to"]

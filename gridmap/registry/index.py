@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from .crs import distance_m
+from ..geo.crs import distance_m
+from ..store.base import UnitRows
 from .model import Level, Location
-from .store.base import UnitRows
 
 
 @dataclass

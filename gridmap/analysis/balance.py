@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 
 from ..errors import InputError
-from ..model import Role, Unit
+from ..registry.model import Role, Unit
 from . import MetricFrame, polsby_popper
 from .coverage import DENSIFY_DEG
 

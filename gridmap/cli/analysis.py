@@ -1,6 +1,6 @@
 """Planner tools on the command line: `check --coverage`, `balance`, `propose`, `networks`.
 
-Thin commands over gridmap.planning.service.PlanningService: parse, call, print.
+Thin commands over gridmap.analysis.service.PlanningService: parse, call, print.
 """
 
 from __future__ import annotations
@@ -9,17 +9,16 @@ import json
 
 import click
 
-from .cli import _Ctx, _fail_cleanly, main, pass_ctx
+from .context import Context, fail_cleanly, pass_ctx
 
 
-def _planning(obj: _Ctx):
-    from .planning.service import PlanningService
+def _planning(obj: Context):
 
-    return PlanningService(obj.services())
+    return obj.services().analysis
 
 
 def _write_json(path: str, doc) -> None:
-    from .writers import atomic_path
+    from ..io.writers import atomic_path
 
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -30,9 +29,9 @@ def _echo_json(doc) -> None:
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
-def coverage_check(obj: _Ctx, code: str | None, as_json: bool, geojson_path: str | None, plan: int | None) -> int:
+def coverage_check(obj: Context, code: str | None, as_json: bool, geojson_path: str | None, plan: int | None) -> int:
     """`gridmap check --coverage [CODE]`: print the problems; the exit status (1 if any)."""
-    from .planning.coverage import problems_geojson, problems_json
+    from ..analysis.coverage import problems_geojson, problems_json
 
     problems = _planning(obj).coverage(code, plan=plan)
     if geojson_path:
@@ -52,12 +51,12 @@ def coverage_check(obj: _Ctx, code: str | None, as_json: bool, geojson_path: str
 
 
 def _range(text: str | None, name: str, integer: bool = True):
-    from .planning import parse_range
+    from ..analysis import parse_range
 
     return parse_range(text, name, integer)
 
 
-@main.command()
+@click.command()
 @click.option("--parent", help="Only the grids under this unit (zone, town or county) [default: every grid].")
 @click.option("--households", help="Target households per grid, MIN-MAX (e.g. 10-15 for micro-grids, 200-400).")
 @click.option("--population", help="Target population per grid, MIN-MAX.")
@@ -70,14 +69,14 @@ def _range(text: str | None, name: str, integer: bool = True):
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), help="Write the grids with their figures and colours.")
 @pass_ctx
-@_fail_cleanly
-def balance(obj: _Ctx, parent, households, population, area, min_compactness, level, plan, start, end, as_json,
+@fail_cleanly
+def balance(obj: Context, parent, households, population, area, min_compactness, level, plan, start, end, as_json,
             geojson_path) -> None:
     """Households, people, area, incidents/year, staff per 100 households, compactness per grid; flag misses."""
     import datetime as dt
 
-    from .model import Level
-    from .planning.balance import Targets, balance_geojson
+    from ..analysis.balance import Targets, balance_geojson
+    from ..registry.model import Level
 
     targets = Targets(_range(households, "households"), _range(population, "population"),
                       _range(area, "area", integer=False), min_compactness)
@@ -105,7 +104,7 @@ def _n(v) -> str:
     return "-" if v is None else f"{v:,}"
 
 
-@main.command()
+@click.command()
 @click.argument("zone")
 @click.option("--points", "points_path", required=True, type=click.Path(dir_okay=False),
               help="Household or building points: CSV (lon,lat[,households]) or GeoJSON/GeoPackage.")
@@ -122,11 +121,11 @@ def _n(v) -> str:
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the proposed grids as GeoJSON.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-@_fail_cleanly
-def propose(obj: _Ctx, zone, points_path, barriers_path, households, grids, lock, method, crs, weight_field, plan,
+@fail_cleanly
+def propose(obj: Context, zone, points_path, barriers_path, households, grids, lock, method, crs, weight_field, plan,
             draft, out_path, as_json) -> None:
     """Cut ZONE into contiguous, compact grids that each meet a household range."""
-    from .errors import InputError
+    from ..errors import InputError
 
     if households and grids:
         raise InputError("give --households MIN-MAX or --grids K, not both")
@@ -155,7 +154,7 @@ def propose(obj: _Ctx, zone, points_path, barriers_path, households, grids, lock
                    f"{len(saved['removed'])} removed")
 
 
-@main.command()
+@click.command()
 @click.argument("layers", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--code-field", default="code", show_default=True, help="Field with each grid's code (every layer).")
 @click.option("--crs", help="CRS of layers that declare none (CSV).")
@@ -167,11 +166,11 @@ def propose(obj: _Ctx, zone, points_path, barriers_path, households, grids, lock
 @click.option("--json", "as_json", is_flag=True, help="Print the overlap report (and merge summary) as JSON.")
 @click.option("--repair", is_flag=True, help="Make invalid polygons valid (make_valid) instead of refusing them.")
 @pass_ctx
-@_fail_cleanly
-def networks(obj: _Ctx, layers, code_field, crs, min_layers, snap_m, min_area_m2, parent, out_path, as_json,
+@fail_cleanly
+def networks(obj: Context, layers, code_field, crs, min_layers, snap_m, min_area_m2, parent, out_path, as_json,
              repair) -> None:
     """多网合一: how grid layers overlap, and one merged layer following their shared boundaries."""
-    from .planning.service import PlanningService
+    from ..analysis.service import PlanningService
 
     svc = _planning(obj) if parent else PlanningService(None)  # comparing files needs no store
     report, merged = svc.networks(list(layers), code_field=code_field, crs=crs, min_layers=min_layers,

@@ -1,4 +1,4 @@
-"""Blueprint "planning": the planner tools as JSON under /api/v1.
+"""Blueprint "analysis": the planner tools as JSON under /api/v1.
 
 Reads are public (like /api/v1/units); proposals and network merges need a planner or an
 admin (token or session + CSRF). Geometry is GeoJSON lon/lat, areas m².
@@ -31,24 +31,23 @@ from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ..errors import InputError
-from ..model import Level
+from ..registry.model import Level
 from ..timebounds import check_day
 from . import services
 from .auth import require
 
-bp = Blueprint("planning", __name__)
+bp = Blueprint("analysis", __name__)
 GEOJSON = "application/geo+json"
 
 
 def _planning():
-    from ..planning.service import PlanningService
 
-    return PlanningService(services())
+    return services().analysis
 
 
 @bp.get("/coverage")
 def coverage():
-    from ..planning.coverage import map_layer, problems_geojson, problems_json
+    from ..analysis.coverage import map_layer, problems_geojson, problems_json
 
     parent, plan, f = request.args.get("parent") or None, _int("plan"), request.args.get("f", "json")
     problems = _planning().coverage(parent, plan=plan)
@@ -63,8 +62,8 @@ def coverage():
 
 @bp.get("/balance")
 def balance():
-    from ..planning import parse_range
-    from ..planning.balance import Targets, balance_geojson
+    from ..analysis import parse_range
+    from ..analysis.balance import Targets, balance_geojson
 
     a = request.args
     targets = Targets(parse_range(a.get("households"), "households"), parse_range(a.get("population"), "population"),
@@ -79,8 +78,8 @@ def balance():
 
 @bp.post("/propose")
 def propose():
-    from ..planning import parse_range
-    from ..planning.service import lines_from_geojson, points_from_json
+    from ..analysis import parse_range
+    from ..analysis.service import lines_from_geojson, points_from_json
 
     actor = require("planner", "admin")
     body = _body()

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import InputCRS, area_perimeter_m, geoms_to_storage
-from .errors import InputError
+from ..errors import InputError
+from ..geo.crs import InputCRS, area_perimeter_m, geoms_to_storage
+from ..io.readers import RawTable
 from .model import Level, Unit
-from .readers import RawTable
 
 POLYGONAL = {"Polygon", "MultiPolygon"}
 _REASON_AT = re.compile(r"^(?P<what>[^\[]+)\[(?P<x>[-\d.eE+]+) (?P<y>[-\d.eE+]+)\]")

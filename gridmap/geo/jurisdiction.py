@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import shapely
 
+from ..errors import InputError
+from ..registry.model import Level
+from ..store.base import Store
 from .crs import distance_m, geod
-from .errors import InputError
-from .model import Level
-from .store.base import Store
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Sequence
 import numpy as np
 import shapely
 
-from ..codes import generate_codes, reading_order
 from ..errors import InputError
-from ..model import Level, Unit
+from ..registry.codes import generate_codes, reading_order
+from ..registry.model import Level, Unit
 from . import MetricFrame
 from .coverage import DENSIFY_DEG, _polygonal, area_m2
 
@@ -112,7 +112,7 @@ class Merged:
     stats: dict
 
     def geojson(self) -> dict:
-        from ..writers import feature
+        from ..io.writers import feature
 
         return {"type": "FeatureCollection", "features": [feature(u) for u in self.units], "merge": self.stats}
 

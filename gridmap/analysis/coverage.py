@@ -30,7 +30,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
-from ..model import Unit
+from ..registry.model import Unit
 from . import MetricFrame
 
 KINDS = ("invalid", "outside", "overlap", "gap", "multipart", "sliver")

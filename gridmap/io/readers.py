@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import InputCRS, parse_crs
-from .errors import InputError, TooLarge
+from ..errors import InputError, TooLarge
+from ..geo.crs import InputCRS, parse_crs
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage", ".zip": "zipped Shapefile",
            ".shp": "Shapefile", ".csv": "CSV"}

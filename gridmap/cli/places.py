@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .cli import _Ctx, _fail_cleanly, main, pass_ctx
+from .context import Context, fail_cleanly, pass_ctx
 
 
-@main.group()
+@click.group()
 def places() -> None:
     """The offline gazetteer behind the report page's and the map's search box."""
 
@@ -22,10 +22,10 @@ def places() -> None:
 @click.option("--replace", is_flag=True, help="First drop the places imported earlier from a file of this name.")
 @click.option("--dry-run", is_flag=True, help="Check the file and write nothing.")
 @pass_ctx
-@_fail_cleanly
-def import_(obj: _Ctx, path, crs, name_field, kind_field, code_field, default_kind, replace, dry_run) -> None:
+@fail_cleanly
+def import_(obj: Context, path, crs, name_field, kind_field, code_field, default_kind, replace, dry_run) -> None:
     """Import named points from GeoJSON, GeoPackage, Shapefile or CSV (lon,lat) in any CRS; all or nothing."""
-    from .places import import_places
+    from ..registry.places import import_places
 
     got = import_places(obj.services(create=True), path, crs=crs, name_field=name_field, kind_field=kind_field,
                         code_field=code_field, default_kind=default_kind, replace=replace, dry_run=dry_run)

@@ -10,12 +10,45 @@ from contextlib import contextmanager
 
 import click
 
-from .cli import _Ctx, _fail_cleanly, pass_ctx
-from .cli_incidents import users
+from .context import Context, fail_cleanly, pass_ctx
+
+
+@click.group()
+def users() -> None:
+    """Web and API users: admin, planner, dispatcher, staff."""
+
+
+@users.command(name="add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "planner", "dispatcher", "staff"]), required=True)
+@click.option("--person", help="staff: the person_id whose grids this user serves.")
+@click.password_option(help="Password (prompted if not given).")
+@pass_ctx
+@fail_cleanly
+def add_user(obj: Context, username, role, person, password) -> None:
+    """Create a user."""
+    from ..web.auth import create_user
+
+    create_user(obj.services(create=True).store, username, password, role, person)
+    click.echo(f"user {username} ({role}) created")
+
+
+@users.command(name="token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+@click.option("--days", type=float, help="Days until the token expires [default: setting token_days; 0 = never].")
+@pass_ctx
+@fail_cleanly
+def token(obj: Context, username, label, days) -> None:
+    """Create an API token for a user and print it (only its hash is stored)."""
+    from ..web.auth import create_token
+
+    s = obj.services()
+    click.echo(create_token(s.store, username, label, days=s.settings.token_days if days is None else days))
 
 
 @contextmanager
-def _store(obj: _Ctx):
+def _store(obj: Context):
     """The store, closed afterwards (a PostGIS connection is not left open)."""
     store = obj.services().store
     try:
@@ -26,8 +59,8 @@ def _store(obj: _Ctx):
 
 @users.command(name="list")
 @pass_ctx
-@_fail_cleanly
-def list_users(obj: _Ctx) -> None:
+@fail_cleanly
+def list_users(obj: Context) -> None:
     """Every user: name, role, person, state and API tokens."""
     with _store(obj) as store:
         rows = store.security.users()
@@ -41,8 +74,8 @@ def list_users(obj: _Ctx) -> None:
 @users.command(name="disable")
 @click.argument("username")
 @pass_ctx
-@_fail_cleanly
-def disable(obj: _Ctx, username) -> None:
+@fail_cleanly
+def disable(obj: Context, username) -> None:
     """Stop a user: no login, no API token, their sessions end now."""
     with _store(obj) as store:
         store.security.update_user(username, disabled=True)
@@ -52,8 +85,8 @@ def disable(obj: _Ctx, username) -> None:
 @users.command(name="enable")
 @click.argument("username")
 @pass_ctx
-@_fail_cleanly
-def enable(obj: _Ctx, username) -> None:
+@fail_cleanly
+def enable(obj: Context, username) -> None:
     """Let a disabled user in again."""
     with _store(obj) as store:
         store.security.update_user(username, disabled=False)
@@ -64,10 +97,10 @@ def enable(obj: _Ctx, username) -> None:
 @click.argument("username")
 @click.password_option(help="The new password (prompted if not given).")
 @pass_ctx
-@_fail_cleanly
-def passwd(obj: _Ctx, username, password) -> None:
+@fail_cleanly
+def passwd(obj: Context, username, password) -> None:
     """Set a new password; the user's sessions end."""
-    from .web.auth import set_password
+    from ..web.auth import set_password
 
     with _store(obj) as store:
         set_password(store, username, password)
@@ -78,8 +111,8 @@ def passwd(obj: _Ctx, username, password) -> None:
 @click.argument("username")
 @click.option("--label", help="Only the tokens with this label [default: all of the user's tokens].")
 @pass_ctx
-@_fail_cleanly
-def revoke_token(obj: _Ctx, username, label) -> None:
+@fail_cleanly
+def revoke_token(obj: Context, username, label) -> None:
     """Delete a user's API tokens."""
     with _store(obj) as store:
         n = store.security.revoke_tokens(username, label)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from .crs import xy_to_storage
-from .errors import InputError
-from .store.places import Place
+from ..errors import InputError
+from ..geo.crs import xy_to_storage
+from ..store.places import Place
 
 MAX_RESULTS = 20
 MAX_QUERY = 64
@@ -46,7 +46,7 @@ def import_places(services, path: str | Path, crs: str | None = None, name_field
                   kind_field: str | None = "kind", code_field: str | None = "code", default_kind: str = "place",
                   replace: bool = False, dry_run: bool = False) -> list[Place]:
     """Read named points from a file and (unless dry_run) store them in one transaction."""
-    from .readers import read_table
+    from ..io.readers import read_table
 
     table = read_table(path, crs=crs)
     attrs = table.attrs

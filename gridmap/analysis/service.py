@@ -18,7 +18,7 @@ import shapely.geometry
 
 from ..budget import ComputeLimits, run_bounded
 from ..errors import InputError, NotFound, TooLarge
-from ..model import Level, Unit
+from ..registry.model import Level, Unit
 from .balance import GridBalance, Targets, grid_balance, summary
 from .coverage import Problem, check_coverage
 from .networks import Layer, Merged, merge_layers, overlap_report
@@ -213,8 +213,8 @@ class PlanningService:
 
 # -- files ------------------------------------------------------------------------------------------
 def _table(path, crs, max_features: int | None = None):
-    from ..crs import geoms_to_storage
-    from ..readers import read_table
+    from ..geo.crs import geoms_to_storage
+    from ..io.readers import read_table
 
     table = read_table(path, crs=crs, max_features=max_features)
     ok = np.array([g is not None and not shapely.is_empty(g) for g in table.geoms], dtype=bool)

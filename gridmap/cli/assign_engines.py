@@ -13,8 +13,8 @@ def run_dask_assign(services, src: str, dst: str, crs: str | None, lon_field: st
 
     `crs` is the --crs the user gave (None: the GeoParquet's own CRS, or EPSG:4326 for lon/lat columns).
     """
-    from .cluster import dask_client, scheduler_address
-    from .dask_assign import assign_parquet
+    from ..scale.cluster import dask_client, scheduler_address
+    from ..scale.dask_assign import assign_parquet
 
     t0 = time.perf_counter()
     # A local cluster runs its workers as threads of this process: GEOS, Arrow and numpy release

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 from .model import GRID_ROLES, ROLE_LABELS, ROLE_LEVELS, ZONE_ROLES, Level, Person, Role
 
 STAFF_COLUMNS = ["person_id", "name", "phone", "unit_code", "role"]

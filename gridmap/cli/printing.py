@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .cli import _Ctx, _fail_cleanly, main, pass_ctx
+from .context import Context, fail_cleanly, pass_ctx
 
 
-@main.command(name="print")
+@click.command(name="print")
 @click.option("--grid", "grid_code", metavar="CODE", help="One grid: a single page.")
 @click.option("--zone", "zone_code", metavar="CODE", help="Every grid of a zone: a map book.")
 @click.option("--town", "town_code", metavar="CODE", help="Every grid of a town: a map book.")
@@ -31,16 +31,15 @@ from .cli import _Ctx, _fail_cleanly, main, pass_ctx
 @click.option("--date", "date", type=click.DateTime(["%Y-%m-%d"]),
               help="Print date and first day of the roster week [default: today].")
 @pass_ctx
-@_fail_cleanly
-def print_(obj: _Ctx, grid_code, zone_code, town_code, all_grids, out, scale, paper, orientation, base_url, roads,
+@fail_cleanly
+def print_(obj: Context, grid_code, zone_code, town_code, all_grids, out, scale, paper, orientation, base_url, roads,
            sites, tiles, tiles_attribution, date) -> None:
     """Patrol maps as a vector PDF: one grid (--grid), or a map book (--zone, --town, --all)."""
-    from . import printing
-    from .app import incident_service
+    from .. import printing
 
     services = obj.services()
     try:
-        loop = incident_service(services)
+        loop = services.incidents
         settings = services.settings
         book = printing.make_book(
             services, grid=grid_code, zone=zone_code, town=town_code, all_grids=all_grids,

@@ -6,7 +6,7 @@ every thread and the server stops answering. This worker gives each client socke
 (gunicorn's own `--timeout`, capped at 30 s) for the whole request: a client whose headers and
 body have not all arrived by then is answered 408 and disconnected, and its thread is free again.
 
-    gunicorn 'gridmap:create_app()' -k gridmap.scale.serving.TimeoutWorker --threads 8 --timeout 10
+    gunicorn 'gridmap:create_app()' -k gridmap.web.serving.TimeoutWorker --threads 8 --timeout 10
 
 A buffering reverse proxy (nginx `client_header_timeout` / `client_body_timeout`) is still
 the first line of defence; this keeps a directly exposed or misconfigured server alive.

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .crs import InputCRS, parse_crs, xy_to_storage
-from .errors import InputError
+from ..errors import InputError
+from ..geo.crs import InputCRS, parse_crs, xy_to_storage
+from ..io.writers import atomic_path
 from .index import GridIndex
 from .model import Level
-from .writers import atomic_path
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 
 def index_for_assign(settings: "Settings") -> GridIndex:
@@ -33,11 +33,11 @@ def index_for_assign(settings: "Settings") -> GridIndex:
     """
     from zoneinfo import ZoneInfo
 
-    from .store.gridread import read_grid_source, sqlite_file
+    from ..store.gridread import read_grid_source, sqlite_file
 
     path = sqlite_file(settings.db)
     if path is None:
-        from .services import Services
+        from ..services import Services
 
         services = Services.open(settings)
         try:
@@ -127,7 +127,7 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     zones = [c.get(Level.zone.value, "") for c in index.chains]
     table = table.append_column("grid_code", pc.take(_string_array(index.codes.tolist()), where))
     table = table.append_column("zone_code", pc.take(_string_array(zones), where))
-    from .csvsafe import escape_arrow_table
+    from ..io.csvsafe import escape_arrow_table
 
     table = escape_arrow_table(table)  # =1+1 in an input column must not become a formula in the output
     with atomic_path(dst) as tmp:
