@@ -6,7 +6,7 @@
   files, generated one partition at a time so memory stays flat), uniform over the grids.
 * single: one process, no Dask: the same Parquet files read one after another with pyarrow,
   each through the same per-partition code as the Dask tasks (`label_partition`, i.e.
-  `gridmap.registry.assign._locate`) but with GridIndex.locate_many on all cores' threads, written as
+  `gridmap.registry.assign.locate_columns`) but with GridIndex.locate_many on all cores' threads, written as
   GeoParquet. Timed in-process (index build included), after one warm-up read of the files
   so both paths find them in the page cache.
 * dask: `gridmap assign INPUT --out OUT --engine dask --workers W` as a subprocess (a

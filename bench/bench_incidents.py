@@ -493,7 +493,7 @@ BUCKETS = [
     ("write (`repo.add_many`)", "gridmap/store/incidents.py", "add_many"),
     ("  building one `insert().values(**row)` per row", "sqlalchemy/sql/dml.py", "values"),
     ("  `Connection.execute` (compile, cache key, sqlite3)", "sqlalchemy/engine/base.py", "execute"),
-    ("  `_row` (Incident -> dict)", "gridmap/store/incidents.py", "_row"),
+    ("  `incident_to_row` (Incident -> dict)", "gridmap/store/incidents.py", "incident_to_row"),
     ("  sqlite3 `commit`", "~", "commit' of 'sqlite3.Connection"),
 ]
 
@@ -600,7 +600,7 @@ def sketch_phase(args, work: Path, log) -> dict:
     from gridmap.services import Services
     from gridmap.settings import Settings
     from gridmap.store import schema
-    from gridmap.store.incidents import _event_row, _row
+    from gridmap.store.incidents import event_to_row, incident_to_row
 
     n = min(args.profile_rows, args.import_rows)
     with open(work / "history_sub.csv", encoding="utf-8", newline="") as fh:
@@ -623,9 +623,9 @@ def sketch_phase(args, work: Path, log) -> dict:
             with store.engine.begin() as conn:
                 first = (conn.execute(sa.select(sa.func.max(schema.incidents.c.id))).scalar() or 0) + 1
                 conn.execute(schema.incidents.insert(),
-                             [{**_row(i), "id": first + k, "reporter_token": None} for k, (i, _, _) in enumerate(items)])
+                             [{**incident_to_row(i), "id": first + k, "reporter_token": None} for k, (i, _, _) in enumerate(items)])
                 conn.execute(schema.incident_events.insert(),
-                             [_event_row(ev, first + k) for k, (_, ev, _) in enumerate(items)])
+                             [event_to_row(ev, first + k) for k, (_, ev, _) in enumerate(items)])
         out[f"{variant}_s"] = time.perf_counter() - t
         out[f"{variant}_stored"] = _count(db, "incidents")
         svc.services.store.close()

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+from .clock import local_today
 from .errors import Conflict, InputError
 from .registry.model import Level
 from .services import Services
@@ -65,7 +66,7 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
             Path(build_db + suffix).unlink(missing_ok=True)
     from dataclasses import replace
 
-    services = Services(open_store(build_db, create=True), replace(settings, db=build_db))
+    services = Services(open_store(build_db, create=True, today=local_today(settings.timezone)), replace(settings, db=build_db))
     echo(f"building the demo store from {data}")
     for level, fname, parent in LEVEL_FILES:
         spec = ImportSpec(Level(level), "code", "name", parent, outside_tolerance_m2=settings.outside_tolerance_m2)
@@ -79,7 +80,7 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
         for suffix in ("-wal", "-shm"):
             Path(str(target) + suffix).unlink(missing_ok=True)
         os.replace(build_db, target)
-        services = Services(open_store(target, create=True), settings)
+        services = Services(open_store(target, create=True, today=local_today(settings.timezone)), settings)
     echo(f"store ready: {services.store.info().url}")
 
     problems = services.team_problems()

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from .clock import local_today
 from .errors import InputError, NotFound
 from .geo import crs as crs_mod
 from .geo.lonlat import lonlat_problem
@@ -69,13 +69,11 @@ class Services:
         self._plan_indexes: OrderedDict[int, GridIndex] = OrderedDict()
         self._plan_days: dict[dt.date, int | None] = {}
         self._jurisdiction: tuple[GridIndex, "Jurisdiction"] | None = None  # (index it was built with, outline)
-        if hasattr(store, "today"):  # plans take effect on dates of the jurisdiction's calendar
-            store.today = self._local_today
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "Services":
         """Open the store named by the settings (create=True makes or migrates it)."""
-        return cls(open_store(settings.db, create=create), settings)
+        return cls(open_store(settings.db, create=create, today=local_today(settings.timezone)), settings)
 
     # -- the services it owns -------------------------------------------------------------
     @cached_property
@@ -153,7 +151,7 @@ class Services:
         plan published by another process, e.g. another web worker): one small query.
         """
         if self._index is None or time.monotonic() >= self._check_at:
-            signature = self.store.plans.signature(self.today()) if hasattr(self.store, "plans") else None
+            signature = self.store.plans.signature(self.today())
             if self._index is None or signature != self._signature:
                 self.refresh()
                 self._plan = self.store.current_plan()
@@ -181,10 +179,7 @@ class Services:
 
     def today(self) -> dt.date:
         """Today's date for plans in force (the store's calendar: the jurisdiction's time zone)."""
-        return getattr(self.store, "today", dt.date.today)()
-
-    def _local_today(self) -> dt.date:
-        return dt.datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return self.store.today()
 
     def plan_at(self, day: dt.date) -> int | None:
         """The plan in force on `day` (newest published with effective_from <= day), or None."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .clock import DEFAULT_TIMEZONE
 from .errors import InputError
 
 
@@ -31,7 +32,7 @@ class Settings:
     nearest_assign_m: float = _setting(200.0, "Incidents: a report outside every grid goes to the nearest grid within this many metres, else to its town's queue.")
     jurisdiction_tolerance_m: float = _setting(500.0, "Incidents: a report this many metres outside the jurisdiction's outline (the union of the top-level units, e.g. the county) is still taken; farther out it is refused with 422.")
     reopen_window_days: float = _setting(30.0, "Incidents: a reporter may reopen a closed report with their token for this many days after it was closed.")
-    timezone: str = _setting("Asia/Shanghai", "Incidents: the jurisdiction's time zone (time limits, naive report times).")
+    timezone: str = _setting(DEFAULT_TIMEZONE, "Incidents: the jurisdiction's time zone (time limits, naive report times).")
     categories: str = _setting("", "Incidents: path of the category taxonomy TOML (empty = the built-in one).")
     work_hours: str = _setting("08:30-12:00,13:30-17:30", "Incidents: working periods of a day, for time limits in working hours.")
     holidays: str = _setting("", "Incidents: days off (comma-separated ISO dates) and, after a '|', make-up working days.")

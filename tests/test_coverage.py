@@ -11,11 +11,11 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gridmap.analysis import MetricFrame
 from gridmap.analysis.coverage import check_coverage, map_layer, problems_geojson, problems_json
 from gridmap.cli import main
 from gridmap.errors import InputError, NotFound
 from gridmap.geo.crs import area_perimeter_m
+from gridmap.geo.frame import MetricFrame
 from gridmap.registry.model import Level, Unit
 from gridmap.services import Services
 from gridmap.settings import Settings
@@ -40,7 +40,7 @@ def by_kind(problems, kind):
 def test_metric_frame_areas_are_geodesic_m2():
     box = shapely.box(116.0, 39.0, 116.1, 39.1)
     frame = MetricFrame.around([box])
-    from gridmap.analysis.coverage import area_m2
+    from gridmap.geo.shapes import frame_area_m2 as area_m2
 
     assert area_m2(frame, box) == pytest.approx(geodesic(box), rel=1e-6)
     assert area_m2(frame, box) == pytest.approx(96_101_812, rel=1e-4)  # 0.1° x 0.1° at 39°N: 96 km², not 0.01 "deg²"

@@ -442,7 +442,7 @@ def test_connection_lost_mid_request_is_503_not_500(pg_server):
     store = open_store(db_url)
     try:
         with pytest.raises(StoreUnavailable, match="database"):
-            with store._connect() as conn:
+            with store.connect() as conn:
                 pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
                 with psycopg.connect(db_url, autocommit=True) as admin:
                     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))

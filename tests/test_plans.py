@@ -373,9 +373,9 @@ def test_publish_is_atomic(services, plans, draft, loop, monkeypatch):
     known_change(plans, draft)
     import gridmap.store.plans as store_plans
 
-    real = store_plans._event_row
+    real = store_plans.event_to_row
     # the audit insert fails on its foreign key after the plan row and the incident were updated
-    monkeypatch.setattr(store_plans, "_event_row", lambda e, i: {**real(e, i), "incident_id": 987654})
+    monkeypatch.setattr(store_plans, "event_to_row", lambda e, i: {**real(e, i), "incident_id": 987654})
     with pytest.raises(Conflict, match="nothing changed"):
         plans.publish(draft, dt.datetime.now(TZ).date())
     assert services.store.current_plan() == 1 and plans.plan(draft).status == "draft"

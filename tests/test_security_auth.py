@@ -109,7 +109,7 @@ def test_tokens_expire(app):
     tok = create_token(store, "disp", days=30)
     client = app.test_client()
     assert client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
-    store.security.set_token_expiry(hash_token(tok), dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
+    store.users.set_token_expiry(hash_token(tok), dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
     r = client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {tok}"})
     assert r.status_code == 401 and "expired" in r.json["detail"]
 
@@ -194,6 +194,6 @@ def test_migration_0007_hashes_existing_reporter_tokens(db_url):
     try:
         assert store.info().schema_revision == HEAD_REVISION
         assert store.incidents.reporter_token(1) == hash_secret("plain-secret-token")
-        assert store.security.users() == []
+        assert store.users.list() == []
     finally:
         store.close()

@@ -15,9 +15,10 @@ import numpy as np
 import shapely
 
 from ..errors import InputError
+from ..geo.frame import MetricFrame
+from ..geo.shapes import DENSIFY_DEG
 from ..registry.model import Role, Unit
-from . import MetricFrame, polsby_popper
-from .coverage import DENSIFY_DEG
+from . import polsby_popper
 
 Range = tuple[float, float]
 

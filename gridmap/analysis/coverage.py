@@ -30,8 +30,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
+from ..geo.frame import MetricFrame
+from ..geo.shapes import frame_area_m2, polygonal
 from ..registry.model import Unit
-from . import MetricFrame
 
 KINDS = ("invalid", "outside", "overlap", "gap", "multipart", "sliver")
 STYLE = {  # map layer colours: lines and fills that still read in black and white (dash by kind)
@@ -102,29 +103,13 @@ def check_coverage(parent: Unit, children: Sequence[Unit], tolerance_m2: float =
     return out
 
 
-DENSIFY_DEG = 0.0005  # ~50 m: a chord of that length sags under 1 mm from the lon/lat edge
-
-
-def area_m2(frame: MetricFrame, geoms):
-    """True area in m² of lon/lat geometries (edges densified, then equal-area projected)."""
-    return shapely.area(frame.to_m(shapely.segmentize(geoms, DENSIFY_DEG)))
-
 
 def _problem(frame: MetricFrame, kind: str, parent: str, codes: list[str], shape, detail: str = "",
              where=None, area: float | None = None) -> Problem:
     pt = where if where is not None else shapely.point_on_surface(shape)
-    area = float(area_m2(frame, shape)) if area is None else float(area)
+    area = float(frame_area_m2(frame, shape)) if area is None else float(area)
     return Problem(kind, parent, codes, area, float(pt.x), float(pt.y), detail, shape)
 
-
-def _polygonal(g):
-    """The polygonal part of a geometry (empty polygon if none)."""
-    if g is None or g.is_empty:
-        return shapely.Polygon()
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _repair(frame: MetricFrame, parent: str, code: str, g, out: list[Problem]):
@@ -136,7 +121,7 @@ def _repair(frame: MetricFrame, parent: str, code: str, g, out: list[Problem]):
     if shapely.is_valid(g) and g.geom_type in ("Polygon", "MultiPolygon"):
         return g
     reason = shapely.is_valid_reason(g) if not shapely.is_valid(g) else f"not a polygon ({g.geom_type})"
-    fixed = _polygonal(shapely.make_valid(g))
+    fixed = polygonal(shapely.make_valid(g))
     m = _AT.search(reason)
     where = shapely.Point(float(m.group(1)), float(m.group(2))) if m else None  # lon/lat of the fault
     if where is None and not fixed.is_empty:
@@ -154,14 +139,14 @@ def _multipart_and_slivers(frame, parent, codes, cm, sliver_m2, repaired) -> lis
     nparts = shapely.get_num_geometries(cm)
     for k in np.flatnonzero((nparts > 1) & ~repaired):  # a repaired bow-tie is reported once, as invalid
         parts = shapely.get_parts(cm[k])
-        order = np.argsort(-area_m2(frame, parts))
+        order = np.argsort(-frame_area_m2(frame, parts))
         rest = shapely.multipolygons(parts[order[1:]])
         p = _problem(frame, "multipart", parent, [codes[k]], rest)
         p.detail = f"{len(parts)} separate parts; the {len(parts) - 1} smaller total {p.area_m2:,.0f} m²"
         out.append(p)
     # slivers: a cheap screen in degrees² first (1 deg² is over 1e9 m² below 80° latitude), then true m²
     small = np.flatnonzero(shapely.area(cm) < sliver_m2 / 1e9)
-    areas = area_m2(frame, cm[small]) if len(small) else np.array([])
+    areas = frame_area_m2(frame, cm[small]) if len(small) else np.array([])
     for k, a in zip(small, areas):
         if 0 < a < sliver_m2:
             out.append(_problem(frame, "sliver", parent, [codes[k]], cm[k],
@@ -183,8 +168,8 @@ def _overlaps(frame, parent, codes, cm, tree, tol, suspects) -> list[Problem]:
     i, j = i[inner], j[inner]
     if len(i) == 0:
         return []
-    shapes = np.array([_polygonal(g) for g in shapely.intersection(cm[i], cm[j])], dtype=object)
-    areas = area_m2(frame, shapes)
+    shapes = np.array([polygonal(g) for g in shapely.intersection(cm[i], cm[j])], dtype=object)
+    areas = frame_area_m2(frame, shapes)
     out = [_problem(frame, "overlap", parent, sorted([codes[a], codes[b]]), s,
                     f"{codes[a]} and {codes[b]} both cover {ar:,.1f} m²", area=ar)
            for a, b, s, ar in zip(i, j, shapes, areas) if ar >= tol and ar > 0]
@@ -196,8 +181,8 @@ def _outside(frame, parent, codes, pm, cm, tol) -> list[Problem]:
     inside = shapely.covers(pm, cm)
     out = []
     for k in np.flatnonzero(~inside):
-        piece = _polygonal(shapely.difference(cm[k], pm))
-        area = float(area_m2(frame, piece))
+        piece = polygonal(shapely.difference(cm[k], pm))
+        area = float(frame_area_m2(frame, piece))
         if area >= tol and area > 0:
             out.append(_problem(frame, "outside", parent, [codes[k], parent], piece,
                                 f"{area:,.1f} m² of {codes[k]} lies outside {parent}", area=area))
@@ -211,11 +196,11 @@ def _gaps(frame, parent, codes, pm, cm, tree, tol, suspect) -> list[Problem]:
     union = shapely.coverage_union_all(cm[~suspect])
     if suspect.any():
         union = shapely.union_all(np.concatenate([[union], cm[suspect]]))
-    rest = _polygonal(shapely.difference(pm, union))
+    rest = polygonal(shapely.difference(pm, union))
     parts = shapely.get_parts(rest)
     if len(parts) == 0:
         return []
-    areas = area_m2(frame, parts)
+    areas = frame_area_m2(frame, parts)
     out = []
     for piece, area in zip(parts, areas):
         if area < tol or area <= 0:

@@ -19,10 +19,10 @@ import numpy as np
 import shapely
 
 from ..errors import InputError
+from ..geo.frame import MetricFrame
+from ..geo.shapes import DENSIFY_DEG, frame_area_m2, polygonal
 from ..registry.codes import generate_codes, reading_order
 from ..registry.model import Level, Unit
-from . import MetricFrame
-from .coverage import DENSIFY_DEG, _polygonal, area_m2
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Layer:
                              f"--repair / repair=1) / 图层 {self.name} 有 {len(invalid)} 个无效多边形",
                              [f"{self.codes[i]}: {shapely.is_valid_reason(self.geoms[i])}" for i in invalid])
         if len(invalid):
-            self.geoms[invalid] = [_polygonal(shapely.make_valid(g)) for g in self.geoms[invalid]]
+            self.geoms[invalid] = [polygonal(shapely.make_valid(g)) for g in self.geoms[invalid]]
 
 
 def _check_layers(layers: Sequence[Layer]) -> MetricFrame:
@@ -68,7 +68,7 @@ def _check_layers(layers: Sequence[Layer]) -> MetricFrame:
 def overlap_report(layers: Sequence[Layer], min_pct: float = 0.01) -> dict:
     """For each grid of each layer: which grids of each other layer cover it, in m² and % of it."""
     frame = _check_layers(layers)
-    areas = [area_m2(frame, lay.geoms) for lay in layers]
+    areas = [frame_area_m2(frame, lay.geoms) for lay in layers]
     grids, pairs = [], []
     rows: dict[tuple[int, int], dict] = {}
     for a, A in enumerate(layers):
@@ -80,7 +80,7 @@ def overlap_report(layers: Sequence[Layer], min_pct: float = 0.01) -> dict:
                 continue
             i, j = shapely.STRtree(B.geoms).query(A.geoms, predicate="intersects")
             inter = shapely.intersection(A.geoms[i], B.geoms[j])
-            ar = area_m2(frame, inter)
+            ar = frame_area_m2(frame, inter)
             pct = 100 * ar / np.maximum(areas[a][i], 1e-9)
             best = np.zeros(len(A.codes))
             np.maximum.at(best, i, pct)
@@ -101,7 +101,7 @@ def overlap_report(layers: Sequence[Layer], min_pct: float = 0.01) -> dict:
 
 
 def _covered(frame: MetricFrame, A: Layer, B: Layer) -> float:
-    return float(area_m2(frame, shapely.intersection(shapely.union_all(A.geoms), shapely.union_all(B.geoms))))
+    return float(frame_area_m2(frame, shapely.intersection(shapely.union_all(A.geoms), shapely.union_all(B.geoms))))
 
 
 @dataclass
@@ -134,7 +134,7 @@ def merge_layers(layers: Sequence[Layer], min_layers: int = 2, snap_m: float = 5
         labels[fi, n] = gi
     inside = (labels >= 0).any(axis=1)
     faces, labels = faces[inside], labels[inside]
-    fa = area_m2(frame, faces)
+    fa = frame_area_m2(frame, faces)
     fm = frame.to_m(shapely.segmentize(faces, DENSIFY_DEG))
     thin = shapely.is_empty(shapely.buffer(fm, -snap_m / 2)) if snap_m > 0 else np.zeros(len(faces), bool)
     small = (fa < min_area_m2) | thin

@@ -29,9 +29,10 @@ import numpy as np
 import shapely
 
 from ..errors import InputError
+from ..geo.frame import MetricFrame
 from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
-from . import MetricFrame, polsby_popper
+from . import polsby_popper
 from .balance import measure
 
 METHODS = ("bisect", "skater", "maxp")

@@ -114,7 +114,7 @@ class PlanningService:
         if barriers_path:
             barriers = read_lines(barriers_path, crs)
         first = None
-        if fresh_codes and hasattr(self.store, "plans"):  # a draft never reuses a code any plan has used
+        if fresh_codes:  # a draft never reuses a code any plan has used
             used = self.store.plans.codes_ever(zone.code) | set(by_code)
             serials = [int(c[len(zone.code):]) for c in used if c[len(zone.code):].isdigit()]
             first = max(serials, default=0) + 1

@@ -63,7 +63,7 @@ def _store(obj: Context):
 def list_users(obj: Context) -> None:
     """Every user: name, role, person, state and API tokens."""
     with _store(obj) as store:
-        rows = store.security.users()
+        rows = store.users.list()
     if not rows:
         click.echo("no users: add one with `gridmap users add`")
     for r in rows:
@@ -78,7 +78,7 @@ def list_users(obj: Context) -> None:
 def disable(obj: Context, username) -> None:
     """Stop a user: no login, no API token, their sessions end now."""
     with _store(obj) as store:
-        store.security.update_user(username, disabled=True)
+        store.users.update_user(username, disabled=True)
     click.echo(f"user {username} disabled; their sessions and tokens no longer work")
 
 
@@ -89,7 +89,7 @@ def disable(obj: Context, username) -> None:
 def enable(obj: Context, username) -> None:
     """Let a disabled user in again."""
     with _store(obj) as store:
-        store.security.update_user(username, disabled=False)
+        store.users.update_user(username, disabled=False)
     click.echo(f"user {username} enabled")
 
 
@@ -115,5 +115,5 @@ def passwd(obj: Context, username, password) -> None:
 def revoke_token(obj: Context, username, label) -> None:
     """Delete a user's API tokens."""
     with _store(obj) as store:
-        n = store.security.revoke_tokens(username, label)
+        n = store.users.revoke_tokens(username, label)
     click.echo(f"{n} token(s) of {username} revoked")

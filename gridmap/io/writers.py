@@ -45,7 +45,7 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
-def _unit_record(u: Unit) -> dict:
+def unit_record(u: Unit) -> dict:
     rec = {
         "code": u.code, "name": u.name, "level": u.level.value, "parent_code": u.parent_code,
         "households": u.households, "population": u.population,
@@ -60,7 +60,7 @@ def _unit_record(u: Unit) -> dict:
 def feature(u: Unit) -> dict:
     """A unit as an RFC 7946 GeoJSON Feature (lon/lat, counter-clockwise outer rings, full precision)."""
     geom = shapely.orient_polygons(u.geometry)
-    props = {**(u.properties or {}), **_unit_record(u)}
+    props = {**(u.properties or {}), **unit_record(u)}
     return {"type": "Feature", "id": u.code, "properties": props, "geometry": shapely.geometry.mapping(geom)}
 
 
@@ -107,7 +107,7 @@ def write_geopackage(layers: dict[str, Sequence[Unit]], target: str | Path, vers
 
 def unit_columns(units: Sequence[Unit]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Typed columns (values, null mask) of the units' records, then of their other properties."""
-    records = [{**(u.properties or {}), **_unit_record(u)} for u in units]
+    records = [{**(u.properties or {}), **unit_record(u)} for u in units]
     names = list(UNIT_COLUMNS)
     seen = {n.lower() for n in names}
     for rec in records:

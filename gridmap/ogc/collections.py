@@ -15,8 +15,8 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound
-from ..io.writers import _unit_record  # the same properties as writers.feature(), without its geometry
 from ..io.writers import feature as unit_feature
+from ..io.writers import unit_record  # the same properties as writers.feature(), without its geometry
 from ..registry.model import Level, Unit
 from ..store import features as fq
 from .crs_param import lat_first, to_output
@@ -158,7 +158,7 @@ def features_json(items: Sequence[Unit | fq.PublicIncident], tz: dt.tzinfo, crs:
     geoms = geojson_geometries(to_output(shapes, crs))
     parts = []
     for u, g in zip(units, geoms):
-        head = json.dumps({"type": "Feature", "id": u.code, "properties": {**(u.properties or {}), **_unit_record(u)}},
+        head = json.dumps({"type": "Feature", "id": u.code, "properties": {**(u.properties or {}), **unit_record(u)}},
                           ensure_ascii=False, separators=(",", ":"))
         parts.append(f'{head[:-1]},"geometry":{g}}}')
     return "[" + ",".join(parts) + "]"

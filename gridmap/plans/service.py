@@ -137,7 +137,7 @@ class PlanService:
         self.services.forget_plan(version)
         return {"plan": version, "rev": self.repo.get(version).rev, "undone": edit.as_dict()}
 
-    def _unit(self, version: int, code: Any) -> Unit:
+    def draft_unit(self, version: int, code: Any) -> Unit:
         if not isinstance(code, str) or not code:
             raise InputError(f"a grid code is needed, got {code!r}")
         u = self.store.unit(str(code), plan=version)
@@ -149,7 +149,7 @@ class PlanService:
         return self.store.units(plan=version, codes=self.repo.sibling_codes(version, unit.parent_code, unit.level.value))
 
     def _split(self, version: int, p: Mapping) -> edits.EditResult:
-        unit = self._unit(version, p.get("code"))
+        unit = self.draft_unit(version, p.get("code"))
         make = self._code_maker(version)
         if p.get("line") is not None and p.get("parts") is not None:
             raise InputError("split: give either line or parts, not both")
@@ -166,18 +166,18 @@ class PlanService:
             raise InputError("merge: codes must list at least two grids (the first one keeps its code)")
         if len(set(codes)) != len(codes):
             raise InputError("merge: a grid is named twice")
-        return edits.merge([self._unit(version, c) for c in codes])
+        return edits.merge([self.draft_unit(version, c) for c in codes])
 
     def _reshape(self, version: int, p: Mapping) -> edits.EditResult:
-        unit = self._unit(version, p.get("code"))
+        unit = self.draft_unit(version, p.get("code"))
         poly = self._drawn(p.get("geometry"), "geometry", p.get("repair"))
         neighbour = p.get("neighbour")
         if neighbour is not None:
-            self._unit(version, neighbour)
+            self.draft_unit(version, neighbour)
         return edits.reshape(unit, poly, self._siblings(version, unit), neighbour)
 
     def _move(self, version: int, p: Mapping) -> edits.EditResult:
-        src, dst = self._unit(version, p.get("from")), self._unit(version, p.get("to"))
+        src, dst = self.draft_unit(version, p.get("from")), self.draft_unit(version, p.get("to"))
         if p.get("points") is not None:
             return edits.move_points(src, dst, _points(p["points"]))
         if p.get("area") is None:
@@ -201,7 +201,7 @@ class PlanService:
         return edits.snap(units, tol)
 
     def _rename(self, version: int, p: Mapping) -> edits.EditResult:
-        unit = self._unit(version, p.get("code"))
+        unit = self.draft_unit(version, p.get("code"))
         name = p.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InputError("rename: name must be text of 1 to 200 characters")

@@ -15,10 +15,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
-from ..geo.crs import area_perimeter_m
-from ..registry.validate import _describe_reason, _polygonal
-
-POLYGONAL = ("Polygon", "MultiPolygon")
+from ..geo.shapes import POLYGONAL, geodesic_area_m2, polygonal, polygonal_part
+from ..registry.validate import describe_reason
 
 
 def read_geojson(path: str | Path) -> Any:
@@ -96,7 +94,7 @@ def drawn_polygon(geom: BaseGeometry, what: str, repair: bool = False, max_verti
         raise InputError(f"{what}: a Polygon or MultiPolygon is needed, got a {geom.geom_type}")
     check_vertices(geom, what, max_vertices)
     if not geom.is_valid:
-        where = _describe_reason(shapely.is_valid_reason(geom))
+        where = describe_reason(shapely.is_valid_reason(geom))
         if not repair:
             raise InputError(f"{what}: the shape is invalid: {where} (redraw it, or pass repair to fix it)")
         n = crossings(geom, max_crossings)
@@ -104,7 +102,7 @@ def drawn_polygon(geom: BaseGeometry, what: str, repair: bool = False, max_verti
             raise InputError(f"{what}: 边线自相交过多，无法修复 / the outline crosses itself more than "
                              f"{max_crossings} times (limit max_repair_crossings = {max_crossings}; first at {where}): "
                              "too tangled to repair, redraw it")
-        fixed = _polygonal(shapely.make_valid(geom))
+        fixed = polygonal_part(shapely.make_valid(geom))
         if fixed is None or fixed.is_empty:
             raise InputError(f"{what}: the shape is invalid ({where}) and repairing it left no area")
         geom = fixed
@@ -151,11 +149,7 @@ def drawn_line(geom: BaseGeometry, what: str, max_vertices: int = MAX_VERTICES) 
     return geom
 
 
-def area_m2(geom: BaseGeometry) -> float:
-    """Geodesic area in m² of a lon/lat geometry (0 for an empty one)."""
-    if geom is None or geom.is_empty:
-        return 0.0
-    return area_perimeter_m(geom)[0]
+area_m2 = geodesic_area_m2  # the plan tools' name for it
 
 
 def parts(geom: BaseGeometry) -> int:
@@ -164,13 +158,6 @@ def parts(geom: BaseGeometry) -> int:
         return 0
     return len([p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0])
 
-
-def polygonal(geom: BaseGeometry) -> BaseGeometry:
-    """The areal part of an overlay result (drops stray lines and points; may be empty)."""
-    if geom.is_empty or geom.geom_type in POLYGONAL:
-        return geom
-    kept = _polygonal(geom)
-    return kept if kept is not None else shapely.Polygon()
 
 
 def shared_length(a: BaseGeometry, b: BaseGeometry) -> float:

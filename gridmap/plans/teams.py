@@ -49,7 +49,7 @@ class Teams:
 
     def staff(self, version: int, params: Mapping[str, Any], rev, author: str | None) -> dict:
         """Set the leader, instructor and/or workers of one grid of a draft (an undoable edit)."""
-        unit = self.plans._unit(version, params.get("code"))
+        unit = self.plans.draft_unit(version, params.get("code"))
         leader, instructor = _person(params.get("leader"), "leader"), _person(params.get("instructor"), "instructor")
         workers = params.get("workers")
         if workers is not None:

@@ -25,9 +25,9 @@ def patrol_pdf(book: PrintBook) -> bytes:
 
 def overview_page_count(book: PrintBook) -> int:
     """How many overview/index pages a map book starts with (0 for a single grid's page)."""
-    from .pdf import _overview_pages
+    from .pdf import overview_pages
 
-    return len(_overview_pages(book)) if book.overview else 0
+    return len(overview_pages(book)) if book.overview else 0
 
 
 def make_book(services, *, grid: str | None = None, zone: str | None = None, town: str | None = None,

@@ -31,7 +31,7 @@ def patrol_pdf(book: PrintBook) -> bytes:
     c.setAuthor("gridmap")
     c.setCreator("gridmap")
     c.setSubject("patrol map / 网格巡查图")
-    pages = _overview_pages(book) if book.overview else []
+    pages = overview_pages(book) if book.overview else []
     total = len(pages) + len(book.sheets)
     page_no = 0
     for rows in pages:
@@ -44,7 +44,7 @@ def patrol_pdf(book: PrintBook) -> bytes:
     return buf.getvalue()
 
 
-def _overview_pages(book: PrintBook) -> list[list[tuple[int, str, str]]]:
+def overview_pages(book: PrintBook) -> list[list[tuple[int, str, str]]]:
     """The index rows (page, code, name) of each overview page: as many as fit, then continuation pages."""
     first_grid_page = 1
     rows, per_first, per_next = [], 3 * 40, 3 * 68

@@ -72,7 +72,7 @@ def assign_file(index: GridIndex, src: str | Path, dst: str | Path, crs: InputCR
     raise InputError(f"{src}: assign reads .csv (with {lon_field}/{lat_field} columns) or .geojson points")
 
 
-def _locate(index: GridIndex, x: np.ndarray, y: np.ndarray, crs: InputCRS, threads, progress) -> tuple[np.ndarray, dict]:
+def locate_columns(index: GridIndex, x: np.ndarray, y: np.ndarray, crs: InputCRS, threads, progress) -> tuple[np.ndarray, dict]:
     n = len(x)
     finite = np.isfinite(x) & np.isfinite(y)
     if crs.is_geographic and finite.any():
@@ -118,7 +118,7 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
         raise InputError(f"{src} is not a readable CSV file: {exc}") from None
     x = _floats(table[lon_field], lon_field, src)
     y = _floats(table[lat_field], lat_field, src)
-    idx, stats = _locate(index, x, y, crs, threads, progress)
+    idx, stats = locate_columns(index, x, y, crs, threads, progress)
     # Arrow `take` on the code dictionaries: no million Python strings. A null index (a
     # point outside every grid) gives a null, which the CSV writer leaves empty. Arrays are
     # built from buffers: pa.array() on numpy or a list imports pandas (0.2 s of a job).
@@ -199,7 +199,7 @@ def _assign_geojson(index, src, dst, crs, threads, progress) -> dict:
             problems.append(f"feature {i + 1}: coordinates are not two numbers")
     if problems:
         raise InputError(f"{src}: {len(problems)} features are not usable points; nothing was written", problems)
-    idx, stats = _locate(index, x, y, crs, threads, progress)
+    idx, stats = locate_columns(index, x, y, crs, threads, progress)
     codes = np.append(index.codes, "")
     zones = index.ancestor_codes(idx, Level.zone)
     for f, gi, z in zip(feats, idx, zones):

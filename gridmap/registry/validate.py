@@ -19,10 +19,10 @@ import shapely
 
 from ..errors import InputError
 from ..geo.crs import InputCRS, area_perimeter_m, geoms_to_storage
+from ..geo.shapes import POLYGONAL, polygonal_part
 from ..io.readers import RawTable
 from .model import Level, Unit
 
-POLYGONAL = {"Polygon", "MultiPolygon"}
 _REASON_AT = re.compile(r"^(?P<what>[^\[]+)\[(?P<x>[-\d.eE+]+) (?P<y>[-\d.eE+]+)\]")
 
 
@@ -93,11 +93,11 @@ def check_geometry(labels: list[str], geoms: np.ndarray, repair: bool) -> tuple[
             continue
         if not shapely.is_valid(g):
             reason = shapely.is_valid_reason(g)
-            where = _describe_reason(reason)
+            where = describe_reason(reason)
             if not repair:
                 problems.append(f"{label}: invalid geometry: {where} (pass --repair to fix it with make_valid)")
                 continue
-            fixed = _polygonal(shapely.make_valid(g))
+            fixed = polygonal_part(shapely.make_valid(g))
             if fixed is None:
                 problems.append(f"{label}: invalid geometry ({where}) and repair left no polygon")
                 continue
@@ -106,19 +106,13 @@ def check_geometry(labels: list[str], geoms: np.ndarray, repair: bool) -> tuple[
     return out, problems, repairs
 
 
-def _describe_reason(reason: str) -> str:
+def describe_reason(reason: str) -> str:
     m = _REASON_AT.match(reason or "")
     if not m:
         return reason
     return f"{m['what'].strip().lower()} at lon {float(m['x']):.6f}, lat {float(m['y']):.6f}"
 
 
-def _polygonal(g):
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in POLYGONAL and not p.is_empty]
-    if not parts:
-        return None
-    merged = shapely.union_all(parts)
-    return merged if merged.geom_type in POLYGONAL else None
 
 
 def build_units(table: RawTable, spec: ImportSpec, existing: dict[str, Level],

@@ -30,7 +30,7 @@ import shapely
 
 from ..errors import InputError, NotFound
 from ..geo import crs as crs_mod
-from ..registry.assign import _locate
+from ..registry.assign import locate_columns
 from ..registry.index import GridIndex
 from ..registry.model import Level
 from ..store.base import UnitRows
@@ -178,7 +178,7 @@ def label_partition(df: pd.DataFrame, index_token: str, crs: str, geometry: str 
         return out
     index = worker_index(index_token)
     x, y = _xy(df, geometry, lon_field, lat_field)
-    idx, _ = _locate(index, x, y, crs_mod.parse_crs(crs), threads=threads, progress=None)
+    idx, _ = locate_columns(index, x, y, crs_mod.parse_crs(crs), threads=threads, progress=None)
     where = pa.array(idx, mask=idx < 0)  # Arrow takes: no Python string objects for 500,000 rows
     out["grid_code"] = _strings(pc.take(_column_of(index, "codes"), where), df.index)
     out["zone_code"] = _strings(pc.take(_column_of(index, "zones"), where), df.index)

@@ -72,23 +72,13 @@ def _write_part(part: pd.DataFrame, path: Path) -> None:
 def export_history(store, dst: str | Path, rows_per_partition: int = 1_000_000) -> int:
     """Write a store's incidents as GeoParquet partitions for `read_history`, in id order, one
     partition in memory at a time (keyset pages, so a long history needs no big offsets)."""
-    import sqlalchemy as sa
-
-    from ..store import schema
-    from ..store.incidents import _incident
-
-    t = schema.incidents
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
-    last, parts = 0, 0
-    while True:
-        with store._connect() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.id > last).order_by(t.c.id)
-                                .limit(rows_per_partition)).mappings().all()
-        if not rows:
-            return parts
-        _write_part(incidents_frame(_incident(r) for r in rows), dst / f"part.{parts:05d}.parquet")
-        last, parts = int(rows[-1]["id"]), parts + 1
+    parts = 0
+    for page in store.incidents.pages(rows_per_partition):
+        _write_part(incidents_frame(page), dst / f"part.{parts:05d}.parquet")
+        parts += 1
+    return parts
 
 
 def read_history(src: str | Path):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..incidents.model import OPEN_STATUSES, Incident
 from . import schema
-from .incidents import _incident, to_db_time
+from .incidents import incident_from_row, to_db_time
 
 # queue -> the statuses it holds (None: any status); overdue and escalated add a condition.
 QUEUE_STATUSES: dict[str, tuple[str, ...] | None] = {
@@ -67,7 +67,7 @@ class BoardQueries:
                    .group_by(_T.c.status, _T.c.escalated, late))
         total = sa.select(sa.func.count()).select_from(_T).where(*_conditions(f))
         out = dict.fromkeys(QUEUE_STATUSES, 0)
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             for status, escalated, is_late, n in conn.execute(grouped).all():
                 for q in ("new", "active", "handled"):
                     if status in QUEUE_STATUSES[q]:
@@ -82,18 +82,18 @@ class BoardQueries:
         """One page of a queue under the filter, in `sort` order (ties by number)."""
         q = sa.select(_T).where(*_queue_conditions(queue, now), *_conditions(f))
         q = q.order_by(*_order(queue, sort)).limit(limit).offset(offset)
-        with self.store._connect() as conn:
-            return [_incident(r) for r in conn.execute(q).mappings()]
+        with self.store.connect() as conn:
+            return [incident_from_row(r) for r in conn.execute(q).mappings()]
 
     def iter_all(self, f: BoardFilter, queue: str, now: dt.datetime, sort: str = "urgent", limit: int = 100_000,
                  batch: int = 2_000) -> Iterator[Incident]:
         """Every incident of a queue under the filter (up to `limit`), fetched in batches (CSV export)."""
         q = (sa.select(_T).where(*_queue_conditions(queue, now), *_conditions(f))
              .order_by(*_order(queue, sort)).limit(limit))
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             result = conn.execution_options(yield_per=batch).execute(q).mappings()
             for r in result:
-                yield _incident(r)
+                yield incident_from_row(r)
 
     def person_names(self, person_ids: Sequence[str]) -> dict[str, str]:
         """person_id -> name for these people (unknown ids are left out)."""
@@ -101,7 +101,7 @@ class BoardQueries:
         if not ids:
             return {}
         t = schema.people
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return dict(conn.execute(sa.select(t.c.person_id, t.c.name).where(t.c.person_id.in_(ids))).all())
 
 

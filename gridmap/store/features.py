@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ..registry.model import Level
 from . import schema
 from .incidents import from_db_time, to_db_time
-from .sql import _unit
+from .sql import unit_from_row
 
 BBox = tuple[float, float, float, float]
 UNIT_FILTERS = ("code", "name", "parent_code")
@@ -52,7 +52,7 @@ def plan_dates(store) -> tuple[dt.date | None, dt.date | None]:
     """Earliest and latest effective_from of the published plans (the temporal extent)."""
     p = schema.plans
     q = sa.select(sa.func.min(p.c.effective_from), sa.func.max(p.c.effective_from)).where(p.c.status == "published")
-    with store._connect() as conn:
+    with store.connect() as conn:
         lo, hi = conn.execute(q).one()
     return _as_date(lo), _as_date(hi)
 
@@ -75,13 +75,13 @@ def units_page(store, level: Level, bbox: BBox | None = None, offset: int = 0, l
         if name not in UNIT_FILTERS:
             raise ValueError(f"not a unit queryable: {name!r}")
         where.append(t.c[name] == value)
-    with store._connect() as conn:
+    with store.connect() as conn:
         if bbox is not None:
             where.append(_bbox_clause(conn, store.backend, bbox))
         matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar()
         rows = conn.execute(sa.select(t).where(*where).order_by(t.c.code).offset(offset).limit(limit)).mappings().all()
     geoms = shapely.from_wkb([r["geom_wkb"] for r in rows]) if rows else []
-    return Page([_unit(r, g) for r, g in zip(rows, geoms)], matched)
+    return Page([unit_from_row(r, g) for r, g in zip(rows, geoms)], matched)
 
 
 def units_extent(store, level: Level, plan: int | None = None) -> BBox | None:
@@ -90,7 +90,7 @@ def units_extent(store, level: Level, plan: int | None = None) -> BBox | None:
     t = schema.units
     q = (sa.select(sa.func.min(t.c.minx), sa.func.min(t.c.miny), sa.func.max(t.c.maxx), sa.func.max(t.c.maxy))
          .where(t.c.plan == plan, t.c.level == Level(level).value))
-    with store._connect() as conn:
+    with store.connect() as conn:
         box = conn.execute(q).one()
     return None if box[0] is None else tuple(float(v) for v in box)
 
@@ -99,7 +99,7 @@ def unit_levels_present(store, plan: int | None = None) -> list[Level]:
     """The levels that have at least one unit in the plan (default: the plan in force)."""
     plan = plan if plan is not None else store.current_plan()
     t = schema.units
-    with store._connect() as conn:
+    with store.connect() as conn:
         found = {r[0] for r in conn.execute(sa.select(t.c.level).where(t.c.plan == plan).distinct())}
     return [lv for lv in Level if lv.value in found]
 
@@ -124,7 +124,7 @@ def incidents_page(store, bbox: BBox | None = None, offset: int = 0, limit: int 
         where.append(sa.or_(*[sa.and_(t.c.lon >= b[0], t.c.lon <= b[2], t.c.lat >= b[1], t.c.lat <= b[3])
                               for b in _split(bbox)]))
     cols = [t.c[name] for name in INCIDENT_PUBLIC]
-    with store._connect() as conn:
+    with store.connect() as conn:
         matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar()
         rows = conn.execute(sa.select(*cols).where(*where).order_by(t.c.id).offset(offset).limit(limit)).all()
     return Page([PublicIncident(r[0], r[1], r[2], from_db_time(r[3]), r[4], r[5], r[6]) for r in rows], matched)
@@ -135,7 +135,7 @@ def incidents_extent(store) -> tuple[BBox | None, tuple[dt.datetime | None, dt.d
     t = schema.incidents
     q = sa.select(sa.func.min(t.c.lon), sa.func.min(t.c.lat), sa.func.max(t.c.lon), sa.func.max(t.c.lat),
                   sa.func.min(t.c.reported_at), sa.func.max(t.c.reported_at))
-    with store._connect() as conn:
+    with store.connect() as conn:
         r = conn.execute(q).one()
     box = None if r[0] is None else (float(r[0]), float(r[1]), float(r[2]), float(r[3]))
     return box, (_db_time(r[4]), _db_time(r[5]))

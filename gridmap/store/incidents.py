@@ -1,4 +1,4 @@
-"""Incident storage on the same SQL engine as the registry: incidents, audit log, roster, users."""
+"""Incident storage on the same SQL engine as the registry: incidents, audit log, roster."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def from_db_time(t: dt.datetime | None) -> dt.datetime | None:
     return None if t is None else t.replace(tzinfo=UTC)
 
 
-def _row(inc: Incident) -> dict:
+def incident_to_row(inc: Incident) -> dict:
     row = dict(inc.__dict__)  # the dataclass's fields (faster than getattr one by one)
     del row["id"]
     for name in _TIME_FIELDS:
@@ -45,7 +45,7 @@ def _row(inc: Incident) -> dict:
     return row
 
 
-def _incident(r) -> Incident:
+def incident_from_row(r) -> Incident:
     values = {name: r[name] for name in _FIELDS}
     for name in _TIME_FIELDS:
         values[name] = from_db_time(values[name])
@@ -78,19 +78,19 @@ class IncidentRepo:
         An error (or a killed process) before the end leaves nothing written, however many
         batches went in: a streamed import is all or nothing, as the one-shot one was.
         """
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             yield lambda items: self._add_in(conn, items)
 
     def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
         te = schema.incident_events
         out = []
-        rows = [{**_row(i), "reporter_token": tok} for i, _, tok in items]
+        rows = [{**incident_to_row(i), "reporter_token": tok} for i, _, tok in items]
         ids = self._insert_ids(conn, rows)
         events = []
         for new_id, (inc, ev, _) in zip(ids, items):
             inc.id = str(new_id)
             out.append(inc)
-            events.append(_event_row(ev, new_id))
+            events.append(event_to_row(ev, new_id))
         if events:
             if self.store.backend == "sqlite":
                 insert_rows(conn, te, events)
@@ -123,18 +123,18 @@ class IncidentRepo:
     def get(self, incident_id: str | int) -> Incident:
         """One incident; NotFound if there is none with this id."""
         t = schema.incidents
-        key = _int_id(incident_id)
-        with self.store._connect() as conn:
+        key = incident_id_of(incident_id)
+        with self.store.connect() as conn:
             r = conn.execute(sa.select(t).where(t.c.id == key)).mappings().first()
         if r is None:
             raise NotFound(f"no incident with id {incident_id!r}")
-        return _incident(r)
+        return incident_from_row(r)
 
     def reporter_token(self, incident_id: str | int) -> str | None:
         """The SHA-256 of the secret a reporter got at report time (to reopen or rate without an account)."""
         t = schema.incidents
-        with self.store._connect() as conn:
-            return conn.execute(sa.select(t.c.reporter_token).where(t.c.id == _int_id(incident_id))).scalar()
+        with self.store.connect() as conn:
+            return conn.execute(sa.select(t.c.reporter_token).where(t.c.id == incident_id_of(incident_id))).scalar()
 
     def update(self, incident: Incident, expected_version: int, events: Iterable[Event]) -> Incident:
         """Write a changed incident if nobody changed it since `expected_version`, with its events.
@@ -148,26 +148,37 @@ class IncidentRepo:
     def update_many(self, changes: Sequence[tuple[Incident, int, Iterable[Event]]]) -> None:
         """`update` for several incidents in one transaction: all are written or, when any of them is
         stale (Conflict) or gone (NotFound), none is (an incident merge writes the duplicate and its target)."""
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             for incident, expected_version, events in changes:
                 self._update_in(conn, incident, expected_version, events)
 
     def _update_in(self, conn, incident: Incident, expected_version: int, events: Iterable[Event]) -> None:
         t, te = schema.incidents, schema.incident_events
-        row = _row(incident)
+        row = incident_to_row(incident)
         row["version"] = expected_version + 1
-        res = conn.execute(t.update().where(t.c.id == _int_id(incident.id), t.c.version == expected_version)
+        res = conn.execute(t.update().where(t.c.id == incident_id_of(incident.id), t.c.version == expected_version)
                            .values(**row))
         if res.rowcount != 1:
-            current = conn.execute(sa.select(t.c.version).where(t.c.id == _int_id(incident.id))).scalar()
+            current = conn.execute(sa.select(t.c.version).where(t.c.id == incident_id_of(incident.id))).scalar()
             if current is None:
                 raise NotFound(f"no incident with id {incident.id!r}")
             raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
                            f"you had {expected_version}): reload and try again")
-        rows = [_event_row(e, _int_id(incident.id)) for e in events]
+        rows = [event_to_row(e, incident_id_of(incident.id)) for e in events]
         if rows:
             conn.execute(te.insert(), rows)
         incident.version = expected_version + 1
+
+    def pages(self, size: int = 100_000) -> Iterator[list[Incident]]:
+        """Every incident in id order, `size` at a time (keyset pages: no big offsets on a long history)."""
+        t, last = schema.incidents, 0
+        while True:
+            with self.store.connect() as conn:
+                rows = conn.execute(sa.select(t).where(t.c.id > last).order_by(t.c.id).limit(size)).mappings().all()
+            if not rows:
+                return
+            yield [incident_from_row(r) for r in rows]
+            last = int(rows[-1]["id"])
 
     def query(self, status: Sequence[str] | None = None, grid_codes: Sequence[str] | None = None,
               zone_code: str | None = None, category: str | Sequence[str] | None = None,
@@ -206,20 +217,20 @@ class IncidentRepo:
         q = q.order_by(t.c.due_at.asc() if order == "due_at" else t.c.reported_at.desc(), t.c.id.desc())
         if limit is not None:
             q = q.limit(limit).offset(offset)
-        with self.store._connect() as conn:
-            return [_incident(r) for r in conn.execute(q).mappings()]
+        with self.store.connect() as conn:
+            return [incident_from_row(r) for r in conn.execute(q).mappings()]
 
     def open_nearby(self, category: str, bbox: tuple[float, float, float, float], start: dt.datetime,
                     end: dt.datetime) -> list[tuple[int, float, float]]:
         """(id, lon, lat) of open incidents of a category in a bbox and time window (duplicate search)."""
         params = dict(category=category, x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3],
                       start=to_db_time(start), end=to_db_time(end))
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return [tuple(r) for r in conn.execute(_OPEN_NEARBY, params).all()]
 
     def open_load(self, people: Sequence[str]) -> dict[str, int]:
         """How many open incidents each person is assigned."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return dict(conn.execute(_OPEN_LOAD, {"people": list(people)}).all())
 
     def metric_sums(self, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
@@ -228,7 +239,7 @@ class IncidentRepo:
         from . import metrics_sql
 
         b = self.store.backend
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
             p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months)
         return sums, p90
@@ -239,20 +250,20 @@ class IncidentRepo:
         """Overdue and nearly-due open incidents, one page of each with totals (store/supervision_sql.py)."""
         from . import supervision_sql
 
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             out = supervision_sql.lists(conn, now, horizon, limit, offset, zone_code, grid_codes, within_units)
-        return {k: [_incident(r) for r in v] if isinstance(v, list) else v for k, v in out.items()}
+        return {k: [incident_from_row(r) for r in v] if isinstance(v, list) else v for k, v in out.items()}
 
     def count(self) -> int:
         """How many incidents the store holds."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(schema.incidents)).scalar()
 
     def events(self, incident_id: str | int) -> list[Event]:
         """The audit log of one incident, oldest first."""
         te = schema.incident_events
-        q = sa.select(te).where(te.c.incident_id == _int_id(incident_id)).order_by(te.c.id)
-        with self.store._connect() as conn:
+        q = sa.select(te).where(te.c.incident_id == incident_id_of(incident_id)).order_by(te.c.id)
+        with self.store.connect() as conn:
             return [Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"], r["from_status"],
                           r["to_status"], r["note"] or "", r["data"] or {}) for r in conn.execute(q).mappings()]
 
@@ -267,7 +278,7 @@ class IncidentRepo:
         q = (sa.select(te).where(te.c.at >= to_db_time(start), te.c.at < to_db_time(end),
                                  te.c.from_status.isnot(None), te.c.from_status != te.c.to_status)
              .order_by(te.c.at, te.c.id).limit(limit).offset(offset))
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return [(r["id"], Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"],
                                     r["from_status"], r["to_status"], r["note"] or "", r["data"] or {}))
                     for r in conn.execute(q).mappings()]
@@ -277,14 +288,14 @@ class IncidentRepo:
         """Put a person on duty for a unit between two times."""
         if ends_at <= starts_at:
             raise Conflict(f"a shift must end after it starts ({starts_at} .. {ends_at})")
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             return conn.execute(schema.roster.insert().values(
                 unit_code=unit_code, person_id=person_id, starts_at=to_db_time(starts_at),
                 ends_at=to_db_time(ends_at))).inserted_primary_key[0]
 
     def delete_shift(self, shift_id: int) -> None:
         """Remove a shift; NotFound if absent."""
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             if conn.execute(schema.roster.delete().where(schema.roster.c.id == shift_id)).rowcount != 1:
                 raise NotFound(f"no shift with id {shift_id}")
 
@@ -299,51 +310,15 @@ class IncidentRepo:
             q = q.where(r.c.ends_at > to_db_time(start))
         if end is not None:
             q = q.where(r.c.starts_at < to_db_time(end))
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return [{"id": x["id"], "unit_code": x["unit_code"], "person_id": x["person_id"],
                      "starts_at": from_db_time(x["starts_at"]), "ends_at": from_db_time(x["ends_at"])}
                     for x in conn.execute(q).mappings()]
 
     def on_duty(self, unit_code: str, at: dt.datetime) -> list[str]:
         """person_ids on duty for a unit at a moment."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return list(conn.execute(_ON_DUTY, {"unit": unit_code, "at": to_db_time(at)}).scalars())
-
-    # -- users ------------------------------------------------------------------------------
-    def add_user(self, username: str, password_hash: str, role: str, person_id: str | None) -> None:
-        """Create a user; Conflict if the name is taken."""
-        with self.store._begin() as conn:
-            if conn.execute(sa.select(schema.users.c.username).where(schema.users.c.username == username)).first():
-                raise Conflict(f"user {username!r} already exists")
-            conn.execute(schema.users.insert().values(username=username, password_hash=password_hash, role=role,
-                                                      person_id=person_id, created_at=to_db_time(_now())))
-
-    def user(self, username: str) -> dict | None:
-        """A user row as a dict, or None."""
-        with self.store._connect() as conn:
-            r = conn.execute(sa.select(schema.users).where(schema.users.c.username == username)).mappings().first()
-        return dict(r) if r else None
-
-    def add_token(self, token_hash: str, username: str, label: str = "") -> None:
-        """Store an API token's hash for a user."""
-        with self.store._begin() as conn:
-            conn.execute(schema.api_tokens.insert().values(token_hash=token_hash, username=username, label=label,
-                                                           created_at=to_db_time(_now())))
-
-    def token_user(self, token_hash: str) -> dict | None:
-        """The user owning a token hash, or None."""
-        t, u = schema.api_tokens, schema.users
-        q = (sa.select(u, t.c.expires_at.label("token_expires_at"))
-             .join(t, t.c.username == u.c.username).where(t.c.token_hash == token_hash))
-        with self.store._connect() as conn:
-            r = conn.execute(q).mappings().first()
-        if r is None:
-            return None
-        row = dict(r)
-        if row["token_expires_at"] is not None and row["token_expires_at"].tzinfo is None:
-            row["token_expires_at"] = row["token_expires_at"].replace(tzinfo=UTC)  # SQLite keeps it naive
-        return row
-
 
 # Hot-path statements, built once: constructing a Core statement costs more than running it.
 def _open_statuses():
@@ -367,12 +342,12 @@ _ON_DUTY = sa.select(_R.c.person_id).where(_R.c.unit_code == sa.bindparam("unit"
                                            _R.c.ends_at > sa.bindparam("at")).order_by(_R.c.person_id)
 
 
-def _event_row(e: Event, incident_id: int) -> dict:
+def event_to_row(e: Event, incident_id: int) -> dict:
     return dict(incident_id=incident_id, at=to_db_time(e.at), actor=e.actor, action=e.action,
                 from_status=e.from_status, to_status=e.to_status, note=e.note, data=e.data or {})
 
 
-def _int_id(incident_id: str | int) -> int:
+def incident_id_of(incident_id: str | int) -> int:
     try:
         return int(incident_id)
     except (TypeError, ValueError):

@@ -33,7 +33,7 @@ class PlaceRepo:
         t = schema.places
         rows = [{"name": p.name, "kind": p.kind, "code": p.code, "lon": p.lon, "lat": p.lat, "source": p.source}
                 for p in places]
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             if replace_source and rows:
                 conn.execute(t.delete().where(t.c.source.in_(sorted({r["source"] for r in rows}))))
             if rows:
@@ -49,12 +49,12 @@ class PlaceRepo:
                  .where(sa.or_(sa.func.lower(t.c.name).like(like, escape="\\"),
                                sa.func.lower(sa.func.coalesce(t.c.code, "")).like(like, escape="\\")))
                  .order_by(starts, sa.func.length(t.c.name), t.c.name, t.c.id).limit(limit))
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return [Place(r.name, r.kind, float(r.lon), float(r.lat), r.source, r.code) for r in conn.execute(query)]
 
     def count(self) -> int:
         """How many places the gazetteer holds."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(schema.places)).scalar())
 
 

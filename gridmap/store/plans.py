@@ -19,9 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, InputError, NotFound
 from ..registry.model import Unit
 from . import schema
-from .incidents import _event_row, _int_id
-from .incidents import _row as _incident_row
-from .sql import _row as _unit_row
+from .incidents import event_to_row, incident_id_of, incident_to_row
+from .sql import unit_to_row
 from .teams import apply_teams, drop_teams, read_teams, restore, snapshot, write_teams
 
 UTC = dt.timezone.utc
@@ -82,14 +81,14 @@ class PlanRepo:
     # -- reading ----------------------------------------------------------------------------
     def list(self) -> list[PlanRecord]:
         """Every plan, oldest first."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             counts = dict(conn.execute(sa.select(_E.c.plan, sa.func.count()).group_by(_E.c.plan)).all())
             rows = conn.execute(sa.select(_P).order_by(_P.c.version)).mappings().all()
         return [_record(r, counts.get(r["version"], 0)) for r in rows]
 
     def get(self, version: int) -> PlanRecord:
         """One plan; NotFound if absent."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return self._get(conn, version)
 
     def _get(self, conn, version: int) -> PlanRecord:
@@ -101,7 +100,7 @@ class PlanRepo:
 
     def plan_at(self, day: dt.date) -> int | None:
         """The plan in force on `day`: the newest published plan with effective_from <= day."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return self.in_force(conn, day)
 
     def in_force(self, conn, day: dt.date) -> int | None:
@@ -117,7 +116,7 @@ class PlanRepo:
 
     def signature(self, day: dt.date) -> tuple[int | None, int | None]:
         """(plan in force on `day`, newest published plan): changes when a plan is published."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return self.current(conn, day), conn.execute(_LATEST_PUBLISHED).scalar()
 
     def unit_revs(self, plan: int, codes: Iterable[str] | None = None) -> dict[str, int]:
@@ -126,7 +125,7 @@ class PlanRepo:
         q = sa.select(t.c.code, t.c.rev).where(t.c.plan == int(plan))
         if codes is not None:
             q = q.where(t.c.code.in_(sorted(set(codes))))
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return dict(conn.execute(q).all())
 
     def sibling_codes(self, plan: int, parent_code: str | None, level: str) -> list[str]:
@@ -134,7 +133,7 @@ class PlanRepo:
         t = schema.units
         q = sa.select(t.c.code).where(t.c.plan == int(plan), t.c.level == level).order_by(t.c.code)
         q = q.where(t.c.parent_code.is_(None) if parent_code is None else t.c.parent_code == parent_code)
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return list(conn.execute(q).scalars())
 
     def codes_ever(self, parent_code: str | None) -> set[str]:
@@ -142,12 +141,12 @@ class PlanRepo:
         t = schema.units
         q = sa.select(t.c.code).distinct()
         q = q.where(t.c.parent_code.is_(None) if parent_code is None else t.c.parent_code == parent_code)
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return set(conn.execute(q).scalars())
 
     def edits(self, plan: int) -> list[EditRecord]:
         """A draft's edit log, oldest first."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             rows = conn.execute(sa.select(_E).where(_E.c.plan == int(plan)).order_by(_E.c.seq)).mappings().all()
         return [_edit(r) for r in rows]
 
@@ -156,7 +155,7 @@ class PlanRepo:
         """Copy every unit of plan `base` into a new draft (unit revisions start again at 1)."""
         t = schema.units
         cols = [c for c in _UNIT_FIELDS if c not in ("plan", "rev")]
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             self._get(conn, base)
             version = (conn.execute(sa.select(sa.func.max(_P.c.version))).scalar() or 0) + 1
             conn.execute(_P.insert().values(version=version, status="draft", effective_from=None,
@@ -169,7 +168,7 @@ class PlanRepo:
 
     def delete_draft(self, version: int) -> None:
         """Remove a draft with its units and edit log; Conflict for a published plan."""
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             rec = self._get(conn, version)
             if rec.status != "draft":
                 raise Conflict(f"plan {version} is published; only drafts can be dropped")
@@ -181,7 +180,7 @@ class PlanRepo:
     # -- edits ------------------------------------------------------------------------------
     def teams(self, plan: int, codes: Iterable[str] | None = None) -> dict:
         """{code: [Role]} of the grids whose team the draft sets (store/teams.py)."""
-        with self.store._connect() as conn:
+        with self.store.connect() as conn:
             return read_teams(conn, plan, codes)
 
     def apply_edit(self, plan: int, op: str, params: Mapping, upserts: Sequence[Unit], deletes: Sequence[str],
@@ -197,7 +196,7 @@ class PlanRepo:
         """
         t = schema.units
         touched = sorted({u.code for u in upserts} | set(deletes))
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             new_rev = self._bump(conn, plan, draft_rev)
             before = self._rows(conn, plan, touched)
             for code in touched:
@@ -211,7 +210,7 @@ class PlanRepo:
             for code in deletes:
                 conn.execute(t.delete().where(t.c.plan == plan, t.c.code == code))
             for u in upserts:
-                row = _unit_row(u, plan)
+                row = unit_to_row(u, plan)
                 if u.code in before and u.code not in deletes:
                     row["rev"] = before[u.code]["rev"] + 1
                     conn.execute(t.update().where(t.c.plan == plan, t.c.code == u.code).values(**row))
@@ -231,7 +230,7 @@ class PlanRepo:
     def undo(self, plan: int, author: str | None = None, draft_rev: int | None = None) -> EditRecord:
         """Undo the last edit of a draft (restore the rows it changed); returns that edit."""
         t = schema.units
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             self._bump(conn, plan, draft_rev)
             last = conn.execute(sa.select(_E).where(_E.c.plan == plan).order_by(_E.c.seq.desc()).limit(1)).mappings().first()
             if last is None:
@@ -275,7 +274,7 @@ class PlanRepo:
     def apply_due_teams(self, day: dt.date) -> list[int]:
         """Write into roles the teams of published plans in force by `day` whose teams wait (dated later
         when published), oldest first, in one transaction; returns their versions."""
-        with self.store._begin() as conn:
+        with self.store.transaction() as conn:
             due = list(conn.execute(sa.select(_P.c.version).where(
                 _P.c.status == "published", _P.c.teams_applied_at.is_(None), _P.c.effective_from.is_not(None),
                 _P.c.effective_from <= day, _P.c.version.in_(sa.select(schema.plan_teams.c.plan).distinct()))
@@ -303,7 +302,7 @@ class PlanRepo:
         """
         ti, te = schema.incidents, schema.incident_events
         try:
-            with self.store._begin() as conn:
+            with self.store.transaction() as conn:
                 if replaces is not None:
                     # lock the row of the plan being replaced (PostgreSQL: concurrent publishes queue here)
                     conn.execute(_P.update().where(_P.c.version == replaces).values(rev=_P.c.rev))
@@ -328,12 +327,12 @@ class PlanRepo:
                     conn.execute(_P.update().where(_P.c.version == int(plan)).values(teams_applied_at=_now()))
                 for inc, expected, events in incident_updates:
                     inc.version = expected + 1
-                    res = conn.execute(ti.update().where(ti.c.id == _int_id(inc.id), ti.c.version == expected)
-                                       .values(**_incident_row(inc)))
+                    res = conn.execute(ti.update().where(ti.c.id == incident_id_of(inc.id), ti.c.version == expected)
+                                       .values(**incident_to_row(inc)))
                     if res.rowcount != 1:
                         raise Conflict(f"incident {inc.id} changed while plan {plan} was being published: "
                                        "nothing was published, try again")
-                    rows = [_event_row(e, _int_id(inc.id)) for e in events]
+                    rows = [event_to_row(e, incident_id_of(inc.id)) for e in events]
                     if rows:
                         conn.execute(te.insert(), rows)
         except IntegrityError as exc:

@@ -5,66 +5,50 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
-from ..errors import Conflict, InputError, NotFound, StoreUnavailable
+from ..clock import Today, local_today
+from ..errors import Conflict, NotFound, StoreUnavailable
 from ..registry.model import Level, Person, Role, Unit
 from . import schema
 from .base import HEAD_REVISION, StoreInfo, UnitRows
-
-DEFAULT_DB = "gridmap.db"
-
-
-def normalise_url(db: str | os.PathLike | None) -> str:
-    """Turn a path or URL into an SQLAlchemy URL (SQLite for paths, psycopg 3 for postgresql)."""
-    text = str(db) if db is not None else DEFAULT_DB
-    if text.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + text.split("://", 1)[1]
-    if text.startswith(("postgresql+", "sqlite:")):
-        return text
-    if "://" in text:
-        raise ValueError(f"unsupported database URL {text!r}: use a file path, sqlite:///PATH or postgresql://...")
-    return "sqlite:///" + str(Path(text).expanduser().resolve())
+from .engine import Guard, normalise_url, sqlite_path, sqlite_pragmas
 
 
-def _sqlite_path(url: str) -> Path | None:
-    if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///"):])
-    return None
-
-
-def open_store(db: str | os.PathLike | None = None, create: bool = True) -> "SQLStore":
-    """Open (and, if `create`, create or migrate) the store at a path or URL."""
+def open_store(db: str | os.PathLike | None = None, create: bool = True, today: Today | None = None) -> "SQLStore":
+    """Open (and, if `create`, create or migrate) the store at a path or URL; `today` is its calendar (clock.py)."""
     url = normalise_url(db)
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None and not create and not path.exists():
         raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
     if path is not None:
         if not path.parent.exists():
             raise NotFound(f"cannot create a store at {path}: folder {path.parent} does not exist")
-    return SQLStore(url, migrate=create)
+    return SQLStore(url, migrate=create, today=today)
 
 
 class SQLStore:
     """Store on SQLAlchemy Core. Every public write runs in one transaction."""
 
-    def __init__(self, url: str, migrate: bool = True):
+    def __init__(self, url: str, migrate: bool = True, today: Today | None = None):
         self.url = url
         self.backend = "postgresql" if url.startswith("postgresql") else "sqlite"
         self._write_lock = threading.Lock()
-        # "Today" for the plan in force (plans take effect on a date); Services sets it to
-        # today in the jurisdiction's time zone.
-        self.today: Callable[[], dt.date] = dt.date.today
+        self._tx = threading.local()  # the open transaction of each thread (see transaction())
+        # "Today" for the plan in force (plans take effect on a date): the jurisdiction's date.
+        self.today: Today = today or local_today()
         if self.backend == "sqlite":
             self.engine: Engine = sa.create_engine(url)
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect", sqlite_pragmas)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
         try:
@@ -106,41 +90,40 @@ class SQLStore:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
-    @property
+    @cached_property
     def incidents(self):
-        """Incident, roster and user storage on this store's engine."""
+        """Incident, audit log and roster storage on this store's engine."""
         from .incidents import IncidentRepo
 
-        if not hasattr(self, "_incidents"):
-            self._incidents = IncidentRepo(self)
-        return self._incidents
+        return IncidentRepo(self)
 
-    @property
+    @cached_property
+    def users(self):
+        """Users, sessions and API tokens (store/users.py)."""
+        from .users import UserRepo
+
+        return UserRepo(self)
+
+    @cached_property
     def security(self):
-        """Sessions, tokens, login throttling and the shared secret key (store/security.py)."""
+        """Login throttling and the shared secret key (store/security.py)."""
         from .security import SecurityRepo
 
-        if not hasattr(self, "_security"):
-            self._security = SecurityRepo(self)
-        return self._security
+        return SecurityRepo(self)
 
-    @property
+    @cached_property
     def plans(self):
         """Plan history, drafts, edits and publishing on this store's engine (store/plans.py)."""
         from .plans import PlanRepo
 
-        if not hasattr(self, "_plans"):
-            self._plans = PlanRepo(self)
-        return self._plans
+        return PlanRepo(self)
 
-    @property
+    @cached_property
     def places(self):
         """The offline gazetteer on this store's engine (store/places.py)."""
         from .places import PlaceRepo
 
-        if not hasattr(self, "_places"):
-            self._places = PlaceRepo(self)
-        return self._places
+        return PlaceRepo(self)
 
     def close(self) -> None:
         """Release connections."""
@@ -149,7 +132,7 @@ class SQLStore:
     # -- plans ------------------------------------------------------------------------------
     def current_plan(self) -> int | None:
         """The plan in force today (newest published with effective_from <= today), or None."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             return self.plans.current(conn, self.today())
 
     def _ensure_plan(self, conn: Connection) -> int:
@@ -176,10 +159,10 @@ class SQLStore:
             q = q.where(t.c.level == Level(level).value)
         if codes is not None:
             q = q.where(t.c.code.in_(list(codes)))
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(q).mappings().all()
         geoms = shapely.from_wkb([r["geom_wkb"] for r in rows]) if rows else []
-        return [_unit(r, g) for r, g in zip(rows, geoms)]
+        return [unit_from_row(r, g) for r, g in zip(rows, geoms)]
 
     def unit(self, code: str, plan: int | None = None) -> Unit:
         """One unit by code; NotFound if absent."""
@@ -201,7 +184,7 @@ class SQLStore:
         if plan is None:
             return {}
         t = schema.units
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(sa.select(t.c.code, t.c.level).where(t.c.plan == plan)).all()
         return {code: Level(level) for code, level in rows}
 
@@ -211,7 +194,7 @@ class SQLStore:
         if plan is None:
             return []
         t = schema.units
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(sa.select(t.c.code, t.c.name, t.c.level).where(t.c.plan == plan)
                                 .order_by(t.c.code)).all()
         return [(c, n, Level(lv)) for c, n, lv in rows]
@@ -222,7 +205,7 @@ class SQLStore:
         if plan is None:
             return []
         t = schema.units
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(sa.select(t.c.code, t.c.parent_code, t.c.level).where(t.c.plan == plan)).all()
         return [(c, p, Level(lv)) for c, p, lv in rows]
 
@@ -235,7 +218,7 @@ class SQLStore:
              .order_by(t.c.code))
         if plan is None:
             return UnitRows([], [], [], [], [])
-        with self._connect() as conn:
+        with self.connect() as conn:
             # Straight through the DB-API cursor: for 50,000 grids (160 MB of WKB) SQLAlchemy's
             # row processing costs more than the query itself.
             compiled = q.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
@@ -255,13 +238,13 @@ class SQLStore:
         raises Conflict and nothing is written.
         """
         t = schema.units
-        with self._begin() as conn:
+        with self.transaction() as conn:
             plan = self._ensure_plan(conn)
             codes = [u.code for u in units]
             if replace and codes:
                 for chunk in _chunks(codes, 500):
                     conn.execute(t.delete().where(t.c.plan == plan, t.c.code.in_(chunk)))
-            rows = [_row(u, plan) for u in units]
+            rows = [unit_to_row(u, plan) for u in units]
             try:
                 for chunk in _chunks(rows, 500):
                     conn.execute(t.insert(), chunk)
@@ -273,13 +256,13 @@ class SQLStore:
     def people(self) -> list[Person]:
         """Every person, by id."""
         t = schema.people
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(sa.select(t).order_by(t.c.person_id)).all()
         return [Person(r.person_id, r.name, r.phone) for r in rows]
 
     def roles(self, unit_code: str | None = None) -> list[Role]:
         """Role assignments, optionally of one unit."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             if unit_code is not None:
                 return [Role(*r) for r in conn.execute(_UNIT_ROLES, {"unit": unit_code}).all()]
             return [Role(*r) for r in conn.execute(_ALL_ROLES).all()]
@@ -291,7 +274,7 @@ class SQLStore:
         (the file is the new truth for those units). Returns (people written, roles written).
         """
         tp, tr = schema.people, schema.roles
-        with self._begin() as conn:
+        with self.transaction() as conn:
             existing = {r[0] for r in conn.execute(sa.select(tp.c.person_id)).all()}
             new = [p for p in people if p.person_id not in existing]
             for p in people:
@@ -315,7 +298,7 @@ class SQLStore:
         """Backend, schema revision, plan in force and counts per level."""
         plan = self.current_plan()
         t = schema.units
-        with self._connect() as conn:
+        with self.connect() as conn:
             counts = dict(conn.execute(
                 sa.select(t.c.level, sa.func.count()).where(t.c.plan == plan).group_by(t.c.level)
             ).all()) if plan is not None else {}
@@ -331,67 +314,40 @@ class SQLStore:
             "SELECT code FROM units WHERE plan = :plan AND level = :level AND "
             "ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY code"
         )
-        with self._connect() as conn:
+        with self.connect() as conn:
             return [r[0] for r in conn.execute(q, dict(plan=self.current_plan(), level=level.value, lon=lon, lat=lat))]
 
-    # -- connections ------------------------------------------------------------------------
-    def _connect(self):
-        return _Guard(self, self.engine.connect)
+    # -- connections and transactions ------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads (inside an open `transaction()` of this thread: that one)."""
+        outer = getattr(self._tx, "conn", None)
+        if outer is not None:
+            yield outer
+            return
+        with Guard(self, self.engine.connect) as conn:
+            yield conn
 
-    def _begin(self):
-        if self.backend == "sqlite":
-            # SQLite has one write lock per file; threads of one process take turns here
-            # instead of sleeping in SQLite's busy handler (sleeps of up to 100 ms).
-            return _Guard(self, self.engine.begin, self._write_lock)
-        return _Guard(self, self.engine.begin)
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: every write made inside it, by any repository, commits or rolls back together.
 
-
-class _Guard:
-    """Context manager turning a lost database into StoreUnavailable (HTTP 503); holds `lock` if given."""
-
-    def __init__(self, store: SQLStore, opener, lock=None):
-        self.store, self.opener, self.cm, self.lock = store, opener, None, lock
-
-    def __enter__(self) -> Connection:
-        if self.lock is not None:
-            self.lock.acquire()
-        try:
-            self.cm = self.opener()
-            return self.cm.__enter__()
-        except OperationalError as exc:
-            self._release()
-            raise StoreUnavailable(f"cannot reach the database {self.store.display_url}: {exc.orig}") from None
-        except BaseException:
-            self._release()
-            raise
-
-    def __exit__(self, *exc_info):
-        try:
-            handled = self.cm.__exit__(*exc_info)
-        except OperationalError as exc:
-            raise StoreUnavailable(f"the database {self.store.display_url} failed: {exc.orig}") from None
-        finally:
-            self._release()
-        exc = exc_info[1]
-        if isinstance(exc, OperationalError) and "readonly" in str(exc.orig):
-            # a read-only database file (permissions, a full or read-only disk): an outage like any other
-            raise StoreUnavailable(f"the database {self.store.display_url} is read-only: {exc.orig}") from None
-        if "NUL (0x00)" in str(getattr(exc, "orig", exc) or ""):  # PostgreSQL text cannot hold NUL
-            raise InputError("text in the request contains a NUL character (%00) / 请求含有非法字符") from None
-        if isinstance(exc, OperationalError) and exc.connection_invalidated:
-            # The server dropped the connection mid-request (restart, failover): 503, like one that
-            # cannot connect; the pool has discarded it, so the next request gets a fresh one.
-            raise StoreUnavailable(f"the database {self.store.display_url} dropped the connection: {exc.orig}") from None
-        if isinstance(exc, OverflowError) or getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
-            # A number past the column's integer type (SQLite: 64-bit; PostgreSQL 22003 numeric_value_out_of_range)
-            # from a request (an id, an offset) is bad input, not a 500.
-            raise InputError("a number in the request is too large for the database") from None
-        return handled
-
-    def _release(self) -> None:
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        Nested calls in the same thread join the outer transaction, so a use case can wrap several
+        repository writes (`with store.transaction(): ...`) and each write stays atomic on its own.
+        """
+        outer = getattr(self._tx, "conn", None)
+        if outer is not None:
+            yield outer
+            return
+        # SQLite has one write lock per file; threads of one process take turns here
+        # instead of sleeping in SQLite's busy handler (sleeps of up to 100 ms).
+        lock = self._write_lock if self.backend == "sqlite" else None
+        with Guard(self, self.engine.begin, lock) as conn:
+            self._tx.conn = conn
+            try:
+                yield conn
+            finally:
+                self._tx.conn = None
 
 
 _ALL_ROLES = (sa.select(schema.roles.c.person_id, schema.roles.c.unit_code, schema.roles.c.role)
@@ -399,23 +355,12 @@ _ALL_ROLES = (sa.select(schema.roles.c.person_id, schema.roles.c.unit_code, sche
 _UNIT_ROLES = _ALL_ROLES.where(schema.roles.c.unit_code == sa.bindparam("unit"))
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    # WAL + NORMAL: commits stay atomic and durable across a crash of the process; only a
-    # power cut can lose the last commits (FULL fsyncs every commit: 5% of a report's cost).
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
-
-
 def _chunks(items: Sequence, size: int):
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
-def _row(u: Unit, plan: int) -> dict:
+def unit_to_row(u: Unit, plan: int) -> dict:
     minx, miny, maxx, maxy = u.geometry.bounds
     return dict(
         plan=plan, code=u.code, name=u.name, level=Level(u.level).value, parent_code=u.parent_code,
@@ -425,7 +370,7 @@ def _row(u: Unit, plan: int) -> dict:
     )
 
 
-def _unit(r, geom) -> Unit:
+def unit_from_row(r, geom) -> Unit:
     return Unit(
         code=r["code"], name=r["name"], level=Level(r["level"]), geometry=geom,
         parent_code=r["parent_code"], households=r["households"], population=r["population"],

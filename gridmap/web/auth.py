@@ -43,17 +43,17 @@ def create_user(store, username: str, password: str, role: str, person_id: str |
         raise InputError("password: at least 8 characters")
     if role == "staff" and not person_id:
         raise InputError("a staff user needs --person (the person_id whose grids they serve)")
-    store.incidents.add_user(username, generate_password_hash(password), role, person_id)
+    store.users.add_user(username, generate_password_hash(password), role, person_id)
 
 
 def create_token(store, username: str, label: str = "", days: float | None = None) -> str:
     """A new API token for a user (shown once; only its hash is kept), expiring after `days` if given."""
-    if store.incidents.user(username) is None:
+    if store.users.user(username) is None:
         raise InputError(f"no user {username!r}")
     token = secrets.token_urlsafe(32)
-    store.incidents.add_token(hash_token(token), username, label)
+    store.users.add_token(hash_token(token), username, label)
     if days:
-        store.security.set_token_expiry(hash_token(token), dt.datetime.now(UTC) + dt.timedelta(days=days))
+        store.users.set_token_expiry(hash_token(token), dt.datetime.now(UTC) + dt.timedelta(days=days))
     return token
 
 
@@ -61,7 +61,7 @@ def set_password(store, username: str, password: str) -> None:
     """A new password (hashed); ends the user's sessions."""
     if len(password) < 8:
         raise InputError("password: at least 8 characters")
-    store.security.update_user(username, password_hash=generate_password_hash(password))
+    store.users.update_user(username, password_hash=generate_password_hash(password))
 
 
 def check_login(store, username: str, password: str, address: str | None = None, settings=None) -> dict:
@@ -81,7 +81,7 @@ def check_login(store, username: str, password: str, address: str | None = None,
         minutes = f"{window.total_seconds() / 60:g}"
         raise Throttled(f"登录失败次数过多，请 {minutes} 分钟后再试 / too many failed logins: "
                         f"try again in {minutes} minutes")
-    user = store.incidents.user(username)
+    user = store.users.user(username)
     if user is None or user.get("disabled") or not check_password_hash(user["password_hash"], password):
         store.security.add_failure(keys, now, prune_before=now - window)
         raise Unauthorized("用户名或密码错误 / wrong user name or password")
@@ -101,7 +101,7 @@ def end_session() -> None:
     user = session.get("user")
     session.clear()
     if user:
-        services().store.security.end_sessions(user)
+        services().store.users.end_sessions(user)
 
 
 def actor_for(user: dict) -> Actor:
@@ -126,14 +126,14 @@ def current_actor() -> Actor:
     actor = PUBLIC
     g.via_session = False
     if token is not None:
-        user = store.incidents.token_user(hash_token(token))
+        user = store.users.token_user(hash_token(token))
         if user is None or user.get("disabled"):
             raise Unauthorized("invalid API token" if not open311 or header else "invalid api_key")
         if user.get("token_expires_at") is not None and user["token_expires_at"] <= dt.datetime.now(UTC):
             raise Unauthorized("API 令牌已过期 / the API token has expired: ask for a new one")
         actor = actor_for(user)
     elif session.get("user") and not open311:  # Open311: api_key or anonymous, never the cookie
-        user = store.incidents.user(session["user"])
+        user = store.users.user(session["user"])
         if user is not None and not user.get("disabled") and session.get("gen") == int(user.get("session_gen") or 0):
             actor = actor_for(user)
             g.via_session = True

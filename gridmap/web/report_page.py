@@ -51,7 +51,7 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
         x0, y0, x1, y1 = (round(float(v), 6) for v in grid.geometry.bounds)
         out["grid"] = {"code": grid.code, "name": grid.name, "bounds": [[y0, x0], [y1, x1]]}
         out["features"] = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": u.code, "geometry": _display(u.geometry),
+            {"type": "Feature", "id": u.code, "geometry": display_geometry(u.geometry),
              "properties": {"code": u.code, "name": u.name, "focus": u.code == grid.code}}
             for u in [grid, *neighbours]]}
     return out
@@ -77,7 +77,7 @@ def _grid_and_neighbours(code: str) -> tuple[Unit | None, list[Unit]]:
     return grid, neighbours_of(grid, s.units(grid.level))
 
 
-def _display(geom) -> dict:
+def display_geometry(geom) -> dict:
     """GeoJSON geometry simplified by about 1 m and rounded to 6 decimals (about 0.1 m)."""
     simple = shapely.simplify(geom, geo.EMBED_TOLERANCE, preserve_topology=True)
     return shapely.geometry.mapping(shapely.transform(simple, lambda xy: np.round(xy, geo.EMBED_DECIMALS)))

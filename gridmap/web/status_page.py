@@ -19,7 +19,7 @@ from flask import Blueprint, render_template, url_for
 from ..errors import NotFound
 from ..incidents.model import Event, Incident
 from . import services
-from .report_page import _display
+from .report_page import display_geometry
 from .views import public_incident
 
 bp = Blueprint("resident", __name__)
@@ -84,7 +84,7 @@ def status_context(inc: Incident, loop) -> dict[str, Any]:
     steps = [(local_time(e.at, tz), *step_words(e)) for e in loop.repo.events(inc.id)]
     data = {
         "id": inc.id, "status": inc.status, "lon": pub["lon"], "lat": pub["lat"], "rating": inc.rating,
-        "grid": None if grid is None else {"type": "Feature", "geometry": _display(grid.geometry),
+        "grid": None if grid is None else {"type": "Feature", "geometry": display_geometry(grid.geometry),
                                            "properties": {"code": grid.code, "name": grid.name}},
         "can_rate": inc.status == "closed",
         "can_reopen": until is not None and now <= until,
