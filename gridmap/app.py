@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -9,6 +10,28 @@ from flask import Flask
 
 from .services import Services
 from .settings import Settings
+
+# Every blueprint: (module under gridmap/web, URL prefix, CSRF-exempt). The JSON APIs authenticate
+# by token or not at all, so the form CSRF check is off for them; a session-cookie write to them is
+# CSRF-checked in web/auth.require instead.
+BLUEPRINTS: list[tuple[str, str | None, bool]] = [
+    ("api", "/api/v1", True),  # the registry: units, locate, staff
+    ("incidents_api", "/api/v1", True),  # incidents: report, act, metrics, supervision
+    ("plans_api", "/api/v1", True),  # versioned grid plans
+    ("analysis_api", "/api/v1", True),  # planner tools: coverage, balance, propose, networks
+    ("openapi", "/api/v1", False),  # the REST API's OpenAPI document (read-only)
+    ("open311", "/open311/v2", True),  # Open311 GeoReport v2
+    ("ogcapi", "/ogcapi", True),  # OGC API – Features (read-only)
+    ("pages", None, False),  # home, grid pages, login
+    ("maps_pages", None, False),  # /map, /staff-map
+    ("basemap", None, False),  # offline tile packages
+    ("printing", None, False),  # patrol PDFs
+    ("report_page", None, False),  # the resident's report form
+    ("status_page", None, False),  # the resident's status page and "my reports"
+    ("board", None, False),  # the dispatcher's board
+    ("dashboard", None, False),  # the leader's dashboard
+    ("planner_page", None, False),  # the planners' page
+]
 
 
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -32,70 +55,18 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     init_security(app, settings)  # cookie flags, security headers, request-shape guard
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more
     app.extensions["gridmap"] = services
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
     from flask_wtf.csrf import CSRFProtect
 
-    from .web import (
-        api,
-        board,
-        compress,
-        dashboard,
-        errors,
-        incidents_api,
-        maps_pages,
-        open311,
-        pages,
-        printing,
-        report_page,
-    )
-    from .web.auth import current_actor
-
-    csrf = CSRFProtect(app)
-    # The JSON APIs authenticate by token or not at all; a session-cookie write to them is
-    # CSRF-checked in web/auth.require instead.
-    csrf.exempt(api.bp)
-    csrf.exempt(incidents_api.bp)
-    csrf.exempt(open311.bp)
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
-    app.register_blueprint(incidents_api.bp, url_prefix="/api/v1")
-    app.register_blueprint(open311.bp, url_prefix="/open311/v2")
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(maps_pages.bp)
-    from .web import basemap
+    from .web import basemap, compress, errors, limits
 
     app.extensions[basemap.EXTENSION] = basemap.open_packages(settings)  # a bad tile file stops the start here
-    app.register_blueprint(basemap.bp)
-    app.register_blueprint(printing.bp)
-    app.register_blueprint(report_page.bp)
-    from .web import status_page  # the resident's status page and "my reports"
-
-    app.register_blueprint(status_page.bp)
-    app.register_blueprint(board.bp)
-    app.register_blueprint(dashboard.bp)
-    from .web import planner_page  # the planners' page (/planner, /planner.json) over the plans API
-
-    app.register_blueprint(planner_page.bp)
-    from .web import ogcapi, openapi  # OGC API – Features and the REST API's OpenAPI document (read-only)
-
-    csrf.exempt(ogcapi.bp)
-    app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
-    app.register_blueprint(openapi.bp, url_prefix="/api/v1")
-    from .web import plans_api  # versioned grid plans (/api/v1/plans; writes CSRF-checked in auth.require)
-
-    csrf.exempt(plans_api.bp)
-    app.register_blueprint(plans_api.bp, url_prefix="/api/v1")
-    from .web import analysis_api  # planner tools: coverage, balance (public), propose, networks (planner/admin)
-
-    csrf.exempt(analysis_api.bp)
-    app.register_blueprint(analysis_api.bp, url_prefix="/api/v1")
-    # Anonymous reports are rate-limited per client address; signed-in users and tokens are not.
-    # The limit wraps the registered views (a decorator's return value must replace them).
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
-    public_only = limiter.limit(settings.report_rate_limit, methods=["POST"],
-                                exempt_when=lambda: not current_actor().is_public)
-    for endpoint in ("incidents.report", "open311.post_request"):
-        app.view_functions[endpoint] = public_only(app.view_functions[endpoint])
+    csrf = CSRFProtect(app)
+    for module, prefix, csrf_exempt in BLUEPRINTS:
+        bp = import_module(f"gridmap.web.{module}").bp
+        if csrf_exempt:
+            csrf.exempt(bp)
+        app.register_blueprint(bp, url_prefix=prefix)
+    limits.init_app(app, settings.report_rate_limit)  # the limits are declared on their views
     errors.init_app(app)
     compress.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
     return app

@@ -44,11 +44,11 @@ def print_(obj: Context, grid_code, zone_code, town_code, all_grids, out, scale,
         book = printing.make_book(
             services, grid=grid_code, zone=zone_code, town=town_code, all_grids=all_grids,
             incident_repo=loop.repo, taxonomy=loop.taxonomy,
-            base_url=base_url or getattr(settings, "public_url", "") or printing.DEFAULT_BASE_URL,
+            base_url=base_url or settings.public_url or printing.DEFAULT_BASE_URL,
             paper=paper.upper() if paper else None, orientation=orientation, scale=scale,
             roads=printing.read_lines(roads) if roads else None,
             sites=printing.read_sites(sites) if sites else (),
-            tiles=tiles or getattr(settings, "tile_url", "") or None, tile_attribution=tiles_attribution,
+            tiles=tiles or settings.tile_url or None, tile_attribution=tiles_attribution,
             today=date.date() if date else None,
         )
         size = printing.write_pdf(book, out)

@@ -71,10 +71,10 @@ def check_login(store, username: str, password: str, address: str | None = None,
     the password: guessing stops at the limit instead of going on at full speed.
     """
     keys = [f"user:{username[:150]}"] + ([f"addr:{address}"] if address else [])
-    window = dt.timedelta(minutes=getattr(settings, "login_lockout_minutes", 15.0))
-    limits = {keys[0]: getattr(settings, "login_max_failures", 5)}
+    window = dt.timedelta(minutes=settings.login_lockout_minutes)
+    limits = {keys[0]: settings.login_max_failures}
     if address:
-        limits[keys[1]] = getattr(settings, "login_max_failures_per_address", 20)
+        limits[keys[1]] = settings.login_max_failures_per_address
     now = dt.datetime.now(UTC)
     counts = store.security.failures_since(keys, now - window)
     if any(counts.get(k, 0) >= n for k, n in limits.items()):

@@ -13,6 +13,7 @@ from ..incidents.model import OPEN_STATUSES
 from ..timebounds import check_moment
 from . import services
 from .auth import check_csrf, current_actor, require
+from .limits import public_report_limit
 from .views import event_json, private_incident, public_incident
 
 bp = Blueprint("incidents", __name__)
@@ -35,6 +36,7 @@ def categories():
 
 
 @bp.post("/incidents")
+@public_report_limit
 def report():
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if body is None:

@@ -174,13 +174,13 @@ def grid_catalog() -> "geo.GridCatalog":
 
 def embed_max_grids() -> int:
     """How many grids the overview embeds before it loads them by bbox."""
-    return int(getattr(services().settings, "map_embed_max_grids", EMBED_MAX_GRIDS) or EMBED_MAX_GRIDS)
+    return int(services().settings.map_embed_max_grids or EMBED_MAX_GRIDS)
 
 
 def basemap_frame() -> str:
     """'WGS84' or 'GCJ-02': the frame of the basemap tiles, and so of every overlay."""
     settings = services().settings
-    return geo.parse_frame(getattr(settings, "basemap_crs", "") if getattr(settings, "basemap_url", "") else "")
+    return geo.parse_frame(settings.basemap_crs if settings.basemap_url else "")
 
 
 def map_options() -> dict:
@@ -190,7 +190,7 @@ def map_options() -> dict:
             # basemap_url / basemap_attr / basemap_crs: a tile server ({z}/{x}/{y} URL, several
             # separated by " | "); without one the map has a plain background and needs no tiles.
             "basemap": basemap_setting(settings),
-            "basemap_attr": getattr(settings, "basemap_attr", ""),
+            "basemap_attr": settings.basemap_attr,
             "basemap_crs": basemap_frame()}
 
 

@@ -22,6 +22,7 @@ from ..incidents.intake import parse_report
 from .auth import current_actor
 from .georeport_xml import xml_response
 from .incidents_api import loop
+from .limits import public_report_limit
 
 bp = Blueprint("open311", __name__)
 FMT = "<any(json, xml):fmt>"
@@ -63,6 +64,7 @@ def service_definition(code: str, fmt: str):
 
 
 @bp.post(f"/requests.{FMT}")
+@public_report_limit
 def post_request(fmt: str):
     data = request.form if request.form else (request.get_json(silent=True) or {})
     if not hasattr(data, "get"):

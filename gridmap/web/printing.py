@@ -39,10 +39,10 @@ def patrol_pdf(code: str):
             raise InputError(f"scale: {scale!r} is not a whole number of at least 100 (for 1:N)")
         scale = int(scale)
     settings = svc.settings
-    base_url = getattr(settings, "public_url", "") or request.url_root
+    base_url = settings.public_url or request.url_root
     book = printing.make_book(svc, grid=code, incident_repo=loop.repo, taxonomy=loop.taxonomy,
                               base_url=base_url, paper=paper, orientation=orientation, scale=scale,
-                              tiles=getattr(settings, "tile_url", "") or None)
+                              tiles=settings.tile_url or None)
     pdf = printing.patrol_pdf(book)
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="patrol-{unit.code}.pdf"',

@@ -45,7 +45,7 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
         # A tile server on the local network, if configured ({z}/{x}/{y}); none by default. Only
         # a WGS84 one: over a GCJ-02 basemap every overlay and tap would need shifting (not yet).
         "basemap": _basemap(settings),
-        "basemap_attr": getattr(settings, "basemap_attr", "") or "",
+        "basemap_attr": settings.basemap_attr or "",
     }
     if grid is not None:
         x0, y0, x1, y1 = (round(float(v), 6) for v in grid.geometry.bounds)
@@ -88,7 +88,7 @@ def _basemap(settings) -> str | None:
 
     url = basemap_setting(settings)
     try:
-        frame = geo.parse_frame(getattr(settings, "basemap_crs", "") or "")
+        frame = geo.parse_frame(settings.basemap_crs or "")
     except ValueError:
         return None
     return url if frame == geo.WGS84 else None
