@@ -38,8 +38,8 @@ def test_parse_defaults_and_every_field():
 
 
 @pytest.mark.parametrize("args, names", [
-    ([("from", "2026-13-01")], "from='2026-13-01'"),
-    ([("to", "yesterday")], "to='yesterday'"),
+    ([("from", "2026-13-01")], "'from': must be a date YYYY-MM-DD, got '2026-13-01'"),
+    ([("to", "yesterday")], "'to': must be a date YYYY-MM-DD, got 'yesterday'"),
     ([("from", "2026-02-01"), ("to", "2026-01-01")], "is after to="),
     ([("category", "no_such")], "category='no_such'"),
     ([("status", "lost")], "status='lost'"),

@@ -19,9 +19,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from .. import params
 from ..errors import InputError
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
-from ..timebounds import check_day
 
 ALL = "all"
 OPEN = "open"
@@ -121,14 +121,7 @@ class MapFilter:
 
 
 def _date(raw: str | None, name: str) -> dt.date | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise InputError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
-    return check_day(day, name)
+    return params.day(raw, name)
 
 
 def _statuses(raw: list[str]) -> tuple[str, ...]:

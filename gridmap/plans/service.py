@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import params
 from ..errors import Conflict, InputError, NotFound
 from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
@@ -377,12 +378,10 @@ def _loggable(p: Mapping) -> dict:
 
 
 def _int(value: Any, name: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: a whole number is needed, got {value!r}") from None
+    out = params.integer(value, name)
+    if out is None:
+        raise InputError(f"{name}: must be a whole number, got {value!r}")
+    return out
 
 
 def _points(value: Any) -> list[tuple[float, float]]:
@@ -396,12 +395,10 @@ def _points(value: Any) -> list[tuple[float, float]]:
 
 
 def _date(value: dt.date | str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"effective_from: a date YYYY-MM-DD, got {value!r}") from None
+    out = params.day(value, "effective_from")
+    if out is None:
+        raise InputError("effective_from: must be a date YYYY-MM-DD, got ''")
+    return out
 
 
 def _open_statuses():

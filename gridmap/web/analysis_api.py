@@ -30,9 +30,9 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
+from .. import params
 from ..errors import InputError
 from ..registry.model import Level
-from ..timebounds import check_day
 from . import services
 from .auth import require
 
@@ -138,72 +138,28 @@ def _body() -> dict:
 
 
 def _text(body, name: str, required: bool = False) -> str | None:
-    v = body.get(name)
-    if v is None or v == "":
-        if required:
-            raise InputError(f"{name!r} is required")
-        return None
-    if not isinstance(v, str):
-        raise InputError(f"{name!r} must be a string, got {type(v).__name__}")
-    return v
+    return params.text(body.get(name), name, required)
 
 
 def _int(name: str, source=None) -> int | None:
-    raw = (request.args if source is None else source).get(name)
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool) or (not isinstance(raw, (int, str))):
-        raise InputError(f"{name!r} must be a whole number, got {raw!r}")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"{name!r} must be a whole number, got {raw!r}") from None
-    if abs(value) > 2**31 - 1:  # the databases' INTEGER: a bigger number would fail in SQL (a 500)
-        raise InputError(f"{name!r} is out of range, got {raw!r}")
-    return value
+    return params.integer((request.args if source is None else source).get(name), name)
 
 
 def _float(name: str, source=None, default: float | None = None) -> float | None:
-    raw = (request.args if source is None else source).get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"{name!r} must be a number, got {raw!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"{name!r} must be a finite number")
-    return value
+    return params.number((request.args if source is None else source).get(name), name, default)
 
 
 def _day(name: str) -> dt.datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise InputError(f"{name!r} must be a date YYYY-MM-DD, got {raw!r}") from None
-    return dt.datetime.combine(check_day(day, name), dt.time(), dt.timezone.utc)
+    day = params.day(request.args.get(name), name)
+    return None if day is None else dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 def _level(raw: str | None) -> Level | None:
-    if not raw:
-        return None
-    try:
-        return Level.parse(raw)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    return params.level(raw)
 
 
 def _codes(raw) -> list[str]:
-    if raw is None or raw == "":
-        return []
-    if isinstance(raw, str):
-        return [c.strip() for c in raw.split(",") if c.strip()]
-    if isinstance(raw, list) and all(isinstance(c, str) for c in raw):
-        return raw
-    raise InputError("'lock' must be a list of codes or a comma-separated string")
+    return params.text_list(raw, "lock") or []
 
 
 def _save(fs, folder: str, n: int) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, jsonify, request
 
+from .. import params
 from ..errors import InputError
 from ..io.writers import feature
 from ..registry.model import Level
@@ -59,27 +60,12 @@ def check():
 
 
 def _float_arg(name: str) -> float:
-    raw = request.args.get(name)
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"query parameter {name!r} must be a number, got {raw!r}") from None
+    return params.required_number(request.args.get(name), name)
 
 
 def _date_arg(name: str) -> dt.date | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise InputError(f"query parameter {name!r} must be a date (YYYY-MM-DD), got {raw!r}") from None
+    return params.day(request.args.get(name), name)
 
 
 def _level(raw: str | None) -> Level | None:
-    if raw is None:
-        return None
-    try:
-        return Level.parse(raw)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    return params.level(raw)

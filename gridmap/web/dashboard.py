@@ -23,10 +23,9 @@ import datetime as dt
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from .. import maps
+from .. import maps, params
 from ..errors import InputError
 from ..registry.model import Level
-from ..timebounds import check_day, check_moment
 from . import maps_pages, services
 from .auth import current_actor, require
 from .compress import gzip_response
@@ -87,17 +86,7 @@ def _gather() -> tuple[dict, dict]:
 
 def _moment(name: str, tz: dt.tzinfo) -> dt.datetime | None:
     """A query parameter as an aware datetime (a date is its midnight in `tz`); None if absent."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            return dt.datetime.combine(check_day(dt.date.fromisoformat(raw), name), dt.time(), tz)
-        t = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InputError(f"{name} must be an ISO date (2026-11-01) or date-time, got {raw!r}") from None
-    check_moment(t, name)
-    return t if t.tzinfo else t.replace(tzinfo=tz)
+    return params.moment(request.args.get(name), name, tz)
 
 
 def _years_before(t: dt.datetime, years: int) -> dt.datetime:

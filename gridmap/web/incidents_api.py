@@ -6,11 +6,11 @@ import datetime as dt
 
 from flask import Blueprint, jsonify, request, url_for
 
+from .. import params
 from ..errors import InputError
 from ..incidents.actors import can_see
 from ..incidents.intake import EARLIEST_REPORT
 from ..incidents.model import OPEN_STATUSES
-from ..timebounds import check_moment
 from . import services
 from .auth import check_csrf, current_actor, require
 from .limits import public_report_limit
@@ -60,8 +60,8 @@ def list_incidents():
         status = list(OPEN_STATUSES)
     limit = min(_int(args.get("limit", 100), "limit"), 1000)
     found = loop().repo.query(status=status, grid_codes=_opt_list(args.get("grid")), zone_code=args.get("zone"),
-                              category=args.get("category"), start=_time(args.get("from")),
-                              end=_time(args.get("to")), limit=limit, offset=_int(args.get("offset", 0), "offset"),
+                              category=args.get("category"), start=_time(args.get("from"), "from"),
+                              end=_time(args.get("to"), "to"), limit=limit, offset=_int(args.get("offset", 0), "offset"),
                               # staff: only incidents whose grid or zone is one of their units
                               within_units=sorted(actor.units) if actor.role == "staff" else None)
     return jsonify([_show(i) for i in found])
@@ -134,7 +134,7 @@ def metrics():
     by = request.args.get("by", "grid")
     if by not in BY_DB:
         raise InputError(f"by: one of {', '.join(BY_DB)}")
-    start, end = _time(request.args.get("from")), _time(request.args.get("to"))
+    start, end = _time(request.args.get("from"), "from"), _time(request.args.get("to"), "to")
     if start is None or end is None:
         raise InputError("from and to: give the date range (ISO dates or times)")
     if start >= end:
@@ -153,8 +153,8 @@ def metrics():
 @bp.get("/roster")
 def roster():
     require()
-    return jsonify([_shift(s) for s in loop().repo.shifts(request.args.get("unit"), _time(request.args.get("from")),
-                                                           _time(request.args.get("to")))])
+    return jsonify([_shift(s) for s in loop().repo.shifts(request.args.get("unit"), _time(request.args.get("from"), "from"),
+                                                           _time(request.args.get("to"), "to"))])
 
 
 @bp.post("/roster")
@@ -168,7 +168,7 @@ def add_shift():
         raise InputError(f"unit_code: {unit!r} is not in the store")
     if person not in {p.person_id for p in services().store.people()}:
         raise InputError(f"person_id: {person!r} is not in the store")
-    start, end = _time(body.get("starts_at")), _time(body.get("ends_at"))
+    start, end = _time(body.get("starts_at"), "starts_at"), _time(body.get("ends_at"), "ends_at")
     if start is None or end is None:
         raise InputError("starts_at and ends_at: required ISO times")
     shift_id = loop().repo.add_shift(unit, person, start, end)
@@ -187,28 +187,16 @@ def _shift(s: dict) -> dict:
     return {**s, "starts_at": s["starts_at"].astimezone(tz).isoformat(), "ends_at": s["ends_at"].astimezone(tz).isoformat()}
 
 
-def _time(raw) -> dt.datetime | None:
-    if raw in (None, ""):
-        return None
-    try:
-        t = dt.datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise InputError(f"{raw!r} is not an ISO 8601 date or time") from None
-    if t.date() < EARLIEST_REPORT.date() or (t if t.tzinfo else t.replace(tzinfo=loop().tz)) < EARLIEST_REPORT:
-        raise InputError(f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
-    check_moment(t, str(raw))  # and not after 2199 (9999-12-31 overflowed in the time-zone shift)
-    return t if t.tzinfo else t.replace(tzinfo=loop().tz)
+def _time(raw, name: str = "time") -> dt.datetime | None:
+    t = params.moment(raw, name, loop().tz)
+    if t is not None and t < EARLIEST_REPORT:
+        raise InputError(f"{name}: {raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
+    return t
 
 
 def _int(raw, name: str) -> int:
-    try:
-        v = int(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: must be a whole number") from None
-    if v < 0:
-        raise InputError(f"{name}: must not be negative")
-    return v
+    return params.integer(raw, name, default=0, minimum=0)
 
 
-def _opt_list(raw: str | None) -> list[str] | None:
-    return [x for x in raw.split(",") if x] if raw else None
+def _opt_list(raw: str | None, name: str = "grid") -> list[str] | None:
+    return params.text_list(raw, name)

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from .. import params
 from ..errors import InputError
 from ..io.writers import feature
 from ..plans import CoverageRefused, PlanService, StaffingRefused
@@ -214,6 +215,4 @@ def _body(optional: bool = False) -> dict:
 
 
 def _opt_str(value, name: str) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InputError(f"{name}: text expected")
-    return value
+    return params.text(value, name)
