@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -140,7 +140,7 @@ class Services:
         """Every grid that breaks 1+1+N and every zone lacking its secretary or director."""
         from .registry.staff import team_problems
 
-        checked = [(c, n, lv) for c, n, lv in self.store.unit_names() if lv in (Level.grid, Level.micro, Level.zone)]
+        checked: list[tuple[str, str, Level]] = [(c, n, lv) for c, n, lv in self.store.unit_names() if lv in (Level.grid, Level.micro, Level.zone)]
         return team_problems(checked, self.store.roles())
 
     @property
@@ -282,7 +282,7 @@ class Services:
                                                                 "--level all exports every level)" if level else ""))
             return writers.write_geojson(units, dst)
         if fmt == "gpkg":
-            layers = {lv.value: self.store.units(level=lv) for lv in ([level] if level else list(Level))}
+            layers: dict[str, Sequence[Unit]] = {lv.value: self.store.units(level=lv) for lv in ([level] if level else list(Level))}
             return writers.write_geopackage(layers, dst)
         raise InputError(f"cannot export to {dst}: use a .geojson or .gpkg file name (or --format)")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import shapely
@@ -120,7 +120,7 @@ class PlanningService:
             first = max(serials, default=0) + 1
         level = children[0].level if children else None
         args = (zone, pts, weights)
-        opts = dict(households=households, grids=grids, barriers=barriers or [],
+        opts: dict[str, Any] = dict(households=households, grids=grids, barriers=barriers or [],
                     locked=[by_code[c] for c in lock], method=method, level=level, first_serial=first)
         if limits is None:
             return propose(*args, **opts)

@@ -104,7 +104,7 @@ class IncidentService:
         if loc.grid:
             inc.grid_code, inc.assignment = loc.grid, "inside"
         elif loc.nearest:
-            inc.grid_code, inc.assignment, inc.distance_m = loc.nearest, "nearest", round(loc.distance_m, 1)
+            inc.grid_code, inc.assignment, inc.distance_m = loc.nearest, "nearest", round(loc.distance_m or 0.0, 1)
         else:
             inc.grid_code, inc.assignment = None, "town_queue"
         chain = index.chain_of(inc.grid_code) or {} if inc.grid_code else {}

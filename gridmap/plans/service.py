@@ -192,7 +192,7 @@ class PlanService:
 
     def _snap(self, version: int, p: Mapping) -> edits.EditResult:
         try:
-            tol = float(p.get("tolerance_m"))
+            tol = float(p.get("tolerance_m"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise InputError(f"snap: tolerance_m must be a number of metres, got {p.get('tolerance_m')!r}") from None
         level = Level.parse(str(p.get("level") or "grid")) if p.get("level") else Level.grid
@@ -219,7 +219,8 @@ class PlanService:
             if parent and parent.isdigit() and len(serials) == len(used):
                 return generate_codes(parent, np.array(geoms, dtype=object), start=max(serials, default=0) + 1)
             in_plan = set(self.store.unit_levels(plan=version))
-            out, n = [], 2
+            out: list[str] = []
+            n = 2
             while len(out) < len(geoms):
                 code = f"{based_on}-{n}"
                 if code not in used and code not in in_plan:

@@ -119,7 +119,7 @@ def search(services, q: str, limit: int = 10) -> list[Hit]:
             u = units[code]
             pt = shapely.point_on_surface(u.geometry)
             hits.append(Hit(u.name, u.level.value, round(pt.x, 6), round(pt.y, 6), u.code, "units",
-                            tuple(round(float(v), 6) for v in u.geometry.bounds)))
+                            _bounds(u.geometry.bounds)))
     if len(hits) < limit:
         hits += [Hit(p.name, p.kind, p.lon, p.lat, p.code, p.source)
                  for p in services.store.places.search(q, limit - len(hits))]
@@ -130,3 +130,7 @@ def _text(value) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
     return str(value).strip()
+
+
+def _bounds(b) -> tuple[float, float, float, float]:
+    return (round(float(b[0]), 6), round(float(b[1]), 6), round(float(b[2]), 6), round(float(b[3]), 6))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -70,7 +70,7 @@ class BoardQueries:
         with self.store.connect() as conn:
             for status, escalated, is_late, n in conn.execute(grouped).all():
                 for q in ("new", "active", "handled"):
-                    if status in QUEUE_STATUSES[q]:
+                    if status in (QUEUE_STATUSES[q] or ()):
                         out[q] += n
                 out["overdue"] += n if is_late else 0
                 out["escalated"] += n if escalated else 0
@@ -109,7 +109,7 @@ def _queue_conditions(queue: str, now: dt.datetime) -> list:
     if queue not in QUEUE_STATUSES:
         raise ValueError(f"unknown queue {queue!r}")
     statuses = QUEUE_STATUSES[queue]
-    out = [] if statuses is None else [_T.c.status.in_(list(statuses))]
+    out: list[Any] = [] if statuses is None else [_T.c.status.in_(list(statuses))]
     if queue == "overdue":
         out.append(_T.c.due_at < to_db_time(now))
     elif queue == "escalated":

@@ -27,7 +27,7 @@ def _json(v: Any) -> str:
 
 
 def _converters(table: sa.Table) -> list[tuple[str, Callable[[Any], Any] | None]]:
-    out = []
+    out: list[tuple[str, Callable[[Any], Any] | None]] = []
     for c in table.columns:
         if isinstance(c.type, sa.DateTime):
             out.append((c.name, _time))
@@ -50,9 +50,9 @@ def insert_rows(conn, table: sa.Table, rows: Sequence[dict]) -> None:
         if name in first:
             names.append(name)
             fns.append(fn)
-        elif col.default is not None and not callable(col.default.arg):
+        elif col.default is not None and not callable(default := getattr(col.default, "arg", None)):
             names.append(name)
-            fns.append(lambda _v, d=col.default.arg: d)
+            fns.append(_constant(default))
     get = operator.itemgetter(*names)
     conv = [(k, f) for k, f in enumerate(fns) if f is not None]
     params = []
@@ -89,3 +89,8 @@ def copy_rows_pg(conn, table: sa.Table, rows: Sequence[dict], with_ids: bool = T
                     values[j] = _json(values[j])
                 copy.write_row(([ids[k]] if with_ids else []) + values)
     return ids
+
+
+def _constant(value: Any) -> Callable[[Any], Any]:
+    """A converter ignoring its input: a column's scalar default for rows that lack the column."""
+    return lambda _v: value

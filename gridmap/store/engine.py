@@ -57,17 +57,17 @@ class Guard:
             raise StoreUnavailable(f"the database {self.store.display_url} failed: {exc.orig}") from None
         finally:
             self._release()
-        exc = exc_info[1]
-        if isinstance(exc, OperationalError) and "readonly" in str(exc.orig):
+        err = exc_info[1]
+        if isinstance(err, OperationalError) and "readonly" in str(err.orig):
             # a read-only database file (permissions, a full or read-only disk): an outage like any other
-            raise StoreUnavailable(f"the database {self.store.display_url} is read-only: {exc.orig}") from None
-        if "NUL (0x00)" in str(getattr(exc, "orig", exc) or ""):  # PostgreSQL text cannot hold NUL
+            raise StoreUnavailable(f"the database {self.store.display_url} is read-only: {err.orig}") from None
+        if "NUL (0x00)" in str(getattr(err, "orig", err) or ""):  # PostgreSQL text cannot hold NUL
             raise InputError("text in the request contains a NUL character (%00) / 请求含有非法字符") from None
-        if isinstance(exc, OperationalError) and exc.connection_invalidated:
+        if isinstance(err, OperationalError) and err.connection_invalidated:
             # The server dropped the connection mid-request (restart, failover): 503, like one that
             # cannot connect; the pool has discarded it, so the next request gets a fresh one.
-            raise StoreUnavailable(f"the database {self.store.display_url} dropped the connection: {exc.orig}") from None
-        if isinstance(exc, OverflowError) or getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
+            raise StoreUnavailable(f"the database {self.store.display_url} dropped the connection: {err.orig}") from None
+        if isinstance(err, OverflowError) or getattr(getattr(err, "orig", None), "sqlstate", None) == "22003":
             # A number past the column's integer type (SQLite: 64-bit; PostgreSQL 22003 numeric_value_out_of_range)
             # from a request (an id, an offset) is bad input, not a 500.
             raise InputError("a number in the request is too large for the database") from None

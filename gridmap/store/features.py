@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from ..registry.model import Level
 from . import schema
-from .incidents import from_db_time, to_db_time
+from .incidents import db_time, from_db_time, to_db_time
 from .sql import unit_from_row
 
 BBox = tuple[float, float, float, float]
@@ -92,7 +92,7 @@ def units_extent(store, level: Level, plan: int | None = None) -> BBox | None:
          .where(t.c.plan == plan, t.c.level == Level(level).value))
     with store.connect() as conn:
         box = conn.execute(q).one()
-    return None if box[0] is None else tuple(float(v) for v in box)
+    return None if box[0] is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
 def unit_levels_present(store, plan: int | None = None) -> list[Level]:
@@ -127,7 +127,7 @@ def incidents_page(store, bbox: BBox | None = None, offset: int = 0, limit: int 
     with store.connect() as conn:
         matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar()
         rows = conn.execute(sa.select(*cols).where(*where).order_by(t.c.id).offset(offset).limit(limit)).all()
-    return Page([PublicIncident(r[0], r[1], r[2], from_db_time(r[3]), r[4], r[5], r[6]) for r in rows], matched)
+    return Page([PublicIncident(r[0], r[1], r[2], db_time(r[3]), r[4], r[5], r[6]) for r in rows], matched)
 
 
 def incidents_extent(store) -> tuple[BBox | None, tuple[dt.datetime | None, dt.datetime | None]]:
@@ -161,7 +161,7 @@ def _bbox_clause(conn, backend: str, bbox: BBox):
     for x0, y0, x1, y1 in _split(bbox):
         overlaps = sa.and_(t.c.minx <= x1, t.c.maxx >= x0, t.c.miny <= y1, t.c.maxy >= y0)
         if backend == "postgresql":
-            exact = sa.func.ST_Intersects(sa.literal_column("units.geom"), sa.func.ST_MakeEnvelope(x0, y0, x1, y1, 4326))
+            exact: Any = sa.func.ST_Intersects(sa.literal_column("units.geom"), sa.func.ST_MakeEnvelope(x0, y0, x1, y1, 4326))
             parts.append(sa.and_(overlaps, exact))
             continue
         _register_sqlite_intersects(conn)

@@ -98,4 +98,4 @@ def read_grid_source(path: Path, day: dt.date, plan: int | None = None) -> GridS
     finally:
         con.close()
     geoms = np.concatenate(parts) if parts else np.array([], dtype=object)
-    return GridSource(plan, level, UnitRows(*cols, []), parents, geoms)
+    return GridSource(plan, level, UnitRows(cols[0], cols[1], cols[2], cols[3], []), parents, geoms)

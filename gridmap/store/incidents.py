@@ -34,6 +34,11 @@ def from_db_time(t: dt.datetime | None) -> dt.datetime | None:
     return None if t is None else t.replace(tzinfo=UTC)
 
 
+def db_time(t: dt.datetime) -> dt.datetime:
+    """A stored naive UTC time of a NOT NULL column -> aware UTC."""
+    return t.replace(tzinfo=UTC)
+
+
 def incident_to_row(inc: Incident) -> dict:
     row = dict(inc.__dict__)  # the dataclass's fields (faster than getattr one by one)
     del row["id"]
@@ -264,7 +269,7 @@ class IncidentRepo:
         te = schema.incident_events
         q = sa.select(te).where(te.c.incident_id == incident_id_of(incident_id)).order_by(te.c.id)
         with self.store.connect() as conn:
-            return [Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"], r["from_status"],
+            return [Event(str(r["incident_id"]), db_time(r["at"]), r["actor"], r["action"], r["from_status"],
                           r["to_status"], r["note"] or "", r["data"] or {}) for r in conn.execute(q).mappings()]
 
     def status_changes(self, start: dt.datetime, end: dt.datetime, limit: int, offset: int = 0
@@ -279,7 +284,7 @@ class IncidentRepo:
                                  te.c.from_status.isnot(None), te.c.from_status != te.c.to_status)
              .order_by(te.c.at, te.c.id).limit(limit).offset(offset))
         with self.store.connect() as conn:
-            return [(r["id"], Event(str(r["incident_id"]), from_db_time(r["at"]), r["actor"], r["action"],
+            return [(r["id"], Event(str(r["incident_id"]), db_time(r["at"]), r["actor"], r["action"],
                                     r["from_status"], r["to_status"], r["note"] or "", r["data"] or {}))
                     for r in conn.execute(q).mappings()]
 

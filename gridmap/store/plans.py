@@ -9,6 +9,7 @@ transaction: either the old plan stays in force or the new one is fully in force
 
 from __future__ import annotations
 
+import builtins  # PlanRepo.list shadows the builtin inside the class
 import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -128,7 +129,7 @@ class PlanRepo:
         with self.store.connect() as conn:
             return dict(conn.execute(q).all())
 
-    def sibling_codes(self, plan: int, parent_code: str | None, level: str) -> list[str]:
+    def sibling_codes(self, plan: int, parent_code: str | None, level: str) -> builtins.list[str]:
         """Codes of the units of a plan with this parent and level (no geometry read)."""
         t = schema.units
         q = sa.select(t.c.code).where(t.c.plan == int(plan), t.c.level == level).order_by(t.c.code)
@@ -144,7 +145,7 @@ class PlanRepo:
         with self.store.connect() as conn:
             return set(conn.execute(q).scalars())
 
-    def edits(self, plan: int) -> list[EditRecord]:
+    def edits(self, plan: int) -> builtins.list[EditRecord]:
         """A draft's edit log, oldest first."""
         with self.store.connect() as conn:
             rows = conn.execute(sa.select(_E).where(_E.c.plan == int(plan)).order_by(_E.c.seq)).mappings().all()
@@ -271,7 +272,7 @@ class PlanRepo:
         q = sa.select(*[t.c[c] for c in _UNIT_FIELDS]).where(t.c.plan == plan, t.c.code.in_(codes))
         return {r["code"]: dict(r) for r in conn.execute(q).mappings()}
 
-    def apply_due_teams(self, day: dt.date) -> list[int]:
+    def apply_due_teams(self, day: dt.date) -> builtins.list[int]:
         """Write into roles the teams of published plans in force by `day` whose teams wait (dated later
         when published), oldest first, in one transaction; returns their versions."""
         with self.store.transaction() as conn:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence, cast
 
 import shapely
 import sqlalchemy as sa
@@ -222,13 +222,13 @@ class SQLStore:
             # Straight through the DB-API cursor: for 50,000 grids (160 MB of WKB) SQLAlchemy's
             # row processing costs more than the query itself.
             compiled = q.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
-            cur = conn.connection.driver_connection.cursor()
+            cur = cast(Any, conn.connection.driver_connection).cursor()
             params = compiled.params
-            args = tuple(params[k] for k in compiled.positiontup) if compiled.positional else params
+            args = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
             cur.execute(str(compiled), args)
             rows = cur.fetchall()
             cur.close()
-        cols = list(zip(*rows)) if rows else [[], [], [], [], []]
+        cols: list[Any] = list(zip(*rows)) if rows else [[], [], [], [], []]
         return UnitRows(*(list(c) for c in cols))
 
     def add_units(self, units: Sequence[Unit], replace: bool = False) -> int:
@@ -302,8 +302,8 @@ class SQLStore:
             counts = dict(conn.execute(
                 sa.select(t.c.level, sa.func.count()).where(t.c.plan == plan).group_by(t.c.level)
             ).all()) if plan is not None else {}
-            counts["people"] = conn.execute(sa.select(sa.func.count()).select_from(schema.people)).scalar()
-            counts["roles"] = conn.execute(sa.select(sa.func.count()).select_from(schema.roles)).scalar()
+            counts["people"] = conn.execute(sa.select(sa.func.count()).select_from(schema.people)).scalar() or 0
+            counts["roles"] = conn.execute(sa.select(sa.func.count()).select_from(schema.roles)).scalar() or 0
         return StoreInfo(self.display_url, self.backend, self._revision(), plan, counts)
 
     def covering_sql(self, lon: float, lat: float, level: Level = Level.grid) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,7 +25,7 @@ FILED_OPEN = ("filed", "dispatched", "in_progress", "handled", "verified")  # OP
 
 def _where(zone_code: str | None, grid_codes: Sequence[str] | None, within_units: Sequence[str] | None) -> list:
     t = schema.incidents
-    conds = [t.c.status.in_(FILED_OPEN), t.c.merged_into.is_(None)]
+    conds: list[Any] = [t.c.status.in_(FILED_OPEN), t.c.merged_into.is_(None)]
     if zone_code:
         conds.append(t.c.zone_code == zone_code)
     if grid_codes is not None:

@@ -37,7 +37,7 @@ def write_teams(conn, plan: int, teams: Mapping[str, Sequence[Role] | None]) -> 
     if not codes:
         return
     conn.execute(_T.delete().where(_T.c.plan == int(plan), _T.c.unit_code.in_(codes)))
-    rows = [{"plan": int(plan), "unit_code": c, "members": members(teams[c])} for c in codes if teams[c] is not None]
+    rows = [{"plan": int(plan), "unit_code": c, "members": members(team)} for c in codes if (team := teams[c]) is not None]
     if rows:
         conn.execute(_T.insert(), rows)
 
