@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gridmap.analysis.coverage import check_coverage
 from gridmap.analysis.propose import propose
 from gridmap.cli import main
-from gridmap.errors import InputError
+from gridmap.errors import Conflict, InputError
 from gridmap.registry.model import Level, Unit
 from gridmap.services import Services
 from gridmap.settings import Settings
@@ -161,6 +161,12 @@ def test_service_propose_and_save_into_a_draft(services, tmp_path):
     assert [u.code for u in services.store.units(level=Level.grid)] == GRIDS  # the plan in force is untouched
     with pytest.raises(InputError, match="cannot lock NOPE"):
         svc.propose(ZONE, _csv(tmp_path / "hh.csv", pts), crs="EPSG:4326", grids=3, lock=["NOPE"])
+    # a proposal is written by the plan service like any edit: into a published plan is a 409, as for edits
+    published = services.store.current_plan()
+    with pytest.raises(Conflict, match="is published: edits go to a draft"):
+        svc.save_proposal(prop, published)
+    with pytest.raises(Conflict, match="is published: edits go to a draft"):
+        services.plans.edit(published, "merge", {"codes": GRIDS[:2]})
 
 
 def test_cli_propose(tmp_path, sample_dir):

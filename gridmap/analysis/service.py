@@ -129,20 +129,9 @@ class PlanningService:
                            what=f"propose ({method})", **opts)
 
     def save_proposal(self, proposal: Proposal, draft: int, author: str | None = None) -> dict:
-        """Replace the zone's grids in draft plan `draft` by the proposal, as one undoable edit."""
-        repo = self.store.plans
-        rec = repo.get(draft)
-        if rec.status != "draft":
-            raise InputError(f"plan {draft} is published: save a proposal into a draft (gridmap plan new)")
-        old = [u.code for u in self.store.units(plan=draft) if u.parent_code == proposal.zone]
-        new = [u for u in proposal.units if u.code not in proposal.locked]
-        deletes = [c for c in old if c not in proposal.locked]
-        revs = repo.unit_revs(draft)
-        touched = set(deletes) | {u.code for u in new}
-        rev = repo.apply_edit(draft, "propose", {"zone": proposal.zone, "method": proposal.method}, new, deletes,
-                              {c: revs[c] for c in touched if c in revs}, author=author)
-        self.services.refresh()
-        return {"plan": draft, "rev": rev, "created": sorted(u.code for u in new), "removed": sorted(deletes)}
+        """Replace the zone's grids in draft plan `draft` by the proposal, as one undoable edit (the plan service writes it)."""
+        return self.services.plans.replace_zone(draft, proposal.zone, proposal.units, proposal.locked,
+                                                {"zone": proposal.zone, "method": proposal.method}, author=author)
 
     # -- networks -------------------------------------------------------------------------------
     def networks(self, paths: Sequence[str | Path], code_field: str = "code", crs: str | None = None,

@@ -132,6 +132,12 @@ class PlanService:
                 "changed": result.changed, "removed": sorted(result.deletes),
                 "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
 
+    def replace_zone(self, version: int, zone: str, units, keep, params: Mapping[str, Any], author: str | None = None) -> dict:
+        """Replace a zone's grids in a draft by a proposal's, one undoable edit (plans/proposals.py)."""
+        from .proposals import replace_zone
+
+        return replace_zone(self, version, zone, units, keep, params, author)
+
     def undo(self, version: int, rev: int | None = None, author: str | None = None) -> dict:
         """Undo the last edit of a draft; returns it and the draft's new revision."""
         edit = self.repo.undo(version, author=author, draft_rev=rev)
