@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -34,6 +32,7 @@ from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
 from . import polsby_popper
 from .balance import measure
+from .regions import bisect, contiguous, refine, spopt_labels
 
 METHODS = ("bisect", "skater", "maxp")
 
@@ -84,12 +83,12 @@ def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *
     k = _region_count(total, households, grids, cells.n, zone.code)
     lo, hi = households if households else (total / k, total / k)
     if method == "bisect":
-        labels = _bisect(cells.xy, cells.w, k)
-        labels = _contiguous(labels, cells.nbrs, cells.w)
-        labels = _refine(labels, cells.xy, cells.w, cells.nbrs, lo, hi, cells.edge, cells.scale)
+        labels = bisect(cells.xy, cells.w, k)
+        labels = contiguous(labels, cells.nbrs, cells.w)
+        labels = refine(labels, cells.xy, cells.w, cells.nbrs, lo, hi, cells.edge, cells.scale)
     else:
-        labels = _spopt(method, cells, k, lo)
-        labels = _contiguous(labels, cells.nbrs, cells.w)
+        labels = spopt_labels(method, cells, k, lo)
+        labels = contiguous(labels, cells.nbrs, cells.w)
     polys = _dissolve(cells.geoms, labels)
     new = _units(zone, polys, locked, level, first_serial)
     units = new + list(locked)
@@ -100,7 +99,7 @@ def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *
 
 
 @dataclass
-class _Cells:
+class Cells:
     geoms: np.ndarray  # lon/lat Voronoi cells clipped to the free area
     xy: np.ndarray  # generator points, metres
     lonlat: np.ndarray
@@ -116,7 +115,7 @@ class _Cells:
         return len(self.w)
 
 
-def _cells(zone: Unit, points, weights, barriers, locked) -> _Cells:
+def _cells(zone: Unit, points, weights, barriers, locked) -> Cells:
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     w = np.ones(len(pts)) if weights is None else np.asarray(weights, dtype=float)
     if len(w) != len(pts):
@@ -154,7 +153,7 @@ def _cells(zone: Unit, points, weights, barriers, locked) -> _Cells:
         geoms = shapely.intersection(frame.to_lonlat(vor), free)
     shapely.destroy_prepared(free)
     nbrs, edge = _adjacency(frame.to_m(geoms), xy, [frame.to_m(g) for g in barriers])
-    return _Cells(geoms, xy, uniq, w, nbrs, int(ok.sum()), dropped, edge,
+    return Cells(geoms, xy, uniq, w, nbrs, int(ok.sum()), dropped, edge,
                   float(np.sqrt(shapely.area(frame.to_m(free)))))
 
 
@@ -200,162 +199,6 @@ def _region_count(total: float, households, grids, n: int, code: str) -> int:
     return k
 
 
-def _bisect(xy: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """Recursive weighted bisection across the principal axis: k balanced, compact groups."""
-    labels = np.zeros(len(w), dtype=int)
-    stack = [(np.arange(len(w)), k, 0)]
-    while stack:
-        idx, kk, base = stack.pop()
-        if kk == 1:
-            labels[idx] = base
-            continue
-        k1 = kk // 2
-        p = xy[idx] - np.average(xy[idx], axis=0, weights=w[idx] + 1e-9)
-        axis = np.linalg.eigh(np.cov(p.T, aweights=w[idx] + 1e-9) if len(idx) > 2 else np.eye(2))[1][:, -1]
-        order = np.argsort(p @ axis, kind="stable")
-        cum = np.cumsum(w[idx][order])
-        cut = int(np.searchsorted(cum, cum[-1] * k1 / kk))
-        cut = min(max(cut + 1, k1), len(idx) - (kk - k1))  # each side keeps enough points
-        stack.append((idx[order[:cut]], k1, base))
-        stack.append((idx[order[cut:]], kk - k1, base + k1))
-    return labels
-
-
-def _components(members: np.ndarray, in_region: np.ndarray, nbrs) -> list[list[int]]:
-    seen, comps = set(), []
-    for s in members.tolist():
-        if s in seen:
-            continue
-        comp, queue = [], deque([s])
-        seen.add(s)
-        while queue:
-            c = queue.popleft()
-            comp.append(c)
-            for n in nbrs[c].tolist():
-                if in_region[n] and n not in seen:
-                    seen.add(n)
-                    queue.append(n)
-        comps.append(comp)
-    return comps
-
-
-def _contiguous(labels: np.ndarray, nbrs, w) -> np.ndarray:
-    """Give every detached piece of a grid to the neighbouring grid it touches most."""
-    labels = labels.copy()
-    for _ in range(20):
-        changed = False
-        for r in np.unique(labels):
-            members = np.flatnonzero(labels == r)
-            comps = _components(members, labels == r, nbrs)
-            if len(comps) < 2:
-                continue
-            comps.sort(key=lambda c: -w[c].sum() - 1e-9 * len(c))
-            for comp in comps[1:]:
-                around = [labels[n] for c in comp for n in nbrs[c].tolist() if labels[n] != r]
-                if around:
-                    labels[comp] = max(set(around), key=around.count)
-                    changed = True
-        if not changed:
-            break
-    return labels
-
-
-def _refine(labels, xy, w, nbrs, lo: float, hi: float, edge=None, scale: float = 1.0,
-            sweeps: int = 60) -> np.ndarray:
-    """Move boundary cells between neighbouring grids: into the range first, then more compact.
-
-    Compactness here is the households' moment of inertia about their grid's centre plus the
-    length of boundary between grids (shorter, smoother boundaries raise Polsby-Popper).
-    """
-    labels = labels.copy()
-    k = labels.max() + 1
-    per_grid = max(float(w.sum()) / k, 1e-9)
-    side = scale / np.sqrt(k)  # an average grid's side, m: inertia / (households x side) is metres
-    W = np.bincount(labels, weights=w, minlength=k)
-    S = np.column_stack([np.bincount(labels, weights=w * xy[:, d], minlength=k) for d in (0, 1)])
-
-    def pen(h: float) -> float:
-        return max(0.0, lo - h) ** 2 + max(0.0, h - hi) ** 2
-
-    for _ in range(sweeps):
-        moved = 0
-        for c in range(len(w)):
-            a, wc = labels[c], w[c]
-            others = {int(labels[n]) for n in nbrs[c].tolist()} - {a}
-            if not others or W[a] - wc <= 0:
-                continue
-            ca = S[a] / W[a]
-            best, key = None, (0.0, -1e-6)
-            if edge is not None:
-                near = labels[nbrs[c]]
-                to_a = float(edge[c][near == a].sum())
-            for b in others:
-                dpen = pen(W[a] - wc) + pen(W[b] + wc) - pen(W[a]) - pen(W[b])
-                cb = S[b] / W[b]
-                dinert = (-wc * W[a] / (W[a] - wc) * float(((xy[c] - ca) ** 2).sum())
-                          + wc * W[b] / (W[b] + wc) * float(((xy[c] - cb) ** 2).sum())) / (per_grid * side)
-                if edge is not None:  # boundary gained (edges to a) minus lost (edges to b), metres
-                    dinert += to_a - float(edge[c][near == b].sum())
-                cand = (round(dpen, 9), dinert)
-                if cand < key:
-                    best, key = b, cand
-            if best is None or not _stays_connected(c, a, labels, nbrs):
-                continue
-            labels[c] = best
-            W[a] -= wc
-            W[best] += wc
-            S[a] -= wc * xy[c]
-            S[best] += wc * xy[c]
-            moved += 1
-        if not moved:
-            break
-    return labels
-
-
-def _stays_connected(c: int, r: int, labels, nbrs) -> bool:
-    """Does grid r stay in one piece without cell c? (BFS from one neighbour to the others)."""
-    mine = [n for n in nbrs[c].tolist() if labels[n] == r]
-    if len(mine) <= 1:
-        return True
-    targets, seen, queue = set(mine[1:]), {c, mine[0]}, deque([mine[0]])
-    while queue and targets:
-        x = queue.popleft()
-        for n in nbrs[x].tolist():
-            if labels[n] == r and n not in seen:
-                seen.add(n)
-                targets.discard(n)
-                queue.append(n)
-    return not targets
-
-
-def _spopt(method: str, cells: _Cells, k: int, lo: float) -> np.ndarray:
-    """Labels from PySAL spopt (SKATER for k grids, max-p for the minimum households)."""
-    from ..extras import require
-
-    require("spopt", f"method {method!r}")
-    import geopandas as gpd
-    from libpysal.weights import W
-    from spopt.region import MaxPHeuristic, Skater
-
-    gdf = gpd.GeoDataFrame({"x": cells.xy[:, 0], "y": cells.xy[:, 1], "hh": cells.w}, geometry=list(cells.geoms))
-    w = W({i: nb.tolist() for i, nb in enumerate(cells.nbrs)}, silence_warnings=True)
-    with warnings.catch_warnings():  # spopt/libpysal raise pandas deprecation warnings of their own
-        warnings.simplefilter("ignore")
-        if method == "skater":
-            # SKATER's floor counts cells, not households: ask for half the minimum's worth of cells
-            floor = max(1, int(0.5 * lo / max(cells.w.mean(), 1e-9))) if lo else -np.inf
-            model = Skater(gdf, w, ["x", "y"], n_clusters=k, floor=floor, islands="ignore")
-        else:
-            model = MaxPHeuristic(gdf, w, ["x", "y"], "hh", lo, top_n=2, max_iterations_construction=3)
-        try:
-            model.solve()
-        except Exception as exc:  # spopt signals an impossible floor with various errors
-            raise InputError(f"spopt {method} found no solution: {exc}") from None
-    labels = np.asarray(model.labels_, dtype=int)
-    _, labels = np.unique(labels, return_inverse=True)
-    return labels.ravel()
-
-
 def _dissolve(geoms: np.ndarray, labels: np.ndarray) -> list:
     """One polygon per label; a detached piece goes to the grid sharing its longest edge."""
     polys = [shapely.union_all(geoms[labels == r]) for r in range(labels.max() + 1)]
@@ -396,7 +239,7 @@ def _units(zone: Unit, polys: list, locked: Sequence[Unit], level: Level | None,
                   key=lambda u: u.code)
 
 
-def _count(units: list[Unit], cells: _Cells) -> None:
+def _count(units: list[Unit], cells: Cells) -> None:
     """Households of each unit from the points it covers; area, perimeter and shape figures."""
     tree = shapely.STRtree(np.array([u.geometry for u in units], dtype=object))
     pts = shapely.points(cells.lonlat)
