@@ -15,7 +15,7 @@ from folium import plugins
 
 from gridmap import maps
 from gridmap.incidents.model import Incident
-from gridmap.maps.layers import _geometry, _safe
+from gridmap.maps.layers import display_geojson, safe
 from gridmap.registry.model import Level, Person, Role, Unit
 from gridmap.web import compress, maps_pages
 
@@ -149,10 +149,10 @@ def test_an_unvendored_plugin_is_refused():
 
 
 def test_safe_escapes_html_and_template_literals():
-    assert _safe("<b a='1'>&</b>") == "&lt;b a=&#x27;1&#x27;&gt;&amp;&lt;/b&gt;"
-    assert _safe("${x} `y` \\z") == "&#36;&#123;x&#125; &#96;y&#96; &#92;z"
-    assert _safe("{{ 7*7 }}") == "&#123;&#123; 7*7 &#125;&#125;"  # folium re-reads its output as Jinja
-    assert _safe(None) == "" and _safe(3) == "3"
+    assert safe("<b a='1'>&</b>") == "&lt;b a=&#x27;1&#x27;&gt;&amp;&lt;/b&gt;"
+    assert safe("${x} `y` \\z") == "&#36;&#123;x&#125; &#96;y&#96; &#92;z"
+    assert safe("{{ 7*7 }}") == "&#123;&#123; 7*7 &#125;&#125;"  # folium re-reads its output as Jinja
+    assert safe(None) == "" and safe(3) == "3"
 
 
 @pytest.mark.parametrize("show_phones", [False, True])
@@ -192,7 +192,7 @@ def test_choropleth_rates_classes_and_legend(model):
 def test_geometry_is_simplified_and_rounded():
     wiggly = shapely.Polygon([(116.0 + i * 1e-4, 39.0 + (i % 2) * 1e-7) for i in range(101)]
                              + [(116.01, 39.01), (116.0, 39.01)])
-    geom = _geometry(wiggly)
+    geom = display_geojson(wiggly)
     ring = geom["coordinates"][0]
     assert len(ring) < 10
     assert all(len(repr(c).split(".")[1]) <= 6 for xy in ring for c in xy)
@@ -400,7 +400,7 @@ def test_simplification_follows_the_zoom():
     assert len(coarse["coordinates"][0]) < 10 < len(fine["coordinates"][0])
     assert maps.geo.tolerance_for_zoom(10) == pytest.approx(0.5 * 360 / 256 / 1024)
     assert maps.geo.decimals_for(maps.geo.tolerance_for_zoom(10)) == 5 and maps.geo.decimals_for(1e-5) == 6
-    ring = [tuple(c) for c in _geometry(wiggly)["coordinates"][0]]  # what the folium layers embed
+    ring = [tuple(c) for c in display_geojson(wiggly)["coordinates"][0]]  # what the folium layers embed
     assert maps.geo.decode_polygons(catalog.embedded(maps.WGS84)[0]) == [[ring[:-1]]]  # the same, encoded
 
 

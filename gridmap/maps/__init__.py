@@ -2,7 +2,7 @@
 
 Every map loads its JavaScript, CSS, images and fonts from the app's own static folder (the
 files vendored under gridmap/web/static/vendor/), never from a CDN (`assets.localise`). Every
-piece of user text passes through `_safe()` (`layers`). Geometry is EPSG:4326 lon/lat,
+piece of user text passes through `safe()` (`layers`). Geometry is EPSG:4326 lon/lat,
 simplified by about 1 m and rounded to 6 decimals (about 0.1 m) before it is embedded.
 The data each map shows is also available as JSON from `data` (the pages' JSON twins).
 The overview's grids, labels and incidents are drawn by static/js/gridmap-map.js from compact
@@ -50,21 +50,21 @@ from .data import (
 )
 from .geo import GCJ02, WGS84, GridCatalog, parse_frame
 from .layers import (
-    _CSS,
     LABEL_MIN_ZOOM,
-    _features,
-    _grid_layer,
-    _heat_layer,
-    _incident_layer,
-    _label_layer,
-    _legend,
-    _link,
-    _MapClass,
-    _safe,
-    _status_rows,
-    _tooltip,
-    _zone_layer,
+    MAP_CSS,
+    MapClass,
+    feature_dict,
+    folium_grid_layer,
+    folium_heat_layer,
+    folium_incident_layer,
+    folium_label_layer,
+    folium_zone_layer,
+    grid_link,
     layer_control,
+    legend,
+    safe,
+    status_rows,
+    unit_tooltip,
 )
 
 __all__ = ["ASSETS", "GCJ02", "NOT_LOADED", "WGS84", "Choropleth", "EarlyWarning", "GridCatalog", "Hotspot",
@@ -102,7 +102,7 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
               else _bounds(shown_zones, catalog, frame))
     m = _base_map(bounds, basemap, basemap_attr)
     stats = choropleth(grids, incidents)
-    zone_names = {z.code: _safe(z.name) for z in zones}
+    zone_names = {z.code: safe(z.name) for z in zones}
     href = grid_href("__CODE__") if grid_href else None
     if grids_url:
         source = GridSource(url=grids_url)
@@ -118,13 +118,13 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     grid_layer(source, "网格 Grids", {"gridHref": href, "gridJson": grid_json_href, "zoneNames": zone_names,
                                       "noData": NO_DATA, "canvas": bool(grids_url) or len(grids) > CANVAS_FROM}).add_to(m)
     if zones:
-        _zone_layer(shown_zones, LARGE_ZONE_TOLERANCE if grids_url else geo.EMBED_TOLERANCE).add_to(m)
+        folium_zone_layer(shown_zones, LARGE_ZONE_TOLERANCE if grids_url else geo.EMBED_TOLERANCE).add_to(m)
     label_layer(source, m.get_name(), "网格名称 Grid labels", LABEL_MIN_ZOOM).add_to(m)
     incident_layer(shown_incidents, category_names or {}, tz, incident_title).add_to(m)
-    _heat_layer(shown_incidents).add_to(m)
+    folium_heat_layer(shown_incidents).add_to(m)
     layer_control(m)  # collapsed on a phone
-    _legend(stats.title, stats.legend(), "bottomright").add_to(m)
-    _legend(incident_title, _status_rows(statuses), "bottomleft").add_to(m)
+    legend(stats.title, stats.legend(), "bottomright").add_to(m)
+    legend(incident_title, status_rows(statuses), "bottomleft").add_to(m)
     return localise(m, static_url)
 
 
@@ -137,14 +137,14 @@ def grid_map(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Inciden
     grid, *neighbours = geo.display_units([grid, *neighbours], frame)
     incidents = geo.display_incidents(incidents, frame)
     m = _base_map(_pad(shapely.total_bounds([grid.geometry]), 0.4), basemap, basemap_attr)
-    links = {u.code: f"<b>{_safe(u.name)}</b><br>{_safe(u.code)}" + _link(u.code, grid_href) for u in neighbours}
+    links = {u.code: f"<b>{safe(u.name)}</b><br>{safe(u.code)}" + grid_link(u.code, grid_href) for u in neighbours}
     if neighbours:
-        _grid_layer(neighbours, "相邻网格 Neighbours", links).add_to(m)
-    _grid_layer([grid], "本网格 This grid", {}, weight=4, colour="#c0392b").add_to(m)
-    _label_layer([grid, *neighbours], always=True).add_to(m)
-    _incident_layer(incidents, category_names or {}, tz).add_to(m)
+        folium_grid_layer(neighbours, "相邻网格 Neighbours", links).add_to(m)
+    folium_grid_layer([grid], "本网格 This grid", {}, weight=4, colour="#c0392b").add_to(m)
+    folium_label_layer([grid, *neighbours], always=True).add_to(m)
+    folium_incident_layer(incidents, category_names or {}, tz).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    _legend("在办事件 Open incidents", _status_rows(), "bottomleft").add_to(m)
+    legend("在办事件 Open incidents", status_rows(), "bottomleft").add_to(m)
     return localise(m, static_url)
 
 
@@ -172,7 +172,7 @@ def dashboard_map(zones: Sequence[Unit], grids: Sequence[Unit], spots: Sequence[
     catalog = catalog if catalog is not None and len(catalog) == len(grids) else GridCatalog(grids)
     m = _base_map(_bounds(geo.display_units(zones, frame), catalog, frame), basemap, basemap_attr)
     href = grid_href("__CODE__") if grid_href else None
-    zone_names = {z.code: _safe(z.name) for z in zones}
+    zone_names = {z.code: safe(z.name) for z in zones}
     if grids_url:
         source = GridSource(url=grids_url)
     else:
@@ -183,7 +183,7 @@ def dashboard_map(zones: Sequence[Unit], grids: Sequence[Unit], spots: Sequence[
     grid_layer(source, "网格 Grids", {"gridHref": href, "gridJson": grid_json_href, "zoneNames": zone_names,
                                       "colour": "#7f8c9a", "weight": 0.8}).add_to(m)
     if zones:
-        _zone_layer(geo.display_units(zones, frame), LARGE_ZONE_TOLERANCE if grids_url else geo.EMBED_TOLERANCE).add_to(m)
+        folium_zone_layer(geo.display_units(zones, frame), LARGE_ZONE_TOLERANCE if grids_url else geo.EMBED_TOLERANCE).add_to(m)
     by_code = {g.code: g for g in catalog.grids}
     marked = [(row, by_code[row["grid_code"]]) for row in spots if row["grid_code"] in by_code]
     warned = [(row, by_code[row["grid_code"]]) for row in warnings if row["grid_code"] in by_code]
@@ -193,9 +193,9 @@ def dashboard_map(zones: Sequence[Unit], grids: Sequence[Unit], spots: Sequence[
         def spot(u: Unit) -> dict:
             row = rows[u.code]
             return {"fill": _hotspot_colour(row["ratio"]),
-                    "tooltip": f"{_tooltip(u)}<br>近30天 {row['count']} 件 · 前3期均值 {row['baseline']:g}",
-                    "popup": f"<b>{_safe(u.name)}</b><br>{_safe(u.code)}<br>近30天 {row['count']} 件 · 前3期均值 "
-                             f"{row['baseline']:g}" + _link(u.code, grid_href)}
+                    "tooltip": f"{unit_tooltip(u)}<br>近30天 {row['count']} 件 · 前3期均值 {row['baseline']:g}",
+                    "popup": f"<b>{safe(u.name)}</b><br>{safe(u.code)}<br>近30天 {row['count']} 件 · 前3期均值 "
+                             f"{row['baseline']:g}" + grid_link(u.code, grid_href)}
         _marked_layer(geo.display_units([g for _, g in marked], frame), "热点 Hotspots", spot,
                       lambda f: {"color": "#7a0019", "weight": 1.5, "fillOpacity": 0.65,
                                  "fillColor": f["properties"]["fill"], "className": "gm-hotspot"}).add_to(m)
@@ -205,13 +205,13 @@ def dashboard_map(zones: Sequence[Unit], grids: Sequence[Unit], spots: Sequence[
         def warn(u: Unit) -> dict:
             row = rows_w[u.code]
             text = f"近7天 {row['count']} 件 &gt; 阈值 {row['threshold']:g}"
-            return {"tooltip": f"预警 {_tooltip(u)}<br>{text}",
-                    "popup": f"<b>预警 {_safe(u.name)}</b><br>{_safe(u.code)}<br>{text}" + _link(u.code, grid_href)}
+            return {"tooltip": f"预警 {unit_tooltip(u)}<br>{text}",
+                    "popup": f"<b>预警 {safe(u.name)}</b><br>{safe(u.code)}<br>{text}" + grid_link(u.code, grid_href)}
         _marked_layer(geo.display_units([g for _, g in warned], frame), "预警 Early warnings", warn,
                       lambda f: {"color": WARNING_COLOUR, "weight": 4, "fillOpacity": 0.0, "dashArray": "6 3",
                                  "className": "gm-warning"}).add_to(m)
     if marked or warned:  # numbered badges, matching the hotspot table; "!" for a warning alone
-        badges = folium.FeatureGroup(name=_safe("编号 Numbers"))
+        badges = folium.FeatureGroup(name=safe("编号 Numbers"))
         number = {row["grid_code"]: i for i, (row, _) in enumerate(marked, start=1)}
         warned_codes = {g.code for _, g in warned}
         seen: set[str] = set()
@@ -223,12 +223,12 @@ def dashboard_map(zones: Sequence[Unit], grids: Sequence[Unit], spots: Sequence[
             klass = "gm-badge gm-badge-warn" if g.code in warned_codes else "gm-badge"
             icon = folium.DivIcon(html=f'<div class="{klass}">{number.get(g.code, "!")}</div>',
                                   icon_size=(20, 20), icon_anchor=(10, 10), class_name="gm-badge-icon")
-            folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, tooltip=folium.Tooltip(_tooltip(g))).add_to(badges)
+            folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, tooltip=folium.Tooltip(unit_tooltip(g))).add_to(badges)
         badges.add_to(m)
-    _heat_layer(geo.display_incidents(recent, frame)).add_to(m)
+    folium_heat_layer(geo.display_incidents(recent, frame)).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     rows = list(HOTSPOT_COLOURS) + [(WARNING_COLOUR, "预警 early warning (outline)")]
-    _legend("热点 Hotspots (近30天/前3期均值)", rows, "bottomright").add_to(m)
+    legend("热点 Hotspots (近30天/前3期均值)", rows, "bottomright").add_to(m)
     return localise(m, static_url)
 
 
@@ -236,7 +236,7 @@ def _marked_layer(units: Sequence[Unit], name: str, props: Callable[[Unit], dict
                   style: Callable[[dict], dict]) -> folium.GeoJson:
     """A few grids drawn with their own style, a tooltip and a popup (all text made safe by `props`)."""
     return folium.GeoJson(
-        _features(units, props), name=_safe(name), zoom_on_click=False, style_function=style,
+        feature_dict(units, props), name=safe(name), zoom_on_click=False, style_function=style,
         highlight_function=lambda f: {"weight": 5}, tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
         popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=320))
 
@@ -272,9 +272,9 @@ def _base_map(bounds: np.ndarray | None, basemap: str | None, basemap_attr: str)
     m = folium.Map(location=centre, zoom_start=11, tiles=None, control_scale=True, maxZoom=MAX_ZOOM, zoomSnap=0.5)
     urls = [u.strip() for u in (basemap or "").split(" | ") if u.strip()]
     for i, url in enumerate(urls):
-        folium.TileLayer(url, attr=_safe(basemap_attr or "basemap"), name="底图 Basemap" if i == 0 else f"注记 Labels {i}",
+        folium.TileLayer(url, attr=safe(basemap_attr or "basemap"), name="底图 Basemap" if i == 0 else f"注记 Labels {i}",
                          max_zoom=MAX_ZOOM, overlay=i > 0, control=i == 0).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    m.get_root().header.add_child(folium.Element(_CSS), name="gridmap_css")
-    _MapClass(LABEL_MIN_ZOOM).add_to(m)
+    m.get_root().header.add_child(folium.Element(MAP_CSS), name="gridmap_css")
+    MapClass(LABEL_MIN_ZOOM).add_to(m)
     return m

@@ -10,7 +10,7 @@ builds the layers (on a canvas above CANVAS_FROM grids). Above
 them as GeoJSON by the map's bounding box as the user pans. Elements here put their script into
 the page unparsed (`_Raw`), so no user text can reach Jinja.
 
-Feature properties (all user text pre-escaped with `_safe`): ``n`` name, ``z`` zone code,
+Feature properties (all user text pre-escaped with `safe`): ``n`` name, ``z`` zone code,
 ``hh`` households, ``o`` open incidents, ``r`` per 100 households, ``f`` fill colour, ``lp``
 label point [lat, lon], ``t`` team [[role, name, phone?], ...] (embedded pages only; the
 bbox-loaded grids fetch theirs from /grids/<code>.json when a popup opens).
@@ -31,7 +31,7 @@ from ..incidents.model import Incident
 from ..registry.model import Unit
 from .data import Choropleth, StaffEntry, incident_json, marker_colour
 from .geo import dumps, raw_dumps, script_safe
-from .layers import _safe
+from .layers import safe
 
 GRIDMAP_JS = ("gridmap_js", "js/gridmap-map.js")
 
@@ -40,7 +40,7 @@ def grid_properties(grid: Unit, stats: Choropleth, label_point: Sequence[float] 
                     team: Sequence[StaffEntry] | list[list[str]] | None, show_phones: bool) -> dict:
     """The compact, pre-escaped properties of one grid feature (see the module docstring)."""
     rate = stats.rates.get(grid.code)
-    props = {"n": _safe(grid.name), "z": grid.parent_code, "hh": grid.households, "o": stats.counts.get(grid.code, 0),
+    props = {"n": safe(grid.name), "z": grid.parent_code, "hh": grid.households, "o": stats.counts.get(grid.code, 0),
              "r": None if rate is None else round(rate, 1), "f": stats.colour(grid.code)}
     if label_point is not None:
         props["lp"] = [float(label_point[0]), float(label_point[1])]
@@ -51,7 +51,7 @@ def grid_properties(grid: Unit, stats: Choropleth, label_point: Sequence[float] 
 
 def team_json(team: Sequence[StaffEntry], show_phones: bool) -> list[list[str]]:
     """[[role, name, phone?], ...], made safe; phones only when `show_phones`."""
-    return [[_safe(s.role_label), _safe(s.person.name)] + ([_safe(s.person.phone)] if show_phones and s.person.phone else [])
+    return [[safe(s.role_label), safe(s.person.name)] + ([safe(s.person.phone)] if show_phones and s.person.phone else [])
             for s in team]
 
 
@@ -129,7 +129,7 @@ class _ClientLayer(JSCSSMixin, _ClientElement, Layer):
     default_js = [GRIDMAP_JS]
 
     def __init__(self, name: str, call: str, show: bool = True):
-        Layer.__init__(self, name=_safe(name), overlay=True, control=True, show=show)
+        Layer.__init__(self, name=safe(name), overlay=True, control=True, show=show)
         self._name, self.call = "ClientLayer", call
 
     def script_text(self) -> str:
@@ -162,8 +162,8 @@ def incident_rows(incidents: Sequence[Incident], category_names: Mapping[str, st
     for inc in incidents:
         j = incident_json(inc, category_names, tz)
         rows.append([j["lat"], j["lon"], marker_colour(inc.status), str(inc.id),
-                     _safe(j["category_name"]), _safe(j["status_label"]),
-                     _safe(j["reported_at"][:16].replace("T", " ")), _safe(inc.description)])
+                     safe(j["category_name"]), safe(j["status_label"]),
+                     safe(j["reported_at"][:16].replace("T", " ")), safe(inc.description)])
     return rows
 
 

@@ -1,7 +1,7 @@
-"""The layers of gridmap's folium maps, one small helper each, and `_safe()` for user text.
+"""The layers of gridmap's folium maps, one small helper each, and `safe()` for user text.
 
 No folium text API escapes by default: popup and tooltip text is put into the page as HTML inside
-a JavaScript template literal, so `_safe()` HTML-escapes and then turns \\ ` $ into entities.
+a JavaScript template literal, so `safe()` HTML-escapes and then turns \\ ` $ into entities.
 Every user string (names, codes, descriptions, phones) goes through it before reaching a tooltip,
 popup, label, legend or layer name. Feature properties carry only such pre-escaped strings.
 """
@@ -26,7 +26,7 @@ from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_j
 SIMPLIFY_DEG = 1e-5  # about 1 m at these latitudes: below what a screen shows at street zoom
 LABEL_MIN_ZOOM = 13  # grid names are legible from here on (a demo grid is about 2 km across)
 
-_CSS = """<style>
+MAP_CSS = """<style>
 .leaflet-container.gm-map{background:#f4f3ef;font:13px/1.4 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif}
 .gm-map .gm-grid-label div,.gm-map .gm-label div{transform:translate(-50%,-50%);white-space:nowrap;font-size:11px;color:#1f4e79;
  text-shadow:0 0 2px #fff,0 0 2px #fff;pointer-events:none;width:max-content}
@@ -48,7 +48,7 @@ _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"
 _SPECIAL = re.compile(r"[&<>\"'\\`${}]")
 
 
-def _safe(text: object) -> str:
+def safe(text: object) -> str:
     """User text made inert in HTML, inside folium's JS template literals (`${}`, backslash), and
     in Jinja: folium re-reads every element's rendered output as a Jinja template, so a name
     holding ``{{ ... }}`` would be evaluated on the server; braces become entities too.
@@ -59,39 +59,39 @@ def _safe(text: object) -> str:
     return text.translate(_ENTITIES) if _SPECIAL.search(text) else text
 
 
-def _geometry(geom, tolerance: float = SIMPLIFY_DEG) -> dict:
+def display_geojson(geom, tolerance: float = SIMPLIFY_DEG) -> dict:
     """GeoJSON geometry, simplified by `tolerance` (default ~1 m) and rounded to 6 decimals."""
     simple = shapely.simplify(geom, tolerance, preserve_topology=True)
     return shapely.geometry.mapping(shapely.transform(simple, lambda xy: np.round(xy, 6)))
 
 
-def _features(units: Sequence[Unit], props: Callable[[Unit], dict], tolerance: float = SIMPLIFY_DEG) -> dict:
+def feature_dict(units: Sequence[Unit], props: Callable[[Unit], dict], tolerance: float = SIMPLIFY_DEG) -> dict:
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": _safe(u.code), "properties": props(u), "geometry": _geometry(u.geometry, tolerance)}
+        {"type": "Feature", "id": safe(u.code), "properties": props(u), "geometry": display_geojson(u.geometry, tolerance)}
         for u in units]}
 
 
-def _tooltip(u: Unit) -> str:
-    return f"{_safe(u.code)} {_safe(u.name)}"
+def unit_tooltip(u: Unit) -> str:
+    return f"{safe(u.code)} {safe(u.name)}"
 
 
-def _grid_layer(grids: Sequence[Unit], name: str, popups: Mapping[str, str], weight: float = 1.5,
+def folium_grid_layer(grids: Sequence[Unit], name: str, popups: Mapping[str, str], weight: float = 1.5,
                 colour: str = "#1f4e79") -> folium.GeoJson:
     """Grid outlines with a code+name tooltip and, where given, a popup (HTML already made safe)."""
-    data = _features(grids, lambda u: {"tooltip": _tooltip(u), "popup": popups.get(u.code, _tooltip(u))})
+    data = feature_dict(grids, lambda u: {"tooltip": unit_tooltip(u), "popup": popups.get(u.code, unit_tooltip(u))})
     return folium.GeoJson(
-        data, name=_safe(name), zoom_on_click=False,
+        data, name=safe(name), zoom_on_click=False,
         style_function=lambda f: {"color": colour, "weight": weight, "fillOpacity": 0.04, "className": "gm-grid"},
         highlight_function=lambda f: {"weight": weight + 2, "fillOpacity": 0.15},
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
         popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=360))
 
 
-def _zone_layer(zones: Sequence[Unit], tolerance: float = SIMPLIFY_DEG) -> folium.GeoJson:
+def folium_zone_layer(zones: Sequence[Unit], tolerance: float = SIMPLIFY_DEG) -> folium.GeoJson:
     """Zone (管区) outlines, thick and unfilled so clicks reach the grids inside."""
-    data = _features(zones, lambda u: {"tooltip": f"管区 {_tooltip(u)}"}, tolerance)
+    data = feature_dict(zones, lambda u: {"tooltip": f"管区 {unit_tooltip(u)}"}, tolerance)
     return folium.GeoJson(
-        data, name=_safe("管区 Zones"), zoom_on_click=False,
+        data, name=safe("管区 Zones"), zoom_on_click=False,
         style_function=lambda f: {"color": "#333333", "weight": 3, "fill": False, "dashArray": "6 4"},
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True))
 
@@ -102,48 +102,48 @@ def _choropleth(stats: Choropleth, grids: Sequence[Unit]) -> folium.GeoJson:
         rate = stats.rates[u.code]
         shown = "—" if rate is None else f"{rate:.1f}"
         return {"fill": stats.colour(u.code),
-                "tooltip": f"{_tooltip(u)}<br>{stats.counts[u.code]} 件, {shown} /百户"}
+                "tooltip": f"{unit_tooltip(u)}<br>{stats.counts[u.code]} 件, {shown} /百户"}
     return folium.GeoJson(
-        _features(grids, props), name=_safe(stats.title), zoom_on_click=False,
+        feature_dict(grids, props), name=safe(stats.title), zoom_on_click=False,
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.7, "weight": 0},
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True))
 
 
-def _label_layer(grids: Sequence[Unit], always: bool = False) -> folium.FeatureGroup:
+def folium_label_layer(grids: Sequence[Unit], always: bool = False) -> folium.FeatureGroup:
     """Grid names at each grid's inside point; unless `always`, the CSS hides them below LABEL_MIN_ZOOM."""
-    group = folium.FeatureGroup(name=_safe("网格名称 Grid labels"))
+    group = folium.FeatureGroup(name=safe("网格名称 Grid labels"))
     for g in grids:
         p = g.geometry.representative_point()
-        icon = folium.DivIcon(html=f"<div>{_safe(g.name)}</div>", class_name="gm-label" if always else "gm-grid-label")
+        icon = folium.DivIcon(html=f"<div>{safe(g.name)}</div>", class_name="gm-label" if always else "gm-grid-label")
         folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, interactive=False,
                       z_index_offset=-1000).add_to(group)  # under the incident markers
     return group
 
 
-def _incident_layer(incidents: Sequence[Incident], category_names: Mapping[str, str],
+def folium_incident_layer(incidents: Sequence[Incident], category_names: Mapping[str, str],
                     tz: dt.tzinfo) -> plugins.MarkerCluster:
     """Incidents as markers coloured by status, clustered; popup: category, status, time, text."""
-    cluster = plugins.MarkerCluster(name=_safe("在办事件 Open incidents"),
+    cluster = plugins.MarkerCluster(name=safe("在办事件 Open incidents"),
                                     options={"maxClusterRadius": 40, "disableClusteringAtZoom": 16})
     for inc in incidents:
         j = incident_json(inc, category_names, tz)
-        body = (f"<b>{_safe(j['category_name'])}</b> · {_safe(j['status_label'])}<br>"
-                f"{_safe(j['reported_at'][:16].replace('T', ' '))} · #{_safe(inc.id)}<br>{_safe(inc.description)}")
+        body = (f"<b>{safe(j['category_name'])}</b> · {safe(j['status_label'])}<br>"
+                f"{safe(j['reported_at'][:16].replace('T', ' '))} · #{safe(inc.id)}<br>{safe(inc.description)}")
         folium.Marker(
             [j["lat"], j["lon"]], popup=folium.Popup(body, max_width=300),
-            tooltip=folium.Tooltip(_safe(j["category_name"])),
+            tooltip=folium.Tooltip(safe(j["category_name"])),
             icon=folium.Icon(color=marker_colour(inc.status), icon="circle-exclamation", prefix="fa"),
         ).add_to(cluster)
     return cluster
 
 
-def _heat_layer(incidents: Sequence[Incident]) -> plugins.HeatMap:
+def folium_heat_layer(incidents: Sequence[Incident]) -> plugins.HeatMap:
     """Incident density; off by default (switch it on in the layer control)."""
     points = [[round(i.lat, 6), round(i.lon, 6)] for i in incidents]
-    return plugins.HeatMap(points, name=_safe("热力图 Heat map"), show=False, radius=20, blur=15, min_opacity=0.3)
+    return plugins.HeatMap(points, name=safe("热力图 Heat map"), show=False, radius=20, blur=15, min_opacity=0.3)
 
 
-def _status_rows(statuses: Sequence[str] | None = None) -> list[tuple[str, str]]:
+def status_rows(statuses: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """Legend rows of the statuses shown (default: the open ones), in workflow order."""
     return [(MARKER_HEX[marker_colour(s)], f"{STATUS_LABELS[s]} {s}") for s in (statuses or STATUS_COLOURS)]
 
@@ -165,13 +165,13 @@ class _Legend(folium.MacroElement):
         self._name, self.html, self.position = "Legend", html_, position
 
 
-def _legend(title: str, rows: Sequence[tuple[str, str]], position: str) -> _Legend:
+def legend(title: str, rows: Sequence[tuple[str, str]], position: str) -> _Legend:
     """A Leaflet control listing colour swatches with their labels."""
-    body = "".join(f'<div><i style="background:{_safe(c)}"></i>{_safe(label)}</div>' for c, label in rows)
-    return _Legend(f"<b>{_safe(title)}</b>{body}", position)
+    body = "".join(f'<div><i style="background:{safe(c)}"></i>{safe(label)}</div>' for c, label in rows)
+    return _Legend(f"<b>{safe(title)}</b>{body}", position)
 
 
-class _MapClass(folium.MacroElement):
+class MapClass(folium.MacroElement):
     """Marks the map container `gm-map`, and `gm-zoomed-out` below `min_zoom` (hides labels)."""
 
     _template = Template("""
@@ -194,20 +194,20 @@ def _grid_popup(g: Unit, zone_name: str | None, staff: Sequence[StaffEntry], sta
                 show_phones: bool, grid_href: Callable[[str], str] | None) -> str:
     """A grid's card: names, households, open incidents and its 1+1+N team (phones if allowed)."""
     rate = stats.rates.get(g.code)
-    rows = [("网格 Grid", f"{_safe(g.name)}<br>{_safe(g.code)}"), ("管区 Zone", _safe(zone_name or g.parent_code)),
-            ("户数 Households", _safe(g.households if g.households is not None else "—")),
+    rows = [("网格 Grid", f"{safe(g.name)}<br>{safe(g.code)}"), ("管区 Zone", safe(zone_name or g.parent_code)),
+            ("户数 Households", safe(g.households if g.households is not None else "—")),
             ("在办事件 Open", f"{stats.counts.get(g.code, 0)}" + ("" if rate is None else f" ({rate:.1f}/百户)"))]
     for s in staff:
-        phone = f" {_safe(s.person.phone)}" if show_phones and s.person.phone else ""
-        rows.append((s.role_label, f'<span class="gm-staff">{_safe(s.person.name)}</span>{phone}'))
+        phone = f" {safe(s.person.phone)}" if show_phones and s.person.phone else ""
+        rows.append((s.role_label, f'<span class="gm-staff">{safe(s.person.name)}</span>{phone}'))
     if not staff:
         rows.append(("队伍 Team", "—"))
-    table = "".join(f"<tr><th>{_safe(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<table class="gm-popup">{table}</table>{_link(g.code, grid_href)}'
+    table = "".join(f"<tr><th>{safe(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="gm-popup">{table}</table>{grid_link(g.code, grid_href)}'
 
 
-def _link(code: str, grid_href: Callable[[str], str] | None) -> str:
-    return f'<br><a href="{_safe(grid_href(quote(code, safe="")))}">详情 Details →</a>' if grid_href else ""
+def grid_link(code: str, grid_href: Callable[[str], str] | None) -> str:
+    return f'<br><a href="{safe(grid_href(quote(code, safe="")))}">详情 Details →</a>' if grid_href else ""
 
 
 class _PhoneCollapse(folium.MacroElement):
