@@ -16,7 +16,7 @@ from gridmap.validate import ImportSpec
 
 from . import hashcache, store_templates
 from .pg_server import PostgresServer, find_bindir
-from .slowguard import set_current
+from .slowguard import guard_subprocesses, set_current
 
 # Whole modules that start a fuzzer or a Dask cluster in every test.
 SLOW_MODULES = {"test_fuzz", "test_dask"}
@@ -24,6 +24,7 @@ SLOW_MODULES = {"test_fuzz", "test_dask"}
 
 def pytest_configure(config):
     hashcache.install()  # one real scrypt per distinct password, not per user and login (tests/hashcache.py)
+    guard_subprocesses()  # an unmarked test that starts a Python/gridmap/Chromium process fails (tests/slowguard.py)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -38,24 +38,32 @@ def _tmp() -> Path:
     return _folder
 
 
-def _build(db: str, kind: str, fill) -> None:
-    s = Services.open(Settings(db=db), create=True)
-    try:
-        if kind == "sample":
-            fill(s)
-    finally:
-        s.store.close()
+def _build(kind: str, fill):
+    def build(db: str) -> None:
+        s = Services.open(Settings(db=db), create=True)
+        try:
+            if kind == "sample":
+                fill(s)
+        finally:
+            s.store.close()
+    return build
 
 
 def copy_into(db_url: str, kind: str, fill, pg_server=None) -> None:
     """Make the empty location `db_url` (a SQLite path, or a new PostGIS database on `pg_server`) a copy
     of the `kind` template ("empty": migrated; "sample": migrated, then `fill(services)`)."""
+    copy_built(db_url, kind, _build(kind, fill), pg_server)
+
+
+def copy_built(db_url: str, kind: str, build, pg_server=None) -> None:
+    """Make the empty location `db_url` a copy of the template `kind`, which `build(location)` makes (with
+    the stores closed) on the first call of this process for this backend and day."""
     today = _today()
     if pg_server is None:
         key = (kind, today)
         if key not in _sqlite:
             folder = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=_tmp()))
-            _build(str(folder / "t.db"), kind, fill)
+            build(str(folder / "t.db"))
             _sqlite[key] = folder / "t.db"
         template, target = _sqlite[key], Path(db_url)
         for suffix in ("", "-wal", "-shm"):  # a closed store has no WAL left; copy one if SQLite kept it
@@ -68,7 +76,7 @@ def copy_into(db_url: str, kind: str, fill, pg_server=None) -> None:
     key = (pg_server.port, kind, today)
     if key not in _postgis:
         name = f"tmpl_{kind}_{today:%Y%m%d}"
-        _build(pg_server.create_database(name), kind, fill)
+        build(pg_server.create_database(name))
         _postgis[key] = name
     target = db_url.rsplit("/", 1)[1]
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
