@@ -14,11 +14,17 @@ from gridmap.registry.validate import ImportSpec
 from gridmap.services import Services
 from gridmap.settings import Settings
 
+from . import hashcache, store_templates
 from .pg_server import PostgresServer, find_bindir
-from .slowguard import set_current
+from .slowguard import guard_subprocesses, set_current
 
 # Whole modules that start a fuzzer or a Dask cluster in every test.
 SLOW_MODULES = {"test_fuzz", "test_dask"}
+
+
+def pytest_configure(config):
+    hashcache.install()  # one real scrypt per distinct password, not per user and login (tests/hashcache.py)
+    guard_subprocesses()  # an unmarked test that starts a Python/gridmap/Chromium process fails (tests/slowguard.py)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -134,11 +140,19 @@ def sample_app(tmp_path: Path, sample_dir: Path, name: str = "s.db"):
     return create_app(settings)
 
 
+def _from_template(request, db_url: str, kind: str, sample_dir: Path | None = None) -> None:
+    """Fill the empty store at db_url with a copy of a template built once per process (tests/store_templates.py)."""
+    pg = None if "://" not in db_url else request.getfixturevalue("pg_server")
+    store_templates.copy_into(db_url, kind, lambda s: load_sample(s, sample_dir), pg_server=pg)
+
+
 @pytest.fixture
-def services(db_url: str, sample_dir: Path) -> Services:
-    """Services over a store (both backends) holding the sample hierarchy and staff."""
+def services(request, db_url: str, sample_dir: Path) -> Services:
+    """Services over a store (both backends) holding the sample hierarchy and staff (a copy of one built
+    by the same calls once per process)."""
+    _from_template(request, db_url, "sample", sample_dir)
     s = Services.open(Settings(db=db_url), create=True)
-    yield load_sample(s, sample_dir)
+    yield s
     s.store.close()
 
 
@@ -153,7 +167,9 @@ def services_app(services: Services):
 
 
 @pytest.fixture
-def empty_services(db_url: str) -> Services:
+def empty_services(request, db_url: str) -> Services:
+    """Services over a migrated store with nothing in it (a copy of one migrated once per process)."""
+    _from_template(request, db_url, "empty")
     s = Services.open(Settings(db=db_url), create=True)
     yield s
     s.store.close()

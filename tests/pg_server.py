@@ -51,11 +51,18 @@ class PostgresServer:
         if self.user:
             shutil.chown(self.root, self.user)
         self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
-        conf = (f"listen_addresses='127.0.0.1'\nport={self.port}\nfsync=off\nsynchronous_commit=off\n"
+        conf = (f"listen_addresses='127.0.0.1'\nfsync=off\nsynchronous_commit=off\n"
                 f"full_page_writes=off\nunix_socket_directories='{self.root}'\n")
         with open(self.datadir / "postgresql.conf", "a") as fh:
             fh.write(conf)
-        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-w", "-t", "60", "start")
+        for attempt in range(3):  # pytest-xdist workers pick free ports at once: a lost race picks again
+            with open(self.datadir / "postgresql.conf", "a") as fh:
+                fh.write(f"port={self.port}\n")  # the last setting in the file wins
+            started = self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-w", "-t", "60",
+                                "start", check=attempt == 2)
+            if started.returncode == 0:
+                break
+            self.port = _free_port()
         return self
 
     def url(self, dbname: str = "postgres") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -59,10 +60,20 @@ def make_mbtiles(path: Path, zooms=range(9, 15), fmt: str = "png", colour=MAGENT
     return stored
 
 
-@pytest.fixture
-def package(tmp_path):
-    path = tmp_path / "lingcheng.mbtiles"
+@pytest.fixture(scope="module")
+def package_template(tmp_path_factory):
+    """Drawing the package's PNG tiles costs ~2 s of CPU: once per module."""
+    path = tmp_path_factory.mktemp("mbtiles") / "lingcheng.mbtiles"
     return path, make_mbtiles(path)
+
+
+@pytest.fixture
+def package(tmp_path, package_template):
+    """A private copy of the module's package (a test may read or break its own file)."""
+    src, stored = package_template
+    path = tmp_path / "lingcheng.mbtiles"
+    shutil.copy(src, path)
+    return path, dict(stored)
 
 
 def test_reader_flips_tms_rows_and_reads_metadata(package):

@@ -27,17 +27,26 @@ def gm(*args, cwd: Path, db: str | None = None, check: bool = True) -> subproces
     return proc
 
 
-@pytest.fixture
-def loaded(sample_dir, db_url, tmp_path):
-    """A store built through the CLI itself."""
-    gm("init", cwd=tmp_path, db=db_url)
-    gm("import", sample_dir / "county.geojson", "--level", "county", cwd=tmp_path, db=db_url)
-    gm("import", sample_dir / "towns.geojson", "--level", "town", "--parent-field", "parent_code", cwd=tmp_path, db=db_url)
-    gm("import", sample_dir / "zones.geojson", "--level", "zone", "--parent-field", "parent_code", cwd=tmp_path, db=db_url)
+def build_through_the_cli(sample_dir: Path, db_url: str, cwd: Path) -> None:
+    gm("init", cwd=cwd, db=db_url)
+    gm("import", sample_dir / "county.geojson", "--level", "county", cwd=cwd, db=db_url)
+    gm("import", sample_dir / "towns.geojson", "--level", "town", "--parent-field", "parent_code", cwd=cwd, db=db_url)
+    gm("import", sample_dir / "zones.geojson", "--level", "zone", "--parent-field", "parent_code", cwd=cwd, db=db_url)
     out = gm("import", sample_dir / "grids.geojson", "--level", "grid", "--code-field", "code", "--name-field", "name",
-             "--parent-field", "parent_code", "--crs", "EPSG:4326", cwd=tmp_path, db=db_url)
+             "--parent-field", "parent_code", "--crs", "EPSG:4326", cwd=cwd, db=db_url)
     assert "imported 3 grid units" in out.stdout
-    gm("import-staff", sample_dir / "staff.csv", cwd=tmp_path, db=db_url)
+    gm("import-staff", sample_dir / "staff.csv", cwd=cwd, db=db_url)
+
+
+@pytest.fixture
+def loaded(request, sample_dir, db_url, tmp_path_factory):
+    """A store built through the CLI itself: built once per test process and backend (six subprocesses),
+    and copied for each test (tests/store_templates.py)."""
+    from .store_templates import copy_built
+
+    pg = request.getfixturevalue("pg_server") if "://" in db_url else None
+    cwd = tmp_path_factory.mktemp("cli-loaded")
+    copy_built(db_url, "cli-loaded", lambda db: build_through_the_cli(sample_dir, db, cwd), pg)
     return db_url
 
 

@@ -39,10 +39,12 @@ def post(services_app):
     n = client.post("/api/v1/plans", json={}, headers=headers).json["version"]
 
     def call(body: dict):
-        t0 = time.perf_counter()
+        # CPU seconds of this process (the test client runs the request here): the cost of the request,
+        # not how busy the machine is (wall time read 9 s for 2 s of work with two test workers at load 15)
+        t0 = time.process_time()
         r = client.post(f"/api/v1/plans/{n}/edits", data=json.dumps(body), content_type="application/json",
                         headers=headers)
-        return r, time.perf_counter() - t0
+        return r, time.process_time() - t0
 
     return call
 

@@ -207,9 +207,15 @@ def test_a_file_that_is_not_a_database_gives_one_clear_line(tmp_path):
         create_app(Settings(db=str(bad)))
     r = CliRunner().invoke(main, ["--db", str(bad), "info"])
     assert r.exit_code == 3 and "not a usable gridmap database" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.slow
+def test_a_file_that_is_not_a_database_stops_the_wsgi_entry_point_with_one_line(tmp_path):
     import subprocess
     import sys
 
+    bad = tmp_path / "notes.db"
+    bad.write_bytes(b"this is not a database, just some text\n" * 100)
     p = subprocess.run([sys.executable, "-c", "import gridmap.wsgi"], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "GRIDMAP_DB": str(bad)}, cwd=tmp_path)
     assert p.returncode == 3 and "Traceback" not in p.stderr
