@@ -136,3 +136,31 @@ def test_web_print_warns_without_public_url(services):
 ])
 def test_local_host(url, host):
     assert local_host(url) == host
+
+
+@pytest.mark.slow
+def test_grid_page_warning_in_chromium_at_desktop_and_phone_width(tmp_path, sample_dir):
+    """What a person sees: the warning by the patrol-map link, readable and inside the page at both widths."""
+    from . import browser
+    from .conftest import sample_app
+    from .live_server import live_server
+
+    browser.require_browser()
+    app = browser.with_maps(sample_app(tmp_path, sample_dir))
+    try:
+        with live_server(app) as base, browser.chromium() as chrome:
+            for w, h, name in [(1400, 900, "desktop"), (390, 844, "phone")]:
+                page = chrome.new_page(viewport={"width": w, "height": h})
+                log = browser.watch(page)
+                page.goto(f"{base}/grids/{GRIDS[0]}", wait_until="load")
+                warn = page.locator("#patrol-qr-warning")
+                assert warn.is_visible()
+                assert "127.0.0.1" in warn.inner_text() and "public_url" in warn.inner_text()
+                box = warn.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= w + 1, box  # wraps, no sideways scroll
+                assert "网格长 leader" in " ".join(page.locator("table.gm-team").inner_text().split())
+                browser.screenshot(page, tmp_path, f"grid-page-qr-warning-{name}.png", full_page=False)
+                assert log.problems() == [], log.problems()
+                page.close()
+    finally:
+        app.extensions["gridmap"].store.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from ..errors import Forbidden, InputError
-from ..printing.localurl import local_qr_header
 
 bp = Blueprint("printing", __name__)
 
@@ -20,6 +19,7 @@ bp = Blueprint("printing", __name__)
 def patrol_pdf(code: str):
     """The patrol map of one grid (application/pdf); 404 for an unknown grid code."""
     from .. import printing
+    from ..printing.localurl import local_qr_header
     from .auth import require
 
     actor = require()
