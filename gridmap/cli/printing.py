@@ -55,7 +55,7 @@ def print_(obj: Context, grid_code, zone_code, town_code, all_grids, out, scale,
     finally:
         services.store.close()
     for note in book.notes:
-        click.echo(f"warning: {note}", err=True)
+        click.echo(f"警告 warning: {note}", err=True)
     pages = len(book.sheets) + printing.overview_page_count(book)
     plan = f"plan v{book.plan_version}" if book.plan_version is not None else "no plan"
     click.echo(f"wrote {out}: {pages} page{'s' if pages != 1 else ''}, {len(book.sheets)} grid"

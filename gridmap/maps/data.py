@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 
 from ..incidents.model import STATUS_LABELS, Incident
-from ..registry.model import GRID_ROLES, Person, Role, Unit
+from ..registry.model import GRID_ROLES, ROLE_EN, Person, Role, Unit
 
 # Incident markers by status (awesome-markers colour names); legend order follows the workflow.
 STATUS_COLOURS = {"reported": "red", "filed": "orange", "dispatched": "blue", "in_progress": "purple",
@@ -45,7 +45,8 @@ class StaffEntry:
         return GRID_ROLES.get(self.role, self.role)
 
     def as_json(self, show_phones: bool) -> dict:
-        out = {"role": self.role, "role_label": self.role_label, "person_id": self.person.person_id,
+        out = {"role": self.role, "role_label": self.role_label, "role_en": ROLE_EN.get(self.role, self.role),
+               "person_id": self.person.person_id,
                "name": self.person.name}
         return out | ({"phone": self.person.phone} if show_phones else {})
 

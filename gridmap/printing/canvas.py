@@ -20,8 +20,6 @@ LIGHT = (0.93, 0.93, 0.93)
 ROUTE = (0.05, 0.25, 0.65)
 RED = (0.80, 0.08, 0.08)
 WEEKDAYS = "一二三四五六日"
-ROLE_EN = {"leader": "leader", "instructor": "instructor", "worker": "worker", "zone_secretary": "zone secretary",
-           "zone_director": "zone director", "info_officer": "info officer"}
 
 
 @dataclass

@@ -30,6 +30,7 @@ from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
 from ..registry.model import ROLE_LABELS, Level
 from . import layout, route
+from .localurl import local_host, local_qr_note
 from .model import Checkpoint, GridSheet, IncidentMark, Neighbour, PrintBook, ShiftLine, Site, StaffLine
 
 MAX_CHECKPOINTS = 24
@@ -217,6 +218,9 @@ def gather(services, codes: Sequence[str], *, incident_repo=None, taxonomy=None,
     )
     if tiles:
         _add_basemaps(book, tiles, tile_attribution)
+    book.qr_local_host = local_host(base_url or DEFAULT_BASE_URL)
+    if book.qr_local_host:
+        notes.append(local_qr_note(book.qr_local_host))
     return book
 
 

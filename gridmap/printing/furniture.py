@@ -280,7 +280,9 @@ class Furniture(Canvas):
         caption = ["扫码上报问题", "Scan to report a problem"]
         if self.width(" ".join(caption), 6.5) <= w:
             caption = [" ".join(caption)]
-        text_h = 2 + 8 * len(caption) + 7 * len(lines)
+        local = self.book.qr_local_host
+        warning = [f"本机地址 {local}，扫码无法打开", "local address: set public_url"] if local else []
+        text_h = 2 + 8 * len(caption) + 7 * len(lines) + 7 * len(warning)
         self.qr(sheet.report_url, x + (w - size) / 2, y + text_h, size)
         yy = y + text_h - 6
         for line in caption:
@@ -288,5 +290,8 @@ class Furniture(Canvas):
             yy -= 8
         for line in lines:
             self.text(x + w / 2, yy, line, 5.8, anchor="middle")
+            yy -= 7
+        for line in warning:  # a QR code to this machine only: say so where the reader looks
+            self.text(x + w / 2, yy, line, 5.8, RED, bold=True, anchor="middle", max_w=w)
             yy -= 7
         return text_h + size

@@ -129,3 +129,4 @@ class PrintBook:
     scale: int | None = None  # fixed 1:scale for every page; None: fill each page
     context: list[Neighbour] = field(default_factory=list)  # overview locator: every grid of the store
     notes: list[str] = field(default_factory=list)  # warnings for the caller (e.g. basemap unavailable)
+    qr_local_host: str | None = None  # the QR codes point at this machine only (no public_url): say so on the page

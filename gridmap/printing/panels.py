@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .canvas import GREY, LIGHT, RED, ROLE_EN, WEEKDAYS, Canvas
+from ..registry.model import ROLE_EN
+from .canvas import GREY, LIGHT, RED, WEEKDAYS, Canvas
 from .layout import MM
 from .model import GridSheet
 
@@ -34,7 +35,10 @@ class Panels(Canvas):
         for r in shown:
             y -= row
             for (frac, _), cx, v in zip(cols, xs, r):
-                self.text(cx + 2, y + 2.4, v, size, bold=bold_first and cx == xs[0], max_w=frac * w - 3)
+                if isinstance(v, tuple):  # (中文, English): both always shown, the English smaller to fit
+                    self.two_part(cx + 2, y + 2.4, v, size, frac * w - 3)
+                else:
+                    self.text(cx + 2, y + 2.4, v, size, bold=bold_first and cx == xs[0], max_w=frac * w - 3)
             c.line(x, y, x + w, y)
         c.restoreState()
         if len(shown) < len(rows):
@@ -89,15 +93,25 @@ class Panels(Canvas):
             self.text(x + 4, y - 10, "未配置人员", 8.5, RED, bold=True)
             self.text(x + 4, y - 18, "No staff assigned to this grid: ask the zone office", 6, max_w=w - 8)
             y -= 24
-        cols = [(0.36, "职务 role"), (0.26, "姓名 name"), (0.38, "电话 phone")]
+        cols = [(0.42, "职务 role"), (0.24, "姓名 name"), (0.34, "电话 phone")]
         rows = [[self.role_text(s, cols[0][0] * w - 3), s.name, s.phone] for s in grid_rows + zone_rows]
         if rows:
             y -= self.table(x, y, w, cols, rows, max_h - (top - y), more_text="… 另有 {n} 人 more")
         return top - y
 
-    def role_text(self, s, max_w: float) -> str:
-        both = f"{s.role_label} {ROLE_EN.get(s.role, '')}"
-        return both if self.width(both, 6.8) <= max_w else s.role_label
+    def role_text(self, s, max_w: float) -> tuple[str, str]:
+        """The role as (中文, English): every role label on the page is bilingual."""
+        return s.role_label, ROLE_EN.get(s.role, s.role.replace("_", " "))
+
+    def two_part(self, x, y, parts: tuple[str, str], size: float, max_w: float) -> None:
+        """Chinese at `size`, then the English in grey, shrunk (down to 4.2 pt) so that both fit in max_w."""
+        zh, en = parts
+        used = self.text(x, y, zh + " ", size, max_w=max_w)  # the space keeps the words apart in copied text
+        room = max_w - used
+        small = size * 0.85
+        while small > 4.2 and self.width(en, small) > room:
+            small -= 0.2
+        self.text(x + used, y, en, small, GREY, max_w=max(room, 0))
 
     def roster(self, sheet: GridSheet, x, top, w, max_h) -> float:
         b = self.book

@@ -6,7 +6,8 @@ scale bar, north arrow, a legend of what is on the page), a locator map of the z
 staff table, the duty roster for the coming week, the open incidents, a QR code to the
 resident report page, and the plan version and print date in the footer. Black lines and
 shapes carry the meaning, so a black-and-white print reads as well as a colour one. All text
-is set in one CJK font, embedded as a subset.
+is set in one CJK font, embedded as a subset; no other font (not even reportlab's default
+Helvetica) is referenced, so every font in the file is embedded.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ def patrol_pdf(book: PrintBook) -> bytes:
 
     font = register_font()
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pageCompression=1)
+    # reportlab opens every page with its initial font selected (Helvetica by default), which puts an
+    # unembedded Type 1 font in each page's resources: print shops' and PDF/A preflight reject it.
+    # Starting in the embedded CJK font leaves only embedded TrueType subsets in the file.
+    c = canvas.Canvas(buf, pageCompression=1, initialFontName=font, initialFontSize=7)
     c.setTitle(f"gridmap 网格巡查图 {book.title}")
     c.setAuthor("gridmap")
     c.setCreator("gridmap")

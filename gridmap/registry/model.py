@@ -46,6 +46,8 @@ ROLE_LEVELS: dict[str, tuple[Level, ...]] = {
     **{r: (Level.zone,) for r in ZONE_ROLES},
 }
 ROLE_LABELS = {**GRID_ROLES, **ZONE_ROLES}
+ROLE_EN = {"leader": "leader", "instructor": "instructor", "worker": "worker", "zone_secretary": "zone secretary",
+           "zone_director": "zone director", "info_officer": "info officer"}  # shown after the Chinese label
 
 
 @dataclass

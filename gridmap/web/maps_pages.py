@@ -142,8 +142,11 @@ def grid_page(code: str):
     opts = _map_options()
     m = maps.grid_map(args["grid"], args["neighbours"], args["incidents"], category_names=args["category_names"],
                       tz=args["tz"], **{k: v for k, v in opts.items() if k != "catalog"})
+    from ..printing.localurl import local_host  # here: importing gridmap.printing at start-up costs time
+
+    qr_local = local_host(services().settings.public_url or request.url_root)  # what the patrol PDF would print
     return render_template("map_grid.html", map=maps.render_parts(m), data=maps.grid_json(**args),
-                           clock_labels=gridpage.CLOCK_LABELS)
+                           clock_labels=gridpage.CLOCK_LABELS, print_qr_local=qr_local)
 
 
 @bp.get("/grids/<code>.json")

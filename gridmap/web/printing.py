@@ -2,7 +2,8 @@
 
 The page shows staff names and phone numbers, so it needs a signed-in user or an API token;
 staff users get only their own grids (or their zone's). Query options: paper=A4|A3,
-orientation=portrait|landscape|auto, scale=N (1:N).
+orientation=portrait|landscape|auto, scale=N (1:N). Without `public_url`, a request to
+localhost prints QR codes nobody else can open: the response then carries a `Warning` header.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ bp = Blueprint("printing", __name__)
 def patrol_pdf(code: str):
     """The patrol map of one grid (application/pdf); 404 for an unknown grid code."""
     from .. import printing
+    from ..printing.localurl import local_qr_header
     from .auth import require
 
     actor = require()
@@ -44,6 +46,7 @@ def patrol_pdf(code: str):
                               base_url=base_url, paper=paper, orientation=orientation, scale=scale,
                               tiles=settings.tile_url or None)
     pdf = printing.patrol_pdf(book)
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="patrol-{unit.code}.pdf"',
-                             "Cache-Control": "private, no-store"})
+    headers = {"Content-Disposition": f'inline; filename="patrol-{unit.code}.pdf"', "Cache-Control": "private, no-store"}
+    if book.qr_local_host:  # the page says so under the QR code too; the grid page says so by its link
+        headers["Warning"] = local_qr_header(book.qr_local_host)
+    return Response(pdf, mimetype="application/pdf", headers=headers)

@@ -56,7 +56,7 @@ def document(server_url: str = "/", categories: list[str] | None = None) -> dict
         for media in form.values():
             media["schema"]["properties"] = {**media["schema"]["properties"],
                                              "service_code": {"type": "string", "enum": list(categories)}}
-    return doc
+    return common.one_media_type(doc)  # last: what generated clients need (see there)
 
 
 @bp.get("/openapi.json")

@@ -84,6 +84,31 @@ def op(summary: str, op_id: str, responses: dict[str, Any], *, params: list | No
     return out
 
 
+ALTERNATIVE = "x-alternative-content"
+
+
+def one_media_type(doc: dict[str, Any]) -> dict[str, Any]:
+    """Leave each request body one media type (its first) in `content`; the others move to
+    `x-alternative-content` (same shape as `content`) and are named in the body's description.
+
+    The server still accepts every one of them. But client generators do not cope with a choice:
+    openapi-python-client 0.29 writes `body: X | Unset` without importing Unset (NameError on
+    import) and dispatches on isinstance of one class; openapi-generator sends only the first.
+    A vendor extension keeps the alternatives machine-readable and out of their way.
+    """
+    for item in doc["paths"].values():
+        for operation in item.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if not body or len(body.get("content", {})) < 2:
+                continue
+            first, *rest = body["content"]
+            body[ALTERNATIVE] = {m: body["content"].pop(m) for m in rest}
+            note = f"也接受 Also accepted: {', '.join(rest)} (the same fields)."
+            body["description"] = f"{body['description']} {note}" if body.get("description") else note
+            assert list(body["content"]) == [first]
+    return doc
+
+
 def json_body(schema: dict[str, Any], required: bool = True, form: bool = False) -> dict[str, Any]:
     """A JSON request body (optionally also accepted form-encoded)."""
     content = {JSON: {"schema": schema}}
