@@ -62,6 +62,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(incidents_api.bp, url_prefix="/api/v1")
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(pages.bp)
+    from .web import twofactor_pages  # the login's second step (TOTP) and enrolment
+
+    app.register_blueprint(twofactor_pages.bp)
     app.register_blueprint(maps_pages.bp)
     from .web import basemap
 

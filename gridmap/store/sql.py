@@ -125,6 +125,15 @@ class SQLStore:
         return self._security
 
     @property
+    def totp(self):
+        """Two-factor login: TOTP secrets, used steps, recovery codes (store/totp.py)."""
+        from .totp import TotpRepo
+
+        if not hasattr(self, "_totp"):
+            self._totp = TotpRepo(self)
+        return self._totp
+
+    @property
     def plans(self):
         """Plan history, drafts, edits and publishing on this store's engine (store/plans.py)."""
         from .plans import PlanRepo
