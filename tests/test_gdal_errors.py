@@ -18,7 +18,7 @@ from gridmap.cli import main
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
-from .conftest import fc, feat, square, write_json
+from .conftest import ZONE, fc, feat, square, write_json
 
 # what GDAL's own messages hold, that a user must not see
 GDAL_TEXT = ("GDAL", "sqlite3_prepare", "sqlite_master", "vsizip", "SHAPE_RESTORE_SHX", "DRIVER", "/tmp",
@@ -104,6 +104,11 @@ def test_networks_upload_of_broken_files_is_422_in_plain_words(services, tmp_pat
             r = client.post("/api/v1/networks", data=files, headers=h, content_type="multipart/form-data")
             assert r.status_code == 422, (path.name, r.status_code, r.get_data(as_text=True)[:300])
             _clean(r.json["detail"], path.name, words)
+        cut = tmp_path / "broken" / "cut.gpkg"  # the planner's proposal reads its household points the same way
+        r = client.post("/api/v1/propose", data={"points": (io.BytesIO(cut.read_bytes()), "homes.gpkg"), "zone": ZONE},
+                        headers=h, content_type="multipart/form-data")
+        assert r.status_code == 422, r.get_data(as_text=True)[:300]
+        _clean(r.json["detail"], "homes.gpkg", "GeoPackage 文件已损坏")
     finally:
         app.extensions["gridmap"].store.close()
 
