@@ -31,6 +31,8 @@ DATA: dict[str, tuple[str, str, str]] = {
                       "`/api/v1/metrics?by=grid`, `zone`, `town`, `category`, `month`, `all`"),
     "metrics_workers": ("网格员个人考核指标", "metrics per worker", "`/api/v1/metrics?by=worker`"),
     "roster": ("值班表", "the duty roster: who is on shift where", "`GET /api/v1/roster`"),
+    "staff_phones": ("网格员电话", "grid staff's phones; their names are public, as on the street's 公示牌",
+                     "`/map`, `/grids/<code>` and their `.json`"),
 }
 
 MATRIX: dict[str, dict[str, str]] = {
@@ -41,6 +43,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "metrics_units": dict(zip(ROLES, (NONE, NONE, OWN, ALL, ALL, ALL))),
     "metrics_workers": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL))),
     "roster": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL))),
+    "staff_phones": dict(zip(ROLES, (NONE, NONE, ALL, ALL, ALL, ALL))),
 }
 
 def level(role: str, data: str) -> str:

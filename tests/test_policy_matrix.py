@@ -5,6 +5,7 @@ API as that role on both store backends, gives exactly the access the table says
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,10 @@ def observe(world, role: str, data: str) -> str:
             return NONE
         units = {s["unit_code"] for s in r.json}
         return _level(a.grid_code in units, b.grid_code in units)
+    if data == "staff_phones":  # P1 leads GRIDS[0], P6 GRIDS[2] (conftest's staff.csv)
+        texts = [json.dumps(client.get(f"/grids/{g}.json", headers=h).json, ensure_ascii=False) for g in (GRIDS[0], GRIDS[2])]
+        assert "张伟" in texts[0] and "杨磊" in texts[1]  # names are public
+        return _level("13800000001" in texts[0], "13800000006" in texts[1])
     raise AssertionError(f"no observation for {data}")
 
 
