@@ -23,6 +23,7 @@ BLUEPRINTS: list[tuple[str, str | None, bool]] = [
     ("open311", "/open311/v2", True),  # Open311 GeoReport v2
     ("ogcapi", "/ogcapi", True),  # OGC API – Features (read-only)
     ("pages", None, False),  # home, grid pages, login
+    ("twofactor_pages", None, False),  # the login's second step (TOTP) and enrolment
     ("maps_pages", None, False),  # /map, /staff-map
     ("basemap", None, False),  # offline tile packages
     ("printing", None, False),  # patrol PDFs

@@ -61,6 +61,7 @@ class Settings:
     login_max_failures: int = _setting(5, "Web: failed logins of one account within login_lockout_minutes before logins to it are refused (429).")
     login_max_failures_per_address: int = _setting(20, "Web: failed logins from one client address within login_lockout_minutes before its logins are refused (429).")
     login_lockout_minutes: float = _setting(15.0, "Web: the window over which failed logins are counted.")
+    totp_required_roles: str = _setting("", "Web: comma-separated roles that must sign in with two-factor login (TOTP), e.g. admin,dispatcher,planner,staff; a user of such a role without it is sent to enrol at login. Empty = optional for everyone (`gridmap users totp`, /account/totp).")
     token_days: float = _setting(365.0, "Users: a new API token expires after this many days (0 = never); `users token --days` overrides it.")
     max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
@@ -93,6 +94,12 @@ class Settings:
         result = replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
         if result.basemap_crs.upper().replace("_", "-") not in ("WGS84", "GCJ-02", "GCJ02"):
             raise InputError(f"setting basemap_crs must be WGS84 or GCJ-02, got {result.basemap_crs!r}")
+        from .incidents.actors import ROLES
+
+        unknown_roles = sorted({r.strip() for r in result.totp_required_roles.split(",") if r.strip()} - set(ROLES))
+        if unknown_roles:
+            raise InputError(f"setting totp_required_roles: unknown role(s) {', '.join(unknown_roles)}; "
+                             f"known: {', '.join(ROLES)}")
         return result
 
 

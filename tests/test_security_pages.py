@@ -10,7 +10,7 @@ from . import browser
 from .conftest import GRIDS, sample_app
 from .live_server import live_server
 
-PAGES = ["/", "/map", f"/grids/{GRIDS[0]}", "/report", "/board", "/dashboard", "/planner", "/login",
+PAGES = ["/", "/map", f"/grids/{GRIDS[0]}", "/report", "/board", "/dashboard", "/planner", "/login", "/account/totp",
          "/status/1", "/ogcapi/?f=html", "/ogcapi/collections/grid/items?f=html"]
 
 

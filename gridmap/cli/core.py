@@ -63,8 +63,11 @@ def import_(obj: Context, path, level, code_field, name_field, parent_field, hou
                       households_field, population_field, generate_codes, repair, replace,
                       settings.outside_tolerance_m2, valid_from.date() if valid_from else None)
     services = obj.services(create=not dry_run)
-    rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run,
-                                progress=progress("import", unit="unit"))
+    try:
+        rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run,
+                                    progress=progress("import", unit="unit"))
+    finally:
+        services.store.close()  # a refused file leaves no PostGIS connection open either
     for line in rep.repairs:
         click.echo(f"repaired: {line}")
     verb = "imported" if rep.written else "dry run: would import"

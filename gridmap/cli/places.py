@@ -27,6 +27,10 @@ def import_(obj: Context, path, crs, name_field, kind_field, code_field, default
     """Import named points from GeoJSON, GeoPackage, Shapefile or CSV (lon,lat) in any CRS; all or nothing."""
     from ..registry.places import import_places
 
-    got = import_places(obj.services(create=True), path, crs=crs, name_field=name_field, kind_field=kind_field,
-                        code_field=code_field, default_kind=default_kind, replace=replace, dry_run=dry_run)
+    services = obj.services(create=True)
+    try:
+        got = import_places(services, path, crs=crs, name_field=name_field, kind_field=kind_field,
+                            code_field=code_field, default_kind=default_kind, replace=replace, dry_run=dry_run)
+    finally:
+        services.store.close()
     click.echo(f"{'would import' if dry_run else 'imported'} {len(got)} places from {path}")

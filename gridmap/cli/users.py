@@ -1,4 +1,4 @@
-"""`gridmap users list|disable|enable|passwd|revoke-token`: account upkeep (issue #15).
+"""`gridmap users list|disable|enable|passwd|revoke-token|totp`: account upkeep (issue #15).
 
 Disabling a user or changing a password ends every session of theirs at once (their
 session generation is bumped); a disabled user's API tokens stop working too.
@@ -68,7 +68,8 @@ def list_users(obj: Context) -> None:
         click.echo("no users: add one with `gridmap users add`")
     for r in rows:
         state = "disabled 已停用" if r["disabled"] else "active"
-        click.echo(f"{r['username']}\t{r['role']}\t{r['person_id'] or '-'}\t{state}\t{r['tokens']} token(s)")
+        mfa = "2FA" if r["totp"] else "-"
+        click.echo(f"{r['username']}\t{r['role']}\t{r['person_id'] or '-'}\t{state}\t{mfa}\t{r['tokens']} token(s)")
 
 
 @users.command(name="disable")
@@ -117,3 +118,30 @@ def revoke_token(obj: Context, username, label) -> None:
     with _store(obj) as store:
         n = store.users.revoke_tokens(username, label)
     click.echo(f"{n} token(s) of {username} revoked")
+
+
+@users.command(name="totp")
+@click.argument("username")
+@click.option("--off", is_flag=True, help="Turn two-factor login off for the user (secret and recovery codes deleted).")
+@pass_ctx
+@fail_cleanly
+def totp(obj: Context, username, off) -> None:
+    """Two-factor login (TOTP): a new secret for the user, shown once; their sessions end.
+
+    Prints the otpauth URI (for a QR code or an authenticator app), the secret to type in by
+    hand, and ten one-time recovery codes. Running it again replaces the secret (a new phone).
+    """
+    with _store(obj) as store:
+        if off:
+            store.totp.disable(username)
+            click.echo(f"two-factor login of {username} turned off 已关闭两步验证; their sessions ended")
+            return
+        from ..web.twofactor import enrol
+
+        secret, uri, codes = enrol(store, username)
+    click.echo(f"two-factor login of {username} is on 已启用两步验证 (shown once, not again):")
+    click.echo(f"otpauth URI: {uri}")
+    click.echo(f"secret 密钥: {secret}")
+    click.echo("recovery codes 恢复码 (each works once):")
+    for c in codes:
+        click.echo(f"  {c}")

@@ -112,34 +112,56 @@ def _read_ogr(path: Path, fmt: str, layer: str | None,
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
+    from .gdalerrors import explain, quiet_gdal
+
     source = str(path)
     if fmt == "zipped Shapefile":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
-        except zipfile.BadZipFile:
-            raise InputError(f"{path} is not a valid zip archive") from None
-        if not shps:
-            raise InputError(f"{path} holds no .shp file (found: {', '.join(zf.namelist()[:5]) or 'nothing'})")
-        source = f"/vsizip/{path}/{shps[0]}"
+        source = _shapefile_in_zip(path)
     if fmt == "GeoJSON":
         _check_geojson(path)
     try:
-        if fmt == "GeoPackage" and layer is None:
-            layers = pyogrio.list_layers(source)
-            if len(layers) > 1:
-                names = ", ".join(str(x[0]) for x in layers)
-                raise InputError(f"{path} has several layers ({names}): choose one with --layer")
-        info = pyogrio.read_info(source, layer=layer)
-        _check_count(path, int(info.get("features") or 0), max_features)
-        meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=None)
+        with quiet_gdal():
+            if fmt == "GeoPackage" and layer is None:
+                layers = pyogrio.list_layers(source)
+                if len(layers) > 1:
+                    names = ", ".join(str(x[0]) for x in layers)
+                    raise InputError(f"{path.name} 有多个图层 ({names})，请用 --layer 选择一个 / "
+                                     f"{path.name} has several layers ({names}): choose one with --layer")
+                if len(layers) == 0:
+                    raise InputError(f"{path.name}：GeoPackage 中没有图层 / {path.name}: the GeoPackage holds no layer")
+            info = pyogrio.read_info(source, layer=layer)
+            _check_count(path, int(info.get("features") or 0), max_features)
+            meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=None)
     except (DataSourceError, DataLayerError) as exc:
-        raise InputError(f"cannot read {path} as {fmt}: {exc}") from None
-    geoms = shapely.from_wkb(geometry) if geometry is not None else np.full(len(field_data[0]) if field_data else 0, None)
+        raise explain(exc, path, fmt) from None
+    geoms = shapely.from_wkb(geometry, on_invalid="ignore") if geometry is not None \
+        else np.full(len(field_data[0]) if field_data else 0, None)
     attrs = pd.DataFrame({name: col for name, col in zip(meta["fields"], field_data)})
     if len(attrs) == 0 and len(geoms):
         attrs = pd.DataFrame(index=range(len(geoms)))
     return attrs, np.asarray(geoms, dtype=object), info.get("crs")
+
+
+def _shapefile_in_zip(path: Path) -> str:
+    """The GDAL path of the Shapefile inside a zip, once the zip is whole and holds .shp, .shx and .dbf."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, EOFError, OSError):
+        raise InputError(f"{path.name}：不是有效的 zip 压缩包（已损坏或不完整） / "
+                         f"{path.name} is not a valid zip archive (damaged or incomplete)") from None
+    shps = [n for n in names if n.lower().endswith(".shp")]
+    if not shps:
+        raise InputError(f"{path.name}：压缩包中没有 .shp 文件 / {path.name} holds no .shp file "
+                         f"(found: {', '.join(Path(n).name for n in names[:5]) or 'nothing'})")
+    stem = shps[0][:-4]
+    lower = {n.lower() for n in names}
+    missing = [stem + ext for ext in (".shx", ".dbf") if (stem + ext).lower() not in lower]
+    if missing:
+        shown = ", ".join(Path(m).name for m in missing)
+        raise InputError(f"{path.name}：压缩包缺少 {shown}，Shapefile 的 .shp、.shx、.dbf 须放在一起 / "
+                         f"{path.name}: the zip lacks {shown}: a Shapefile needs its .shp, .shx and .dbf together")
+    return f"/vsizip/{path}/{shps[0]}"
 
 
 def _check_geojson(path: Path) -> None:
@@ -147,12 +169,13 @@ def _check_geojson(path: Path) -> None:
         with open(path, encoding="utf-8-sig") as fh:
             doc = json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not valid GeoJSON: {exc}") from None
+        raise InputError(f"{path.name}：不是有效的 GeoJSON（JSON 语法错误） / {path.name} is not valid GeoJSON: {exc}") from None
     except RecursionError:  # [[[[... a hundred thousand deep: not a map, and not worth a 500
-        raise InputError(f"{path} is not valid GeoJSON: nested too deeply") from None
+        raise InputError(f"{path.name}：不是有效的 GeoJSON（嵌套过深） / {path.name} is not valid GeoJSON: nested too deeply") from None
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind not in ("FeatureCollection", "Feature"):
-        raise InputError(f"{path} is JSON but not a GeoJSON FeatureCollection or Feature (type: {kind!r})")
+        raise InputError(f"{path.name}：是 JSON 但不是 GeoJSON 要素集合 / "
+                         f"{path.name} is JSON but not a GeoJSON FeatureCollection or Feature (type: {kind!r})")
 
 
 def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -200,6 +201,17 @@ users = Table(
     # password change, disable), and a disabled user can neither log in nor use a token
     Column("session_gen", Integer, nullable=False, default=0),
     Column("disabled", Boolean, nullable=False, default=False),
+    # migration 0009: two-factor login (TOTP); the secret is never shown again after enrolment
+    Column("totp_secret", String(64)),
+    Column("totp_pending", String(64)),
+    Column("totp_last_step", BigInteger),
+)
+
+totp_recovery_codes = Table(
+    "totp_recovery_codes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
 )
 
 api_tokens = Table(

@@ -112,6 +112,13 @@ class SQLStore:
         return SecurityRepo(self)
 
     @cached_property
+    def totp(self):
+        """Two-factor login: TOTP secrets, used steps, recovery codes (store/totp.py)."""
+        from .totp import TotpRepo
+
+        return TotpRepo(self)
+
+    @cached_property
     def plans(self):
         """Plan history, drafts, edits and publishing on this store's engine (store/plans.py)."""
         from .plans import PlanRepo

@@ -63,9 +63,9 @@ class UserRepo:
         """Every user (without the password hash), with the number of live API tokens."""
         u, t = schema.users, schema.api_tokens
         q = (sa.select(u.c.username, u.c.role, u.c.person_id, u.c.disabled, u.c.created_at,
-                       sa.func.count(t.c.id).label("tokens"))
+                       u.c.totp_secret.is_not(None).label("totp"), sa.func.count(t.c.id).label("tokens"))
              .select_from(u.outerjoin(t, t.c.username == u.c.username))
-             .group_by(u.c.username, u.c.role, u.c.person_id, u.c.disabled, u.c.created_at)
+             .group_by(u.c.username, u.c.role, u.c.person_id, u.c.disabled, u.c.created_at, u.c.totp_secret)
              .order_by(u.c.username))
         with self.store.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]

@@ -89,11 +89,50 @@ def check_login(store, username: str, password: str, address: str | None = None,
     return user
 
 
-def start_session(user: dict) -> None:
-    """Sign the user in on this browser: the cookie carries the user's session generation."""
+def start_session(user: dict, second_factor: bool = False) -> None:
+    """Sign the user in on this browser: the cookie carries the user's session generation, and
+    whether the second factor (TOTP) was given."""
     session.clear()
     session["user"] = user["username"]
     session["gen"] = int(user.get("session_gen") or 0)
+    if second_factor:
+        session["mfa"] = True
+
+
+PENDING_SECONDS = 300  # the password step is good for this long while the second step is asked
+
+
+def begin_second_step(user: dict, kind: str) -> None:
+    """The password was right; the browser is not signed in until the code ("code") or the
+    enrolment ("enrol") is done."""
+    session.clear()
+    session["pending"] = {"user": user["username"], "gen": int(user.get("session_gen") or 0),
+                          "kind": kind, "at": int(dt.datetime.now(UTC).timestamp())}
+
+
+def pending_user(kind: str) -> dict | None:
+    """The user between the password and the second step on this browser, if still valid."""
+    p = session.get("pending")
+    if not isinstance(p, dict) or p.get("kind") != kind:
+        return None
+    if dt.datetime.now(UTC).timestamp() - float(p.get("at") or 0) > PENDING_SECONDS:
+        return None
+    user = services().store.users.user(str(p.get("user")))
+    if user is None or user.get("disabled") or int(user.get("session_gen") or 0) != p.get("gen"):
+        return None
+    return user
+
+
+def session_ok(user: dict) -> bool:
+    """A session cookie of this user still counts: right generation, and the second factor given
+    if the user has one or their role requires it."""
+    from .twofactor import is_required
+
+    if user.get("disabled") or session.get("gen") != int(user.get("session_gen") or 0):
+        return False
+    if (user.get("totp_secret") or is_required(services().settings, user["role"])) and not session.get("mfa"):
+        return False
+    return True
 
 
 def end_session() -> None:
@@ -134,7 +173,7 @@ def current_actor() -> Actor:
         actor = actor_for(user)
     elif session.get("user") and not open311:  # Open311: api_key or anonymous, never the cookie
         user = store.users.user(session["user"])
-        if user is not None and not user.get("disabled") and session.get("gen") == int(user.get("session_gen") or 0):
+        if user is not None and session_ok(user):
             actor = actor_for(user)
             g.via_session = True
     g.actor = actor

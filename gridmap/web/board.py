@@ -33,7 +33,7 @@ from .auth import current_actor, require
 from .board_csv import csv_lines
 from .board_specs import action_specs
 from .compress import gzip_response
-from .views import private_incident
+from .views import incident_view
 
 bp = Blueprint("board", __name__)
 
@@ -149,7 +149,7 @@ def _row(actor: Actor, inc: Incident, now: dt.datetime, soon: dt.datetime, grid_
     flags = [f for f, on in (("new", inc.status in NEW_STATUSES), ("overdue", "overdue" in queues),
                              ("due_soon", inc.is_open and due is not None and now < due <= soon),
                              ("escalated", inc.escalated and inc.is_open)) if on]
-    return private_incident(inc, s.taxonomy, s.tz) | {
+    return incident_view(actor, inc, s.taxonomy, s.tz) | {  # no reporter data for planners (policy.py)
         "queue": queues[0] if queues[0] != "all" else None, "queues": queues, "flags": flags,
         "grid_name": grid_names.get(inc.grid_code or ""), "assignee_name": people.get(inc.assignee or ""),
         "buttons": buttons(actor, inc),

@@ -7,14 +7,14 @@ import datetime as dt
 from flask import Blueprint, jsonify, request, url_for
 
 from .. import params
-from ..errors import InputError
-from ..incidents.actors import can_see
+from ..errors import Forbidden, InputError
 from ..incidents.intake import EARLIEST_REPORT
 from ..incidents.model import OPEN_STATUSES
+from ..policy import OWN, require_level, sees
 from . import services
 from .auth import check_csrf, current_actor, require
 from .limits import public_report_limit
-from .views import event_json, private_incident, public_incident
+from .views import event_json, incident_view
 
 bp = Blueprint("incidents", __name__)
 
@@ -27,7 +27,7 @@ def loop():
 def _show(inc):
     s = loop()
     actor = current_actor()
-    return private_incident(inc, s.taxonomy, s.tz) if can_see(actor, inc) else public_incident(inc, s.taxonomy, s.tz)
+    return incident_view(actor, inc, s.taxonomy, s.tz)  # fields by the role × data table (policy.py)
 
 
 @bp.get("/categories")
@@ -97,8 +97,8 @@ def act(incident_id: str):
 def events(incident_id: str):
     actor = require()
     inc = loop().repo.get(incident_id)
-    if not can_see(actor, inc):
-        require("admin", "dispatcher", "planner")
+    if not sees(actor, "incident_internal", (inc.grid_code, inc.zone_code)):
+        raise Forbidden(f"事件 {inc.id} 的处置记录不对您开放 / the log of incident {inc.id} is not open to you")
     return jsonify([event_json(e, loop().tz) for e in loop().repo.events(incident_id)])
 
 
@@ -127,13 +127,17 @@ def supervise():
 
 @bp.get("/metrics")
 def metrics():
-    require()
+    actor = require()
     from ..incidents.metrics import rank_zones
     from ..incidents.metrics_db import BY_DB, compute_db
 
     by = request.args.get("by", "grid")
     if by not in BY_DB:
         raise InputError(f"by: one of {', '.join(BY_DB)}")
+    own = require_level(actor, "metrics_workers" if by == "worker" else "metrics_units") == OWN
+    if own and by not in ("grid", "zone", "town", "worker"):
+        raise Forbidden(f"网格员只能查看本网格的指标（by=grid、zone、town、worker）/ staff see the metrics of "
+                        f"their own grids only: by=grid, zone, town or worker, not {by}")
     start, end = _time(request.args.get("from"), "from"), _time(request.args.get("to"), "to")
     if start is None or end is None:
         raise InputError("from and to: give the date range (ISO dates or times)")
@@ -145,6 +149,10 @@ def metrics():
                              response_limit_hours=s.services.settings.response_limit_hours)
     out = {"by": by, "from": start.isoformat(), "to": end.isoformat(),
            "rows": [r.__dict__ | {k: v for k, v in h.__dict__.items() if k != "key"} for r, h in zip(rows, rates)]}
+    if own:  # staff: their own grids' rows, their own worker row
+        keep = [i for i, r in enumerate(rows) if (r.key == actor.person_id if by == "worker" else r.key in actor.units)]
+        out["rows"] = [out["rows"][i] for i in keep]
+        rows = [rows[i] for i in keep]
     if by == "zone":
         out["ranking"] = rank_zones(rows)
     return jsonify(out)
@@ -152,9 +160,10 @@ def metrics():
 
 @bp.get("/roster")
 def roster():
-    require()
-    return jsonify([_shift(s) for s in loop().repo.shifts(request.args.get("unit"), _time(request.args.get("from"), "from"),
-                                                           _time(request.args.get("to"), "to"))])
+    actor = require()
+    own = require_level(actor, "roster") == OWN  # staff: the shifts of their own grids
+    shifts = loop().repo.shifts(request.args.get("unit"), _time(request.args.get("from"), "from"), _time(request.args.get("to"), "to"))
+    return jsonify([_shift(s) for s in shifts if not own or s["unit_code"] in actor.units])
 
 
 @bp.post("/roster")

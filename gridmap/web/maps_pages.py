@@ -315,8 +315,10 @@ def _incidents():
 
 
 def _show_phones() -> bool:
-    """Staff phones are for signed-in users only; the public sees names."""
-    return not current_actor().is_public
+    """Staff phones are for signed-in users only; the public sees names (the role x data table, policy.py)."""
+    from ..policy import sees
+
+    return sees(current_actor(), "staff_phones")
 
 
 def warm_up(app) -> float:

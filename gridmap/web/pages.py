@@ -23,7 +23,8 @@ def home():
 def login():
     """Sign in with user name and password (the form carries a CSRF token)."""
     from ..errors import Throttled, Unauthorized
-    from .auth import check_login, start_session
+    from .auth import begin_second_step, check_login, start_session
+    from .twofactor import is_required
 
     error, status = None, 200
     if request.method == "POST":
@@ -33,8 +34,15 @@ def login():
         except (Unauthorized, Throttled) as exc:
             error, status = str(exc), exc.http_status
         else:
+            nxt = _local(request.args.get("next"))
+            if user.get("totp_secret"):  # the second step: the 6-digit code
+                begin_second_step(user, "code")
+                return redirect(url_for("twofactor.code", next=nxt))
+            if is_required(services().settings, user["role"]):  # must enrol before signing in
+                begin_second_step(user, "enrol")
+                return redirect(url_for("twofactor.enrol", next=nxt))
             start_session(user)
-            return redirect(_local(request.args.get("next")) or url_for("pages.home"))
+            return redirect(nxt or url_for("pages.home"))
     return render_template("login.html", error=error), status
 
 

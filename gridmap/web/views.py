@@ -26,6 +26,24 @@ def public_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
     }
 
 
+def incident_view(actor, inc: Incident, taxonomy, tz) -> dict[str, Any]:
+    """What `actor` may see of an incident, by the role × data table (gridmap/policy.py): the
+    public fields, the handling fields, and the reporter's personal data, each only if allowed."""
+    from ..policy import sees
+
+    own = (inc.grid_code, inc.zone_code)
+    if not sees(actor, "incident_internal", own):
+        return public_incident(inc, taxonomy, tz)
+    out = private_incident(inc, taxonomy, tz)
+    if not sees(actor, "reporter_personal", own):
+        for key in PERSONAL_FIELDS:
+            out.pop(key, None)
+    return out
+
+
+PERSONAL_FIELDS = ("reporter_name", "reporter_phone", "extra")  # extra: Open311 e-mail, device_id, account_id
+
+
 def private_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
     """Everything, for dispatchers and the staff of the incident's grid."""
     out = public_incident(inc, taxonomy, tz)
