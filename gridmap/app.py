@@ -86,6 +86,11 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     csrf.exempt(plans_api.bp)
     app.register_blueprint(plans_api.bp, url_prefix="/api/v1")
+    from .web import compare_page, plan_files_api  # block-assignment files, plan comparison (JSON and page)
+
+    csrf.exempt(plan_files_api.bp)
+    app.register_blueprint(plan_files_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(compare_page.bp)
     from .web import planning_api  # planner tools: coverage, balance (public), propose, networks (planner/admin)
 
     csrf.exempt(planning_api.bp)

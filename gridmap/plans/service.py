@@ -18,7 +18,7 @@ from ..codes import generate_codes
 from ..errors import Conflict, InputError, NotFound
 from ..model import Level, Unit
 from ..store.plans import PlanRecord
-from . import edits
+from . import edits, locks
 from .checks import coverage_problems
 from .diff import diff_units
 from .impact import household_flows, incident_moves, staff_on_removed
@@ -27,7 +27,7 @@ from .shapes import drawn_line, drawn_polygon, parse_geometry
 from .staffing import RULE as TEAM_RULE
 from .teams import Teams, by_code
 
-OPS = ("split", "merge", "reshape", "move", "snap", "rename", "staff")
+OPS = ("split", "merge", "reshape", "move", "snap", "rename", "staff", "lock")
 EDIT_LEVELS = (Level.grid, Level.micro)
 
 
@@ -75,16 +75,17 @@ class PlanService:
         self.repo.delete_draft(version)
         self.services.forget_plan(version)
 
-    def units(self, version: int, level: Level | None = None,
-              parent: str | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
+    def units(self, version: int, level: Level | None = None, parent: str | None = None,
+              codes: list[str] | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
         """A plan's units with their revisions (send them back with an edit).
 
         `parent`: only the units below that zone or town (any depth), to focus on one part
         of a county-scale plan; NotFound if the plan has no such unit.
         """
         rec = self.repo.get(version)
-        revs = self.repo.unit_revs(version)
-        codes = None
+        only = codes
+        revs = self.repo.unit_revs(version, only)
+        codes = None if only is None else sorted(set(only))
         if parent is not None:
             tree = self.store.unit_tree(plan=version)
             if parent not in {c for c, _, _ in tree}:
@@ -97,7 +98,7 @@ class PlanService:
                 for c in children.get(todo.pop(), []):
                     below.add(c)
                     todo.append(c)
-            codes = sorted(below)
+            codes = sorted(below if only is None else below & set(only))
         units = self.store.units(level=level, plan=version, codes=codes) if codes != [] else []
         return rec, [(u, revs.get(u.code, 1)) for u in units]
 
@@ -126,6 +127,8 @@ class PlanService:
         _check_revs(version, rec, rev, _named_codes(op, params), revs)
         result = getattr(self, f"_{op}")(version, params)
         touched = {u.code for u in result.upserts} | set(result.deletes)
+        if touched and op in locks.GEOMETRY_OPS:  # a locked grid is kept as it is
+            locks.refuse_locked(op, self.store.units(plan=version, codes=sorted(touched & set(revs))))
         if not touched:  # e.g. snapping a clean layer: nothing to write, nothing to undo
             return {"plan": version, "rev": rec.rev, "op": op, "created": [], "changed": [], "removed": [],
                     "revs": {}, "notes": result.notes}
@@ -204,10 +207,15 @@ class PlanService:
         except (TypeError, ValueError):
             raise InputError(f"snap: tolerance_m must be a number of metres, got {p.get('tolerance_m')!r}") from None
         level = Level.parse(str(p.get("level") or "grid")) if p.get("level") else Level.grid
-        units = self.store.units(level=level, plan=version)
+        units = [u for u in self.store.units(level=level, plan=version) if not locks.is_locked(u)]
         if p.get("parent"):
             units = [u for u in units if u.parent_code == p["parent"]]
         return edits.snap(units, tol)
+
+    def _lock(self, version: int, p: Mapping) -> edits.EditResult:
+        codes, locked = locks.lock_codes(p)
+        units = [u for u in self.store.units(plan=version, codes=codes) if u.level in EDIT_LEVELS]
+        return locks.lock(units, codes, locked)
 
     def _rename(self, version: int, p: Mapping) -> edits.EditResult:
         unit = self._unit(version, p.get("code"))
@@ -350,6 +358,8 @@ class PlanService:
 
 
 def _named_codes(op: str, p: Mapping) -> list[str]:
+    if op == "lock":
+        return [str(c) for c in (p.get("codes") or []) if isinstance(c, str)]
     if op in ("split", "reshape", "rename", "staff"):
         return [str(p.get("code"))] + ([str(p["neighbour"])] if p.get("neighbour") else [])
     if op == "merge":
