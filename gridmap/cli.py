@@ -307,6 +307,7 @@ def _warm(app, warm_up) -> None:
 from . import (  # noqa: E402  (after main: each module registers its commands on it)
     cli_incidents,  # noqa: E402,F401  (registers `incidents` and `users`)
     cli_places,  # noqa: E402,F401  (registers `places`)
+    cli_plan_blocks,  # noqa: E402,F401  (registers `plan blocks-export|blocks-import|lock|compare`)
     cli_planning,  # noqa: E402,F401  (registers `balance`, `propose`, `networks`)
     cli_plans,  # noqa: E402,F401  (registers `plan`)
     cli_print,  # noqa: E402,F401  (registers `print`)
