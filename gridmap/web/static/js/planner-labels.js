@@ -45,7 +45,7 @@
       var w = map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x;
       if (w < 48) { return; }  // too small at this zoom: the tooltip still names it
       var el = document.createElement("div"), p = props[code] || {};
-      el.textContent = (p.locked ? "🔒" : "") + P.shortCode(code);
+      el.textContent = (p.locked ? "[锁] " : "") + P.shortCode(code);
       if (p.households != null) {
         var small = document.createElement("small");
         small.textContent = p.households + " 户";

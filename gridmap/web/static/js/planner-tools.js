@@ -30,7 +30,7 @@
     if (!selected.length) { el.textContent = "—"; }
     selected.forEach(function (code, i) {
       var b = document.createElement("b");
-      b.textContent = (i + 1) + ". " + code + " " + ((P.props[code] || {}).name || "") + (P.locked(code) ? " 🔒" : "");
+      b.textContent = (i + 1) + ". " + code + " " + ((P.props[code] || {}).name || "") + (P.locked(code) ? " [锁 locked]" : "");
       el.appendChild(b);
       if (i === 0 && selected.length > 1) { el.appendChild(document.createTextNode(" → ")); }
     });
@@ -40,7 +40,7 @@
       b.disabled = !idle || selected.length < Number(b.getAttribute("data-needs")) || lockedSel.length > 0;
     });
     $("lock-hint").hidden = !lockedSel.length;
-    $("lock-hint").textContent = lockedSel.length ? "🔒 " + lockedSel.join(", ") + " 已锁定：解锁后才能改。" +
+    $("lock-hint").textContent = lockedSel.length ? "[锁] " + lockedSel.join(", ") + " 已锁定：解锁后才能改。" +
       "Locked: unlock to redraw." : "";
     $("tool-lock").disabled = !idle || !selected.length || lockedSel.length === selected.length;
     $("tool-unlock").disabled = !idle || !lockedSel.length;

@@ -141,7 +141,7 @@
   function tooltip(code) {
     var p = props[code] || {}, el = document.createElement("span");
     el.textContent = code + " " + (p.name || "") + " · " + (p.households != null ? p.households : "?") + " 户 households · " +
-      (data.balance.labels[balance[code] || "unknown"] || "") + (p.locked ? " · 🔒 已锁定 locked" : "");
+      (data.balance.labels[balance[code] || "unknown"] || "") + (p.locked ? " · [锁] 已锁定 locked" : "");
     return el;
   }
 
@@ -242,8 +242,8 @@
         style: function (f) {
           var on = f.properties.code === P.focus || (P.focus || "").indexOf(f.properties.code) === 0 ||
             f.properties.parent_code === P.focus;
-          return {color: on ? "#1f4e79" : "#8b97a3", weight: on ? 2 : 1, fillColor: "#c9d3dc",
-                  fillOpacity: on ? 0 : 0.25, dashArray: on ? null : "3 3"};
+          return {color: on ? "#1f4e79" : "#6f7c88", weight: on ? 2 : 1, fillColor: "#b8c4cf",
+                  fillOpacity: on ? 0 : 0.4, dashArray: on ? null : "4 3"};
         },
         onEachFeature: function (f, l) {
           var el = document.createElement("span");
