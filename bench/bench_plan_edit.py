@@ -13,6 +13,12 @@ sent through the Flask app (in process, a planner's bearer token) both ways, alt
 * new: POST /api/v1/plans/N/edits?features=1 (the changed grids come back with the answer; the
   page patches its layers and balance from them: no other request).
 
+With `--browser`, the same draft is opened in headless Chromium (/usr/bin/chromium, a server on
+127.0.0.1 in a thread, stopped at the end): the page open until the focused zone is drawn, and in
+that page edits timed from the click's call to the redrawn map: new (P.edit: the edit's answer
+patches the map) vs the old path replayed in the same page (the edit, then a reload of every grid
+of the draft and planner.json, as reload() did), alternating.
+
 Server time is the sum of the requests' times in the app (no network); bytes are the response
 bodies; connections are SQLAlchemy pool checkouts. The page open is measured the same way: old
 (the page, planner.json again, every grid) vs new (the page, the focused zone's grids, the
@@ -119,11 +125,84 @@ def add(a: dict, b: dict) -> dict:
     return {k: a.get(k, 0) + b[k] for k in b}
 
 
-def strip(code_a: str, unit_bounds) -> dict:
-    """A strip of grid A along its east edge (a quarter of it): what A gives its east neighbour."""
+def strip(code_a: str, unit_bounds, west: bool = False) -> dict:
+    """A strip of grid A along its east (or west) edge, a quarter of it: what A gives that neighbour."""
     x0, y0, x1, y1 = unit_bounds
-    xa = x1 - (x1 - x0) / 4
+    if west:
+        xa, x1 = x0, x0 + (x1 - x0) / 4
+    else:
+        xa = x1 - (x1 - x0) / 4
     return {"type": "Polygon", "coordinates": [[[xa, y0], [x1, y0], [x1, y1], [xa, y1], [xa, y0]]]}
+
+
+def in_browser(app, n: int, focus: str, pairs, grids, edits: int) -> dict:
+    """Open the page in Chromium and time the open and edits (new vs the old reload replayed)."""
+    import threading
+
+    import shapely
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    th = threading.Thread(target=server.serve_forever, daemon=True)
+    th.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    out = {"opens": 3, "n": 0}
+    try:
+        with sync_playwright() as pw:
+            br = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+            page = br.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{base}/login?next=/planner", wait_until="load")
+            page.fill('input[name="username"]', "plan")
+            page.fill('input[name="password"]', "password123")
+            page.click('button[type="submit"]')
+            page.wait_for_url(f"{base}/planner")
+            ready = ("() => window.gridmap && window.gridmap.planner && !window.gridmap.planner.busy() && "
+                     "Object.keys(window.gridmap.planner.layers).length > 0 && "
+                     "(window.gridmap.planner.focus() === null || window.gridmap.planner.context() > 0)")
+            opens = []
+            for _ in range(out["opens"]):
+                t = time.perf_counter()
+                page.goto(f"{base}/planner?plan={n}", wait_until="commit")
+                page.wait_for_function(ready, timeout=60000)
+                opens.append(1000 * (time.perf_counter() - t))
+            out["open_ms"] = statistics.median(opens)
+            olds, news = [], []
+            zone_pairs = [(x, y) for x, y in pairs if x.startswith(focus)] or [(focus + "003", focus + "004"),
+                                                                             (focus + "005", focus + "006")]
+            body_js = """async (args) => {
+              const P = window.gridmapPlanner, t = performance.now();
+              const [src, dst, area, old] = args;
+              let ok;
+              if (!old) { ok = !!(await P.edit({op: "move", from: src, to: dst, area: area}, [src, dst])); }
+              else {
+                const r = await P.call("POST", P.urls.edits, {op: "move", from: src, to: dst, area: area,
+                                                              rev: P.rev([src, dst])});
+                ok = r.status === 200;
+                const focus = P.focus; P.focus = null;
+                await P.reload(false, true); P.focus = focus;
+              }
+              return [performance.now() - t, ok]; }"""
+            for i in range(edits):
+                src, dst = zone_pairs[i % len(zone_pairs)]
+                for way in (("old", "new") if i % 2 == 0 else ("new", "old")):
+                    g = page.evaluate("c => window.gridmap.planner.layers[c].toGeoJSON(false).geometry", src)
+                    west = src > dst  # the second of a pair lies east of the first
+                    area = strip(src, shapely.geometry.shape(g).bounds, west=west)
+                    ms, ok = page.evaluate(body_js, [src, dst, area, way == "old"])
+                    if not ok:
+                        raise RuntimeError(f"browser edit {way} {src} -> {dst} refused: "
+                                           + page.inner_text("#edit-msg"))
+                    (olds if way == "old" else news).append(ms)
+                    src, dst = dst, src  # and back the next time
+            out.update(n=len(news), new_ms=statistics.median(news), old_ms=statistics.median(olds))
+            br.close()
+    finally:
+        server.shutdown()
+        th.join(timeout=10)
+        server.server_close()
+    return out
 
 
 def main(argv=None) -> int:
@@ -132,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--zones", type=int, default=10, help="zones per town (50 grids each)")
     ap.add_argument("--edits", type=int, default=20, help="edits per way (alternating old/new)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "plan_edit.md"))
+    ap.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
     a = ap.parse_args(argv)
     import shapely
 
@@ -186,6 +266,7 @@ def main(argv=None) -> int:
                     c = add(c, m("GET", f"/api/v1/plans/{n}/units?level=grid&parent={focus}")[1])
                     c = add(c, m("GET", f"/api/v1/plans/{n}/units?level=zone")[1])
                     opens_new.append(c)
+        browser_rows = in_browser(app, n, focus, pairs[2 * a.edits + 2:], grids, a.edits) if a.browser else None
         app.extensions["gridmap"].store.close()
 
     def med(rows, k):
@@ -217,6 +298,15 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {med(rows, 'requests'):.0f} | {1000 * med(rows, 's'):.0f} | {med(rows, 'bytes'):,.0f} |")
     lines += ["", f"Ratio old/new page open: server time {med(opens_old, 's') / med(opens_new, 's'):.1f}x, bytes "
               f"{med(opens_old, 'bytes') / med(opens_new, 'bytes'):.1f}x.", ""]
+    if browser_rows:
+        b = browser_rows
+        lines += ["In headless Chromium (1400x900), same draft, medians:", "",
+                  "| what | time (ms) |", "|---|---:|",
+                  f"| page open: HTML to the focused zone drawn, zones light ({b['opens']} opens) | {b['open_ms']:.0f} |",
+                  f"| edit, new: P.edit, the answer patches the map ({b['n']} edits) | {b['new_ms']:.0f} |",
+                  f"| edit, old path replayed: edit + planner.json + every grid redrawn ({b['n']} edits) | {b['old_ms']:.0f} |",
+                  "", f"Browser ratio old/new per edit: {b['old_ms'] / b['new_ms']:.1f}x. Page open target < 2 s: "
+                  f"{'met' if b['open_ms'] < 2000 else 'NOT met'}.", ""]
     text = "\n".join(lines)
     print(text)
     if a.out != "-":
