@@ -6,10 +6,13 @@
 draft, or the plan in force when there is no draft: "no_draft" is then true), the planner's targets (`?households=MIN-MAX`, default the median households of the
 plan's grids ±25 %) and the balance of the plan's grids against them (under / within / over).
 
-The page holds no logic of its own: its script (static/js/planner.js) draws the plan's grids
-from `/api/v1/plans/<n>/units` and sends every operation to the plans API (`/api/v1/plans`:
-create, edits, undo, diff, impact, publish) and to `/api/v1/coverage`, with the session cookie
-and the page's CSRF token. Those check the role, the revisions and the plan again.
+The page holds no logic of its own: its scripts (static/js/planner.js: state, map, grids,
+focus; planner-labels.js; planner-tools.js: selection, edits, locks; planner-review.js:
+coverage, impact, publishing) draw the plan's grids from `/api/v1/plans/<n>/units` and send
+every operation to the plans API (`/api/v1/plans`: create, edits, undo, diff, impact, publish)
+and to `/api/v1/coverage`, with the session cookie and the page's CSRF token. Those check the
+role, the revisions and the plan again. An edit's answer carries the grids it changed
+(`?features=1`): the page redraws those only. `?focus=CODE` opens on a zone or town.
 """
 
 from __future__ import annotations
