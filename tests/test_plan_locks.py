@@ -59,6 +59,8 @@ def test_locked_grids_are_not_redrawn(services_app):
     r = c.post(f"/api/v1/plans/{n}/edits?features=1", json={"op": "merge", "codes": [G1, G2], "rev": revs(c, n, G1, G2)})
     assert r.status_code == 200 and r.get_json()["removed"] == [G2]
     assert [f["properties"]["code"] for f in r.get_json()["features"]] == [G1]
+    stored = c.get(f"/api/v1/plans/{n}/units?codes={G1}").get_json()["features"]
+    assert r.get_json()["features"] == stored  # the answer is what a read gives: geometry, revs, households
     # undo the merge: the codes it touched come back by units?codes=
     undone = c.post(f"/api/v1/plans/{n}/undo", json={}).get_json()["undone"]
     fc = c.get(f"/api/v1/plans/{n}/units?level=grid&codes={','.join(undone['before_codes'])}").get_json()

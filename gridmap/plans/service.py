@@ -104,12 +104,13 @@ class PlanService:
 
     # -- edits ------------------------------------------------------------------------------
     def edit(self, version: int, op: str, params: Mapping[str, Any], rev: int | Mapping[str, int] | None = None,
-             author: str | None = None) -> dict:
+             author: str | None = None, with_units: bool = False) -> dict:
         """Apply one edit to a draft, in one transaction; returns what changed and the new revisions.
 
         `rev` is what the planner loaded: the draft's revision (int: any change since is a
         conflict) or {code: unit rev} (a change since to one of those units is a conflict).
-        None skips the check against the planner's copy (the command line).
+        None skips the check against the planner's copy (the command line). `with_units`:
+        the answer adds "units": [(Unit, rev)] of the units written.
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
@@ -139,9 +140,12 @@ class PlanService:
                                        teams=inherited)
         self.services.forget_plan(version)
         after = self.repo.unit_revs(version, touched)
-        return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
-                "changed": result.changed, "removed": sorted(result.deletes),
-                "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
+        out = {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
+               "changed": result.changed, "removed": sorted(result.deletes),
+               "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
+        if with_units:  # the units as written, with their new revisions (a page redraws them, no read back)
+            out["units"] = [(u, after[u.code]) for u in sorted(result.upserts, key=lambda u: u.code) if u.code in after]
+        return out
 
     def undo(self, version: int, rev: int | None = None, author: str | None = None) -> dict:
         """Undo the last edit of a draft; returns it and the draft's new revision."""

@@ -173,11 +173,10 @@ def edit_plan(version: int):
         raise InputError("rev: send the draft's rev or {code: rev} of the units you loaded (optimistic locking)")
     op = body.get("op")
     params = {k: v for k, v in body.items() if k not in ("op", "rev")}
-    svc = plan_service()
-    out = svc.edit(version, op, params, rev=body["rev"], author=actor.name)
-    if request.args.get("features") in ("1", "true"):  # the page patches its map from these: no reload
-        codes = sorted(set(out["created"]) | set(out["changed"]))
-        out["features"] = _features(svc.units(version, None, None, codes)[1]) if codes else []
+    features = request.args.get("features") in ("1", "true")  # the page patches its map from these: no reload
+    out = plan_service().edit(version, op, params, rev=body["rev"], author=actor.name, with_units=features)
+    if features:
+        out["features"] = _features(out.pop("units", []))
     return jsonify(out)
 
 
