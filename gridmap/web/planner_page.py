@@ -77,10 +77,9 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
     no_draft = plan in (None, "") and chosen is None
     if no_draft and in_force is not None:  # no draft yet: show the plan in force (read-only), not a blank map
         chosen = ps.plan(in_force)
-    grids = services().store.units(level=Level.grid, plan=chosen.version) if chosen else []
-    rng = parse_range(households) or default_households(u.households for u in grids)
-    rows = [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households,
-             "balance": classify(u.households, rng)} for u in grids]
+    grids = _grid_rows(chosen.version) if chosen else []
+    rng = parse_range(households) or default_households(g["households"] for g in grids)
+    rows = [g | {"balance": classify(g["households"], rng)} for g in grids]
     return {
         "no_draft": no_draft,
         "actor": {"name": actor.name, "role": actor.role},
@@ -95,6 +94,17 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
                     "counts": {k: sum(1 for r in rows if r["balance"] == k) for k in BALANCE},
                     "grids": rows},
     }
+
+
+def _grid_rows(version: int) -> list[dict]:
+    """code, name, parent_code, households of the plan's grids (no geometry read where the store allows)."""
+    store = services().store
+    if hasattr(store, "engine"):  # the SQL store
+        from ..store.unit_rows import unit_rows
+
+        return unit_rows(store, version)
+    return [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households}
+            for u in store.units(level=Level.grid, plan=version)]
 
 
 def classify(households: int | None, rng: tuple[float, float] | None) -> str:

@@ -174,9 +174,10 @@
     if (fit && gridLayer.getLayers().length) { map.fitBounds(gridLayer.getBounds(), {padding: [10, 10], animate: false}); }
     P.drawLabels();
   }
+  var codesChanged = true;  // labels are recomputed only when grids come or go
   function afterGrids() {
     for (var i = P.selected.length - 1; i >= 0; i--) { if (!layers[P.selected[i]]) { P.selected.splice(i, 1); } }
-    P.computeShortCodes();
+    if (codesChanged) { P.computeShortCodes(); codesChanged = false; }
     restyle();
     $("grid-count").textContent = String(Object.keys(rows).length);
     showBalance();
@@ -185,6 +186,9 @@
 
   /* After an edit: the grids it created or changed (features) and removed (codes); nothing else is fetched. */
   P.patch = function (features, removed) {
+    codesChanged = codesChanged || (removed || []).length > 0 || (features || []).some(function (f) {
+      return !rows[String((f.properties || {}).code || f.id)];
+    });
     (removed || []).forEach(dropGrid);
     (features || []).forEach(putFeature);
     afterGrids();
@@ -226,6 +230,7 @@
         data = P.data = twin.out;
         P.plan = data.plan;
         takeRows(data.balance.grids);
+        codesChanged = true;
         showPlans();
       }
       P.plan.rev = units.out.rev;
@@ -305,6 +310,8 @@
 
   /* The grids under or over the target, furthest first, numbered 1..n; a click selects and frames one
      (focusing its zone first when it is outside the focus). */
+  var flaggedDirty = true;
+  $("flagged-box").addEventListener("toggle", function () { if ($("flagged-box").open && flaggedDirty) { showFlagged(); } });
   function showFlagged() {
     var t = data.targets.households, list = $("flagged-list");
     var off = Object.keys(rows).map(function (c) { return rows[c]; })
@@ -312,6 +319,9 @@
     off.forEach(function (g) { g.by = g.balance === "under" ? t[0] - g.households : g.households - t[1]; });
     off.sort(function (x, y) { return y.by - x.by || (x.code < y.code ? -1 : 1); });
     $("flagged-count").textContent = String(off.length);
+    // the list itself is built while it is open (thousands of rows at county scale), else on opening
+    flaggedDirty = !$("flagged-box").open && off.length > 300;
+    if (flaggedDirty) { return; }
     list.textContent = "";
     off.forEach(function (g, i) {
       var el = document.createElement("li");
