@@ -18,6 +18,7 @@ BLUEPRINTS: list[tuple[str, str | None, bool]] = [
     ("api", "/api/v1", True),  # the registry: units, locate, staff
     ("incidents_api", "/api/v1", True),  # incidents: report, act, metrics, supervision
     ("plans_api", "/api/v1", True),  # versioned grid plans
+    ("plan_files_api", "/api/v1", True),  # block-assignment files, plan comparison (JSON)
     ("analysis_api", "/api/v1", True),  # planner tools: coverage, balance, propose, networks
     ("openapi", "/api/v1", False),  # the REST API's OpenAPI document (read-only)
     ("open311", "/open311/v2", True),  # Open311 GeoReport v2
@@ -32,6 +33,7 @@ BLUEPRINTS: list[tuple[str, str | None, bool]] = [
     ("board", None, False),  # the dispatcher's board
     ("dashboard", None, False),  # the leader's dashboard
     ("planner_page", None, False),  # the planners' page
+    ("compare_page", None, False),  # two plans side by side
 ]
 
 

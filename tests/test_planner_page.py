@@ -21,10 +21,11 @@ import shapely.geometry
 import shapely.ops
 from shapely.ops import polylabel
 
+from gridmap.analysis import default_households
 from gridmap.plans import PlanService
 from gridmap.registry.model import Level
 from gridmap.web.auth import create_user
-from gridmap.web.planner_page import classify, default_households
+from gridmap.web.planner_page import classify
 
 from . import browser, pages
 from .conftest import GRIDS, sample_app

@@ -229,3 +229,15 @@ def test_api_propose(tmp_path, sample_dir):
         assert client.post("/api/v1/propose", json=body | {"zone": "NOPE"}, headers=planner).status_code == 404
     finally:
         app.extensions["gridmap"].store.close()
+
+
+def test_a_grid_locked_in_the_draft_is_kept_by_the_proposal(services, tmp_path):
+
+    ps = services.plans
+    draft = ps.create(note="locked").version
+    ps.edit(draft, "lock", {"codes": [GRIDS[2]]})
+    prop = services.analysis.propose(ZONE, _csv(tmp_path / "hh.csv", points_in(ZONE_GEOM, 600, seed=9)),
+                                             crs="EPSG:4326", households=(90, 110), plan=draft, fresh_codes=True)
+    assert prop.locked == [GRIDS[2]]
+    kept = next(u for u in prop.units if u.code == GRIDS[2])
+    assert kept.geometry.equals(services.store.unit(GRIDS[2], plan=draft).geometry)

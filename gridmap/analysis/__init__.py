@@ -8,6 +8,8 @@ worked in metres in a local equal-area frame (`geo.frame.MetricFrame`): areas ar
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 from ..errors import InputError
@@ -36,3 +38,13 @@ def parse_range(text: str | None, name: str = "households", integer: bool = True
     if lo > hi:
         raise InputError(f"{name} range {raw!r}: the minimum {lo} is above the maximum {hi} (did you mean {hi}-{lo}?)")
     return (lo, hi)
+
+
+def default_households(values) -> tuple[int, int] | None:
+    """Median households ±25 %, rounded to 5: a starting target the planner then sets."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    mid = statistics.median(known)
+    lo, hi = 5 * round(mid * 0.75 / 5), 5 * round(mid * 1.25 / 5)
+    return (max(lo, 1), max(hi, lo + 1, 2))

@@ -99,12 +99,15 @@ class PlanningService:
                 limits: ComputeLimits | None = None) -> Proposal:
         """Cut a zone into grids from household points (a file, or lon/lat + households arrays) and barriers.
 
-        With `limits` (the web app's), more points than the method's limit are refused
+        Grids locked in the plan (unit property "locked", plans/locks.py) are kept like those
+        named in `lock`. With `limits` (the web app's), more points than the method's limit are refused
         (TooLarge) and the cutting runs in a child process with a time and memory budget.
         """
         zone = self._unit(zone_code, plan)
         children = [u for u in self.store.units(plan=plan) if u.parent_code == zone.code]
         by_code = {u.code: u for u in children}
+        # grids locked in the plan (the planner page's lock) are kept as they are too
+        lock = list(dict.fromkeys([*lock, *(u.code for u in children if (u.properties or {}).get("locked"))]))
         missing = [c for c in lock if c not in by_code]
         if missing:
             raise InputError(f"cannot lock {', '.join(missing)}: not a grid of {zone.code} in {self._plan_name(plan)}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import analysis, core, incidents, places, plans, printing, users
+from . import analysis, core, incidents, places, plan_blocks, plans, printing, users
 from .context import Context
 
 
@@ -29,10 +29,11 @@ COMMANDS = [
     incidents.incidents,  # incidents import|list|metrics|supervise|...
     users.users,  # users add|token|list|disable|enable|passwd|revoke-token
     places.places,  # the gazetteer
-    plans.plan,  # versioned grid plans
+    plans.plan,  # versioned grid plans (plan_blocks adds blocks-export|blocks-import|lock|compare to it)
     analysis.balance, analysis.propose, analysis.networks,  # planner analysis
     printing.print_,  # patrol maps
 ]
+assert plan_blocks.plan is plans.plan  # its commands hang on the plan group
 for _command in COMMANDS:
     main.add_command(_command)
 

@@ -15,7 +15,7 @@ from .context import Context, fail_cleanly, pass_ctx
 
 
 @contextmanager
-def _plans(obj: Context):
+def open_plans(obj: Context):
     """A PlanService over the store named by --db, closed (connections released) afterwards."""
 
     svc = obj.services().plans
@@ -25,7 +25,7 @@ def _plans(obj: Context):
         svc.store.close()
 
 
-def _echo_json(data) -> None:
+def echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -35,14 +35,14 @@ def _geojson(path: str):
     return read_geojson(path)
 
 
-def _report_edit(out: dict) -> None:
+def report_edit(out: dict) -> None:
     parts = [f"{k} {', '.join(out[k])}" for k in ("created", "changed", "removed") if out[k]]
     click.echo(f"draft {out['plan']} rev {out['rev']}: {out['op']}" + (": " + "; ".join(parts) if parts else ""))
     for note in out["notes"]:
         click.echo(f"  note: {note}")
 
 
-_rev_option = click.option("--rev", type=int, help="The draft revision you loaded: refuse if it changed since.")
+rev_option = click.option("--rev", type=int, help="The draft revision you loaded: refuse if it changed since.")
 
 
 @click.group()
@@ -55,7 +55,7 @@ def plan() -> None:
 @fail_cleanly
 def list_plans(obj: Context) -> None:
     """Every plan: version, status, effective date, edits, note."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         current, plans = svc.store.current_plan(), svc.plans()
     for p in plans:
         mark = "*" if p.version == current else " "
@@ -72,10 +72,10 @@ def list_plans(obj: Context) -> None:
 @fail_cleanly
 def show(obj: Context, version: int, as_json: bool) -> None:
     """One plan with its edit log."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         data = {**svc.plan(version).as_dict(), "edit_log": [e.as_dict() for e in svc.repo.edits(version)]}
     if as_json:
-        return _echo_json(data)
+        return echo_json(data)
     for key in ("version", "status", "effective_from", "created_at", "published_at", "base_version", "author",
                 "rev", "note"):
         click.echo(f"{key}: {data[key]}")
@@ -90,7 +90,7 @@ def show(obj: Context, version: int, as_json: bool) -> None:
 @fail_cleanly
 def new(obj: Context, note: str | None) -> None:
     """Start a draft: a copy of the plan in force."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         rec = svc.create(note=note)
     click.echo(f"draft {rec.version} created from plan {rec.base_version}")
 
@@ -101,19 +101,19 @@ def new(obj: Context, note: str | None) -> None:
 @fail_cleanly
 def drop(obj: Context, version: int) -> None:
     """Delete a draft."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         svc.drop(version)
     click.echo(f"draft {version} dropped")
 
 
 @plan.command()
 @click.argument("version", type=int)
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def undo(obj: Context, version: int, rev: int | None) -> None:
     """Undo the last edit of a draft."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.undo(version, rev=rev)
     u = out["undone"]
     click.echo(f"draft {version} rev {out['rev']}: undid edit {u['seq']} ({u['op']})")
@@ -127,10 +127,10 @@ def undo(obj: Context, version: int, rev: int | None) -> None:
 @fail_cleanly
 def diff(obj: Context, a: int, b: int, as_json: bool) -> None:
     """What changed from plan A to plan B (grids)."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         d = svc.diff(a, b)
     if as_json:
-        return _echo_json(d)
+        return echo_json(d)
     for x in d["added"]:
         src = ", ".join(f"{f['code']} {f['area_m2']:,.0f} m²" for f in x["from"])
         click.echo(f"added     {x['code']}  {x['area_m2']:,.0f} m²" + (f"  (from {src})" if src else ""))
@@ -152,10 +152,10 @@ def diff(obj: Context, a: int, b: int, as_json: bool) -> None:
 @fail_cleanly
 def impact(obj: Context, version: int, as_json: bool) -> None:
     """What publishing a draft would move: households, open incidents, staff; teams; coverage."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         r = svc.impact(version)
     if as_json:
-        return _echo_json(r)
+        return echo_json(r)
     d = r["diff"]
     click.echo(f"plan {version} against plan {r['against']}: {d['added']} added, {d['removed']} removed, "
                f"{d['reshaped']} reshaped, {d['unchanged']} unchanged")
@@ -193,7 +193,7 @@ def publish(obj: Context, version: int, effective: str, force: bool, reason: str
     Refused while a grid with open incidents lacks a full 1+1+N team (see `plan impact`)
     unless --force with --reason.
     """
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.publish(version, effective, force=force, reason=reason)
     click.echo(f"plan {version} published, in force from {out['effective_from']}"
                + ("" if out["in_force"] else " (later: run `gridmap incidents reroute` on that day)"))
@@ -212,28 +212,28 @@ def publish(obj: Context, version: int, effective: str, force: bool, reason: str
 @click.argument("code")
 @click.option("--line", "line_file", type=click.Path(dir_okay=False), help="GeoJSON LineString crossing the grid.")
 @click.option("--parts", type=int, help="Split into this many strips of equal area.")
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def split(obj: Context, version: int, code: str, line_file: str | None, parts: int | None, rev: int | None) -> None:
     """Split a grid of a draft by a drawn line or into K parts."""
     params = {"code": code, "line": _geojson(line_file) if line_file else None, "parts": parts}
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "split", params, rev=rev)
-    _report_edit(out)
+    report_edit(out)
 
 
 @plan.command()
 @click.argument("version", type=int)
 @click.argument("codes", nargs=-1, required=True)
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def merge(obj: Context, version: int, codes: tuple[str, ...], rev: int | None) -> None:
     """Merge adjacent grids of a draft into the first one named."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "merge", {"codes": list(codes)}, rev=rev)
-    _report_edit(out)
+    report_edit(out)
 
 
 @plan.command()
@@ -243,16 +243,16 @@ def merge(obj: Context, version: int, codes: tuple[str, ...], rev: int | None) -
               help="GeoJSON Polygon: the grid's new outline.")
 @click.option("--neighbour", help="Only this neighbour may change.")
 @click.option("--repair", is_flag=True, help="Repair a self-intersecting outline instead of refusing it.")
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def reshape(obj: Context, version: int, code: str, geometry_file: str, neighbour: str | None, repair: bool,
             rev: int | None) -> None:
     """Give a grid a new outline; its neighbours change with it (no gap, no overlap)."""
     params = {"code": code, "geometry": _geojson(geometry_file), "neighbour": neighbour, "repair": repair}
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "reshape", params, rev=rev)
-    _report_edit(out)
+    report_edit(out)
 
 
 @plan.command()
@@ -263,7 +263,7 @@ def reshape(obj: Context, version: int, code: str, geometry_file: str, neighbour
 @click.option("--points", "points_file", type=click.Path(dir_okay=False),
               help="Household points to move: GeoJSON points or a CSV with lon,lat columns.")
 @click.option("--repair", is_flag=True, help="Repair a self-intersecting area instead of refusing it.")
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def move(obj: Context, version: int, src: str, dst: str, area_file: str | None, points_file: str | None,
@@ -273,9 +273,9 @@ def move(obj: Context, version: int, src: str, dst: str, area_file: str | None, 
 
     params = {"from": src, "to": dst, "repair": repair, "area": _geojson(area_file) if area_file else None,
               "points": read_points(points_file) if points_file else None}
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "move", params, rev=rev)
-    _report_edit(out)
+    report_edit(out)
 
 
 @plan.command()
@@ -283,29 +283,29 @@ def move(obj: Context, version: int, src: str, dst: str, area_file: str | None, 
 @click.option("--tolerance-m", "tolerance_m", type=float, required=True, help="Snap edges closer than this (m).")
 @click.option("--level", default="grid", show_default=True, type=click.Choice(["grid", "micro"]))
 @click.option("--parent", help="Only the children of this unit.")
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def snap(obj: Context, version: int, tolerance_m: float, level: str, parent: str | None, rev: int | None) -> None:
     """Snap near-coincident edges of a draft's grids together (imported layers)."""
     params = {"tolerance_m": tolerance_m, "level": level, "parent": parent}
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "snap", params, rev=rev)
-    _report_edit(out)
+    report_edit(out)
 
 
 @plan.command()
 @click.argument("version", type=int)
 @click.argument("code")
 @click.argument("name")
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def rename(obj: Context, version: int, code: str, name: str, rev: int | None) -> None:
     """Rename a grid of a draft (its code stays)."""
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "rename", {"code": code, "name": name}, rev=rev)
-    _report_edit(out)
+    report_edit(out)
 
 
 @plan.command()
@@ -314,13 +314,13 @@ def rename(obj: Context, version: int, code: str, name: str, rev: int | None) ->
 @click.option("--leader", help="person_id of the grid leader (网格长).")
 @click.option("--instructor", help="person_id of the grid instructor (网格指导员).")
 @click.option("--worker", "workers", multiple=True, help="person_id of a grid worker (网格员); repeat for each.")
-@_rev_option
+@rev_option
 @pass_ctx
 @fail_cleanly
 def staff(obj: Context, version: int, code: str, leader: str | None, instructor: str | None,
           workers: tuple[str, ...], rev: int | None) -> None:
     """Assign or move the 1+1+N team of a grid in a draft (roles given are replaced; others kept)."""
     params = {"code": code, "leader": leader, "instructor": instructor, "workers": list(workers) or None}
-    with _plans(obj) as svc:
+    with open_plans(obj) as svc:
         out = svc.edit(version, "staff", params, rev=rev)
-    _report_edit(out)
+    report_edit(out)

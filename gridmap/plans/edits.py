@@ -148,7 +148,7 @@ def merge(units: Sequence[Unit]) -> EditResult:
     merged = polygonal(shapely.union_all([u.geometry for u in units]))
     if parts(merged) > max(parts(u.geometry) for u in units):
         raise InputError(f"merge: the grids {', '.join(u.code for u in units)} touch only at points")
-    out = _with_geometry(first, merged)
+    out = with_geometry(first, merged)
     out.households = _sum([u.households for u in units])
     out.population = _sum([u.population for u in units])
     return EditResult(upserts=[out], deletes=[u.code for u in units[1:]])
@@ -302,7 +302,7 @@ def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
     for i in changed:
         if new[i].is_empty or parts(new[i]) > parts(geoms[i]):
             raise InputError(f"snap: {units[i].code} would fall apart at {tolerance_m} m; use a smaller tolerance")
-    res = EditResult(upserts=[_with_geometry(units[i], new[i]) for i in changed])
+    res = EditResult(upserts=[with_geometry(units[i], new[i]) for i in changed])
     res.notes = [f"{len(changed)} unit(s) snapped at {tolerance_m} m"]
     return res
 
@@ -335,7 +335,7 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
     created = sorted(c for c in codes if c not in olds)  # named -2, -3, ... in code (reading) order
     for i, (code, g) in enumerate(zip(codes, shapes)):
         template = olds.get(code) or base
-        u = _with_geometry(template, g)
+        u = with_geometry(template, g)
         if code not in olds:
             u = replace(u, code=code, name=f"{template.name}-{created.index(code) + 2}", properties={})
         u.households, u.population = households[i], population[i]
@@ -343,7 +343,7 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
     return EditResult(upserts=out, created=created)
 
 
-def _with_geometry(u: Unit, g: BaseGeometry) -> Unit:
+def with_geometry(u: Unit, g: BaseGeometry) -> Unit:
     """The unit with its new shape in canonical form (shapes.normalise: no stray cut points, oriented rings)."""
     g = normalise(g)
     area, perimeter = area_perimeter_m(g)

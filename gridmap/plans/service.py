@@ -14,21 +14,21 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import params
 from ..errors import Conflict, InputError, NotFound
 from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
 from ..store.plans import PlanRecord
-from . import edits
+from . import edits, locks
 from .checks import coverage_problems
 from .diff import diff_units
+from .edit_params import check_revs, effective_date, loggable, lonlat_points, named_codes, whole_number
 from .impact import household_flows, incident_moves, staff_on_removed
 from .refusals import CoverageRefused, StaffingRefused
 from .shapes import drawn_line, drawn_polygon, parse_geometry
 from .staffing import RULE as TEAM_RULE
 from .teams import Teams, by_code
 
-OPS = ("split", "merge", "reshape", "move", "snap", "rename", "staff")
+OPS = ("split", "merge", "reshape", "move", "snap", "rename", "staff", "lock")
 EDIT_LEVELS = (Level.grid, Level.micro)
 
 
@@ -67,16 +67,17 @@ class PlanService:
         self.repo.delete_draft(version)
         self.services.forget_plan(version)
 
-    def units(self, version: int, level: Level | None = None,
-              parent: str | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
+    def units(self, version: int, level: Level | None = None, parent: str | None = None,
+              codes: list[str] | None = None) -> tuple[PlanRecord, list[tuple[Unit, int]]]:
         """A plan's units with their revisions (send them back with an edit).
 
         `parent`: only the units below that zone or town (any depth), to focus on one part
         of a county-scale plan; NotFound if the plan has no such unit.
         """
         rec = self.repo.get(version)
-        revs = self.repo.unit_revs(version)
-        codes = None
+        only = codes
+        revs = self.repo.unit_revs(version, only)
+        codes = None if only is None else sorted(set(only))
         if parent is not None:
             tree = self.store.unit_tree(plan=version)
             if parent not in {c for c, _, _ in tree}:
@@ -89,18 +90,19 @@ class PlanService:
                 for c in children.get(todo.pop(), []):
                     below.add(c)
                     todo.append(c)
-            codes = sorted(below)
+            codes = sorted(below if only is None else below & set(only))
         units = self.store.units(level=level, plan=version, codes=codes) if codes != [] else []
         return rec, [(u, revs.get(u.code, 1)) for u in units]
 
     # -- edits ------------------------------------------------------------------------------
     def edit(self, version: int, op: str, params: Mapping[str, Any], rev: int | Mapping[str, int] | None = None,
-             author: str | None = None) -> dict:
+             author: str | None = None, with_units: bool = False) -> dict:
         """Apply one edit to a draft, in one transaction; returns what changed and the new revisions.
 
         `rev` is what the planner loaded: the draft's revision (int: any change since is a
         conflict) or {code: unit rev} (a change since to one of those units is a conflict).
-        None skips the check against the planner's copy (the command line).
+        None skips the check against the planner's copy (the command line). `with_units`:
+        the answer adds "units": [(Unit, rev)] of the units written.
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
@@ -108,29 +110,34 @@ class PlanService:
         if op not in OPS:
             raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
         if op == "staff":
-            _check_revs(version, rec, rev, _named_codes(op, params), self.repo.unit_revs(version))
+            check_revs(version, rec, rev, named_codes(op, params), self.repo.unit_revs(version))
             out = self.teams.staff(version, params, rev, author)
             self.services.forget_plan(version)
             return out
         # The revisions are read before the units the edit is computed from: a change in
         # between is caught by the store, which checks them again inside its transaction.
         revs = self.repo.unit_revs(version)
-        _check_revs(version, rec, rev, _named_codes(op, params), revs)
+        check_revs(version, rec, rev, named_codes(op, params), revs)
         result = getattr(self, f"_{op}")(version, params)
         touched = {u.code for u in result.upserts} | set(result.deletes)
+        if touched and op in locks.GEOMETRY_OPS:  # a locked grid is kept as it is
+            locks.refuse_locked(op, self.store.units(plan=version, codes=sorted(touched & set(revs))))
         if not touched:  # e.g. snapping a clean layer: nothing to write, nothing to undo
             return {"plan": version, "rev": rec.rev, "op": op, "created": [], "changed": [], "removed": [],
                     "revs": {}, "notes": result.notes}
         read = {c: revs[c] for c in touched if c in revs}
         inherited = self.teams.inherited(version, op, params, result)
-        new_rev = self.repo.apply_edit(version, op, _loggable(params), result.upserts, result.deletes, read,
+        new_rev = self.repo.apply_edit(version, op, loggable(params), result.upserts, result.deletes, read,
                                        author=author, draft_rev=rev if isinstance(rev, int) else None,
                                        teams=inherited)
         self.services.forget_plan(version)
         after = self.repo.unit_revs(version, touched)
-        return {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
-                "changed": result.changed, "removed": sorted(result.deletes),
-                "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
+        out = {"plan": version, "rev": new_rev, "op": op, "created": sorted(result.created),
+               "changed": result.changed, "removed": sorted(result.deletes),
+               "revs": {c: after[c] for c in sorted(touched) if c in after}, "notes": result.notes}
+        if with_units:  # the units as written, with their new revisions (a page redraws them, no read back)
+            out["units"] = [(u, after[u.code]) for u in sorted(result.upserts, key=lambda u: u.code) if u.code in after]
+        return out
 
     def replace_zone(self, version: int, zone: str, units, keep, params: Mapping[str, Any], author: str | None = None) -> dict:
         """Replace a zone's grids in a draft by a proposal's, one undoable edit (plans/proposals.py)."""
@@ -164,7 +171,7 @@ class PlanService:
             line = drawn_line(parse_geometry(p["line"], "line"), "line", self.services.settings.max_drawn_vertices)
             return edits.split_by_line(unit, line, make)
         if p.get("parts") is not None:
-            return edits.split_into_parts(unit, _int(p["parts"], "parts"), make)
+            return edits.split_into_parts(unit, whole_number(p["parts"], "parts"), make)
         raise InputError("split: give a line (GeoJSON LineString) or parts (a number)")
 
     def _merge(self, version: int, p: Mapping) -> edits.EditResult:
@@ -186,7 +193,7 @@ class PlanService:
     def _move(self, version: int, p: Mapping) -> edits.EditResult:
         src, dst = self.draft_unit(version, p.get("from")), self.draft_unit(version, p.get("to"))
         if p.get("points") is not None:
-            return edits.move_points(src, dst, _points(p["points"]))
+            return edits.move_points(src, dst, lonlat_points(p["points"]))
         if p.get("area") is None:
             raise InputError("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])")
         area = self._drawn(p["area"], "area", p.get("repair"))
@@ -202,10 +209,15 @@ class PlanService:
         except (TypeError, ValueError):
             raise InputError(f"snap: tolerance_m must be a number of metres, got {p.get('tolerance_m')!r}") from None
         level = Level.parse(str(p.get("level") or "grid")) if p.get("level") else Level.grid
-        units = self.store.units(level=level, plan=version)
+        units = [u for u in self.store.units(level=level, plan=version) if not locks.is_locked(u)]
         if p.get("parent"):
             units = [u for u in units if u.parent_code == p["parent"]]
         return edits.snap(units, tol)
+
+    def _lock(self, version: int, p: Mapping) -> edits.EditResult:
+        codes, locked = locks.lock_codes(p)
+        units = [u for u in self.store.units(plan=version, codes=codes) if u.level in EDIT_LEVELS]
+        return locks.lock(units, codes, locked)
 
     def _rename(self, version: int, p: Mapping) -> edits.EditResult:
         unit = self.draft_unit(version, p.get("code"))
@@ -301,7 +313,7 @@ class PlanService:
         rec = self.repo.get(version)
         if rec.status != "draft":
             raise Conflict(f"plan {version} is already published")
-        eff = _date(effective_from)
+        eff = effective_date(effective_from)
         latest = self._latest_published()
         if rec.base_version != latest:
             raise Conflict(f"draft {version} was copied from plan {rec.base_version}, but plan {latest} has been "
@@ -346,66 +358,6 @@ class PlanService:
         if not published:
             raise InputError("the store holds no published plan yet: import units first")
         return max(published)
-
-
-def _named_codes(op: str, p: Mapping) -> list[str]:
-    if op in ("split", "reshape", "rename", "staff"):
-        return [str(p.get("code"))] + ([str(p["neighbour"])] if p.get("neighbour") else [])
-    if op == "merge":
-        return [str(c) for c in (p.get("codes") or [])]
-    if op == "move":
-        return [str(p.get("from")), str(p.get("to"))]
-    return []
-
-
-def _check_revs(version: int, rec: PlanRecord, rev, named: list[str], revs: Mapping[str, int]) -> None:
-    if rev is None:
-        return
-    if isinstance(rev, bool) or not isinstance(rev, (int, Mapping)):
-        raise InputError("rev: the draft's revision (a number) or {code: revision} of the units you loaded")
-    if isinstance(rev, int):
-        if rev != rec.rev:
-            raise Conflict(f"draft {version} was changed by another planner (rev {rec.rev}, you had {rev}): "
-                           "reload and try again")
-        return
-    missing = [c for c in named if c not in rev]
-    if missing:
-        raise InputError(f"rev: give the revision you loaded of {', '.join(missing)}")
-    for code, have in rev.items():
-        if code in revs and revs[code] != have:
-            raise Conflict(f"unit {code} was changed in draft {version} by another planner "
-                           f"(rev {revs[code]}, you had {have}): reload and try again")
-        if code not in revs:
-            raise Conflict(f"unit {code} is no longer in draft {version} (another edit removed it): reload")
-
-
-def _loggable(p: Mapping) -> dict:
-    """The edit's parameters for the log (drawn shapes kept: they document the edit)."""
-    return {k: v for k, v in p.items() if k not in ("rev", "op")}
-
-
-def _int(value: Any, name: str) -> int:
-    out = params.integer(value, name)
-    if out is None:
-        raise InputError(f"{name}: must be a whole number, got {value!r}")
-    return out
-
-
-def _points(value: Any) -> list[tuple[float, float]]:
-    try:
-        pts = [(float(x), float(y)) for x, y in value]
-    except (TypeError, ValueError):
-        raise InputError("points: a list of [lon, lat] pairs") from None
-    if not all(np.isfinite(c) for xy in pts for c in xy):
-        raise InputError("points: coordinates must be finite numbers")
-    return pts
-
-
-def _date(value: dt.date | str) -> dt.date:
-    out = params.day(value, "effective_from")
-    if out is None:
-        raise InputError("effective_from: must be a date YYYY-MM-DD, got ''")
-    return out
 
 
 def _open_statuses():

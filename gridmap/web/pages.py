@@ -34,7 +34,7 @@ def login():
         except (Unauthorized, Throttled) as exc:
             error, status = str(exc), exc.http_status
         else:
-            nxt = _local(request.args.get("next"))
+            nxt = local_target(request.args.get("next"))
             if user.get("totp_secret"):  # the second step: the 6-digit code
                 begin_second_step(user, "code")
                 return redirect(url_for("twofactor.code", next=nxt))
@@ -55,7 +55,7 @@ def logout():
     return redirect(url_for("pages.home"))
 
 
-def _local(target: str | None) -> str | None:
+def local_target(target: str | None) -> str | None:
     """Only a path on this site may follow a login (no open redirect to another host)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None

@@ -6,20 +6,22 @@
 draft, or the plan in force when there is no draft: "no_draft" is then true), the planner's targets (`?households=MIN-MAX`, default the median households of the
 plan's grids ±25 %) and the balance of the plan's grids against them (under / within / over).
 
-The page holds no logic of its own: its script (static/js/planner.js) draws the plan's grids
-from `/api/v1/plans/<n>/units` and sends every operation to the plans API (`/api/v1/plans`:
-create, edits, undo, diff, impact, publish) and to `/api/v1/coverage`, with the session cookie
-and the page's CSRF token. Those check the role, the revisions and the plan again.
+The page holds no logic of its own: its scripts (static/js/planner.js: state, map, grids,
+focus; planner-labels.js; planner-tools.js: selection, edits, locks; planner-review.js:
+coverage, impact, publishing) draw the plan's grids from `/api/v1/plans/<n>/units` and send
+every operation to the plans API (`/api/v1/plans`: create, edits, undo, diff, impact, publish)
+and to `/api/v1/coverage`, with the session cookie and the page's CSRF token. Those check the
+role, the revisions and the plan again. An edit's answer carries the grids it changed
+(`?features=1`): the page redraws those only. `?focus=CODE` opens on a zone or town.
 """
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from ..analysis import parse_range
+from ..analysis import default_households, parse_range
 from ..errors import Forbidden, InputError
 from ..incidents.actors import Actor
 from ..registry.model import Level
@@ -74,10 +76,9 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
     no_draft = plan in (None, "") and chosen is None
     if no_draft and in_force is not None:  # no draft yet: show the plan in force (read-only), not a blank map
         chosen = ps.plan(in_force)
-    grids = services().store.units(level=Level.grid, plan=chosen.version) if chosen else []
-    rng = parse_range(households) or default_households(u.households for u in grids)
-    rows = [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households,
-             "balance": classify(u.households, rng)} for u in grids]
+    grids = _grid_rows(chosen.version) if chosen else []
+    rng = parse_range(households) or default_households(g["households"] for g in grids)
+    rows = [g | {"balance": classify(g["households"], rng)} for g in grids]
     return {
         "no_draft": no_draft,
         "actor": {"name": actor.name, "role": actor.role},
@@ -94,6 +95,17 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
     }
 
 
+def _grid_rows(version: int) -> list[dict]:
+    """code, name, parent_code, households of the plan's grids (no geometry read where the store allows)."""
+    store = services().store
+    if hasattr(store, "engine"):  # the SQL store
+        from ..store.unit_rows import unit_rows
+
+        return unit_rows(store, version)
+    return [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households}
+            for u in store.units(level=Level.grid, plan=version)]
+
+
 def classify(households: int | None, rng: tuple[float, float] | None) -> str:
     """under / within / over the households range (both ends within), unknown without a figure."""
     if households is None or rng is None:
@@ -101,16 +113,6 @@ def classify(households: int | None, rng: tuple[float, float] | None) -> str:
     if households < rng[0]:
         return "under"
     return "over" if households > rng[1] else "within"
-
-
-def default_households(values) -> tuple[int, int] | None:
-    """Median households ±25 %, rounded to 5: a starting target the planner then sets."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return None
-    mid = statistics.median(known)
-    lo, hi = 5 * round(mid * 0.75 / 5), 5 * round(mid * 1.25 / 5)
-    return (max(lo, 1), max(hi, lo + 1, 2))
 
 
 def _urls(data: dict) -> dict[str, str]:

@@ -14,7 +14,8 @@ A plan (`GET /plans`, `GET /plans/<n>`)::
 `GET /plans/<n>` adds "edit_log": [{"seq", "op", "author", "at", "params", "before_codes",
 "after_codes"}]. `GET /plans/<n>/units?level=grid` is a GeoJSON FeatureCollection whose
 features carry "rev" among their properties, with "plan", "status" and "rev" (the draft's
-revision) at the top; `&parent=CODE` keeps the units below that zone or town (404 if absent).
+revision) at the top; `&parent=CODE` keeps the units below that zone or town (404 if absent);
+`&codes=A,B` only those units (the ones absent from the plan are left out).
 
 An edit (`POST /plans/<n>/edits`) is one JSON object with "op" and "rev" (what the planner
 loaded: the draft's "rev" number, or {code: feature rev} of the units loaded; the units
@@ -31,7 +32,11 @@ named by the edit must be in it)::
 
 and answers 200 with {"plan", "rev" (the draft's new revision), "op", "created": [codes],
 "changed": [codes], "removed": [codes], "revs": {code: rev} of the units touched,
-"notes": [str]}. A stale "rev" is 409 naming the unit, and nothing is written.
+"notes": [str]}. A stale "rev" is 409 naming the unit, and nothing is written. With
+`?features=1` the answer adds "features": the created and changed units as GeoJSON features
+(with their "rev"), so a page patches its map without downloading the plan again.
+`{"op": "lock", "codes": [...], "locked": true|false}` locks grids (plans/locks.py): split, merge,
+reshape and move then refuse to change them (422), snap leaves them out.
 `POST /plans/<n>/undo` {"rev"?} undoes the last edit: {"plan", "rev", "undone": edit}.
 
 `GET /plans/<n>/diff?against=M&level=grid` (default: the plan the draft was copied from; grids) is
@@ -132,14 +137,33 @@ def plan_units(version: int):
     except ValueError as exc:
         raise InputError(str(exc)) from None
     parent = request.args.get("parent") or None
-    rec, units = plan_service().units(version, lv, parent)
+    codes = _codes_arg(request.args.get("codes"))
+    rec, units = plan_service().units(version, lv, parent, codes)
+    fc = {"type": "FeatureCollection", "plan": rec.version, "status": rec.status, "rev": rec.rev,
+          "features": _features(units)}
+    return jsonify(fc), 200, {"Content-Type": GEOJSON}
+
+
+def _features(units) -> list[dict]:
     feats = []
     for u, rev in units:
         f = feature(u)
         f["properties"]["rev"] = rev
         feats.append(f)
-    fc = {"type": "FeatureCollection", "plan": rec.version, "status": rec.status, "rev": rec.rev, "features": feats}
-    return jsonify(fc), 200, {"Content-Type": GEOJSON}
+    return feats
+
+
+MAX_CODES_ARG = 2000
+
+
+def _codes_arg(raw: str | None) -> list[str] | None:
+    """`codes=A,B,C`: only these units (the page refreshes what an undo touched)."""
+    if raw is None:
+        return None
+    codes = [c for c in (x.strip() for x in raw.split(",")) if c]
+    if not codes or len(codes) > MAX_CODES_ARG:
+        raise InputError(f"codes: 1 to {MAX_CODES_ARG} unit codes, comma-separated")
+    return codes
 
 
 @bp.post("/plans/<int:version>/edits")
@@ -150,7 +174,11 @@ def edit_plan(version: int):
         raise InputError("rev: send the draft's rev or {code: rev} of the units you loaded (optimistic locking)")
     op = body.get("op")
     params = {k: v for k, v in body.items() if k not in ("op", "rev")}
-    return jsonify(plan_service().edit(version, op, params, rev=body["rev"], author=actor.name))
+    features = request.args.get("features") in ("1", "true")  # the page patches its map from these: no reload
+    out = plan_service().edit(version, op, params, rev=body["rev"], author=actor.name, with_units=features)
+    if features:
+        out["features"] = _features(out.pop("units", []))
+    return jsonify(out)
 
 
 @bp.post("/plans/<int:version>/undo")

@@ -18,9 +18,9 @@ bp = Blueprint("twofactor", __name__)
 
 
 def _next() -> str | None:
-    from .pages import _local
+    from .pages import local_target
 
-    return _local(request.args.get("next"))
+    return local_target(request.args.get("next"))
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
