@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 def index_for_assign(settings: "Settings") -> GridIndex:
     """The GridIndex of the plan in force, as Services.index builds it, read the short way.
 
+    Warm: from the persisted index (indexcache.py) when its key (plan, units_rev) matches.
+
     A SQLite store is read with sqlite3 in one connection (store/gridread.py): a bulk job is
     a short process, and SQLAlchemy's import and row processing were a fifth of it. Other
     backends go through Services (PostGIS rows already come through the driver cursor).
     """
     from zoneinfo import ZoneInfo
 
-    from .store.gridread import read_grid_source, sqlite_file
+    from . import indexcache
+    from .store.gridread import plan_key, read_grid_source, sqlite_file
 
     path = sqlite_file(settings.db)
     if path is None:
@@ -44,8 +47,15 @@ def index_for_assign(settings: "Settings") -> GridIndex:
             return services.index
         finally:
             services.store.close()
-    source = read_grid_source(path, dt.datetime.now(ZoneInfo(settings.timezone)).date())
-    return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms)
+    day = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    found = plan_key(path, day)
+    key = indexcache.CacheKey(*found) if found else None
+
+    def build() -> GridIndex:
+        source = read_grid_source(path, day, plan=key.plan if key else None)
+        return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms)
+
+    return indexcache.get_or_build(indexcache.cache_root(settings.index_cache, path), key, build)
 
 
 def assign_with_settings(settings: "Settings", src: str | Path, dst: str | Path, crs: str = "EPSG:4326",
