@@ -134,12 +134,17 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     # built from buffers: pa.array() on numpy or a list imports pandas (0.2 s of a job).
     where = pa.Array.from_buffers(pa.int64(), len(idx), [pa.py_buffer(np.packbits(idx >= 0, bitorder="little")),
                                                          pa.py_buffer(np.ascontiguousarray(idx, dtype=np.int64))])
-    zones = [c.get(Level.zone.value, "") for c in index.chains]
-    table = table.append_column("grid_code", pc.take(_string_array(index.codes.tolist()), where))
-    table = table.append_column("zone_code", pc.take(_string_array(zones), where))
     from .csvsafe import escape_arrow_table
 
-    table = escape_arrow_table(table)  # =1+1 in an input column must not become a formula in the output
+    # =1+1 in an input column must not become a formula in the output; the codes are escaped
+    # once per grid (the dictionaries), not once per row
+    table = escape_arrow_table(table)
+    zone = Level.zone.value
+    zones = [c.get(zone, "") for c in index.chains]
+    codes = escape_arrow_table(pa.Table.from_arrays([_string_array(index.codes.tolist()), _string_array(zones)],
+                                                    names=["grid_code", "zone_code"]))
+    table = table.append_column("grid_code", pc.take(codes.column(0).combine_chunks(), where))
+    table = table.append_column("zone_code", pc.take(codes.column(1).combine_chunks(), where))
     with atomic_path(dst) as tmp:
         pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return stats

@@ -67,6 +67,27 @@ class FlatIndex:
         return cls(buckets, as64(geom_part), as64(part_ring), as64(ring_off), np.ascontiguousarray(xy, np.float64),
                    types == _MULTI)
 
+    def candidates_xy(self, x: float, y: float) -> np.ndarray:
+        """Indices (ascending) of the polygons whose bbox holds the point (x, y)."""
+        cell = int(self.buckets.cell_of(np.array([x], float), np.array([y], float))[0])
+        if cell < 0:
+            return np.array([], dtype=np.int64)
+        items = np.asarray(self.buckets.items[self.buckets.start[cell]:self.buckets.start[cell + 1]])
+        b = self.buckets.bounds[items]
+        return items[(b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])]
+
+    def subset_geoms(self, which: np.ndarray) -> np.ndarray:
+        """The polygons of the indices `which` only, rebuilt from the flat arrays."""
+        out = np.empty(len(which), dtype=object)
+        for k, i in enumerate(which):
+            parts = []
+            for p in range(self.geom_part[i], self.geom_part[i + 1]):
+                rings = [np.asarray(self.xy[self.ring_off[r]:self.ring_off[r + 1]])
+                         for r in range(self.part_ring[p], self.part_ring[p + 1])]
+                parts.append(shapely.Polygon(rings[0], rings[1:]))
+            out[k] = shapely.MultiPolygon(parts) if self.multi[i] else parts[0]
+        return out
+
     def geoms(self) -> np.ndarray:
         """The shapely polygons rebuilt from the flat arrays (same coordinates, same types)."""
         n = len(self.geom_part) - 1

@@ -110,6 +110,10 @@ class GridIndex:
     # -- one point --------------------------------------------------------------------------
     def covering(self, lon: float, lat: float) -> np.ndarray:
         """Indices (ascending, i.e. by code) of every grid covering the point."""
+        if self._geoms is None and self.flat is not None:
+            # loaded from the index cache: test the few candidates without making all polygons
+            cand = self.flat.candidates_xy(lon, lat)
+            return cand[shapely.intersects_xy(self.flat.subset_geoms(cand), lon, lat)] if len(cand) else cand
         cand = self.tree.query(shapely.Point(lon, lat))
         if len(cand) == 0:
             return cand
