@@ -181,3 +181,50 @@ def test_another_store_with_the_same_plan_numbers_is_not_taken_for_this_one(tmp_
         index_for_assign(settings)
     assert (keys[0].plan, keys[0].units_rev) == (keys[1].plan, keys[1].units_rev) and keys[0].name != keys[1].name
     assert len(folders(tmp_path / "shared")) == 2
+
+
+def test_migration_0009_triggers_bump_units_rev_and_downgrade(db_url, sample_dir):
+    """Every insert, update and delete of a plan's units bumps its units_rev, in the same
+    transaction (a rolled-back write leaves it); 0009 downgrades to 0008 and upgrades again."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    import gridmap.store
+    from gridmap.store import normalise_url
+
+    s = Services.open(Settings(db=db_url, index_cache="off"), create=True)
+    load_sample(s, sample_dir)
+    plan = s.plan
+    revs = [s.store.plans.index_key(plan)[1]]
+    engine = sa.create_engine(normalise_url(db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE units SET name = 'x' WHERE code = :c AND plan = :p"), {"c": GRIDS[0], "p": plan})
+        revs.append(s.store.plans.index_key(plan)[1])
+        with pytest.raises(RuntimeError):
+            with engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM units WHERE code = :c AND plan = :p"), {"c": GRIDS[2], "p": plan})
+                raise RuntimeError("roll back")
+        revs.append(s.store.plans.index_key(plan)[1])
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM units WHERE code = :c AND plan = :p"), {"c": GRIDS[2], "p": plan})
+        revs.append(s.store.plans.index_key(plan)[1])
+        assert revs[0] > 0 and revs[1] > revs[0] and revs[2] == revs[1] and revs[3] > revs[2]
+        s.store.close()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(gridmap.store.__file__).parent / "migrations"))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE units SET name = 'y' WHERE plan = :p"), {"p": plan})  # no trigger left
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        again = Services.open(Settings(db=db_url, index_cache="off"))
+        try:
+            assert again.store.plans.index_key(plan)[1] == 0 and again.locate(116.05, 39.05).grid == GRIDS[0]
+        finally:
+            again.store.close()
+    finally:
+        engine.dispose()
