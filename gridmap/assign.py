@@ -52,8 +52,12 @@ def index_for_assign(settings: "Settings") -> GridIndex:
     key = indexcache.CacheKey(*found) if found else None
 
     def build() -> GridIndex:
+        from . import pipkernel
+
         source = read_grid_source(path, day, plan=key.plan if key else None)
-        return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms)
+        # with the kernel, the job needs the flat arrays only (what the cache stores)
+        return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms,
+                               flat_only=pipkernel.available())
 
     return indexcache.get_or_build(indexcache.cache_root(settings.index_cache, path), key, build)
 

@@ -41,6 +41,7 @@ class GridIndex:
     flat: FlatIndex | None = None
     _geoms: np.ndarray | None = None
     _tree: shapely.STRtree | None = None
+    origin: str = "store"  # "cache": loaded from the persisted index (indexcache.py)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -77,25 +78,30 @@ class GridIndex:
 
     @classmethod
     def build(cls, rows: UnitRows, parents: dict[str, tuple[str | None, Level]], level: Level = Level.grid,
-              geoms: np.ndarray | None = None) -> "GridIndex":
+              geoms: np.ndarray | None = None, flat_only: bool = False) -> "GridIndex":
         """Build from columnar unit rows and a {code: (parent_code, level)} map of all units.
 
-        `geoms`: the rows' polygons already decoded (then rows.wkb is not read).
+        `geoms`: the rows' polygons already decoded (then rows.wkb is not read). `flat_only`:
+        keep only the flat arrays (a bulk job with the kernel): no prepared polygons, no tree.
         """
         if geoms is None:
             geoms = shapely.from_wkb(rows.wkb) if rows.wkb else np.array([], dtype=object)
         order = np.argsort(np.asarray(rows.code, dtype=object), kind="stable") if rows.code else np.array([], int)
         codes = np.asarray(rows.code, dtype=object)[order] if rows.code else np.array([], dtype=object)
-        geoms = _prepared(np.asarray(geoms, dtype=object)[order])
         chains = [_chain(code, parents) for code in codes]
         names = [rows.name[i] for i in order]
+        if flat_only:
+            flat = FlatIndex.from_geoms(np.asarray(geoms, dtype=object)[order])
+            return cls(codes, names, chains, level, buckets=flat.buckets, flat=flat)
+        geoms = _prepared(np.asarray(geoms, dtype=object)[order])
         return cls(codes, names, chains, level, _geoms=geoms, _tree=shapely.STRtree(geoms))
 
     @classmethod
     def from_flat(cls, codes: np.ndarray, names: list[str], chains: list[dict[str, str]], level: Level,
                   flat: FlatIndex) -> "GridIndex":
         """From arrays already in code order (the index cache): no GEOS object is made yet."""
-        return cls(np.asarray(codes, dtype=object), names, chains, level, buckets=flat.buckets, flat=flat)
+        return cls(np.asarray(codes, dtype=object), names, chains, level, buckets=flat.buckets, flat=flat,
+                   origin="cache")
 
     def __len__(self) -> int:
         return len(self.codes)
