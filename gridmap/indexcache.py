@@ -95,7 +95,7 @@ def load(root: Path | None, key: CacheKey) -> CachedIndex | None:
     try:
         return _read(folder)
     except Exception as exc:  # any damage means: not a cache; rebuild (never a wrong answer)
-        log.warning("index cache %s is unreadable (%s): rebuilding it", folder, exc)
+        log.warning("网格索引缓存 %s 已损坏，将重建 / index cache %s is unreadable (%s): rebuilding it", folder, folder, exc)
         _remove(folder)
         return None
 
@@ -120,7 +120,7 @@ def save(root: Path | None, key: CacheKey, index) -> None:
                 shutil.rmtree(tmp, ignore_errors=True)
         _prune(root, key)
     except OSError as exc:
-        log.warning("index cache not written to %s: %s", root, exc)
+        log.warning("网格索引缓存未写入 %s / index cache not written to %s: %s", root, root, exc)
 
 
 def _write(folder: Path, index) -> None:
