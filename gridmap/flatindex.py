@@ -7,6 +7,7 @@ memory-mapped back (gridmap/indexcache.py), and walked by the compiled kernel
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +120,15 @@ class Slabs:
 
     @classmethod
     def build(cls, flat: "FlatIndex") -> "Slabs":
+        b = flat.buckets.bounds
+        y0 = np.ascontiguousarray(b[:, 1], np.float64)
+        h = (b[:, 3] - b[:, 1]) / SLABS
+        h[~(h > 0)] = 1.0
+        if importlib.util.find_spec("numba") is not None:
+            from .pipkernel import slab_edges
+
+            start, edges = slab_edges(flat, y0, h)  # compiled: O(n) memory (the numpy way holds ~8 arrays per edge)
+            return cls(y0, h, start, edges)
         n = len(flat.geom_part) - 1
         xy = np.asarray(flat.xy)
         ring_off = np.asarray(flat.ring_off)
@@ -130,10 +140,6 @@ class Slabs:
         g = np.repeat(ring_geom, np.diff(ring_off) - 1)
         ya, yb = xy[j, 1], xy[j + 1, 1]
         lo, hi = np.minimum(ya, yb), np.maximum(ya, yb)
-        b = flat.buckets.bounds
-        y0 = b[:, 1].copy()
-        h = (b[:, 3] - b[:, 1]) / SLABS
-        h[~(h > 0)] = 1.0
         s0 = np.clip(np.floor((lo - y0[g]) / h[g]), 0, SLABS - 1).astype(np.int64)
         s1 = np.clip(np.floor((hi - y0[g]) / h[g]), 0, SLABS - 1).astype(np.int64)
         per = s1 - s0 + 1

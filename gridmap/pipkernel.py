@@ -113,12 +113,44 @@ def _locate(order, x, y, x0, y0, size, nx, start, items, bounds, sy0, sh, slab_s
                 break
 
 
+def _slab_pass(xy, ring_off, geom_ring, y0, h, counts, pos, edges, fill):  # pragma: no cover - compiled
+    """One pass of Slabs.build over every edge: count per (polygon, slab), or fill the edges."""
+    for g in range(len(geom_ring) - 1):
+        for r in range(geom_ring[g], geom_ring[g + 1]):
+            for j in range(ring_off[r], ring_off[r + 1] - 1):
+                lo = min(xy[j, 1], xy[j + 1, 1])
+                hi = max(xy[j, 1], xy[j + 1, 1])
+                s0 = min(max(np.floor((lo - y0[g]) / h[g]), 0.0), SLABS - 1.0)
+                s1 = min(max(np.floor((hi - y0[g]) / h[g]), 0.0), SLABS - 1.0)
+                for s in range(int(s0), int(s1) + 1):
+                    k = g * SLABS + s
+                    if fill:
+                        edges[pos[k]] = j
+                        pos[k] += 1
+                    else:
+                        counts[k + 1] += 1
+
+
+def slab_edges(flat, y0: np.ndarray, h: np.ndarray):
+    """(start, edges) of flatindex.Slabs in two compiled passes (count, fill): O(n) memory."""
+    xy, ring_off, geom_ring = np.asarray(flat.xy), np.asarray(flat.ring_off), flat.geom_ring
+    n = len(geom_ring) - 1
+    counts = np.zeros(n * SLABS + 1, np.int64)
+    none = np.zeros(0, np.int64)
+    _slab_pass(xy, ring_off, geom_ring, y0, h, counts, none, none.astype(np.int32), False)
+    start = np.cumsum(counts)
+    edges = np.empty(int(start[-1]), np.int32 if len(xy) < 2**31 else np.int64)
+    _slab_pass(xy, ring_off, geom_ring, y0, h, counts, start[:-1].copy(), edges, True)
+    return start, edges
+
+
 if _nb is not None:
     # cache=True: compiled once per machine into numba's cache (__pycache__ or
     # NUMBA_CACHE_DIR), so a CLI process loads machine code instead of compiling (~1 s).
     _pip = _nb.njit(nogil=True, cache=True, inline="always")(_pip)
     _locate = _nb.njit(nogil=True, cache=True)(_locate)
     _cell_order = _nb.njit(nogil=True, cache=True)(_cell_order)
+    _slab_pass = _nb.njit(nogil=True, cache=True)(_slab_pass)
 
 
 def locate_flat(flat, lon: np.ndarray, lat: np.ndarray, threads: int = 1, progress=None) -> np.ndarray:

@@ -94,3 +94,19 @@ def test_index_from_flat_arrays_answers_the_same_without_geos_polygons():
         assert loaded.covering(x, y).tolist() == built.covering(x, y).tolist()
     rebuilt = flat.geoms()
     assert all(shapely.equals_exact(a, b, 0) and a.geom_type == b.geom_type for a, b in zip(rebuilt, built.geoms))
+
+
+def test_compiled_slabs_equal_the_numpy_build(monkeypatch):
+    """Slabs.build with numba (two compiled passes, O(n) memory) lists the same edges in the same order."""
+    import importlib.util
+
+    from gridmap.flatindex import Slabs
+
+    flat = FlatIndex.from_geoms(np.array(polygons(), dtype=object))
+    compiled = Slabs.build(flat)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real(name, *a))
+    plain = Slabs.build(flat)
+    for field in ("y0", "h", "start", "edges"):
+        assert np.array_equal(getattr(compiled, field), getattr(plain, field)), field
+    assert compiled.edges.dtype == plain.edges.dtype == np.int32
