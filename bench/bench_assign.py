@@ -6,7 +6,11 @@ duckdb-extension-spatial wheel; each does the whole job (read grids and points, 
 with ST_Covers and the lowest code, write the CSV) and its output is checked row by row
 against gridmap's. --no-peers runs gridmap and the sjoin script only.
 
-Both run as separate processes (wall time includes interpreter start-up, imports, reading
+Also `old_gridmap`, the baseline commit (BASE_COMMIT, before the persisted index and the
+compiled kernel) run from its own tree on a copy of the store at its schema revision, and
+`gridmap_cold`, this gridmap with its persisted index removed before each run.
+
+All run as separate processes (wall time includes interpreter start-up, imports, reading
 the grids, reading the CSV, the join and writing the CSV), alternating, after one untimed
 warm-up run each (so both find the files in the page cache). Peak RSS and CPU time come
 from /usr/bin/time -v when available (else resource.getrusage(RUSAGE_CHILDREN), which
@@ -44,6 +48,37 @@ def rel(p: Path) -> str:
 
 
 PEERS = ("sedonadb", "duckdb")
+BASE_COMMIT = "c341592"  # gridmap before the persisted index and the compiled kernel (issue #13)
+OLD_TREE = DATA / f"gridmap_{BASE_COMMIT}"
+OLD_DB = DATA / f"bench_{BASE_COMMIT}.db"
+CACHE = DATA / "bench.db.index"
+
+
+def prepare_old() -> None:
+    """The baseline commit's gridmap/ (git archive) and a copy of the store at its schema revision.
+
+    The copy is bench.db less migration 0009 (its triggers and store_id table; the extra
+    plans.units_rev column is left, unread by the old code), stamped 0008.
+    """
+    import sqlite3
+    import tarfile
+    import tempfile
+
+    if not (OLD_TREE / "gridmap" / "__init__.py").exists():
+        OLD_TREE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as fh:
+            subprocess.run(["git", "archive", BASE_COMMIT, "gridmap"], cwd=ROOT, stdout=fh, check=True)
+            fh.seek(0)
+            tarfile.open(fileobj=fh).extractall(OLD_TREE, filter="data")
+    if not OLD_DB.exists() or OLD_DB.stat().st_mtime < (DATA / "bench.db").stat().st_mtime:
+        shutil.copyfile(DATA / "bench.db", OLD_DB)
+        con = sqlite3.connect(OLD_DB)
+        with con:
+            for event in ("insert", "update", "delete"):
+                con.execute(f"DROP TRIGGER IF EXISTS units_rev_{event}")
+            con.execute("DROP TABLE IF EXISTS store_id")
+            con.execute("UPDATE alembic_version SET version_num = '0008'")
+        con.close()
 
 
 def commands(prototype: bool = False, peers: bool = True) -> dict[str, list[str]]:
@@ -53,6 +88,11 @@ def commands(prototype: bool = False, peers: bool = True) -> dict[str, list[str]
     base = {
         "gridmap": [gridmap, "--db", rel(DATA / "bench.db"), "assign", rel(DATA / "points_1m.csv"),
                     "--out", rel(DATA / "out_gridmap.csv")],
+        # the same with no persisted index: each run starts by removing bench.db.index/
+        "gridmap_cold": [gridmap, "--db", rel(DATA / "bench.db"), "assign", rel(DATA / "points_1m.csv"),
+                         "--out", rel(DATA / "out_gridmap_cold.csv")],
+        "old_gridmap": [sys.executable, rel(HERE / "old_gridmap.py"), rel(OLD_TREE), "--db", rel(OLD_DB), "assign",
+                        rel(DATA / "points_1m.csv"), "--out", rel(DATA / "out_old_gridmap.csv")],
         "baseline": [sys.executable, rel(HERE / "baseline_sjoin.py"), rel(DATA / "grids.gpkg"),
                      rel(DATA / "points_1m.csv"), rel(DATA / "out_baseline.csv")],
     }
@@ -86,6 +126,8 @@ def compare_peer(name: str) -> dict:
 
 def run(name: str, cmd: list[str]) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
+    if name == "gridmap_cold":
+        shutil.rmtree(CACHE, ignore_errors=True)
     full = [TIME, "-v", *cmd] if TIME else cmd
     t0 = time.perf_counter()
     proc = subprocess.run(full, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -201,6 +243,7 @@ def main() -> None:
     for f in ("bench.db", "grids.gpkg", "points_1m.csv"):
         if not (DATA / f).exists():
             sys.exit(f"missing {DATA / f}: run python bench/make_data.py first")
+    prepare_old()
     cmds = commands(args.prototype, peers=not args.no_peers)
     names = list(cmds)
     if not args.no_warmup:
@@ -257,6 +300,8 @@ def main() -> None:
         "python bench/bench_assign.py" + (f" --reps {args.reps}" if args.reps != 3 else "")
         + (" --prototype" if args.prototype else ""),
         *(" ".join(c if i else os.path.basename(c) for i, c in enumerate(cmd)) for cmd in cmds.values()),
+        f"# old_gridmap: `git archive {BASE_COMMIT} gridmap` into {rel(OLD_TREE)}, its store a copy of bench.db "
+        "without migration 0009, stamped 0008",
         "```",
         "",
         "| run | tool | wall (s) | CPU user+sys (s) | peak RSS (MB) |",
@@ -270,9 +315,19 @@ def main() -> None:
         *(f"**{p} / gridmap (median wall): {med[p]['wall'] / med['gridmap']['wall']:.2f}x**"
           + (" — target >= 2x: " + ("met" if med[p]['wall'] / med['gridmap']['wall'] >= 2 else "NOT met")
              if p == "sedonadb" else "") + "." for p in peers),
+        f"**old gridmap ({BASE_COMMIT}) / gridmap (median wall): {med['old_gridmap']['wall'] / med['gridmap']['wall']:.2f}x**"
+        f" (CPU {med['old_gridmap']['cpu'] / med['gridmap']['cpu']:.2f}x); peak RSS {med['old_gridmap']['rss_mb']:.0f} -> "
+        f"{med['gridmap']['rss_mb']:.0f} MB (target < 600 MB: {'met' if med['gridmap']['rss_mb'] < 600 else 'NOT met'}).",
+        f"**gridmap with no persisted index** (`gridmap_cold`: bench.db.index/ removed before each run, as after a "
+        f"publish): median {med['gridmap_cold']['wall']:.2f} s, CPU {med['gridmap_cold']['cpu']:.2f} s, peak RSS "
+        f"{med['gridmap_cold']['rss_mb']:.0f} MB; sedonadb / gridmap_cold "
+        f"{med['sedonadb']['wall'] / med['gridmap_cold']['wall']:.2f}x" if "sedonadb" in med else "",
         "",
         "## Identical results",
         "",
+        f"- old gridmap ({BASE_COMMIT}) and gridmap_cold against gridmap: files byte-identical: "
+        f"{(DATA / 'out_old_gridmap.csv').read_bytes() == (DATA / 'out_gridmap.csv').read_bytes()}, "
+        f"{(DATA / 'out_gridmap_cold.csv').read_bytes() == (DATA / 'out_gridmap.csv').read_bytes()}",
         f"- Rows: gridmap {cmp['rows_gridmap']:,}, baseline {cmp['rows_baseline']:,}; same ids in the same order: "
         f"{cmp['same_ids_same_order']}; ids in only one output: {cmp['ids_only_in_one']}",
         f"- Rows whose grid_code or zone_code differ: **{cmp['differing_rows']}** "

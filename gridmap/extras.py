@@ -6,7 +6,10 @@ planner's own tools. Two heavy parts are extras:
 - `gridmap[dask]`: bulk assignment and metrics on a Dask cluster (`--engine dask`, `--history`);
 - `gridmap[spopt]`: the PySAL spopt comparison methods of the planner's proposals (`skater`, `maxp`).
 
-`gridmap[all]` installs both.
+- `gridmap[fast]`: numba, for the compiled point-in-polygon kernel of bulk assign (pipkernel.py);
+  without it the same answers come from GEOS, more slowly, and nothing asks for it.
+
+`gridmap[all]` installs all three.
 """
 
 from __future__ import annotations

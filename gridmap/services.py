@@ -217,6 +217,17 @@ class Services:
         self._plan_days.clear()
 
     def _build_index(self, plan: int | None = None) -> GridIndex:
+        if plan is None and self._plan is not None:
+            # the plan in force: from the persisted index when its key matches (indexcache.py)
+            from .registry import indexcache
+
+            store_id, units_rev = self.store.plans.index_key(self._plan)
+            key = indexcache.CacheKey(store_id, self._plan, units_rev)
+            root = indexcache.cache_root(self.settings.index_cache, self.settings.db)
+            return indexcache.get_or_build(root, key, lambda: self._build_index_rows(self._plan))
+        return self._build_index_rows(plan)
+
+    def _build_index_rows(self, plan: int | None = None) -> GridIndex:
         tree = self.store.unit_tree(plan=plan)
         if not tree:
             raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"

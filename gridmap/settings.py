@@ -49,6 +49,7 @@ class Settings:
     max_drawn_vertices: int = _setting(5000, "Plans: a shape drawn for an edit (outline, area, cut line) may have at most this many vertices; more is refused (422) before any geometry work.")
     max_repair_crossings: int = _setting(100, "Plans: an edit with repair fixes a self-crossing drawn outline only when its edges cross at most this many times (repair cost grows with the crossings squared); more is refused (422): redraw it.")
     threads: int = _setting(0, "Bulk assign: worker threads (0 = one per CPU core).")
+    index_cache: str = _setting("", "Index: folder of the persisted grid index (the plan in force's arrays, keyed by the plan's revision, memory-mapped by the CLI and every app worker); empty = beside a SQLite store (<file>.index/) or ~/.cache/gridmap/index for PostgreSQL; off = none.")
     host: str = _setting("127.0.0.1", "serve: address to listen on.")
     port: int = _setting(5000, "serve: port to listen on.")
     secret_key: str = _setting("", "Web: key that signs sessions (empty = one generated once and kept in the store, shared by every worker).")

@@ -153,15 +153,21 @@ def locate(obj: Context, lon: float, lat: float, crs: str, as_json: bool) -> Non
     problem = lonlat_problem(lon, lat) if is_geographic(crs) else None
     if problem:  # refused before the store is opened
         raise InputError(problem)
-    services = obj.services()
-    loc = services.locate(lon, lat, crs=crs)
+    from ..registry.locatequick import locate_quick
+
+    quick = locate_quick(obj.settings(), lon, lat, crs)  # a SQLite store: the persisted index, no SQL layer
+    if quick is None:
+        services = obj.services()
+        loc = services.locate(lon, lat, crs=crs)
+        name = services.unit(loc.grid).name if loc.grid and not as_json else None
+    else:
+        loc, name = quick
     if as_json:
         click.echo(json.dumps(loc.__dict__, ensure_ascii=False))
         return
     if loc.grid:
-        unit = services.unit(loc.grid)
         chain = ", ".join(f"{k} {v}" for k, v in loc.chain.items())
-        click.echo(f"{loc.grid} {unit.name}" + (f" ({chain})" if chain else ""))
+        click.echo(f"{loc.grid} {name}" + (f" ({chain})" if chain else ""))
         if len(loc.candidates) > 1:
             click.echo(f"on the boundary of {', '.join(loc.candidates)}: lowest code wins")
     elif loc.nearest:

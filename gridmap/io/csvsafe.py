@@ -37,8 +37,12 @@ def escape_arrow_table(table):
         if not pa.types.is_string(field.type) and not pa.types.is_large_string(field.type):
             continue
         col = table.column(i)
-        risky = pc.and_(pc.match_substring_regex(col, _ARROW_RISKY),
-                        pc.invert(pc.match_substring_regex(col, _ARROW_NUMBER)))
+        starts = pc.match_substring_regex(col, _ARROW_RISKY)
+        if not pc.any(starts).as_py():  # the common case: nothing to quote, no rewrite of the column
+            continue
+        risky = pc.and_(starts, pc.invert(pc.match_substring_regex(col, _ARROW_NUMBER)))
+        if not pc.any(risky).as_py():
+            continue
         # a regex prefix, not a join with pa.scalar("'"): building a scalar from Python imports pandas
         quoted = pc.replace_substring_regex(col, pattern="^", replacement="'", max_replacements=1)
         table = table.set_column(i, field, pc.if_else(risky, quoted, col))

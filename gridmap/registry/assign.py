@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 def index_for_assign(settings: "Settings") -> GridIndex:
     """The GridIndex of the plan in force, as Services.index builds it, read the short way.
 
+    Warm: from the persisted index (indexcache.py) when its key (plan, units_rev) matches.
+
     A SQLite store is read with sqlite3 in one connection (store/gridread.py): a bulk job is
     a short process, and SQLAlchemy's import and row processing were a fifth of it. Other
     backends go through Services (PostGIS rows already come through the driver cursor).
     """
     from zoneinfo import ZoneInfo
 
-    from ..store.gridread import read_grid_source, sqlite_file
+    from ..store.gridread import plan_key, read_grid_source, sqlite_file
+    from . import indexcache
 
     path = sqlite_file(settings.db)
     if path is None:
@@ -44,8 +47,19 @@ def index_for_assign(settings: "Settings") -> GridIndex:
             return services.index
         finally:
             services.store.close()
-    source = read_grid_source(path, dt.datetime.now(ZoneInfo(settings.timezone)).date())
-    return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms)
+    day = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    found = plan_key(path, day)
+    key = indexcache.CacheKey(*found) if found else None
+
+    def build() -> GridIndex:
+        from . import pipkernel
+
+        source = read_grid_source(path, day, plan=key.plan if key else None)
+        # with the kernel, the job needs the flat arrays only (what the cache stores)
+        return GridIndex.build(source.rows, source.parents, source.level, geoms=source.geoms,
+                               flat_only=pipkernel.available())
+
+    return indexcache.get_or_build(indexcache.cache_root(settings.index_cache, path), key, build)
 
 
 def assign_with_settings(settings: "Settings", src: str | Path, dst: str | Path, crs: str = "EPSG:4326",
@@ -124,12 +138,17 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
     # built from buffers: pa.array() on numpy or a list imports pandas (0.2 s of a job).
     where = pa.Array.from_buffers(pa.int64(), len(idx), [pa.py_buffer(np.packbits(idx >= 0, bitorder="little")),
                                                          pa.py_buffer(np.ascontiguousarray(idx, dtype=np.int64))])
-    zones = [c.get(Level.zone.value, "") for c in index.chains]
-    table = table.append_column("grid_code", pc.take(_string_array(index.codes.tolist()), where))
-    table = table.append_column("zone_code", pc.take(_string_array(zones), where))
     from ..io.csvsafe import escape_arrow_table
 
-    table = escape_arrow_table(table)  # =1+1 in an input column must not become a formula in the output
+    # =1+1 in an input column must not become a formula in the output; the codes are escaped
+    # once per grid (the dictionaries), not once per row
+    table = escape_arrow_table(table)
+    zone = Level.zone.value
+    zones = [c.get(zone, "") for c in index.chains]
+    codes = escape_arrow_table(pa.Table.from_arrays([_string_array(index.codes.tolist()), _string_array(zones)],
+                                                    names=["grid_code", "zone_code"]))
+    table = table.append_column("grid_code", pc.take(codes.column(0).combine_chunks(), where))
+    table = table.append_column("zone_code", pc.take(codes.column(1).combine_chunks(), where))
     with atomic_path(dst) as tmp:
         pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return stats

@@ -10,6 +10,7 @@ All coordinates are EPSG:4326 lon/lat.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,57 +19,90 @@ import shapely
 
 from ..geo.crs import distance_m
 from ..store.base import UnitRows
+from .flatindex import Buckets, FlatIndex
 from .model import Level, Location
 
 
-@dataclass
+@dataclass(eq=False)
 class GridIndex:
-    """An STRtree over prepared grid polygons (sorted by code, so index order = code order)."""
+    """Grid polygons sorted by code (index order = code order): an STRtree over the prepared
+    polygons for single points, a bucket grid and flat coordinates for many.
+
+    Built from store rows (build) or from the arrays of the index cache (from_flat): then
+    the shapely polygons and the STRtree are made on first use only (a bulk job with the
+    compiled kernel never needs them).
+    """
 
     codes: np.ndarray  # object array of str, sorted
     names: list[str]
-    geoms: np.ndarray  # prepared shapely polygons, EPSG:4326
-    tree: shapely.STRtree
     chains: list[dict[str, str]]  # per grid: {level: code} of its ancestors
     level: Level
-    buckets: "_Buckets | None" = None
+    buckets: "Buckets | None" = None
+    flat: FlatIndex | None = None
+    _geoms: np.ndarray | None = None
+    _tree: shapely.STRtree | None = None
+    origin: str = "store"  # "cache": loaded from the persisted index (indexcache.py)
 
-    def _bucket_grid(self) -> "_Buckets":
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @property
+    def geoms(self) -> np.ndarray:
+        """Prepared shapely polygons, EPSG:4326 (rebuilt from the flat arrays if needed)."""
+        if self._geoms is None:
+            with self._lock:
+                if self._geoms is None:
+                    assert self.flat is not None  # built from arrays: geoms() or flat is always there
+                    self._geoms = _prepared(self.flat.geoms())
+        return self._geoms
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """STRtree over the polygons (single-point queries, nearest)."""
+        if self._tree is None:
+            geoms = self.geoms
+            with self._lock:
+                if self._tree is None:
+                    self._tree = shapely.STRtree(geoms)
+        return self._tree
+
+    def _bucket_grid(self) -> "Buckets":
         if self.buckets is None:
-            self.buckets = _Buckets.build(shapely.bounds(self.geoms))
+            self.buckets = self.flat.buckets if self.flat is not None else Buckets.build(shapely.bounds(self.geoms))
         return self.buckets
+
+    def flat_index(self) -> FlatIndex:
+        """The bucket grid and flat coordinates (what the index cache stores)."""
+        if self.flat is None:
+            self.flat = FlatIndex.from_geoms(self.geoms, self._bucket_grid())
+        return self.flat
 
     @classmethod
     def build(cls, rows: UnitRows, parents: dict[str, tuple[str | None, Level]], level: Level = Level.grid,
-              geoms: np.ndarray | None = None) -> "GridIndex":
+              geoms: np.ndarray | None = None, flat_only: bool = False) -> "GridIndex":
         """Build from columnar unit rows and a {code: (parent_code, level)} map of all units.
 
-        `geoms`: the rows' polygons already decoded (then rows.wkb is not read).
+        `geoms`: the rows' polygons already decoded (then rows.wkb is not read). `flat_only`:
+        keep only the flat arrays (a bulk job with the kernel): no prepared polygons, no tree.
         """
         if geoms is None:
             geoms = shapely.from_wkb(rows.wkb) if rows.wkb else np.array([], dtype=object)
         order = np.argsort(np.asarray(rows.code, dtype=object), kind="stable") if rows.code else np.array([], int)
         codes = np.asarray(rows.code, dtype=object)[order] if rows.code else np.array([], dtype=object)
-        geoms = np.asarray(geoms, dtype=object)[order]
-        shapely.prepare(geoms)
-        if len(geoms):
-            # GEOS builds a prepared polygon's indexed point locator lazily, on its second
-            # test (the first is answered without an index), and that lazy build is not
-            # thread-safe: two threads racing on one polygon crashed with a double free.
-            # So test the centre of every bbox twice now, threads on disjoint halves only.
-            b = shapely.bounds(geoms)
-            cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-            halves = np.array_split(np.arange(len(geoms)), 2 if len(geoms) > 2000 else 1)
-
-            def warm(h: np.ndarray) -> None:
-                for _ in range(2):
-                    shapely.intersects_xy(geoms[h], cx[h], cy[h])
-
-            with ThreadPoolExecutor(max_workers=len(halves)) as pool:
-                list(pool.map(warm, halves))
         chains = [_chain(code, parents) for code in codes]
         names = [rows.name[i] for i in order]
-        return cls(codes, names, geoms, shapely.STRtree(geoms), chains, level)
+        if flat_only:
+            flat = FlatIndex.from_geoms(np.asarray(geoms, dtype=object)[order])
+            return cls(codes, names, chains, level, buckets=flat.buckets, flat=flat)
+        geoms = _prepared(np.asarray(geoms, dtype=object)[order])
+        return cls(codes, names, chains, level, _geoms=geoms, _tree=shapely.STRtree(geoms))
+
+    @classmethod
+    def from_flat(cls, codes: np.ndarray, names: list[str], chains: list[dict[str, str]], level: Level,
+                  flat: FlatIndex) -> "GridIndex":
+        """From arrays already in code order (the index cache): no GEOS object is made yet."""
+        return cls(np.asarray(codes, dtype=object), names, chains, level, buckets=flat.buckets, flat=flat,
+                   origin="cache")
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -83,6 +117,10 @@ class GridIndex:
     # -- one point --------------------------------------------------------------------------
     def covering(self, lon: float, lat: float) -> np.ndarray:
         """Indices (ascending, i.e. by code) of every grid covering the point."""
+        if self._geoms is None and self.flat is not None:
+            # loaded from the index cache: test the few candidates without making all polygons
+            cand = self.flat.candidates_xy(lon, lat)
+            return cand[shapely.intersects_xy(self.flat.subset_geoms(cand), lon, lat)] if len(cand) else cand
         cand = self.tree.query(shapely.Point(lon, lat))
         if len(cand) == 0:
             return cand
@@ -129,8 +167,34 @@ class GridIndex:
 
     # -- many points ------------------------------------------------------------------------
     def locate_many(self, lon: np.ndarray, lat: np.ndarray, threads: int | None = None,
-                    progress=None) -> np.ndarray:
+                    progress=None, kernel: bool | None = None) -> np.ndarray:
         """Index of the covering grid (lowest code on a boundary) for each point; -1 if none.
+
+        With numba installed (gridmap[fast]) the compiled kernel (pipkernel.py) tests the
+        candidates, and GEOS only the few points it cannot decide; else GEOS tests them all.
+        Same answers either way. `kernel`: force one path (None: the kernel when available).
+        `progress(n)` is called as chunks finish.
+        """
+        from . import pipkernel
+
+        if kernel is None:
+            kernel = pipkernel.available()
+        if not kernel:
+            return self._locate_many_geos(lon, lat, threads, progress)
+        lon = np.ascontiguousarray(lon, dtype="float64")
+        lat = np.ascontiguousarray(lat, dtype="float64")
+        if len(lon) == 0 or len(self) == 0:
+            return np.full(len(lon), -1, dtype=np.int64)
+        threads = threads or min(4, os.cpu_count() or 1)
+        out = pipkernel.locate_flat(self.flat_index(), lon, lat, threads, progress)
+        unsure = np.flatnonzero(out == pipkernel.UNSURE)
+        if len(unsure):
+            out[unsure] = self._locate_many_geos(lon[unsure], lat[unsure], 1, None)
+        return out
+
+    def _locate_many_geos(self, lon: np.ndarray, lat: np.ndarray, threads: int | None = None,
+                          progress=None) -> np.ndarray:
+        """locate_many with every candidate tested by GEOS (prepared intersects_xy).
 
         Candidates come from a uniform bucket grid over the polygons' bounding boxes (numpy
         only: no point geometries are built, unlike STRtree.query). Points are visited
@@ -181,6 +245,27 @@ class GridIndex:
         return table[np.where(idx < 0, len(self.chains), idx)]
 
 
+def _prepared(geoms: np.ndarray) -> np.ndarray:
+    """Prepare polygons and build their point locators now, thread-safely."""
+    shapely.prepare(geoms)
+    if len(geoms):
+        # GEOS builds a prepared polygon's indexed point locator lazily, on its second
+        # test (the first is answered without an index), and that lazy build is not
+        # thread-safe: two threads racing on one polygon crashed with a double free.
+        # So test the centre of every bbox twice now, threads on disjoint halves only.
+        b = shapely.bounds(geoms)
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        halves = np.array_split(np.arange(len(geoms)), 2 if len(geoms) > 2000 else 1)
+
+        def warm(h: np.ndarray) -> None:
+            for _ in range(2):
+                shapely.intersects_xy(geoms[h], cx[h], cy[h])
+
+        with ThreadPoolExecutor(max_workers=len(halves)) as pool:
+            list(pool.map(warm, halves))
+    return geoms
+
+
 def _chain(code: str, parents: dict[str, tuple[str | None, Level]]) -> dict[str, str]:
     chain: dict[str, str] = {}
     seen = {code}
@@ -190,64 +275,3 @@ def _chain(code: str, parents: dict[str, tuple[str | None, Level]]) -> dict[str,
         chain[parents[parent][1].value] = parent
         parent = parents[parent][0]
     return chain
-
-
-@dataclass
-class _Buckets:
-    """A uniform grid over the polygons' extent; each cell lists the polygons whose bbox meets it.
-
-    Stored as CSR arrays (start[cell] .. start[cell+1] into items), built with numpy only.
-    The cell size is a quarter of the median polygon bbox, so a cell lists a handful of
-    polygons and a polygon sits in about 25 cells.
-    """
-
-    x0: float
-    y0: float
-    size: float
-    nx: int
-    ny: int
-    start: np.ndarray
-    items: np.ndarray
-    bounds: np.ndarray
-
-    @classmethod
-    def build(cls, bounds: np.ndarray) -> "_Buckets":
-        x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
-        x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
-        extent = max(x1 - x0, y1 - y0, 1e-9)
-        size = float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]))) / 4
-        size = max(size, extent / 4096)  # at most 4096 x 4096 cells
-        nx = int((x1 - x0) / size) + 1
-        ny = int((y1 - y0) / size) + 1
-        ix0 = ((bounds[:, 0] - x0) / size).astype(np.int64)
-        iy0 = ((bounds[:, 1] - y0) / size).astype(np.int64)
-        ix1 = np.minimum(((bounds[:, 2] - x0) / size).astype(np.int64), nx - 1)
-        iy1 = np.minimum(((bounds[:, 3] - y0) / size).astype(np.int64), ny - 1)
-        w, h = ix1 - ix0 + 1, iy1 - iy0 + 1
-        per = w * h
-        poly = np.repeat(np.arange(len(bounds)), per)
-        k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)  # 0..per-1 within each polygon
-        wr = np.repeat(w, per)
-        cells = (np.repeat(iy0, per) + k // wr) * nx + np.repeat(ix0, per) + k % wr
-        order = np.lexsort((poly, cells))  # by cell, then polygon index (= code order)
-        counts = np.bincount(cells, minlength=nx * ny)
-        start = np.concatenate([[0], np.cumsum(counts)])
-        return cls(float(x0), float(y0), size, nx, ny, start, poly[order], bounds)
-
-    def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Cell number of each point; -1 for points outside the extent (or NaN)."""
-        with np.errstate(invalid="ignore"):
-            fx = np.floor((x - self.x0) / self.size)
-            fy = np.floor((y - self.y0) / self.size)
-            ok = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        cell = np.full(len(x), -1, dtype=np.int64)
-        cell[ok] = fy[ok].astype(np.int64) * self.nx + fx[ok].astype(np.int64)
-        return cell
-
-    def candidates(self, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(point position, polygon index) pairs for points in the given cells."""
-        lo, hi = self.start[cell], self.start[cell + 1]
-        counts = hi - lo
-        pi = np.repeat(np.arange(len(cell)), counts)
-        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return pi, self.items[np.repeat(lo, counts) + offs]

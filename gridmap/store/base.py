@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 
 from ..registry.model import Level, Person, Role, Unit
 
-HEAD_REVISION = "0009"  # the Alembic revision this gridmap reads and writes
+HEAD_REVISION = "0010"  # the Alembic revision this gridmap reads and writes
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ class PlanRepository(Protocol):
         """The plan in force on a day."""
     def signature(self, day: dt.date) -> tuple[int | None, int | None]:
         """(plan in force, newest published): changes when a plan is published."""
+    def index_key(self, plan: int) -> tuple[str, int]:
+        """(store id, the plan's units revision): the key of its persisted index."""
     def create_draft(self, base: int, note: str | None, author: str | None) -> int:
         """Copy a plan into a new draft; its version."""
     def delete_draft(self, version: int) -> None:

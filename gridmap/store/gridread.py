@@ -50,24 +50,48 @@ def sqlite_file(db: str | Path | None) -> Path | None:
     return Path(text).expanduser().resolve()
 
 
+def plan_key(path: Path, day: dt.date) -> tuple[str, int, int] | None:
+    """(store id, plan in force on `day`, its units_rev): the index cache's key; None without plans.
+
+    Raises NotFound without a store, StoreUnavailable on another schema revision.
+    """
+    con = _open(path)
+    try:
+        row = con.execute(_IN_FORCE, (day.isoformat(),)).fetchone() or con.execute(_FIRST_PUBLISHED).fetchone()
+        if row is None:
+            return None
+        rev = con.execute("SELECT units_rev FROM plans WHERE version = ?", (row[0],)).fetchone()[0]
+        token = con.execute("SELECT token FROM store_id WHERE id = 1").fetchone()
+        return (token[0] if token else ""), int(row[0]), int(rev)
+    finally:
+        con.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a store at this gridmap's schema revision."""
+    if not path.exists():
+        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con.execute("PRAGMA busy_timeout=10000")
+    try:
+        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:
+        revision = None
+    if revision is None or revision[0] != HEAD_REVISION:
+        con.close()
+        raise StoreUnavailable(f"the store at {path} is at schema revision {revision and revision[0]}, "
+                               f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it")
+    return con
+
+
 def read_grid_source(path: Path, day: dt.date, plan: int | None = None) -> GridSource:
     """Units of the plan in force on `day` (or of `plan`) for the index, from a SQLite file.
 
     Raises NotFound when there is no store or no units, StoreUnavailable on another schema
     revision (the ordinary store path says the same).
     """
-    if not path.exists():
-        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = _open(path)
     try:
-        con.execute("PRAGMA busy_timeout=10000")
-        try:
-            revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.OperationalError:
-            revision = None
-        if revision is None or revision[0] != HEAD_REVISION:
-            raise StoreUnavailable(f"the store at {path} is at schema revision {revision and revision[0]}, "
-                                   f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it")
         if plan is None:
             row = con.execute(_IN_FORCE, (day.isoformat(),)).fetchone() or con.execute(_FIRST_PUBLISHED).fetchone()
             plan = row[0] if row else None

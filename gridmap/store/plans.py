@@ -120,6 +120,13 @@ class PlanRepo:
         with self.store.connect() as conn:
             return self.current(conn, day), conn.execute(_LATEST_PUBLISHED).scalar()
 
+    def index_key(self, plan: int) -> tuple[str, int]:
+        """(store id, the plan's units_rev): with the plan, the key of its persisted index (migration 0010)."""
+        with self.store.connect() as conn:
+            rev = conn.execute(sa.select(_P.c.units_rev).where(_P.c.version == int(plan))).scalar()
+            token = conn.execute(sa.select(schema.store_id.c.token).where(schema.store_id.c.id == 1)).scalar()
+        return token or "", int(rev or 0)
+
     def unit_revs(self, plan: int, codes: Iterable[str] | None = None) -> dict[str, int]:
         """{code: rev} of the units of a plan (all, or those of `codes` present)."""
         t = schema.units

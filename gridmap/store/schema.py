@@ -37,6 +37,14 @@ plans = Table(
     Column("rev", Integer, nullable=False, server_default="0"),
     Column("publish_reason", String),  # 0004: why a publish was forced past staffing gaps
     Column("teams_applied_at", DateTime(timezone=True)),  # 0004: its teams written into roles
+    # 0009: bumped by triggers on every change of the plan's units (the index cache's key)
+    Column("units_rev", Integer, nullable=False, server_default="0"),
+)
+
+store_id = Table(  # migration 0009: a random id telling stores apart (the index cache's key)
+    "store_id", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("token", String(32), nullable=False),
 )
 
 # Geometry is stored as WKB (EPSG:4326 lon/lat) with its bounding box, so both backends read
