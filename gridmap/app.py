@@ -98,6 +98,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     for endpoint in ("incidents.report", "open311.post_request"):
         app.view_functions[endpoint] = public_only(app.view_functions[endpoint])
     errors.init_app(app)
+    from .web import nav  # the top bar: who is signed in, a sign-out, only the links the role can use
+
+    nav.init_app(app)
     compress.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
     return app
 

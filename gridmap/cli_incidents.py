@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .cli import _Ctx, _fail_cleanly, _progress, main, pass_ctx
+from .incidents.actors import ROLES
 
 
 def _loop(obj: _Ctx, create: bool = False):
@@ -192,12 +193,13 @@ def export_history(obj: _Ctx, out, rows_per_partition) -> None:
 
 @main.group()
 def users() -> None:
-    """Web and API users: admin, planner, dispatcher, staff."""
+    """Web and API users: admin, planner, dispatcher, staff, leader (read-only)."""
 
 
 @users.command(name="add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "planner", "dispatcher", "staff"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLES)), required=True,
+              help="leader: reads the dashboard, maps, metrics and board; acts on nothing, sees no reporters' data.")
 @click.option("--person", help="staff: the person_id whose grids this user serves.")
 @click.password_option(help="Password (prompted if not given).")
 @pass_ctx

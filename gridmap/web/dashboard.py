@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from .. import maps
 from ..errors import InputError
 from ..model import Level
 from ..timebounds import check_day, check_moment
 from . import maps_pages, services
-from .auth import current_actor, require
+from .auth import require
 from .compress import gzip_response
+from .nav import gate
 
 bp = Blueprint("dashboard", __name__)
 
@@ -37,8 +38,9 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/dashboard")
 def page():
     """The dashboard page; the public is redirected to the sign-in page."""
-    if current_actor().is_public:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    refused = gate("dashboard")
+    if refused is not None:
+        return refused
     data, ctx = _gather()
     catalog = ctx["catalog"]
     options = maps_pages.map_options()

@@ -13,7 +13,7 @@ from ..incidents.model import OPEN_STATUSES
 from ..timebounds import check_moment
 from . import services
 from .auth import check_csrf, current_actor, require
-from .views import event_json, private_incident, public_incident
+from .views import event_json, incident_for
 
 bp = Blueprint("incidents", __name__)
 
@@ -26,7 +26,7 @@ def loop():
 def _show(inc):
     s = loop()
     actor = current_actor()
-    return private_incident(inc, s.taxonomy, s.tz) if can_see(actor, inc) else public_incident(inc, s.taxonomy, s.tz)
+    return incident_for(actor, inc, s.taxonomy, s.tz)
 
 
 @bp.get("/categories")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..incidents.actors import REPORTER_FIELDS, Actor, can_read, can_see
 from ..incidents.model import STATUS_LABELS, Event, Incident
 from ..incidents.workflow import allowed_actions
 
@@ -39,6 +40,24 @@ def private_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
         "extra": inc.extra, "actions": allowed_actions(inc.status),
     })
     return out
+
+
+def office_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
+    """The private view less the reporter's name and phone (a leader's view: 领导只读)."""
+    out = private_incident(inc, taxonomy, tz)
+    for name in REPORTER_FIELDS:
+        out[name] = None
+    out["actions"] = []
+    return out
+
+
+def incident_for(actor: Actor, inc: Incident, taxonomy, tz) -> dict[str, Any]:
+    """The view of `inc` that `actor` may have: private, office (leaders) or public."""
+    if can_see(actor, inc):
+        return private_incident(inc, taxonomy, tz)
+    if can_read(actor, inc):
+        return office_incident(inc, taxonomy, tz)
+    return public_incident(inc, taxonomy, tz)
 
 
 def event_json(e: Event, tz) -> dict[str, Any]:
