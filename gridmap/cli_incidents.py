@@ -208,7 +208,11 @@ def add_user(obj: _Ctx, username, role, person, password) -> None:
     """Create a user."""
     from .web.auth import create_user
 
-    create_user(obj.services(create=True).store, username, password, role, person)
+    store = obj.services(create=True).store
+    try:
+        create_user(store, username, password, role, person)
+    finally:
+        store.close()  # a PostGIS connection is not left open
     click.echo(f"user {username} ({role}) created")
 
 
