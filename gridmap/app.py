@@ -74,6 +74,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(status_page.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(dashboard.bp)
+    from .web import dashboard_wall  # the one-screen view (大屏) for a wall display
+
+    app.register_blueprint(dashboard_wall.bp)
     from .web import planner_page  # the planners' page (/planner, /planner.json) over the plans API
 
     app.register_blueprint(planner_page.bp)

@@ -1,5 +1,5 @@
 """Issue #12's journeys end to end in headless Debian Chromium over the demo store, no internet:
-a leader reads the board and dashboard without acting and without reporters' data; a grid
+a leader reads the board, the dashboard and its wall view (大屏) without acting and without reporters' data; a grid
 worker signs in on a phone (390x844) and the top bar fits, with who is signed in and a
 sign-out; a role opening a page it may not gets a page saying so; the public following a patrol
 PDF link gets a sign-in page. Screenshots at 1400x900 and 390x844: the test's tmp dir,
@@ -84,7 +84,14 @@ def test_a_leader_reads_without_acting(demo, tmp_path):
             shot(page, tmp_path, f"journeys-leader-board-{tag}.png")
             page.goto(f"{base}/dashboard?as_of=2026-11-01", wait_until="load")
             page.wait_for_selector(".db-kpis")
-            shot(page, tmp_path, f"journeys-leader-dashboard-{tag}.png")
+            assert page.locator(".tr-chart rect").count() == 12  # the trend of the last 12 months
+            shot(page, tmp_path, f"journeys-leader-dashboard-{tag}.png", full_page=True)
+            page.goto(f"{base}/dashboard/wall?as_of=2026-11-01", wait_until="load")
+            assert page.locator('meta[http-equiv="refresh"]').get_attribute("content") == "300"
+            if tag == "desk":  # one screen: nothing below the fold on a 1400x900 display
+                assert page.evaluate("() => document.documentElement.scrollHeight") <= DESK["height"] + 1
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= size["width"] + 1
+            shot(page, tmp_path, f"journeys-wall-{tag}.png", full_page=True)
             assert log.problems() == []
             ctx.close()
 
