@@ -142,3 +142,33 @@ def test_the_public_patrol_pdf_link_and_the_skip_link(demo, tmp_path):
             href = page.get_attribute('main a:has-text("登录")', "href")
             assert href.startswith("/login?next=") and f"/grids/{code}/patrol.pdf" in href  # comes back here
             ctx.close()
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll('input,select,textarea,button'))
+    .filter(e => e.type !== 'hidden' && e.offsetParent !== null && !(e.labels && e.labels.length)
+            && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && !e.title
+            && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.outerHTML.slice(0, 120))"""
+
+
+def test_keyboard_grid_shapes_are_not_tab_stops_and_controls_have_labels(demo, tmp_path):
+    base, app = demo
+    code = next(u.code for u in app.extensions["gridmap"].units() if u.level.value == "grid")
+    with browser.chromium() as b:
+        page = b.new_page(viewport=DESK)
+        for path in ("/report", "/map", f"/grids/{code}"):
+            page.goto(f"{base}{path}", wait_until="load")
+            page.wait_for_selector("path.leaflet-interactive")
+            focused = []
+            for _ in range(30):
+                page.keyboard.press("Tab")
+                focused.append(page.evaluate("""() => { const e = document.activeElement;
+                    return e.tagName + ' ' + (e.getAttribute('class') || ''); }"""))
+            assert not [f for f in focused if f.startswith("path ") or "gm-label" in f or "gm-grid-label" in f], \
+                (path, focused)
+            assert focused[0].startswith("A gm-skip"), path
+            assert page.evaluate(UNLABELLED) == [], path
+        sign_in(page, base, "leader1", "/board")
+        for path in ("/board", "/dashboard?as_of=2026-11-01"):
+            page.goto(f"{base}{path}", wait_until="load")
+            assert page.evaluate(UNLABELLED) == [], path
