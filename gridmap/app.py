@@ -32,6 +32,7 @@ BLUEPRINTS: list[tuple[str, str | None, bool]] = [
     ("status_page", None, False),  # the resident's status page and "my reports"
     ("board", None, False),  # the dispatcher's board
     ("dashboard", None, False),  # the leader's dashboard
+    ("dashboard_wall", None, False),  # the one-screen view (大屏) for a wall display
     ("planner_page", None, False),  # the planners' page
     ("compare_page", None, False),  # two plans side by side
 ]
@@ -71,6 +72,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(bp, url_prefix=prefix)
     limits.init_app(app, settings.report_rate_limit)  # the limits are declared on their views
     errors.init_app(app)
+    from .web import nav  # the top bar: who is signed in, a sign-out, only the links the role can use
+
+    nav.init_app(app)
     compress.init_app(app)  # vendored Leaflet & plugins gzipped, cached by browsers
     return app
 

@@ -6,8 +6,8 @@ class as every role and compares what comes back with this table.
 
 Levels: "all" (every record), "own" (only the records of the actor's own grids / zone, or
 their own person: a grid worker's own metrics row), "none" (refused, or the fields left out).
-A role not in a row sees nothing of it: a new role (the read-only `leader` being added: dashboard,
-maps, metrics, board without acting, no personal data of reporters) gets its column here.
+A role not in a row sees nothing of it. The read-only `leader` reads the dashboard, maps, metrics
+and board, acts on nothing and sees no personal data of reporters.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Iterable
 ALL, OWN, NONE = "all", "own", "none"
 
 # the columns of the table; "reporter" is the public holding the token of their own report
-ROLES = ("public", "reporter", "staff", "dispatcher", "planner", "admin")
+ROLES = ("public", "reporter", "staff", "dispatcher", "planner", "leader", "admin")
 
 # data class: (中文, English, where it shows)
 DATA: dict[str, tuple[str, str, str]] = {
@@ -36,14 +36,14 @@ DATA: dict[str, tuple[str, str, str]] = {
 }
 
 MATRIX: dict[str, dict[str, str]] = {
-    #                     public reporter staff dispatcher planner admin
-    "incident_public": dict(zip(ROLES, (ALL, ALL, ALL, ALL, ALL, ALL))),
-    "incident_internal": dict(zip(ROLES, (NONE, NONE, OWN, ALL, ALL, ALL))),
-    "reporter_personal": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL))),
-    "metrics_units": dict(zip(ROLES, (NONE, NONE, OWN, ALL, ALL, ALL))),
-    "metrics_workers": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL))),
-    "roster": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL))),
-    "staff_phones": dict(zip(ROLES, (NONE, NONE, ALL, ALL, ALL, ALL))),
+    #                     public reporter staff dispatcher planner leader admin
+    "incident_public": dict(zip(ROLES, (ALL, ALL, ALL, ALL, ALL, ALL, ALL))),
+    "incident_internal": dict(zip(ROLES, (NONE, NONE, OWN, ALL, ALL, ALL, ALL))),
+    "reporter_personal": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, NONE, ALL))),
+    "metrics_units": dict(zip(ROLES, (NONE, NONE, OWN, ALL, ALL, ALL, ALL))),
+    "metrics_workers": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL, ALL))),
+    "roster": dict(zip(ROLES, (NONE, NONE, OWN, ALL, NONE, ALL, ALL))),
+    "staff_phones": dict(zip(ROLES, (NONE, NONE, ALL, ALL, ALL, ALL, ALL))),
 }
 
 def level(role: str, data: str) -> str:

@@ -34,6 +34,7 @@ class Settings:
     reopen_window_days: float = _setting(30.0, "Incidents: a reporter may reopen a closed report with their token for this many days after it was closed.")
     timezone: str = _setting(DEFAULT_TIMEZONE, "Incidents: the jurisdiction's time zone (time limits, naive report times).")
     categories: str = _setting("", "Incidents: path of the category taxonomy TOML (empty = the built-in one).")
+    reply_templates: str = _setting("", "Incidents: path of the reply templates TOML, per status and category: the auto-acknowledgement and what the public reads (empty = the built-in gridmap/incidents/replies.toml).")
     work_hours: str = _setting("08:30-12:00,13:30-17:30", "Incidents: working periods of a day, for time limits in working hours.")
     holidays: str = _setting("", "Incidents: days off (comma-separated ISO dates) and, after a '|', make-up working days.")
     due_soon_hours: float = _setting(2.0, "Supervision: an open incident is 'nearly due' this many hours before its limit.")

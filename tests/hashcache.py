@@ -1,7 +1,8 @@
 """Password hashing at test speed without a fake: werkzeug's scrypt costs 0.13 s of CPU per hash and
 per check, and the tests create and sign in hundreds of users (mostly with "password123").
 
-For the test run, gridmap.web.auth's two werkzeug functions are memoised:
+For the test run, the two werkzeug functions gridmap.accounts (hashing) and gridmap.web.auth (checking)
+use are memoised:
 - generate_password_hash(password) computes one real scrypt hash per distinct password (and method)
   and hands it out again, so users with the same password share a salt (no test compares salts);
 - check_password_hash(hash, password) is a pure function of its arguments; its answers are kept.
@@ -16,11 +17,12 @@ import functools
 
 
 def install() -> None:
+    from gridmap import accounts
     from gridmap.web import auth
 
-    if getattr(auth.generate_password_hash, "_memoised", False):
+    if getattr(accounts.generate_password_hash, "_memoised", False):
         return
-    real_generate, real_check = auth.generate_password_hash, auth.check_password_hash
+    real_generate, real_check = accounts.generate_password_hash, auth.check_password_hash
 
     @functools.lru_cache(maxsize=None)
     def _generate(password: str, args: tuple, kwargs: tuple) -> str:
@@ -31,4 +33,4 @@ def install() -> None:
 
     check_password_hash = functools.lru_cache(maxsize=None)(real_check)
     generate_password_hash._memoised = True
-    auth.generate_password_hash, auth.check_password_hash = generate_password_hash, check_password_hash
+    accounts.generate_password_hash, auth.check_password_hash = generate_password_hash, check_password_hash

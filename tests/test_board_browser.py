@@ -210,7 +210,13 @@ def test_board_and_map_on_a_phone(demo, tmp_path):
         shot(page, tmp_path, "board-phone-full.png", full_page=True)
         assert clipped(page) == []
         header = page.evaluate("() => document.querySelector('header').getBoundingClientRect().height")
-        assert header < 50  # one line (it wrapped to three before)
+        # two lines at most (the links, then who is signed in and the sign-out), and nothing off the
+        # edge: the bar no longer scrolls sideways with 规划/登录 hidden (issue #12)
+        assert header < 80
+        assert page.evaluate("""() => Array.from(document.querySelectorAll('header a, header button'))
+            .filter(a => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth + 1; })
+            .length""") == 0
+        assert page.evaluate("() => { const h = document.querySelector('header'); return h.scrollWidth <= h.clientWidth; }")
         first = page.locator("#queue tr.gm-row").first
         first.scroll_into_view_if_needed()
         for button in first.locator("button[data-action]").all():

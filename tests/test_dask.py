@@ -167,6 +167,7 @@ def _history(n: int, seed: int = 5) -> list[Incident]:
             id=str(i), category=rnd.choice(["road", "litter", "noise"]), lon=116.0 + rnd.random() * 0.3,
             lat=39.0 + rnd.random() * 0.1, reported_at=rep, status=status,
             grid_code=rnd.choice([*GRIDS, None]), zone_code=rnd.choice([ZONE, "110101001002", None]),
+            town_code=rnd.choice(["110101001", "110101002", None]),
             assignee=rnd.choice(["P1", "P3", None]), due_at=due, closed_at=closed,
             rework_count=rnd.choice([0, 0, 0, 1, 2]), extended=rnd.random() < 0.1,
             rating=rnd.choice([None, None, 1, 2, 3, 4, 5]) if status == "closed" else None,
@@ -188,7 +189,7 @@ def history(tmp_path_factory, client) -> tuple[list[Incident], Path]:
 WINDOW = (dt.datetime(2026, 2, 1, tzinfo=CST), dt.datetime(2026, 6, 1, tzinfo=CST), dt.datetime(2026, 5, 1, tzinfo=CST))
 
 
-@pytest.mark.parametrize("by", ["grid", "zone", "worker", "category", "all"])
+@pytest.mark.parametrize("by", ["grid", "zone", "town", "worker", "category", "all"])
 def test_dask_metrics_equal_the_single_machine_table(history, by):
     incidents, folder = history
     start, end, as_of = WINDOW
@@ -196,7 +197,7 @@ def test_dask_metrics_equal_the_single_machine_table(history, by):
     want = single.compute(incidents, by, start, end, as_of)  # incidents in id order
     assert got == want
     assert sum(m.count for m in got) == sum(1 for i in incidents if start <= i.reported_at < end) > 1000
-    assert any(m.key is None for m in got) == (by in ("grid", "zone", "worker"))
+    assert any(m.key is None for m in got) == (by in ("grid", "zone", "town", "worker"))
     assert any(m.p90_hours_to_close for m in got) and any(m.on_time_rate for m in got)
     if by == "zone":
         assert dask_metrics.rank_zones(got) == single.rank_zones(want)
@@ -228,7 +229,25 @@ def test_dask_metrics_refuse_bad_data(tmp_path, client):
     with pytest.raises(ValueError, match="incident 18: unknown status 'lost'"):
         dask_metrics.compute_metrics(dask_metrics.read_history(folder), "zone", start, end)
     with pytest.raises(ValueError, match="by must be one of"):
-        dask_metrics.compute_metrics(dask_metrics.read_history(folder), "town", start, end)
+        dask_metrics.compute_metrics(dask_metrics.read_history(folder), "street", start, end)
+
+
+def test_dask_by_town_on_a_history_exported_without_town_code_says_export_again(history, tmp_path, client):
+    """A history written before town_code was kept is still read; only by town is refused, clearly."""
+    from gridmap.errors import InputError
+
+    incidents, folder = history
+    old = tmp_path / "old"
+    old.mkdir()
+    for part in sorted(folder.glob("*.parquet")):
+        gpd.read_parquet(part).drop(columns=["town_code"]).to_parquet(old / part.name, index=False)
+    start, end, as_of = WINDOW
+    h = dask_metrics.read_history(old)
+    assert dask_metrics.compute_metrics(h, "zone", start, end, as_of) == single.compute(incidents, "zone", start, end,
+                                                                                      as_of)
+    with pytest.raises(InputError, match="export-history"):
+        dask_metrics.compute_metrics(h, "town", start, end, as_of)
+
 
 
 def test_store_history_exported_and_measured_on_dask(db_url, sample_dir, tmp_path, client):
@@ -301,6 +320,9 @@ def test_cli_metrics_on_dask_equal_the_store_path(store, client, tmp_path):
             assert a["mean_hours_to_close"] == b["mean_hours_to_close"] or \
                 a["mean_hours_to_close"] == pytest.approx(b["mean_hours_to_close"], rel=1e-12)
             assert "response_rate" in a
+    plain = CliRunner().invoke(cli_main, [*db, "incidents", "metrics", "--by", "town", *span])
     town = CliRunner().invoke(cli_main, [*db, "incidents", "metrics", "--by", "town", *span, "--history",
-                                         str(tmp_path / "hist")])
-    assert town.exit_code != 0 and "--by town is not available with --history" in town.output
+                                         str(tmp_path / "hist"), "--scheduler", client.scheduler.address])
+    assert town.exit_code == 0, town.output  # --by town was refused with --history before issue #12
+    assert [r["key"] for r in json.loads(town.output)] == [r["key"] for r in json.loads(plain.output)]
+    assert [r["count"] for r in json.loads(town.output)] == [r["count"] for r in json.loads(plain.output)]

@@ -12,6 +12,7 @@ import requests
 from georeport import GeoReport
 
 from gridmap import create_app
+from gridmap.incidents.actors import SYSTEM
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
@@ -191,7 +192,12 @@ def test_anonymous_report_is_public_only(client):
 
     assert_error(client.get("/api/v1/incidents"), 401)
     r = client.get(f"/api/v1/incidents/{iid}")
-    assert r.status_code == 200 and r.json["id"] == iid and r.json["description"] == "垃圾堆在路边"
+    # the public policy (incidents/privacy.py): no text before a dispatcher files it, the point rounded
+    assert r.status_code == 200 and r.json["id"] == iid and r.json["description"] == "" and r.json["text_withheld"]
+    assert (r.json["lon"], r.json["lat"]) == (round(IN_G2[0], 3), round(IN_G2[1], 3))
+    client.application.extensions["gridmap"].incidents.act(iid, "file", SYSTEM)
+    r = client.get(f"/api/v1/incidents/{iid}")
+    assert r.json["description"] == "垃圾堆在路边" and not r.json["text_withheld"]
     for key in PRIVATE_KEYS + ("version", "reporter_token"):
         assert key not in r.json
     assert "13900000009" not in r.get_data(as_text=True)
@@ -331,8 +337,9 @@ def test_bad_requests_are_json_errors(app, client, disp):
 def test_html_in_a_description_is_stored_as_text_and_escaped_on_the_status_page(client):
     payload = "<img src=x onerror=alert(1)>"
     r = report(client, description=payload)
-    assert r.status_code == 201 and r.json["description"] == payload
+    assert r.status_code == 201 and r.json["description"] == ""  # withheld from the public until filed
     iid = r.json["id"]
+    client.application.extensions["gridmap"].incidents.act(iid, "file", SYSTEM)
     assert client.get(f"/api/v1/incidents/{iid}").json["description"] == payload
     page = client.get(f"/status/{iid}")
     html = page.get_data(as_text=True)

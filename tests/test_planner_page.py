@@ -72,15 +72,16 @@ def test_default_target_is_the_median_plus_or_minus_a_quarter():
 
 
 # -- guarding ---------------------------------------------------------------------------------------
-def test_the_public_and_other_roles_are_sent_to_login(client):
+def test_the_public_is_sent_to_login_and_other_roles_are_told_why(client):
     r = client.get("/planner")
     assert r.status_code == 302 and r.headers["Location"] == "/login?next=/planner"
     r = client.get("/planner?plan=2")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=/planner")
     assert client.get("/planner.json").status_code == 401
     login(client, "disp")
-    r = client.get("/planner")
-    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    r = client.get("/planner")  # signed in already: a page saying what is needed, not the login form again
+    assert r.status_code == 403 and "需要规划员权限" in r.get_data(as_text=True)
+    assert "disp" in r.get_data(as_text=True) and "<form" in r.get_data(as_text=True)  # who, and a sign-out
     r = client.get("/planner.json")
     assert r.status_code == 403 and "planner" in r.get_json()["detail"]
 
@@ -99,7 +100,7 @@ def test_planners_and_admins_get_the_page(client, user):
         assert r.status_code == 200 and len(r.data) > 1000
         r.close()
     assert 'id="no-plan"' in html  # no draft yet: the page offers to make one
-    assert '<a href="/planner">规划<span class="en"> Planner</span></a>' in html  # the header link
+    assert '<a href="/planner" aria-current="page">规划<span class="en"> Planner</span></a>' in html  # header link, current
 
 
 # -- the JSON twin ----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def world(services):
     loop.repo.add_shift(GRIDS[0], a.assignee, now, now + dt.timedelta(hours=8))
     loop.repo.add_shift(GRIDS[2], b.assignee, now, now + dt.timedelta(hours=8))
     headers = {"public": {}, "reporter": {}}
-    for role in ("staff", "dispatcher", "planner", "admin"):
+    for role in ("staff", "dispatcher", "planner", "leader", "admin"):
         create_user(store, role, "secret-pass", role, person_id=a.assignee if role == "staff" else None)
         headers[role] = {"X-API-Key": create_token(store, role)}
     yield {"app": app, "mine": a, "other": b, "headers": headers, "token": mine.reporter_token}

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from gridmap import accounts
 from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.web import auth
@@ -42,10 +43,10 @@ def test_empty_template_copy_is_migrated_and_empty(empty_services):
 def test_memoised_hashing_is_real_scrypt_and_refuses_a_wrong_password():
     from werkzeug.security import check_password_hash
 
-    h = auth.generate_password_hash("password123")
+    h = accounts.generate_password_hash("password123")
     assert h.startswith("scrypt:") and check_password_hash(h, "password123")  # werkzeug's own check
     assert auth.check_password_hash(h, "password123") and not auth.check_password_hash(h, "password124")
-    assert auth.generate_password_hash("another-pw-1") != h
+    assert accounts.generate_password_hash("another-pw-1") != h
 
 
 def test_slow_guard_stops_an_unmarked_test_before_it_starts_python(tmp_path):

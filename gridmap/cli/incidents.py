@@ -113,7 +113,7 @@ def reroute(obj: Context) -> None:
 
 @incidents.command()
 @click.option("--by", type=click.Choice(["grid", "zone", "town", "worker", "category", "all", "month"]), default="zone",
-              show_default=True, help="Group by (month: YYYY-MM of the report, local time; town: not with --history).")
+              show_default=True, help="Group by (month: YYYY-MM of the report, local time).")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--history", type=click.Path(exists=True, file_okay=False),

@@ -10,26 +10,32 @@ from contextlib import contextmanager
 
 import click
 
+from ..incidents.actors import ROLES
 from .context import Context, fail_cleanly, pass_ctx
 
 
 @click.group()
 def users() -> None:
-    """Web and API users: admin, planner, dispatcher, staff."""
+    """Web and API users: admin, planner, dispatcher, staff, leader (read-only)."""
 
 
 @users.command(name="add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "planner", "dispatcher", "staff"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLES)), required=True,
+              help="leader: reads the dashboard, maps, metrics and board; acts on nothing, sees no reporters' data.")
 @click.option("--person", help="staff: the person_id whose grids this user serves.")
 @click.password_option(help="Password (prompted if not given).")
 @pass_ctx
 @fail_cleanly
 def add_user(obj: Context, username, role, person, password) -> None:
     """Create a user."""
-    from ..web.auth import create_user
+    from ..accounts import create_user
 
-    create_user(obj.services(create=True).store, username, password, role, person)
+    store = obj.services(create=True).store
+    try:
+        create_user(store, username, password, role, person)
+    finally:
+        store.close()  # a PostGIS connection is not left open
     click.echo(f"user {username} ({role}) created")
 
 
@@ -41,7 +47,7 @@ def add_user(obj: Context, username, role, person, password) -> None:
 @fail_cleanly
 def token(obj: Context, username, label, days) -> None:
     """Create an API token for a user and print it (only its hash is stored)."""
-    from ..web.auth import create_token
+    from ..accounts import create_token
 
     s = obj.services()
     click.echo(create_token(s.store, username, label, days=s.settings.token_days if days is None else days))
@@ -101,7 +107,7 @@ def enable(obj: Context, username) -> None:
 @fail_cleanly
 def passwd(obj: Context, username, password) -> None:
     """Set a new password; the user's sessions end."""
-    from ..web.auth import set_password
+    from ..accounts import set_password
 
     with _store(obj) as store:
         set_password(store, username, password)

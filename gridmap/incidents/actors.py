@@ -1,7 +1,8 @@
 """Who is acting, and what each role may see and do.
 
 Roles: admin, planner, dispatcher, staff (grid or zone staff, scoped to their own units),
-and the public (anonymous residents). A reporter proves ownership of a report with the
+leader (领导: reads the dashboard, maps, metrics and board, acts on nothing and sees no personal
+data of reporters), and the public (anonymous residents). A reporter proves ownership of a report with the
 secret token returned when it was filed, to reopen or rate it.
 """
 
@@ -12,7 +13,15 @@ from dataclasses import dataclass, field
 from ..errors import Forbidden
 from .model import Incident
 
-ROLES = ("admin", "planner", "dispatcher", "staff")
+ROLES = ("admin", "planner", "dispatcher", "staff", "leader")
+ROLE_LABELS = {"admin": "管理员 admin", "planner": "规划员 planner", "dispatcher": "调度员 dispatcher",
+               "staff": "网格员 staff", "leader": "领导 leader", "public": "公众 public"}
+# Who may open which signed-in page (the pages say so to other roles instead of bouncing them).
+PAGE_ROLES = {"board": ROLES, "dashboard": ROLES, "planner": ("planner", "admin")}
+# Who needs which right, named as the refusal says it: "需要规划员权限".
+RIGHT_NAMES = {"planner": "规划员 planner", "dispatcher": "调度员 dispatcher", "admin": "管理员 admin"}
+READ_ONLY_ROLES = ("planner", "leader")  # see the queue, take no action on it
+REPORTER_FIELDS = ("reporter_name", "reporter_phone")  # personal data a leader never sees
 STAFF_ACTIONS = {"start", "handle", "escalate", "extend"}
 REPORTER_ACTIONS = {"reopen", "rate"}
 
@@ -22,7 +31,7 @@ class Actor:
     """The user behind a request. `units` are the unit codes a staff member serves."""
 
     name: str
-    role: str  # admin | planner | dispatcher | staff | public | system
+    role: str  # admin | planner | dispatcher | staff | leader | public | system
     person_id: str | None = None
     units: frozenset[str] = field(default_factory=frozenset)
 
@@ -42,6 +51,11 @@ def can_see(actor: Actor, inc: Incident) -> bool:
     if actor.role == "staff":
         return bool({inc.grid_code, inc.zone_code} & actor.units)
     return False
+
+
+def can_read(actor: Actor, inc: Incident) -> bool:
+    """The office view of an incident: everyone who `can_see` it, and leaders without reporters' data."""
+    return actor.role == "leader" or can_see(actor, inc)
 
 
 def check_action(actor: Actor, inc: Incident, action: str, reporter_token_ok: bool = False) -> None:

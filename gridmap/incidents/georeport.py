@@ -19,6 +19,8 @@ from typing import Any, Mapping
 from ..errors import InputError
 from ..timebounds import check_moment
 from .model import FINAL_STATUSES, OPEN_STATUSES, STATUS_LABELS, Event, Incident
+from .privacy import public_description, public_point
+from .replies import expected_at, reply_for
 
 WINDOW = dt.timedelta(days=90)  # GeoReport v2: a range "may not span more than 90 days"
 MAX_PAGE = 1000  # GeoReport v2: "the default number of requests returned is 1000"
@@ -47,16 +49,17 @@ def request_view(inc: Incident, svc) -> dict[str, Any]:
     cat = svc.taxonomy.get(inc.category) if inc.category in svc.taxonomy else None
     kept = inc.extra.get("open311") or {}
     updated = inc.closed_at or inc.handled_at or inc.dispatched_at or inc.reported_at
+    reply = reply_for(inc, svc)  # the reply template of its status (status_notes), FixMyStreet-style
     return {
         "service_request_id": inc.id, "status": "open" if inc.status in OPEN_STATUSES else "closed",
-        "status_notes": STATUS_LABELS.get(inc.status, inc.status), "service_name": cat.name if cat else inc.category,
-        "service_code": inc.category, "description": inc.description,
+        "status_notes": reply["text"] or STATUS_LABELS.get(inc.status, inc.status), "service_name": cat.name if cat else inc.category,
+        "service_code": inc.category, "description": public_description(inc),
         "agency_responsible": inc.department or (f"网格 {inc.grid_code}" if inc.grid_code else ""),
         "service_notice": "",
         "requested_datetime": w3c(inc.reported_at, svc.tz), "updated_datetime": w3c(updated, svc.tz),
-        "expected_datetime": w3c(inc.due_at, svc.tz),
+        "expected_datetime": w3c(expected_at(inc, svc.taxonomy, svc.calendar), svc.tz),
         "address": kept.get("address_string", ""), "address_id": kept.get("address_id", ""), "zipcode": "",
-        "lat": round(inc.lat, 6), "long": round(inc.lon, 6), "media_url": kept.get("media_url", ""),
+        "lat": public_point(inc.lon, inc.lat)[1], "long": public_point(inc.lon, inc.lat)[0], "media_url": kept.get("media_url", ""),
         "grid_code": inc.grid_code, "zone_code": inc.zone_code, "detailed_status": inc.status,
     }
 

@@ -46,6 +46,10 @@ class IncidentService:
         self.tz = ZoneInfo(services.settings.timezone)
         self.clock = clock or (lambda: dt.datetime.now(UTC))
         self._towns: GridIndex | None = None
+        from .replies import Replies
+
+        # reply templates (FixMyStreet's response templates): the setting's file, else the built-in one
+        self.replies = Replies.load(getattr(services.settings, "reply_templates", "") or None, taxonomy)
 
     # -- intake -----------------------------------------------------------------------------
     def report(self, data: Mapping[str, Any], actor: Actor = PUBLIC, source: str | None = None,

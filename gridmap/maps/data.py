@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 
 from ..incidents.model import STATUS_LABELS, Incident
+from ..incidents.privacy import public_description, public_point
 from ..registry.model import GRID_ROLES, ROLE_EN, Person, Role, Unit
 
 # Incident markers by status (awesome-markers colour names); legend order follows the workflow.
@@ -121,11 +122,12 @@ def neighbours_of(grid: Unit, candidates: Sequence[Unit]) -> list[Unit]:
 
 
 def incident_json(inc: Incident, category_names: Mapping[str, str], tz: dt.tzinfo) -> dict:
-    """What a map shows of an incident: nothing personal (no reporter, no assignee)."""
+    """What a (public) map shows of an incident: the public policy of incidents/privacy.py."""
+    lon, lat = public_point(inc.lon, inc.lat)
     return {"id": inc.id, "category": inc.category, "category_name": category_names.get(inc.category, inc.category),
             "status": inc.status, "status_label": STATUS_LABELS.get(inc.status, inc.status),
-            "lon": round(inc.lon, 6), "lat": round(inc.lat, 6), "grid_code": inc.grid_code,
-            "reported_at": inc.reported_at.astimezone(tz).isoformat(), "description": inc.description}
+            "lon": lon, "lat": lat, "grid_code": inc.grid_code,
+            "reported_at": inc.reported_at.astimezone(tz).isoformat(), "description": public_description(inc)}
 
 
 def unit_json(u: Unit) -> dict:

@@ -20,6 +20,7 @@ from folium import plugins
 from folium.template import Template
 
 from ..incidents.model import STATUS_LABELS, Incident
+from ..incidents.privacy import public_point
 from ..registry.model import Unit
 from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_json, marker_colour
 
@@ -128,7 +129,7 @@ def folium_incident_layer(incidents: Sequence[Incident], category_names: Mapping
     for inc in incidents:
         j = incident_json(inc, category_names, tz)
         body = (f"<b>{safe(j['category_name'])}</b> · {safe(j['status_label'])}<br>"
-                f"{safe(j['reported_at'][:16].replace('T', ' '))} · #{safe(inc.id)}<br>{safe(inc.description)}")
+                f"{safe(j['reported_at'][:16].replace('T', ' '))} · #{safe(inc.id)}<br>{safe(j['description'])}")
         folium.Marker(
             [j["lat"], j["lon"]], popup=folium.Popup(body, max_width=300),
             tooltip=folium.Tooltip(safe(j["category_name"])),
@@ -139,7 +140,7 @@ def folium_incident_layer(incidents: Sequence[Incident], category_names: Mapping
 
 def folium_heat_layer(incidents: Sequence[Incident]) -> plugins.HeatMap:
     """Incident density; off by default (switch it on in the layer control)."""
-    points = [[round(i.lat, 6), round(i.lon, 6)] for i in incidents]
+    points = [list(public_point(i.lon, i.lat)[::-1]) for i in incidents]
     return plugins.HeatMap(points, name=safe("热力图 Heat map"), show=False, radius=20, blur=15, min_opacity=0.3)
 
 

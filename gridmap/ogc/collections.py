@@ -15,8 +15,9 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound
-from ..io.writers import feature as unit_feature
-from ..io.writers import unit_record  # the same properties as writers.feature(), without its geometry
+from ..incidents.privacy import public_point
+from ..io.writers import feature as unit_feature  # the same properties as writers.feature(), without its geometry
+from ..io.writers import unit_record
 from ..registry.model import Level, Unit
 from ..store import features as fq
 from .crs_param import lat_first, to_output
@@ -96,8 +97,8 @@ def extent(store, c: Collection, tz: dt.tzinfo) -> dict[str, Any]:
 
 
 def incident_feature(inc: fq.PublicIncident, tz: dt.tzinfo, crs: str = CRS84) -> dict[str, Any]:
-    """A public incident as a GeoJSON Point feature (rounded to 6 decimals, about 0.1 m; lat first for EPSG CRSs)."""
-    xy = [round(inc.lon, 6), round(inc.lat, 6)]
+    """A public incident as a GeoJSON Point feature (rounded as privacy.public_point says; lat first for EPSG CRSs)."""
+    xy = list(public_point(inc.lon, inc.lat))  # the public policy (incidents/privacy.py)
     return {"type": "Feature", "id": inc.id,
             "geometry": {"type": "Point", "coordinates": xy[::-1] if lat_first(crs) else xy},
             "properties": {"category": inc.category, "status": inc.status,

@@ -25,10 +25,11 @@ import pandas as pd
 from ..incidents import metrics as single
 from ..incidents.model import STATUSES, Incident
 
-COLUMNS = ["id", "category", "lon", "lat", "grid_code", "zone_code", "assignee", "status", "reported_at", "due_at",
-           "closed_at", "rework_count", "extended", "rating", "merged_into"]
-_KEY_COLUMN = {"grid": "grid_code", "zone": "zone_code", "worker": "assignee", "category": "category"}
-BY = sorted([*(set(single.GROUP_FIELDS) - {"town"}), "month"])  # town_code is not in the Parquet columns
+COLUMNS = ["id", "category", "lon", "lat", "grid_code", "zone_code", "town_code", "assignee", "status", "reported_at",
+           "due_at", "closed_at", "rework_count", "extended", "rating", "merged_into"]
+_KEY_COLUMN = {"grid": "grid_code", "zone": "zone_code", "town": "town_code", "worker": "assignee",
+               "category": "category"}
+BY = sorted([*single.GROUP_FIELDS, "month"])
 _NONE = "\x00none"  # stands for a missing key inside Dask (group keys must not be null)
 _SUMS = ["count", "filed", "due", "closed", "closed_on_time", "overdue_open", "rework", "extended", "rated",
          "rating_sum"]
@@ -42,8 +43,8 @@ def incidents_frame(incidents: Iterable[Incident]) -> pd.DataFrame:
     times = lambda name: pd.to_datetime(pd.Series(col(name), dtype=object), utc=True).astype(_TIME)
     return pd.DataFrame({
         "id": pd.array([int(i.id) for i in rows], dtype="int64"),
-        **{c: pd.Series(col(c), dtype="str") for c in ("category", "grid_code", "zone_code", "assignee", "status",
-                                                       "merged_into")},
+        **{c: pd.Series(col(c), dtype="str") for c in ("category", "grid_code", "zone_code", "town_code", "assignee",
+                                                       "status", "merged_into")},
         "lon": pd.array(col("lon"), dtype="float64"), "lat": pd.array(col("lat"), dtype="float64"),
         "reported_at": times("reported_at"), "due_at": times("due_at"), "closed_at": times("closed_at"),
         "rework_count": pd.array(col("rework_count"), dtype="int64"),
@@ -82,10 +83,17 @@ def export_history(store, dst: str | Path, rows_per_partition: int = 1_000_000) 
 
 
 def read_history(src: str | Path):
-    """A Dask DataFrame of the metric columns of a (Geo)Parquet incident history."""
-    import dask.dataframe as dd
+    """A Dask DataFrame of the metric columns of a (Geo)Parquet incident history.
 
-    return dd.read_parquet(str(src), columns=COLUMNS)
+    A history exported before town_code was kept is read without it (by town is then refused)."""
+    import dask.dataframe as dd
+    import pyarrow.parquet as pq
+
+    first = next(iter(sorted(Path(src).glob("*.parquet"))), None)
+    cols = COLUMNS
+    if first is not None and "town_code" not in pq.read_schema(first).names:
+        cols = [c for c in COLUMNS if c != "town_code"]
+    return dd.read_parquet(str(src), columns=cols)
 
 
 def _check(df: pd.DataFrame) -> None:
@@ -150,6 +158,11 @@ def compute_metrics(history, by: str, start: dt.datetime, end: dt.datetime, as_o
         raise ValueError("start must be before end")
     as_of = end if as_of is None else as_of
     single._require_aware("as_of", as_of)
+    if by == "town" and "town_code" not in history.columns:
+        from ..errors import InputError
+
+        raise InputError("按镇街统计需要重新导出历史 / by town: this history was exported before town_code was "
+                         "kept; run `gridmap incidents export-history` again")
     import dask
 
     meta = _flags(history._meta, by, start, end, as_of, tz)

@@ -202,7 +202,7 @@ users = Table(
     "users", metadata,
     Column("username", String(64), primary_key=True),
     Column("password_hash", String, nullable=False),
-    Column("role", String(16), nullable=False),  # admin | planner | dispatcher | staff
+    Column("role", String(16), nullable=False),  # admin | planner | dispatcher | staff | leader
     Column("person_id", String(64)),
     Column("created_at", DateTime, nullable=False),
     # migration 0004: a session cookie carries the generation it was issued in (bumped on logout,

@@ -15,53 +15,18 @@ same counts): past the limit, logins are refused (429) even with the right passw
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from flask import g, request, session
 from flask_wtf.csrf import validate_csrf
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
-from ..errors import Forbidden, InputError, Throttled, Unauthorized
-from ..hashing import hash_secret
-from ..incidents.actors import PUBLIC, ROLES, Actor
+from ..accounts import create_token, create_user, hash_token, set_password  # noqa: F401  (re-exported for the web)
+from ..errors import Forbidden, Throttled, Unauthorized
+from ..incidents.actors import PUBLIC, Actor
 from . import services
 
 UTC = dt.timezone.utc
-
-
-def hash_token(token: str) -> str:
-    """The stored form of an API token."""
-    return hash_secret(token)
-
-
-def create_user(store, username: str, password: str, role: str, person_id: str | None = None) -> None:
-    """Add a user with a hashed password; InputError on a bad role or weak password."""
-    if role not in ROLES:
-        raise InputError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise InputError("password: at least 8 characters")
-    if role == "staff" and not person_id:
-        raise InputError("a staff user needs --person (the person_id whose grids they serve)")
-    store.users.add_user(username, generate_password_hash(password), role, person_id)
-
-
-def create_token(store, username: str, label: str = "", days: float | None = None) -> str:
-    """A new API token for a user (shown once; only its hash is kept), expiring after `days` if given."""
-    if store.users.user(username) is None:
-        raise InputError(f"no user {username!r}")
-    token = secrets.token_urlsafe(32)
-    store.users.add_token(hash_token(token), username, label)
-    if days:
-        store.users.set_token_expiry(hash_token(token), dt.datetime.now(UTC) + dt.timedelta(days=days))
-    return token
-
-
-def set_password(store, username: str, password: str) -> None:
-    """A new password (hashed); ends the user's sessions."""
-    if len(password) < 8:
-        raise InputError("password: at least 8 characters")
-    store.users.update_user(username, password_hash=generate_password_hash(password))
 
 
 def check_login(store, username: str, password: str, address: str | None = None, settings=None) -> dict:

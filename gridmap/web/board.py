@@ -5,7 +5,8 @@ counts under the same filters), `/board.csv` the filtered rows for Excel, and
 `/board/people.json?id=<incident>[&grid=<code>]` whom it can go to. All are built by
 `board_data()` over incidents/queue.py, which counts and pages in SQL (store/board.py).
 Every signed-in role may look: dispatchers and admins act on everything, staff see and act
-only on their own grids' incidents (start, handle, escalate, extend), planners only read.
+only on their own grids' incidents (start, handle, escalate, extend), planners and leaders only
+read (leaders without the reporters' names and phones).
 The public is sent to /login. The buttons post JSON to the incident API
 (`/api/v1/incidents/<id>/actions`, session + X-CSRFToken), which checks the role, the
 workflow and the version again; the page then reloads the row from `/board.json?id=<id>`.
@@ -16,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from ..errors import Forbidden
 from ..incidents import queue as board_queue
-from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_see
+from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_read, can_see
 from ..incidents.dispatching import candidates
 from ..incidents.intake import SOURCES
 from ..incidents.model import STATUS_LABELS, STATUSES, Incident
@@ -33,6 +34,7 @@ from .auth import current_actor, require
 from .board_csv import csv_lines
 from .board_specs import action_specs
 from .compress import gzip_response
+from .nav import gate
 from .views import incident_view
 
 bp = Blueprint("board", __name__)
@@ -51,9 +53,10 @@ def loop():
 @bp.get("/board")
 def board():
     """The queue as a page: tabs, filters, a page of incidents with their actions, and a map."""
+    refused = gate("board")
+    if refused is not None:
+        return refused
     actor = current_actor()
-    if actor.is_public:
-        return redirect(url_for("pages.login", next=_here()))
     data = board_data(actor, _request(actor))
     page = {"colours": status_colours(),
             "urls": {"row": url_for("board.board_json"), "units": url_for("api.units", level="grid"),
@@ -103,7 +106,7 @@ def board_data(actor: Actor, req: board_queue.BoardRequest, incident_id: str | N
     counts = board_queue.counts(s, req)
     if incident_id is not None:
         inc = s.repo.get(incident_id)
-        if not can_see(actor, inc):
+        if not can_read(actor, inc):
             raise Forbidden(f"incident {incident_id} is not in your grids")
         shown = [inc]
     else:
@@ -188,7 +191,3 @@ def _grid_names(codes: set[str]) -> dict[str, str]:
         return {}
     return {u.code: u.name for u in services().store.units(codes=sorted(codes))}
 
-
-def _here() -> str:
-    qs = request.query_string.decode("latin-1")
-    return request.path + ("?" + qs if qs else "")

@@ -9,7 +9,10 @@
 - hotspots: grids whose count in the last 30 days stands out against the 3 windows before
   (gridmap.maps.data.hotspots), on a map;
 - early warnings: grids whose count in the last 7 days is above mean + 3 sd of the 8 weeks
-  before, and at least 3 (gridmap.maps.data.early_warnings).
+  before, and at least 3 (gridmap.maps.data.early_warnings);
+- the trend of the last 12 months and the period by category and by town, summed in SQL
+  (gridmap.incidents.trends). ``/dashboard/wall`` is the one-screen view (大屏) of the same
+  figures for a wall display (web/dashboard_wall.py).
 
 Query: ``as_of`` (ISO date or datetime; default now; a date means 00:00 in the jurisdiction's
 time zone), ``from`` and ``to`` (ISO dates or datetimes: the period is [from, to); defaults:
@@ -21,14 +24,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from .. import maps, params
 from ..errors import InputError
+from ..incidents import trends
 from ..registry.model import Level
 from . import maps_pages, services
-from .auth import current_actor, require
+from .auth import require
 from .compress import gzip_response
+from .nav import gate
 
 bp = Blueprint("dashboard", __name__)
 
@@ -36,8 +41,9 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/dashboard")
 def page():
     """The dashboard page; the public is redirected to the sign-in page."""
-    if current_actor().is_public:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    refused = gate("dashboard")
+    if refused is not None:
+        return refused
     data, ctx = _gather()
     catalog = ctx["catalog"]
     options = maps_pages.map_options()
@@ -64,24 +70,37 @@ bp.after_request(gzip_response)
 def _gather() -> tuple[dict, dict]:
     svc = services().incidents
     tz = svc.tz
-    as_of = _moment("as_of", tz) or dt.datetime.now(tz)
-    end = _moment("to", tz) or as_of
-    start = _moment("from", tz) or _years_before(end, 1)
-    if not start < end:
-        raise InputError(f"the period must start before it ends: from {start.isoformat()} to {end.isoformat()}")
+    as_of, start, end = period(tz)
     s = services()
     zones = s.units(Level.zone)
     catalog = maps_pages.grid_catalog()
-    period = svc.repo.query(start=start, end=end)
+    in_period = svc.repo.query(start=start, end=end)
     span_start, span_end = maps.dashboard_span(as_of)
-    recent = (period if start <= span_start and span_end <= end
+    recent = (in_period if start <= span_start and span_end <= end
               else svc.repo.query(start=span_start, end=span_end))
-    data = maps.dashboard_json(zones, catalog.grids, period, recent, start, end, as_of, tz)
+    data = maps.dashboard_json(zones, catalog.grids, in_period, recent, start, end, as_of, tz)
+    data |= trends.breakdowns(svc.repo, svc.taxonomy, town_names(), start, end, as_of, tz,
+                              response_limit_hours=s.settings.response_limit_hours)
     window_start = as_of - maps.data.HOTSPOT_WINDOW
     recent_window = [i for i in recent if window_start <= i.reported_at < as_of and maps.data.counts_as_activity(i)]
     query = {"as_of": request.args.get("as_of", ""), "from": request.args.get("from", ""),
              "to": request.args.get("to", "")}
     return data, {"zones": zones, "catalog": catalog, "recent_window": recent_window, "query": query}
+
+
+def period(tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """(as_of, start, end) from the query (as_of, from, to; see the module docstring); InputError if bad."""
+    as_of = _moment("as_of", tz) or dt.datetime.now(tz)
+    end = _moment("to", tz) or as_of
+    start = _moment("from", tz) or _years_before(end, 1)
+    if not start < end:
+        raise InputError(f"the period must start before it ends: from {start.isoformat()} to {end.isoformat()}")
+    return as_of, start, end
+
+
+def town_names() -> dict[str, str]:
+    """{town code: name} of the store's towns (镇街)."""
+    return {u.code: u.name for u in services().units(Level.town)}
 
 
 def _moment(name: str, tz: dt.tzinfo) -> dt.datetime | None:

@@ -10,6 +10,7 @@ from .. import params
 from ..errors import Forbidden, InputError
 from ..incidents.intake import EARLIEST_REPORT
 from ..incidents.model import OPEN_STATUSES
+from ..incidents.replies import reply_for
 from ..policy import OWN, require_level, sees
 from . import services
 from .auth import check_csrf, current_actor, require
@@ -46,6 +47,7 @@ def report():
     out = _show(filed.incident) | {
         "reporter_token": filed.reporter_token,
         "possible_duplicates": [d.id for d in filed.duplicates],
+        "acknowledgement": reply_for(filed.incident, loop()),  # the auto-acknowledgement and expected time
         "status_url": url_for("resident.incident_status", incident_id=filed.incident.id, _external=True),
     }
     return jsonify(out), 201, {"Location": url_for("incidents.incident", incident_id=filed.incident.id)}

@@ -1,6 +1,7 @@
 """Blueprint "planner": the planner's page for redrawing grids in a draft plan, and its JSON twin.
 
-`GET /planner` (signed-in planners and admins; everyone else is sent to /login) and
+`GET /planner` (signed-in planners and admins; the public is sent to /login, other roles get a
+403 page saying "需要规划员权限") and
 `GET /planner.json` (401 for the public, 403 for other roles) are both built by
 `planner_data()`: every plan of the history, the chosen plan (`?plan=N`, default the newest
 draft, or the plan in force when there is no draft: "no_draft" is then true), the planner's targets (`?households=MIN-MAX`, default the median households of the
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from ..analysis import default_households, parse_range
 from ..errors import Forbidden, InputError
@@ -27,6 +28,7 @@ from ..incidents.actors import Actor
 from ..registry.model import Level
 from . import services
 from .auth import current_actor, require
+from .nav import gate
 from .plans_api import plan_service
 
 bp = Blueprint("planner", __name__)
@@ -39,10 +41,11 @@ COLOURS = {"under": "#3b7dd8", "within": "#3a9e4a", "over": "#d7301f", "unknown"
 
 @bp.get("/planner")
 def page():
-    """The planner page; the public and other roles are sent to the sign-in page."""
+    """The planner page; the public is sent to sign in, other roles get a page saying what it needs."""
+    refused = gate("planner")  # the public signs in; other roles are told "需要规划员权限"
+    if refused is not None:
+        return refused
     actor = current_actor()
-    if actor.is_public or actor.role not in PLANNER_ROLES:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
     data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
     from ..plans.staffing import RULE
 

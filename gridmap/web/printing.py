@@ -1,14 +1,15 @@
 """Blueprint "printing": `/grids/<code>/patrol.pdf`, one grid's patrol map as a PDF.
 
 The page shows staff names and phone numbers, so it needs a signed-in user or an API token;
-staff users get only their own grids (or their zone's). Query options: paper=A4|A3,
+staff users get only their own grids (or their zone's). The public (a resident following the
+link on a grid page) gets a page saying why, with a sign-in link that comes back here. Query options: paper=A4|A3,
 orientation=portrait|landscape|auto, scale=N (1:N). Without `public_url`, a request to
 localhost prints QR codes nobody else can open: the response then carries a `Warning` header.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, render_template, request, url_for
 
 from ..errors import Forbidden, InputError
 from . import services
@@ -21,8 +22,13 @@ def patrol_pdf(code: str):
     """The patrol map of one grid (application/pdf); 404 for an unknown grid code."""
     from .. import printing
     from ..printing.localurl import local_qr_header
-    from .auth import require
+    from .auth import current_actor, require
 
+    if current_actor().is_public:  # a friendly page with a sign-in link, not a bare 401
+        return render_template("signin_needed.html", what_zh="巡查图含网格员姓名和电话，仅工作人员可以打开",
+                               what_en="The patrol map shows the grid staff's names and phone numbers: staff only.",
+                               login=url_for("pages.login", next=request.full_path.rstrip("?")),
+                               back=url_for("maps.grid_page", code=code)), 401
     actor = require()
     svc = services()
     loop = svc.incidents

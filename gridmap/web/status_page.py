@@ -18,6 +18,7 @@ from flask import Blueprint, render_template, url_for
 
 from ..errors import NotFound
 from ..incidents.model import Event, Incident
+from ..incidents.replies import reply_for
 from . import services
 from .report_page import display_geometry
 from .views import public_incident
@@ -74,6 +75,10 @@ def incident_status(incident_id: str):
     return render_template("status.html", **ctx)
 
 
+def _reply(inc: Incident, loop) -> dict[str, Any]:
+    return reply_for(inc, loop)
+
+
 def status_context(inc: Incident, loop) -> dict[str, Any]:
     """What status.html and static/js/status.js need."""
     tz = loop.tz
@@ -92,6 +97,7 @@ def status_context(inc: Incident, loop) -> dict[str, Any]:
         "urls": {"act": url_for("incidents.act", incident_id=inc.id), "mine": url_for("resident.my_reports")},
     }
     return {"inc": pub, "grid_name": grid.name if grid else None, "steps": steps, "data": data,
+            "reply": _reply(inc, loop),
             "times": {"reported": local_time(inc.reported_at, tz), "due": local_time(inc.due_at, tz),
                       "closed": local_time(inc.closed_at, tz), "reopen_until": local_time(until, tz)},
             "overdue": bool(inc.due_at and inc.is_open and inc.due_at < now)}

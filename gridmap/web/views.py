@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..incidents.actors import READ_ONLY_ROLES
 from ..incidents.model import STATUS_LABELS, Event, Incident
+from ..incidents.privacy import public_description, public_point, text_withheld
 from ..incidents.workflow import allowed_actions
 
 
@@ -14,12 +16,13 @@ def _iso(t: dt.datetime | None, tz) -> str | None:
 
 
 def public_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
-    """What anyone may see: no reporter name or phone, no assignee."""
+    """What anyone may see (incidents/privacy.py): text once filed, the point rounded, nobody's name."""
     cat = taxonomy.get(inc.category) if inc.category in taxonomy else None
+    lon, lat = public_point(inc.lon, inc.lat)
     return {
         "id": inc.id, "category": inc.category, "category_name": cat.name if cat else inc.category,
         "status": inc.status, "status_label": STATUS_LABELS.get(inc.status, inc.status),
-        "description": inc.description, "lon": round(inc.lon, 6), "lat": round(inc.lat, 6),
+        "description": public_description(inc), "text_withheld": text_withheld(inc), "lon": lon, "lat": lat,
         "grid_code": inc.grid_code, "zone_code": inc.zone_code, "town_code": inc.town_code,
         "reported_at": _iso(inc.reported_at, tz), "due_at": _iso(inc.due_at, tz),
         "closed_at": _iso(inc.closed_at, tz), "rating": inc.rating, "merged_into": inc.merged_into,
@@ -38,6 +41,8 @@ def incident_view(actor, inc: Incident, taxonomy, tz) -> dict[str, Any]:
     if not sees(actor, "reporter_personal", own):
         for key in PERSONAL_FIELDS:
             out.pop(key, None)
+    if actor.role in READ_ONLY_ROLES:  # planners and leaders read the queue and act on nothing
+        out["actions"] = []
     return out
 
 
@@ -48,6 +53,7 @@ def private_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
     """Everything, for dispatchers and the staff of the incident's grid."""
     out = public_incident(inc, taxonomy, tz)
     out.update({
+        "description": inc.description, "text_withheld": False, "lon": round(inc.lon, 6), "lat": round(inc.lat, 6),
         "reporter_name": inc.reporter_name, "reporter_phone": inc.reporter_phone, "source": inc.source,
         "severity": inc.severity, "assignment": inc.assignment, "distance_m": inc.distance_m,
         "assignee": inc.assignee, "handling_level": inc.handling_level, "department": inc.department,

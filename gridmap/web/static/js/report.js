@@ -232,6 +232,9 @@
     var kept = window.gridmap.myReports && window.gridmap.myReports.remember(out.id, out.reporter_token);
     $("done-kept").hidden = !kept;
     $("done-token").textContent = out.reporter_token || "";
+    var ack = (out.acknowledgement && out.acknowledgement.text) || "";
+    $("done-ack").hidden = !ack;
+    $("done-ack").textContent = ack;  // the auto-acknowledgement (reply template), as text
     var dups = out.possible_duplicates || [];
     $("done-dups").hidden = !dups.length;
     $("done-dups").textContent = dups.length ? "附近已有同类报告 Similar nearby reports: #" + dups.join(", #") : "";
