@@ -68,6 +68,10 @@ def _key(by: str, months: Sequence[tuple[str, dt.datetime]] | None):
     return _T.c[KEY_COLUMNS[by]]
 
 
+hours = _hours  # public: store/rollup.py tests "responded" exactly as group_sums does
+key_expr = _key  # public: the grouping key expression of ``by`` (store/rollup_query.py)
+
+
 def _flags(as_of: dt.datetime):
     t = _T
     at = to_db_time(as_of)
@@ -93,9 +97,10 @@ def _flag(cond):
 
 def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                months: Sequence[tuple[str, dt.datetime]] | None = None,
-               response_limit_hours: float | None = None) -> dict:
+               response_limit_hours: float | None = None, extra=None) -> dict:
     """{key: {sum name: value}} over incidents reported in [start, end), judged at ``as_of``.
 
+    ``extra``: a further condition on ``incidents`` rows (store/rollup_query.py: edges, corrections).
     ``response_limit_hours``: the hotline's response limit (响应时限): a filed incident is
     responded when dispatched within that many hours of its report (as of ``as_of``).
     Three layers, so each flag is computed once per incident: (1) the key and ``filed``,
@@ -108,7 +113,8 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
             t.c.dispatched_at, t.c.reported_at]
     one = _layer(sa.select(_key(by, months).label("key"),
                            _flag(sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))).label("f"), *cols)
-                 .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end)), backend)
+                 .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end),
+                        sa.true() if extra is None else extra), backend)
     closed_now = sa.and_(one.c.f == 1, one.c.status == "closed",
                          sa.or_(one.c.closed_at.is_(None), one.c.closed_at <= at))
     two = _layer(sa.select(one, _flag(closed_now).label("c"),

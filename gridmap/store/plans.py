@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, InputError, NotFound
 from ..model import Unit
-from . import schema
+from . import rollup, schema
 from .incidents import _event_row, _int_id
 from .incidents import _row as _incident_row
 from .sql import _row as _unit_row
@@ -328,11 +328,13 @@ class PlanRepo:
                     conn.execute(_P.update().where(_P.c.version == int(plan)).values(teams_applied_at=_now()))
                 for inc, expected, events in incident_updates:
                     inc.version = expected + 1
+                    rollup.remove(conn, self.store.backend, [_int_id(inc.id)])
                     res = conn.execute(ti.update().where(ti.c.id == _int_id(inc.id), ti.c.version == expected)
                                        .values(**_incident_row(inc)))
                     if res.rowcount != 1:
                         raise Conflict(f"incident {inc.id} changed while plan {plan} was being published: "
                                        "nothing was published, try again")
+                    rollup.add(conn, self.store.backend, [_int_id(inc.id)])
                     rows = [_event_row(e, _int_id(inc.id)) for e in events]
                     if rows:
                         conn.execute(te.insert(), rows)
