@@ -7,7 +7,7 @@ from typing import Iterable, Protocol, Sequence
 
 from ..model import Level, Person, Role, Unit
 
-HEAD_REVISION = "0009"  # the Alembic revision this gridmap reads and writes
+HEAD_REVISION = "0010"  # the Alembic revision this gridmap reads and writes
 
 
 @dataclass(frozen=True)

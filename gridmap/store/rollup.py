@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from . import metrics_sql, schema
+from . import schema
 
 LIMIT_HOURS = 2.0  # the response limit the roll-ups count "responded" for (settings' default)
 WINDOW = dt.timedelta(days=30)  # reported this long before as_of: checked one by one
@@ -67,6 +67,8 @@ def _one(cond):
 
 def final_sums(backend: str) -> list:
     """The SUM columns of ``incidents`` rows as judged at infinity (metrics_sql's definitions)."""
+    from . import metrics_sql  # (it imports incidents, which imports this module)
+
     t = _T
     f = sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))
     c = sa.and_(f, t.c.status == "closed")
