@@ -95,6 +95,20 @@ def _flag(cond):
     return sa.case((cond, 1), else_=0)
 
 
+def _ids(cond, backend: str):
+    """The ids ``cond`` selects, in a layer of their own (store/rollup_query.py's edge and correction
+    sets): SQLite then uses the indexes ``cond`` can use instead of scanning the range."""
+    q = sa.select(_T.c.id).where(cond)
+    return sa.select(_layer(q, backend).c.id)
+
+
+def _range(start: dt.datetime, end: dt.datetime, extra, backend: str) -> list:
+    """Reported in [start, end) (and ``extra``: then by the ids it selects, see ``_ids``)."""
+    t = _T
+    cond = [t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end)]
+    return cond if extra is None else [t.c.id.in_(_ids(sa.and_(*cond, extra), backend))]
+
+
 def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                months: Sequence[tuple[str, dt.datetime]] | None = None,
                response_limit_hours: float | None = None, extra=None) -> dict:
@@ -113,8 +127,7 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
             t.c.dispatched_at, t.c.reported_at]
     one = _layer(sa.select(_key(by, months).label("key"),
                            _flag(sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))).label("f"), *cols)
-                 .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end),
-                        sa.true() if extra is None else extra), backend)
+                 .where(*_range(start, end, extra, backend)), backend)
     closed_now = sa.and_(one.c.f == 1, one.c.status == "closed",
                          sa.or_(one.c.closed_at.is_(None), one.c.closed_at <= at))
     two = _layer(sa.select(one, _flag(closed_now).label("c"),

@@ -108,8 +108,12 @@ def _add(out: dict, key, sums: dict, sign: int) -> None:
 
 def _final(conn, backend: str, by: str, months, where) -> dict:
     """Sums at infinity (the roll-ups' definition) of the incidents ``where`` selects, by ``by``."""
+    # the rows first, in a layer of their own: else SQLite may walk a key's index for the GROUP BY
+    # and test every incident against ``where`` instead of using the indexes ``where`` can use
+    ids = sa.select(_T.c.id).where(where)
+    ids = (ids.limit(-1) if backend == "sqlite" else ids).subquery()
     key = metrics_sql.key_expr(by, months)
-    q = sa.select(key.label("key"), *rollup.final_sums(backend)).where(where)
+    q = sa.select(key.label("key"), *rollup.final_sums(backend)).where(_T.c.id.in_(sa.select(ids.c.id)))
     if by != "all":
         q = q.group_by(key)
     return {r["key"]: dict(r) for r in conn.execute(q).mappings() if r["count"]}
@@ -129,21 +133,26 @@ def sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_o
     if not whole:
         return exact_sums(None)
     out = _rolled(conn, by, whole, months)
-    if exact:
-        for k, v in exact_sums(_in(exact)).items():
-            if v["count"]:
-                _add(out, k, v, 1)
-    # unsettled at as_of: counted at infinity by the roll-ups; take that out, put the exact share in
+    # unsettled at as_of: counted at infinity by the roll-ups; take that out, put the exact share in.
+    # Recent ones by the report-time index; older ones only when flagged, by ix_incidents_settles_late
+    # (their report time wrapped so the planner does not scan the year by it instead).
     unsettled = sa.or_(_T.c.closed_at > at, _T.c.due_at >= at, _T.c.dispatched_at > at,
                        _T.c.reported_at > at - dt.timedelta(hours=rollup.LIMIT_HOURS))
     recent = at - rollup.WINDOW
     near = [(max(a, recent), b) for a, b in whole if b > recent]
     far = [(a, min(b, recent)) for a, b in whole if a < recent]
-    for cond in ([sa.and_(_in(near), unsettled)] if near else []) + \
-                ([sa.and_(_in(far), _T.c.settles_late_at >= at - SLACK, unsettled)] if far else []):
-        for k, v in _final(conn, backend, by, months, cond).items():
+    wrapped = sa.func.coalesce(_T.c.reported_at, _T.c.reported_at)
+    branches = ([_in(near)] if near else []) + ([sa.and_(
+        _T.c.settles_late_at >= at - SLACK,
+        sa.or_(*[sa.and_(wrapped >= a, wrapped < b) for a, b in far]))] if far else [])
+    fix = sa.and_(unsettled, sa.or_(*branches)) if branches else None
+    if fix is not None:
+        for k, v in _final(conn, backend, by, months, fix).items():
             _add(out, k, v, -1)
-        for k, v in exact_sums(cond).items():
+    # one exact scan: the edges and the unsettled ones
+    exact_cond = sa.or_(*([_in(exact)] if exact else []), *([fix] if fix is not None else []))
+    if exact or fix is not None:
+        for k, v in exact_sums(exact_cond).items():
             if v["count"]:
                 _add(out, k, v, 1)
     out = {k: v for k, v in out.items() if v["count"]}
