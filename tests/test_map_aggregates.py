@@ -111,3 +111,22 @@ def test_chromium_draws_cell_bubbles(tmp_path: Path, sample_dir: Path) -> None:
             assert not log.problems(), log.problems()
             page.close()
     app.extensions["gridmap"].store.close()
+
+
+def test_grid_page_shows_one_page_of_open_incidents(tmp_path: Path, sample_dir: Path, monkeypatch) -> None:
+    from gridmap.web import maps_pages
+
+    monkeypatch.setattr(maps_pages, "GRID_PAGE_INCIDENTS", 5)
+    app = _app(tmp_path, sample_dir, 90)
+    c = app.test_client()
+    one = c.get(f"/grids/{GRIDS[0]}.json").get_json()
+    total = one["open_page"]["total"]
+    assert total == one["grid"]["open_incidents"] > 10 and len(one["incidents"]) == 5
+    two = c.get(f"/grids/{GRIDS[0]}.json?page=2").get_json()
+    ids = [i["id"] for i in one["incidents"] + two["incidents"]]
+    assert len(set(ids)) == 10 and two["open_page"]["first"] == 6
+    html = c.get(f"/grids/{GRIDS[0]}").get_data(as_text=True)
+    assert f"共 {total} 件" in html and "?page=2" in html
+    r = c.get(f"/grids/{GRIDS[0]}.json?page=abc")
+    assert r.status_code == 422 and "page" in r.get_json()["detail"]
+    app.extensions["gridmap"].store.close()

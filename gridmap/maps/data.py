@@ -164,17 +164,20 @@ def grid_json(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Incide
               show_phones: bool, category_names: Mapping[str, str] | None = None,
               tz: dt.tzinfo = dt.timezone.utc, zone: Unit | None = None, roster: Sequence[dict] = (),
               clocks: Mapping[str, dict] | None = None, metrics: Sequence[dict] = (),
-              links: Mapping[str, str] | None = None) -> dict:
+              links: Mapping[str, str] | None = None, open_page: Mapping | None = None) -> dict:
     """Everything /grids/<code> shows, as JSON: the grid, its zone, team, duty roster, neighbours,
-    open incidents with their clocks (gridpage.clock_json), metrics and links (patrol map, report page)."""
-    stats = choropleth([grid], incidents)
+    open incidents with their clocks (gridpage.clock_json), metrics and links (patrol map, report page).
+    `open_page` ({total, page, per_page, first}): `incidents` is that page of the grid's open ones."""
+    stats = (choropleth([grid], incidents) if open_page is None
+             else choropleth_counts([grid], {grid.code: open_page["total"]}))
     clocks = clocks or {}
     return {"grid": unit_json(grid) | stats.grid_json(grid.code), "zone": unit_json(zone) if zone else None,
             "staff": [s.as_json(show_phones) for s in staff], "roster": list(roster),
             "neighbours": [unit_json(n) for n in neighbours],
             "incidents": [incident_json(i, category_names or {}, tz) | ({"clock": clocks[i.id]} if i.id in clocks else {})
                           for i in incidents],
-            "metrics": list(metrics), "links": dict(links or {}), "status_colours": status_colours()}
+            "metrics": list(metrics), "links": dict(links or {}), "status_colours": status_colours(),
+            **({"open_page": dict(open_page)} if open_page is not None else {})}
 
 
 def status_colours(statuses: Sequence[str] | None = None) -> dict[str, str]:

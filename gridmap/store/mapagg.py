@@ -21,8 +21,11 @@ _T = schema.incidents
 
 
 def _where(status: Sequence[str] | None = None, start: dt.datetime | None = None, end: dt.datetime | None = None,
-           category: str | Sequence[str] | None = None, zone_code: str | None = None) -> list:
+           category: str | Sequence[str] | None = None, zone_code: str | None = None,
+           grid_code: str | None = None) -> list:
     out = []
+    if grid_code:
+        out.append(_T.c.grid_code == grid_code)
     if status:
         out.append(_T.c.status.in_(list(status)))
     if start is not None:

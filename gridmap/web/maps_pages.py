@@ -45,6 +45,7 @@ from .compress import gzip_response
 STATIC_DIR = Path(__file__).with_name("static")  # vendored assets: see static/vendor/README.md
 EMBED_MAX_GRIDS = 5_000  # above this many grids the overview loads grids by bbox
 MAP_MAX_MARKERS = 5_000  # above this many incidents the overview draws counts per cell
+GRID_PAGE_INCIDENTS = 200  # open incidents per page of a grid's page (the most urgent first)
 BBOX_MAX_GRIDS = 3_000  # at most this many grids in one /map/grids.geojson answer
 STAFF_MAX_AGE_S = 60.0  # the map's cached teams are at most this old
 GEOJSON = "application/geo+json"
@@ -278,7 +279,11 @@ def _grid_args(code: str) -> dict:
     grid = s.unit(code)
     if grid.level not in (Level.grid, Level.micro):
         raise NotFound(f"{code} is a {grid.level.value}, not a grid")
-    incidents = svc.repo.query(status=OPEN_STATUSES, grid_codes=[code])
+    page = _page_arg()
+    # bounded: the most urgent page of open incidents (by deadline), with how many there are
+    open_total = MapAggregates(s.store).count(status=list(OPEN_STATUSES), grid_code=code)
+    incidents = svc.repo.query(status=OPEN_STATUSES, grid_codes=[code], order="due_at", limit=GRID_PAGE_INCIDENTS,
+                               offset=(page - 1) * GRID_PAGE_INCIDENTS)
     people = {p.person_id: p for p in s.store.people()}  # read once: the team and the roster name them
     staff = maps.staff_by_unit(people.values(), s.store.roles(unit_code=code)).get(code, [])
     zone = s.store.units(codes=[grid.parent_code]) if grid.parent_code else []
@@ -289,6 +294,8 @@ def _grid_args(code: str) -> dict:
     shifts = [x for u in units for x in svc.repo.shifts(u, now, now + dt.timedelta(days=gridpage.ROSTER_DAYS))]
     year = svc.repo.query(grid_codes=[code], start=now - dt.timedelta(days=365))
     return {"grid": grid, "neighbours": neighbours, "incidents": incidents,
+            "open_page": {"total": open_total, "page": page, "per_page": GRID_PAGE_INCIDENTS,
+                          "first": (page - 1) * GRID_PAGE_INCIDENTS + 1 if incidents else 0},
             "staff": staff, "zone": zone[0] if zone else None, "show_phones": show_phones, **_labels(incidents),
             "roster": gridpage.roster_json(shifts, people, svc.tz, now, show_phones),
             "clocks": {i.id: gridpage.clock_json(i, now, s.settings.due_soon_hours, svc.tz) for i in incidents},
@@ -296,6 +303,14 @@ def _grid_args(code: str) -> dict:
             "links": {"patrol_pdf": url_for("printing.patrol_pdf", code=code),
                       "report": url_for("report.report_page", grid=code),
                       "json": url_for("maps.grid_json", code=code)}}
+
+
+def _page_arg() -> int:
+    """``page=`` of the grid page's open incidents (1 up), or 422."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise InputError(f"page={raw[:20]!r}: 页码须为正整数 / give a page number from 1")
+    return int(raw)
 
 
 def _bbox_arg() -> tuple[float, float, float, float]:
