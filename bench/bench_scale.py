@@ -48,11 +48,13 @@ def cli_metrics(code: Path, url: str) -> dict:
                 "--to", "2025-01-01"])
 
 
-def bench_pair(name: str, old_url: str, new_url: str, old: Path, reps: int, rounds: int, log) -> dict:
+def bench_pair(name: str, old_url: str, new_url: str, old: Path, reps: int, rounds: int, log,
+               migrate: bool = True) -> dict:
     res: dict = {"backend": name}
-    log(f"[{name}] migrate the new copy (roll-ups, text index)")
-    res["migrate"] = run([*gridmap_cmd(path=ROOT), "--db", new_url, "init"], timeout=7200)
-    log(f"    {res['migrate']['wall_s']:.1f} s ({res['migrate']['cpu_s']:.1f} s CPU)")
+    if migrate:
+        log(f"[{name}] migrate the new copy (roll-ups, text index)")
+        res["migrate"] = run([*gridmap_cmd(path=ROOT), "--db", new_url, "init"], timeout=7200)
+        log(f"    {res['migrate']['wall_s']:.1f} s ({res['migrate']['cpu_s']:.1f} s CPU)")
     for k in range(rounds):  # alternate, so load on the shared machine falls on both
         for label, code, url in (("old", old, old_url), ("new", ROOT, new_url)):
             log(f"[{name}] round {k + 1}: {label}")
@@ -74,17 +76,19 @@ def bench_pair(name: str, old_url: str, new_url: str, old: Path, reps: int, roun
 
 def report(results: list[dict], args) -> str:
     L = ["# Pages at a city's scale: 1,000,000 incidents (issue #13)", "",
-         f"`python bench/bench_scale.py --rounds {args.rounds} --reps {args.reps}` on {os.cpu_count()} cores (shared), "
+         f"`python bench/bench_scale.py --rounds {args.rounds} --reps {args.reps}"
+         f"{' --new-sqlite ...' if args.new_sqlite else ''}` on {os.cpu_count()} cores (shared), "
          f"{dt.date.today()}, load average at the end {os.getloadavg()[0]:.1f}. Baseline: git `{args.baseline_ref}` "
          "(exported and run as is, on its own copy of the store); new: this tree, on a copy migrated to its "
          "schema. Each figure is the best of the rounds' best-of-reps wall times through Flask's test client "
          "(the whole view; no network, no gzip) in its own process; old and new alternate.", ""]
     for r in results:
-        m = r["migrate"]
+        m = r.get("migrate")
+        mig = (f"{m['wall_s']:.1f} s ({m['cpu_s']:.1f} s CPU)" if m else
+               "done before the run (`--new-sqlite`, a copy this tree migrated)")
         L += [f"## {r['backend']}", "",
               f"Migration of the 1M store to the new schema (roll-ups rebuilt, text index built): "
-              f"{m['wall_s']:.1f} s ({m['cpu_s']:.1f} s CPU). Metrics API rows identical old vs new: "
-              f"**{r['metrics_equal']}**.", "",
+              f"{mig}. Metrics API rows identical old vs new: **{r['metrics_equal']}**.", "",
               "| job | goal | old | new | ratio | bytes old / new | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for key, label in LABELS.items():
             o, n = r["old"].get(key), r["new"].get(key)
@@ -104,6 +108,7 @@ def report(results: list[dict], args) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sqlite", type=Path, help="the 1M SQLite store at the baseline's schema")
+    ap.add_argument("--new-sqlite", type=Path, help="the same store already migrated by this tree (skips the migration)")
     ap.add_argument("--pg-dump", type=Path, help="pg_dump -Fc of the 1M PostGIS store at the baseline's schema")
     ap.add_argument("--baseline-ref", default="c341592")
     ap.add_argument("--rounds", type=int, default=2)
@@ -120,10 +125,12 @@ def main() -> None:
             urls = {}
             for label in ("old", "new"):
                 dst = work / f"{label}.db"
-                log(f"copy {args.sqlite} -> {dst}")
-                shutil.copy(args.sqlite, dst)
+                src = args.new_sqlite if label == "new" and args.new_sqlite else args.sqlite
+                log(f"copy {src} -> {dst}")
+                shutil.copy(src, dst)
                 urls[label] = f"sqlite:///{dst}"
-            results.append(bench_pair("sqlite", urls["old"], urls["new"], old, args.reps, args.rounds, log))
+            results.append(bench_pair("sqlite", urls["old"], urls["new"], old, args.reps, args.rounds, log,
+                                      migrate=not args.new_sqlite))
             args.out.with_suffix(".partial.md").write_text(report(results, args), encoding="utf-8")
         if args.pg_dump:
             from tests.pg_server import PostgresServer, find_bindir

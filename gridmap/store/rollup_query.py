@@ -149,10 +149,9 @@ def sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_o
     if fix is not None:
         for k, v in _final(conn, backend, by, months, fix).items():
             _add(out, k, v, -1)
-    # one exact scan: the edges and the unsettled ones
-    exact_cond = sa.or_(*([_in(exact)] if exact else []), *([fix] if fix is not None else []))
-    if exact or fix is not None:
-        for k, v in exact_sums(exact_cond).items():
+    # exactly: the edges, and the unsettled ones (apart: each by its own indexes)
+    for cond in ([_in(exact)] if exact else []) + ([fix] if fix is not None else []):
+        for k, v in exact_sums(cond).items():
             if v["count"]:
                 _add(out, k, v, 1)
     out = {k: v for k, v in out.items() if v["count"]}
