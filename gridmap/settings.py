@@ -46,6 +46,7 @@ class Settings:
     basemap_url: str = _setting("", "Web maps: basemap tile URL template with {z}/{x}/{y} (a local tile server, Tianditu with its tk=KEY, OSM); several separated by ' | ' are stacked (e.g. Tianditu vec_w | cva_w). Empty = no basemap: a plain background, nothing fetched.")
     basemap_attr: str = _setting("", "Web maps: the basemap's attribution, shown in the map corner (most tile providers require one).")
     basemap_crs: str = _setting("WGS84", "Web maps: coordinates of the basemap tiles, WGS84 (Tianditu, OSM, most local servers) or GCJ-02 (AMap, Tencent); with GCJ-02 every overlay is shifted WGS84 -> GCJ-02 so grids sit on the right streets.")
+    map_max_markers: int = _setting(5000, "Web maps: the overview draws up to this many incidents one by one; above it, their counts per map cell (about 1 km), with heat and choropleth from counts made by the database, so the page stays small at any history size.")
     map_embed_max_grids: int = _setting(5000, "Web maps: the overview page embeds up to this many grids; above it the browser loads grids by the map's bounding box from /map/grids.geojson.")
     max_drawn_vertices: int = _setting(5000, "Plans: a shape drawn for an edit (outline, area, cut line) may have at most this many vertices; more is refused (422) before any geometry work.")
     max_repair_crossings: int = _setting(100, "Plans: an edit with repair fixes a self-crossing drawn outline only when its edges cross at most this many times (repair cost grows with the crossings squared); more is refused (422): redraw it.")

@@ -26,7 +26,7 @@ import shapely
 
 from ..incidents.model import Incident
 from ..registry.model import Unit
-from . import geo
+from . import aggregates, geo
 from .assets import ASSETS, NOT_LOADED, localise, render_parts
 from .client import GridSource, feature_collection, fill_layer, grid_layer, grid_properties, incident_layer, label_layer
 from .data import (
@@ -83,7 +83,8 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
                  tz: dt.tzinfo = dt.timezone.utc, grid_href: Callable[[str], str] | None = None,
                  basemap_crs: str = WGS84, grids_url: str | None = None, grid_json_href: str | None = None,
                  catalog: GridCatalog | None = None, incident_title: str = "在办事件 Open incidents",
-                 statuses: Sequence[str] | None = None, focus: Unit | None = None) -> folium.Map:
+                 statuses: Sequence[str] | None = None, focus: Unit | None = None,
+                 aggregated: Mapping | None = None) -> folium.Map:
     """The whole store: zones, grids with their teams, incidents clustered, heat and choropleth.
 
     The grids are embedded in the page (simplified, rounded; each geometry once), or, with
@@ -92,6 +93,8 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     `catalog` supplies cached display geometry for `grids`; `basemap_crs` "GCJ-02" shifts
     every overlay coordinate to match a GCJ-02 basemap. The overview's filters choose the
     `incidents`; `statuses` lists the ones asked for (legend) and `focus`, a zone, frames the map.
+    `aggregated` ({"cells", "per_grid", "total"}, maps/aggregates.py) replaces `incidents` when there
+    are too many to draw one by one: bubbles per cell, heat and choropleth from those counts.
     """
     frame = parse_frame(basemap_crs)
     catalog = catalog if catalog is not None and len(catalog) == len(grids) else GridCatalog(grids)
@@ -101,7 +104,7 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     bounds = (_pad(shapely.total_bounds(geo.display_units([focus], frame)[0].geometry), 0.05) if focus
               else _bounds(shown_zones, catalog, frame))
     m = _base_map(bounds, basemap, basemap_attr)
-    stats = choropleth(grids, incidents)
+    stats = choropleth(grids, incidents) if aggregated is None else aggregates.stats(grids, aggregated["per_grid"])
     zone_names = {z.code: safe(z.name) for z in zones}
     href = grid_href("__CODE__") if grid_href else None
     if grids_url:
@@ -120,8 +123,13 @@ def overview_map(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequen
     if zones:
         folium_zone_layer(shown_zones, LARGE_ZONE_TOLERANCE if grids_url else geo.EMBED_TOLERANCE).add_to(m)
     label_layer(source, m.get_name(), "网格名称 Grid labels", LABEL_MIN_ZOOM).add_to(m)
-    incident_layer(shown_incidents, category_names or {}, tz, incident_title).add_to(m)
-    folium_heat_layer(shown_incidents).add_to(m)
+    if aggregated is None:
+        incident_layer(shown_incidents, category_names or {}, tz, incident_title).add_to(m)
+        folium_heat_layer(shown_incidents).add_to(m)
+    else:
+        cells = aggregates.shifted_cells(aggregated["cells"], frame)
+        aggregates.cluster_layer(cells, incident_title, aggregated["total"]).add_to(m)
+        aggregates.heat_layer(cells).add_to(m)
     layer_control(m)  # collapsed on a phone
     legend(stats.title, stats.legend(), "bottomright").add_to(m)
     legend(incident_title, status_rows(statuses), "bottomleft").add_to(m)

@@ -156,6 +156,9 @@ class _IncidentLayer(_ClientLayer):
                    ("awesome_markers_font_css", "")]
 
 
+IncidentLayer = _IncidentLayer  # public: maps/aggregates.py draws its bubbles with the same assets
+
+
 def incident_rows(incidents: Sequence[Incident], category_names: Mapping[str, str], tz: dt.tzinfo) -> list[list]:
     """[lat, lon, colour, id, category, status, reported, description] per incident, text made safe."""
     rows = []

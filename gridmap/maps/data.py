@@ -93,7 +93,11 @@ class Choropleth:
 
 def choropleth(grids: Sequence[Unit], incidents: Iterable[Incident]) -> Choropleth:
     """Count incidents per grid and class the rates per 100 households."""
-    counts = Counter(i.grid_code for i in incidents if i.grid_code)
+    return choropleth_counts(grids, Counter(i.grid_code for i in incidents if i.grid_code))
+
+
+def choropleth_counts(grids: Sequence[Unit], counts: Mapping[str, int]) -> Choropleth:
+    """The choropleth of given incident counts per grid code (rates per 100 households, classed)."""
     rates = {g.code: (100.0 * counts.get(g.code, 0) / g.households if g.households else None) for g in grids}
     positive = sorted(r for r in rates.values() if r)
     cuts = np.quantile(positive, [0.25, 0.5, 0.75]) if positive else []
@@ -140,11 +144,12 @@ def unit_json(u: Unit) -> dict:
 def overview_json(zones: Sequence[Unit], grids: Sequence[Unit], incidents: Sequence[Incident],
                   staff_by_grid: Mapping[str, Sequence[StaffEntry]], show_phones: bool,
                   category_names: Mapping[str, str] | None = None, tz: dt.tzinfo = dt.timezone.utc,
-                  filters: Mapping | None = None) -> dict:
+                  filters: Mapping | None = None, per_grid: Mapping[str, int] | None = None) -> dict:
     """Everything /map shows, as JSON: zones, grids with team and incident rate, incidents, legends.
 
-    `filters` (MapFilter.as_json) says which incidents were asked for; without it, the open ones."""
-    stats = choropleth(grids, incidents)
+    `filters` (MapFilter.as_json) says which incidents were asked for; without it, the open ones.
+    `per_grid`: incident counts by grid from the database (the map aggregates: no `incidents` then)."""
+    stats = choropleth(grids, incidents) if per_grid is None else choropleth_counts(grids, per_grid)
     statuses = (filters or {}).get("status")
     return {
         "counts": {"zones": len(zones), "grids": len(grids), "incidents": len(incidents),
@@ -162,17 +167,20 @@ def grid_json(grid: Unit, neighbours: Sequence[Unit], incidents: Sequence[Incide
               show_phones: bool, category_names: Mapping[str, str] | None = None,
               tz: dt.tzinfo = dt.timezone.utc, zone: Unit | None = None, roster: Sequence[dict] = (),
               clocks: Mapping[str, dict] | None = None, metrics: Sequence[dict] = (),
-              links: Mapping[str, str] | None = None) -> dict:
+              links: Mapping[str, str] | None = None, open_page: Mapping | None = None) -> dict:
     """Everything /grids/<code> shows, as JSON: the grid, its zone, team, duty roster, neighbours,
-    open incidents with their clocks (gridpage.clock_json), metrics and links (patrol map, report page)."""
-    stats = choropleth([grid], incidents)
+    open incidents with their clocks (gridpage.clock_json), metrics and links (patrol map, report page).
+    `open_page` ({total, page, per_page, first}): `incidents` is that page of the grid's open ones."""
+    stats = (choropleth([grid], incidents) if open_page is None
+             else choropleth_counts([grid], {grid.code: open_page["total"]}))
     clocks = clocks or {}
     return {"grid": unit_json(grid) | stats.grid_json(grid.code), "zone": unit_json(zone) if zone else None,
             "staff": [s.as_json(show_phones) for s in staff], "roster": list(roster),
             "neighbours": [unit_json(n) for n in neighbours],
             "incidents": [incident_json(i, category_names or {}, tz) | ({"clock": clocks[i.id]} if i.id in clocks else {})
                           for i in incidents],
-            "metrics": list(metrics), "links": dict(links or {}), "status_colours": status_colours()}
+            "metrics": list(metrics), "links": dict(links or {}), "status_colours": status_colours(),
+            **({"open_page": dict(open_page)} if open_page is not None else {})}
 
 
 def status_colours(statuses: Sequence[str] | None = None) -> dict[str, str]:

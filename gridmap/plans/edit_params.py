@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import params
 from ..errors import Conflict, InputError
-from ..store.plans import PlanRecord
+from ..store.plan_records import PlanRecord
 
 
 def named_codes(op: str, p: Mapping) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import Conflict, InputError, NotFound
 from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
-from ..store.plans import PlanRecord
+from ..store.plan_records import PlanRecord
 from . import edits, locks
 from .checks import coverage_problems
 from .diff import diff_units

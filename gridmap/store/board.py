@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ..incidents.model import OPEN_STATUSES, Incident
 from . import schema
 from .incidents import incident_from_row, to_db_time
+from .textsearch import description_has
 
 # queue -> the statuses it holds (None: any status); overdue and escalated add a condition.
 QUEUE_STATUSES: dict[str, tuple[str, ...] | None] = {
@@ -150,8 +151,7 @@ def _text_condition(f: BoardFilter):
         if int(number) < 2**31:  # the id column is a 32-bit integer on PostgreSQL
             either.append(_T.c.id == int(number))
         return sa.or_(*either)
-    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    either = [_T.c.description.like(like, escape="\\"), _T.c.external_id == text]
+    either = [description_has(text), _T.c.external_id == text]  # by index: store/textsearch.py
     if f.text_units:
         units = list(f.text_units)
         either += [_T.c.grid_code.in_(units), _T.c.zone_code.in_(units), _T.c.town_code.in_(units)]

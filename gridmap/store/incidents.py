@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ..errors import Conflict, NotFound
 from ..incidents.model import Event, Incident
-from . import schema
+from . import rollup, schema
 from .bulk import copy_rows_pg, insert_rows
 
 UTC = dt.timezone.utc
@@ -47,6 +47,7 @@ def incident_to_row(inc: Incident) -> dict:
     for name in _BOOL_FIELDS:
         row[name] = int(bool(row[name]))
     row["external_id"] = (inc.extra or {}).get("external_id")
+    row["settles_late_at"] = rollup.settles_late_at(row)
     return row
 
 
@@ -103,6 +104,7 @@ class IncidentRepo:
                 copy_rows_pg(conn, te, events, with_ids=False)
             else:
                 conn.execute(te.insert(), events)
+        rollup.add(conn, self.store.backend, ids)  # the roll-ups move with the rows, same transaction
         return out
 
     def _insert_ids(self, conn, rows: list[dict]) -> list[int]:
@@ -161,6 +163,8 @@ class IncidentRepo:
         t, te = schema.incidents, schema.incident_events
         row = incident_to_row(incident)
         row["version"] = expected_version + 1
+        key = incident_id_of(incident.id)
+        rollup.remove(conn, self.store.backend, [key])  # the old row's share (nothing if absent)
         res = conn.execute(t.update().where(t.c.id == incident_id_of(incident.id), t.c.version == expected_version)
                            .values(**row))
         if res.rowcount != 1:
@@ -169,6 +173,7 @@ class IncidentRepo:
                 raise NotFound(f"no incident with id {incident.id!r}")
             raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
                            f"you had {expected_version}): reload and try again")
+        rollup.add(conn, self.store.backend, [key])
         rows = [event_to_row(e, incident_id_of(incident.id)) for e in events]
         if rows:
             conn.execute(te.insert(), rows)
@@ -241,11 +246,13 @@ class IncidentRepo:
     def metric_sums(self, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                     months=None, response_limit_hours: float | None = None) -> tuple[dict, dict]:
         """Per-group sums and p90 neighbourhoods for the metrics (store/metrics_sql.py), one snapshot."""
-        from . import metrics_sql
+        from . import metrics_sql, rollup_query
 
         b = self.store.backend
         with self.store.connect() as conn:
-            sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
+            sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours)
+            if sums is None:  # a response limit the roll-ups do not count for: the exact scan
+                sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
             p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months)
         return sums, p90
 

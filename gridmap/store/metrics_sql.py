@@ -68,6 +68,10 @@ def _key(by: str, months: Sequence[tuple[str, dt.datetime]] | None):
     return _T.c[KEY_COLUMNS[by]]
 
 
+hours = _hours  # public: store/rollup.py tests "responded" exactly as group_sums does
+key_expr = _key  # public: the grouping key expression of ``by`` (store/rollup_query.py)
+
+
 def _flags(as_of: dt.datetime):
     t = _T
     at = to_db_time(as_of)
@@ -91,11 +95,29 @@ def _flag(cond):
     return sa.case((cond, 1), else_=0)
 
 
+def _ids(cond, backend: str):
+    """The ids ``cond`` selects, in a layer of their own (store/rollup_query.py's edge and correction
+    sets): SQLite then uses the indexes ``cond`` can use instead of scanning the range."""
+    q = sa.select(_T.c.id).where(cond)
+    return sa.select(_layer(q, backend).c.id)
+
+
+def _range(start: dt.datetime, end: dt.datetime, extra, backend: str) -> list:
+    """Reported in [start, end) (and ``extra``: then by the ids it selects, see ``_ids``)."""
+    t = _T
+    if extra is None:
+        return [t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end)]
+    # the range wrapped: ``extra``'s own indexes pick the rows, not a scan of the whole range
+    wrapped = sa.func.coalesce(t.c.reported_at, t.c.reported_at)
+    return [t.c.id.in_(_ids(sa.and_(wrapped >= to_db_time(start), wrapped < to_db_time(end), extra), backend))]
+
+
 def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                months: Sequence[tuple[str, dt.datetime]] | None = None,
-               response_limit_hours: float | None = None) -> dict:
+               response_limit_hours: float | None = None, extra=None) -> dict:
     """{key: {sum name: value}} over incidents reported in [start, end), judged at ``as_of``.
 
+    ``extra``: a further condition on ``incidents`` rows (store/rollup_query.py: edges, corrections).
     ``response_limit_hours``: the hotline's response limit (响应时限): a filed incident is
     responded when dispatched within that many hours of its report (as of ``as_of``).
     Three layers, so each flag is computed once per incident: (1) the key and ``filed``,
@@ -108,7 +130,7 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
             t.c.dispatched_at, t.c.reported_at]
     one = _layer(sa.select(_key(by, months).label("key"),
                            _flag(sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))).label("f"), *cols)
-                 .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end)), backend)
+                 .where(*_range(start, end, extra, backend)), backend)
     closed_now = sa.and_(one.c.f == 1, one.c.status == "closed",
                          sa.or_(one.c.closed_at.is_(None), one.c.closed_at <= at))
     two = _layer(sa.select(one, _flag(closed_now).label("c"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins  # PlanRepo.list shadows the builtin inside the class
 import datetime as dt
-from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -19,58 +18,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, InputError, NotFound
 from ..registry.model import Unit
-from . import schema
+from . import rollup, schema
 from .incidents import event_to_row, incident_id_of, incident_to_row
+from .plan_records import EditRecord, PlanRecord
 from .sql import unit_to_row
 from .teams import apply_teams, drop_teams, read_teams, restore, snapshot, write_teams
 
 UTC = dt.timezone.utc
 _UNIT_FIELDS = [c.name for c in schema.units.columns if c.name not in ("id", "geom")]
-
-
-@dataclass(frozen=True)
-class PlanRecord:
-    """One plan of the history. `rev` counts the edits (and undos) applied to a draft."""
-
-    version: int
-    status: str  # "published" | "draft"
-    effective_from: dt.date | None
-    created_at: dt.datetime
-    published_at: dt.datetime | None
-    note: str | None
-    base_version: int | None
-    author: str | None
-    rev: int
-    edits: int = 0
-    publish_reason: str | None = None  # why a publish was forced past staffing gaps
-
-    def as_dict(self) -> dict:
-        """JSON-ready."""
-        return {
-            "version": self.version, "status": self.status,
-            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
-            "created_at": _iso(self.created_at), "published_at": _iso(self.published_at),
-            "note": self.note, "base_version": self.base_version, "author": self.author,
-            "rev": self.rev, "edits": self.edits, "publish_reason": self.publish_reason,
-        }
-
-
-@dataclass(frozen=True)
-class EditRecord:
-    """One entry of a draft's edit log."""
-
-    seq: int
-    op: str
-    author: str | None
-    at: dt.datetime
-    params: dict
-    before_codes: list[str]
-    after_codes: list[str]
-
-    def as_dict(self) -> dict:
-        """JSON-ready."""
-        return {"seq": self.seq, "op": self.op, "author": self.author, "at": _iso(self.at),
-                "params": self.params, "before_codes": self.before_codes, "after_codes": self.after_codes}
 
 
 class PlanRepo:
@@ -335,11 +290,13 @@ class PlanRepo:
                     conn.execute(_P.update().where(_P.c.version == int(plan)).values(teams_applied_at=_now()))
                 for inc, expected, events in incident_updates:
                     inc.version = expected + 1
+                    rollup.remove(conn, self.store.backend, [incident_id_of(inc.id)])
                     res = conn.execute(ti.update().where(ti.c.id == incident_id_of(inc.id), ti.c.version == expected)
                                        .values(**incident_to_row(inc)))
                     if res.rowcount != 1:
                         raise Conflict(f"incident {inc.id} changed while plan {plan} was being published: "
                                        "nothing was published, try again")
+                    rollup.add(conn, self.store.backend, [incident_id_of(inc.id)])
                     rows = [event_to_row(e, incident_id_of(inc.id)) for e in events]
                     if rows:
                         conn.execute(te.insert(), rows)
@@ -367,14 +324,6 @@ _FIRST_PUBLISHED = (sa.select(_P.c.version).where(_P.c.status == "published")
 
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-def _iso(t: dt.datetime | None) -> str | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
-        t = t.replace(tzinfo=UTC)
-    return t.isoformat()
 
 
 def _record(r, edits: int) -> PlanRecord:

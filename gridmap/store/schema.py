@@ -159,6 +159,9 @@ incidents = Table(
     Column("merged_into", String(32)),
     Column("version", Integer, nullable=False, default=1),
     Column("extra", JSON),
+    # 0009: when the incident's metrics stop changing with as_of, kept only when that is long
+    # after its report (store/rollup.py: the roll-ups' correction finds these by this index)
+    Column("settles_late_at", DateTime),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_grid", "grid_code"),
     Index("ix_incidents_zone", "zone_code"),
@@ -172,6 +175,7 @@ incidents = Table(
           "rework_count", "reopen_count", "extended", "rating", "grid_code", "zone_code", "town_code", "assignee",
           "category"),
     Index("ix_incidents_status_due", "status", "due_at"),
+    Index("ix_incidents_settles_late", "settles_late_at", "reported_at"),
 )
 
 incident_events = Table(
@@ -259,3 +263,27 @@ places = Table(
     Column("source", String(200), nullable=False),
     Index("ix_places_name", "name"),
 )
+
+
+# 0009: metric roll-ups (store/rollup.py): per UTC day (and month) x grid x zone x town x assignee x
+# category, the sums of every measure as judged once everything has happened; '' stands for NULL
+# in the key columns (a unique index treats NULLs as distinct).
+ROLLUP_KEYS = ("grid_code", "zone_code", "town_code", "assignee", "category")
+ROLLUP_SUMS = ("count", "filed", "due", "closed", "closed_on_time", "overdue_open", "rework", "extended",
+               "rated", "rating_sum", "responded", "response_due", "resolved", "resolution_asked", "satisfied",
+               "hours_n")
+
+
+def _rollup(name: str, period: str, width: int) -> Table:
+    return Table(
+        name, metadata,
+        Column(period, String(width), nullable=False),
+        *[Column(k, String(64), nullable=False) for k in ROLLUP_KEYS],
+        *[Column(s, Integer, nullable=False) for s in ROLLUP_SUMS],
+        Column("hours_us", BigInteger, nullable=False),  # sum of microseconds report -> close
+        Index(f"ux_{name}", period, *ROLLUP_KEYS, unique=True),
+    )
+
+
+rollup_day = _rollup("incident_rollup_day", "day", 10)
+rollup_month = _rollup("incident_rollup_month", "month", 7)

@@ -33,9 +33,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from .. import maps
 from ..errors import InputError, NotFound
 from ..incidents.model import OPEN_STATUSES
-from ..maps import geo, gridpage
+from ..maps import aggregates, geo, gridpage
 from ..maps.filters import MapFilter
 from ..registry.model import Level
+from ..store.mapagg import MapAggregates
 from . import services
 from .auth import current_actor
 from .basemap import basemap_setting
@@ -43,6 +44,8 @@ from .compress import gzip_response
 
 STATIC_DIR = Path(__file__).with_name("static")  # vendored assets: see static/vendor/README.md
 EMBED_MAX_GRIDS = 5_000  # above this many grids the overview loads grids by bbox
+MAP_MAX_MARKERS = 5_000  # above this many incidents the overview draws counts per cell
+GRID_PAGE_INCIDENTS = 200  # open incidents per page of a grid's page (the most urgent first)
 BBOX_MAX_GRIDS = 3_000  # at most this many grids in one /map/grids.geojson answer
 STAFF_MAX_AGE_S = 60.0  # the map's cached teams are at most this old
 GEOJSON = "application/geo+json"
@@ -64,8 +67,10 @@ def overview():
     if large:
         options |= {"grids_url": url_for("maps.grids_in_bbox", **flt.as_args()), "grid_json_href": _grid_json_href()}
     m = maps.overview_map(**(args | {"grids": catalog.grids}), **options)
-    data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog), "incidents": len(args["incidents"])},
-            "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(_names(flt, args["zones"])),
+    agg = args["aggregated"]
+    data = {"counts": {"zones": len(args["zones"]), "grids": len(catalog),
+                       "incidents": agg["total"] if agg else len(args["incidents"])},
+            "aggregated": bool(agg), "loaded_by_bbox": large, "filters": flt.as_json(), "filter_text": flt.describe(_names(flt, args["zones"])),
             "filter_active": flt.active, "json_args": flt.as_args(), "choices": _filter_choices(args["zones"])}
     search = {"map": m.get_name(), "url": url_for("api.places")}  # the search box flies this Leaflet map
     return render_template("map_overview.html", map=maps.render_parts(m), data=data, search=search)
@@ -75,8 +80,15 @@ def overview():
 def overview_json():
     """The data of /map, with the same filters."""
     flt = map_filter()
-    return jsonify(maps.overview_json(**(_overview_args(flt) | {"grids": grid_catalog().grids}),
-                                      filters=flt.as_json()))
+    args = _overview_args(flt)
+    agg = args.pop("aggregated")
+    out = maps.overview_json(**(args | {"grids": grid_catalog().grids}), filters=flt.as_json(),
+                             per_grid=agg["per_grid"] if agg else None)
+    if agg:  # counts per cell instead of one row per incident (maps/aggregates.py)
+        out["counts"]["incidents"] = agg["total"]
+        out["counts"]["open_incidents"] = agg["open"]
+        out["incident_cells"] = aggregates.cells_json(agg["cells"], agg["total"])
+    return jsonify(out)
 
 
 def map_filter() -> MapFilter:
@@ -203,7 +215,8 @@ _map_options = map_options
 def _overview_args(flt: MapFilter, staff: bool = True, teams: bool = False) -> dict:
     """What /map and /map.json show. `teams`: each grid's team as the page embeds it (made safe)."""
     svc = _incidents()
-    incidents = flt.keep(svc.repo.query(**flt.query(svc.tz)))
+    agg = map_aggregates(flt, svc)
+    incidents = [] if agg else flt.keep(svc.repo.query(**flt.query(svc.tz)))
     show_phones = _show_phones()
     if not staff:
         by_grid = {}
@@ -212,7 +225,26 @@ def _overview_args(flt: MapFilter, staff: bool = True, teams: bool = False) -> d
     else:
         by_grid = staff_cache()["staff"]
     return {"zones": zones(), "grids": [], "incidents": incidents, "staff_by_grid": by_grid,
-            "show_phones": show_phones, **_labels(incidents)}
+            "show_phones": show_phones, "aggregated": agg, **_labels(incidents)}
+
+
+def map_max_markers() -> int:
+    """How many incidents the overview draws one by one; above it, counts per cell (maps/aggregates.py)."""
+    return int(getattr(services().settings, "map_max_markers", MAP_MAX_MARKERS) or MAP_MAX_MARKERS)
+
+
+def map_aggregates(flt: MapFilter, svc) -> dict | None:
+    """None when the incidents the filter selects are few enough to draw; else their counts by SQL."""
+    q = flt.query(svc.tz)
+    if len(flt.categories) > 1:
+        q["category"] = list(flt.categories)
+    agg = MapAggregates(services().store)
+    total = agg.count(**q)
+    if total <= map_max_markers():
+        return None
+    open_q = q | {"status": [st for st in q.get("status") or OPEN_STATUSES if st in OPEN_STATUSES]}
+    return {"total": total, "per_grid": agg.per_grid(**q), "cells": agg.cells(aggregates.CELL_DEG, **q),
+            "open": agg.count(**open_q) if open_q["status"] else 0}
 
 
 def staff_cache() -> dict:
@@ -250,7 +282,11 @@ def _grid_args(code: str) -> dict:
     grid = s.unit(code)
     if grid.level not in (Level.grid, Level.micro):
         raise NotFound(f"{code} is a {grid.level.value}, not a grid")
-    incidents = svc.repo.query(status=OPEN_STATUSES, grid_codes=[code])
+    page = _page_arg()
+    # bounded: the most urgent page of open incidents (by deadline), with how many there are
+    open_total = MapAggregates(s.store).count(status=list(OPEN_STATUSES), grid_code=code)
+    incidents = svc.repo.query(status=OPEN_STATUSES, grid_codes=[code], order="due_at", limit=GRID_PAGE_INCIDENTS,
+                               offset=(page - 1) * GRID_PAGE_INCIDENTS)
     people = {p.person_id: p for p in s.store.people()}  # read once: the team and the roster name them
     staff = maps.staff_by_unit(people.values(), s.store.roles(unit_code=code)).get(code, [])
     zone = s.store.units(codes=[grid.parent_code]) if grid.parent_code else []
@@ -261,6 +297,8 @@ def _grid_args(code: str) -> dict:
     shifts = [x for u in units for x in svc.repo.shifts(u, now, now + dt.timedelta(days=gridpage.ROSTER_DAYS))]
     year = svc.repo.query(grid_codes=[code], start=now - dt.timedelta(days=365))
     return {"grid": grid, "neighbours": neighbours, "incidents": incidents,
+            "open_page": {"total": open_total, "page": page, "per_page": GRID_PAGE_INCIDENTS,
+                          "first": (page - 1) * GRID_PAGE_INCIDENTS + 1 if incidents else 0},
             "staff": staff, "zone": zone[0] if zone else None, "show_phones": show_phones, **_labels(incidents),
             "roster": gridpage.roster_json(shifts, people, svc.tz, now, show_phones),
             "clocks": {i.id: gridpage.clock_json(i, now, s.settings.due_soon_hours, svc.tz) for i in incidents},
@@ -268,6 +306,14 @@ def _grid_args(code: str) -> dict:
             "links": {"patrol_pdf": url_for("printing.patrol_pdf", code=code),
                       "report": url_for("report.report_page", grid=code),
                       "json": url_for("maps.grid_json", code=code)}}
+
+
+def _page_arg() -> int:
+    """``page=`` of the grid page's open incidents (1 up), or 422."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise InputError(f"page={raw[:20]!r}: 页码须为正整数 / give a page number from 1")
+    return int(raw)
 
 
 def _bbox_arg() -> tuple[float, float, float, float]:

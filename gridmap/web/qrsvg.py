@@ -25,6 +25,6 @@ def qr_svg(text: str, module_px: int = 5, border: int = 4, label: str = "QR code
                 runs.append(f"M{border + col} {border + r}h{k}v1h-{k}z")
             col += k
     px = side * module_px
-    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{label}" width="{px}" '
+    return Markup(f'<svg role="img" aria-label="{label}" width="{px}" '
                   f'height="{px}" viewBox="0 0 {side} {side}" shape-rendering="crispEdges">'
                   f'<rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d="{"".join(runs)}"/></svg>')

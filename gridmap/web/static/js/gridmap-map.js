@@ -256,6 +256,30 @@
     }
   }
 
+  // Too many incidents to draw one by one (maps/aggregates.py): one bubble per map cell with
+  // its count, in Leaflet.markercluster's own bubble style. cells: [[lat, lon, count], ...]
+  function aggregateLayer(cells, opts) {
+    // bubbles of nearby cells merge as markercluster merges markers: a bubble shows the sum
+    var group = L.markerClusterGroup({maxClusterRadius: 50, showCoverageOnHover: false, chunkedLoading: true,
+                                      iconCreateFunction: function (cl) {
+                                        var sum = 0;
+                                        cl.getAllChildMarkers().forEach(function (m) { sum += m.options.count; });
+                                        return bubble(sum);
+                                      }});
+    group.addLayers(cells.map(function (c) {
+      return L.marker([c[0], c[1]], {icon: bubble(c[2]), count: c[2], keyboard: false})
+        .bindTooltip(c[2] + " " + opts.label);
+    }));
+    return group;
+
+    function bubble(n) {
+      var size = n < 100 ? "small" : (n < 1000 ? "medium" : "large");
+      var text = n < 10000 ? String(n) : Math.round(n / 1000) + "k";
+      return L.divIcon({html: "<div><span>" + text + "</span></div>", iconSize: L.point(40, 40),
+                        className: "marker-cluster marker-cluster-" + size});
+    }
+  }
+
   window.gridmap = {esc: esc, source: source, gridLayer: gridLayer, fillLayer: fillLayer,
-                    labelLayer: labelLayer, incidentLayer: incidentLayer};
+                    labelLayer: labelLayer, incidentLayer: incidentLayer, aggregateLayer: aggregateLayer};
 })();
