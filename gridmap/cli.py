@@ -9,6 +9,7 @@ from functools import wraps
 import click
 
 from .errors import GridmapError, InputError
+from .i18n import tr
 
 LEVELS = ["county", "town", "zone", "grid", "micro"]
 
@@ -21,7 +22,7 @@ def _fail_cleanly(fn):
         try:
             return fn(*args, **kwargs)
         except GridmapError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(tr("error: %(message)s", message=exc), err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -53,6 +54,24 @@ pass_ctx = click.make_pass_decorator(_Ctx)
 def main(ctx: click.Context, db: str | None, config: str | None) -> None:
     """gridmap: grids, staff and incidents for grid governance (网格化管理)."""
     ctx.obj = _Ctx(db, config)
+    _choose_locale(config)
+
+
+def _choose_locale(config: str | None) -> None:
+    """Messages in the language of LC_ALL / LC_MESSAGES / LANG when they name zh or en, else the `locale` setting."""
+    import os
+
+    from .i18n import environ_locale, set_process_locale
+
+    chosen = environ_locale(os.environ)
+    if chosen is None:
+        from .settings import Settings
+
+        try:
+            chosen = Settings.load(config=config).locale
+        except GridmapError:
+            chosen = None  # the command itself reports a broken settings file, in the default language
+    set_process_locale(chosen or "zh_CN")
 
 
 def _progress(label: str, unit: str = "pt"):

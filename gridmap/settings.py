@@ -61,6 +61,7 @@ class Settings:
     login_max_failures_per_address: int = _setting(20, "Web: failed logins from one client address within login_lockout_minutes before its logins are refused (429).")
     login_lockout_minutes: float = _setting(15.0, "Web: the window over which failed logins are counted.")
     token_days: float = _setting(365.0, "Users: a new API token expires after this many days (0 = never); `users token --days` overrides it.")
+    locale: str = _setting("zh_CN", "Language of messages and pages: zh_CN (Chinese first, English kept) or en. The web follows ?lang=, then the browser's Accept-Language, then this; the CLI follows LC_ALL/LC_MESSAGES/LANG, then this.")
     max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
     @classmethod
@@ -92,7 +93,11 @@ class Settings:
         result = replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
         if result.basemap_crs.upper().replace("_", "-") not in ("WGS84", "GCJ-02", "GCJ02"):
             raise InputError(f"setting basemap_crs must be WGS84 or GCJ-02, got {result.basemap_crs!r}")
-        return result
+        from .i18n import normalize
+
+        if normalize(result.locale) is None:
+            raise InputError(f"setting locale must be zh_CN or en, got {result.locale!r}")
+        return replace(result, locale=normalize(result.locale))
 
 
 def _coerce(name: str, value: Any, kind: str) -> Any:

@@ -24,6 +24,7 @@ from wtforms.validators import ValidationError
 
 from ..errors import Forbidden, InputError, Throttled, Unauthorized
 from ..hashing import hash_secret
+from ..i18n import tr
 from ..incidents.actors import PUBLIC, ROLES, Actor
 from . import services
 
@@ -38,18 +39,18 @@ def hash_token(token: str) -> str:
 def create_user(store, username: str, password: str, role: str, person_id: str | None = None) -> None:
     """Add a user with a hashed password; InputError on a bad role or weak password."""
     if role not in ROLES:
-        raise InputError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        raise InputError(tr("unknown role %(role)r; one of %(known)s", role=role, known=", ".join(ROLES)))
     if len(password) < 8:
-        raise InputError("password: at least 8 characters")
+        raise InputError(tr("password: at least 8 characters"))
     if role == "staff" and not person_id:
-        raise InputError("a staff user needs --person (the person_id whose grids they serve)")
+        raise InputError(tr("a staff user needs --person (the person_id whose grids they serve)"))
     store.incidents.add_user(username, generate_password_hash(password), role, person_id)
 
 
 def create_token(store, username: str, label: str = "", days: float | None = None) -> str:
     """A new API token for a user (shown once; only its hash is kept), expiring after `days` if given."""
     if store.incidents.user(username) is None:
-        raise InputError(f"no user {username!r}")
+        raise InputError(tr("no user %(name)r", name=username))
     token = secrets.token_urlsafe(32)
     store.incidents.add_token(hash_token(token), username, label)
     if days:
@@ -60,7 +61,7 @@ def create_token(store, username: str, label: str = "", days: float | None = Non
 def set_password(store, username: str, password: str) -> None:
     """A new password (hashed); ends the user's sessions."""
     if len(password) < 8:
-        raise InputError("password: at least 8 characters")
+        raise InputError(tr("password: at least 8 characters"))
     store.security.update_user(username, password_hash=generate_password_hash(password))
 
 
@@ -79,12 +80,11 @@ def check_login(store, username: str, password: str, address: str | None = None,
     counts = store.security.failures_since(keys, now - window)
     if any(counts.get(k, 0) >= n for k, n in limits.items()):
         minutes = f"{window.total_seconds() / 60:g}"
-        raise Throttled(f"登录失败次数过多，请 {minutes} 分钟后再试 / too many failed logins: "
-                        f"try again in {minutes} minutes")
+        raise Throttled(tr("too many failed logins: try again in %(minutes)s minutes", minutes=minutes))
     user = store.incidents.user(username)
     if user is None or user.get("disabled") or not check_password_hash(user["password_hash"], password):
         store.security.add_failure(keys, now, prune_before=now - window)
-        raise Unauthorized("用户名或密码错误 / wrong user name or password")
+        raise Unauthorized(tr("wrong user name or password"))
     store.security.clear_failures(keys[:1])
     return user
 
@@ -128,9 +128,9 @@ def current_actor() -> Actor:
     if token is not None:
         user = store.incidents.token_user(hash_token(token))
         if user is None or user.get("disabled"):
-            raise Unauthorized("invalid API token" if not open311 or header else "invalid api_key")
+            raise Unauthorized(tr("invalid API token") if not open311 or header else tr("invalid api_key"))
         if user.get("token_expires_at") is not None and user["token_expires_at"] <= dt.datetime.now(UTC):
-            raise Unauthorized("API 令牌已过期 / the API token has expired: ask for a new one")
+            raise Unauthorized(tr("the API token has expired: ask for a new one"))
         actor = actor_for(user)
     elif session.get("user") and not open311:  # Open311: api_key or anonymous, never the cookie
         user = store.incidents.user(session["user"])
@@ -145,9 +145,9 @@ def require(*roles: str) -> Actor:
     """The current actor, if it has one of `roles`; 401 for the public, 403 for other roles."""
     actor = current_actor()
     if actor.is_public:
-        raise Unauthorized("log in or send an API token (Authorization: Bearer ...)")
+        raise Unauthorized(tr("log in or send an API token (Authorization: Bearer ...)"))
     if roles and actor.role not in roles:
-        raise Forbidden(f"a {actor.role} may not do this")
+        raise Forbidden(tr("a %(role)s may not do this", role=actor.role))
     check_csrf()
     return actor
 
@@ -159,4 +159,4 @@ def check_csrf() -> None:
         try:
             validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
         except ValidationError as exc:
-            raise Forbidden(f"CSRF check failed: {exc}") from None
+            raise Forbidden(tr("CSRF check failed: %(reason)s", reason=exc)) from None
