@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound, StoreUnavailable
+from ..i18n import tr
 from ..model import Level
 from .base import HEAD_REVISION, UnitRows
 
@@ -57,7 +58,7 @@ def read_grid_source(path: Path, day: dt.date, plan: int | None = None) -> GridS
     revision (the ordinary store path says the same).
     """
     if not path.exists():
-        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
+        raise NotFound(tr("no gridmap store at %(path)s: run `gridmap init` or `gridmap demo` first, or pass --db", path=path))
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         con.execute("PRAGMA busy_timeout=10000")
@@ -66,16 +67,17 @@ def read_grid_source(path: Path, day: dt.date, plan: int | None = None) -> GridS
         except sqlite3.OperationalError:
             revision = None
         if revision is None or revision[0] != HEAD_REVISION:
-            raise StoreUnavailable(f"the store at {path} is at schema revision {revision and revision[0]}, "
-                                   f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it")
+            raise StoreUnavailable(tr("the store at %(db)s is at schema revision %(revision)s, this gridmap needs %(head)s: "
+                                      "run `gridmap init` to migrate it", db=path, revision=revision and revision[0],
+                                      head=HEAD_REVISION))
         if plan is None:
             row = con.execute(_IN_FORCE, (day.isoformat(),)).fetchone() or con.execute(_FIRST_PUBLISHED).fetchone()
             plan = row[0] if row else None
         if plan is None:
-            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+            raise NotFound(tr("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"))
         present = {Level(r[0]) for r in con.execute("SELECT DISTINCT level FROM units WHERE plan = ?", (plan,))}
         if not present:
-            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+            raise NotFound(tr("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"))
         level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
         # One pass over the plan's units, WKB only for the index level (the ordinary path
         # reads the tree and then the index level's rows: two passes).

@@ -10,6 +10,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 
 from ..errors import Conflict, NotFound
+from ..i18n import tr
 from ..incidents.model import Event, Incident
 from . import schema
 from .bulk import copy_rows_pg, insert_rows
@@ -127,7 +128,7 @@ class IncidentRepo:
         with self.store._connect() as conn:
             r = conn.execute(sa.select(t).where(t.c.id == key)).mappings().first()
         if r is None:
-            raise NotFound(f"no incident with id {incident_id!r}")
+            raise NotFound(tr("no incident with id %(incident_id)r", incident_id=incident_id))
         return _incident(r)
 
     def reporter_token(self, incident_id: str | int) -> str | None:
@@ -161,9 +162,9 @@ class IncidentRepo:
         if res.rowcount != 1:
             current = conn.execute(sa.select(t.c.version).where(t.c.id == _int_id(incident.id))).scalar()
             if current is None:
-                raise NotFound(f"no incident with id {incident.id!r}")
-            raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
-                           f"you had {expected_version}): reload and try again")
+                raise NotFound(tr("no incident with id %(id)r", id=incident.id))
+            raise Conflict(tr("incident %(id)s was changed by someone else (version %(version)s, you had %(had)s): reload "
+                              "and try again", id=incident.id, version=current, had=expected_version))
         rows = [_event_row(e, _int_id(incident.id)) for e in events]
         if rows:
             conn.execute(te.insert(), rows)
@@ -276,7 +277,7 @@ class IncidentRepo:
     def add_shift(self, unit_code: str, person_id: str, starts_at: dt.datetime, ends_at: dt.datetime) -> int:
         """Put a person on duty for a unit between two times."""
         if ends_at <= starts_at:
-            raise Conflict(f"a shift must end after it starts ({starts_at} .. {ends_at})")
+            raise Conflict(tr("a shift must end after it starts (%(starts_at)s .. %(ends_at)s)", starts_at=starts_at, ends_at=ends_at))
         with self.store._begin() as conn:
             return conn.execute(schema.roster.insert().values(
                 unit_code=unit_code, person_id=person_id, starts_at=to_db_time(starts_at),
@@ -286,7 +287,7 @@ class IncidentRepo:
         """Remove a shift; NotFound if absent."""
         with self.store._begin() as conn:
             if conn.execute(schema.roster.delete().where(schema.roster.c.id == shift_id)).rowcount != 1:
-                raise NotFound(f"no shift with id {shift_id}")
+                raise NotFound(tr("no shift with id %(shift_id)s", shift_id=shift_id))
 
     def shifts(self, unit_code: str | None = None, start: dt.datetime | None = None,
                end: dt.datetime | None = None) -> list[dict]:
@@ -314,7 +315,7 @@ class IncidentRepo:
         """Create a user; Conflict if the name is taken."""
         with self.store._begin() as conn:
             if conn.execute(sa.select(schema.users.c.username).where(schema.users.c.username == username)).first():
-                raise Conflict(f"user {username!r} already exists")
+                raise Conflict(tr("user %(username)r already exists", username=username))
             conn.execute(schema.users.insert().values(username=username, password_hash=password_hash, role=role,
                                                       person_id=person_id, created_at=to_db_time(_now())))
 
@@ -376,7 +377,7 @@ def _int_id(incident_id: str | int) -> int:
     try:
         return int(incident_id)
     except (TypeError, ValueError):
-        raise NotFound(f"no incident with id {incident_id!r}") from None
+        raise NotFound(tr("no incident with id %(incident_id)r", incident_id=incident_id)) from None
 
 
 def _now() -> dt.datetime:

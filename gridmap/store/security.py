@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFound
+from ..i18n import tr
 from . import schema
 from .incidents import to_db_time
 
@@ -52,7 +53,7 @@ class SecurityRepo:
         with self.store._begin() as conn:
             n = conn.execute(u.update().where(u.c.username == username).values(**values)).rowcount
         if n == 0:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(tr("no user %(username)r", username=username))
 
     def end_sessions(self, username: str) -> None:
         """Logout: every session cookie issued to the user so far stops working."""

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from ..errors import Conflict, InputError, NotFound, StoreUnavailable
+from ..i18n import tr
 from ..model import Level, Person, Role, Unit
 from . import schema
 from .base import HEAD_REVISION, StoreInfo, UnitRows
@@ -45,10 +46,10 @@ def open_store(db: str | os.PathLike | None = None, create: bool = True) -> "SQL
     url = normalise_url(db)
     path = _sqlite_path(url)
     if path is not None and not create and not path.exists():
-        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
+        raise NotFound(tr("no gridmap store at %(path)s: run `gridmap init` or `gridmap demo` first, or pass --db", path=path))
     if path is not None:
         if not path.parent.exists():
-            raise NotFound(f"cannot create a store at {path}: folder {path.parent} does not exist")
+            raise NotFound(tr("cannot create a store at %(path)s: folder %(parent)s does not exist", path=path, parent=path.parent))
     return SQLStore(url, migrate=create)
 
 
@@ -71,17 +72,16 @@ class SQLStore:
             revision = self._revision()
             if revision != HEAD_REVISION:
                 if not migrate:
-                    raise StoreUnavailable(
-                        f"the store at {self.display_url} is at schema revision {revision}, "
-                        f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it"
-                    )
+                    raise StoreUnavailable(tr("the store at %(db)s is at schema revision %(revision)s, this gridmap needs "
+                                              "%(head)s: run `gridmap init` to migrate it", db=self.display_url,
+                                              revision=revision, head=HEAD_REVISION))
                 self.migrate()
         except OperationalError as exc:
-            raise StoreUnavailable(f"cannot reach the database {self.display_url}: {exc.orig}") from None
+            raise StoreUnavailable(tr("cannot reach the database %(db)s: %(reason)s", db=self.display_url, reason=exc.orig)) from None
         except DatabaseError as exc:  # a corrupt file, or not a database at all (SQLite)
             self.engine.dispose()
-            raise StoreUnavailable(f"{self.display_url} is not a usable gridmap database ({exc.orig}): "
-                                   "restore it from a backup or point --db at the right file") from None
+            raise StoreUnavailable(tr("%(db)s is not a usable gridmap database (%(reason)s): restore it from a backup or "
+                                      "point --db at the right file", db=self.display_url, reason=exc.orig)) from None
 
     @property
     def display_url(self) -> str:
@@ -185,7 +185,7 @@ class SQLStore:
         """One unit by code; NotFound if absent."""
         found = self.units(codes=[code], plan=plan)
         if not found:
-            raise NotFound(f"no unit with code {code!r} in the store")
+            raise NotFound(tr("no unit with code %(code)r in the store", code=code))
         return found[0]
 
     def units_page(self, level: Level, bbox=None, offset: int = 0, limit: int = 10, plan: int | None = None,
@@ -266,7 +266,7 @@ class SQLStore:
                 for chunk in _chunks(rows, 500):
                     conn.execute(t.insert(), chunk)
             except IntegrityError as exc:
-                raise Conflict(f"a unit code is already in the store (use --replace to overwrite): {exc.orig}") from None
+                raise Conflict(tr("a unit code is already in the store (use --replace to overwrite): %(reason)s", reason=exc.orig)) from None
         return len(rows)
 
     # -- staff ------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ class SQLStore:
                 if roles:
                     conn.execute(tr.insert(), [asdict(r) for r in roles])
             except IntegrityError as exc:
-                raise Conflict(f"a role assignment is already in the store (use --replace): {exc.orig}") from None
+                raise Conflict(tr("a role assignment is already in the store (use --replace): %(reason)s", reason=exc.orig)) from None
         return len(people), len(roles)
 
     # -- info -------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ class _Guard:
             return self.cm.__enter__()
         except OperationalError as exc:
             self._release()
-            raise StoreUnavailable(f"cannot reach the database {self.store.display_url}: {exc.orig}") from None
+            raise StoreUnavailable(tr("cannot reach the database %(db)s: %(reason)s", db=self.store.display_url, reason=exc.orig)) from None
         except BaseException:
             self._release()
             raise
@@ -369,23 +369,23 @@ class _Guard:
         try:
             handled = self.cm.__exit__(*exc_info)
         except OperationalError as exc:
-            raise StoreUnavailable(f"the database {self.store.display_url} failed: {exc.orig}") from None
+            raise StoreUnavailable(tr("the database %(db)s failed: %(reason)s", db=self.store.display_url, reason=exc.orig)) from None
         finally:
             self._release()
         exc = exc_info[1]
         if isinstance(exc, OperationalError) and "readonly" in str(exc.orig):
             # a read-only database file (permissions, a full or read-only disk): an outage like any other
-            raise StoreUnavailable(f"the database {self.store.display_url} is read-only: {exc.orig}") from None
+            raise StoreUnavailable(tr("the database %(db)s is read-only: %(reason)s", db=self.store.display_url, reason=exc.orig)) from None
         if "NUL (0x00)" in str(getattr(exc, "orig", exc) or ""):  # PostgreSQL text cannot hold NUL
-            raise InputError("text in the request contains a NUL character (%00) / 请求含有非法字符") from None
+            raise InputError(tr("text in the request contains a NUL character (%(nul)s)", nul="%00")) from None
         if isinstance(exc, OperationalError) and exc.connection_invalidated:
             # The server dropped the connection mid-request (restart, failover): 503, like one that
             # cannot connect; the pool has discarded it, so the next request gets a fresh one.
-            raise StoreUnavailable(f"the database {self.store.display_url} dropped the connection: {exc.orig}") from None
+            raise StoreUnavailable(tr("the database %(db)s dropped the connection: %(reason)s", db=self.store.display_url, reason=exc.orig)) from None
         if isinstance(exc, OverflowError) or getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
             # A number past the column's integer type (SQLite: 64-bit; PostgreSQL 22003 numeric_value_out_of_range)
             # from a request (an id, an offset) is bad input, not a 500.
-            raise InputError("a number in the request is too large for the database") from None
+            raise InputError(tr("a number in the request is too large for the database")) from None
         return handled
 
     def _release(self) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Blueprint, jsonify, request
 
 from ..errors import InputError
+from ..i18n import tr
 from ..model import Level
 from ..writers import feature
 from . import services
@@ -48,7 +49,7 @@ def places():
 
     limit = request.args.get("limit", "10")
     if not (limit.isascii() and limit.isdigit()):
-        raise InputError(f"limit: a whole number from 1 to 20, got {limit!r}")
+        raise InputError(tr("limit: a whole number from 1 to 20, got %(limit)r", limit=limit))
     hits = search(services(), request.args.get("q", ""), int(limit))
     return jsonify({"q": request.args.get("q", "").strip(), "results": [h.to_json() for h in hits]})
 
@@ -63,7 +64,7 @@ def _float_arg(name: str) -> float:
     try:
         return float(raw)
     except (TypeError, ValueError):
-        raise InputError(f"query parameter {name!r} must be a number, got {raw!r}") from None
+        raise InputError(tr("query parameter %(name)r must be a number, got %(raw)r", name=name, raw=raw)) from None
 
 
 def _date_arg(name: str) -> dt.date | None:
@@ -73,7 +74,7 @@ def _date_arg(name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise InputError(f"query parameter {name!r} must be a date (YYYY-MM-DD), got {raw!r}") from None
+        raise InputError(tr("query parameter %(name)r must be a date (YYYY-MM-DD), got %(raw)r", name=name, raw=raw)) from None
 
 
 def _level(raw: str | None) -> Level | None:
