@@ -17,6 +17,7 @@ import shapely
 
 from .crs import InputCRS, parse_crs
 from .errors import InputError, TooLarge
+from .i18n import tr
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage", ".zip": "zipped Shapefile",
            ".shp": "Shapefile", ".csv": "CSV"}
@@ -37,16 +38,16 @@ class RawTable:
 def detect_format(path: Path) -> str:
     """The format the file name claims, checked against the first bytes of the file."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(tr("%(path)s: no such file", path=path))
     if path.is_dir():
-        raise InputError(f"{path} is a folder, not a file")
+        raise InputError(tr("%(path)s is a folder, not a file", path=path))
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+        raise InputError(tr("%(path)s: unknown file type %(suffix)r; use one of %(FORMATS)s", path=path, suffix=path.suffix, FORMATS=', '.join(sorted(FORMATS))))
     with open(path, "rb") as fh:
         head = fh.read(64)
     if not head:
-        raise InputError(f"{path} is empty")
+        raise InputError(tr("%(path)s is empty", path=path))
     claims = {
         "GeoPackage": head.startswith(b"SQLite format 3\x00"),
         "zipped Shapefile": head.startswith(b"PK\x03\x04"),
@@ -57,7 +58,7 @@ def detect_format(path: Path) -> str:
     if not claims[fmt]:
         actual = next((f"a {name}" for name, ok in claims.items() if ok and name != "CSV"),
                       "plain text, such as CSV" if claims["CSV"] else "binary data")
-        raise InputError(f"{path} is named as a {fmt} but its content is not one (it looks like {actual})")
+        raise InputError(tr("%(path)s is named as a %(fmt)s but its content is not one (it looks like %(actual)s)", path=path, fmt=fmt, actual=actual))
     return fmt
 
 
@@ -91,13 +92,13 @@ def resolve_crs(path: Path, fmt: str, declared: str | None, given: str | None) -
     """
     if given is None:
         if declared is None:
-            raise InputError(f"{path} declares no CRS: name it with --crs (e.g. --crs EPSG:4490, EPSG:4326, GCJ-02)")
+            raise InputError(tr("%(path)s declares no CRS: name it with --crs (e.g. --crs EPSG:4490, EPSG:4326, GCJ-02)", path=path))
         return parse_crs(declared)
     chosen = parse_crs(given)
     if declared is not None and fmt != "GeoJSON":
         file_crs = parse_crs(declared)
         if chosen.special or file_crs.pyproj != chosen.pyproj:
-            raise InputError(f"{path} declares CRS {declared} but --crs says {given}: drop --crs or fix the file")
+            raise InputError(tr("%(path)s declares CRS %(declared)s but --crs says %(given)s: drop --crs or fix the file", path=path, declared=declared, given=given))
     return chosen
 
 
@@ -118,7 +119,7 @@ def _read_ogr(path: Path, fmt: str, layer: str | None,
             with zipfile.ZipFile(path) as zf:
                 shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
         except zipfile.BadZipFile:
-            raise InputError(f"{path} is not a valid zip archive") from None
+            raise InputError(tr("%(path)s is not a valid zip archive", path=path)) from None
         if not shps:
             raise InputError(f"{path} holds no .shp file (found: {', '.join(zf.namelist()[:5]) or 'nothing'})")
         source = f"/vsizip/{path}/{shps[0]}"
@@ -129,12 +130,12 @@ def _read_ogr(path: Path, fmt: str, layer: str | None,
             layers = pyogrio.list_layers(source)
             if len(layers) > 1:
                 names = ", ".join(str(x[0]) for x in layers)
-                raise InputError(f"{path} has several layers ({names}): choose one with --layer")
+                raise InputError(tr("%(path)s has several layers (%(names)s): choose one with --layer", path=path, names=names))
         info = pyogrio.read_info(source, layer=layer)
         _check_count(path, int(info.get("features") or 0), max_features)
         meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=None)
     except (DataSourceError, DataLayerError) as exc:
-        raise InputError(f"cannot read {path} as {fmt}: {exc}") from None
+        raise InputError(tr("cannot read %(path)s as %(fmt)s: %(exc)s", path=path, fmt=fmt, exc=exc)) from None
     geoms = shapely.from_wkb(geometry) if geometry is not None else np.full(len(field_data[0]) if field_data else 0, None)
     attrs = pd.DataFrame({name: col for name, col in zip(meta["fields"], field_data)})
     if len(attrs) == 0 and len(geoms):
@@ -147,12 +148,12 @@ def _check_geojson(path: Path) -> None:
         with open(path, encoding="utf-8-sig") as fh:
             doc = json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not valid GeoJSON: {exc}") from None
+        raise InputError(tr("%(path)s is not valid GeoJSON: %(exc)s", path=path, exc=exc)) from None
     except RecursionError:  # [[[[... a hundred thousand deep: not a map, and not worth a 500
-        raise InputError(f"{path} is not valid GeoJSON: nested too deeply") from None
+        raise InputError(tr("%(path)s is not valid GeoJSON: nested too deeply", path=path)) from None
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind not in ("FeatureCollection", "Feature"):
-        raise InputError(f"{path} is JSON but not a GeoJSON FeatureCollection or Feature (type: {kind!r})")
+        raise InputError(tr("%(path)s is JSON but not a GeoJSON FeatureCollection or Feature (type: %(kind)r)", path=path, kind=kind))
 
 
 def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
@@ -160,7 +161,7 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
     try:
         attrs = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+        raise InputError(tr("%(path)s is not a readable UTF-8 CSV file: %(exc)s", path=path, exc=exc)) from None
     cols = {c.lower(): c for c in attrs.columns}
     if wkt_field is None and lon_field is None:
         wkt_field = cols.get("wkt") or cols.get("geometry") or cols.get("geom")
@@ -178,7 +179,7 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
             except shapely.errors.GEOSException as exc:
                 bad.append(f"row {i + 2}: column {wkt_field!r} is not WKT: {exc}")
         if bad:
-            raise InputError(f"{path}: {len(bad)} rows have unreadable geometry", bad)
+            raise InputError(tr("%(path)s: %(bad)s rows have unreadable geometry", path=path, bad=len(bad)), bad)
         return attrs, geoms
     if lon_field is None or lat_field is None:
         raise InputError(
@@ -194,4 +195,4 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
 def _require_columns(path: Path, table: pd.DataFrame, names: list[str | None]) -> None:
     missing = [n for n in names if n not in table.columns]
     if missing:
-        raise InputError(f"{path} has no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, table.columns))})")
+        raise InputError(tr("%(path)s has no column %(missing)s (columns: %(columns)s)", path=path, missing=', '.join(map(repr, missing)), columns=', '.join(map(str, table.columns))))

@@ -124,7 +124,7 @@ def test_api_errors_are_chinese_first_by_default_and_english_for_an_english_brow
     assert set(zh.get_json()) == set(en.get_json()) == {"status", "title", "detail"}  # keys clients depend on
     assert zh.get_json()["title"] == en.get_json()["title"] == "InputError"
     assert zh.get_json()["detail"].startswith("报事有 1 处问题，未保存 / the report has 1 problem(s)")
-    assert "reporter_phone：'123' 不是电话号码 / reporter_phone: '123' is not a phone number" in zh.get_json()["detail"]
+    assert "reporter_phone: '123' 不是电话号码 / reporter_phone: '123' is not a phone number" in zh.get_json()["detail"]
     assert en.get_json()["detail"] == ("the report has 1 problem(s); nothing was stored\n"
                                        "  - reporter_phone: '123' is not a phone number")
     assert "Accept-Language" in en.headers["Vary"]
@@ -304,3 +304,44 @@ def test_the_built_wheel_ships_the_compiled_catalogs(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, check=True).stdout
     where, text = out.strip().splitlines()
     assert where.startswith(str(tmp_path / "site")) and text == "用户名或密码错误 / wrong user name or password"
+
+
+def test_every_tr_call_fills_the_placeholders_its_message_names():
+    """A missing %(name)s argument would raise KeyError where the user should have read a message;
+    a local variable named `tr` would shadow the function in a module that imports it."""
+    import ast
+
+    bad = []
+    for path in sorted((ROOT / "gridmap").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports_tr = any(isinstance(n, ast.ImportFrom) and n.module and n.module.endswith("i18n")
+                         and any(a.name == "tr" for a in n.names) for n in ast.walk(tree))
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+            if imports_tr and isinstance(node, ast.Name) and node.id == "tr" and isinstance(node.ctx, ast.Store):
+                bad.append(f"{where}: a local `tr` shadows gridmap.i18n.tr")
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr"):
+                continue
+            if not node.args or not isinstance(node.args[0], ast.Constant) or any(k.arg is None for k in node.keywords):
+                continue  # tr(table[code]) of an N_() id, or tr(msgid, **shared)
+            names = set(re.findall(r"%\((\w+)\)", node.args[0].value))
+            given = {k.arg for k in node.keywords}
+            if names != given:
+                bad.append(f"{where}: {node.args[0].value[:60]!r} names {sorted(names)}, the call gives {sorted(given)}")
+    assert bad == []
+
+
+def test_field_prefixed_problems_keep_their_ascii_prefix_in_chinese():
+    """report.js puts each "  - field: problem" line next to its field: the prefix survives translation."""
+    bad = []
+    for m in _po("zh_CN"):
+        pre = m.id and isinstance(m.id, str) and re.match(r"^(%\(\w+\)s|[a-z_][\w\[\]#.=-]*): ", m.id)
+        if pre and not m.string.startswith(pre.group(0)):
+            bad.append(f"{m.id!r} -> {m.string!r}")
+    assert bad == []
+
+
+def test_the_report_page_script_finds_the_field_of_a_chinese_problem(client):
+    detail = client.post("/api/v1/incidents", json=BAD_REPORT).get_json()["detail"]
+    lines = detail.split("\n")[1:]
+    assert [re.match(r"^\s*-\s*([a-z_]+):\s*", line).group(1) for line in lines] == ["reporter_phone"]  # report.js's regex

@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound
+from ..i18n import tr
 from ..model import Level, Unit
 from ..store import features as fq
 from ..writers import _unit_record  # the same properties as writers.feature(), without its geometry
@@ -77,7 +78,7 @@ def find(store, collection_id: str) -> Collection:
         if c.id == collection_id:
             return c
     ids = ", ".join(c.id for c in collections(store))
-    raise NotFound(f"no collection {collection_id!r}; there are: {ids}")
+    raise NotFound(tr("no collection %(collection_id)r; there are: %(ids)s", collection_id=collection_id, ids=ids))
 
 
 def extent(store, c: Collection, tz: dt.tzinfo) -> dict[str, Any]:

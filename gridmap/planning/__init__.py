@@ -15,6 +15,7 @@ import shapely
 from pyproj import Transformer
 
 from ..errors import InputError
+from ..i18n import tr
 
 
 @lru_cache(maxsize=64)
@@ -45,10 +46,10 @@ class MetricFrame:
         arr = np.asarray(geoms, dtype=object).ravel()
         arr = arr[~shapely.is_missing(arr)] if len(arr) else arr
         if len(arr) == 0:
-            raise InputError("nothing to analyse: no geometry")
+            raise InputError(tr("nothing to analyse: no geometry"))
         b = shapely.total_bounds(arr)
         if not np.isfinite(b).all():
-            raise InputError("geometry has no finite coordinates")
+            raise InputError(tr("geometry has no finite coordinates"))
         return cls((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
 
     def to_m(self, geoms):
@@ -93,9 +94,9 @@ def parse_range(text: str | None, name: str = "households", integer: bool = True
     try:
         lo, hi = (int(p) if integer else float(p) for p in (s.strip() for s in parts))
     except ValueError:
-        raise InputError(f"{name} range {raw!r} is not MIN-MAX (e.g. 10-15)") from None
+        raise InputError(tr("%(name)s range %(raw)r is not MIN-MAX (e.g. 10-15)", name=name, raw=raw)) from None
     if lo < 0 or hi <= 0:
-        raise InputError(f"{name} range {raw!r}: both ends must be positive")
+        raise InputError(tr("%(name)s range %(raw)r: both ends must be positive", name=name, raw=raw))
     if lo > hi:
-        raise InputError(f"{name} range {raw!r}: the minimum {lo} is above the maximum {hi} (did you mean {hi}-{lo}?)")
+        raise InputError(tr("%(name)s range %(raw)r: the minimum %(lo)s is above the maximum %(hi)s (did you mean %(hi)s-%(lo)s?)", name=name, raw=raw, lo=lo, hi=hi))
     return (lo, hi)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..codes import generate_codes
 from ..errors import Conflict, InputError, NotFound
+from ..i18n import tr
 from ..model import Level, Unit
 from ..store.plans import PlanRecord
 from . import edits
@@ -88,7 +89,7 @@ class PlanService:
         if parent is not None:
             tree = self.store.unit_tree(plan=version)
             if parent not in {c for c, _, _ in tree}:
-                raise NotFound(f"parent: plan {version} has no unit {parent}")
+                raise NotFound(tr("parent: plan %(version)s has no unit %(parent)s", version=version, parent=parent))
             below, todo = set(), [parent]
             children: dict[str, list[str]] = {}
             for c, p, _ in tree:
@@ -112,9 +113,9 @@ class PlanService:
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
-            raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
+            raise Conflict(tr("plan %(version)s is published: edits go to a draft (gridmap plan new)", version=version))
         if op not in OPS:
-            raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
+            raise InputError(tr("op: one of %(OPS)s, not %(op)r", OPS=', '.join(OPS), op=op))
         if op == "staff":
             _check_revs(version, rec, rev, _named_codes(op, params), self.repo.unit_revs(version))
             out = self.teams.staff(version, params, rev, author)
@@ -148,10 +149,10 @@ class PlanService:
 
     def _unit(self, version: int, code: Any) -> Unit:
         if not isinstance(code, str) or not code:
-            raise InputError(f"a grid code is needed, got {code!r}")
+            raise InputError(tr("a grid code is needed, got %(code)r", code=code))
         u = self.store.unit(str(code), plan=version)
         if u.level not in EDIT_LEVELS:
-            raise InputError(f"{u.code} is a {u.level.value}: edits redraw grids and micro-grids")
+            raise InputError(tr("%(code)s is a %(level)s: edits redraw grids and micro-grids", code=u.code, level=u.level.value))
         return u
 
     def _siblings(self, version: int, unit: Unit) -> list[Unit]:
@@ -161,20 +162,20 @@ class PlanService:
         unit = self._unit(version, p.get("code"))
         make = self._code_maker(version)
         if p.get("line") is not None and p.get("parts") is not None:
-            raise InputError("split: give either line or parts, not both")
+            raise InputError(tr("split: give either line or parts, not both"))
         if p.get("line") is not None:
             line = drawn_line(parse_geometry(p["line"], "line"), "line", self.services.settings.max_drawn_vertices)
             return edits.split_by_line(unit, line, make)
         if p.get("parts") is not None:
             return edits.split_into_parts(unit, _int(p["parts"], "parts"), make)
-        raise InputError("split: give a line (GeoJSON LineString) or parts (a number)")
+        raise InputError(tr("split: give a line (GeoJSON LineString) or parts (a number)"))
 
     def _merge(self, version: int, p: Mapping) -> edits.EditResult:
         codes = p.get("codes")
         if not isinstance(codes, list) or len(codes) < 2:
-            raise InputError("merge: codes must list at least two grids (the first one keeps its code)")
+            raise InputError(tr("merge: codes must list at least two grids (the first one keeps its code)"))
         if len(set(codes)) != len(codes):
-            raise InputError("merge: a grid is named twice")
+            raise InputError(tr("merge: a grid is named twice"))
         return edits.merge([self._unit(version, c) for c in codes])
 
     def _reshape(self, version: int, p: Mapping) -> edits.EditResult:
@@ -190,7 +191,7 @@ class PlanService:
         if p.get("points") is not None:
             return edits.move_points(src, dst, _points(p["points"]))
         if p.get("area") is None:
-            raise InputError("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])")
+            raise InputError(tr("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])"))
         area = self._drawn(p["area"], "area", p.get("repair"))
         return edits.move_area(src, dst, area)
 
@@ -202,7 +203,7 @@ class PlanService:
         try:
             tol = float(p.get("tolerance_m"))
         except (TypeError, ValueError):
-            raise InputError(f"snap: tolerance_m must be a number of metres, got {p.get('tolerance_m')!r}") from None
+            raise InputError(tr("snap: tolerance_m must be a number of metres, got %(tolerance_m)r", tolerance_m=p.get('tolerance_m'))) from None
         level = Level.parse(str(p.get("level") or "grid")) if p.get("level") else Level.grid
         units = self.store.units(level=level, plan=version)
         if p.get("parent"):
@@ -213,7 +214,7 @@ class PlanService:
         unit = self._unit(version, p.get("code"))
         name = p.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InputError("rename: name must be text of 1 to 200 characters")
+            raise InputError(tr("rename: name must be text of 1 to 200 characters"))
         if name.strip() == unit.name:
             return edits.EditResult(notes=[f"{unit.code} is already named {unit.name}"])
         return edits.EditResult(upserts=[replace(unit, name=name.strip())])
@@ -301,7 +302,7 @@ class PlanService:
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
-            raise Conflict(f"plan {version} is already published")
+            raise Conflict(tr("plan %(version)s is already published", version=version))
         eff = _date(effective_from)
         latest = self._latest_published()
         if rec.base_version != latest:
@@ -309,7 +310,7 @@ class PlanService:
                            "published since: make a new draft from it")
         latest_eff = self.repo.get(latest).effective_from
         if latest_eff is not None and eff < latest_eff:
-            raise InputError(f"effective_from {eff} is before plan {latest}'s ({latest_eff}): plans take effect in order")
+            raise InputError(tr("effective_from %(eff)s is before plan %(latest)s's (%(latest_eff)s): plans take effect in order", eff=eff, latest=latest, latest_eff=latest_eff))
         problems = self.coverage(version)
         in_force = eff <= self.services.today()
         self.services.forget_plan(version)
@@ -345,7 +346,7 @@ class PlanService:
     def _latest_published(self) -> int:
         published = [p.version for p in self.repo.list() if p.status == "published"]
         if not published:
-            raise InputError("the store holds no published plan yet: import units first")
+            raise InputError(tr("the store holds no published plan yet: import units first"))
         return max(published)
 
 
@@ -363,7 +364,7 @@ def _check_revs(version: int, rec: PlanRecord, rev, named: list[str], revs: Mapp
     if rev is None:
         return
     if isinstance(rev, bool) or not isinstance(rev, (int, Mapping)):
-        raise InputError("rev: the draft's revision (a number) or {code: revision} of the units you loaded")
+        raise InputError(tr("rev: the draft's revision (a number) or {code: revision} of the units you loaded"))
     if isinstance(rev, int):
         if rev != rec.rev:
             raise Conflict(f"draft {version} was changed by another planner (rev {rec.rev}, you had {rev}): "
@@ -371,13 +372,13 @@ def _check_revs(version: int, rec: PlanRecord, rev, named: list[str], revs: Mapp
         return
     missing = [c for c in named if c not in rev]
     if missing:
-        raise InputError(f"rev: give the revision you loaded of {', '.join(missing)}")
+        raise InputError(tr("rev: give the revision you loaded of %(missing)s", missing=', '.join(missing)))
     for code, have in rev.items():
         if code in revs and revs[code] != have:
             raise Conflict(f"unit {code} was changed in draft {version} by another planner "
                            f"(rev {revs[code]}, you had {have}): reload and try again")
         if code not in revs:
-            raise Conflict(f"unit {code} is no longer in draft {version} (another edit removed it): reload")
+            raise Conflict(tr("unit %(code)s is no longer in draft %(version)s (another edit removed it): reload", code=code, version=version))
 
 
 def _loggable(p: Mapping) -> dict:
@@ -391,16 +392,16 @@ def _int(value: Any, name: str) -> int:
             raise ValueError
         return int(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name}: a whole number is needed, got {value!r}") from None
+        raise InputError(tr("%(name)s: a whole number is needed, got %(value)r", name=name, value=value)) from None
 
 
 def _points(value: Any) -> list[tuple[float, float]]:
     try:
         pts = [(float(x), float(y)) for x, y in value]
     except (TypeError, ValueError):
-        raise InputError("points: a list of [lon, lat] pairs") from None
+        raise InputError(tr("points: a list of [lon, lat] pairs")) from None
     if not all(np.isfinite(c) for xy in pts for c in xy):
-        raise InputError("points: coordinates must be finite numbers")
+        raise InputError(tr("points: coordinates must be finite numbers"))
     return pts
 
 
@@ -410,7 +411,7 @@ def _date(value: dt.date | str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise InputError(f"effective_from: a date YYYY-MM-DD, got {value!r}") from None
+        raise InputError(tr("effective_from: a date YYYY-MM-DD, got %(value)r", value=value)) from None
 
 
 def _open_statuses():

@@ -290,7 +290,7 @@ class SQLStore:
         With `replace`, every existing role of the units named in `roles` is removed first
         (the file is the new truth for those units). Returns (people written, roles written).
         """
-        tp, tr = schema.people, schema.roles
+        tp, troles = schema.people, schema.roles
         with self._begin() as conn:
             existing = {r[0] for r in conn.execute(sa.select(tp.c.person_id)).all()}
             new = [p for p in people if p.person_id not in existing]
@@ -302,10 +302,10 @@ class SQLStore:
             if replace:
                 units_named = sorted({r.unit_code for r in roles})
                 for chunk in _chunks(units_named, 500):
-                    conn.execute(tr.delete().where(tr.c.unit_code.in_(chunk)))
+                    conn.execute(troles.delete().where(troles.c.unit_code.in_(chunk)))
             try:
                 if roles:
-                    conn.execute(tr.insert(), [asdict(r) for r in roles])
+                    conn.execute(troles.insert(), [asdict(r) for r in roles])
             except IntegrityError as exc:
                 raise Conflict(tr("a role assignment is already in the store (use --replace): %(reason)s", reason=exc.orig)) from None
         return len(people), len(roles)

@@ -31,6 +31,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ..errors import InputError
+from ..i18n import tr
 from ..model import Level
 from ..timebounds import check_day
 from . import services
@@ -57,7 +58,7 @@ def coverage():
     if f == "map":
         return jsonify(map_layer(problems)), 200, {"Content-Type": GEOJSON}
     if f != "json":
-        raise InputError(f"f must be json, geojson or map, not {f!r}")
+        raise InputError(tr("f must be json, geojson or map, not %(f)r", f=f))
     return jsonify({"plan": plan, "parent": parent, "count": len(problems), "problems": problems_json(problems)})
 
 
@@ -90,7 +91,7 @@ def propose():
         barriers_path = _upload("barriers", tmp)
         pts = points_from_json(body.get("points")) if points_path is None else None
         if points_path is None and pts is None:
-            raise InputError("household points are needed: a file field 'points' or a JSON list 'points'")
+            raise InputError(tr("household points are needed: a file field 'points' or a JSON list 'points'"))
         svc = _planning()
         prop = svc.propose(_text(body, "zone", required=True), points_path, crs=body.get("crs") or None,
                            weight_field=body.get("weight_field") or None, barriers_path=barriers_path,
@@ -109,7 +110,7 @@ def networks():
     require("planner", "admin")
     files = request.files.getlist("layer")
     if len(files) < 2:
-        raise InputError("upload at least two grid layers as multipart files named 'layer'")
+        raise InputError(tr("upload at least two grid layers as multipart files named 'layer'"))
     f = request.form
     with tempfile.TemporaryDirectory(prefix="gridmap-networks-") as tmp:
         paths = [_save(fs, tmp, n) for n, fs in enumerate(files)]
@@ -133,7 +134,7 @@ def _body() -> dict:
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise InputError("the body must be a JSON object")
+            raise InputError(tr("the body must be a JSON object"))
         return body
     return request.form.to_dict()
 
@@ -142,10 +143,10 @@ def _text(body, name: str, required: bool = False) -> str | None:
     v = body.get(name)
     if v is None or v == "":
         if required:
-            raise InputError(f"{name!r} is required")
+            raise InputError(tr("%(name)r is required", name=name))
         return None
     if not isinstance(v, str):
-        raise InputError(f"{name!r} must be a string, got {type(v).__name__}")
+        raise InputError(tr("%(name)r must be a string, got %(kind)s", name=name, kind=type(v).__name__))
     return v
 
 
@@ -154,13 +155,13 @@ def _int(name: str, source=None) -> int | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or (not isinstance(raw, (int, str))):
-        raise InputError(f"{name!r} must be a whole number, got {raw!r}")
+        raise InputError(tr("%(name)r must be a whole number, got %(raw)r", name=name, raw=raw))
     try:
         value = int(raw)
     except ValueError:
-        raise InputError(f"{name!r} must be a whole number, got {raw!r}") from None
+        raise InputError(tr("%(name)r must be a whole number, got %(raw)r", name=name, raw=raw)) from None
     if abs(value) > 2**31 - 1:  # the databases' INTEGER: a bigger number would fail in SQL (a 500)
-        raise InputError(f"{name!r} is out of range, got {raw!r}")
+        raise InputError(tr("%(name)r is out of range, got %(raw)r", name=name, raw=raw))
     return value
 
 
@@ -171,9 +172,9 @@ def _float(name: str, source=None, default: float | None = None) -> float | None
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise InputError(f"{name!r} must be a number, got {raw!r}") from None
+        raise InputError(tr("%(name)r must be a number, got %(raw)r", name=name, raw=raw)) from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"{name!r} must be a finite number")
+        raise InputError(tr("%(name)r must be a finite number", name=name))
     return value
 
 
@@ -184,7 +185,7 @@ def _day(name: str) -> dt.datetime | None:
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise InputError(f"{name!r} must be a date YYYY-MM-DD, got {raw!r}") from None
+        raise InputError(tr("%(name)r must be a date YYYY-MM-DD, got %(raw)r", name=name, raw=raw)) from None
     return dt.datetime.combine(check_day(day, name), dt.time(), dt.timezone.utc)
 
 
@@ -204,7 +205,7 @@ def _codes(raw) -> list[str]:
         return [c.strip() for c in raw.split(",") if c.strip()]
     if isinstance(raw, list) and all(isinstance(c, str) for c in raw):
         return raw
-    raise InputError("'lock' must be a list of codes or a comma-separated string")
+    raise InputError(tr("'lock' must be a list of codes or a comma-separated string"))
 
 
 def _save(fs, folder: str, n: int) -> str:
