@@ -104,8 +104,8 @@ def resolve_crs(path: Path, fmt: str, declared: str | None, given: str | None) -
 
 def _check_count(path: Path, count: int, max_features: int | None) -> None:
     if max_features is not None and count > max_features:
-        raise TooLarge(f"{path.name} holds {count} features, more than the limit of {max_features} "
-                       f"(setting network_max_features) / 要素数 {count} 超过上限 {max_features}")
+        raise TooLarge(tr("%(name)s holds %(count)s features, more than the limit of %(limit)s (setting "
+                          "network_max_features)", name=path.name, count=count, limit=max_features))
 
 
 def _read_ogr(path: Path, fmt: str, layer: str | None,

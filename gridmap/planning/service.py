@@ -264,8 +264,8 @@ def check_vertices(layers: Sequence[Layer], limit: int) -> None:
     """TooLarge when the layers hold more than `limit` vertices in all (the overlay grows with them)."""
     total = int(sum(shapely.get_num_coordinates(lay.geoms).sum() for lay in layers))
     if total > limit:
-        raise TooLarge(f"the layers hold {total} vertices, more than the limit of {limit} "
-                       f"(setting network_max_vertices) / 图层顶点数 {total} 超过上限 {limit}")
+        raise TooLarge(tr("the layers hold %(total)s vertices, more than the limit of %(limit)s (setting "
+                          "network_max_vertices)", total=total, limit=limit))
 
 
 def read_layer(path, name: str, code_field: str, crs: str | None, repair: bool = False,
