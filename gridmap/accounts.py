@@ -13,6 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from .errors import InputError
 from .hashing import hash_secret
+from .i18n import tr
 from .incidents.actors import ROLES
 
 UTC = dt.timezone.utc
@@ -26,18 +27,18 @@ def hash_token(token: str) -> str:
 def create_user(store, username: str, password: str, role: str, person_id: str | None = None) -> None:
     """Add a user with a hashed password; InputError on a bad role or weak password."""
     if role not in ROLES:
-        raise InputError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        raise InputError(tr("unknown role %(role)r; one of %(known)s", role=role, known=", ".join(ROLES)))
     if len(password) < 8:
-        raise InputError("password: at least 8 characters")
+        raise InputError(tr("password: at least 8 characters"))
     if role == "staff" and not person_id:
-        raise InputError("a staff user needs --person (the person_id whose grids they serve)")
+        raise InputError(tr("a staff user needs --person (the person_id whose grids they serve)"))
     store.users.add_user(username, generate_password_hash(password), role, person_id)
 
 
 def create_token(store, username: str, label: str = "", days: float | None = None) -> str:
     """A new API token for a user (shown once; only its hash is kept), expiring after `days` if given."""
     if store.users.user(username) is None:
-        raise InputError(f"no user {username!r}")
+        raise InputError(tr("no user %(name)r", name=username))
     token = secrets.token_urlsafe(32)
     store.users.add_token(hash_token(token), username, label)
     if days:
@@ -48,5 +49,5 @@ def create_token(store, username: str, label: str = "", days: float | None = Non
 def set_password(store, username: str, password: str) -> None:
     """A new password (hashed); ends the user's sessions."""
     if len(password) < 8:
-        raise InputError("password: at least 8 characters")
+        raise InputError(tr("password: at least 8 characters"))
     store.users.update_user(username, password_hash=generate_password_hash(password))

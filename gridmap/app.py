@@ -54,7 +54,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # One key for every worker and server: the setting, else one generated once and kept in the
     # store (a random key per process broke logins and CSRF across gunicorn workers).
     app.config["SECRET_KEY"] = settings.secret_key or services.store.security.secret()
+    from .web.locale import init_app as init_locale
     from .web.security import init_app as init_security
+
+    init_locale(app, settings.locale)  # first: messages of the request guard speak the request's language
 
     init_security(app, settings)  # cookie flags, security headers, request-shape guard
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more

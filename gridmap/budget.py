@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import GridmapError, TooLarge, TooSlow
+from .i18n import tr
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class ComputeLimits:
                 limits[name.strip()] = int(value)
         limit = limits.get(method)
         if limit is not None and n > limit:
-            raise TooLarge(f"method {method}: {n} household points, more than the limit of {limit} "
-                           f"(setting propose_max_points) / {method} 方法最多 {limit} 个住户点，收到 {n} 个")
+            raise TooLarge(tr("method %(method)s: %(n)s household points, more than the limit of %(limit)s (setting "
+                              "propose_max_points)", method=method, n=n, limit=limit))
 
 
 def run_bounded(fn: Callable[..., Any], *args: Any, timeout_s: float, memory_mb: int = 0, what: str = "the job",
@@ -65,13 +66,13 @@ def run_bounded(fn: Callable[..., Any], *args: Any, timeout_s: float, memory_mb:
     send.close()
     try:
         if not recv.poll(timeout_s):
-            raise TooSlow(f"{what} took longer than {timeout_s:g} s (setting compute_timeout_s) and was stopped; "
-                          f"give less input / {what}超过 {timeout_s:g} 秒的时间上限，已停止，请减少输入")
+            raise TooSlow(tr("%(what)s took longer than %(seconds)s s (setting compute_timeout_s) and was stopped; give "
+                             "less input", what=what, seconds=format(timeout_s, "g")))
         try:
             kind, value = pickle.loads(recv.recv_bytes())
         except EOFError:  # the child died without answering: killed by the memory limit or a signal
-            raise TooSlow(f"{what} ran out of memory (setting compute_memory_mb = {memory_mb}) and was stopped / "
-                          f"{what}超出内存上限，已停止") from None
+            raise TooSlow(tr("%(what)s ran out of memory (setting compute_memory_mb = %(mb)s) and was stopped",
+                             what=what, mb=memory_mb)) from None
     finally:
         if child.is_alive():
             child.kill()
@@ -82,8 +83,8 @@ def run_bounded(fn: Callable[..., Any], *args: Any, timeout_s: float, memory_mb:
     if kind == "error":
         raise value
     if kind == "memory":
-        raise TooSlow(f"{what} ran out of memory (setting compute_memory_mb = {memory_mb}) and was stopped / "
-                      f"{what}超出内存上限，已停止")
+        raise TooSlow(tr("%(what)s ran out of memory (setting compute_memory_mb = %(mb)s) and was stopped",
+                         what=what, mb=memory_mb))
     raise RuntimeError(f"{what} failed in its worker process:\n{value}")
 
 

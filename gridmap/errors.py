@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .i18n import tr
+
 
 class GridmapError(Exception):
     """Base class: a problem the user can fix, reported without a traceback."""
@@ -22,7 +24,7 @@ class InputError(GridmapError):
             shown = self.problems[:50]
             full += "\n" + "\n".join(f"  - {p}" for p in shown)
             if len(self.problems) > len(shown):
-                full += f"\n  ... and {len(self.problems) - len(shown)} more"
+                full += "\n  " + tr("... and %(n)s more", n=len(self.problems) - len(shown))
         super().__init__(full)
 
 

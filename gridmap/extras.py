@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import MissingExtra
+from .i18n import tr
 
 EXTRAS = {
     "dask": ("dask", "dask.dataframe", "distributed", "dask_geopandas"),
@@ -31,6 +32,5 @@ def require(extra: str, feature: str) -> None:
             importlib.import_module(module)
         except ImportError:
             cmd = f"pip install 'gridmap[{extra}]'"
-            raise MissingExtra(f"{feature} 需要可选组件 gridmap[{extra}]（未安装，缺少 {module}）：{cmd} / "
-                               f"{feature} needs the optional extra gridmap[{extra}], which is not installed "
-                               f"(no module {module}): {cmd}") from None
+            raise MissingExtra(tr("%(feature)s needs the optional extra gridmap[%(extra)s], which is not installed (no "
+                                  "module %(module)s): %(cmd)s", feature=feature, extra=extra, module=module, cmd=cmd)) from None

@@ -23,6 +23,7 @@ from .clock import local_today
 from .errors import InputError, NotFound
 from .geo import crs as crs_mod
 from .geo.lonlat import lonlat_problem
+from .i18n import tr
 from .registry.index import GridIndex
 from .registry.model import Level, Location, Unit
 from .settings import Settings
@@ -230,8 +231,8 @@ class Services:
     def _build_index_rows(self, plan: int | None = None) -> GridIndex:
         tree = self.store.unit_tree(plan=plan)
         if not tree:
-            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"
-                           if plan is None else f"plan {plan} holds no units")
+            raise NotFound(tr("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+                           if plan is None else tr("plan %(plan)s holds no units", plan=plan))
         present = {lv for _, _, lv in tree}
         level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
         parents = {code: (parent, lv) for code, parent, lv in tree}
@@ -252,7 +253,7 @@ class Services:
         if at is not None and at != self.today():
             plan = self.plan_at(at)
             if plan is None:
-                raise NotFound(f"no grid plan was in force on {at.isoformat()}")
+                raise NotFound(tr("no grid plan was in force on %(at)s", at=at.isoformat()))
             index = self.index_of(plan)
         return index.locate(lon84, lat84, nearest_max_m=self.settings.nearest_max_m)
 
@@ -295,7 +296,7 @@ class Services:
         if fmt == "gpkg":
             layers: dict[str, Sequence[Unit]] = {lv.value: self.store.units(level=lv) for lv in ([level] if level else list(Level))}
             return writers.write_geopackage(layers, dst)
-        raise InputError(f"cannot export to {dst}: use a .geojson or .gpkg file name (or --format)")
+        raise InputError(tr("cannot export to %(dst)s: use a .geojson or .gpkg file name (or --format)", dst=dst))
 
     def export_staff(self, dst: str | Path, bom: bool = False) -> int:
         """Write every role assignment with the person's name and phone as CSV."""

@@ -66,6 +66,7 @@ class Settings:
     login_lockout_minutes: float = _setting(15.0, "Web: the window over which failed logins are counted.")
     totp_required_roles: str = _setting("", "Web: comma-separated roles that must sign in with two-factor login (TOTP), e.g. admin,dispatcher,planner,staff; a user of such a role without it is sent to enrol at login. Empty = optional for everyone (`gridmap users totp`, /account/totp).")
     token_days: float = _setting(365.0, "Users: a new API token expires after this many days (0 = never); `users token --days` overrides it.")
+    locale: str = _setting("zh_CN", "Language of messages and pages: zh_CN (Chinese first, English kept) or en. The web follows ?lang=, then the browser's Accept-Language, then this; the CLI follows LC_ALL/LC_MESSAGES/LANG, then this.")
     max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
     @classmethod
@@ -103,7 +104,11 @@ class Settings:
         if unknown_roles:
             raise InputError(f"setting totp_required_roles: unknown role(s) {', '.join(unknown_roles)}; "
                              f"known: {', '.join(ROLES)}")
-        return result
+        from .i18n import normalize
+
+        if normalize(result.locale) is None:
+            raise InputError(f"setting locale must be zh_CN or en, got {result.locale!r}")
+        return replace(result, locale=normalize(result.locale))
 
 
 def _coerce(name: str, value: Any, kind: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .errors import InputError
+from .i18n import tr
 
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(2199, 12, 31)
@@ -19,8 +20,8 @@ def check_day(day: dt.date, name: str) -> dt.date:
     """`day` if within EARLIEST..LATEST, else InputError naming the parameter."""
     d = day.date() if isinstance(day, dt.datetime) else day
     if not EARLIEST <= d <= LATEST:
-        raise InputError(f"{name}: {d.isoformat()} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()} "
-                         f"/ 日期超出范围")
+        raise InputError(tr("%(name)s: %(day)s is outside %(earliest)s..%(latest)s", name=name, day=d.isoformat(),
+                            earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()))
     return day
 
 

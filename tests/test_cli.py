@@ -17,7 +17,10 @@ from .slowguard import assert_slow
 
 def gm(*args, cwd: Path, db: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     assert_slow("a gridmap subprocess")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
+    # these tests read the English texts (LC_ALL/LC_MESSAGES/LANG choose the CLI's language; the default
+    # zh_CN, Chinese first with the English kept, is tested in tests/test_i18n.py)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDMAP_", "LC_ALL", "LC_MESSAGES"))}
+    env["LANG"] = "en_US.UTF-8"
     if db:
         env["GRIDMAP_DB"] = db
     proc = subprocess.run([sys.executable, "-m", "gridmap", *map(str, args)], cwd=cwd, env=env,

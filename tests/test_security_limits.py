@@ -80,7 +80,8 @@ def test_networks_api_limits_and_repair(tmp_path, sample_dir):
         big, _ = _layers(tmp_path / "big", n=4)
         r = client.post("/api/v1/networks", data=_form(big, b), headers=h, content_type="multipart/form-data")
         assert r.status_code == 413 and "network_max_features" in r.json["detail"]
-        assert r.json["detail"].startswith("police.geojson holds 4 features")  # the user's name, no temp path
+        # the user's name, no temp path; Chinese first (zh_CN, the default), the English kept
+        assert r.json["detail"].startswith("police.geojson 的要素数 4 超过上限 3 / police.geojson holds 4 features")
         # zipped Shapefile: the count is read from its header, before decoding the records
         import geopandas as gpd
 

@@ -11,8 +11,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gridmap.errors import InputError
+from gridmap.i18n import reset_locale, use_locale
 from gridmap.incidents.taxonomy import Category, Taxonomy
 from gridmap.incidents.workhours import WorkCalendar, deadline
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests compare the problems' English texts (their zh_CN rendering: tests/test_i18n.py)."""
+    token = use_locale("en")
+    yield
+    reset_locale(token)
 
 SH = ZoneInfo("Asia/Shanghai")
 DEMO_CODES = {

@@ -21,6 +21,7 @@ import shapely
 from ..errors import InputError
 from ..geo.frame import MetricFrame
 from ..geo.shapes import DENSIFY_DEG, frame_area_m2, polygonal
+from ..i18n import tr
 from ..registry.codes import generate_codes, reading_order
 from ..registry.model import Level, Unit
 
@@ -37,9 +38,9 @@ class Layer:
     def __post_init__(self) -> None:
         self.geoms = np.asarray(self.geoms, dtype=object)
         if len(self.codes) != len(self.geoms):
-            raise InputError(f"layer {self.name}: {len(self.codes)} codes for {len(self.geoms)} shapes")
+            raise InputError(tr("layer %(name)s: %(codes)s codes for %(geoms)s shapes", name=self.name, codes=len(self.codes), geoms=len(self.geoms)))
         if len(self.codes) == 0:
-            raise InputError(f"layer {self.name} has no grids")
+            raise InputError(tr("layer %(name)s has no grids", name=self.name))
         dup = sorted(c for c, n in Counter(self.codes).items() if n > 1)  # linear: one count per code
         if dup:
             raise InputError(f"layer {self.name}: duplicate codes {', '.join(dup[:5])}")
@@ -58,10 +59,10 @@ class Layer:
 
 def _check_layers(layers: Sequence[Layer]) -> MetricFrame:
     if len(layers) < 2:
-        raise InputError("give at least two layers to compare or merge")
+        raise InputError(tr("give at least two layers to compare or merge"))
     names = [lay.name for lay in layers]
     if len(set(names)) < len(names):
-        raise InputError(f"layer names must differ: {', '.join(names)}")
+        raise InputError(tr("layer names must differ: %(names)s", names=', '.join(names)))
     return MetricFrame.around(np.concatenate([lay.geoms for lay in layers]))
 
 
@@ -122,11 +123,11 @@ def merge_layers(layers: Sequence[Layer], min_layers: int = 2, snap_m: float = 5
     """One network whose boundaries are those at least `min_layers` layers draw (see the module doc)."""
     frame = _check_layers(layers)
     if not 1 <= min_layers <= len(layers):
-        raise InputError(f"min_layers must be between 1 and {len(layers)}, got {min_layers}")
+        raise InputError(tr("min_layers must be between 1 and %(layers)s, got %(min_layers)s", layers=len(layers), min_layers=min_layers))
     lines = shapely.union_all(np.concatenate([shapely.boundary(lay.geoms) for lay in layers]))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
     if len(faces) == 0:
-        raise InputError("the layers' boundaries enclose nothing")
+        raise InputError(tr("the layers' boundaries enclose nothing"))
     pts = shapely.point_on_surface(faces)
     labels = np.full((len(faces), len(layers)), -1, dtype=int)
     for n, lay in enumerate(layers):

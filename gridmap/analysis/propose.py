@@ -28,6 +28,7 @@ import shapely
 
 from ..errors import InputError
 from ..geo.frame import MetricFrame
+from ..i18n import tr
 from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
 from . import polsby_popper
@@ -75,9 +76,9 @@ def propose(zone: Unit, points: np.ndarray, weights: np.ndarray | None = None, *
     """Partition `zone` (lon/lat) from household points (n×2 lon/lat, `weights` households each)."""
     t0 = time.perf_counter()
     if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+        raise InputError(tr("unknown method %(method)r; use one of %(METHODS)s", method=method, METHODS=', '.join(METHODS)))
     if households is None and grids is None:
-        raise InputError("give a households range (e.g. 10-15) or a number of grids")
+        raise InputError(tr("give a households range (e.g. 10-15) or a number of grids"))
     cells = _cells(zone, points, weights, barriers, locked)
     total = float(cells.w.sum())
     k = _region_count(total, households, grids, cells.n, zone.code)
@@ -119,24 +120,24 @@ def _cells(zone: Unit, points, weights, barriers, locked) -> Cells:
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     w = np.ones(len(pts)) if weights is None else np.asarray(weights, dtype=float)
     if len(w) != len(pts):
-        raise InputError("one household count per point is needed")
+        raise InputError(tr("one household count per point is needed"))
     if not np.isfinite(w).all() or (w < 0).any():
-        raise InputError("household counts must be numbers ≥ 0")
+        raise InputError(tr("household counts must be numbers ≥ 0"))
     free = zone.geometry
     if locked:
         for u in locked:
             if u.parent_code not in (None, zone.code):
-                raise InputError(f"locked grid {u.code} is not in zone {zone.code}")
+                raise InputError(tr("locked grid %(code)s is not in zone %(code2)s", code=u.code, code2=zone.code))
         free = shapely.difference(free, shapely.union_all([u.geometry for u in locked]))
     if free.is_empty:
-        raise InputError(f"locked grids cover all of {zone.code}: nothing left to divide")
+        raise InputError(tr("locked grids cover all of %(code)s: nothing left to divide", code=zone.code))
     shapely.prepare(free)
     ok = np.isfinite(pts).all(axis=1)
     ok[ok] = shapely.intersects_xy(free, pts[ok, 0], pts[ok, 1])
     dropped = int((~ok).sum())
     pts, w = pts[ok], w[ok]
     if len(pts) == 0:
-        raise InputError(f"no household point lies in the free part of {zone.code} (check the CRS: --crs)")
+        raise InputError(tr("no household point lies in the free part of %(code)s (check the CRS: --crs)", code=zone.code))
     uniq, inv = np.unique(np.round(pts, 8), axis=0, return_inverse=True)  # ~1 mm: same building
     w = np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
     frame = MetricFrame.around([zone.geometry])
@@ -185,7 +186,7 @@ def _adjacency(geoms: np.ndarray, xy: np.ndarray, barriers_m: list) -> tuple[lis
 def _region_count(total: float, households, grids, n: int, code: str) -> int:
     if grids is not None:
         if grids < 1:
-            raise InputError(f"the number of grids must be at least 1, got {grids}")
+            raise InputError(tr("the number of grids must be at least 1, got %(grids)s", grids=grids))
         k = grids
     else:
         lo, hi = households
@@ -195,7 +196,7 @@ def _region_count(total: float, households, grids, n: int, code: str) -> int:
                              f"{kmin - 1} grids would be too big and {kmin} too small; widen the range")
         k = min(max(round(total / ((lo + hi) / 2)), kmin), kmax)
     if k > n:
-        raise InputError(f"{k} grids need at least {k} household points in {code}; found {n}")
+        raise InputError(tr("%(k)s grids need at least %(k)s household points in %(code)s; found %(n)s", k=k, code=code, n=n))
     return k
 
 

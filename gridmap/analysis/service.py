@@ -18,6 +18,7 @@ import shapely.geometry
 
 from ..budget import ComputeLimits, run_bounded
 from ..errors import InputError, NotFound, TooLarge
+from ..i18n import tr
 from ..registry.model import Level, Unit
 from .balance import GridBalance, Targets, grid_balance, summary
 from .coverage import Problem, check_coverage
@@ -44,9 +45,9 @@ class PlanningService:
                 kids.setdefault(parent, []).append(c)
         if code is not None:
             if code not in level:
-                raise NotFound(f"no unit {code} in {self._plan_name(plan)}")
+                raise NotFound(tr("no unit %(code)s in %(plan)s", code=code, plan=self._plan_name(plan)))
             if code not in kids:
-                raise InputError(f"{code} ({level[code].value}) has no children to check in {self._plan_name(plan)}")
+                raise InputError(tr("%(code)s (%(code2)s) has no children to check in %(plan)s", code=code, code2=level[code].value, plan=self._plan_name(plan)))
             parents = [code]
         else:
             parents = sorted(kids, key=lambda c: (level[c].rank, c))
@@ -71,9 +72,9 @@ class PlanningService:
             under = self._descendants(tree, parent, plan)
             codes = [c for c in codes if c in under]
             if not codes:
-                raise InputError(f"{parent} has no {level.value} units under it in {self._plan_name(plan)}")
+                raise InputError(tr("%(parent)s has no %(level)s units under it in %(plan)s", parent=parent, level=level.value, plan=self._plan_name(plan)))
         if not codes:
-            raise NotFound(f"no {level.value} units in {self._plan_name(plan)}")
+            raise NotFound(tr("no %(level)s units in %(plan)s", level=level.value, plan=self._plan_name(plan)))
         units = self.store.units(codes=codes, plan=plan)
         end = end or dt.datetime.now(dt.timezone.utc)
         start = start or end - dt.timedelta(days=365)
@@ -110,9 +111,9 @@ class PlanningService:
         lock = list(dict.fromkeys([*lock, *(u.code for u in children if (u.properties or {}).get("locked"))]))
         missing = [c for c in lock if c not in by_code]
         if missing:
-            raise InputError(f"cannot lock {', '.join(missing)}: not a grid of {zone.code} in {self._plan_name(plan)}")
+            raise InputError(tr("cannot lock %(missing)s: not a grid of %(code)s in %(plan)s", missing=', '.join(missing), code=zone.code, plan=self._plan_name(plan)))
         if points is None and points_path is None:
-            raise InputError("household points are needed: a file (--points) or a list")
+            raise InputError(tr("household points are needed: a file (--points) or a list"))
         pts, weights = points if points is not None else read_points(points_path, crs, weight_field)
         if barriers_path:
             barriers = read_lines(barriers_path, crs)
@@ -147,7 +148,7 @@ class PlanningService:
         (TooLarge) and the overlay runs in a child process with a time and memory budget.
         """
         if len(paths) < 2:
-            raise InputError("give at least two layer files")
+            raise InputError(tr("give at least two layer files"))
         names = list(names) if names else [Path(p).stem for p in paths]
         seen = Counter(names)
         names = [f"{n}#{i + 1}" if seen[n] > 1 else n for i, n in enumerate(names)]
@@ -158,7 +159,7 @@ class PlanningService:
         level = Level.grid
         if merge and parent is not None:
             if self.store is None:
-                raise InputError("numbering under --parent needs a store")
+                raise InputError(tr("numbering under --parent needs a store"))
             pu = self._unit(parent, None)
             level = list(Level)[min(pu.level.rank + 1, len(Level) - 1)]
         args = (layers, merge, dict(min_layers=min_layers, snap_m=snap_m, min_area_m2=min_area_m2,
@@ -172,13 +173,13 @@ class PlanningService:
     def _tree(self, plan: int | None):
         tree = self.store.unit_tree(plan=plan)
         if not tree:
-            raise NotFound(f"{self._plan_name(plan)} holds no units")
+            raise NotFound(tr("%(plan)s holds no units", plan=self._plan_name(plan)))
         return tree
 
     def _unit(self, code: str, plan: int | None) -> Unit:
         found = self.store.units(codes=[code], plan=plan)
         if not found:
-            raise NotFound(f"no unit {code} in {self._plan_name(plan)}")
+            raise NotFound(tr("no unit %(code)s in %(plan)s", code=code, plan=self._plan_name(plan)))
         return found[0]
 
     def _descendants(self, tree, code: str, plan: int | None) -> set[str]:
@@ -189,7 +190,7 @@ class PlanningService:
             if p is not None:
                 kids.setdefault(p, []).append(c)
         if code not in known:
-            raise NotFound(f"no unit {code} in {self._plan_name(plan)}")
+            raise NotFound(tr("no unit %(code)s in %(plan)s", code=code, plan=self._plan_name(plan)))
         out, stack = set(), [code]
         while stack:
             for k in kids.get(stack.pop(), []):
@@ -211,7 +212,7 @@ def _table(path, crs, max_features: int | None = None):
     table = read_table(path, crs=crs, max_features=max_features)
     ok = np.array([g is not None and not shapely.is_empty(g) for g in table.geoms], dtype=bool)
     if not ok.any():
-        raise InputError(f"{path} holds no geometry")
+        raise InputError(tr("%(path)s holds no geometry", path=path))
     with np.errstate(invalid="ignore"):
         geoms = geoms_to_storage(np.asarray(table.geoms[ok], dtype=object), table.crs)
     return table.attrs[ok].reset_index(drop=True), geoms
@@ -227,7 +228,7 @@ def read_points(path, crs: str | None, weight_field: str | None) -> tuple[np.nda
     pts = shapely.get_coordinates(shapely.point_on_surface(geoms))
     field = weight_field or ("households" if "households" in attrs.columns else None)
     if weight_field and weight_field not in attrs.columns:
-        raise InputError(f"{path} has no column {weight_field!r} (columns: {', '.join(map(str, attrs.columns))})")
+        raise InputError(tr("%(path)s has no column %(weight_field)r (columns: %(columns)s)", path=path, weight_field=weight_field, columns=', '.join(map(str, attrs.columns))))
     if field is None:
         return pts, np.ones(len(pts))
     import pandas as pd
@@ -255,8 +256,8 @@ def check_vertices(layers: Sequence[Layer], limit: int) -> None:
     """TooLarge when the layers hold more than `limit` vertices in all (the overlay grows with them)."""
     total = int(sum(shapely.get_num_coordinates(lay.geoms).sum() for lay in layers))
     if total > limit:
-        raise TooLarge(f"the layers hold {total} vertices, more than the limit of {limit} "
-                       f"(setting network_max_vertices) / 图层顶点数 {total} 超过上限 {limit}")
+        raise TooLarge(tr("the layers hold %(total)s vertices, more than the limit of %(limit)s (setting "
+                          "network_max_vertices)", total=total, limit=limit))
 
 
 def read_layer(path, name: str, code_field: str, crs: str | None, repair: bool = False,
@@ -275,13 +276,13 @@ def points_from_json(raw) -> tuple[np.ndarray, np.ndarray] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not raw or not all(isinstance(p, list) and len(p) in (2, 3) for p in raw):
-        raise InputError("'points' must be a non-empty list of [lon, lat] or [lon, lat, households]")
+        raise InputError(tr("'points' must be a non-empty list of [lon, lat] or [lon, lat, households]"))
     try:
         arr = np.array([[float(v) for v in (p if len(p) == 3 else [*p, 1])] for p in raw], dtype=float)
     except (TypeError, ValueError):
-        raise InputError("'points' must hold numbers only") from None
+        raise InputError(tr("'points' must hold numbers only")) from None
     if not np.isfinite(arr).all():
-        raise InputError("'points' must hold finite numbers")
+        raise InputError(tr("'points' must hold finite numbers"))
     return arr[:, :2], arr[:, 2]
 
 
@@ -290,12 +291,12 @@ def lines_from_geojson(raw) -> list | None:
     if raw is None:
         return None
     if not isinstance(raw, list):
-        raise InputError("'barriers' must be a list of GeoJSON geometries")
+        raise InputError(tr("'barriers' must be a list of GeoJSON geometries"))
     out = []
     for n, g in enumerate(raw):
         try:
             geom = shapely.geometry.shape(g)
         except Exception:
-            raise InputError(f"barriers[{n}] is not a GeoJSON geometry") from None
+            raise InputError(tr("barriers[%(n)s] is not a GeoJSON geometry", n=n)) from None
         out.append(geom.boundary if geom.geom_type in ("Polygon", "MultiPolygon") else geom)
     return out

@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 
 from ..errors import InputError
+from ..i18n import tr
 from . import chinacrs
 
 if TYPE_CHECKING:  # pyproj loads on first use: EPSG:4326 input (the bulk path) never needs it
@@ -72,7 +73,7 @@ def parse_crs(text: str | None) -> InputCRS:
 def _parse_crs(text: str | None) -> InputCRS:
     """Parse 'EPSG:4490', 'GCJ-02', 'BD-09', a WKT or PROJ string; raise InputError if unknown."""
     if text is None or not str(text).strip():
-        raise InputError("no CRS given: name the input's CRS with --crs (e.g. EPSG:4326, EPSG:4490, GCJ-02)")
+        raise InputError(tr("no CRS given: name the input's CRS with --crs (e.g. EPSG:4326, EPSG:4490, GCJ-02)"))
     key = str(text).strip().upper().replace("_", "-")
     if key in _SPECIAL or key.replace("-", "") in _SPECIAL:
         return InputCRS(_SPECIAL.get(key) or _SPECIAL[key.replace("-", "")], _SPECIAL.get(key) or _SPECIAL[key.replace("-", "")])

@@ -9,6 +9,7 @@ import shapely
 from pyproj import Transformer
 
 from ..errors import InputError
+from ..i18n import tr
 
 
 @lru_cache(maxsize=64)
@@ -39,10 +40,10 @@ class MetricFrame:
         arr = np.asarray(geoms, dtype=object).ravel()
         arr = arr[~shapely.is_missing(arr)] if len(arr) else arr
         if len(arr) == 0:
-            raise InputError("nothing to analyse: no geometry")
+            raise InputError(tr("nothing to analyse: no geometry"))
         b = shapely.total_bounds(arr)
         if not np.isfinite(b).all():
-            raise InputError("geometry has no finite coordinates")
+            raise InputError(tr("geometry has no finite coordinates"))
         return cls((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
 
     def to_m(self, geoms):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..i18n import tr
 from ..timebounds import check_moment
 from .model import FINAL_STATUSES, OPEN_STATUSES, STATUS_LABELS, Event, Incident
 from .privacy import public_description, public_point
@@ -100,7 +101,7 @@ def statuses(args: Mapping[str, Any]) -> list[str] | None:
     wanted = values(args, "status")
     bad = [s for s in wanted if s not in ("open", "closed")]
     if bad:
-        raise InputError(f"status: 只能是 open 或 closed / must be open or closed (comma-separated), not {bad[0]!r}")
+        raise InputError(tr("status: must be open or closed (comma-separated), not %(value)r", value=bad[0]))
     if not wanted or set(wanted) == {"open", "closed"}:
         return None
     return list(OPEN_STATUSES) if wanted == ["open"] * len(wanted) else list(FINAL_STATUSES)
@@ -111,8 +112,7 @@ def service_codes(args: Mapping[str, Any], taxonomy) -> list[str] | None:
     codes = values(args, "service_code")
     unknown = [c for c in codes if c not in taxonomy]
     if unknown:
-        raise InputError(f"service_code: 没有这个服务 / unknown service_code {unknown[0]!r} "
-                         "(GET services.json lists them)")
+        raise InputError(tr("service_code: unknown service_code %(code)r (GET services.json lists them)", code=unknown[0]))
     return codes or None
 
 
@@ -125,10 +125,10 @@ def window(args: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo, start_name:
     end = end or now.replace(microsecond=0) + dt.timedelta(seconds=1)  # whole seconds, as the times shown
     start = start or end - WINDOW
     if start >= end:
-        raise InputError(f"{start_name}: 须早于 {end_name} / must be before {end_name}")
+        raise InputError(tr("%(start)s: must be before %(end)s", start=start_name, end=end_name))
     if end - start > WINDOW:
-        raise InputError(f"{start_name}..{end_name}: 时间范围不得超过 90 天 / may not span more than 90 days "
-                         f"(GeoReport v2), this one spans {(end - start).days} days: ask page by page of 90 days")
+        raise InputError(tr("%(start)s..%(end)s: may not span more than 90 days (GeoReport v2), this one spans %(days)s "
+                            "days: ask page by page of 90 days", start=start_name, end=end_name, days=(end - start).days))
     page = _int(args.get("page"), "page", 1, 1, 10**6)
     size = _int(args.get("page_size"), "page_size", MAX_PAGE, 1, MAX_PAGE)
     return Window(start, end, page, size)
@@ -143,7 +143,7 @@ def _time(raw: Any, name: str, tz: dt.tzinfo) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"{name}: {raw!r} 不是 W3C 时间 / is not a W3C date-time (e.g. 2026-05-01T00:00:00Z)") from None
+        raise InputError(tr("%(name)s: %(value)r is not a W3C date-time (e.g. 2026-05-01T00:00:00Z)", name=name, value=raw)) from None
     check_moment(t, name)  # 1970..2199: the edges of Python's range overflow when a window is shifted
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
@@ -154,9 +154,9 @@ def _int(raw: Any, name: str, default: int, low: int, high: int) -> int:
     try:
         n = int(str(raw))
     except ValueError:
-        raise InputError(f"{name}: 须为整数 / must be a whole number, not {raw!r}") from None
+        raise InputError(tr("%(name)s: must be a whole number, not %(value)r", name=name, value=raw)) from None
     if not low <= n <= high:
-        raise InputError(f"{name}: must be from {low} to {high}, not {n}")
+        raise InputError(tr("%(name)s: must be from %(low)s to %(high)s, not %(value)s", name=name, low=low, high=high, value=n))
     return n
 
 
@@ -177,16 +177,15 @@ def post_fields(data: Mapping[str, Any]) -> tuple[dict, dict, list[str]]:
     for key, limit in _TEXT_FIELDS.items():
         _keep(kept, key, data.get(key), limit, problems)
     if _keep(kept, "media_url", data.get("media_url"), 2000, problems) and not _URL.match(kept["media_url"]):
-        problems.append(f"media_url: 须为 http(s) 网址 / must be an http(s) URL, not {kept.pop('media_url')!r}")
+        problems.append(tr("media_url: must be an http(s) URL, not %(value)r", value=kept.pop("media_url")))
     if _keep(kept, "email", data.get("email"), 254, problems) and not _EMAIL.match(kept["email"]):
-        problems.append(f"email: 不是邮箱地址 / {kept.pop('email')!r} is not an e-mail address")
+        problems.append(tr("email: %(value)r is not an e-mail address", value=kept.pop("email")))
     attributes = _attributes(data, problems)
     if attributes:
         kept["attributes"] = attributes
     if "lon" not in body and (kept.get("address_string") or kept.get("address_id")):
-        problems.append("location: 本服务器没有地理编码器，仅凭地址无法定位网格，请提供 lat 和 long / this server has no "
-                        "geocoder, so address_string or address_id alone cannot be placed in a grid: send lat and long "
-                        "(WGS84) as well")
+        problems.append(tr("location: this server has no geocoder, so address_string or address_id alone cannot be placed "
+                           "in a grid: send lat and long (WGS84) as well"))
     return body, kept, problems
 
 
@@ -195,10 +194,10 @@ def _keep(kept: dict, key: str, value: Any, limit: int, problems: list[str]) -> 
         return False
     text = str(value).strip()
     if len(text) > limit:
-        problems.append(f"{key}: {len(text)} characters, over the limit of {limit}")
+        problems.append(tr("%(field)s: %(n)s characters, over the limit of %(limit)s", field=key, n=len(text), limit=limit))
         return False
     if "\x00" in text:
-        problems.append(f"{key}: contains a NUL character")
+        problems.append(tr("%(field)s: contains a NUL character", field=key))
         return False
     if text:
         kept[key] = text
@@ -220,15 +219,15 @@ def _attributes(data: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
     for key, value in items:
         m = _ATTRIBUTE.match(key)
         if not m:
-            problems.append(f"{key}: not an attribute[code] field (code: letters, digits, _ . -)")
+            problems.append(tr("%(field)s: not an attribute[code] field (code: letters, digits, _ . -)", field=key))
             continue
         vals = value if isinstance(value, list) else [value]
         if any(len(str(v)) > 500 for v in vals):
-            problems.append(f"{key}: over the limit of 500 characters")
+            problems.append(tr("%(field)s: over the limit of 500 characters", field=key))
             continue
         out[m.group(1)] = [str(v) for v in vals] if m.group(2) or isinstance(value, list) else str(value)
     if len(out) > 50:
-        problems.append(f"attribute: {len(out)} attributes, over the limit of 50")
+        problems.append(tr("attribute: %(n)s attributes, over the limit of 50", n=len(out)))
     return out
 
 

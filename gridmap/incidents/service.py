@@ -14,6 +14,7 @@ import shapely
 from ..errors import Conflict, Forbidden, InputError
 from ..geo.crs import distance_m
 from ..hashing import hash_secret
+from ..i18n import tr
 from ..registry.index import GridIndex
 from ..registry.model import Level
 from . import dispatching
@@ -193,7 +194,7 @@ class IncidentService:
         """An incident with personal data, for those allowed to see it."""
         inc = self.repo.get(incident_id)
         if not can_see(actor, inc):
-            raise Forbidden(f"incident {incident_id} is not in your grids")
+            raise Forbidden(tr("incident %(incident_id)s is not in your grids", incident_id=incident_id))
         return inc
 
     def act(self, incident_id: str, action: str, actor: Actor, version: int | None = None, note: str = "",
@@ -206,14 +207,14 @@ class IncidentService:
         check_action(actor, inc, action, reporter_token_ok=token_ok)
         expected = inc.version if version is None else int(version)
         if version is not None and int(version) != inc.version:
-            raise Conflict(f"incident {incident_id} is at version {inc.version}, you sent {version}: reload")
+            raise Conflict(tr("incident %(incident_id)s is at version %(version)s, you sent %(version2)s: reload", incident_id=incident_id, version=inc.version, version2=version))
         if action == "reopen" and actor.role not in ("admin", "dispatcher", "system"):
             self._check_reopen_window(inc)
         act = ACTIONS.get(action)
         if act is not None and act.needs_note and not (note or "").strip():
-            raise InputError(f"{action}: a reason is required in `note`")
+            raise InputError(tr("%(action)s: a reason is required in `note`", action=action))
         if len(note or "") > 2000:
-            raise InputError("note: over the limit of 2000 characters")
+            raise InputError(tr("note: over the limit of 2000 characters"))
         before = inc.status
         inc.status = next_status(inc.status, action)
         now = self.clock()
@@ -269,13 +270,13 @@ class IncidentService:
         elif action == "escalate":
             level = str(data.get("level") or ("department" if inc.handling_level == "zone" else "zone"))
             if level not in ("zone", "department"):
-                raise InputError(f"level: escalate to 'zone' or 'department', not {level!r}")
+                raise InputError(tr("level: escalate to 'zone' or 'department', not %(level)r", level=level))
             inc.handling_level, inc.escalated = level, True
             if level == "department":
                 chosen = data.get("department")
                 inc.department = str(chosen or cat.department or inc.department or "")
                 if not inc.department:
-                    raise InputError("department: name the department to escalate to")
+                    raise InputError(tr("department: name the department to escalate to"))
                 if chosen:  # typed or chosen: it must be one of the taxonomy's departments
                     dispatching.check_department(self.taxonomy, inc.department)
             self._route(inc, now)
@@ -283,19 +284,19 @@ class IncidentService:
             grid = str(data.get("grid_code") or "")
             chain = self.services.index.chain_of(grid)
             if chain is None:
-                raise InputError(f"grid_code: {grid!r} is not a grid of the plan in force")
+                raise InputError(tr("grid_code: %(grid)r is not a grid of the plan in force", grid=grid))
             inc.grid_code, inc.zone_code, inc.town_code = grid, chain.get("zone"), chain.get("town")
             inc.assignment = "transferred"
             self._route(inc, now)
         elif action == "rate":
             rating = data.get("rating")
             if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-                raise InputError(f"rating: a whole number from 1 to 5, got {rating!r}")
+                raise InputError(tr("rating: a whole number from 1 to 5, got %(rating)r", rating=rating))
             inc.rating = rating
         elif action == "merge":
             target = self.repo.get(str(data.get("into") or ""))
             if not target.is_open or target.id == inc.id:
-                raise InputError(f"into: incident {target.id} is not an open incident to merge into")
+                raise InputError(tr("into: incident %(id)s is not an open incident to merge into", id=target.id))
             inc.merged_into = target.id
             reporters = list(target.extra.get("merged_reports", [])) + [inc.id]
             target.extra = {**target.extra, "merged_reports": reporters}
@@ -365,9 +366,9 @@ def _positive(value: Any, name: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name}: a positive number of hours is required") from None
+        raise InputError(tr("%(name)s: a positive number of hours is required", name=name)) from None
     if not v > 0:
-        raise InputError(f"{name}: must be positive")
+        raise InputError(tr("%(name)s: must be positive", name=name))
     return v
 
 

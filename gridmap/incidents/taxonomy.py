@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..errors import InputError
+from ..i18n import tr
 
 KINDS = ("event", "component")  # 事件 / 部件
 LEVELS = ("grid", "zone", "department")  # ascending: 小事不出村、大事不出管区
@@ -49,7 +50,7 @@ class Category:
     def __post_init__(self) -> None:
         problems = _value_problems(self.__dict__)
         if problems:
-            raise InputError(f"invalid category {self.code!r}", problems=problems)
+            raise InputError(tr("invalid category %(code)r", code=self.code), problems=problems)
 
     @property
     def is_component(self) -> bool:
@@ -69,7 +70,7 @@ class Taxonomy:
         self._by_code: dict[str, Category] = {}
         for category in categories:
             if category.code in self._by_code:
-                raise InputError(f"duplicate category code {category.code!r} in {source}")
+                raise InputError(tr("duplicate category code %(code)r in %(source)s", code=category.code, source=source))
             self._by_code[category.code] = category
 
     @classmethod
@@ -80,7 +81,7 @@ class Taxonomy:
             return cls.from_toml(resource.read_text(encoding="utf-8"), source=str(resource))
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"taxonomy file {path} does not exist")
+            raise InputError(tr("taxonomy file %(path)s does not exist", path=path))
         return cls.from_toml(path.read_text(encoding="utf-8"), source=str(path))
 
     @classmethod
@@ -89,7 +90,7 @@ class Taxonomy:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{source} is not valid TOML: {exc}") from None
+            raise InputError(tr("%(source)s is not valid TOML: %(exc)s", source=source, exc=exc)) from None
         return cls.from_dict(data, source)
 
     @classmethod
@@ -99,26 +100,26 @@ class Taxonomy:
                     for key in data if key != "category"]
         raw = data.get("category")
         if not isinstance(raw, list) or not raw:
-            problems.append("no categories: the file needs at least one [[category]] table")
+            problems.append(tr("no categories: the file needs at least one [[category]] table"))
             raw = []
         categories, seen = [], set()
         for index, entry in enumerate(raw, start=1):
             category, found = _parse_category(entry, index)
             problems += found
             if category is not None and category.code in seen:
-                problems.append(f"{_where(entry, index)}: duplicate code {category.code!r}")
+                problems.append(tr("%(index)s: duplicate code %(code)r", index=_where(entry, index), code=category.code))
             elif category is not None:
                 seen.add(category.code)
                 categories.append(category)
         if problems:
-            raise InputError(f"{source}: {len(problems)} problem(s) in the incident taxonomy", problems=problems)
+            raise InputError(tr("%(source)s: %(problems)s problem(s) in the incident taxonomy", source=source, problems=len(problems)), problems=problems)
         return cls(categories, source)
 
     def get(self, code: str) -> Category:
         """The category with this code; InputError naming some valid codes if there is none."""
         category = self._by_code.get(code) if isinstance(code, str) else None
         if category is None:
-            raise InputError(f"unknown category {code!r}; {self._hint(code)}")
+            raise InputError(tr("unknown category %(code)r; %(code2)s", code=code, code2=self._hint(code)))
         return category
 
     def codes(self) -> list[str]:
@@ -178,13 +179,13 @@ def _type_problems(entry: Mapping[str, Any]) -> list[str]:
     problems = []
     for key in _STRINGS:
         if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()) and key != "description":
-            problems.append(f"{key} must be a non-empty string, got {entry[key]!r}")
+            problems.append(tr("%(key)s must be a non-empty string, got %(key2)r", key=key, key2=entry[key]))
     if "description" in entry and not isinstance(entry["description"], str):
-        problems.append(f"description must be a string, got {entry['description']!r}")
+        problems.append(tr("description must be a string, got %(description)r", description=entry['description']))
     for key in _NUMBERS:
         value = entry.get(key)
         if key in entry and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            problems.append(f"{key} must be a number, got {value!r}")
+            problems.append(tr("%(key)s must be a number, got %(value)r", key=key, value=value))
     return problems
 
 
@@ -204,16 +205,16 @@ def _value_problems(v: Mapping[str, Any]) -> list[str]:
     """Semantic checks on a complete set of well-typed values."""
     problems = []
     if not _CODE.match(v["code"]):
-        problems.append(f"code {v['code']!r} must be ascii snake_case (e.g. exposed_rubbish)")
+        problems.append(tr("code %(code)r must be ascii snake_case (e.g. exposed_rubbish)", code=v['code']))
     for key, allowed in (("kind", KINDS), ("level", LEVELS), ("severe_level", LEVELS), ("time_mode", TIME_MODES)):
         if v[key] not in allowed:
-            problems.append(f"{key} {v[key]!r} must be one of {', '.join(allowed)}")
+            problems.append(tr("%(key)s %(key2)r must be one of %(allowed)s", key=key, key2=v[key], allowed=', '.join(allowed)))
     for key in _NUMBERS:
         if not v[key] > 0 or v[key] == float("inf"):
-            problems.append(f"{key} must be a positive number, got {v[key]!r}")
+            problems.append(tr("%(key)s must be a positive number, got %(key2)r", key=key, key2=v[key]))
     if v["level"] in LEVELS and v["severe_level"] in LEVELS \
             and LEVELS.index(v["severe_level"]) < LEVELS.index(v["level"]):
-        problems.append(f"severe_level {v['severe_level']!r} is below level {v['level']!r}: severe reports escalate")
+        problems.append(tr("severe_level %(severe_level)r is below level %(level)r: severe reports escalate", severe_level=v['severe_level'], level=v['level']))
     if not v["department"]:
         problems += _department_problems(v)
     return problems

@@ -16,6 +16,7 @@ from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InputError
+from ..i18n import tr
 
 UTC = dt.timezone.utc
 MODES = ("working", "calendar")
@@ -44,7 +45,7 @@ class WorkCalendar:
             object.__setattr__(self, name, frozenset(getattr(self, name)))
         problems = _calendar_problems(self)
         if problems:
-            raise InputError("invalid working-hours calendar", problems=problems)
+            raise InputError(tr("invalid working-hours calendar"), problems=problems)
 
     @classmethod
     def from_settings(cls, tz: str = DEFAULT_TZ, periods: str = "08:30-12:00,13:30-17:30",
@@ -57,7 +58,7 @@ class WorkCalendar:
         parsed_holidays = _parse_dates(holidays, "holidays", problems)
         parsed_workdays = _parse_dates(workdays, "workdays", problems)
         if problems:
-            raise InputError("invalid working-hours calendar settings", problems=problems)
+            raise InputError(tr("invalid working-hours calendar settings"), problems=problems)
         return cls(tz, parsed_periods, parsed_weekdays, parsed_holidays, parsed_workdays)
 
     @property
@@ -171,10 +172,10 @@ def _calendar_problems(cal: WorkCalendar) -> list[str]:
     try:
         ZoneInfo(cal.tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        problems.append(f"unknown time zone {cal.tz!r} (expected an IANA name such as Asia/Shanghai)")
+        problems.append(tr("unknown time zone %(tz)r (expected an IANA name such as Asia/Shanghai)", tz=cal.tz))
     problems += _period_problems(cal.periods)
     if not cal.weekdays or not cal.weekdays <= set(range(1, 8)):
-        problems.append(f"weekdays must be a non-empty set of ISO weekdays 1-7, got {sorted(cal.weekdays)}")
+        problems.append(tr("weekdays must be a non-empty set of ISO weekdays 1-7, got %(weekdays)s", weekdays=sorted(cal.weekdays)))
     both = sorted(cal.holidays & cal.workdays)
     if both:
         problems.append("dates both holiday and makeup working day: " + ", ".join(d.isoformat() for d in both))
@@ -187,7 +188,7 @@ def _period_problems(periods: tuple[tuple[dt.time, dt.time], ...]) -> list[str]:
     problems = []
     for start, end in periods:
         if start.tzinfo is not None or end.tzinfo is not None:
-            problems.append(f"period {start}-{end}: times must be local wall-clock times without a zone")
+            problems.append(tr("period %(start)s-%(end)s: times must be local wall-clock times without a zone", start=start, end=end))
         elif not start < end:
             problems.append(f"period {start:%H:%M}-{end:%H:%M} must end after it starts, on the same day")
     for (_, end), (start, _) in zip(periods, periods[1:]):
@@ -205,7 +206,7 @@ def _parse_periods(text: str, problems: list[str]) -> tuple[tuple[dt.time, dt.ti
                 raise ValueError
             out.append((_parse_time(start), _parse_time(end)))
         except ValueError:
-            problems.append(f"periods: {part!r} is not HH:MM-HH:MM")
+            problems.append(tr("periods: %(part)r is not HH:MM-HH:MM", part=part))
     return tuple(out)
 
 
@@ -225,7 +226,7 @@ def _parse_weekdays(value: str | Iterable[int], problems: list[str]) -> frozense
         try:
             out.update(range(int(lo), int(hi or lo) + 1))
         except ValueError:
-            problems.append(f"weekdays: {part!r} is not an ISO weekday 1-7 or a range such as 1-5")
+            problems.append(tr("weekdays: %(part)r is not an ISO weekday 1-7 or a range such as 1-5", part=part))
     return frozenset(out)
 
 
@@ -238,7 +239,7 @@ def _parse_dates(value: str | Iterable[str | dt.date], name: str, problems: list
         elif isinstance(item, str) and item.strip():
             out.update(_date_range(item.strip(), name, problems))
         elif not isinstance(item, str):
-            problems.append(f"{name}: {item!r} is not a date")
+            problems.append(tr("%(name)s: %(item)r is not a date", name=name, item=item))
     return frozenset(out)
 
 
@@ -248,10 +249,10 @@ def _date_range(text: str, name: str, problems: list[str]) -> list[dt.date]:
         lo = dt.date.fromisoformat(first.strip())
         hi = dt.date.fromisoformat(last.strip()) if sep else lo
     except ValueError:
-        problems.append(f"{name}: {text!r} is not an ISO date (YYYY-MM-DD) or range (YYYY-MM-DD..YYYY-MM-DD)")
+        problems.append(tr("%(name)s: %(text)r is not an ISO date (YYYY-MM-DD) or range (YYYY-MM-DD..YYYY-MM-DD)", name=name, text=text))
         return []
     if hi < lo:
-        problems.append(f"{name}: range {text!r} ends before it starts")
+        problems.append(tr("%(name)s: range %(text)r ends before it starts", name=name, text=text))
         return []
     return [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
 

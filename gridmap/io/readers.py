@@ -17,6 +17,7 @@ import shapely
 
 from ..errors import InputError, TooLarge
 from ..geo.crs import InputCRS, parse_crs
+from ..i18n import tr
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage", ".zip": "zipped Shapefile",
            ".shp": "Shapefile", ".csv": "CSV"}
@@ -37,16 +38,16 @@ class RawTable:
 def detect_format(path: Path) -> str:
     """The format the file name claims, checked against the first bytes of the file."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(tr("%(path)s: no such file", path=path))
     if path.is_dir():
-        raise InputError(f"{path} is a folder, not a file")
+        raise InputError(tr("%(path)s is a folder, not a file", path=path))
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+        raise InputError(tr("%(path)s: unknown file type %(suffix)r; use one of %(FORMATS)s", path=path, suffix=path.suffix, FORMATS=', '.join(sorted(FORMATS))))
     with open(path, "rb") as fh:
         head = fh.read(64)
     if not head:
-        raise InputError(f"{path} is empty")
+        raise InputError(tr("%(path)s is empty", path=path))
     claims = {
         "GeoPackage": head.startswith(b"SQLite format 3\x00"),
         "zipped Shapefile": head.startswith(b"PK\x03\x04"),
@@ -57,7 +58,7 @@ def detect_format(path: Path) -> str:
     if not claims[fmt]:
         actual = next((f"a {name}" for name, ok in claims.items() if ok and name != "CSV"),
                       "plain text, such as CSV" if claims["CSV"] else "binary data")
-        raise InputError(f"{path} is named as a {fmt} but its content is not one (it looks like {actual})")
+        raise InputError(tr("%(path)s is named as a %(fmt)s but its content is not one (it looks like %(actual)s)", path=path, fmt=fmt, actual=actual))
     return fmt
 
 
@@ -91,20 +92,20 @@ def resolve_crs(path: Path, fmt: str, declared: str | None, given: str | None) -
     """
     if given is None:
         if declared is None:
-            raise InputError(f"{path} declares no CRS: name it with --crs (e.g. --crs EPSG:4490, EPSG:4326, GCJ-02)")
+            raise InputError(tr("%(path)s declares no CRS: name it with --crs (e.g. --crs EPSG:4490, EPSG:4326, GCJ-02)", path=path))
         return parse_crs(declared)
     chosen = parse_crs(given)
     if declared is not None and fmt != "GeoJSON":
         file_crs = parse_crs(declared)
         if chosen.special or file_crs.pyproj != chosen.pyproj:
-            raise InputError(f"{path} declares CRS {declared} but --crs says {given}: drop --crs or fix the file")
+            raise InputError(tr("%(path)s declares CRS %(declared)s but --crs says %(given)s: drop --crs or fix the file", path=path, declared=declared, given=given))
     return chosen
 
 
 def _check_count(path: Path, count: int, max_features: int | None) -> None:
     if max_features is not None and count > max_features:
-        raise TooLarge(f"{path.name} holds {count} features, more than the limit of {max_features} "
-                       f"(setting network_max_features) / 要素数 {count} 超过上限 {max_features}")
+        raise TooLarge(tr("%(name)s holds %(count)s features, more than the limit of %(limit)s (setting "
+                          "network_max_features)", name=path.name, count=count, limit=max_features))
 
 
 def _read_ogr(path: Path, fmt: str, layer: str | None,
@@ -183,7 +184,7 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
     try:
         attrs = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+        raise InputError(tr("%(path)s is not a readable UTF-8 CSV file: %(exc)s", path=path, exc=exc)) from None
     cols = {c.lower(): c for c in attrs.columns}
     if wkt_field is None and lon_field is None:
         wkt_field = cols.get("wkt") or cols.get("geometry") or cols.get("geom")
@@ -201,7 +202,7 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
             except shapely.errors.GEOSException as exc:
                 bad.append(f"row {i + 2}: column {wkt_field!r} is not WKT: {exc}")
         if bad:
-            raise InputError(f"{path}: {len(bad)} rows have unreadable geometry", bad)
+            raise InputError(tr("%(path)s: %(bad)s rows have unreadable geometry", path=path, bad=len(bad)), bad)
         return attrs, geoms
     if lon_field is None or lat_field is None:
         raise InputError(
@@ -217,4 +218,4 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
 def _require_columns(path: Path, table: pd.DataFrame, names: list[str | None]) -> None:
     missing = [n for n in names if n not in table.columns]
     if missing:
-        raise InputError(f"{path} has no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, table.columns))})")
+        raise InputError(tr("%(path)s has no column %(missing)s (columns: %(columns)s)", path=path, missing=', '.join(map(repr, missing)), columns=', '.join(map(str, table.columns))))

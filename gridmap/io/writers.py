@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import ROLE_LABELS, Person, Role, Unit
 from .csvsafe import escape_row
 
@@ -30,9 +31,9 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.exists():
-        raise InputError(f"cannot write {target}: folder {folder} does not exist")
+        raise InputError(tr("cannot write %(target)s: folder %(folder)s does not exist", target=target, folder=folder))
     if not os.access(folder, os.W_OK):
-        raise InputError(f"cannot write {target}: folder {folder} is not writable")
+        raise InputError(tr("cannot write %(target)s: folder %(folder)s is not writable", target=target, folder=folder))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=folder)
     os.close(fd)
     os.unlink(tmp)  # GDAL drivers want to create the file themselves
@@ -101,7 +102,7 @@ def write_geopackage(layers: dict[str, Sequence[Unit]], target: str | Path, vers
             )
             total += len(units)
         if total == 0:
-            raise InputError("nothing to export: the store has no units at the chosen level")
+            raise InputError(tr("nothing to export: the store has no units at the chosen level"))
     return total
 
 

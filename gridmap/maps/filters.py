@@ -21,6 +21,7 @@ from typing import Iterable, Mapping
 
 from .. import params
 from ..errors import InputError
+from ..i18n import tr
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
 
 ALL = "all"
@@ -43,16 +44,16 @@ class MapFilter:
         getlist = args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
         start, end = _date(args.get("from"), "from"), _date(args.get("to"), "to")
         if start and end and start > end:
-            raise InputError(f"from={start} is after to={end}")
+            raise InputError(tr("from=%(start)s is after to=%(end)s", start=start, end=end))
         cats = tuple(dict.fromkeys(c for c in (v.strip() for v in getlist("category")) if c))
         known = set(categories)
         for c in cats:
             if c not in known:
-                raise InputError(f"category={c!r} is not a category of the taxonomy")
+                raise InputError(tr("category=%(c)r is not a category of the taxonomy", c=c))
         statuses = _statuses([s.strip() for s in getlist("status") if s.strip()])
         zone = (args.get("zone") or "").strip() or None
         if zone is not None and zone not in set(zones):
-            raise InputError(f"zone={zone!r} is not a zone of the plan in force")
+            raise InputError(tr("zone=%(zone)r is not a zone of the plan in force", zone=zone))
         return cls(start, end, cats, statuses, zone)
 
     @property
@@ -136,5 +137,5 @@ def _statuses(raw: list[str]) -> tuple[str, ...]:
         elif s in STATUS_LABELS:
             out.append(s)
         else:
-            raise InputError(f"status={s!r} is not a status; use one of {', '.join([OPEN, ALL, *STATUS_LABELS])}")
+            raise InputError(tr("status=%(s)r is not a status; use one of %(STATUS_LABELS)s", s=s, STATUS_LABELS=', '.join([OPEN, ALL, *STATUS_LABELS])))
     return tuple(dict.fromkeys(out))

@@ -15,9 +15,10 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound
+from ..i18n import tr
 from ..incidents.privacy import public_point
-from ..io.writers import feature as unit_feature  # the same properties as writers.feature(), without its geometry
-from ..io.writers import unit_record
+from ..io.writers import feature as unit_feature
+from ..io.writers import unit_record  # the same properties as writers.feature(), without its geometry
 from ..registry.model import Level, Unit
 from ..store import features as fq
 from .crs_param import lat_first, to_output
@@ -78,7 +79,7 @@ def find(store, collection_id: str) -> Collection:
         if c.id == collection_id:
             return c
     ids = ", ".join(c.id for c in collections(store))
-    raise NotFound(f"no collection {collection_id!r}; there are: {ids}")
+    raise NotFound(tr("no collection %(collection_id)r; there are: %(ids)s", collection_id=collection_id, ids=ids))
 
 
 def extent(store, c: Collection, tz: dt.tzinfo) -> dict[str, Any]:

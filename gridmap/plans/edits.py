@@ -25,6 +25,7 @@ from shapely.ops import nearest_points, split
 
 from ..errors import InputError
 from ..geo.crs import area_perimeter_m
+from ..i18n import tr
 from ..registry.model import Unit
 from .shapes import area_m2, metres_to_degrees, normalise, parts, polygonal, shared_length, where
 
@@ -56,7 +57,7 @@ def split_by_line(unit: Unit, line: BaseGeometry, new_codes: CodeMaker) -> EditR
     The largest piece keeps the unit's code (and staff); the others get new codes.
     """
     if not line.intersects(unit.geometry):
-        raise InputError(f"the line does not cross {unit.code}: draw it across the grid, from outside to outside")
+        raise InputError(tr("the line does not cross %(code)s: draw it across the grid, from outside to outside", code=unit.code))
     pieces, rest = [], []
     for part in shapely.get_parts(unit.geometry):
         cut = [p for p in shapely.get_parts(split(part, line)) if p.geom_type == "Polygon" and p.area > 0]
@@ -78,7 +79,7 @@ def split_into_parts(unit: Unit, k: int, new_codes: CodeMaker) -> EditResult:
     the unit's code. A strip that would fall into pieces (a concave grid) is refused.
     """
     if not 2 <= int(k) <= MAX_PARTS:
-        raise InputError(f"parts: split into 2 to {MAX_PARTS} parts, not {k}")
+        raise InputError(tr("parts: split into 2 to %(MAX_PARTS)s parts, not %(k)s", MAX_PARTS=MAX_PARTS, k=k))
     g = unit.geometry
     minx, miny, maxx, maxy = g.bounds
     lat0 = (miny + maxy) / 2
@@ -127,7 +128,7 @@ def _pieces(unit: Unit, pieces: list, rest: list, new_codes: CodeMaker) -> EditR
 def merge(units: Sequence[Unit]) -> EditResult:
     """Merge adjacent units into the first one (it keeps its code, name and staff)."""
     if len(units) < 2:
-        raise InputError("merge: name at least two grids")
+        raise InputError(tr("merge: name at least two grids"))
     first = units[0]
     for u in units[1:]:
         if u.parent_code != first.parent_code or u.level != first.level:
@@ -171,7 +172,7 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
     if outside > 0.01:
         notes.append(f"{outside:.1f} m² of the new outline lay outside the parent's grids and was left out")
     if new.is_empty or area_m2(new) < 0.01:
-        raise InputError(f"reshape: the new outline of {unit.code} does not overlap the grids of its parent")
+        raise InputError(tr("reshape: the new outline of %(code)s does not overlap the grids of its parent", code=unit.code))
     gained = polygonal(shapely.difference(new, unit.geometry))
     lost = polygonal(shapely.difference(unit.geometry, new))
     geoms = {s.code: s.geometry for s in others}
@@ -201,7 +202,7 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
         geoms[code] = polygonal(shapely.union(geoms[code], piece))
         changed.add(code)
     if not changed:
-        raise InputError(f"reshape: the new outline of {unit.code} is the same as the old one")
+        raise InputError(tr("reshape: the new outline of %(code)s is the same as the old one", code=unit.code))
     units = [unit, *[s for s in others if s.code in changed]]
     shapes = [new, *[geoms[s.code] for s in others if s.code in changed]]
     res = _result(unit_list=units, shapes=shapes, codes=[u.code for u in units], base=None)
@@ -214,11 +215,11 @@ def move_area(src: Unit, dst: Unit, area: BaseGeometry) -> EditResult:
     _pair(src, dst)
     moved = polygonal(shapely.intersection(area, src.geometry))
     if moved.is_empty or area_m2(moved) < 0.01:
-        raise InputError(f"move: the area does not overlap {src.code}")
+        raise InputError(tr("move: the area does not overlap %(code)s", code=src.code))
     new_src = polygonal(shapely.difference(src.geometry, area))
     new_dst = polygonal(shapely.union(dst.geometry, moved))
     if new_src.is_empty or area_m2(new_src) < 0.01:
-        raise InputError(f"move: the area covers all of {src.code}: merge the grids instead")
+        raise InputError(tr("move: the area covers all of %(code)s: merge the grids instead", code=src.code))
     if parts(new_dst) > parts(dst.geometry):
         raise InputError(f"move: the area taken from {src.code} does not touch {dst.code} "
                          f"(near {where(moved)}); draw it up to their shared edge")
@@ -234,14 +235,14 @@ def move_points(src: Unit, dst: Unit, points: Sequence[tuple[float, float]], mar
     """
     _pair(src, dst)
     if not points:
-        raise InputError("move: give at least one household point")
+        raise InputError(tr("move: give at least one household point"))
     pts = shapely.points(np.asarray(points, dtype=float))
     outside = [f"({p.x:.6f}, {p.y:.6f})" for p in pts if not src.geometry.covers(p)]
     if outside:
         raise InputError(f"move: {len(outside)} point(s) are not in {src.code}: {', '.join(outside[:5])}")
     edge = shapely.intersection(src.geometry.boundary, dst.geometry.boundary)
     if edge.is_empty or edge.length == 0:
-        raise InputError(f"move: {src.code} and {dst.code} share no edge")
+        raise InputError(tr("move: %(code)s and %(code2)s share no edge", code=src.code, code2=dst.code))
     anchors = [nearest_points(edge, p)[0] for p in pts]
     hull = shapely.convex_hull(shapely.MultiPoint([*pts, *anchors]))
     lat = float(np.mean([p.y for p in pts]))
@@ -257,7 +258,7 @@ def move_points(src: Unit, dst: Unit, points: Sequence[tuple[float, float]], mar
 
 def _pair(src: Unit, dst: Unit) -> None:
     if src.code == dst.code:
-        raise InputError("move: the two grids are the same")
+        raise InputError(tr("move: the two grids are the same"))
     if src.parent_code != dst.parent_code or src.level != dst.level:
         raise InputError(f"move: {src.code} and {dst.code} are in different parents; move their parents' "
                          "boundary first")
@@ -274,7 +275,7 @@ def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
     lower code. Clean neighbours and units farther apart are left exactly as they are.
     """
     if not tolerance_m > 0 or tolerance_m > 100:
-        raise InputError(f"tolerance: a distance in metres from 0 to 100, not {tolerance_m}")
+        raise InputError(tr("tolerance: a distance in metres from 0 to 100, not %(tolerance_m)s", tolerance_m=tolerance_m))
     units = sorted(units, key=lambda u: u.code)
     if not units:
         return EditResult()
@@ -323,7 +324,7 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
     """Units for new shapes (codes[i] for shapes[i]); counts re-apportioned by area from `unit_list`."""
     for code, g in zip(codes, shapes):
         if g.is_empty or area_m2(g) < 0.01:
-            raise InputError(f"{code} would be left with no area; merge it instead")
+            raise InputError(tr("%(code)s would be left with no area; merge it instead", code=code))
     olds = {u.code: u for u in unit_list}
     for code, g in zip(codes, shapes):
         if code in olds and parts(g) > parts(olds[code].geometry):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import Conflict
+from ..i18n import tr
 
 
 class CoverageRefused(Conflict):
@@ -11,14 +12,15 @@ class CoverageRefused(Conflict):
     def __init__(self, plan: int, problems: list[dict], gaps: list[dict] | None = None):
         self.problems = problems
         self.gaps = list(gaps or [])  # staffing gaps found too (see StaffingRefused)
-        lines = [f"  - {p['kind']} {','.join(p['codes']) or p['parent']}: {p['area_m2']} m² at "
-                 f"lon {p['location']['lon']}, lat {p['location']['lat']}" + (f" ({p['detail']})" if p.get("detail") else "")
+        lines = ["  - " + tr("%(kind)s %(where)s: %(area)s m² at lon %(lon)s, lat %(lat)s", kind=p["kind"],
+                             where=",".join(p["codes"]) or p["parent"], area=p["area_m2"], lon=p["location"]["lon"],
+                             lat=p["location"]["lat"]) + (f" ({p['detail']})" if p.get("detail") else "")
                  for p in problems[:50]]
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        staffing = (f"\n  and {len(self.gaps)} grid(s) with open incidents lack a full 1+1+N team: "
-                    + ", ".join(g["code"] for g in self.gaps[:20])) if self.gaps else ""
-        super().__init__(f"plan {plan} has {len(problems)} coverage problem(s); fix them or publish with force:\n"
-                         + "\n".join(lines) + more + staffing)
+        more = "\n  " + tr("... and %(n)s more", n=len(problems) - 50) if len(problems) > 50 else ""
+        staffing = ("\n  " + tr("and %(n)s grid(s) with open incidents lack a full 1+1+N team: %(codes)s", n=len(self.gaps),
+                                codes=", ".join(g["code"] for g in self.gaps[:20]))) if self.gaps else ""
+        super().__init__(tr("plan %(plan)s has %(n)s coverage problem(s); fix them or publish with force:",
+                            plan=plan, n=len(problems)) + "\n" + "\n".join(lines) + more + staffing)
 
 
 class StaffingRefused(Conflict):
@@ -26,7 +28,8 @@ class StaffingRefused(Conflict):
 
     def __init__(self, plan: int, gaps: list[dict]):
         self.gaps = gaps
-        lines = [f"  - {g['code']} {g['name']}: {g['open_incidents']} open incident(s); {g['problem']}" for g in gaps]
-        super().__init__(f"网格缺少完整的1+1+N队伍，不能发布 / plan {plan}: {len(gaps)} grid(s) with open incidents lack "
-                         "a full team; staff them (gridmap plan staff) or publish with force and a reason:\n"
-                         + "\n".join(lines))
+        lines = ["  - " + tr("%(code)s %(name)s: %(n)s open incident(s); %(problem)s", code=g["code"], name=g["name"],
+                             n=g["open_incidents"], problem=g["problem"]) for g in gaps]
+        super().__init__(tr("plan %(plan)s: %(n)s grid(s) with open incidents lack a full team; staff them "
+                            "(gridmap plan staff) or publish with force and a reason:", plan=plan, n=len(gaps))
+                         + "\n" + "\n".join(lines))

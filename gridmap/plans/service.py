@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import Conflict, InputError, NotFound
+from ..i18n import tr
 from ..registry.codes import generate_codes
 from ..registry.model import Level, Unit
 from ..store.plan_records import PlanRecord
@@ -81,7 +82,7 @@ class PlanService:
         if parent is not None:
             tree = self.store.unit_tree(plan=version)
             if parent not in {c for c, _, _ in tree}:
-                raise NotFound(f"parent: plan {version} has no unit {parent}")
+                raise NotFound(tr("parent: plan %(version)s has no unit %(parent)s", version=version, parent=parent))
             below, todo = set(), [parent]
             children: dict[str, list[str]] = {}
             for c, p, _ in tree:
@@ -106,9 +107,9 @@ class PlanService:
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
-            raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
+            raise Conflict(tr("plan %(version)s is published: edits go to a draft (gridmap plan new)", version=version))
         if op not in OPS:
-            raise InputError(f"op: one of {', '.join(OPS)}, not {op!r}")
+            raise InputError(tr("op: one of %(OPS)s, not %(op)r", OPS=', '.join(OPS), op=op))
         if op == "staff":
             check_revs(version, rec, rev, named_codes(op, params), self.repo.unit_revs(version))
             out = self.teams.staff(version, params, rev, author)
@@ -153,10 +154,10 @@ class PlanService:
 
     def draft_unit(self, version: int, code: Any) -> Unit:
         if not isinstance(code, str) or not code:
-            raise InputError(f"a grid code is needed, got {code!r}")
+            raise InputError(tr("a grid code is needed, got %(code)r", code=code))
         u = self.store.unit(str(code), plan=version)
         if u.level not in EDIT_LEVELS:
-            raise InputError(f"{u.code} is a {u.level.value}: edits redraw grids and micro-grids")
+            raise InputError(tr("%(code)s is a %(level)s: edits redraw grids and micro-grids", code=u.code, level=u.level.value))
         return u
 
     def _siblings(self, version: int, unit: Unit) -> list[Unit]:
@@ -166,7 +167,7 @@ class PlanService:
         unit = self.draft_unit(version, p.get("code"))
         make = self._code_maker(version)
         if p.get("line") is not None and p.get("parts") is not None:
-            raise InputError("split: give either line or parts, not both")
+            raise InputError(tr("split: give either line or parts, not both"))
         if p.get("line") is not None:
             line = drawn_line(parse_geometry(p["line"], "line"), "line", self.services.settings.max_drawn_vertices)
             return edits.split_by_line(unit, line, make)
@@ -177,7 +178,7 @@ class PlanService:
     def _merge(self, version: int, p: Mapping) -> edits.EditResult:
         codes = p.get("codes")
         if not isinstance(codes, list) or len(codes) < 2:
-            raise InputError("merge: codes must list at least two grids (the first one keeps its code)")
+            raise InputError(tr("merge: codes must list at least two grids (the first one keeps its code)"))
         if len(set(codes)) != len(codes):
             raise InputError("merge: a grid is named twice")
         return edits.merge([self.draft_unit(version, c) for c in codes])
@@ -195,7 +196,7 @@ class PlanService:
         if p.get("points") is not None:
             return edits.move_points(src, dst, lonlat_points(p["points"]))
         if p.get("area") is None:
-            raise InputError("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])")
+            raise InputError(tr("move: give an area (GeoJSON Polygon) or points ([[lon, lat], ...])"))
         area = self._drawn(p["area"], "area", p.get("repair"))
         return edits.move_area(src, dst, area)
 
@@ -207,7 +208,7 @@ class PlanService:
         try:
             tol = float(p.get("tolerance_m"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise InputError(f"snap: tolerance_m must be a number of metres, got {p.get('tolerance_m')!r}") from None
+            raise InputError(tr("snap: tolerance_m must be a number of metres, got %(tolerance_m)r", tolerance_m=p.get('tolerance_m'))) from None
         level = Level.parse(str(p.get("level") or "grid")) if p.get("level") else Level.grid
         units = [u for u in self.store.units(level=level, plan=version) if not locks.is_locked(u)]
         if p.get("parent"):
@@ -223,7 +224,7 @@ class PlanService:
         unit = self.draft_unit(version, p.get("code"))
         name = p.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InputError("rename: name must be text of 1 to 200 characters")
+            raise InputError(tr("rename: name must be text of 1 to 200 characters"))
         if name.strip() == unit.name:
             return edits.EditResult(notes=[f"{unit.code} is already named {unit.name}"])
         return edits.EditResult(upserts=[replace(unit, name=name.strip())])
@@ -320,7 +321,7 @@ class PlanService:
                            "published since: make a new draft from it")
         latest_eff = self.repo.get(latest).effective_from
         if latest_eff is not None and eff < latest_eff:
-            raise InputError(f"effective_from {eff} is before plan {latest}'s ({latest_eff}): plans take effect in order")
+            raise InputError(tr("effective_from %(eff)s is before plan %(latest)s's (%(latest_eff)s): plans take effect in order", eff=eff, latest=latest, latest_eff=latest_eff))
         problems = self.coverage(version)
         in_force = eff <= self.services.today()
         self.services.forget_plan(version)
@@ -356,7 +357,7 @@ class PlanService:
     def _latest_published(self) -> int:
         published = [p.version for p in self.repo.list() if p.status == "published"]
         if not published:
-            raise InputError("the store holds no published plan yet: import units first")
+            raise InputError(tr("the store holds no published plan yet: import units first"))
         return max(published)
 
 

@@ -16,6 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
 from ..geo.shapes import POLYGONAL, geodesic_area_m2, polygonal, polygonal_part
+from ..i18n import tr
 from ..registry.validate import describe_reason
 
 
@@ -23,11 +24,11 @@ def read_geojson(path: str | Path) -> Any:
     """The parsed JSON of a GeoJSON file (InputError if missing or not JSON)."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(tr("%(path)s: no such file", path=path))
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a GeoJSON file: {exc}") from None
+        raise InputError(tr("%(path)s is not a GeoJSON file: %(exc)s", path=path, exc=exc)) from None
 
 
 def read_points(path: str | Path) -> list[tuple[float, float]]:
@@ -37,20 +38,20 @@ def read_points(path: str | Path) -> list[tuple[float, float]]:
         import csv
 
         if not path.exists():
-            raise InputError(f"{path}: no such file")
+            raise InputError(tr("%(path)s: no such file", path=path))
         with open(path, encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
         if rows and not {"lon", "lat"} <= set(rows[0]):
-            raise InputError(f"{path}: needs lon and lat columns")
+            raise InputError(tr("%(path)s: needs lon and lat columns", path=path))
         try:
             return [(float(r["lon"]), float(r["lat"])) for r in rows]
         except ValueError as exc:
-            raise InputError(f"{path}: {exc}") from None
+            raise InputError(tr("%(path)s: %(exc)s", path=path, exc=exc)) from None
     doc = read_geojson(path)
     feats = doc.get("features", [doc]) if isinstance(doc, dict) else []
     geoms = [parse_geometry(f, str(path)) for f in feats]
     if not geoms or any(g.geom_type not in ("Point", "MultiPoint") for g in geoms):
-        raise InputError(f"{path}: expected GeoJSON points")
+        raise InputError(tr("%(path)s: expected GeoJSON points", path=path))
     return [(float(x), float(y)) for g in geoms for x, y in shapely.get_coordinates(g)]
 
 
@@ -59,21 +60,21 @@ def parse_geometry(doc: Any, what: str) -> BaseGeometry:
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         feats = doc.get("features") or []
         if len(feats) != 1:
-            raise InputError(f"{what}: give one feature, got a FeatureCollection of {len(feats)}")
+            raise InputError(tr("%(what)s: give one feature, got a FeatureCollection of %(feats)s", what=what, feats=len(feats)))
         doc = feats[0]
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = doc.get("geometry")
     if not isinstance(doc, dict) or "type" not in doc:
-        raise InputError(f"{what}: expected a GeoJSON geometry or Feature")
+        raise InputError(tr("%(what)s: expected a GeoJSON geometry or Feature", what=what))
     try:
         geom = shape(doc)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.GEOSException) as exc:
-        raise InputError(f"{what}: not a readable GeoJSON geometry ({exc})") from None
+        raise InputError(tr("%(what)s: not a readable GeoJSON geometry (%(exc)s)", what=what, exc=exc)) from None
     if geom.is_empty:
-        raise InputError(f"{what}: the geometry is empty")
+        raise InputError(tr("%(what)s: the geometry is empty", what=what))
     xy = shapely.get_coordinates(geom)
     if not np.isfinite(xy).all() or (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
-        raise InputError(f"{what}: coordinates must be lon/lat (EPSG:4326) within range")
+        raise InputError(tr("%(what)s: coordinates must be lon/lat (EPSG:4326) within range", what=what))
     return geom
 
 
@@ -91,12 +92,12 @@ def drawn_polygon(geom: BaseGeometry, what: str, repair: bool = False, max_verti
     took minutes and gigabytes; 100 crossings repair in milliseconds).
     """
     if geom.geom_type not in POLYGONAL:
-        raise InputError(f"{what}: a Polygon or MultiPolygon is needed, got a {geom.geom_type}")
+        raise InputError(tr("%(what)s: a Polygon or MultiPolygon is needed, got a %(geom_type)s", what=what, geom_type=geom.geom_type))
     check_vertices(geom, what, max_vertices)
     if not geom.is_valid:
         where = describe_reason(shapely.is_valid_reason(geom))
         if not repair:
-            raise InputError(f"{what}: the shape is invalid: {where} (redraw it, or pass repair to fix it)")
+            raise InputError(tr("%(what)s: the shape is invalid: %(where)s (redraw it, or pass repair to fix it)", what=what, where=where))
         n = crossings(geom, max_crossings)
         if n > max_crossings:
             raise InputError(f"{what}: 边线自相交过多，无法修复 / the outline crosses itself more than "
@@ -104,7 +105,7 @@ def drawn_polygon(geom: BaseGeometry, what: str, repair: bool = False, max_verti
                              "too tangled to repair, redraw it")
         fixed = polygonal_part(shapely.make_valid(geom))
         if fixed is None or fixed.is_empty:
-            raise InputError(f"{what}: the shape is invalid ({where}) and repairing it left no area")
+            raise InputError(tr("%(what)s: the shape is invalid (%(where)s) and repairing it left no area", what=what, where=where))
         geom = fixed
     return geom
 
@@ -144,7 +145,7 @@ def crossings(geom: BaseGeometry, limit: int) -> int:
 def drawn_line(geom: BaseGeometry, what: str, max_vertices: int = MAX_VERTICES) -> BaseGeometry:
     """A drawn cut line (LineString or MultiLineString)."""
     if geom.geom_type not in ("LineString", "MultiLineString"):
-        raise InputError(f"{what}: a LineString is needed, got a {geom.geom_type}")
+        raise InputError(tr("%(what)s: a LineString is needed, got a %(geom_type)s", what=what, geom_type=geom.geom_type))
     check_vertices(geom, what, max_vertices)
     return geom
 

@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError, NotFound
+from ..i18n import tr
 from ..incidents.model import OPEN_STATUSES, STATUS_LABELS
 from ..registry.model import ROLE_LABELS, Level
 from . import layout, route
@@ -64,12 +65,12 @@ def select_grids(store, grid: str | None = None, zone: str | None = None, town: 
     if all_grids:
         codes = sorted(c for c, lv in levels.items() if lv == Level.grid)
         if not codes:
-            raise NotFound("the store holds no grids: import some with `gridmap import --level grid` or run `gridmap demo`")
+            raise NotFound(tr("the store holds no grids: import some with `gridmap import --level grid` or run `gridmap demo`"))
         return codes, "全部网格 All grids", True
     code = (grid or zone or town).strip()
     want = Level.grid if grid else Level.zone if zone else Level.town
     if code not in levels:
-        raise NotFound(f"no {want.value} with code {code!r} in the store")
+        raise NotFound(tr("no %(want)s with code %(code)r in the store", want=want.value, code=code))
     lv = levels[code]
     if grid:
         if lv not in GRID_LEVELS:
@@ -77,7 +78,7 @@ def select_grids(store, grid: str | None = None, zone: str | None = None, town: 
                              if lv in (Level.zone, Level.town) else f"{code} is a {lv.value}, not a grid")
         return [code], code, False
     if lv != want:
-        raise InputError(f"{code} is a {lv.value} ({lv.label_zh}), not a {want.value}")
+        raise InputError(tr("%(code)s is a %(lv)s (%(label_zh)s), not a %(want)s", code=code, lv=lv.value, label_zh=lv.label_zh, want=want.value))
     found, todo = [], list(children.get(code, []))
     while todo:
         c = todo.pop()
@@ -87,7 +88,7 @@ def select_grids(store, grid: str | None = None, zone: str | None = None, town: 
             todo.extend(children.get(c, []))
     if not found:
         name = store.unit(code).name
-        raise InputError(f"{want.value} {code} {name} has no grids: nothing to print")
+        raise InputError(tr("%(want)s %(code)s %(name)s has no grids: nothing to print", want=want.value, code=code, name=name))
     return sorted(found), code, True
 
 
@@ -96,7 +97,7 @@ def read_lines(path: str | Path) -> list[BaseGeometry]:
     doc = _read_geojson(path)
     lines = [g for g in _geometries(doc, path) if g.geom_type in ("LineString", "MultiLineString")]
     if not lines:
-        raise InputError(f"{path}: no LineString features (the road layer needs lines)")
+        raise InputError(tr("%(path)s: no LineString features (the road layer needs lines)", path=path))
     return lines
 
 
@@ -107,7 +108,7 @@ def read_sites(path: str | Path) -> list[Site]:
     for i, f in enumerate(doc.get("features") or []):
         g = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
         if g is None or g.geom_type != "Point":
-            raise InputError(f"{path}: feature {i} is not a Point")
+            raise InputError(tr("%(path)s: feature %(i)s is not a Point", path=path, i=i))
         p = f.get("properties") or {}
         out.append(Site(str(p.get("name") or ""), str(p.get("kind") or "site"), g.x, g.y))
     return out
@@ -117,9 +118,9 @@ def _read_geojson(path) -> dict:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path} as GeoJSON: {exc}") from None
+        raise InputError(tr("cannot read %(path)s as GeoJSON: %(exc)s", path=path, exc=exc)) from None
     if not isinstance(doc, dict):
-        raise InputError(f"{path} is not a GeoJSON object")
+        raise InputError(tr("%(path)s is not a GeoJSON object", path=path))
     return doc
 
 
@@ -128,7 +129,7 @@ def _geometries(doc: dict, path) -> list[BaseGeometry]:
     try:
         return [shapely.geometry.shape(f["geometry"] if "geometry" in f else f) for f in feats or [] if f]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{path}: bad geometry ({exc})") from None
+        raise InputError(tr("%(path)s: bad geometry (%(exc)s)", path=path, exc=exc)) from None
 
 
 def gather(services, codes: Sequence[str], *, incident_repo=None, taxonomy=None, title: str | None = None,
@@ -151,7 +152,7 @@ def gather(services, codes: Sequence[str], *, incident_repo=None, taxonomy=None,
     units = {u.code: u for u in store.units(codes=list(codes))}
     missing = [c for c in codes if c not in units]
     if missing:
-        raise NotFound(f"no grid with code {missing[0]!r} in the store")
+        raise NotFound(tr("no grid with code %(missing)r in the store", missing=missing[0]))
     levels = sorted({u.level for u in units.values()}, key=lambda lv: lv.rank)
     peers = [u for lv in levels for u in store.units(level=lv)]
     tree = shapely.STRtree([u.geometry for u in peers])

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..geo.crs import InputCRS, parse_crs, xy_to_storage
+from ..i18n import tr
 from ..io.writers import atomic_path
 from .index import GridIndex
 from .model import Level
@@ -77,13 +78,13 @@ def assign_file(index: GridIndex, src: str | Path, dst: str | Path, crs: InputCR
     """Write `dst`: the rows of `src` with `grid_code` and `zone_code` added ('' when outside)."""
     src, dst = Path(src), Path(dst)
     if not src.exists():
-        raise InputError(f"{src}: no such file")
+        raise InputError(tr("%(src)s: no such file", src=src))
     kind = src.suffix.lower()
     if kind == ".csv":
         return _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress)
     if kind in (".geojson", ".json"):
         return _assign_geojson(index, src, dst, crs, threads, progress)
-    raise InputError(f"{src}: assign reads .csv (with {lon_field}/{lat_field} columns) or .geojson points")
+    raise InputError(tr("%(src)s: assign reads .csv (with %(lon_field)s/%(lat_field)s columns) or .geojson points", src=src, lon_field=lon_field, lat_field=lat_field))
 
 
 def locate_columns(index: GridIndex, x: np.ndarray, y: np.ndarray, crs: InputCRS, threads, progress) -> tuple[np.ndarray, dict]:
@@ -123,13 +124,13 @@ def _assign_csv(index, src, dst, crs, lon_field, lat_field, threads, progress) -
         header = next(_csv.reader([fh.readline()]), [])
     for f in (lon_field, lat_field):
         if f not in header:
-            raise InputError(f"{src} has no column {f!r} (columns: {', '.join(header)}); use --lon-field/--lat-field")
+            raise InputError(tr("%(src)s has no column %(f)r (columns: %(header)s); use --lon-field/--lat-field", src=src, f=f, header=', '.join(header)))
     try:
         table = pacsv.read_csv(
             src, convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                       strings_can_be_null=False))
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{src} is not a readable CSV file: {exc}") from None
+        raise InputError(tr("%(src)s is not a readable CSV file: %(exc)s", src=src, exc=exc)) from None
     x = _floats(table[lon_field], lon_field, src)
     y = _floats(table[lat_field], lat_field, src)
     idx, stats = locate_columns(index, x, y, crs, threads, progress)
@@ -185,7 +186,7 @@ def _floats(column, name: str, src: Path) -> np.ndarray:
                         bad.append(f"row {i + 2}: {name} {v!r} is not a number")
                         if len(bad) >= 20:
                             break
-            raise InputError(f"{src}: column {name!r} has values that are not numbers; nothing was written",
+            raise InputError(tr("%(src)s: column %(name)r has values that are not numbers; nothing was written", src=src, name=name),
                              bad) from None
     # NaN where empty, from the validity bitmap: pc.fill_null builds a scalar, which imports pandas.
     vals = vals.combine_chunks() if hasattr(vals, "combine_chunks") else vals
@@ -200,9 +201,9 @@ def _assign_geojson(index, src, dst, crs, threads, progress) -> dict:
     try:
         doc = json.loads(Path(src).read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{src} is not valid GeoJSON: {exc}") from None
+        raise InputError(tr("%(src)s is not valid GeoJSON: %(exc)s", src=src, exc=exc)) from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise InputError(f"{src} is not a GeoJSON FeatureCollection")
+        raise InputError(tr("%(src)s is not a GeoJSON FeatureCollection", src=src))
     feats = doc.get("features") or []
     x = np.full(len(feats), np.nan)
     y = np.full(len(feats), np.nan)
@@ -210,12 +211,12 @@ def _assign_geojson(index, src, dst, crs, threads, progress) -> dict:
     for i, f in enumerate(feats):
         g = (f or {}).get("geometry") or {}
         if g.get("type") != "Point":
-            problems.append(f"feature {i + 1}: geometry is {g.get('type')!r}, not a Point")
+            problems.append(tr("feature %(i)s: geometry is %(type)r, not a Point", i=i + 1, type=g.get('type')))
             continue
         try:
             x[i], y[i] = float(g["coordinates"][0]), float(g["coordinates"][1])
         except (KeyError, IndexError, TypeError, ValueError):
-            problems.append(f"feature {i + 1}: coordinates are not two numbers")
+            problems.append(tr("feature %(i)s: coordinates are not two numbers", i=i + 1))
     if problems:
         raise InputError(f"{src}: {len(problems)} features are not usable points; nothing was written", problems)
     idx, stats = locate_columns(index, x, y, crs, threads, progress)

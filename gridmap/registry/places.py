@@ -18,6 +18,7 @@ import shapely
 
 from ..errors import InputError
 from ..geo.crs import xy_to_storage
+from ..i18n import tr
 from ..store.places import Place
 
 MAX_RESULTS = 20
@@ -58,16 +59,16 @@ def import_places(services, path: str | Path, crs: str | None = None, name_field
     for i, (label, geom) in enumerate(zip(table.row_labels, table.geoms)):
         name = _text(attrs[name_field].iloc[i])
         if not name:
-            problems.append(f"{label}: `{name_field}` is empty")
+            problems.append(tr("%(label)s: `%(name_field)s` is empty", label=label, name_field=name_field))
             continue
         if "\x00" in name:
-            problems.append(f"{label}: the name contains a NUL character")
+            problems.append(tr("%(label)s: the name contains a NUL character", label=label))
             continue
         if len(name) > 128:
-            problems.append(f"{label}: name of {len(name)} characters, over 128")
+            problems.append(tr("%(label)s: name of %(name)s characters, over 128", label=label, name=len(name)))
             continue
         if geom is None or shapely.is_empty(geom):
-            problems.append(f"{label} ({name}): no geometry")
+            problems.append(tr("%(label)s (%(name)s): no geometry", label=label, name=name))
             continue
         pt = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
         xs.append(pt.x)
@@ -79,16 +80,16 @@ def import_places(services, path: str | Path, crs: str | None = None, name_field
     for j, i in enumerate(keep):
         label = table.row_labels[i]
         if not (np.isfinite(lon[j]) and abs(lon[j]) <= 180 and abs(lat[j]) <= 90):
-            problems.append(f"{label}: ({xs[j]}, {ys[j]}) is not a valid location in {table.crs.name}")
+            problems.append(tr("%(label)s: (%(x)s, %(y)s) is not a valid location in %(name)s", label=label, x=xs[j], y=ys[j], name=table.crs.name))
             continue
         kind = _text(attrs[kind_field].iloc[i]) if kind_field and kind_field in attrs.columns else ""
         code = _text(attrs[code_field].iloc[i]) if code_field and code_field in attrs.columns else ""
         places.append(Place(_text(attrs[name_field].iloc[i]), (kind or default_kind)[:32], round(float(lon[j]), 7),
                             round(float(lat[j]), 7), source, code[:32] or None))
     if problems:
-        raise InputError(f"{path}: {len(problems)} place(s) cannot be read; nothing was stored", problems)
+        raise InputError(tr("%(path)s: %(problems)s place(s) cannot be read; nothing was stored", path=path, problems=len(problems)), problems)
     if not places:
-        raise InputError(f"{path}: no places in the file")
+        raise InputError(tr("%(path)s: no places in the file", path=path))
     if not dry_run:
         services.store.places.add_many(places, replace_source=replace)
     return places
@@ -98,13 +99,13 @@ def search(services, q: str, limit: int = 10) -> list[Hit]:
     """Units (name or code contains q) of the plan in force, then gazetteer places; at most `limit`."""
     q = (q or "").strip()
     if not q:
-        raise InputError("q: give some text to search for (a town, community, grid or place name, or a code)")
+        raise InputError(tr("q: give some text to search for (a town, community, grid or place name, or a code)"))
     if "\x00" in q:
-        raise InputError("q: contains a NUL character")
+        raise InputError(tr("q: contains a NUL character"))
     if len(q) > MAX_QUERY:
-        raise InputError(f"q: {len(q)} characters, over the limit of {MAX_QUERY}")
+        raise InputError(tr("q: %(q)s characters, over the limit of %(MAX_QUERY)s", q=len(q), MAX_QUERY=MAX_QUERY))
     if not 1 <= limit <= MAX_RESULTS:
-        raise InputError(f"limit: from 1 to {MAX_RESULTS}")
+        raise InputError(tr("limit: from 1 to %(MAX_RESULTS)s", MAX_RESULTS=MAX_RESULTS))
     needle = q.lower()
     names = services.store.unit_names()
     found = [(c, n, lv) for c, n, lv in names if needle in n.lower() or needle in c.lower()]

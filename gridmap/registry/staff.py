@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ..i18n import tr
 from .model import GRID_ROLES, ROLE_LABELS, ROLE_LEVELS, ZONE_ROLES, Level, Person, Role
 
 STAFF_COLUMNS = ["person_id", "name", "phone", "unit_code", "role"]
@@ -31,14 +32,14 @@ def read_staff_csv(path: str | Path, levels: dict[str, Level]) -> tuple[list[Per
     """Parse and validate a staff CSV against the store's units; InputError lists every bad row."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(tr("%(path)s: no such file", path=path))
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+        raise InputError(tr("%(path)s is not a readable UTF-8 CSV file: %(exc)s", path=path, exc=exc)) from None
     missing = [c for c in STAFF_COLUMNS if c not in table.columns]
     if missing:
-        raise InputError(f"{path} lacks column(s) {', '.join(missing)}; a staff file has {', '.join(STAFF_COLUMNS)}")
+        raise InputError(tr("%(path)s lacks column(s) %(missing)s; a staff file has %(STAFF_COLUMNS)s", path=path, missing=', '.join(missing), STAFF_COLUMNS=', '.join(STAFF_COLUMNS)))
     problems: list[str] = []
     people: dict[str, Person] = {}
     roles: dict[tuple[str, str, str], Role] = {}
@@ -48,29 +49,29 @@ def read_staff_csv(path: str | Path, levels: dict[str, Level]) -> tuple[list[Per
         role = _ROLE_BY_LABEL.get(role, role)
         where = f"row {i} ({pid or 'no id'})"
         if not pid or not name:
-            problems.append(f"{where}: person_id and name are required")
+            problems.append(tr("%(where)s: person_id and name are required", where=where))
             continue
         if phone and not _PHONE.match(phone):
-            problems.append(f"{where}: phone {phone!r} is not a phone number")
+            problems.append(tr("%(where)s: phone %(phone)r is not a phone number", where=where, phone=phone))
         known = people.get(pid)
         if known and (known.name != name or (phone and known.phone and known.phone != phone)):
-            problems.append(f"{where}: person {pid} appears with different name/phone ({known.name} {known.phone})")
+            problems.append(tr("%(where)s: person %(pid)s appears with different name/phone (%(name)s %(phone)s)", where=where, pid=pid, name=known.name, phone=known.phone))
         people.setdefault(pid, Person(pid, name, phone or None))
         if not code and not role:
             continue  # a person with no role yet
         if role not in ROLE_LEVELS:
-            problems.append(f"{where}: unknown role {role!r}; use one of {', '.join(ROLE_LEVELS)}")
+            problems.append(tr("%(where)s: unknown role %(role)r; use one of %(ROLE_LEVELS)s", where=where, role=role, ROLE_LEVELS=', '.join(ROLE_LEVELS)))
         elif code not in levels:
-            problems.append(f"{where}: unit {code!r} is not in the store")
+            problems.append(tr("%(where)s: unit %(code)r is not in the store", where=where, code=code))
         elif levels[code] not in ROLE_LEVELS[role]:
             problems.append(f"{where}: role {role} belongs to a {'/'.join(lv.value for lv in ROLE_LEVELS[role])}, "
                             f"but {code} is a {levels[code].value}")
         elif (pid, code, role) in roles:
-            problems.append(f"{where}: {pid} is listed twice as {role} of {code}")
+            problems.append(tr("%(where)s: %(pid)s is listed twice as %(role)s of %(code)s", where=where, pid=pid, role=role, code=code))
         else:
             roles[(pid, code, role)] = Role(pid, code, role)
     if problems:
-        raise InputError(f"{path}: {len(problems)} problems; nothing was written", problems)
+        raise InputError(tr("%(path)s: %(problems)s problems; nothing was written", path=path, problems=len(problems)), problems)
     return list(people.values()), list(roles.values())
 
 

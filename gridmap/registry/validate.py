@@ -20,6 +20,7 @@ import shapely
 from ..errors import InputError
 from ..geo.crs import InputCRS, area_perimeter_m, geoms_to_storage
 from ..geo.shapes import POLYGONAL, polygonal_part
+from ..i18n import tr
 from ..io.readers import RawTable
 from .model import Level, Unit
 
@@ -62,21 +63,21 @@ def check_coordinates(labels: list[str], geoms: np.ndarray, crs: InputCRS) -> li
             continue
         xy = shapely.get_coordinates(g)
         if not np.isfinite(xy).all():
-            problems.append(f"{label}: coordinates contain NaN or infinity")
+            problems.append(tr("%(feature)s: coordinates contain NaN or infinity", feature=label))
             continue
         if not crs.is_geographic:
             continue
         x, y = xy[:, 0], xy[:, 1]
         china_swapped = (x.min() > 0.8 and x.max() < 55.9 and y.min() > 72.0 and y.max() < 137.9)
         if china_swapped:
-            problems.append(
-                f"{label}: latitude and longitude look swapped (x={x[0]:g} is a latitude and "
-                f"y={y[0]:g} a longitude in China): put longitude first"
-            )
+            problems.append(tr("%(feature)s: latitude and longitude look swapped (x=%(x)s is a latitude and y=%(y)s a "
+                               "longitude in China): put longitude first", feature=label, x=format(x[0], "g"), y=format(y[0], "g")))
         elif np.abs(y).max() > 90 or np.abs(x).max() > 180:
-            hint = " (lat/lon swapped?)" if np.abs(x).max() <= 90 and np.abs(y).max() <= 180 else ""
+            swapped = np.abs(x).max() <= 90 and np.abs(y).max() <= 180
             bad = xy[(np.abs(y) > 90) | (np.abs(x) > 180)][0]
-            problems.append(f"{label}: coordinate ({bad[0]:g}, {bad[1]:g}) is out of range for lon/lat{hint}")
+            at = dict(feature=label, x=format(bad[0], "g"), y=format(bad[1], "g"))
+            problems.append(tr("%(feature)s: coordinate (%(x)s, %(y)s) is out of range for lon/lat (lat/lon swapped?)", **at)
+                            if swapped else tr("%(feature)s: coordinate (%(x)s, %(y)s) is out of range for lon/lat", **at))
     return problems
 
 
@@ -86,20 +87,21 @@ def check_geometry(labels: list[str], geoms: np.ndarray, repair: bool) -> tuple[
     out = geoms.copy()
     for i, (label, g) in enumerate(zip(labels, geoms)):
         if g is None or shapely.is_empty(g):
-            problems.append(f"{label}: geometry is empty or missing")
+            problems.append(tr("%(feature)s: geometry is empty or missing", feature=label))
             continue
         if g.geom_type not in POLYGONAL:
-            problems.append(f"{label}: geometry is a {g.geom_type}, not a Polygon or MultiPolygon")
+            problems.append(tr("%(feature)s: geometry is a %(type)s, not a Polygon or MultiPolygon", feature=label, type=g.geom_type))
             continue
         if not shapely.is_valid(g):
             reason = shapely.is_valid_reason(g)
             where = describe_reason(reason)
             if not repair:
-                problems.append(f"{label}: invalid geometry: {where} (pass --repair to fix it with make_valid)")
+                problems.append(tr("%(feature)s: invalid geometry: %(where)s (pass --repair to fix it with make_valid)",
+                                   feature=label, where=where))
                 continue
             fixed = polygonal_part(shapely.make_valid(g))
             if fixed is None:
-                problems.append(f"{label}: invalid geometry ({where}) and repair left no polygon")
+                problems.append(tr("%(feature)s: invalid geometry (%(where)s) and repair left no polygon", feature=label, where=where))
                 continue
             out[i] = fixed
             repairs.append(f"{label}: repaired {where}")
@@ -125,19 +127,20 @@ def build_units(table: RawTable, spec: ImportSpec, existing: dict[str, Level],
     """
     attrs, labels = table.attrs, list(table.row_labels)
     if len(attrs) == 0 and len(table.geoms) == 0:
-        raise InputError(f"{table.path} holds no features")
+        raise InputError(tr("%(path)s holds no features", path=table.path))
     _require_fields(table, spec)
     codes = _column(attrs, spec.code_field) if spec.code_field else [None] * len(attrs)
     labels = [f"{lab} (code {c})" if c else lab for lab, c in zip(labels, codes)]
     problems = check_coordinates(labels, table.geoms, table.crs)
     if problems:
-        raise InputError(f"{table.path}: {len(problems)} features have bad coordinates; nothing was written", problems)
+        raise InputError(tr("%(path)s: %(n)s features have bad coordinates; nothing was written", path=table.path,
+                            n=len(problems)), problems)
     geoms = geoms_to_storage(table.geoms, table.crs)
     if not table.crs.is_storage:
         problems = check_coordinates(labels, geoms, InputCRS("EPSG:4326"))
         if problems:
-            raise InputError(f"{table.path}: coordinates fall outside lon/lat range after reprojection from "
-                             f"{table.crs.name}; is --crs right?", problems)
+            raise InputError(tr("%(path)s: coordinates fall outside lon/lat range after reprojection from %(crs)s; is "
+                                "--crs right?", path=table.path, crs=table.crs.name), problems)
     geoms, problems, repairs = check_geometry(labels, geoms, spec.repair)
 
     names = _column(attrs, spec.name_field)
@@ -149,29 +152,31 @@ def build_units(table: RawTable, spec: ImportSpec, existing: dict[str, Level],
     for label, code, name, parent in zip(labels, codes, names, parents):
         if spec.code_field:
             if not code:
-                problems.append(f"{label}: field {spec.code_field!r} is empty")
+                problems.append(tr("%(feature)s: field %(field)r is empty", feature=label, field=spec.code_field))
             elif code in seen:
-                problems.append(f"{label}: duplicate code {code} (also {seen[code]})")
+                problems.append(tr("%(feature)s: duplicate code %(code)s (also %(other)s)", feature=label, code=code, other=seen[code]))
             elif code in existing and not spec.replace:
-                problems.append(f"{label}: code {code} is already in the store (a {existing[code].value}); use --replace to overwrite")
+                problems.append(tr("%(feature)s: code %(code)s is already in the store (a %(level)s); use --replace to overwrite",
+                                   feature=label, code=code, level=existing[code].value))
             else:
                 seen[code] = label
         if not name:
-            problems.append(f"{label}: field {spec.name_field!r} (name) is empty")
+            problems.append(tr("%(feature)s: field %(field)r (name) is empty", feature=label, field=spec.name_field))
         if spec.parent_field:
             if not parent:
-                problems.append(f"{label}: field {spec.parent_field!r} (parent code) is empty")
+                problems.append(tr("%(feature)s: field %(field)r (parent code) is empty", feature=label, field=spec.parent_field))
             elif parent not in existing:
-                problems.append(f"{label}: unknown parent {parent}: import the parent level first")
+                problems.append(tr("%(feature)s: unknown parent %(parent)s: import the parent level first", feature=label,
+                                   parent=parent))
             elif existing[parent].rank >= spec.level.rank:
-                problems.append(f"{label}: parent {parent} is a {existing[parent].value}, "
-                                f"which cannot contain a {spec.level.value}")
+                problems.append(tr("%(feature)s: parent %(parent)s is a %(level)s, which cannot contain a %(child)s",
+                                   feature=label, parent=parent, level=existing[parent].value, child=spec.level.value))
         elif spec.generate_codes:
-            problems.append(f"{label}: --generate-codes needs --parent-field (codes extend the parent's code)")
+            problems.append(tr("%(feature)s: --generate-codes needs --parent-field (codes extend the parent's code)", feature=label))
     if not problems and spec.parent_field:
         problems += _outside_parent(labels, geoms, parents, parent_geoms, spec.outside_tolerance_m2)
     if problems:
-        raise InputError(f"{table.path}: {len(problems)} problems; nothing was written", problems)
+        raise InputError(tr("%(path)s: %(n)s problems; nothing was written", path=table.path, n=len(problems)), problems)
 
     if spec.generate_codes or not spec.code_field:
         codes = _generated_codes(geoms, parents, existing)
@@ -195,7 +200,8 @@ def _require_fields(table: RawTable, spec: ImportSpec) -> None:
     missing = [f"{opt} {name!r}" for opt, name in wanted.items() if name and name not in table.attrs.columns]
     if missing:
         cols = ", ".join(map(str, table.attrs.columns)) or "none"
-        raise InputError(f"{table.path} has no field {' or '.join(missing)} (its fields: {cols})")
+        raise InputError(tr("%(path)s has no field %(missing)s (its fields: %(fields)s)", path=table.path,
+                            missing=" or ".join(missing), fields=cols))
 
 
 def _column(attrs: pd.DataFrame, name: str) -> list[str]:
@@ -223,7 +229,7 @@ def _integers(attrs: pd.DataFrame, name: str | None, labels: list[str], problems
         except (TypeError, ValueError):
             f = float("nan")
         if not math.isfinite(f) or f < 0 or not f.is_integer():
-            problems.append(f"{label}: {name} must be a whole number ≥ 0, got {v!r}")
+            problems.append(tr("%(feature)s: %(field)s must be a whole number ≥ 0, got %(value)r", feature=label, field=name, value=v))
             out.append(None)
         else:
             out.append(int(f))
@@ -240,8 +246,8 @@ def _outside_parent(labels, geoms, parents, parent_geoms, tolerance_m2: float) -
         area, _ = area_perimeter_m(outside)
         if area > tolerance_m2:
             p = shapely.point_on_surface(outside)
-            problems.append(f"{label}: {area:,.0f} m² lies outside its parent {parent}, "
-                            f"around lon {p.x:.6f}, lat {p.y:.6f}")
+            problems.append(tr("%(feature)s: %(area)s m² lies outside its parent %(parent)s, around lon %(lon)s, lat %(lat)s",
+                               feature=label, area=format(area, ",.0f"), parent=parent, lon=format(p.x, ".6f"), lat=format(p.y, ".6f")))
     return problems
 
 

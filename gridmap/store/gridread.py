@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from ..errors import NotFound, StoreUnavailable
+from ..i18n import tr
 from ..registry.model import Level
 from .base import HEAD_REVISION, UnitRows
 
@@ -96,10 +97,10 @@ def read_grid_source(path: Path, day: dt.date, plan: int | None = None) -> GridS
             row = con.execute(_IN_FORCE, (day.isoformat(),)).fetchone() or con.execute(_FIRST_PUBLISHED).fetchone()
             plan = row[0] if row else None
         if plan is None:
-            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+            raise NotFound(tr("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"))
         present = {Level(r[0]) for r in con.execute("SELECT DISTINCT level FROM units WHERE plan = ?", (plan,))}
         if not present:
-            raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+            raise NotFound(tr("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"))
         level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
         # One pass over the plan's units, WKB only for the index level (the ordinary path
         # reads the tree and then the index level's rows: two passes).

@@ -10,6 +10,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 
 from ..errors import Conflict, NotFound
+from ..i18n import tr
 from ..incidents.model import Event, Incident
 from . import rollup, schema
 from .bulk import copy_rows_pg, insert_rows
@@ -309,7 +310,7 @@ class IncidentRepo:
         """Remove a shift; NotFound if absent."""
         with self.store.transaction() as conn:
             if conn.execute(schema.roster.delete().where(schema.roster.c.id == shift_id)).rowcount != 1:
-                raise NotFound(f"no shift with id {shift_id}")
+                raise NotFound(tr("no shift with id %(shift_id)s", shift_id=shift_id))
 
     def shifts(self, unit_code: str | None = None, start: dt.datetime | None = None,
                end: dt.datetime | None = None) -> list[dict]:
@@ -363,7 +364,7 @@ def incident_id_of(incident_id: str | int) -> int:
     try:
         return int(incident_id)
     except (TypeError, ValueError):
-        raise NotFound(f"no incident with id {incident_id!r}") from None
+        raise NotFound(tr("no incident with id %(incident_id)r", incident_id=incident_id)) from None
 
 
 def _now() -> dt.datetime:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, InputError, NotFound
+from ..i18n import tr
 from ..registry.model import Unit
 from . import rollup, schema
 from .incidents import event_to_row, incident_id_of, incident_to_row
@@ -50,7 +51,7 @@ class PlanRepo:
     def _get(self, conn, version: int) -> PlanRecord:
         r = conn.execute(sa.select(_P).where(_P.c.version == int(version))).mappings().first()
         if r is None:
-            raise NotFound(f"no plan {version}")
+            raise NotFound(tr("no plan %(version)s", version=version))
         edits = conn.execute(sa.select(sa.func.count()).select_from(_E).where(_E.c.plan == int(version))).scalar()
         return _record(r, edits)
 
@@ -134,7 +135,7 @@ class PlanRepo:
         with self.store.transaction() as conn:
             rec = self._get(conn, version)
             if rec.status != "draft":
-                raise Conflict(f"plan {version} is published; only drafts can be dropped")
+                raise Conflict(tr("plan %(version)s is published; only drafts can be dropped", version=version))
             conn.execute(_E.delete().where(_E.c.plan == rec.version))
             drop_teams(conn, rec.version)
             conn.execute(schema.units.delete().where(schema.units.c.plan == rec.version))
@@ -166,10 +167,10 @@ class PlanRepo:
                 have = before.get(code)
                 want = read_revs.get(code)
                 if have is None and want is not None:
-                    raise Conflict(f"unit {code} was removed from draft {plan} by another edit: reload")
+                    raise Conflict(tr("unit %(code)s was removed from draft %(plan)s by another edit: reload", code=code, plan=plan))
                 if have is not None and (want is None or have["rev"] != want):
-                    raise Conflict(f"unit {code} was changed in draft {plan} by another planner "
-                                   f"(rev {have['rev']}, you had {want}): reload and try again")
+                    raise Conflict(tr("unit %(code)s was changed in draft %(plan)s by another planner (rev %(rev)s, you had "
+                                      "%(had)s): reload and try again", code=code, plan=plan, rev=have["rev"], had=want))
             for code in deletes:
                 conn.execute(t.delete().where(t.c.plan == plan, t.c.code == code))
             for u in upserts:
@@ -197,7 +198,7 @@ class PlanRepo:
             self._bump(conn, plan, draft_rev)
             last = conn.execute(sa.select(_E).where(_E.c.plan == plan).order_by(_E.c.seq.desc()).limit(1)).mappings().first()
             if last is None:
-                raise InputError(f"draft {plan} has no edits to undo")
+                raise InputError(tr("draft %(plan)s has no edits to undo", plan=plan))
             edit = _edit(last)
             now_rows = self._rows(conn, plan, sorted(set(edit.after_codes) | set(edit.before_codes)))
             for code in edit.after_codes:
@@ -221,9 +222,9 @@ class PlanRepo:
         if conn.execute(q.values(rev=_P.c.rev + 1)).rowcount != 1:
             rec = self._get(conn, plan)
             if rec.status != "draft":
-                raise Conflict(f"plan {plan} is published: edits go to a draft (gridmap plan new)")
-            raise Conflict(f"draft {plan} was changed by another planner (rev {rec.rev}, you had {draft_rev}): "
-                           "reload and try again")
+                raise Conflict(tr("plan %(plan)s is published: edits go to a draft (gridmap plan new)", plan=plan))
+            raise Conflict(tr("draft %(plan)s was changed by another planner (rev %(rev)s, you had %(had)s): reload and "
+                              "try again", plan=plan, rev=rec.rev, had=draft_rev))
         return conn.execute(sa.select(_P.c.rev).where(_P.c.version == int(plan))).scalar()
 
     def _rows(self, conn, plan: int, codes: Iterable[str]) -> dict[str, dict]:
@@ -271,8 +272,8 @@ class PlanRepo:
                     conn.execute(_P.update().where(_P.c.version == replaces).values(rev=_P.c.rev))
                     latest = conn.execute(_LATEST_PUBLISHED).scalar()
                     if latest != replaces:
-                        raise Conflict(f"plan {latest} was published while plan {plan} was being published: "
-                                       "nothing changed; make a new draft from it")
+                        raise Conflict(tr("plan %(latest)s was published while plan %(plan)s was being published: nothing "
+                                          "changed; make a new draft from it", latest=latest, plan=plan))
                 draft = _P.update().where(_P.c.version == int(plan), _P.c.status == "draft")
                 if draft_rev is not None:
                     draft = draft.where(_P.c.rev == int(draft_rev))
@@ -282,9 +283,10 @@ class PlanRepo:
                 if done.rowcount != 1:
                     rec = self._get(conn, plan)
                     if rec.status == "draft":
-                        raise Conflict(f"draft {plan} was edited since you reviewed it (rev {rec.rev}, you reviewed "
-                                       f"rev {draft_rev}): look at its impact again, then publish")
-                    raise Conflict(f"plan {plan} is already published")
+                        raise Conflict(tr("draft %(plan)s was edited since you reviewed it (rev %(rev)s, you reviewed rev "
+                                          "%(had)s): look at its impact again, then publish", plan=plan, rev=rec.rev,
+                                          had=draft_rev))
+                    raise Conflict(tr("plan %(plan)s is already published", plan=plan))
                 if apply_roster:
                     apply_teams(conn, plan)
                     conn.execute(_P.update().where(_P.c.version == int(plan)).values(teams_applied_at=_now()))
@@ -303,7 +305,7 @@ class PlanRepo:
         except IntegrityError as exc:
             for inc, expected, _ in incident_updates:
                 inc.version = expected
-            raise Conflict(f"publishing plan {plan} failed and nothing changed: {exc.orig}") from None
+            raise Conflict(tr("publishing plan %(plan)s failed and nothing changed: %(reason)s", plan=plan, reason=exc.orig)) from None
         except BaseException:
             for inc, expected, _ in incident_updates:
                 inc.version = expected

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from ..clock import Today, local_today
 from ..errors import Conflict, NotFound, StoreUnavailable
+from ..i18n import tr
 from ..registry.model import Level, Person, Role, Unit
 from . import schema
 from .base import HEAD_REVISION, StoreInfo, UnitRows
@@ -29,7 +30,7 @@ def open_store(db: str | os.PathLike | None = None, create: bool = True, today: 
     url = normalise_url(db)
     path = sqlite_path(url)
     if path is not None and not create and not path.exists():
-        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
+        raise NotFound(tr("no gridmap store at %(path)s: run `gridmap init` or `gridmap demo` first, or pass --db", path=path))
     if path is not None:
         if not path.parent.exists():
             raise NotFound(f"cannot create a store at {path}: folder {path.parent} does not exist")
@@ -55,17 +56,16 @@ class SQLStore:
             revision = self._revision()
             if revision != HEAD_REVISION:
                 if not migrate:
-                    raise StoreUnavailable(
-                        f"the store at {self.display_url} is at schema revision {revision}, "
-                        f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it"
-                    )
+                    raise StoreUnavailable(tr("the store at %(db)s is at schema revision %(revision)s, this gridmap needs "
+                                              "%(head)s: run `gridmap init` to migrate it", db=self.display_url,
+                                              revision=revision, head=HEAD_REVISION))
                 self.migrate()
         except OperationalError as exc:
-            raise StoreUnavailable(f"cannot reach the database {self.display_url}: {exc.orig}") from None
+            raise StoreUnavailable(tr("cannot reach the database %(db)s: %(reason)s", db=self.display_url, reason=exc.orig)) from None
         except DatabaseError as exc:  # a corrupt file, or not a database at all (SQLite)
             self.engine.dispose()
-            raise StoreUnavailable(f"{self.display_url} is not a usable gridmap database ({exc.orig}): "
-                                   "restore it from a backup or point --db at the right file") from None
+            raise StoreUnavailable(tr("%(db)s is not a usable gridmap database (%(reason)s): restore it from a backup or "
+                                      "point --db at the right file", db=self.display_url, reason=exc.orig)) from None
 
     @property
     def display_url(self) -> str:
@@ -175,7 +175,7 @@ class SQLStore:
         """One unit by code; NotFound if absent."""
         found = self.units(codes=[code], plan=plan)
         if not found:
-            raise NotFound(f"no unit with code {code!r} in the store")
+            raise NotFound(tr("no unit with code %(code)r in the store", code=code))
         return found[0]
 
     def units_page(self, level: Level, bbox=None, offset: int = 0, limit: int = 10, plan: int | None = None,
@@ -256,7 +256,7 @@ class SQLStore:
                 for chunk in _chunks(rows, 500):
                     conn.execute(t.insert(), chunk)
             except IntegrityError as exc:
-                raise Conflict(f"a unit code is already in the store (use --replace to overwrite): {exc.orig}") from None
+                raise Conflict(tr("a unit code is already in the store (use --replace to overwrite): %(reason)s", reason=exc.orig)) from None
         return len(rows)
 
     # -- staff ------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ class SQLStore:
         With `replace`, every existing role of the units named in `roles` is removed first
         (the file is the new truth for those units). Returns (people written, roles written).
         """
-        tp, tr = schema.people, schema.roles
+        tp, troles = schema.people, schema.roles
         with self.transaction() as conn:
             existing = {r[0] for r in conn.execute(sa.select(tp.c.person_id)).all()}
             new = [p for p in people if p.person_id not in existing]
@@ -292,12 +292,12 @@ class SQLStore:
             if replace:
                 units_named = sorted({r.unit_code for r in roles})
                 for chunk in _chunks(units_named, 500):
-                    conn.execute(tr.delete().where(tr.c.unit_code.in_(chunk)))
+                    conn.execute(troles.delete().where(troles.c.unit_code.in_(chunk)))
             try:
                 if roles:
-                    conn.execute(tr.insert(), [asdict(r) for r in roles])
+                    conn.execute(troles.insert(), [asdict(r) for r in roles])
             except IntegrityError as exc:
-                raise Conflict(f"a role assignment is already in the store (use --replace): {exc.orig}") from None
+                raise Conflict(tr("a role assignment is already in the store (use --replace): %(reason)s", reason=exc.orig)) from None
         return len(people), len(roles)
 
     # -- info -------------------------------------------------------------------------------

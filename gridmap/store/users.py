@@ -11,6 +11,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from ..errors import Conflict, NotFound
+from ..i18n import tr
 from . import schema
 from .incidents import to_db_time
 
@@ -28,7 +29,7 @@ class UserRepo:
         """Create a user; Conflict if the name is taken."""
         with self.store.transaction() as conn:
             if conn.execute(sa.select(schema.users.c.username).where(schema.users.c.username == username)).first():
-                raise Conflict(f"user {username!r} already exists")
+                raise Conflict(tr("user %(username)r already exists", username=username))
             conn.execute(schema.users.insert().values(username=username, password_hash=password_hash, role=role,
                                                       person_id=person_id, created_at=to_db_time(_now())))
 
@@ -84,7 +85,7 @@ class UserRepo:
         with self.store.transaction() as conn:
             n = conn.execute(u.update().where(u.c.username == username).values(**values)).rowcount
         if n == 0:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(tr("no user %(username)r", username=username))
 
     def end_sessions(self, username: str) -> None:
         """Logout: every session cookie issued to the user so far stops working."""

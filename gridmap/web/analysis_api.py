@@ -32,6 +32,7 @@ from werkzeug.utils import secure_filename
 
 from .. import params
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import Level
 from . import services
 from .auth import require
@@ -56,7 +57,7 @@ def coverage():
     if f == "map":
         return jsonify(map_layer(problems)), 200, {"Content-Type": GEOJSON}
     if f != "json":
-        raise InputError(f"f must be json, geojson or map, not {f!r}")
+        raise InputError(tr("f must be json, geojson or map, not %(f)r", f=f))
     return jsonify({"plan": plan, "parent": parent, "count": len(problems), "problems": problems_json(problems)})
 
 
@@ -89,7 +90,7 @@ def propose():
         barriers_path = _upload("barriers", tmp)
         pts = points_from_json(body.get("points")) if points_path is None else None
         if points_path is None and pts is None:
-            raise InputError("household points are needed: a file field 'points' or a JSON list 'points'")
+            raise InputError(tr("household points are needed: a file field 'points' or a JSON list 'points'"))
         svc = _planning()
         prop = svc.propose(_text(body, "zone", required=True), points_path, crs=body.get("crs") or None,
                            weight_field=body.get("weight_field") or None, barriers_path=barriers_path,
@@ -108,7 +109,7 @@ def networks():
     require("planner", "admin")
     files = request.files.getlist("layer")
     if len(files) < 2:
-        raise InputError("upload at least two grid layers as multipart files named 'layer'")
+        raise InputError(tr("upload at least two grid layers as multipart files named 'layer'"))
     f = request.form
     with tempfile.TemporaryDirectory(prefix="gridmap-networks-") as tmp:
         paths = [_save(fs, tmp, n) for n, fs in enumerate(files)]
@@ -132,7 +133,7 @@ def _body() -> dict:
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise InputError("the body must be a JSON object")
+            raise InputError(tr("the body must be a JSON object"))
         return body
     return request.form.to_dict()
 

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import params
 from ..errors import InputError
+from ..i18n import tr
 from ..io.writers import feature
 from ..registry.model import Level
 from . import services
@@ -49,7 +50,7 @@ def places():
 
     limit = request.args.get("limit", "10")
     if not (limit.isascii() and limit.isdigit()):
-        raise InputError(f"limit: a whole number from 1 to 20, got {limit!r}")
+        raise InputError(tr("limit: a whole number from 1 to 20, got %(limit)r", limit=limit))
     hits = search(services(), request.args.get("q", ""), int(limit))
     return jsonify({"q": request.args.get("q", "").strip(), "results": [h.to_json() for h in hits]})
 

@@ -23,6 +23,7 @@ from wtforms.validators import ValidationError
 
 from ..accounts import create_token, create_user, hash_token, set_password  # noqa: F401  (re-exported for the web)
 from ..errors import Forbidden, Throttled, Unauthorized
+from ..i18n import tr
 from ..incidents.actors import PUBLIC, Actor
 from . import services
 
@@ -49,7 +50,7 @@ def check_login(store, username: str, password: str, address: str | None = None,
     user = store.users.user(username)
     if user is None or user.get("disabled") or not check_password_hash(user["password_hash"], password):
         store.security.add_failure(keys, now, prune_before=now - window)
-        raise Unauthorized("用户名或密码错误 / wrong user name or password")
+        raise Unauthorized(tr("wrong user name or password"))
     store.security.clear_failures(keys[:1])
     return user
 
@@ -132,9 +133,9 @@ def current_actor() -> Actor:
     if token is not None:
         user = store.users.token_user(hash_token(token))
         if user is None or user.get("disabled"):
-            raise Unauthorized("invalid API token" if not open311 or header else "invalid api_key")
+            raise Unauthorized(tr("invalid API token") if not open311 or header else tr("invalid api_key"))
         if user.get("token_expires_at") is not None and user["token_expires_at"] <= dt.datetime.now(UTC):
-            raise Unauthorized("API 令牌已过期 / the API token has expired: ask for a new one")
+            raise Unauthorized(tr("the API token has expired: ask for a new one"))
         actor = actor_for(user)
     elif session.get("user") and not open311:  # Open311: api_key or anonymous, never the cookie
         user = store.users.user(session["user"])
@@ -149,9 +150,9 @@ def require(*roles: str) -> Actor:
     """The current actor, if it has one of `roles`; 401 for the public, 403 for other roles."""
     actor = current_actor()
     if actor.is_public:
-        raise Unauthorized("log in or send an API token (Authorization: Bearer ...)")
+        raise Unauthorized(tr("log in or send an API token (Authorization: Bearer ...)"))
     if roles and actor.role not in roles:
-        raise Forbidden(f"a {actor.role} may not do this")
+        raise Forbidden(tr("a %(role)s may not do this", role=actor.role))
     check_csrf()
     return actor
 
@@ -163,4 +164,4 @@ def check_csrf() -> None:
         try:
             validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
         except ValidationError as exc:
-            raise Forbidden(f"CSRF check failed: {exc}") from None
+            raise Forbidden(tr("CSRF check failed: %(reason)s", reason=exc)) from None

@@ -9,6 +9,8 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import GridmapError, StoreUnavailable
+from ..i18n import tr
+from .http_messages import http_explanation, http_title
 
 # An upload is saved as TMP/gridmap-<view>-<random>/<n>_<name>: the client sees only <name>.
 _TMP_PATH = re.compile(r"(?:/vsizip/)?" + re.escape(tempfile.gettempdir().rstrip("/")) + r"/gridmap-[\w-]+/(?:\d+[_/])?")
@@ -19,7 +21,7 @@ def public_detail(exc: GridmapError) -> str:
     """What a client may read of an error: no server paths, no database location."""
     if isinstance(exc, StoreUnavailable):
         current_app.logger.error("store unavailable: %s", exc)  # the operator's log keeps the detail
-        return "数据库暂时不可用，请稍后再试 / the database is unavailable: try again shortly"
+        return tr("the database is unavailable: try again shortly")
     text = _TMP_PATH.sub("", str(exc))
     return _ANY_TMP.sub("(temporary file)", text)
 
@@ -33,7 +35,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return _respond(exc.code or 500, exc.name, exc.description or exc.name)
+        code = exc.code or 500
+        default = getattr(type(exc), "description", None)
+        return _respond(code, exc.name, http_explanation(code, exc.description, default))
 
 
 # GeoReport v2 answers bad input with 400 and a bad api_key with 403 (the spec's error codes).
@@ -52,4 +56,5 @@ def _respond(status: int, title: str, detail: str):
         return jsonify(body), status
     if request.path.startswith("/api/") or request.path.endswith((".json", ".geojson")):  # JSON twins too
         return jsonify({"status": status, "title": title, "detail": detail}), status
-    return render_template("error.html", status=status, title=title, detail=detail), status
+    # JSON keeps `title` as clients match it (the error's class or HTTP name); a page shows it translated
+    return render_template("error.html", status=status, title=http_title(status, title), detail=detail), status

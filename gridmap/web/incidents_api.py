@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from .. import params
 from ..errors import Forbidden, InputError
+from ..i18n import tr
 from ..incidents.intake import EARLIEST_REPORT
 from ..incidents.model import OPEN_STATUSES
 from ..incidents.replies import reply_for
@@ -41,7 +42,7 @@ def categories():
 def report():
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if body is None:
-        raise InputError("the request body is not valid JSON")
+        raise InputError(tr("the request body is not valid JSON"))
     check_csrf()
     filed = loop().report(body, current_actor())
     out = _show(filed.incident) | {
@@ -78,19 +79,19 @@ def incident(incident_id: str):
 def act(incident_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InputError("send a JSON object: {\"action\": ..., \"version\": ..., \"note\": ...}")
+        raise InputError(tr("send a JSON object: {\"action\": ..., \"version\": ..., \"note\": ...}"))
     actor = current_actor() if body.get("reporter_token") else require()
     check_csrf()  # a reporter_token in the body must not let a session-cookie write skip the CSRF check
     action = str(body.pop("action", "") or "")
     version = body.pop("version", None)
     if version is not None and not isinstance(version, int):
-        raise InputError("version: must be the integer version you last read")
+        raise InputError(tr("version: must be the integer version you last read"))
     note = body.pop("note", "") or ""
     if not isinstance(note, str):
-        raise InputError("note: must be text")
+        raise InputError(tr("note: must be text"))
     token = body.get("reporter_token")
     if token is not None and not (isinstance(token, str) and token.isascii()):  # compare_digest refuses non-ASCII
-        raise InputError("reporter_token: must be the text token you were given when you reported")
+        raise InputError(tr("reporter_token: must be the text token you were given when you reported"))
     inc = loop().act(incident_id, action, actor, version=version, note=note, data=body)
     return jsonify(_show(inc))
 
@@ -142,9 +143,9 @@ def metrics():
                         f"their own grids only: by=grid, zone, town or worker, not {by}")
     start, end = _time(request.args.get("from"), "from"), _time(request.args.get("to"), "to")
     if start is None or end is None:
-        raise InputError("from and to: give the date range (ISO dates or times)")
+        raise InputError(tr("from and to: give the date range (ISO dates or times)"))
     if start >= end:
-        raise InputError(f"from ({start.date()}) must be before to ({end.date()})")
+        raise InputError(tr("from (%(date)s) must be before to (%(date2)s)", date=start.date(), date2=end.date()))
     s = loop()
     # Deadlines are judged as of the end of the range, or now if the range runs into the future.
     rows, rates = compute_db(s.repo, by, start, end, as_of=min(end, s.clock()), tz=s.tz,
@@ -173,15 +174,15 @@ def add_shift():
     require("admin", "dispatcher")
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        raise InputError("send a JSON object: {\"unit_code\", \"person_id\", \"starts_at\", \"ends_at\"}")
+        raise InputError(tr("send a JSON object: {\"unit_code\", \"person_id\", \"starts_at\", \"ends_at\"}"))
     unit, person = str(body.get("unit_code", "")), str(body.get("person_id", ""))
     if unit not in services().store.unit_levels():
-        raise InputError(f"unit_code: {unit!r} is not in the store")
+        raise InputError(tr("unit_code: %(unit)r is not in the store", unit=unit))
     if person not in {p.person_id for p in services().store.people()}:
         raise InputError(f"person_id: {person!r} is not in the store")
     start, end = _time(body.get("starts_at"), "starts_at"), _time(body.get("ends_at"), "ends_at")
     if start is None or end is None:
-        raise InputError("starts_at and ends_at: required ISO times")
+        raise InputError(tr("starts_at and ends_at: required ISO times"))
     shift_id = loop().repo.add_shift(unit, person, start, end)
     return jsonify({"id": shift_id}), 201
 

@@ -32,6 +32,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from .. import maps
 from ..errors import InputError, NotFound
+from ..i18n import tr
 from ..incidents.model import OPEN_STATUSES
 from ..maps import aggregates, geo, gridpage
 from ..maps.filters import MapFilter
@@ -323,10 +324,10 @@ def _bbox_arg() -> tuple[float, float, float, float]:
     except ValueError:
         box = ()
     if len(box) != 4 or not all(math.isfinite(v) for v in box):
-        raise InputError(f"bbox must be minx,miny,maxx,maxy in degrees, got {raw!r}")
+        raise InputError(tr("bbox must be minx,miny,maxx,maxy in degrees, got %(raw)r", raw=raw))
     x0, y0, x1, y1 = box
     if not (x0 < x1 and y0 < y1 and -180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
-        raise InputError(f"bbox {raw!r}: need minx < maxx, miny < maxy, within -180..180 / -90..90")
+        raise InputError(tr("bbox %(raw)r: need minx < maxx, miny < maxy, within -180..180 / -90..90", raw=raw))
     return box
 
 
@@ -335,9 +336,9 @@ def _zoom_arg() -> int:
     try:
         zoom = float(raw)
     except ValueError:
-        raise InputError(f"zoom must be a number, got {raw!r}") from None
+        raise InputError(tr("zoom must be a number, got %(raw)r", raw=raw)) from None
     if not 0 <= zoom <= 24:
-        raise InputError(f"zoom must be between 0 and 24, got {raw!r}")
+        raise InputError(tr("zoom must be between 0 and 24, got %(raw)r", raw=raw))
     return int(round(zoom))
 
 

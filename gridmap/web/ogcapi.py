@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 
 from ..errors import GridmapError, InputError, NotFound
+from ..i18n import tr
 from ..ogc import collections as colls
 from ..ogc import crs_param, html
 from ..ogc.openapi import CONFORMANCE, GEOJSON, OPENAPI_JSON, document
@@ -169,7 +170,7 @@ def unknown(rest: str):
                          "application/json", 405)
         response.headers["Allow"] = "GET, HEAD"
         return response
-    raise NotFound(f"no OGC API resource at /ogcapi/{rest}")
+    raise NotFound(tr("no OGC API resource at /ogcapi/%(rest)s", rest=rest))
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 
 from ..errors import InputError, NotFound
+from ..i18n import tr
 from ..incidents import georeport as g3
 from ..incidents.intake import parse_report
 from .auth import current_actor
@@ -59,7 +60,7 @@ def service_list(fmt: str):
 @bp.get(f"/services/<code>.{FMT}")
 def service_definition(code: str, fmt: str):
     if code not in loop().taxonomy:
-        raise NotFound(f"没有这个服务 / no service with code {code!r}")
+        raise NotFound(tr("no service with code %(code)r", code=code))
     return _answer(fmt, "service_definition", {"service_code": code, "attributes": []})
 
 
@@ -68,7 +69,7 @@ def service_definition(code: str, fmt: str):
 def post_request(fmt: str):
     data = request.form if request.form else (request.get_json(silent=True) or {})
     if not hasattr(data, "get"):
-        raise InputError("send the request form-encoded (GeoReport v2) or as a JSON object")
+        raise InputError(tr("send the request form-encoded (GeoReport v2) or as a JSON object"))
     actor = current_actor()  # an api_key (an API token) identifies a trusted client
     s = loop()
     body, kept, problems = g3.post_fields(data)
@@ -77,7 +78,7 @@ def post_request(fmt: str):
     except InputError as exc:
         problems = [g3.open311_problem(p, data) for p in (exc.problems or [str(exc)])] + problems
     if problems:
-        raise InputError(f"the request has {len(problems)} problem(s); nothing was stored", problems)
+        raise InputError(tr("the request has %(n)s problem(s); nothing was stored", n=len(problems)), problems)
     filed = s.report(body, actor, source="open311", extra={"open311": kept} if kept else None)
     return _answer(fmt, "service_requests", [{"service_request_id": filed.incident.id, "service_notice": "",
                                               "account_id": kept.get("account_id"),
@@ -115,7 +116,7 @@ def get_updates(fmt: str):
 
 def _one(s, incident_id: str):
     if not incident_id.isdigit() or len(incident_id) > 18:  # not an id we could have given
-        raise NotFound(f"没有这个服务请求 / no service request with id {incident_id!r}")
+        raise NotFound(tr("no service request with id %(id)r", id=incident_id))
     return s.repo.get(incident_id)
 
 

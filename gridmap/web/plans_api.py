@@ -73,6 +73,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import params
 from ..errors import InputError
+from ..i18n import tr
 from ..io.writers import feature
 from ..plans import CoverageRefused, PlanService, StaffingRefused
 from ..registry.model import Level
@@ -171,7 +172,7 @@ def edit_plan(version: int):
     actor = require(*WRITERS)
     body = _body()
     if "rev" not in body:
-        raise InputError("rev: send the draft's rev or {code: rev} of the units you loaded (optimistic locking)")
+        raise InputError(tr("rev: send the draft's rev or {code: rev} of the units you loaded (optimistic locking)"))
     op = body.get("op")
     params = {k: v for k, v in body.items() if k not in ("op", "rev")}
     features = request.args.get("features") in ("1", "true")  # the page patches its map from these: no reload
@@ -186,7 +187,7 @@ def undo_edit(version: int):
     actor = require(*WRITERS)
     rev = _body(optional=True).get("rev")
     if rev is not None and (isinstance(rev, bool) or not isinstance(rev, int)):
-        raise InputError("rev: the draft's revision, a number")
+        raise InputError(tr("rev: the draft's revision, a number"))
     return jsonify(plan_service().undo(version, rev=rev, author=actor.name))
 
 
@@ -198,11 +199,11 @@ def diff_plan(version: int):
     if against is None:
         against = svc.plan(version).base_version
         if against is None:
-            raise InputError("against: plan to compare with (this plan was not copied from another)")
+            raise InputError(tr("against: plan to compare with (this plan was not copied from another)"))
     try:
         against = int(against)
     except ValueError:
-        raise InputError(f"against: a plan number, got {against!r}") from None
+        raise InputError(tr("against: a plan number, got %(against)r", against=against)) from None
     try:
         level = Level.parse(request.args.get("level", "grid"))
     except ValueError as exc:
@@ -221,13 +222,13 @@ def publish_plan(version: int):
     actor = require(*WRITERS)
     body = _body()
     if not body.get("effective_from"):
-        raise InputError("effective_from: the date the plan takes effect, YYYY-MM-DD")
+        raise InputError(tr("effective_from: the date the plan takes effect, YYYY-MM-DD"))
     force = body.get("force", False)
     if not isinstance(force, bool):
-        raise InputError("force: true or false")
+        raise InputError(tr("force: true or false"))
     rev = body.get("rev")
     if rev is not None and (isinstance(rev, bool) or not isinstance(rev, int)):
-        raise InputError("rev: the draft revision you reviewed (an integer), or leave it out")
+        raise InputError(tr("rev: the draft revision you reviewed (an integer), or leave it out"))
     reason = _opt_str(body.get("reason"), "reason")
     return jsonify(plan_service().publish(version, body["effective_from"], force=force, author=actor.name, rev=rev,
                                           reason=reason))
@@ -238,7 +239,7 @@ def _body(optional: bool = False) -> dict:
     if body is None and optional and not request.get_data():
         return {}
     if not isinstance(body, dict):
-        raise InputError("the request body must be a JSON object")
+        raise InputError(tr("the request body must be a JSON object"))
     return body
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request, url_for
 
 from ..errors import Forbidden, InputError
+from ..i18n import tr
 from . import services
 
 bp = Blueprint("printing", __name__)
@@ -34,17 +35,17 @@ def patrol_pdf(code: str):
     loop = svc.incidents
     unit = svc.store.unit(code)  # NotFound -> 404
     if actor.role == "staff" and not ({unit.code, unit.parent_code} & actor.units):
-        raise Forbidden(f"grid {code} is not one of yours")
+        raise Forbidden(tr("grid %(code)s is not one of yours", code=code))
     paper = (request.args.get("paper") or "").upper() or None
     orientation = request.args.get("orientation") or "auto"
     scale = request.args.get("scale")
     if paper not in (None, "A4", "A3"):
-        raise InputError(f"paper: {paper!r} is not A4 or A3")
+        raise InputError(tr("paper: %(paper)r is not A4 or A3", paper=paper))
     if orientation not in ("portrait", "landscape", "auto"):
-        raise InputError(f"orientation: {orientation!r} is not portrait, landscape or auto")
+        raise InputError(tr("orientation: %(orientation)r is not portrait, landscape or auto", orientation=orientation))
     if scale is not None:
         if not scale.isdigit() or int(scale) < 100:
-            raise InputError(f"scale: {scale!r} is not a whole number of at least 100 (for 1:N)")
+            raise InputError(tr("scale: %(scale)r is not a whole number of at least 100 (for 1:N)", scale=scale))
         scale = int(scale)
     settings = svc.settings
     base_url = settings.public_url or request.url_root

@@ -28,6 +28,7 @@ from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..errors import InputError
+from ..i18n import N_, tr
 
 MAX_JSON_DEPTH = 64
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
@@ -114,21 +115,22 @@ def _origins(urls: str) -> set[str]:
 
 def check_request_shape() -> None:
     """InputError (422) for NUL, lone surrogates or too-deep JSON anywhere in the request."""
-    for source, name in ((request.args, "query parameter"), (request.form, "form field")):
+    for source, name in ((request.args, N_("query parameter")), (request.form, N_("form field"))):
         for key, values in source.lists():
             for value in [key, *values]:
                 if isinstance(value, str) and _BAD_CHARS.search(value):
-                    raise InputError(f"{name} {_show(key)}: contains a NUL character or an unpaired surrogate "
-                                     f"/ 含有非法字符")
+                    raise InputError(tr("%(where)s %(key)s: contains a NUL character or an unpaired surrogate",
+                                        where=tr(name), key=_show(key)))
     if request.is_json and request.content_length:
         raw = request.get_data(cache=True)
         depth = _json_depth(raw)
         if depth > MAX_JSON_DEPTH:
-            raise InputError(f"the JSON body is nested {depth} levels deep, more than {MAX_JSON_DEPTH} / JSON 嵌套过深")
+            raise InputError(tr("the JSON body is nested %(depth)s levels deep, more than %(limit)s",
+                                depth=depth, limit=MAX_JSON_DEPTH))
         body = request.get_json(silent=True)
         bad = _bad_string(body)
         if bad is not None:
-            raise InputError(f"JSON field {_show(bad)}: contains a NUL character or an unpaired surrogate / 含有非法字符")
+            raise InputError(tr("JSON field %(key)s: contains a NUL character or an unpaired surrogate", key=_show(bad)))
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
