@@ -200,9 +200,14 @@ def _shift(s: dict) -> dict:
 
 
 def _time(raw, name: str = "time") -> dt.datetime | None:
-    t = params.moment(raw, name, loop().tz)
-    if t is not None and t < EARLIEST_REPORT:
-        raise InputError(f"{name}: {raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
+    try:  # a date before the first incident is named as such (not as outside the queryable range)
+        early = raw not in (None, "") and dt.date.fromisoformat(str(raw).strip()[:10]) < EARLIEST_REPORT.date()
+    except ValueError:
+        early = False  # params.moment names the bad value
+    t = None if early else params.moment(raw, name, loop().tz)
+    if early or (t is not None and t < EARLIEST_REPORT):
+        raise InputError(f"{name}: {raw!r} 早于 {EARLIEST_REPORT:%Y-%m-%d}，没有这么早的事件 / "
+                         f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
     return t
 
 

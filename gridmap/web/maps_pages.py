@@ -231,7 +231,7 @@ def _overview_args(flt: MapFilter, staff: bool = True, teams: bool = False) -> d
 
 def map_max_markers() -> int:
     """How many incidents the overview draws one by one; above it, counts per cell (maps/aggregates.py)."""
-    return int(getattr(services().settings, "map_max_markers", MAP_MAX_MARKERS) or MAP_MAX_MARKERS)
+    return int(services().settings.map_max_markers or MAP_MAX_MARKERS)
 
 
 def map_aggregates(flt: MapFilter, svc) -> dict | None:

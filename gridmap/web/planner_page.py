@@ -25,7 +25,6 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 from ..analysis import default_households, parse_range
 from ..errors import Forbidden, InputError
 from ..incidents.actors import Actor
-from ..registry.model import Level
 from . import services
 from .auth import current_actor, require
 from .nav import gate
@@ -100,13 +99,9 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
 
 def _grid_rows(version: int) -> list[dict]:
     """code, name, parent_code, households of the plan's grids (no geometry read where the store allows)."""
-    store = services().store
-    if hasattr(store, "engine"):  # the SQL store
-        from ..store.unit_rows import unit_rows
+    from ..store.unit_rows import unit_rows
 
-        return unit_rows(store, version)
-    return [{"code": u.code, "name": u.name, "parent_code": u.parent_code, "households": u.households}
-            for u in store.units(level=Level.grid, plan=version)]
+    return unit_rows(services().store, version)
 
 
 def classify(households: int | None, rng: tuple[float, float] | None) -> str:

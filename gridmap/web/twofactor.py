@@ -34,7 +34,7 @@ ISSUER = "gridmap"
 
 def required_roles(settings) -> frozenset[str]:
     """The roles that must log in with a second factor (setting totp_required_roles)."""
-    raw = getattr(settings, "totp_required_roles", "") or ""
+    raw = settings.totp_required_roles or ""
     return frozenset(r.strip() for r in raw.split(",") if r.strip())
 
 
@@ -117,10 +117,10 @@ def check_code(store, user: dict, code: str, address: str | None = None, setting
     """
     username = user["username"]
     keys = [f"totp:{username[:150]}"] + ([f"addr:{address}"] if address else [])
-    window = dt.timedelta(minutes=getattr(settings, "login_lockout_minutes", 15.0))
-    limits = {keys[0]: getattr(settings, "login_max_failures", 5)}
+    window = dt.timedelta(minutes=settings.login_lockout_minutes)
+    limits = {keys[0]: settings.login_max_failures}
     if address:
-        limits[keys[1]] = getattr(settings, "login_max_failures_per_address", 20)
+        limits[keys[1]] = settings.login_max_failures_per_address
     now = dt.datetime.now(UTC)
     counts = store.security.failures_since(keys, now - window)
     if any(counts.get(k, 0) >= n for k, n in limits.items()):
