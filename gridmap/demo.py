@@ -106,7 +106,7 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
             busiest = Counter(r["grid_code"] for r in csv.DictReader(fh) if r["grid_code"]).most_common(3)
         for code, n in busiest:
             echo(f"  busiest grid {code} {services.unit(code).name}: {n} incidents")
-        today = today or services._local_today()
+        today = today or services.today()
         shift = history_shift(today)
         n_inc, escalated = _load_incidents(services, incidents, shift, today)
         echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`), "

@@ -102,6 +102,14 @@ def test_chromium_draws_cell_bubbles(tmp_path: Path, sample_dir: Path) -> None:
             log = browser.watch(page)
             page.goto(base + "/map")
             page.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon.marker-cluster').length > 0")
+            # the cells load in chunks and the bubbles re-merge while they do (a busy machine shows the
+            # old and the new bubbles for a moment): wait, bounded, until the clustering has settled
+            try:
+                page.wait_for_function(
+                    "(total) => [...document.querySelectorAll('.leaflet-marker-icon.marker-cluster span')]"
+                    ".reduce((s, e) => s + Number(e.textContent), 0) === total", arg=app_total, timeout=15_000)
+            except Exception:  # the assertion below reports what was drawn
+                pass
             texts = page.eval_on_selector_all(".leaflet-marker-icon.marker-cluster span", "els => els.map(e => e.textContent)")
             assert texts and all(t.isdigit() for t in texts)
             # merged bubbles show sums: together they count every incident drawn

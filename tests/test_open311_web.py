@@ -128,14 +128,16 @@ def test_open311_services_post_get_with_georeport_client(app):
         [posted] = r.json()
         rid = str(posted["service_request_id"])
         assert posted["grid_code"] == GRIDS[1] and posted["token"]
-
         one = geo.get_service_request(rid)
         assert one["service_request_id"] == int(rid) or str(one["service_request_id"]) == rid
         assert one["status"] == "open" and one["detailed_status"] == "reported"
         assert one["service_code"] == "exposed_rubbish" and one["service_name"] == "暴露垃圾"
         assert one["lat"] == pytest.approx(39.05) and one["long"] == pytest.approx(116.15)
         assert one["grid_code"] == GRIDS[1] and one["zone_code"] == ZONE
-        assert one["description"] == "路口堆了一堆垃圾"
+        assert one["description"] == ""  # the public sees the text once a dispatcher has filed it (privacy.py)
+        app.extensions["gridmap"].incidents.act(rid, "file", SYSTEM)
+        one = geo.get_service_request(rid)
+        assert one["description"] == "路口堆了一堆垃圾" and one["detailed_status"] == "filed"
         assert dt.datetime.fromisoformat(one["requested_datetime"]).tzinfo is not None
         # personal data never leaves through the public 311 interface
         assert "13900000001" not in str(one) and "张" not in str(one)

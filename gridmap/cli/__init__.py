@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from . import analysis, core, incidents, places, plan_blocks, plans, printing, users
-from .context import Context
+from .context import Context, choose_locale
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,7 @@ from .context import Context
 def main(ctx: click.Context, db: str | None, config: str | None) -> None:
     """gridmap: grids, staff and incidents for grid governance (网格化管理)."""
     ctx.obj = Context(db, config)
+    choose_locale(config)
 
 
 COMMANDS = [

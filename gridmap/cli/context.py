@@ -8,6 +8,7 @@ from functools import wraps
 import click
 
 from ..errors import GridmapError
+from ..i18n import tr
 
 LEVELS = ["county", "town", "zone", "grid", "micro"]
 
@@ -20,7 +21,7 @@ def fail_cleanly(fn):
         try:
             return fn(*args, **kwargs)
         except GridmapError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(tr("error: %(message)s", message=exc), err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -60,3 +61,20 @@ def progress(label: str, unit: str = "pt"):
             bar["bar"].close()
 
     return update
+
+
+def choose_locale(config: str | None) -> None:
+    """Messages in the language of LC_ALL / LC_MESSAGES / LANG when they name zh or en, else the `locale` setting."""
+    import os
+
+    from ..i18n import environ_locale, set_process_locale
+
+    chosen = environ_locale(os.environ)
+    if chosen is None:
+        from ..settings import Settings
+
+        try:
+            chosen = Settings.load(config=config).locale
+        except GridmapError:
+            chosen = None  # the command itself reports a broken settings file, in the default language
+    set_process_locale(chosen or "zh_CN")

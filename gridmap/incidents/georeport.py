@@ -237,7 +237,7 @@ def open311_problem(problem: str, data: Mapping[str, Any]) -> str:
         lat, lon = data.get("lat"), data.get("long")
         return (f"location: lat={lat} 与 long={lon} 似乎颠倒 / look swapped: Open311's `lat` is the latitude "
                 f"(north, 18–54 in China) and `long` the longitude (east, 73–135): send lat={lon}&long={lat}")
-    if problem.startswith("location: required"):
+    if "location: required" in problem:
         return "location: 需要 lat 和 long / required: lat and long (WGS84), or a `crs` for other coordinates"
     return (problem.replace("category:", "service_code:").replace("reporter_phone:", "phone:")
             .replace("reporter_name:", "first_name/last_name:").replace("lon/lat", "long/lat"))
