@@ -535,7 +535,8 @@ def test_large_store_overview_in_chromium_loads_grids_by_bbox(demo_server, tmp_p
         assert EVIL_NAME + "${alert(3)}" in text  # fetched from /grids/<code>.json, escaped in the page
         page.wait_for_timeout(400)
         browser.screenshot(page, tmp_path, "map-bbox-popup.png")
-        assert log.problems() == []
+        # a bbox fetch the map superseded (it moved again) is aborted on purpose (gridmap-map.js)
+        assert [q for q in log.problems() if not ("/map/grids.geojson?bbox=" in q and "ERR_ABORTED" in q)] == []
 
 
 def _embed_limit(monkeypatch, app, n: int) -> None:
