@@ -104,13 +104,15 @@ def test_chromium_draws_cell_bubbles(tmp_path: Path, sample_dir: Path) -> None:
             page.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon.marker-cluster').length > 0")
             # the cells load in chunks and the bubbles re-merge while they do (a busy machine shows the
             # old and the new bubbles for a moment): wait, bounded, until the clustering has settled
+            # bubbles being faded out by markercluster's animation (opacity 0) are not drawn any more
+            shown = ("[...document.querySelectorAll('.leaflet-marker-icon.marker-cluster')]"
+                     ".filter(e => Number(getComputedStyle(e).opacity) > 0.5).map(e => e.querySelector('span').textContent)")
             try:
-                page.wait_for_function(
-                    "(total) => [...document.querySelectorAll('.leaflet-marker-icon.marker-cluster span')]"
-                    ".reduce((s, e) => s + Number(e.textContent), 0) === total", arg=app_total, timeout=15_000)
+                page.wait_for_function(f"(total) => {shown}.reduce((s, t) => s + Number(t), 0) === total",
+                                       arg=app_total, timeout=15_000)
             except Exception:  # the assertion below reports what was drawn
                 pass
-            texts = page.eval_on_selector_all(".leaflet-marker-icon.marker-cluster span", "els => els.map(e => e.textContent)")
+            texts = page.evaluate(f"() => {shown}")
             assert texts and all(t.isdigit() for t in texts)
             # merged bubbles show sums: together they count every incident drawn
             assert sum(int(t) for t in texts) == app_total
