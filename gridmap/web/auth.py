@@ -30,13 +30,10 @@ from . import services
 UTC = dt.timezone.utc
 
 
-def check_login(store, username: str, password: str, address: str | None = None, settings=None) -> dict:
-    """The user row if the password is right; Unauthorized otherwise (same message either way).
-
-    Throttled (429) once the account or the address has too many recent failures, whatever
-    the password: guessing stops at the limit instead of going on at full speed.
-    """
-    keys = [f"user:{username[:150]}"] + ([f"addr:{address}"] if address else [])
+def check_throttle(store, settings, account_key: str, address: str | None, message: str):
+    """Throttled (429, `message` with {minutes}) once the account key or the address has too many
+    failures within login_lockout_minutes; else (keys to count a failure under, now, the window)."""
+    keys = [account_key] + ([f"addr:{address}"] if address else [])
     window = dt.timedelta(minutes=settings.login_lockout_minutes)
     limits = {keys[0]: settings.login_max_failures}
     if address:
@@ -44,9 +41,19 @@ def check_login(store, username: str, password: str, address: str | None = None,
     now = dt.datetime.now(UTC)
     counts = store.security.failures_since(keys, now - window)
     if any(counts.get(k, 0) >= n for k, n in limits.items()):
-        minutes = f"{window.total_seconds() / 60:g}"
-        raise Throttled(f"登录失败次数过多，请 {minutes} 分钟后再试 / too many failed logins: "
-                        f"try again in {minutes} minutes")
+        raise Throttled(message.format(minutes=f"{window.total_seconds() / 60:g}"))
+    return keys, now, window
+
+
+def check_login(store, username: str, password: str, address: str | None = None, settings=None) -> dict:
+    """The user row if the password is right; Unauthorized otherwise (same message either way).
+
+    Throttled (429) once the account or the address has too many recent failures, whatever
+    the password: guessing stops at the limit instead of going on at full speed.
+    """
+    keys, now, window = check_throttle(store, settings, f"user:{username[:150]}", address,
+                                       "登录失败次数过多，请 {minutes} 分钟后再试 / too many failed logins: "
+                                       "try again in {minutes} minutes")
     user = store.users.user(username)
     if user is None or user.get("disabled") or not check_password_hash(user["password_hash"], password):
         store.security.add_failure(keys, now, prune_before=now - window)

@@ -22,7 +22,7 @@ import secrets
 
 import pyotp
 
-from ..errors import InputError, Throttled, Unauthorized
+from ..errors import InputError, Unauthorized
 from ..hashing import hash_secret
 
 UTC = dt.timezone.utc
@@ -116,17 +116,11 @@ def check_code(store, user: dict, code: str, address: str | None = None, setting
     Unauthorized for a wrong, reused or already spent code.
     """
     username = user["username"]
-    keys = [f"totp:{username[:150]}"] + ([f"addr:{address}"] if address else [])
-    window = dt.timedelta(minutes=settings.login_lockout_minutes)
-    limits = {keys[0]: settings.login_max_failures}
-    if address:
-        limits[keys[1]] = settings.login_max_failures_per_address
-    now = dt.datetime.now(UTC)
-    counts = store.security.failures_since(keys, now - window)
-    if any(counts.get(k, 0) >= n for k, n in limits.items()):
-        minutes = f"{window.total_seconds() / 60:g}"
-        raise Throttled(f"验证码错误次数过多，请 {minutes} 分钟后再试 / too many wrong codes: "
-                        f"try again in {minutes} minutes")
+    from .auth import check_throttle  # the same limits and counts as passwords
+
+    keys, now, window = check_throttle(store, settings, f"totp:{username[:150]}", address,
+                                       "验证码错误次数过多，请 {minutes} 分钟后再试 / too many wrong codes: "
+                                       "try again in {minutes} minutes")
     secret = user.get("totp_secret")
     kind = None
     if secret:
