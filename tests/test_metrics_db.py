@@ -116,6 +116,11 @@ def test_random_history_equal_and_by_month(empty_services) -> None:
     got = compute_db(repo, "month", start, end, tz=SH)[0]
     assert_same(got, want)
     assert got[0].key == "2024-02" and got[-1].key == "2025-01"
+    # one grid's metrics (the grid page): only its incidents, read by the grid index, same answers
+    for grid in ("A", "C"):
+        mine = [i for i in incs if i.grid_code == grid]
+        for by in ("all", "category"):
+            assert_same(compute_db(repo, by, start, end, tz=SH, grid_codes=[grid])[0], compute(mine, by, start, end))
 
 
 def test_hotline_rates_by_hand(empty_services) -> None:

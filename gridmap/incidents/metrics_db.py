@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -75,8 +76,10 @@ def p90_linear(n: int, around: dict[int, float]) -> float:
 
 def compute_db(repo, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime | None = None,
                tz: dt.tzinfo = dt.timezone.utc,
-               response_limit_hours: float = 2.0) -> tuple[list[Metrics], list[HotlineRates]]:
-    """Metrics and 三率 per group, computed by the store's database; groups sorted by key, None last."""
+               response_limit_hours: float = 2.0,
+               grid_codes: Sequence[str] | None = None) -> tuple[list[Metrics], list[HotlineRates]]:
+    """Metrics and 三率 per group, computed by the store's database; groups sorted by key, None last.
+    ``grid_codes``: only the incidents of these grids (the grid page's own metrics)."""
     if by not in BY_DB:
         raise ValueError(f"by must be one of {BY_DB}, got {by!r}")
     require_aware("start", start)
@@ -89,7 +92,7 @@ def compute_db(repo, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.da
         raise InputError(f"按月统计最多 {MAX_MONTHS} 个月 / by month: the range spans more than {MAX_MONTHS} "
                          "months; give a shorter one")
     months = month_bounds(start, end, tz) if by == "month" else None
-    sums, p90 = repo.metric_sums(by, start, end, as_of, months, response_limit_hours)
+    sums, p90 = repo.metric_sums(by, start, end, as_of, months, response_limit_hours, grid_codes)
     rows, rates = [], []
     for key in sorted(sums, key=key_order):
         s = sums[key]

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Iterable, Mapping, Sequence
 
 from ..incidents import metrics as m
+from ..incidents.metrics import Metrics
 from ..incidents.model import Incident
 from ..registry.model import Person
 
@@ -47,17 +48,21 @@ CLOCK_LABELS = {"waiting": "待派遣 not dispatched", "ok": "正常 on time", "
                 "overdue": "超期 overdue"}
 
 
-def metrics_json(incidents: Sequence[Incident], now: dt.datetime) -> list[dict]:
-    """The grid's dispatch metrics over the last 30 days and the last 12 months (see incidents.metrics)."""
+def metrics_json(windows: Sequence[tuple[str, str, Metrics]]) -> list[dict]:
+    """The grid's dispatch metrics per window (``(key, label, Metrics)``: the last 30 days and the
+    last 12 months, see ``window_ranges``; computed by the database, see incidents.metrics_db)."""
     out = []
-    for key, label, days in METRIC_WINDOWS:
-        start = now - dt.timedelta(days=days)
-        got = m.summarize(key, [i for i in incidents if m.in_range(i, start, now)], now)
+    for key, label, got in windows:
         out.append({"window": key, "label": label, "count": got.count, "closed": got.closed,
                     "overdue_open": got.overdue_open, "closure_rate": _pct(got.closure_rate),
                     "on_time_rate": _pct(got.on_time_rate), "satisfaction": got.satisfaction,
                     "mean_hours_to_close": None if got.mean_hours_to_close is None else round(got.mean_hours_to_close, 1)})
     return out
+
+
+def window_ranges(now: dt.datetime) -> list[tuple[str, str, dt.datetime]]:
+    """(key, label, start) of each metric window ending at ``now``."""
+    return [(key, label, now - dt.timedelta(days=days)) for key, label, days in METRIC_WINDOWS]
 
 
 def _pct(value: float | None) -> float | None:

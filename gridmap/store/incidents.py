@@ -245,16 +245,20 @@ class IncidentRepo:
             return dict(conn.execute(_OPEN_LOAD, {"people": list(people)}).all())
 
     def metric_sums(self, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
-                    months=None, response_limit_hours: float | None = None) -> tuple[dict, dict]:
-        """Per-group sums and p90 neighbourhoods for the metrics (store/metrics_sql.py), one snapshot."""
+                    months=None, response_limit_hours: float | None = None,
+                    grid_codes: Sequence[str] | None = None) -> tuple[dict, dict]:
+        """Per-group sums and p90 neighbourhoods for the metrics (store/metrics_sql.py), one snapshot.
+        ``grid_codes``: only incidents of these grids (read by the grid index, not from the roll-ups)."""
         from . import metrics_sql, rollup_query
 
         b = self.store.backend
+        extra = schema.incidents.c.grid_code.in_(list(grid_codes)) if grid_codes is not None else None
         with self.store.connect() as conn:
-            sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours)
-            if sums is None:  # a response limit the roll-ups do not count for: the exact scan
-                sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours)
-            p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months)
+            sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours) \
+                if extra is None else None
+            if sums is None:  # a response limit the roll-ups do not count for, or a few grids: the exact scan
+                sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours, extra)
+            p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months, extra)
         return sums, p90
 
     def supervision_page(self, now: dt.datetime, horizon: dt.datetime, limit: int = 100, offset: int = 0,

@@ -72,11 +72,13 @@ hours = _hours  # public: store/rollup.py tests "responded" exactly as group_sum
 key_expr = _key  # public: the grouping key expression of ``by`` (store/rollup_query.py)
 
 
-def _flags(as_of: dt.datetime):
+def _flags(as_of: dt.datetime, status=None):
+    """(filed, closed, overdue) conditions; ``status``: the expression to test (default the column)."""
     t = _T
     at = to_db_time(as_of)
-    filed = sa.and_(t.c.status.notin_(EXCLUDED), t.c.merged_into.is_(None))
-    closed = sa.and_(filed, t.c.status == "closed", sa.or_(t.c.closed_at.is_(None), t.c.closed_at <= at))
+    status = t.c.status if status is None else status
+    filed = sa.and_(status.notin_(EXCLUDED), t.c.merged_into.is_(None))
+    closed = sa.and_(filed, status == "closed", sa.or_(t.c.closed_at.is_(None), t.c.closed_at <= at))
     overdue = sa.and_(filed, sa.not_(closed), t.c.due_at.is_not(None), t.c.due_at < at)
     return filed, closed, overdue
 
@@ -168,28 +170,64 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
 
 
 def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
-             months: Sequence[tuple[str, dt.datetime]] | None = None) -> dict:
+             months: Sequence[tuple[str, dt.datetime]] | None = None, extra=None) -> dict:
     """{key: (n, sum of hours, {position: hours})}: per group, the count and sum of hours to close
-    and the sorted hours around position 0.9 (n-1). Hours are computed here only (not in
-    ``group_sums``): one expression per closed incident instead of two scans' worth."""
+    and the sorted hours around position 0.9 (n-1) (``lo - 1 .. lo + 2``: the caller picks numpy's
+    two, its float index may round either way). Hours are computed here only (not in ``group_sums``).
+    ``extra``: a further condition on ``incidents`` rows, as in ``group_sums``.
+
+    PostgreSQL sorts each group in one aggregate (``array_agg(hours ORDER BY hours)``) and returns
+    only those four elements. SQLite has no ordered aggregate; a window ``ROW_NUMBER()`` over a
+    year of a city's incidents costs seconds there, so it streams ``(key, hours)`` of the closed
+    incidents (one C-level scan, two numbers a row) and numpy sorts each group.
+    """
     t = _T
-    _, closed, _ = _flags(as_of)
+    # status wrapped so no index seeks on it: with no statistics SQLite would pick ix_incidents_status_due
+    # for status = 'closed' and fetch most of the table row by row (8 s at 1M), instead of the range
+    # of the covering ix_incidents_metrics (1 s)
+    _, closed, _ = _flags(as_of, sa.func.coalesce(t.c.status, t.c.status))
     hours = _hours(backend, t.c.closed_at, t.c.reported_at).label("hours")
     key = _key(by, months).label("key")
-    part = [key] if by != "all" else []
-    ranked = (sa.select(key, hours,
-                        (sa.func.row_number().over(partition_by=part or None, order_by=hours) - 1).label("i"),
-                        sa.func.count().over(partition_by=part or None).label("n"),
-                        sa.func.sum(hours).over(partition_by=part or None).label("total"))
-              .where(t.c.reported_at >= to_db_time(start), t.c.reported_at < to_db_time(end), closed,
-                     t.c.closed_at.is_not(None))
-              .subquery())
-    lo = sa.cast(0.9 * (ranked.c.n - 1), sa.Integer) if backend != "postgresql" \
-        else sa.cast(sa.func.floor(0.9 * (ranked.c.n - 1)), sa.Integer)
-    # positions lo-1 .. lo+2: the caller picks numpy's two (its float index may round either way)
-    q = sa.select(ranked.c.key, ranked.c.n, ranked.c.total, ranked.c.i, ranked.c.hours).where(
-        ranked.c.i >= lo - 1, ranked.c.i <= lo + 2)
+    where = (*_range(start, end, extra, backend), closed, t.c.closed_at.is_not(None))
+    if backend == "postgresql":
+        return _p90_postgresql(conn, key, hours, where, by)
+    return _p90_streamed(conn, sa.select(key, hours).where(*where))
+
+
+def _neighbours(n: int) -> range:
+    lo = int(0.9 * (n - 1))
+    return range(max(lo - 1, 0), min(lo + 3, n))
+
+
+def _p90_postgresql(conn, key, hours, where, by: str) -> dict:
+    from sqlalchemy.dialects import postgresql as pg
+
+    arr = sa.type_coerce(sa.func.array_agg(pg.aggregate_order_by(hours, hours)),
+                         pg.ARRAY(sa.Float, zero_indexes=True))
+    cols = [key, sa.func.count().label("n"), sa.func.sum(hours).label("total"), arr.label("arr")]
+    inner = sa.select(*cols).where(*where)
+    inner = (inner.group_by(key) if by != "all" else inner).subquery()
+    lo = sa.cast(sa.func.floor(0.9 * (inner.c.n - 1)), sa.Integer)
+    a = sa.type_coerce(inner.c.arr, pg.ARRAY(sa.Float, zero_indexes=True))
+    picks = [a[lo + d].label(f"p{d + 1}") for d in (-1, 0, 1, 2)]  # out of range: NULL
     out: dict = {}
-    for k, n, total, i, h in conn.execute(q).all():
-        out.setdefault(k, (n, float(total), {}))[2][i] = float(h)
+    for k, n, total, *vals in conn.execute(sa.select(inner.c.key, inner.c.n, inner.c.total, *picks)).all():
+        if not n:
+            continue
+        lo_i = int(0.9 * (n - 1))
+        around = {lo_i + d: float(v) for d, v in zip((-1, 0, 1, 2), vals) if v is not None}
+        out[k] = (n, float(total), around)
+    return out
+
+
+def _p90_streamed(conn, q) -> dict:
+    import numpy as np
+
+    groups: dict = {}
+    for k, h in conn.execute(q):
+        groups.setdefault(k, []).append(h)
+    out: dict = {}
+    for k, hs in groups.items():
+        v = np.sort(np.asarray(hs, dtype=float))
+        out[k] = (len(v), float(v.sum()), {i: float(v[i]) for i in _neighbours(len(v))})
     return out

@@ -33,6 +33,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from .. import maps
 from ..errors import InputError, NotFound
 from ..i18n import tr
+from ..incidents.metrics_db import compute_db
 from ..incidents.model import OPEN_STATUSES
 from ..maps import aggregates, geo, gridpage
 from ..maps.filters import MapFilter
@@ -296,14 +297,16 @@ def _grid_args(code: str) -> dict:
     now = svc.clock()
     units = [code] + ([grid.parent_code] if grid.parent_code else [])
     shifts = [x for u in units for x in svc.repo.shifts(u, now, now + dt.timedelta(days=gridpage.ROSTER_DAYS))]
-    year = svc.repo.query(grid_codes=[code], start=now - dt.timedelta(days=365))
+    # the grid's metrics by the database (one grid: by its index, not a year of incidents in Python)
+    windows = [(key, label, compute_db(svc.repo, "all", start, now, as_of=now, tz=svc.tz, grid_codes=[code])[0][0])
+               for key, label, start in gridpage.window_ranges(now)]
     return {"grid": grid, "neighbours": neighbours, "incidents": incidents,
             "open_page": {"total": open_total, "page": page, "per_page": GRID_PAGE_INCIDENTS,
                           "first": (page - 1) * GRID_PAGE_INCIDENTS + 1 if incidents else 0},
             "staff": staff, "zone": zone[0] if zone else None, "show_phones": show_phones, **_labels(incidents),
             "roster": gridpage.roster_json(shifts, people, svc.tz, now, show_phones),
             "clocks": {i.id: gridpage.clock_json(i, now, s.settings.due_soon_hours, svc.tz) for i in incidents},
-            "metrics": gridpage.metrics_json(year, now),
+            "metrics": gridpage.metrics_json(windows),
             "links": {"patrol_pdf": url_for("printing.patrol_pdf", code=code),
                       "report": url_for("report.report_page", grid=code),
                       "json": url_for("maps.grid_json", code=code)}}
