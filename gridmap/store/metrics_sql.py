@@ -205,8 +205,8 @@ def _p90_postgresql(conn, key, hours, where, by: str) -> dict:
     arr = sa.type_coerce(sa.func.array_agg(pg.aggregate_order_by(hours, hours)),
                          pg.ARRAY(sa.Float, zero_indexes=True))
     cols = [key, sa.func.count().label("n"), sa.func.sum(hours).label("total"), arr.label("arr")]
-    inner = sa.select(*cols).where(*where)
-    inner = (inner.group_by(key) if by != "all" else inner).subquery()
+    q = sa.select(*cols).where(*where)
+    inner = (q.group_by(key) if by != "all" else q).subquery()
     lo = sa.cast(sa.func.floor(0.9 * (inner.c.n - 1)), sa.Integer)
     a = sa.type_coerce(inner.c.arr, pg.ARRAY(sa.Float, zero_indexes=True))
     picks = [a[lo + d].label(f"p{d + 1}") for d in (-1, 0, 1, 2)]  # out of range: NULL
