@@ -100,19 +100,21 @@ def test_chromium_draws_cell_bubbles(tmp_path: Path, sample_dir: Path) -> None:
         for w, h in ((1400, 900), (390, 844)):
             page = b.new_page(viewport={"width": w, "height": h})
             log = browser.watch(page)
-            page.goto(base + "/map")
-            page.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon.marker-cluster').length > 0")
-            # the cells load in chunks and the bubbles re-merge while they do (a busy machine shows the
-            # old and the new bubbles for a moment): wait, bounded, until the clustering has settled
-            # bubbles being faded out by markercluster's animation (opacity 0) are not drawn any more
+            # the cells load in chunks and the bubbles re-merge while they do; bubbles being faded out by
+            # markercluster's animation (opacity 0) are not drawn any more. On a loaded machine the map
+            # can re-cluster once more after a first settled look: wait until it stays settled
             shown = ("[...document.querySelectorAll('.leaflet-marker-icon.marker-cluster')]"
                      ".filter(e => Number(getComputedStyle(e).opacity) > 0.5).map(e => e.querySelector('span').textContent)")
-            try:
-                page.wait_for_function(f"(total) => {shown}.reduce((s, t) => s + Number(t), 0) === total",
-                                       arg=app_total, timeout=15_000)
-            except Exception:  # the assertion below reports what was drawn
-                pass
-            texts = page.evaluate(f"() => {shown}")
+            anim = "() => !!document.querySelector('.leaflet-cluster-anim')"
+            page.goto(base + "/map")
+            page.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon.marker-cluster').length > 0")
+            texts: list = []
+            for _ in range(60):  # bounded: 30 s; settled = no animation and the same bubbles half a second apart
+                before = page.evaluate(f"() => {shown}")
+                page.wait_for_timeout(500)
+                texts = page.evaluate(f"() => {shown}")
+                if texts == before and not page.evaluate(anim) and sum(int(t) for t in texts) == app_total:
+                    break
             assert texts and all(t.isdigit() for t in texts)
             # merged bubbles show sums: together they count every incident drawn
             assert sum(int(t) for t in texts) == app_total
