@@ -49,6 +49,8 @@ def incident_to_row(inc: Incident) -> dict:
         row[name] = int(bool(row[name]))
     row["external_id"] = (inc.extra or {}).get("external_id")
     row["settles_late_at"] = rollup.settles_late_at(row)
+    row["close_hours"] = ((inc.closed_at - inc.reported_at).total_seconds() / 3600
+                          if inc.closed_at is not None and inc.reported_at is not None else None)
     return row
 
 

@@ -173,7 +173,7 @@ def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, 
              months: Sequence[tuple[str, dt.datetime]] | None = None, extra=None) -> dict:
     """{key: (n, sum of hours, {position: hours})}: per group, the count and sum of hours to close
     and the sorted hours around position 0.9 (n-1) (``lo - 1 .. lo + 2``: the caller picks numpy's
-    two, its float index may round either way). Hours are computed here only (not in ``group_sums``).
+    two, its float index may round either way). Hours are the stored ``close_hours``.
     ``extra``: a further condition on ``incidents`` rows, as in ``group_sums``.
 
     PostgreSQL sorts each group in one aggregate (``array_agg(hours ORDER BY hours)``) and returns
@@ -186,9 +186,9 @@ def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, 
     # for status = 'closed' and fetch most of the table row by row (8 s at 1M), instead of the range
     # of the covering ix_incidents_metrics (1 s)
     _, closed, _ = _flags(as_of, sa.func.coalesce(t.c.status, t.c.status))
-    hours = _hours(backend, t.c.closed_at, t.c.reported_at).label("hours")
+    hours = t.c.close_hours.label("hours")  # kept with each write (migration 0013): in the covering index
     key = _key(by, months).label("key")
-    where = (*_range(start, end, extra, backend), closed, t.c.closed_at.is_not(None))
+    where = (*_range(start, end, extra, backend), closed, t.c.closed_at.is_not(None), t.c.close_hours.is_not(None))
     if backend == "postgresql":
         return _p90_postgresql(conn, key, hours, where, by)
     return _p90_streamed(conn, sa.select(key, hours).where(*where))

@@ -162,6 +162,8 @@ incidents = Table(
     # 0009: when the incident's metrics stop changing with as_of, kept only when that is long
     # after its report (store/rollup.py: the roll-ups' correction finds these by this index)
     Column("settles_late_at", DateTime),
+    # 0013: hours from report to closing (closed_at set), for the metrics' p90 from the index alone
+    Column("close_hours", Float),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_grid", "grid_code"),
     Index("ix_incidents_zone", "zone_code"),
@@ -171,7 +173,8 @@ incidents = Table(
     Index("ix_incidents_queue", "status", "zone_code", "escalated", "due_at"),  # 0005: tab counts, covering
     Index("ix_incidents_zone_reported", "zone_code", "reported_at"),  # 0005: a zone's page
     # migration 0006: metrics answered from the index alone; supervision by deadline
-    Index("ix_incidents_metrics", "reported_at", "status", "merged_into", "closed_at", "due_at", "dispatched_at",
+    Index("ix_incidents_metrics", "reported_at", "status", "merged_into", "closed_at", "close_hours", "due_at",
+          "dispatched_at",
           "rework_count", "reopen_count", "extended", "rating", "grid_code", "zone_code", "town_code", "assignee",
           "category"),
     Index("ix_incidents_status_due", "status", "due_at"),

@@ -6,8 +6,8 @@
   changing with as_of for longer than 29 days after its report, so a query finds those by index;
 - both filled here from the incidents already stored (store/rollup.py ``rebuild``).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa

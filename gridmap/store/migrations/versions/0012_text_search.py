@@ -3,8 +3,8 @@
 See gridmap/store/textsearch.py for why each is built as it is (1-2 character Chinese words;
 pg_trgm under the C locale).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 from alembic import op
