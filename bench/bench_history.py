@@ -89,11 +89,17 @@ def gridmap_cmd(python: str = sys.executable, path: Path | None = None) -> list[
 
 
 def old_tree(ref: str, work: Path) -> Path:
-    """The gridmap package of commit ``ref`` exported to ``work/old`` (the old code, runnable)."""
+    """The gridmap package of commit ``ref`` exported to ``work/old`` (the old code, runnable).
+
+    Its top-level ``templates/`` goes in as ``gridmap/templates``: installed, that folder is the
+    package ``gridmap.templates``, and without it the old code would render this tree's templates."""
     dst = work / "old"
     dst.mkdir()
-    arch = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "gridmap"], capture_output=True, check=True)
+    arch = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "gridmap", "templates"], capture_output=True,
+                          check=True)
     subprocess.run(["tar", "-x", "-C", str(dst)], input=arch.stdout, check=True)
+    if (dst / "templates").is_dir() and not (dst / "gridmap" / "templates").exists():
+        (dst / "templates").rename(dst / "gridmap" / "templates")
     return dst
 
 
