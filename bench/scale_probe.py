@@ -65,7 +65,11 @@ def main() -> None:
             extra = {k: j.get(k) for k in ("total",) if k in j}
             if name.startswith("metrics"):
                 extra["rows"] = len(j.get("rows", []))
-                extra["digest"] = json.dumps(j.get("rows"), sort_keys=True, ensure_ascii=False)
+                # means compared to 12 significant digits (as tests/test_metrics_db.py does): a sum of
+                # floats depends on its order, and each tree sums in its own; every other field exactly
+                rows = [{k: (float(f"{v:.12g}") if k == "mean_hours_to_close" and v is not None else v)
+                         for k, v in row.items()} for row in j.get("rows", [])]
+                extra["digest"] = json.dumps(rows, sort_keys=True, ensure_ascii=False)
         out[name] = {"s": best, "bytes": len(body), "status": r.status_code, **extra}
         print(f"  {name}: {best:.3f} s, {len(body):,} B, HTTP {r.status_code}", file=sys.stderr, flush=True)
     store.close()

@@ -24,6 +24,7 @@ the query needs no time-zone support from the database).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -229,5 +230,6 @@ def _p90_streamed(conn, q) -> dict:
     out: dict = {}
     for k, hs in groups.items():
         v = np.sort(np.asarray(hs, dtype=float))
-        out[k] = (len(v), float(v.sum()), {i: float(v[i]) for i in _neighbours(len(v))})
+        # fsum: correctly rounded, so the mean does not depend on the order the index gave the rows in
+        out[k] = (len(v), math.fsum(hs), {i: float(v[i]) for i in _neighbours(len(v))})
     return out
