@@ -240,3 +240,22 @@ def test_html_pages_escape_text(client, services):
     for url in ("/ogcapi/?f=html", "/ogcapi/collections?f=html", "/ogcapi/api?f=html", "/ogcapi/conformance?f=html",
                 f"/ogcapi/collections/grid/items/{GRIDS[0]}?f=html"):
         assert client.get(url).mimetype == "text/html", url
+
+
+def test_incident_bbox_answers_on_the_public_point_only(app):
+    """A bbox on incidents filters by the rounded position the public sees (3 decimals), so
+    narrowing boxes cannot locate a report more exactly than that (issue #12, one privacy policy)."""
+    loop = app.extensions["gridmap"].incidents
+    cat = next(iter(loop.taxonomy)).code
+    new = loop.report({"category": cat, "lon": 116.0504, "lat": 39.0504, "description": "x"}).incident
+    c = app.test_client()
+
+    def ids(bbox: str) -> set[str]:
+        return {str(f["id"]) for f in c.get(f"/ogcapi/collections/incidents/items?bbox={bbox}&limit=100").json["features"]}
+
+    # the exact point is inside this box, its public point (116.050, 39.050) is not: not found
+    assert new.id not in ids("116.0503,39.0503,116.0506,39.0506")
+    # the public point is inside this box, the exact one is not: found, as the public sees it
+    assert new.id in ids("116.0495,39.0495,116.0502,39.0502")
+    doc = c.get(f"/ogcapi/collections/incidents/items/{new.id}").json
+    assert doc["geometry"]["coordinates"] == [116.05, 39.05]

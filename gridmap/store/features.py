@@ -10,12 +10,14 @@ LIMIT/OFFSET page over exactly the matching rows.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import shapely
 import sqlalchemy as sa
 
+from ..incidents.privacy import PUBLIC_DECIMALS
 from ..registry.model import Level
 from . import schema
 from .incidents import db_time, from_db_time, to_db_time
@@ -121,8 +123,8 @@ def incidents_page(store, bbox: BBox | None = None, offset: int = 0, limit: int 
     if end is not None:
         where.append(t.c.reported_at <= to_db_time(end))
     if bbox is not None:
-        where.append(sa.or_(*[sa.and_(t.c.lon >= b[0], t.c.lon <= b[2], t.c.lat >= b[1], t.c.lat <= b[3])
-                              for b in _split(bbox)]))
+        where.append(sa.or_(*[sa.and_(t.c.lon >= b[0], t.c.lon < b[2], t.c.lat >= b[1], t.c.lat < b[3])
+                              for b in _split(bbox) for b in [public_bbox(b)]]))
     cols = [t.c[name] for name in INCIDENT_PUBLIC]
     with store.connect() as conn:
         matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar()
@@ -131,14 +133,15 @@ def incidents_page(store, bbox: BBox | None = None, offset: int = 0, limit: int 
 
 
 def incidents_extent(store) -> tuple[BBox | None, tuple[dt.datetime | None, dt.datetime | None]]:
-    """The bounding box of every incident location and the first and last report time (aware UTC)."""
+    """The bounding box of every incident location (public precision: rounding is monotonic, so
+    the rounded extremes are the extremes of the public points) and the first and last report time."""
     t = schema.incidents
     q = sa.select(sa.func.min(t.c.lon), sa.func.min(t.c.lat), sa.func.max(t.c.lon), sa.func.max(t.c.lat),
                   sa.func.min(t.c.reported_at), sa.func.max(t.c.reported_at))
     with store.connect() as conn:
         r = conn.execute(q).one()
-    box = None if r[0] is None else (float(r[0]), float(r[1]), float(r[2]), float(r[3]))
-    return box, (_db_time(r[4]), _db_time(r[5]))
+    box = None if r[0] is None else tuple(round(float(v), PUBLIC_DECIMALS) for v in r[:4])
+    return box, (_db_time(r[4]), _db_time(r[5]))  # type: ignore[return-value]
 
 
 def _db_time(v) -> dt.datetime | None:
@@ -147,6 +150,21 @@ def _db_time(v) -> dt.datetime | None:
     if not isinstance(v, dt.datetime):  # SQLite aggregates come back as text
         v = dt.datetime.fromisoformat(str(v))
     return from_db_time(v)
+
+
+def public_bbox(b: BBox) -> BBox:
+    """The exact-coordinate box [x0, x1) x [y0, y1) of the points whose *public* (rounded, see
+    incidents/privacy.py) position lies in ``b``: a bbox filter answers on what the public sees,
+    so narrowing boxes cannot find a point more exactly than its rounded position shows."""
+    step = 10.0 ** -PUBLIC_DECIMALS
+
+    def lo(v: float) -> float:
+        return math.ceil(round(v / step, 6)) * step - step / 2
+
+    def hi(v: float) -> float:
+        return math.floor(round(v / step, 6)) * step + step / 2
+
+    return lo(b[0]), lo(b[1]), hi(b[2]), hi(b[3])
 
 
 def _split(bbox: BBox) -> list[BBox]:
