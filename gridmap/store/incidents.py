@@ -89,6 +89,13 @@ class IncidentRepo:
         """
         with self.store.transaction() as conn:
             yield lambda items: self._add_in(conn, items)
+        if self.store.backend == "postgresql":
+            # fresh statistics after a bulk load (PostgreSQL's "Populating a Database" advice): else the
+            # planner sees the rows autovacuum has not sampled yet (a 1M import: estimates of ~200 rows,
+            # metrics sorts spilled to disk). Not on SQLite: with sqlite_stat1 but no per-value
+            # histograms it would walk ix_incidents_grid for the map's open counts (3 s instead of 0.2 s)
+            with self.store.transaction() as conn:  # committed: ANALYZE's statistics are transactional
+                conn.exec_driver_sql("ANALYZE incidents")
 
     def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
         te = schema.incident_events
