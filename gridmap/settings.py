@@ -101,6 +101,9 @@ class Settings:
         result = replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
         if result.basemap_crs.upper().replace("_", "-") not in ("WGS84", "GCJ-02", "GCJ02"):
             raise InputError(f"setting basemap_crs must be WGS84 or GCJ-02, got {result.basemap_crs!r}")
+        for name in ("photo_max_bytes", "photo_max_pixels"):
+            if getattr(result, name) <= 0:
+                raise InputError(f"setting {name} must be a positive number, got {getattr(result, name)}")
         from .incidents.actors import ROLES
 
         unknown_roles = sorted({r.strip() for r in result.totp_required_roles.split(",") if r.strip()} - set(ROLES))

@@ -208,6 +208,7 @@ def test_the_other_routes_keep_the_one_megabyte_limit(app, client):
     (b"%PDF-1.7\n" + b"x" * 500, "photo.jpg", "JPEG, PNG or HEIC"),  # the name lies: the content decides
     (b"GIF89a" + b"\0" * 100, "anim.gif", "JPEG, PNG or HEIC"),
     (b"", "empty.jpg", "empty"),
+    (jpeg_with_gps()[:3000], "cut.jpg", "damaged or cut short"),  # an upload cut off mid-file
 ])
 def test_not_an_image_is_422_naming_the_problem(app, client, payload, name, word):
     before = _count(app)
@@ -312,6 +313,13 @@ def test_open311_multipart_media_and_media_url_resolves(app, client):
         == "https://example.org/a.jpg"
     r = multipart(client, "/open311/v2/requests.xml", {**data, "media": upload(b"not an image", "m.jpg")})
     assert r.status_code == 400 and b"JPEG, PNG or HEIC" in r.data  # the spec's 400 for bad input
+
+
+def test_photo_limits_must_be_positive(tmp_path):
+    from gridmap.errors import InputError
+
+    with pytest.raises(InputError, match="photo_max_bytes"):
+        Settings.load({"photo_max_bytes": 0}, environ={})
 
 
 def test_the_default_folder_is_beside_a_sqlite_store(tmp_path):

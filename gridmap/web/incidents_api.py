@@ -47,7 +47,6 @@ def report():
         raise InputError(tr("the request body is not valid JSON"))
     check_csrf()
     photo = None if request.is_json else uploaded_photo("photo", "media")
-    body.pop("photo", None)
     filed = loop().report(body, current_actor(), photo=photo)
     out = _show(filed.incident) | {
         "reporter_token": filed.reporter_token,
