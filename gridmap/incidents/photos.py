@@ -9,9 +9,10 @@ shot) is never stored as sent:
 - **Bounded.** At most `photo_max_bytes` bytes (413) and `photo_max_pixels` pixels, checked
   from the header before the pixels are decoded (a decompression bomb: a few kB that
   decode to gigabytes), 422 above it.
-- **Re-encoded.** The EXIF orientation is applied first (a portrait shot stays upright), then
-  the picture is written as a fresh JPEG of at most MAX_SIDE px on its long side, with no
-  metadata at all: no EXIF (GPS, camera, time), no XMP, no ICC profile, no comment.
+- **Re-encoded.** Scaled to at most MAX_SIDE px on its long side (a large JPEG decoded at a
+  reduced scale down to no less than MIN_SIDE), turned by its EXIF orientation (a portrait shot
+  stays upright), then written as a fresh JPEG with no metadata at all: no EXIF (GPS, camera,
+  time), no XMP, no ICC profile, no comment.
 - **A thumbnail** of THUMB_SIDE px on the long side, for lists and the status page.
 """
 
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from ..errors import InputError, TooLarge
 from ..i18n import tr
 
-MAX_SIDE = 2560  # px: the long side of the stored photo (what a dispatcher needs to see, not a print)
+MAX_SIDE = 2560  # px: the long side of the stored photo at most (what a dispatcher needs to see, not a print)
+MIN_SIDE = 1600  # px: a larger JPEG is decoded at a reduced scale only down to this long side
 THUMB_SIDE = 320  # px: the long side of the thumbnail
 QUALITY = 85
 FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "HEIF": "HEIC", "MPO": "JPEG"}  # MPO: a JPEG with a second frame
@@ -75,14 +77,19 @@ def prepare(data: bytes, max_bytes: int, max_pixels: int) -> PreparedPhoto:
         raise InputError(tr("photo: %(w)s x %(h)s px is over the limit of %(limit)s pixels (setting photo_max_pixels)",
                             w=w, h=h, limit=max_pixels))
     try:
-        if kind == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale straight from the DCT when that still exceeds MAX_SIDE
-            img.draft("RGB", (MAX_SIDE, MAX_SIDE))
+        if kind == "JPEG" and max(w, h) > MAX_SIDE:
+            # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT while the long side stays at least
+            # MIN_SIDE: a 12-megapixel phone photo (4032 x 3024) decodes at 2016 x 1512 in a quarter
+            # of the time, with no resampling after it.
+            img.draft("RGB", (max(1, w * MIN_SIDE // max(w, h)), max(1, h * MIN_SIDE // max(w, h))))
         img.load()
+        # A square box: the same size whichever way the picture turns, so resizing before applying
+        # the orientation (cheaper: fewer pixels to turn) gives what turning first would.
+        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
         img = ImageOps.exif_transpose(img)  # apply the camera's orientation before the EXIF goes
         img = _rgb(img)
     except Exception:
         raise InputError(tr("photo: the picture is damaged or cut short and cannot be read")) from None
-    img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     thumb = img.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     return PreparedPhoto(_jpeg(img), _jpeg(thumb), img.width, img.height, thumb.width, thumb.height, kind)
