@@ -368,3 +368,16 @@ def test_no_photo_field_where_the_store_takes_none(services):
         assert 'id="photo"' not in app.test_client().get("/report").get_data(as_text=True)
     finally:
         app.extensions["gridmap"].store.close()
+
+
+def test_a_12_megapixel_camera_jpeg_is_scaled_and_stays_upright():
+    from gridmap.incidents.photos import MAX_SIDE, MIN_SIDE, prepare
+
+    ready = prepare(jpeg_with_gps((4032, 3024), orientation=6), 20_000_000, 50_000_000)
+    assert ready.height > ready.width  # turned upright
+    assert MIN_SIDE <= max(ready.width, ready.height) <= MAX_SIDE
+    assert max(ready.thumb_width, ready.thumb_height) == 320
+    with Image.open(io.BytesIO(ready.jpeg)) as img:
+        assert len(img.getexif()) == 0 and img.size == (ready.width, ready.height)
+        top, bottom = img.convert("RGB").getpixel((ready.width // 2, 10)), img.getpixel((ready.width // 2, ready.height - 10))
+        assert top[0] > 150 and top[1] < 100 and min(bottom) > 200  # the red half on top, as the camera saw it
