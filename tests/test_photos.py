@@ -381,3 +381,41 @@ def test_a_12_megapixel_camera_jpeg_is_scaled_and_stays_upright():
         assert len(img.getexif()) == 0 and img.size == (ready.width, ready.height)
         top, bottom = img.convert("RGB").getpixel((ready.width // 2, 10)), img.getpixel((ready.width // 2, ready.height - 10))
         assert top[0] > 150 and top[1] < 100 and min(bottom) > 200  # the red half on top, as the camera saw it
+
+
+# -- staff on the board, in Chromium ----------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_a_dispatcher_sees_the_photo_on_the_board_in_chromium(tmp_path, sample_dir, device):
+    from . import browser
+    from .conftest import sample_app
+    from .live_server import live_server
+
+    browser.require_browser()
+    app = browser.with_maps(sample_app(tmp_path, sample_dir))
+    try:
+        create_user(app.extensions["gridmap"].store, "disp1", "password123", "dispatcher")
+        r = post(app.test_client(), jpeg_with_gps((1200, 900), orientation=6))
+        assert r.status_code == 201, r.json
+        iid = r.json["id"]
+        size = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1400, "height": 900}}[device]
+        extra = {"is_mobile": True, "has_touch": True} if device == "phone" else {}
+        with live_server(app) as base, browser.chromium() as b:
+            page = b.new_context(viewport=size, locale="zh-CN", **extra).new_page()
+            log = browser.watch(page)
+            page.goto(f"{base}/board", wait_until="load")
+            page.fill('input[name="username"]', "disp1")
+            page.fill('input[name="password"]', "password123")
+            page.click('button[type="submit"]')
+            page.wait_for_url("**/board*")
+            thumb = page.locator(f'tr[data-id="{iid}"] .gm-thumb img')
+            thumb.scroll_into_view_if_needed()
+            page.wait_for_function(f"""() => {{ const i = document.querySelector('tr[data-id="{iid}"] .gm-thumb img');
+                return i && i.complete && i.naturalWidth > 0; }}""")
+            assert page.evaluate(f"""() => document.querySelector('tr[data-id="{iid}"] .gm-thumb img').naturalHeight""") == 320
+            box = thumb.bounding_box()
+            assert box and box["width"] <= 100 and box["height"] <= 100  # small in the row (96 px and its border)
+            browser.screenshot(page, tmp_path, f"board-photo-{device}.png", full_page=False)
+            assert log.problems() == [], log.problems()
+    finally:
+        app.extensions["gridmap"].store.close()
