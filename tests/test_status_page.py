@@ -223,8 +223,14 @@ def test_resident_journey_in_chromium(demo, tmp_path, device):
         x, y = browser.map_point(page, "window.gridmap.reportMap", p.x, p.y)
         page.touchscreen.tap(x, y) if device == "phone" else page.mouse.click(x, y)
         page.wait_for_function(f"() => document.getElementById('loc-status').textContent.includes('{grid.code}')")
+        # a photo over photo_max_bytes is refused by the page before anything is sent
+        big = tmp_path / "huge.jpg"
+        big.write_bytes(b"\xff\xd8\xff" + bytes(11 * 1024 * 1024))
+        page.set_input_files("#photo", str(big))
+        assert "照片过大" in page.inner_text('[data-error-for="photo"]') and "10 MB" in page.inner_text('[data-error-for="photo"]')
         # the photo: a camera JPEG carrying its GPS position, previewed before sending
         page.set_input_files("#photo", str(camera_photo(tmp_path)))
+        assert page.inner_text('[data-error-for="photo"]') == ""
         page.wait_for_function("() => { const i = document.getElementById('photo-preview-img');"
                                " return i.complete && i.naturalWidth > 0; }")
         assert page.is_visible("#photo-preview") and "IMG_2026.jpg · " in page.inner_text("#photo-name")
