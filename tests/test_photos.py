@@ -419,3 +419,36 @@ def test_a_dispatcher_sees_the_photo_on_the_board_in_chromium(tmp_path, sample_d
             assert log.problems() == [], log.problems()
     finally:
         app.extensions["gridmap"].store.close()
+
+
+# -- orphans: a process killed between writing the files and committing ----------------------------
+def test_prune_photos_removes_only_old_files_no_incident_names(app, client, tmp_path):
+    import os
+    import time
+
+    from click.testing import CliRunner
+
+    from gridmap.cli import main
+    from gridmap.store import photofiles
+
+    kept = post(client, jpeg_with_gps()).json["id"]
+    root = photo_root(app)
+    orphan, young = photofiles.new_id(), photofiles.new_id()
+    for pid in (orphan, young):
+        photofiles.write(root, pid, b"x", b"y")
+    stale_tmp = root / orphan[:2] / ".tmp-abc.jpg"
+    stale_tmp.write_bytes(b"half")
+    old = time.time() - 3 * 3600
+    for f in root.rglob("*"):
+        if f.is_file() and young not in f.name:
+            os.utime(f, (old, old))
+    env = {"GRIDMAP_PHOTO_DIR": str(root)}
+    db = app.extensions["gridmap"].settings.db
+    dry = CliRunner().invoke(main, ["--db", db, "incidents", "prune-photos", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "would remove 3 file(s)" in dry.output and orphan in dry.output and len(stored_files(app)) == 7
+    done = CliRunner().invoke(main, ["--db", db, "incidents", "prune-photos"], env=env)
+    assert done.exit_code == 0 and "removed 3 file(s)" in done.output, done.output
+    left = {photofiles.id_of(f) for f in stored_files(app)}
+    photo_id = app.extensions["gridmap"].incidents.repo.get(kept).extra["photo"]["id"]
+    assert left == {photo_id, young}  # the report's photo and the file younger than an hour stay

@@ -48,3 +48,22 @@ def photo_of(inc: Incident) -> dict[str, Any] | None:
     if isinstance(rec, dict) and isinstance(rec.get("id"), str) and photofiles.valid_id(rec["id"]):
         return rec
     return None
+
+
+def prune(settings, repo, older_than_s: float, dry_run: bool = False) -> list[str]:
+    """Remove the photo folder's files no incident names (left by a process killed between writing a
+    photo and committing its report) and stale temporary files, older than `older_than_s` seconds
+    (a report being filed right now is younger). Returns the files removed (or that would be)."""
+    import time
+
+    root = photo_folder(settings)
+    if root is None:
+        return []
+    cutoff = time.time() - older_than_s
+    files = {f: m for f, m in photofiles.stored(root).items() if m < cutoff}  # listed before the ids are read
+    keep = repo.photo_ids()
+    gone = sorted(f for f in files if photofiles.id_of(f) not in keep)
+    if not dry_run:
+        for f in gone:
+            Path(f).unlink(missing_ok=True)
+    return gone

@@ -78,3 +78,22 @@ def remove(root: Path, photo_id: str) -> None:
     """Remove a photo's files (missing ones are no error)."""
     for thumb in (False, True):
         path_of(root, photo_id, thumb).unlink(missing_ok=True)
+
+
+def stored(root: Path) -> dict[str, float]:
+    """Every file under `root` that is a photo, a thumbnail or a left-over temporary file: {path: mtime}."""
+    out: dict[str, float] = {}
+    if not root.is_dir():
+        return out
+    for sub in root.iterdir():
+        if sub.is_dir() and len(sub.name) == 2:
+            for f in sub.iterdir():
+                if f.is_file() and (f.name.startswith(".tmp-") or valid_id(f.name.split(".", 1)[0])):
+                    out[str(f)] = f.stat().st_mtime
+    return out
+
+
+def id_of(path: str | Path) -> str | None:
+    """The photo id a file of the folder belongs to (None for a temporary file)."""
+    name = Path(path).name
+    return None if name.startswith(".tmp-") else name.split(".", 1)[0]
