@@ -218,6 +218,18 @@ def test_not_an_image_is_422_naming_the_problem(app, client, payload, name, word
     assert _count(app) == before and stored_files(app) == []
 
 
+def test_a_photo_as_text_is_refused_not_dropped(app, client):
+    before = _count(app)
+    r = client.post("/api/v1/incidents", json={"category": "exposed_rubbish", "lon": IN_G2[0], "lat": IN_G2[1],
+                                                "photo": "data:image/jpeg;base64,/9j/4AAQ"})
+    assert r.status_code == 422 and "multipart/form-data" in r.json["detail"]
+    boundary, body = encode_multipart({"category": "exposed_rubbish", "lon": str(IN_G2[0]), "lat": str(IN_G2[1]),
+                                       "photo": "not a file"})  # a form field named photo, not a file part
+    r = client.post("/api/v1/incidents", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert r.status_code == 422 and "multipart/form-data" in r.json["detail"]
+    assert _count(app) == before
+
+
 def test_a_gif_is_refused_even_though_pillow_reads_it(app, client):
     out = io.BytesIO()
     Image.new("RGB", (10, 10)).save(out, "GIF")

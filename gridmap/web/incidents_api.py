@@ -46,6 +46,8 @@ def report():
     if body is None:
         raise InputError(tr("the request body is not valid JSON"))
     check_csrf()
+    if request.is_json and isinstance(body, dict) and body.get("photo") not in (None, ""):  # not silently dropped
+        raise InputError(tr("%(field)s: send the photo as a file (multipart/form-data), not as text", field="photo"))
     photo = None if request.is_json else uploaded_photo("photo", "media")
     filed = loop().report(body, current_actor(), photo=photo)
     out = _show(filed.incident) | {
