@@ -30,6 +30,7 @@ BLUEPRINTS: list[tuple[str, str | None, bool]] = [
     ("printing", None, False),  # patrol PDFs
     ("report_page", None, False),  # the resident's report form
     ("status_page", None, False),  # the resident's status page and "my reports"
+    ("photos", None, False),  # a report's photo and thumbnail (after moderation for the public)
     ("board", None, False),  # the dispatcher's board
     ("dashboard", None, False),  # the leader's dashboard
     ("dashboard_wall", None, False),  # the one-screen view (大屏) for a wall display
@@ -59,6 +60,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     init_locale(app, settings.locale)  # first: messages of the request guard speak the request's language
 
+    from .web.uploads import init_app as init_uploads
+
+    init_uploads(app, settings)  # before the request guard reads a form: the report routes take a photo
     init_security(app, settings)  # cookie flags, security headers, request-shape guard
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # a report or an action is a few kB: refuse more
     app.extensions["gridmap"] = services

@@ -67,6 +67,9 @@ class Settings:
     totp_required_roles: str = _setting("", "Web: comma-separated roles that must sign in with two-factor login (TOTP), e.g. admin,dispatcher,planner,staff; a user of such a role without it is sent to enrol at login. Empty = optional for everyone (`gridmap users totp`, /account/totp).")
     token_days: float = _setting(365.0, "Users: a new API token expires after this many days (0 = never); `users token --days` overrides it.")
     locale: str = _setting("zh_CN", "Language of messages and pages: zh_CN (Chinese first, English kept) or en. The web follows ?lang=, then the browser's Accept-Language, then this; the CLI follows LC_ALL/LC_MESSAGES/LANG, then this.")
+    photo_dir: str = _setting("", "Photos: folder of residents' photos (re-encoded JPEGs without EXIF, and thumbnails, named by random ids); empty = beside a SQLite store (<file>.photos/), while a PostgreSQL store takes photos only with this set; off = no photos.")
+    photo_max_bytes: int = _setting(10 * 1024 * 1024, "Photos: the largest photo accepted, in bytes (413 above it); only the report routes take a body this large, every other route keeps 1 MB.")
+    photo_max_pixels: int = _setting(50_000_000, "Photos: the most pixels a photo may have (width x height, read from its header before decoding: a decompression bomb is refused with 422).")
     max_extension_hours: float = _setting(240.0, "Workflow: one 'extend' may add at most this many hours (240 working hours ≈ 30 working days), 422 above it.")
 
     @classmethod
@@ -98,6 +101,9 @@ class Settings:
         result = replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
         if result.basemap_crs.upper().replace("_", "-") not in ("WGS84", "GCJ-02", "GCJ02"):
             raise InputError(f"setting basemap_crs must be WGS84 or GCJ-02, got {result.basemap_crs!r}")
+        for name in ("photo_max_bytes", "photo_max_pixels"):
+            if getattr(result, name) <= 0:
+                raise InputError(f"setting {name} must be a positive number, got {getattr(result, name)}")
         from .incidents.actors import ROLES
 
         unknown_roles = sorted({r.strip() for r in result.totp_required_roles.split(",") if r.strip()} - set(ROLES))

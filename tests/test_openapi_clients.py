@@ -74,10 +74,10 @@ def test_every_request_body_has_one_media_type_and_names_the_others(served):
               if "requestBody" in op}
     assert all(len(b["content"]) == 1 for b in bodies.values()), [k for k, b in bodies.items() if len(b["content"]) > 1]
     alt = {k: list(b["x-alternative-content"]) for k, b in bodies.items() if "x-alternative-content" in b}
-    assert alt == {("/api/v1/incidents", "post"): ["application/x-www-form-urlencoded"],
+    assert alt == {("/api/v1/incidents", "post"): ["application/x-www-form-urlencoded", "multipart/form-data"],  # + photo
                    ("/api/v1/propose", "post"): ["multipart/form-data"],
                    ("/api/v1/plans/blocks", "post"): ["multipart/form-data"],  # a block file as text/csv, or uploaded
-                   ("/open311/v2/requests.{fmt}", "post"): ["application/json"]}
+                   ("/open311/v2/requests.{fmt}", "post"): ["application/json", "multipart/form-data"]}  # + media
     assert list(bodies[("/open311/v2/requests.{fmt}", "post")]["content"]) == ["application/x-www-form-urlencoded"]
     assert "Also accepted: application/json" in bodies[("/open311/v2/requests.{fmt}", "post")]["description"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..i18n import tr
 from .context import Context, fail_cleanly, pass_ctx, progress
 
 
@@ -64,6 +65,26 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
     verb = "imported" if not dry_run else "dry run: would import"
     click.echo(f"{verb} {result.good:,} incidents from {path}; {result.bad:,} bad rows"
                + (f" (see {errors_path})" if errors_path and result.bad else ""))
+
+
+@incidents.command(name="prune-photos")
+@click.option("--older-than-hours", default=1.0, show_default=True,
+              help="Only files older than this: a report being filed now is never touched.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed and remove nothing.")
+@pass_ctx
+@fail_cleanly
+def prune_photos(obj: Context, older_than_hours, dry_run) -> None:
+    """Remove photo files no incident names (a process killed mid-report leaves them) from the photo folder."""
+    from ..incidents.photo_intake import prune
+
+    svc = _loop(obj)
+    try:
+        gone = prune(svc.services.settings, svc.repo, older_than_hours * 3600, dry_run=dry_run)
+    finally:
+        svc.services.store.close()
+    for f in gone:
+        click.echo(f)
+    click.echo(tr("would remove %(n)s file(s)", n=len(gone)) if dry_run else tr("removed %(n)s file(s)", n=len(gone)))
 
 
 @incidents.command(name="list")

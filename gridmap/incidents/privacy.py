@@ -10,6 +10,10 @@ maps and grid pages, Open311 GeoReport v2 and the OGC API):
 - **Points rounded.** Coordinates are rounded to ``PUBLIC_DECIMALS`` (3) decimal degrees,
   about 110 m north-south and 90 m east-west at 35°N: enough to find the problem's block, not
   the door of the person who reported it. Staff who may see the incident get the exact point.
+- **Photos after moderation**, like the text: a photo is stripped of its EXIF (the GPS
+  position of the shot, the camera, the time) when it is stored, but it may still show a face,
+  a number plate or the inside of a home, so the public sees it (and its thumbnail) only once
+  the report is filed. Staff who may see the incident see it at once.
 - **Never** the reporter's name, phone, e-mail or device, nor the assignee.
 
 Signed-in office roles and the staff of the incident's grid see everything (actors.can_see);
@@ -32,6 +36,11 @@ def public_description(inc: Incident) -> str:
 def text_withheld(inc: Incident) -> bool:
     """Whether the public view leaves out a description the incident has."""
     return bool(inc.description) and inc.status in UNMODERATED
+
+
+def photo_public(inc: Incident) -> bool:
+    """Whether the public may see the incident's photo: once filed, as the text."""
+    return inc.status not in UNMODERATED
 
 
 def public_point(lon: float, lat: float) -> tuple[float, float]:

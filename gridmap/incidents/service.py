@@ -54,13 +54,23 @@ class IncidentService:
 
     # -- intake -----------------------------------------------------------------------------
     def report(self, data: Mapping[str, Any], actor: Actor = PUBLIC, source: str | None = None,
-               extra: Mapping[str, Any] | None = None) -> Filed:
+               extra: Mapping[str, Any] | None = None, photo: bytes | None = None) -> Filed:
         """Validate, assign to a grid, route to a person, look for duplicates, store with its audit line.
 
         `extra`: already-validated fields kept with the incident (e.g. Open311's address_string).
+        `photo`: the bytes of a photo as sent (incidents/photos.py checks and re-encodes it); its
+        files are written before the incident's transaction and removed if that fails.
         """
         rep = parse_report(data, self.taxonomy, self.clock(), self.tz)
         self.services.jurisdiction.check(rep.lon, rep.lat)  # 422 from outside the county, before anything is written
+        if photo is not None:
+            from .photo_intake import store_photo
+
+            with store_photo(self.services.settings, photo) as kept:
+                return self._file(rep, actor, source, {**(extra or {}), "photo": kept})
+        return self._file(rep, actor, source, extra)
+
+    def _file(self, rep: Report, actor: Actor, source: str | None, extra: Mapping[str, Any] | None) -> Filed:
         if source:
             rep = replace(rep, source=source)
         inc = self._new_incident(rep)

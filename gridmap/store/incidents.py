@@ -248,6 +248,17 @@ class IncidentRepo:
         with self.store.connect() as conn:
             return [tuple(r) for r in conn.execute(_OPEN_NEARBY, params).all()]
 
+    def photo_ids(self) -> set[str]:
+        """The photo ids the incidents name (`extra.photo.id`): what the photo folder must keep."""
+        import json
+
+        t = schema.incidents
+        q = sa.select(t.c.extra).where(sa.cast(t.c.extra, sa.String).like('%"photo"%'))
+        with self.store.connect() as conn:
+            extras = [json.loads(e) if isinstance(e, str) else e for (e,) in conn.execute(q)]
+        return {x["photo"]["id"] for x in extras if isinstance(x, dict) and isinstance(x.get("photo"), dict)
+                and isinstance(x["photo"].get("id"), str)}
+
     def open_load(self, people: Sequence[str]) -> dict[str, int]:
         """How many open incidents each person is assigned."""
         with self.store.connect() as conn:

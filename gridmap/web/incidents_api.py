@@ -16,6 +16,7 @@ from ..policy import OWN, require_level, sees
 from . import services
 from .auth import check_csrf, current_actor, require
 from .limits import public_report_limit
+from .uploads import photo_upload, uploaded_photo
 from .views import event_json, incident_view
 
 bp = Blueprint("incidents", __name__)
@@ -39,12 +40,16 @@ def categories():
 
 @bp.post("/incidents")
 @public_report_limit
+@photo_upload
 def report():
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if body is None:
         raise InputError(tr("the request body is not valid JSON"))
     check_csrf()
-    filed = loop().report(body, current_actor())
+    if request.is_json and isinstance(body, dict) and body.get("photo") not in (None, ""):  # not silently dropped
+        raise InputError(tr("%(field)s: send the photo as a file (multipart/form-data), not as text", field="photo"))
+    photo = None if request.is_json else uploaded_photo("photo", "media")
+    filed = loop().report(body, current_actor(), photo=photo)
     out = _show(filed.incident) | {
         "reporter_token": filed.reporter_token,
         "possible_duplicates": [d.id for d in filed.duplicates],

@@ -24,6 +24,8 @@ from .auth import current_actor
 from .georeport_xml import xml_response
 from .incidents_api import loop
 from .limits import public_report_limit
+from .photos import photo_view
+from .uploads import photo_upload, uploaded_photo
 
 bp = Blueprint("open311", __name__)
 FMT = "<any(json, xml):fmt>"
@@ -66,6 +68,7 @@ def service_definition(code: str, fmt: str):
 
 @bp.post(f"/requests.{FMT}")
 @public_report_limit
+@photo_upload
 def post_request(fmt: str):
     data = request.form if request.form else (request.get_json(silent=True) or {})
     if not hasattr(data, "get"):
@@ -79,7 +82,8 @@ def post_request(fmt: str):
         problems = [g3.open311_problem(p, data) for p in (exc.problems or [str(exc)])] + problems
     if problems:
         raise InputError(tr("the request has %(n)s problem(s); nothing was stored", n=len(problems)), problems)
-    filed = s.report(body, actor, source="open311", extra={"open311": kept} if kept else None)
+    photo = uploaded_photo("media")  # FixMyStreet's multipart `media` file; `media_url` stays a link
+    filed = s.report(body, actor, source="open311", extra={"open311": kept} if kept else None, photo=photo)
     return _answer(fmt, "service_requests", [{"service_request_id": filed.incident.id, "service_notice": "",
                                               "account_id": kept.get("account_id"),
                                               "grid_code": filed.incident.grid_code, "token": filed.reporter_token}],
@@ -90,18 +94,18 @@ def post_request(fmt: str):
 def get_requests(fmt: str):
     s = loop()
     if g3.values(request.args, "service_request_id"):  # ids override every other parameter
-        return _answer(fmt, "service_requests", [g3.request_view(i, s) for i in _by_ids(s)])
+        return _answer(fmt, "service_requests", [_view(i, s) for i in _by_ids(s)])
     status, codes = g3.statuses(request.args), g3.service_codes(request.args, s.taxonomy)
     win = g3.window(request.args, s.clock(), s.tz)
     found = s.repo.query(status=status, category=codes, start=win.start, end=win.end,
                          limit=win.page_size + 1, offset=win.offset)
-    return _answer(fmt, "service_requests", [g3.request_view(i, s) for i in found[:win.page_size]],
+    return _answer(fmt, "service_requests", [_view(i, s) for i in found[:win.page_size]],
                    headers=_paging(win, len(found) > win.page_size))
 
 
 @bp.get(f"/requests/<incident_id>.{FMT}")
 def get_request(incident_id: str, fmt: str):
-    return _answer(fmt, "service_requests", [g3.request_view(_one(loop(), incident_id), loop())])
+    return _answer(fmt, "service_requests", [_view(_one(loop(), incident_id), loop())])
 
 
 @bp.get(f"/servicerequestupdates.{FMT}")
@@ -112,6 +116,16 @@ def get_updates(fmt: str):
     rows = s.repo.status_changes(win.start, win.end, limit=win.page_size + 1, offset=win.offset)
     return _answer(fmt, "service_request_updates", [g3.update_view(i, e, s) for i, e in rows[:win.page_size]],
                    headers=_paging(win, len(rows) > win.page_size))
+
+
+def _view(inc, s) -> dict:
+    """A service request as GeoReport v2 shows it; `media_url` is our photo's absolute URL once the
+    public may see it (privacy.py), else the link the client sent, if any."""
+    out = g3.request_view(inc, s)
+    photo = photo_view(inc, public=True)
+    if photo is not None:
+        out["media_url"] = photo["url"]
+    return out
 
 
 def _one(s, incident_id: str):

@@ -5,7 +5,9 @@ with its neighbours from data embedded in the page. Without a grid (or with a co
 longer in the plan) the page draws every grid from `GET /api/v1/units?level=grid`. The
 categories come from the same taxonomy as `GET /api/v1/categories`, grouped. The page posts
 JSON to `POST /api/v1/incidents` (static/js/report.js) with the CSRF token from its meta tag,
-which the API needs only when a signed-in user reports. Leaflet is the vendored copy: no CDN.
+which the API needs only when a signed-in user reports; with a photo chosen (the phone's camera,
+`<input type=file accept="image/*" capture>`, shown only when the store takes photos) it posts
+the same fields as multipart/form-data with the file in `photo`. Leaflet is the vendored copy: no CDN.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shapely
 from flask import Blueprint, render_template, request, url_for
 
 from ..errors import NotFound
+from ..incidents.photo_intake import photo_folder
 from ..maps import geo, neighbours_of
 from ..registry.model import Level, Unit
 from . import services
@@ -30,7 +33,8 @@ def report_page():
     """The form and map; `?grid=CODE` centres it on that grid."""
     code = (request.args.get("grid") or "").strip()
     grid, neighbours = _grid_and_neighbours(code) if code else (None, [])
-    return render_template("report.html", data=page_data(grid, neighbours), groups=category_groups(),
+    data = page_data(grid, neighbours)
+    return render_template("report.html", data=data, groups=category_groups(), photo=data["photo"],
                            grid=grid, missing=code if code and grid is None else None)
 
 
@@ -46,6 +50,9 @@ def page_data(grid: Unit | None, neighbours: list[Unit]) -> dict[str, Any]:
         # a WGS84 one: over a GCJ-02 basemap every overlay and tap would need shifting (not yet).
         "basemap": _basemap(settings),
         "basemap_attr": settings.basemap_attr or "",
+        # the photo field, when this store takes photos (incidents/photo_intake.py)
+        "photo": None if photo_folder(settings) is None else {
+            "max_bytes": settings.photo_max_bytes, "max_mb": f"{settings.photo_max_bytes / 1024 / 1024:.3g}"},
     }
     if grid is not None:
         x0, y0, x1, y1 = (round(float(v), 6) for v in grid.geometry.bounds)

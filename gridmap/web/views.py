@@ -9,6 +9,7 @@ from ..incidents.actors import READ_ONLY_ROLES
 from ..incidents.model import STATUS_LABELS, Event, Incident
 from ..incidents.privacy import public_description, public_point, text_withheld
 from ..incidents.workflow import allowed_actions
+from .photos import photo_view, photo_withheld
 
 
 def _iso(t: dt.datetime | None, tz) -> str | None:
@@ -26,6 +27,7 @@ def public_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
         "grid_code": inc.grid_code, "zone_code": inc.zone_code, "town_code": inc.town_code,
         "reported_at": _iso(inc.reported_at, tz), "due_at": _iso(inc.due_at, tz),
         "closed_at": _iso(inc.closed_at, tz), "rating": inc.rating, "merged_into": inc.merged_into,
+        "photo": photo_view(inc, public=True), "photo_withheld": photo_withheld(inc),
     }
 
 
@@ -61,6 +63,7 @@ def private_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
         "handled_at": _iso(inc.handled_at, tz), "rework_count": inc.rework_count,
         "reopen_count": inc.reopen_count, "extended": inc.extended, "version": inc.version,
         "extra": inc.extra, "actions": allowed_actions(inc.status),
+        "photo": photo_view(inc, public=False), "photo_withheld": False,
     })
     return out
 

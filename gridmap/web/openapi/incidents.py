@@ -32,7 +32,13 @@ _METRIC_RATES = ("closure_rate", "on_time_rate", "rework_rate", "extension_rate"
 _PUBLIC = dict(id=STR, category=STR, category_name=STR, status={"type": "string", "enum": list(STATUSES)},
                status_label=STR, description=STR, lon=NUM, lat=NUM, grid_code=nullable(STR), zone_code=nullable(STR),
                town_code=nullable(STR), reported_at=TIME, due_at=nullable(TIME), closed_at=nullable(TIME),
-               rating=nullable(INT), merged_into=nullable(STR))
+               rating=nullable(INT), merged_into=nullable(STR),
+               # the reporter's photo (EXIF stripped): for the public only once filed, else photo_withheld
+               photo=nullable(obj(["url", "thumb_url"], url=STR, thumb_url=STR, width=INT, height=INT,
+                                  thumb_width=INT, thumb_height=INT)),
+               photo_withheld=BOOL)
+_PHOTO_PART = {"type": "string", "format": "binary",
+               "description": "a JPEG, PNG or HEIC photo, at most photo_max_bytes (413 above it; 422 if not a photo)"}
 # Seen only by dispatchers, admins and the incident's own grid staff (absent from the public view).
 _PRIVATE = dict(reporter_name=nullable(STR), reporter_phone=nullable(STR), source=STR, severity=INT, assignment=STR,
                 distance_m=nullable(NUM), assignee=nullable(STR), handling_level=STR, department=nullable(STR),
@@ -75,6 +81,12 @@ _INCIDENT_LINKS = {name: {"operationId": op_id, "parameters": {"incident_id": "$
                                        ("ListIncidentEvents", "listIncidentEvents"))}
 
 
+def _with_photo(body: dict) -> dict:
+    """The report's body, also accepted as multipart/form-data with the photo in `photo`."""
+    body["content"]["multipart/form-data"] = {"schema": {"allOf": [ref("NewIncident"), obj([], photo=_PHOTO_PART)]}}
+    return body
+
+
 def _linked(response: dict, links: dict) -> dict:
     return {**response, "links": links}
 
@@ -90,7 +102,7 @@ PATHS = {
         "post": op("Report an incident (anonymous reports are rate-limited)", "reportIncident",
                    {"201": _linked(ok(ref("IncidentFiled"), description="filed"), _INCIDENT_LINKS),
                     **errors(401, 403, 413, 422, 429)},
-                   body=json_body(ref("NewIncident"), form=True), security=OPTIONAL_BEARER, tag=TAG),
+                   body=_with_photo(json_body(ref("NewIncident"), form=True)), security=OPTIONAL_BEARER, tag=TAG),
         "get": op("The queue (staff: only their own grids)", "listIncidents",
                   {"200": ok(array(ref("Incident"))), **errors(401, 403, 422)},
                   params=[query("status", STR, "comma-separated statuses, or `open`"),

@@ -58,6 +58,11 @@ _NEW = {**obj(["service_code"], service_code=STR, lat=NUM, long=NUM, address_str
         "description": "`attribute[CODE]` (and `attribute[CODE][]` for several values) carry a service's attributes; "
                        "an address without lat/long is refused (no geocoder)."}
 
+# FixMyStreet's multipart POST: the same fields and the photo as the file `media` (`media_url` stays a link).
+_NEW_MEDIA = {**_NEW, "properties": {**_NEW["properties"], "media": {
+    "type": "string", "format": "binary",
+    "description": "a JPEG, PNG or HEIC photo (at most photo_max_bytes); media_url of GET requests then points to it"}}}
+
 PATHS = {
     "/open311/v2/discovery.{fmt}": {"get": op(
         "Discovery: the specification, endpoint URL and formats", "geoReportDiscovery",
@@ -76,7 +81,9 @@ PATHS = {
                                          account_id=nullable(STR), grid_code=nullable(STR), token=nullable(STR))),
                                description="filed"), **_errors(403, 413, 429)},
                    params=[_FMT], body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": _NEW},
-                                                                      JSON: {"schema": _NEW}}}, tag=TAG),
+                                                                      JSON: {"schema": _NEW},
+                                                                      "multipart/form-data": {"schema": _NEW_MEDIA}}},
+        tag=TAG),
         "get": op("Service requests: by id, or by code, status and date range (default the last 90 days, at most 90)",
                   "geoReportRequests", {"200": _ok(array(ref("ServiceRequest")), headers=_LINK), **_errors(403)},
                   params=[_FMT, query("service_request_id", STR, "comma-separated ids (overrides the rest)"),

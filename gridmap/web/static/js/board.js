@@ -64,6 +64,18 @@
       p.textContent = r.description.length > 140 ? r.description.slice(0, 140) + "…" : r.description;
       el.appendChild(p);
     }
+    if (r.photo && r.photo.thumb_url) {  // the reporter's photo (EXIF stripped), opening the full size
+      var a = document.createElement("a");
+      a.href = r.photo.url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      var img = document.createElement("img");
+      img.src = r.photo.thumb_url;
+      img.alt = "#" + r.id + " 的照片 photo";
+      img.style.cssText = "display:block;max-width:12rem;max-height:9rem;margin-top:.3rem;border-radius:4px";
+      a.appendChild(img);
+      el.appendChild(a);
+    }
     return el;
   }
 

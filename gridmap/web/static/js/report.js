@@ -1,5 +1,6 @@
 /* The residents' report page (/report): pick a place on the map or use the phone's location,
- * choose a category, describe, submit as JSON to POST /api/v1/incidents.
+ * choose a category, describe, optionally add a photo, submit to POST /api/v1/incidents (JSON, or
+ * multipart/form-data with the photo).
  * Plain Leaflet (vendored), no CDN. Every piece of text from users or the server is written
  * with textContent, never innerHTML. */
 (function () {
@@ -88,6 +89,7 @@
     if (how !== "gps" && accuracy) { map.removeLayer(accuracy); accuracy = null; }
     $("geo-msg").textContent = "";  // a location is chosen: an earlier "location denied" no longer matters
     setError("location", "");
+    $("form-errors").textContent = "";  // an earlier refusal was about the earlier place
     $("loc-status").textContent = "位置 Location: " + picked.lat.toFixed(5) + ", " + picked.lon.toFixed(5) + " …";
     var here = picked;
     var url = data.urls.locate + "?lon=" + encodeURIComponent(here.lon) + "&lat=" + encodeURIComponent(here.lat);
@@ -170,7 +172,7 @@
   function showProblems(detail) {
     var lines = String(detail || "").split("\n");
     var rest = [lines[0]];
-    var fields = {category: 1, location: 1, description: 1, reporter_name: 1, reporter_phone: 1};
+    var fields = {category: 1, location: 1, description: 1, reporter_name: 1, reporter_phone: 1, photo: 1};
     var alias = {crs: "location", lon: "location", lat: "location", first_name: "reporter_name", phone: "reporter_phone"};
     lines.slice(1).forEach(function (line) {
       var text = line.replace(/^\s*-\s*/, "");
@@ -199,12 +201,21 @@
     var name = form.elements.reporter_name.value.trim(), phone = form.elements.reporter_phone.value.trim();
     if (name) { body.reporter_name = name; }
     if (phone) { body.reporter_phone = phone; }
+    var file = chosenPhoto();
+    if (file && data.photo && file.size > data.photo.max_bytes) {
+      setError("photo", "照片过大（" + mb(file.size) + " MB，上限 " + data.photo.max_mb + " MB），请换一张或移除。" +
+               "The photo is too large (" + mb(file.size) + " MB, the limit is " + data.photo.max_mb + " MB).");
+      return;
+    }
     var button = $("submit");
     button.disabled = true;
-    button.textContent = "提交中… Sending…";
-    window.gridmap.callJSON("POST", data.urls.report, body, csrf).then(function (res) {
+    button.textContent = file ? "正在上传照片… Sending the photo…" : "提交中… Sending…";
+    (file ? sendWithPhoto(body, file) : window.gridmap.callJSON("POST", data.urls.report, body, csrf)).then(function (res) {
       if (res.status === 201) {
         done(res.out);
+      } else if ((res.status === 422 || res.status === 413) && /^(照片|photo)/.test(String(res.out.detail || ""))) {
+        setError("photo", res.out.detail);  // the photo's own problem: say it by the photo field
+        $("form-errors").textContent = "未提交 Not sent: " + String(res.out.detail).split("\n")[0];
       } else if (res.status === 422) {
         showProblems(res.out.detail);
       } else if (res.status === 429) {
@@ -220,7 +231,59 @@
     });
   });
 
+  // -- the photo (optional): a preview here, then the report goes as multipart/form-data --------
+  var photoInput = $("photo");
+  var previewUrl = null;
+
+  function chosenPhoto() {
+    return photoInput && photoInput.files && photoInput.files.length ? photoInput.files[0] : null;
+  }
+
+  function mb(n) { return (n / 1024 / 1024).toFixed(1); }
+
+  function size(n) { return n < 1024 * 1024 ? Math.max(1, Math.round(n / 1024)) + " KB" : mb(n) + " MB"; }
+
+  function showPreview() {
+    var file = chosenPhoto();
+    setError("photo", "");
+    if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
+    $("photo-preview").hidden = !file;
+    if (!file) { return; }
+    var img = $("photo-preview-img");
+    img.hidden = false;
+    img.onerror = function () { img.hidden = true; };  // HEIC: the browser may not draw it; the server will
+    previewUrl = URL.createObjectURL(file);
+    img.src = previewUrl;
+    $("photo-name").textContent = file.name + " · " + size(file.size);
+    if (data.photo && file.size > data.photo.max_bytes) {
+      setError("photo", "照片过大，上限 " + data.photo.max_mb + " MB。The photo is over the limit of " + data.photo.max_mb + " MB.");
+    }
+  }
+
+  function clearPhoto() {
+    if (!photoInput) { return; }
+    photoInput.value = "";
+    showPreview();
+  }
+
+  if (photoInput) {
+    photoInput.addEventListener("change", showPreview);
+    $("photo-clear").addEventListener("click", clearPhoto);
+  }
+
+  function sendWithPhoto(body, file) {
+    var fd = new FormData();
+    Object.keys(body).forEach(function (k) { fd.append(k, String(body[k])); });
+    fd.append("photo", file, file.name || "photo.jpg");
+    return fetch(data.urls.report, {method: "POST", credentials: "same-origin", body: fd,
+                                    headers: {"Accept": "application/json", "X-CSRFToken": csrf || ""}})
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (out) { return {status: r.status, out: out}; });
+      });
+  }
+
   function done(out) {
+    clearPhoto();
     $("done-id").textContent = "#" + out.id;
     $("done-grid").textContent = out.grid_code
       ? gridLabel(out.grid_code)
