@@ -7,7 +7,9 @@ covering index ``ix_incidents_metrics`` carries it, so the p90 reads the index a
 - incidents.close_hours: ``(closed_at - reported_at)`` in hours when closed_at is set, else NULL;
   written by ``store.incidents.incident_to_row`` (Python's exact timedelta arithmetic) and filled
   here by ``metrics_sql.hours``, whose SQL gives the same bits on both backends;
-- ix_incidents_metrics rebuilt with close_hours after closed_at.
+- ix_incidents_metrics rebuilt with close_hours after closed_at;
+- ix_incidents_grid_reported (grid_code, reported_at): one grid's metrics (the grid page's 30 days
+  and 12 months) find the grid's rows in range from the index alone, not row by row.
 
 Revision ID: 0013
 Revises: 0012
@@ -37,9 +39,11 @@ def upgrade() -> None:
                  .values(close_hours=metrics_sql.hours(bind.dialect.name, t.c.closed_at, t.c.reported_at)))
     op.drop_index("ix_incidents_metrics", "incidents")
     op.create_index("ix_incidents_metrics", "incidents", NEW)
+    op.create_index("ix_incidents_grid_reported", "incidents", ["grid_code", "reported_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incidents_grid_reported", "incidents")
     op.drop_index("ix_incidents_metrics", "incidents")
     op.create_index("ix_incidents_metrics", "incidents", OLD)
     op.drop_column("incidents", "close_hours")
