@@ -268,15 +268,14 @@ class IncidentRepo:
                     months=None, response_limit_hours: float | None = None,
                     grid_codes: Sequence[str] | None = None) -> tuple[dict, dict]:
         """Per-group sums and p90 neighbourhoods for the metrics (store/metrics_sql.py), one snapshot.
-        ``grid_codes``: only incidents of these grids (read by the grid index, not from the roll-ups)."""
+        ``grid_codes``: only incidents of these grids (their roll-up rows, and the grid index)."""
         from . import metrics_sql, rollup_query
 
         b = self.store.backend
         extra = schema.incidents.c.grid_code.in_(list(grid_codes)) if grid_codes is not None else None
         with self.store.connect() as conn:
-            sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours) \
-                if extra is None else None
-            if sums is None:  # a response limit the roll-ups do not count for, or a few grids: the exact scan
+            sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours, grid_codes)
+            if sums is None:  # a response limit the roll-ups do not count for: the exact scan
                 sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours, extra)
             p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months, extra)
         return sums, p90

@@ -68,8 +68,8 @@ def _month_split(a: dt.datetime, b: dt.datetime):
     return days, [(m0, m1)]
 
 
-def _rolled(conn, by: str, whole, months) -> dict:
-    """Roll-up sums over the whole-day ranges, grouped by ``by``."""
+def _rolled(conn, by: str, whole, months, grid_codes: Sequence[str] | None = None) -> dict:
+    """Roll-up sums over the whole-day ranges, grouped by ``by`` (of these grids only, if given)."""
     day_ranges, month_ranges = [], []
     for a, b in whole:
         if by == "month":
@@ -85,6 +85,8 @@ def _rolled(conn, by: str, whole, months) -> dict:
             continue
         col = table.c[period]
         cond = sa.or_(*[sa.and_(col >= a.strftime(fmt), col < b.strftime(fmt)) for a, b in ranges])
+        if grid_codes is not None:
+            cond = sa.and_(cond, table.c.grid_code.in_(list(grid_codes)))
         key: Any
         if by == "all":
             key = sa.literal("all")
@@ -122,19 +124,24 @@ def _final(conn, backend: str, by: str, months, where) -> dict:
 
 
 def sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
-         months=None, response_limit_hours: float | None = None) -> dict | None:
+         months=None, response_limit_hours: float | None = None,
+         grid_codes: Sequence[str] | None = None) -> dict | None:
     """``metrics_sql.group_sums``'s answer from the roll-ups, or None when they cannot give it
-    (another response limit than theirs)."""
+    (another response limit than theirs). ``grid_codes``: only the incidents of these grids."""
     if float(response_limit_hours or 0) != rollup.LIMIT_HOURS:
         return None
     s, e, at = _db(start), _db(end), _db(as_of)
     cuts = [_db(end_) for _, end_ in months or ()] if by == "month" else []
     whole, exact = _plan(s, e, cuts)
-    exact_sums = lambda cond: metrics_sql.group_sums(conn, backend, by, start, end, as_of, months,  # noqa: E731
-                                                     response_limit_hours, extra=cond)
+    grids = _T.c.grid_code.in_(list(grid_codes)) if grid_codes is not None else None
+
+    def exact_sums(cond):
+        extra = grids if cond is None else cond if grids is None else sa.and_(cond, grids)
+        return metrics_sql.group_sums(conn, backend, by, start, end, as_of, months, response_limit_hours, extra=extra)
+
     if not whole:
         return exact_sums(None)
-    out = _rolled(conn, by, whole, months)
+    out = _rolled(conn, by, whole, months, grid_codes)
     # unsettled at as_of: counted at infinity by the roll-ups; take that out, put the exact share in.
     # Recent ones by the report-time index; older ones only when flagged, by ix_incidents_settles_late
     # (their report time wrapped so the planner does not scan the year by it instead).
@@ -147,7 +154,7 @@ def sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_o
     branches = ([_in(near)] if near else []) + ([sa.and_(
         _T.c.settles_late_at >= at - SLACK,
         sa.or_(*[sa.and_(wrapped >= a, wrapped < b) for a, b in far]))] if far else [])
-    fix = sa.and_(unsettled, sa.or_(*branches)) if branches else None
+    fix = sa.and_(unsettled, sa.or_(*branches), *([grids] if grids is not None else [])) if branches else None
     if fix is not None:
         for k, v in _final(conn, backend, by, months, fix).items():
             _add(out, k, v, -1)
