@@ -211,7 +211,9 @@ def test_grid_map_shows_the_grid_its_neighbours_and_incidents(model):
                          grid_href=lambda code: f"/grids/{code}").get_root().render()
     assert has(html, "本网格 This grid") and has(html, "相邻网格 Neighbours")
     assert f"/grids/{a.code}" in html and URL.findall(html) == []
-    assert html.count("L.AwesomeMarkers.icon") == 2
+    # the incidents: one client-side layer drawn from a JSON array (a row per incident)
+    rows = json.loads(re.search(r"gridmap\.incidentLayer\((\[.*?\]), \{", html).group(1))
+    assert sorted(r[3] for r in rows) == sorted(str(i.id) for i in model["incidents"][1:])
 
 
 def test_empty_store_and_lonely_grid_still_render(model):

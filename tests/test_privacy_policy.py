@@ -38,7 +38,8 @@ def setup(services_app):
 
 
 def public_routes(ids: dict[str, str]) -> list[str]:
-    out = ["/map.json?status=all", f"/grids/{GRIDS[0]}.json", "/open311/v2/requests.json?status=open,closed",
+    out = ["/map.json?status=all", "/map?status=all", f"/grids/{GRIDS[0]}.json", f"/grids/{GRIDS[0]}",
+           "/open311/v2/requests.json?status=open,closed",
            "/open311/v2/requests.xml", "/ogcapi/collections/incidents/items?f=json"]
     for iid in ids.values():
         out += [f"/api/v1/incidents/{iid}", f"/status/{iid}", f"/open311/v2/requests/{iid}.json",

@@ -160,13 +160,14 @@ IncidentLayer = _IncidentLayer  # public: maps/aggregates.py draws its bubbles w
 
 
 def incident_rows(incidents: Sequence[Incident], category_names: Mapping[str, str], tz: dt.tzinfo) -> list[list]:
-    """[lat, lon, colour, id, category, status, reported, description] per incident, text made safe."""
+    """[lat, lon, colour, id, category, status, reported, description] per incident, text made safe;
+    the description as the public may read it (incidents/privacy.py: empty until filed)."""
     rows = []
     for inc in incidents:
         j = incident_json(inc, category_names, tz)
         rows.append([j["lat"], j["lon"], marker_colour(inc.status), str(inc.id),
                      safe(j["category_name"]), safe(j["status_label"]),
-                     safe(j["reported_at"][:16].replace("T", " ")), safe(inc.description)])
+                     safe(j["reported_at"][:16].replace("T", " ")), safe(j["description"])])  # the public text
     return rows
 
 

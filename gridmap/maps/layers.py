@@ -8,7 +8,6 @@ popup, label, legend or layer name. Feature properties carry only such pre-escap
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
@@ -22,7 +21,7 @@ from folium.template import Template
 from ..incidents.model import STATUS_LABELS, Incident
 from ..incidents.privacy import public_point
 from ..registry.model import Unit
-from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, incident_json, marker_colour
+from .data import MARKER_HEX, STATUS_COLOURS, Choropleth, StaffEntry, marker_colour
 
 SIMPLIFY_DEG = 1e-5  # about 1 m at these latitudes: below what a screen shows at street zoom
 LABEL_MIN_ZOOM = 13  # grid names are legible from here on (a demo grid is about 2 km across)
@@ -119,23 +118,6 @@ def folium_label_layer(grids: Sequence[Unit], always: bool = False) -> folium.Fe
         folium.Marker([round(p.y, 6), round(p.x, 6)], icon=icon, interactive=False,
                       z_index_offset=-1000).add_to(group)  # under the incident markers
     return group
-
-
-def folium_incident_layer(incidents: Sequence[Incident], category_names: Mapping[str, str],
-                    tz: dt.tzinfo) -> plugins.MarkerCluster:
-    """Incidents as markers coloured by status, clustered; popup: category, status, time, text."""
-    cluster = plugins.MarkerCluster(name=safe("在办事件 Open incidents"),
-                                    options={"maxClusterRadius": 40, "disableClusteringAtZoom": 16})
-    for inc in incidents:
-        j = incident_json(inc, category_names, tz)
-        body = (f"<b>{safe(j['category_name'])}</b> · {safe(j['status_label'])}<br>"
-                f"{safe(j['reported_at'][:16].replace('T', ' '))} · #{safe(inc.id)}<br>{safe(j['description'])}")
-        folium.Marker(
-            [j["lat"], j["lon"]], popup=folium.Popup(body, max_width=300),
-            tooltip=folium.Tooltip(safe(j["category_name"])),
-            icon=folium.Icon(color=marker_colour(inc.status), icon="circle-exclamation", prefix="fa"),
-        ).add_to(cluster)
-    return cluster
 
 
 def folium_heat_layer(incidents: Sequence[Incident]) -> plugins.HeatMap:
