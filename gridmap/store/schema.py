@@ -173,6 +173,7 @@ incidents = Table(
     Index("ix_incidents_queue", "status", "zone_code", "escalated", "due_at"),  # 0005: tab counts, covering
     Index("ix_incidents_zone_reported", "zone_code", "reported_at"),  # 0005: a zone's page
     Index("ix_incidents_grid_reported", "grid_code", "reported_at"),  # 0013: a grid's own metrics
+    Index("ix_incidents_grid_open", "grid_code", "status", "due_at"),  # 0013: a grid's open incidents
     # migration 0006: metrics answered from the index alone; supervision by deadline
     Index("ix_incidents_metrics", "reported_at", "status", "merged_into", "closed_at", "close_hours", "due_at",
           "dispatched_at",

@@ -9,7 +9,9 @@ covering index ``ix_incidents_metrics`` carries it, so the p90 reads the index a
   here by ``metrics_sql.hours``, whose SQL gives the same bits on both backends;
 - ix_incidents_metrics rebuilt with close_hours after closed_at;
 - ix_incidents_grid_reported (grid_code, reported_at): one grid's metrics (the grid page's 30 days
-  and 12 months) find the grid's rows in range from the index alone, not row by row.
+  and 12 months) find the grid's rows in range from the index alone, not row by row;
+- ix_incidents_grid_open (grid_code, status, due_at): the grid page's open incidents, counted and
+  paged by deadline from the index (the busiest grid of a 1M history: 0.8 s -> a few ms).
 
 Revision ID: 0013
 Revises: 0012
@@ -40,9 +42,11 @@ def upgrade() -> None:
     op.drop_index("ix_incidents_metrics", "incidents")
     op.create_index("ix_incidents_metrics", "incidents", NEW)
     op.create_index("ix_incidents_grid_reported", "incidents", ["grid_code", "reported_at"])
+    op.create_index("ix_incidents_grid_open", "incidents", ["grid_code", "status", "due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incidents_grid_open", "incidents")
     op.drop_index("ix_incidents_grid_reported", "incidents")
     op.drop_index("ix_incidents_metrics", "incidents")
     op.create_index("ix_incidents_metrics", "incidents", OLD)
