@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..i18n import tr
 from .model import FINAL_STATUSES, STATUSES, Incident
 
 FIELDS = {"id", "category", "expected", "grid"}
@@ -39,7 +40,7 @@ class Replies:
         if path:
             p = Path(path)
             if not p.is_file():
-                raise InputError(f"reply_templates: 回复模板文件不存在 / file {p} does not exist")
+                raise InputError(tr("reply_templates: file %(p)s does not exist", p=p))
             text, source = p.read_text(encoding="utf-8"), str(p)
         else:
             res = resources.files("gridmap.incidents") / "replies.toml"
@@ -47,7 +48,7 @@ class Replies:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{source} is not valid TOML: {exc}") from None
+            raise InputError(tr("%(source)s is not valid TOML: %(exc)s", source=source, exc=exc)) from None
         return cls.from_dict(data, source, taxonomy)
 
     @classmethod
@@ -75,7 +76,7 @@ class Replies:
                 problems.append(f"{where}: a second template for status {status!r}, category {cat!r}")
             texts[(status, cat)] = body
         if problems:
-            raise InputError(f"{source}: 回复模板有误 / bad reply templates: " + "; ".join(problems))
+            raise InputError(tr("%(source)s: bad reply templates:", source=source) + " " + "; ".join(problems))
         return cls(texts)
 
     def text(self, inc: Incident, category_name: str, expected: str) -> str | None:

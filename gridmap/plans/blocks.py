@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 import shapely
 
 from ..errors import InputError
+from ..i18n import tr
 from ..io.csvsafe import escape_cell
 from ..registry.model import Level, Unit
 from .edits import EditResult, with_geometry
@@ -39,8 +40,7 @@ def export_csv(units: Iterable[Unit]) -> str:
     """`unit_code,grid_code` of every micro-grid, in code order (CSV, UTF-8, CRLF as RFC 4180)."""
     micros = sorted((u for u in units if u.level == Level.micro), key=lambda u: u.code)
     if not micros:
-        raise InputError("这个方案没有微网格，无法导出分块文件。The plan has no micro-grids: a block-assignment "
-                         "file lists the micro-grids each grid is built from.")
+        raise InputError(tr("The plan has no micro-grids: a block-assignment file lists the micro-grids each grid is built from."))
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(HEADER)
@@ -56,12 +56,11 @@ def read_csv(text: str) -> list[tuple[int, str, str]]:
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise InputError("分块文件是空的 the block-assignment file is empty: header unit_code,grid_code") from None
+        raise InputError(tr("the block-assignment file is empty: header unit_code,grid_code")) from None
     except csv.Error as exc:
-        raise InputError(f"row 1: not CSV ({exc})") from None
+        raise InputError(tr("row 1: not CSV (%(exc)s)", exc=exc)) from None
     if "unit_code" not in header or "grid_code" not in header:
-        raise InputError(f"row 1: 表头须有 unit_code 和 grid_code the header must name unit_code and grid_code, "
-                         f"got {','.join(header)[:200]}")
+        raise InputError(tr("row 1: the header must name unit_code and grid_code, got %(v)s", v=",".join(header)[:200]))
     iu, ig = header.index("unit_code"), header.index("grid_code")
     rows, problems = [], []
     try:
@@ -69,7 +68,7 @@ def read_csv(text: str) -> list[tuple[int, str, str]]:
             if not any(c.strip() for c in rec):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise InputError(f"row {n}: at most {MAX_ROWS:,} rows")
+                raise InputError(tr("row %(n)s: at most %(MAX_ROWS)s rows", n=n, MAX_ROWS=format(MAX_ROWS, ",")))
             unit = _unescape(rec[iu]) if len(rec) > iu else ""
             grid = _unescape(rec[ig]) if len(rec) > ig else ""
             if not unit:
@@ -78,7 +77,7 @@ def read_csv(text: str) -> list[tuple[int, str, str]]:
                 problems.append(f"row {n}: grid_code 为空 is empty (unit {unit or '?'})")
             rows.append((n, unit, grid))
     except csv.Error as exc:
-        raise InputError(f"row {reader.line_num}: not CSV ({exc})") from None
+        raise InputError(tr("row %(line_num)s: not CSV (%(exc)s)", line_num=reader.line_num, exc=exc)) from None
     _refuse(problems)
     return rows
 
@@ -88,7 +87,7 @@ def build(units: Sequence[Unit], rows: Sequence[tuple[int, str, str]]) -> tuple[
     by_code = {u.code: u for u in units}
     micros = {u.code: u for u in units if u.level == Level.micro}
     if not micros:
-        raise InputError("这个方案没有微网格 the plan has no micro-grids: nothing to build grids from")
+        raise InputError(tr("the plan has no micro-grids: nothing to build grids from"))
     grids = {u.code: u for u in units if u.level == Level.grid}
     problems, seen, wanted = [], {}, defaultdict(list)
     for n, unit, grid in rows:
@@ -178,5 +177,4 @@ def _sum(values) -> int | None:
 
 def _refuse(problems: list[str]) -> None:
     if problems:
-        raise InputError(f"分块文件有 {len(problems)} 处问题，未写入任何内容。The block-assignment file has "
-                         f"{len(problems)} problem(s); nothing was written:", problems[:MAX_REPORTED])
+        raise InputError(tr("The block-assignment file has %(n)s problem(s); nothing was written:", n=len(problems)), problems[:MAX_REPORTED])

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from ..errors import Forbidden
+from ..i18n import tr
 from ..incidents import queue as board_queue
 from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_read, can_see
 from ..incidents.dispatching import candidates
@@ -107,7 +108,7 @@ def board_data(actor: Actor, req: board_queue.BoardRequest, incident_id: str | N
     if incident_id is not None:
         inc = s.repo.get(incident_id)
         if not can_read(actor, inc):
-            raise Forbidden(f"incident {incident_id} is not in your grids")
+            raise Forbidden(tr("incident %(incident_id)s is not in your grids", incident_id=incident_id))
         shown = [inc]
     else:
         shown = board_queue.rows(s, req)
