@@ -82,7 +82,7 @@ def check_rows(svc, rows: Iterable[dict], first_line: int) -> tuple[list[Inciden
             problems.append(f"row {n}" + (f" ({ext.strip()})" if isinstance(ext, str) and ext.strip() else "")
                             + f": {detail}")
         except ValueError as exc:
-            problems.append(f"row {n}: {exc}")
+            problems.append(f"row {n}: {exc}")  # exc: a translated InputError
     return good, problems
 
 

@@ -59,21 +59,21 @@ class Replies:
             status, cat, body = r.get("status"), r.get("category", "*"), r.get("text")
             where = f"reply {n}"
             if status not in STATUSES:
-                problems.append(f"{where}: status {status!r} is not one of {', '.join(STATUSES)}")
+                problems.append(tr("%(where)s: status %(status)r is not one of %(STATUSES)s", where=where, status=status, STATUSES=", ".join(STATUSES)))
             if cat != "*" and taxonomy is not None and cat not in taxonomy:
-                problems.append(f"{where}: category {cat!r} is not in the taxonomy")
+                problems.append(tr("%(where)s: category %(cat)r is not in the taxonomy", where=where, cat=cat))
             if not isinstance(body, str) or not body.strip():
-                problems.append(f"{where}: text is missing")
+                problems.append(tr("%(where)s: text is missing", where=where))
                 continue
             try:
                 names = {f for _, f, _, _ in string.Formatter().parse(body) if f is not None}
             except ValueError as exc:
-                problems.append(f"{where}: text: {exc}")
+                problems.append(tr("%(where)s: text: %(exc)s", where=where, exc=exc))
                 continue
             if names - FIELDS:
-                problems.append(f"{where}: unknown placeholder(s) {sorted(names - FIELDS)}; use {sorted(FIELDS)}")
+                problems.append(tr("%(where)s: unknown placeholder(s) %(v)s; use %(FIELDS)s", where=where, v=sorted(names - FIELDS), FIELDS=sorted(FIELDS)))
             if (status, cat) in texts:
-                problems.append(f"{where}: a second template for status {status!r}, category {cat!r}")
+                problems.append(tr("%(where)s: a second template for status %(status)r, category %(cat)r", where=where, status=status, cat=cat))
             texts[(status, cat)] = body
         if problems:
             raise InputError(tr("%(source)s: bad reply templates:", source=source) + " " + "; ".join(problems))

@@ -195,7 +195,7 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
                 with np.errstate(invalid="ignore"):  # NaN coordinates are reported by validation
                     geoms[i] = shapely.from_wkt(text) if text.strip() else None
             except shapely.errors.GEOSException as exc:
-                bad.append(f"row {i + 2}: column {wkt_field!r} is not WKT: {exc}")
+                bad.append(tr("row %(v)s: column %(wkt_field)r is not WKT: %(exc)s", v=i + 2, wkt_field=wkt_field, exc=exc))
         if bad:
             raise InputError(tr("%(path)s: %(bad)s rows have unreadable geometry", path=path, bad=len(bad)), bad)
         return attrs, geoms

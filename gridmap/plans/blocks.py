@@ -72,9 +72,9 @@ def read_csv(text: str) -> list[tuple[int, str, str]]:
             unit = _unescape(rec[iu]) if len(rec) > iu else ""
             grid = _unescape(rec[ig]) if len(rec) > ig else ""
             if not unit:
-                problems.append(f"row {n}: unit_code 为空 is empty")
+                problems.append(tr("row %(n)s: unit_code is empty", n=n))
             if not grid:
-                problems.append(f"row {n}: grid_code 为空 is empty (unit {unit or '?'})")
+                problems.append(tr("row %(n)s: grid_code is empty (unit %(v)s)", n=n, v=unit or "?"))
             rows.append((n, unit, grid))
     except csv.Error as exc:
         raise InputError(tr("row %(line_num)s: not CSV (%(exc)s)", line_num=reader.line_num, exc=exc)) from None
@@ -92,21 +92,22 @@ def build(units: Sequence[Unit], rows: Sequence[tuple[int, str, str]]) -> tuple[
     problems, seen, wanted = [], {}, defaultdict(list)
     for n, unit, grid in rows:
         if unit in seen:
-            problems.append(f"row {n}: {unit} 重复 is listed twice (also row {seen[unit]})")
+            problems.append(tr("row %(n)s: %(unit)s is listed twice (also row %(v)s)", n=n, unit=unit, v=seen[unit]))
             continue
         seen[unit] = n
         if unit not in micros:
-            what = f"a {by_code[unit].level.value}, not a micro-grid" if unit in by_code else "no such micro-grid in the plan"
-            problems.append(f"row {n}: 未知的单元编码 unknown unit code {unit} ({what})")
+            problems.append(tr("row %(n)s: unknown unit code %(unit)s (a %(level)s, not a micro-grid)", n=n, unit=unit,
+                               level=by_code[unit].level.value) if unit in by_code else
+                            tr("row %(n)s: unknown unit code %(unit)s (no such micro-grid in the plan)", n=n, unit=unit))
             continue
         if grid in by_code and by_code[grid].level != Level.grid:
-            problems.append(f"row {n}: grid_code {grid} is a {by_code[grid].level.value}, not a grid")
+            problems.append(tr("row %(n)s: grid_code %(grid)s is a %(value)s, not a grid", n=n, grid=grid, value=by_code[grid].level.value))
             continue
         wanted[grid].append(micros[unit])
     missing = sorted(set(micros) - set(seen))
     if missing:
-        problems.append(f"{len(missing)} 个微网格未列出 micro-grid(s) of the plan not in the file (every unit once): "
-                        + ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""))
+        problems.append(tr("%(n)s micro-grid(s) of the plan not in the file (every unit once): %(codes)s", n=len(missing),
+                           codes=", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")))
     _refuse(problems)
 
     before = defaultdict(set)
@@ -120,17 +121,15 @@ def build(units: Sequence[Unit], rows: Sequence[tuple[int, str, str]]) -> tuple[
             continue  # as it was
         old = grids.get(grid)
         if old is not None and not before.get(grid):
-            problems.append(f"grid {grid} (rows {_rows_of(seen, codes)}) is not built from micro-grids in the plan: "
-                            "it cannot take some")
+            problems.append(tr("grid %(grid)s (rows %(v)s) is not built from micro-grids in the plan: it cannot take some", grid=grid, v=_rows_of(seen, codes)))
             continue
         geom = polygonal(shapely.union_all([m.geometry for m in members]))
         if parts(geom) > 1:
-            problems.append(f"grid {grid}: 微网格不相连 its micro-grids are not one piece (rows {_rows_of(seen, codes)})")
+            problems.append(tr("grid %(grid)s: its micro-grids are not one piece (rows %(v)s)", grid=grid, v=_rows_of(seen, codes)))
             continue
         parent = old.parent_code if old is not None else _zone_of(members, grids, zones)
         if parent is None:
-            problems.append(f"grid {grid}: 微网格跨越多个管区 its micro-grids lie in more than one zone "
-                            f"(rows {_rows_of(seen, codes)})")
+            problems.append(tr("grid %(grid)s: its micro-grids lie in more than one zone (rows %(v)s)", grid=grid, v=_rows_of(seen, codes)))
             continue
         base = old or Unit(code=grid, name=grid, level=Level.grid, geometry=geom, parent_code=parent,
                            valid_from=members[0].valid_from)

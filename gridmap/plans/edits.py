@@ -166,7 +166,7 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
     notes = []
     outside = area_m2(polygonal(shapely.difference(polygon, region)))
     if outside > 0.01:
-        notes.append(f"{outside:.1f} m² of the new outline lay outside the parent's grids and was left out")
+        notes.append(tr("%(outside)s m² of the new outline lay outside the parent's grids and was left out", outside=format(outside, ".1f")))
     if new.is_empty or area_m2(new) < 0.01:
         raise InputError(tr("reshape: the new outline of %(code)s does not overlap the grids of its parent", code=unit.code))
     gained = polygonal(shapely.difference(new, unit.geometry))

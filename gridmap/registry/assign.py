@@ -182,7 +182,7 @@ def _floats(column, name: str, src: Path) -> np.ndarray:
                     try:
                         float(v)
                     except ValueError:
-                        bad.append(f"row {i + 2}: {name} {v!r} is not a number")
+                        bad.append(tr("row %(v)s: %(name)s %(v2)r is not a number", v=i + 2, name=name, v2=v))
                         if len(bad) >= 20:
                             break
             raise InputError(tr("%(src)s: column %(name)r has values that are not numbers; nothing was written", src=src, name=name),
