@@ -35,7 +35,7 @@ def _code_messages() -> dict[str, str]:
 
     with open(ROOT / "babel.cfg", encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = {**DEFAULT_KEYWORDS, "tr": None, "ntr": (1, 2)}
+    keywords = {**DEFAULT_KEYWORDS, "tr": None, "ntr": (1, 2), "bi": None}
     found = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=keywords):
