@@ -6,6 +6,7 @@ from flask import Flask, Response, g, request
 from markupsafe import Markup, escape
 
 from ..i18n import catalog, current_locale, first_supported, normalize, reset_locale, use_locale
+from . import js_messages
 
 COOKIE = "gridmap_lang"
 
@@ -68,3 +69,4 @@ def init_app(app: Flask, default: str) -> None:
         newstyle=True)
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["bi"] = bilingual
+    app.jinja_env.globals["js_messages"] = js_messages.dictionary
