@@ -83,3 +83,57 @@ def test_a_page_in_chinese_puts_chinese_first_in_its_title_and_heading(app, path
     for text in (title, h1):
         first = re.search(r"[A-Za-z\u4e00-\u9fff]", text.replace("gridmap", ""))
         assert first and CJK.match(first.group(0)), f"{path}: {text!r} does not start in Chinese"
+
+
+@pytest.mark.slow
+def test_board_report_and_403_in_chromium_in_both_languages(tmp_path, sample_dir):
+    """A person's view: the report page, the board and the planner's 403 in a Chinese and an English browser,
+    at desk and phone sizes (screenshots kept in /tmp/gridmap-map-check); the scripts speak the page's language."""
+    from . import browser
+    from .live_server import live_server
+
+    browser.require_browser()
+    app = sample_app(tmp_path, sample_dir)
+    store = app.extensions["gridmap"].store
+    create_user(store, "disp", "password123", "dispatcher")
+    c = app.test_client()
+    assert c.post("/api/v1/incidents", json={"category": "exposed_rubbish", "lon": 116.05, "lat": 39.05,
+                                             "description": DESCRIPTION}).status_code == 201
+    try:
+        with live_server(app) as base, browser.chromium() as chrome:
+            for locale in ("zh-CN", "en-US"):
+                for w, h in ((1400, 900), (390, 844)):
+                    ctx = chrome.new_context(locale=locale, viewport={"width": w, "height": h})
+                    page = ctx.new_page()
+                    log = browser.watch(page)
+                    page.goto(f"{base}/report", wait_until="load")
+                    page.click("#submit")  # no place chosen: report.js says so, in the page's language
+                    said = page.inner_text('[data-error-for="location"]')
+                    browser.screenshot(page, tmp_path, f"i18n_report_{locale}_{w}.png", full_page=False)
+                    h1 = page.inner_text("h1")
+                    if locale == "en-US":
+                        assert h1 == "Report a problem" and said == "Tap the map (or use your location) first."
+                    else:
+                        assert h1 == "我要报事 Report a problem" and said.startswith("请先在地图上点选位置")
+                    page.goto(f"{base}/login?next=/board")
+                    page.fill("input[name=username]", "disp")
+                    page.fill("input[name=password]", "password123")
+                    page.click("button[type=submit]")
+                    page.wait_for_url(f"{base}/board")
+                    page.wait_for_selector(".leaflet-interactive", state="attached")
+                    page.wait_for_timeout(500)
+                    browser.screenshot(page, tmp_path, f"i18n_board_{locale}_{w}.png", full_page=False)
+                    text = page.inner_text("main")
+                    if locale == "en-US":
+                        assert page.inner_text("h1") == "Dispatch board" and "reported" in text
+                        assert not CJK.search(page.inner_text("nav.gm-nav"))
+                    else:
+                        assert page.inner_text("h1") == "调度台 Dispatch board" and "已上报" in text
+                    page.goto(f"{base}/planner", wait_until="load")
+                    browser.screenshot(page, tmp_path, f"i18n_403_{locale}_{w}.png", full_page=False)
+                    heading = page.inner_text("h1")
+                    assert heading == ("This page needs planner rights" if locale == "en-US" else "需要规划员权限")
+                    assert log.problems_except("403") == []
+                    ctx.close()
+    finally:
+        store.close()
