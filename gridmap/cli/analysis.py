@@ -43,8 +43,13 @@ def coverage_check(obj: Context, code: str | None, as_json: bool, geojson_path: 
         for p in problems:
             where = f"{p.lon:.6f},{p.lat:.6f}" if p.to_dict()["location"] else "-"
             click.echo(tr("%(kind)s %(area_m2)s m²  %(codes)s  at %(where)s  %(detail)s", kind=format(p.kind, "9s"), area_m2=format(p.area_m2, ">14,.1f"), codes=" ".join(p.codes), where=where, detail=p.detail))
-        scope = code or tr("every parent")
-        click.echo(tr("%(n)s coverage problems under %(scope)s", n=len(problems), scope=scope) if problems else tr("coverage is exact under %(scope)s: no gap, overlap or stray piece above the tolerance", scope=scope))
+        if code:
+            click.echo(tr("%(n)s coverage problems under %(scope)s", n=len(problems), scope=code) if problems else
+                       tr("coverage is exact under %(scope)s: no gap, overlap or stray piece above the tolerance",
+                          scope=code))
+        else:
+            click.echo(tr("%(n)s coverage problems under every parent", n=len(problems)) if problems else
+                       tr("coverage is exact under every parent: no gap, overlap or stray piece above the tolerance"))
         if geojson_path:
             click.echo(tr("wrote %(n)s problem shapes to %(geojson_path)s", n=len(problems), geojson_path=geojson_path))
     return 1 if problems else 0
