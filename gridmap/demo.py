@@ -15,6 +15,7 @@ from typing import Callable
 
 from .clock import local_today
 from .errors import Conflict, InputError
+from .i18n import tr
 from .registry.model import Level
 from .services import Services
 from .settings import Settings
@@ -40,7 +41,7 @@ def demo_data_dir(data_dir: str | Path | None = None) -> Path:
             path = Path(__file__).resolve().parent.parent / "geodata"
     missing = [f for _, f, _ in LEVEL_FILES if not (path / f).exists()]
     if missing:
-        raise InputError(f"demo data folder {path} lacks {', '.join(missing)}")
+        raise InputError(tr("demo data folder %(path)s lacks %(missing)s", path=path, missing=", ".join(missing)))
     return path
 
 
@@ -67,62 +68,59 @@ def run_demo(settings: Settings, data_dir=None, out_dir="demo-output", force: bo
     from dataclasses import replace
 
     services = Services(open_store(build_db, create=True, today=local_today(settings.timezone)), replace(settings, db=build_db))
-    echo(f"building the demo store from {data}")
+    echo(tr("building the demo store from %(data)s", data=data))
     for level, fname, parent in LEVEL_FILES:
         spec = ImportSpec(Level(level), "code", "name", parent, outside_tolerance_m2=settings.outside_tolerance_m2)
         rep = services.import_units(data / fname, spec)
-        echo(f"  imported {rep.count:>4} {level:6s} units from {fname}: {rep.area_km2:9,.1f} km², "
-             f"{rep.households:,} households")
+        echo(tr("  imported %(count)s %(level)s units from %(fname)s: %(area_km2)s km², %(households)s households", count=format(rep.count, ">4"), level=format(level, "6s"), fname=fname, area_km2=format(rep.area_km2, "9,.1f"), households=format(rep.households, ",")))
     n_people, n_roles = services.import_staff(data / "staff.csv")
-    echo(f"  imported {n_people} people in {n_roles} roles from staff.csv")
+    echo(tr("  imported %(n_people)s people in %(n_roles)s roles from staff.csv", n_people=n_people, n_roles=n_roles))
     if target:
         services.store.close()
         for suffix in ("-wal", "-shm"):
             Path(str(target) + suffix).unlink(missing_ok=True)
         os.replace(build_db, target)
         services = Services(open_store(target, create=True, today=local_today(settings.timezone)), settings)
-    echo(f"store ready: {services.store.info().url}")
+    echo(tr("store ready: %(url)s", url=services.store.info().url))
 
     problems = services.team_problems()
-    echo(f"\n1+1+N check: {len(problems)} units break their team rule")
+    echo(tr("\n1+1+N check: %(n)s units break their team rule", n=len(problems)))
     for p in problems:
         echo(f"  {p.code} {p.name}: {p.problem}")
 
     loc = services.locate(*SAMPLE_POINT)
     if loc.grid:
-        echo(f"\nlocate {SAMPLE_POINT[0]} {SAMPLE_POINT[1]} -> {loc.grid} {services.unit(loc.grid).name}")
+        echo(tr("\nlocate %(v)s %(v2)s -> %(grid)s %(name)s", v=SAMPLE_POINT[0], v2=SAMPLE_POINT[1], grid=loc.grid, name=services.unit(loc.grid).name))
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     incidents = data / "incidents.csv"
     if incidents.exists():
         dst = out / "incidents_assigned.csv"
-        stats = services.assign_file(incidents, dst, progress=progress("assign") if progress else None)
-        echo(f"\nassigned {stats['rows']:,} sample incidents -> {dst}: {stats['assigned']:,} in a grid, "
-             f"{stats['outside']:,} outside the district")
+        stats = services.assign_file(incidents, dst, progress=progress(tr("assign")) if progress else None)
+        echo(tr("\nassigned %(rows)s sample incidents -> %(dst)s: %(assigned)s in a grid, %(outside)s outside the district", rows=format(stats["rows"], ","), dst=dst, assigned=format(stats["assigned"], ","), outside=format(stats["outside"], ",")))
         import csv
 
         with open(dst, encoding="utf-8") as fh:
             busiest = Counter(r["grid_code"] for r in csv.DictReader(fh) if r["grid_code"]).most_common(3)
         for code, n in busiest:
-            echo(f"  busiest grid {code} {services.unit(code).name}: {n} incidents")
+            echo(tr("  busiest grid %(code)s %(name)s: %(n)s incidents", code=code, name=services.unit(code).name, n=n))
         today = today or services.today()
         shift = history_shift(today)
         n_inc, escalated = _load_incidents(services, incidents, shift, today)
-        echo(f"loaded {n_inc:,} sample incidents into the dispatch queue (`gridmap incidents list`), "
-             f"the year before {today.isoformat()} (history moved {shift.days} days)")
-        echo(f"supervise (`gridmap incidents supervise`): {escalated} overdue incidents escalated")
+        echo(tr("loaded %(n_inc)s sample incidents into the dispatch queue (`gridmap incidents list`), the year before %(v)s (history moved %(days)s days)", n_inc=format(n_inc, ","), v=today.isoformat(), days=shift.days))
+        echo(tr("supervise (`gridmap incidents supervise`): %(escalated)s overdue incidents escalated", escalated=escalated))
     places = data / "places.csv"
     if places.exists():
         from .registry.places import import_places
 
         got = import_places(services, places, crs="EPSG:4326", replace=True)
-        echo(f"gazetteer: {len(got)} places from {places.name} (town seats, service centres) for the search box")
+        echo(tr("gazetteer: %(n)s places from %(name)s (town seats, service centres) for the search box", n=len(got), name=places.name))
     _planner_summary(services, echo)
     n = services.export(out / "lingcheng.gpkg")
-    echo(f"\nexported {n} units to {out / 'lingcheng.gpkg'} (open it in QGIS)")
+    echo(tr("\nexported %(n)s units to %(v)s (open it in QGIS)", n=n, v=out / "lingcheng.gpkg"))
     services.export_staff(out / "staff.csv")
-    echo("\nnext: `gridmap locate 116.58 37.33`, `gridmap check`, `gridmap serve`")
+    echo(tr("\nnext: `gridmap locate 116.58 37.33`, `gridmap check`, `gridmap serve`"))
     return services
 
 
@@ -133,12 +131,9 @@ def _planner_summary(services: Services, echo) -> None:
     analysis = services.analysis
     problems = analysis.coverage()
     kinds = Counter(p.kind for p in problems)
-    echo("\ncoverage check (`gridmap check --coverage`): " + (
-        ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) if problems else "every unit covered exactly once"))
+    echo(tr("\ncoverage check (`gridmap check --coverage`): ") + (", ".join((f'{n} {k}' for k, n in sorted(kinds.items()))) if problems else tr("every unit covered exactly once")))
     _, rows, summary = analysis.balance(targets=Targets(households=(300, 600)))
-    echo(f"balance (`gridmap balance --households 300-600`): {summary['grids']} grids, "
-         f"{summary['households_min']}-{summary['households_max']} households (mean {summary['households_mean']:,.0f}), "
-         f"{summary.get('within_households_target', 0)} within 300-600; planner page: `gridmap serve`, /planner")
+    echo(tr("balance (`gridmap balance --households 300-600`): %(grids)s grids, %(households_min)s-%(households_max)s households (mean %(households_mean)s), %(v)s within 300-600; planner page: `gridmap serve`, /planner", grids=summary["grids"], households_min=summary["households_min"], households_max=summary["households_max"], households_mean=format(summary["households_mean"], ",.0f"), v=summary.get("within_households_target", 0)))
 
 
 def _refuse_foreign_store(settings: Settings, target: Path | None, force: bool) -> None:
@@ -153,10 +148,9 @@ def _refuse_foreign_store(settings: Settings, target: Path | None, force: bool) 
         if target is None:
             return
     elif not force and DEMO_COUNTY not in levels:
-        raise Conflict(f"{settings.db} already holds other data; pass --db to build the demo elsewhere, "
-                       "or --force to replace it")
+        raise Conflict(tr("%(db)s already holds other data; pass --db to build the demo elsewhere, or --force to replace it", db=settings.db))
     if target is None and levels:
-        raise Conflict(f"{store.display_url} is not empty: the demo builds only into an empty PostgreSQL database")
+        raise Conflict(tr("%(display_url)s is not empty: the demo builds only into an empty PostgreSQL database", display_url=store.display_url))
 
 
 def history_shift(today: dt.date) -> dt.timedelta:
@@ -187,7 +181,7 @@ def _load_incidents(services: Services, path: Path, shift: dt.timedelta, today: 
     with open(path, encoding="utf-8", newline="") as fh:
         good, problems = import_rows(svc, [shifted(r, shift) for r in csv.DictReader(fh)])
     if problems:
-        raise InputError(f"{path}: demo incidents do not load", problems)
+        raise InputError(tr("%(path)s: demo incidents do not load", path=path), problems)
     svc.repo.add_many([(i, Event("", i.reported_at, "demo", "import", None, i.status), None) for i in good])
     start = dt.datetime.combine(today, dt.time(), ZoneInfo(services.settings.timezone))
     clock = svc.clock()

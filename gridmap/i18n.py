@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import gettext
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -26,6 +27,7 @@ LOCALE_DIR = Path(__file__).resolve().parent / "translations"
 
 _request_locale: contextvars.ContextVar[str | None] = contextvars.ContextVar("gridmap_locale", default=None)
 _process_locale = [DEFAULT_LOCALE]
+_LABEL_ZH = re.compile(r"^[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef·/ ]+(?=[A-Za-z])")
 
 
 def normalize(tag: str | None) -> str | None:
@@ -90,6 +92,15 @@ def ntr(singular: str, plural: str, n: int, **params: object) -> str:
     """The singular or plural form for `n` (which is also the placeholder %(n)s)."""
     text = catalog(current_locale()).ngettext(singular, plural, n)
     return text % {"n": n, **params}
+
+
+def label(text: str) -> str:
+    """A table's bilingual label ("新报 New", "调度员 dispatcher") in the current language: the whole of it
+    (Chinese first) on zh_CN, its English part on en (a label without English stays as it is)."""
+    if current_locale() != "en":
+        return text
+    m = _LABEL_ZH.match(text)
+    return text[m.end():] if m and m.end() < len(text) else text
 
 
 def N_(msgid: str) -> str:

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from .errors import InputError
+from .i18n import tr
 from .timebounds import check_day, check_moment
 
 SQL_INT_MAX = 2**31 - 1  # the databases' INTEGER: a bigger number would fail in SQL (a 500)
@@ -26,7 +27,7 @@ def _absent(raw: Any) -> bool:
 
 
 def _bad(name: str, what: str, raw: Any) -> InputError:
-    return InputError(f"{name!r}: must be {what}, got {raw!r}")
+    return InputError(tr("%(name)r: must be %(what)s, got %(raw)r", name=name, what=what, raw=raw))
 
 
 def integer(raw: Any, name: str, default: int | None = None, minimum: int | None = None,
@@ -102,7 +103,7 @@ def text(raw: Any, name: str, required: bool = False) -> str | None:
     """A string (None if absent; InputError if required and absent)."""
     if raw is None or raw == "":
         if required:
-            raise InputError(f"{name!r}: is required")
+            raise InputError(tr("%(name)r: is required", name=name))
         return None
     if not isinstance(raw, str):
         raise _bad(name, "text", raw)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from .i18n import current_locale, tr
+
 ALL, OWN, NONE = "all", "own", "none"
 
 # the columns of the table; "reporter" is the public holding the token of their own report
@@ -71,8 +73,8 @@ def require_level(actor, data: str) -> str:
     if lv == NONE:
         zh, en, _where = DATA[data]
         if actor.role == "public":
-            raise Unauthorized(f"请先登录 / log in to see {en}")
-        raise Forbidden(f"{actor.role} 角色无权查看{zh} / a {actor.role} may not see {en}")
+            raise Unauthorized(tr("log in to see %(what)s", what=en if current_locale() == "en" else zh))
+        raise Forbidden(tr("a %(role)s may not see %(what)s", role=actor.role, what=en if current_locale() == "en" else zh))
     return lv
 
 

@@ -290,8 +290,7 @@ class Services:
             level = None if all_levels else (level or Level.grid)
             units = self.store.units(level=level)
             if not units:
-                raise NotFound("nothing to export: no units" + (f" at level {level.value} (--level names another, "
-                                                                "--level all exports every level)" if level else ""))
+                raise NotFound(tr("nothing to export: no units") + (tr(" at level %(value)s (--level names another, --level all exports every level)", value=level.value) if level else ""))
             return writers.write_geojson(units, dst)
         if fmt == "gpkg":
             layers: dict[str, Sequence[Unit]] = {lv.value: self.store.units(level=lv) for lv in ([level] if level else list(Level))}

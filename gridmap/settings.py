@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .clock import DEFAULT_TIMEZONE
 from .errors import InputError
+from .i18n import tr
 
 
 def _setting(default: Any, help: str):
@@ -83,37 +84,37 @@ class Settings:
             try:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except tomllib.TOMLDecodeError as exc:
-                raise InputError(f"{path} is not valid TOML: {exc}") from None
+                raise InputError(tr("%(path)s is not valid TOML: %(exc)s", path=path, exc=exc)) from None
         elif config is not None:
-            raise InputError(f"settings file {path} does not exist")
+            raise InputError(tr("settings file %(path)s does not exist", path=path))
         names = {f.name for f in fields(cls)}
         for key, value in environ.items():
             if key.startswith("GRIDMAP_") and key != "GRIDMAP_CONFIG":
                 name = key[len("GRIDMAP_"):].lower()
                 if name not in names:
-                    raise InputError(f"unknown setting {key} in the environment; known: "
-                                     + ", ".join("GRIDMAP_" + n.upper() for n in sorted(names)))
+                    known = ", ".join("GRIDMAP_" + n.upper() for n in sorted(names))
+                    raise InputError(tr("unknown setting %(key)s in the environment; known: %(known)s", key=key, known=known))
                 values[name] = value
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         unknown = sorted(set(values) - names)
         if unknown:
-            raise InputError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+            raise InputError(tr("unknown setting(s) %(unknown)s; known: %(names)s", unknown=", ".join(unknown), names=", ".join(sorted(names))))
         result = replace(cls(), **{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
         if result.basemap_crs.upper().replace("_", "-") not in ("WGS84", "GCJ-02", "GCJ02"):
-            raise InputError(f"setting basemap_crs must be WGS84 or GCJ-02, got {result.basemap_crs!r}")
+            raise InputError(tr("setting basemap_crs must be WGS84 or GCJ-02, got %(basemap_crs)r", basemap_crs=result.basemap_crs))
         for name in ("photo_max_bytes", "photo_max_pixels"):
             if getattr(result, name) <= 0:
-                raise InputError(f"setting {name} must be a positive number, got {getattr(result, name)}")
+                raise InputError(tr("setting %(name)s must be a positive number, got %(value)s", name=name,
+                                    value=getattr(result, name)))
         from .incidents.actors import ROLES
 
         unknown_roles = sorted({r.strip() for r in result.totp_required_roles.split(",") if r.strip()} - set(ROLES))
         if unknown_roles:
-            raise InputError(f"setting totp_required_roles: unknown role(s) {', '.join(unknown_roles)}; "
-                             f"known: {', '.join(ROLES)}")
+            raise InputError(tr("setting totp_required_roles: unknown role(s) %(unknown_roles)s; known: %(ROLES)s", unknown_roles=", ".join(unknown_roles), ROLES=", ".join(ROLES)))
         from .i18n import normalize
 
         if normalize(result.locale) is None:
-            raise InputError(f"setting locale must be zh_CN or en, got {result.locale!r}")
+            raise InputError(tr("setting locale must be zh_CN or en, got %(locale)r", locale=result.locale))
         return replace(result, locale=normalize(result.locale))
 
 
@@ -125,4 +126,4 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError):
-        raise InputError(f"setting {name} must be a {kind}, got {value!r}") from None
+        raise InputError(tr("setting %(name)s must be a %(kind)s, got %(value)r", name=name, kind=kind, value=value)) from None

@@ -54,6 +54,12 @@ def chromium() -> Iterator["object"]:
     assert_slow("a browser")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        # A context that names no locale is a Chinese browser (Accept-Language: zh-CN), as the residents'
+        # and staff's are; a test of the English pages asks for locale="en-US" (tests/test_i18n.py).
+        contexts = browser.new_context
+        pages = browser.new_page
+        browser.new_context = lambda **kw: contexts(**{"locale": "zh-CN", **kw})
+        browser.new_page = lambda **kw: pages(**{"locale": "zh-CN", **kw})
         try:
             yield browser
         finally:

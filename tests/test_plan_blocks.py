@@ -134,9 +134,11 @@ def test_import_into_a_draft_with_a_new_grid_and_a_removed_one(client, app):
 
 
 @pytest.mark.parametrize("rows, expected", [
-    ([["NOPE", G1]], ["row 14: 未知的单元编码 unknown unit code NOPE (no such micro-grid in the plan)"]),
-    ([[G1 + "001", G2]], [f"row 14: {G1}001 重复 is listed twice (also row 2)"]),
-    ([[G1, G2]], [f"row 14: 未知的单元编码 unknown unit code {G1} (a grid, not a micro-grid)"]),
+    ([["NOPE", G1]], ["row 14: 未知的单元编码 NOPE（方案中没有这个微网格） / row 14: unknown unit code NOPE (no such micro-grid "
+                      "in the plan)"]),
+    ([[G1 + "001", G2]], [f"row 14: {G1}001 重复（第 2 行也有） / row 14: {G1}001 is listed twice (also row 2)"]),
+    ([[G1, G2]], [f"row 14: 未知的单元编码 {G1}（是 grid 级单元，不是微网格） / row 14: unknown unit code {G1} (a grid, not a "
+                  "micro-grid)"]),
 ])
 def test_bad_rows_are_named_and_nothing_is_written(client, app, rows, expected):
     before = len(ps_of(app).plans())
@@ -151,9 +153,9 @@ def test_missing_units_empty_codes_zones_and_pieces(client, app):
     r = post(client, as_csv(base[1:]))
     assert r.status_code == 422 and f"{G1}001" in r.json["problems"][0] and "not in the file" in r.json["problems"][0]
     r = post(client, as_csv([base[0], [base[1][0], ""], *base[2:]]))
-    assert r.status_code == 422 and r.json["problems"] == [f"row 3: grid_code 为空 is empty (unit {G1}002)"]
+    assert r.status_code == 422 and r.json["problems"] == [f"row 3: grid_code 为空（单元 {G1}002） / row 3: grid_code is empty (unit {G1}002)"]
     r = post(client, as_csv([[base[0][0], ZONE], *base[1:]]))
-    assert r.status_code == 422 and r.json["problems"] == [f"row 2: grid_code {ZONE} is a zone, not a grid"]
+    assert r.status_code == 422 and r.json["problems"] == [f"row 2: grid_code {ZONE} 是 zone 级单元，不是网格 / row 2: grid_code {ZONE} is a zone, not a grid"]
     # G1's south-west and G3's north-east micro-grids in one grid: two pieces
     split = [[c, G2 if c in (G1 + "001", G3 + "004") else g] for c, g in base]
     r = post(client, as_csv(split))

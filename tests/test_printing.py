@@ -257,14 +257,14 @@ def test_cli_print_grid_and_book(services, cli, tmp_path):
     r = cli("--db", db, "print", "--grid", GRIDS[1], "--out", out, "--scale", 10000, "--paper", "a3",
             "--orientation", "landscape", "--date", "2026-03-02", "--base-url", "http://10.1.2.3:8080")
     assert r.exit_code == 0, r.output
-    assert f"wrote {out}: 1 page, 1 grid" in r.output
+    assert f"已写入 {out}：1 页，1 个网格" in r.output  # the in-process CLI speaks zh_CN (English after " / ")
     [text] = pages_text(out.read_bytes())
     assert "1:10,000" in text and "A3 横向 landscape" in text and "http://10.1.2.3:8080/report?grid=" in text
     with pymupdf.open(out) as doc:
         assert round(doc[0].rect.width) == 1191 and round(doc[0].rect.height) == 842  # A3 landscape
     book = tmp_path / "book.pdf"
     r = cli("--db", db, "print", "--all", "--out", book)
-    assert r.exit_code == 0 and "4 pages, 3 grids" in r.output
+    assert r.exit_code == 0 and "4 页，3 个网格" in r.output
     assert len(pages_text(book.read_bytes())) == 4
 
 

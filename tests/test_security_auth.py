@@ -89,7 +89,7 @@ def test_password_change_and_disable_end_sessions_and_tokens(app, tmp_path):
     h = {"X-API-Key": tok}  # a header: the key stays out of access logs
     assert app.test_client().get("/api/v1/incidents", headers=h).status_code == 200
     r = runner.invoke(main, ["--db", db, "users", "list"])
-    assert r.exit_code == 0 and "disp\tdispatcher" in r.output and "1 token(s)" in r.output
+    assert r.exit_code == 0 and "disp\tdispatcher" in r.output and "1 个令牌" in r.output  # the CLI in zh_CN
     r = runner.invoke(main, ["--db", db, "users", "disable", "disp"])
     assert r.exit_code == 0
     assert client.get("/api/v1/incidents").status_code == 401

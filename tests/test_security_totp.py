@@ -57,13 +57,13 @@ def test_cli_enrolment_prints_the_uri_once_and_login_then_needs_the_code(app):
     assert client.get("/api/v1/incidents").status_code == 200
     r = CliRunner().invoke(main, ["--db", app.extensions["gridmap"].settings.db, "users", "totp", "disp"])
     assert r.exit_code == 0, r.output
-    secret = re.search(r"secret 密钥: ([A-Z2-7]+)", r.output).group(1)
+    secret = re.search(r"secret: (?:密钥 )?([A-Z2-7]+)", r.output).group(1)  # zh_CN: "secret: 密钥 ..."
     uri = re.search(r"otpauth URI: (\S+)", r.output).group(1)
     assert pyotp.parse_uri(uri).secret == secret and "issuer=gridmap" in uri and "disp" in uri
     assert len(re.findall(r"^  [0-9a-f]{5}-[0-9a-f]{5}$", r.output, re.M)) == 10
     assert client.get("/api/v1/incidents").status_code == 401  # enrolling ended the old session
     r = CliRunner().invoke(main, ["--db", app.extensions["gridmap"].settings.db, "users", "list"])
-    assert "disp\tdispatcher\t-\tactive\t2FA\t" in r.output
+    assert "disp\tdispatcher\t-\t启用\t2FA\t" in r.output  # the CLI speaks the process's zh_CN
 
     # the password alone no longer signs in: it leads to the second step
     r = _password(client, next_="/board")

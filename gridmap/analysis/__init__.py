@@ -13,6 +13,7 @@ import statistics
 import numpy as np
 
 from ..errors import InputError
+from ..i18n import tr
 
 
 def polsby_popper(area_m2, perimeter_m):
@@ -32,11 +33,11 @@ def parse_range(text: str | None, name: str = "households", integer: bool = True
     try:
         lo, hi = (int(p) if integer else float(p) for p in (s.strip() for s in parts))
     except ValueError:
-        raise InputError(f"{name} range {raw!r} is not MIN-MAX (e.g. 10-15)") from None
+        raise InputError(tr("%(name)s range %(raw)r is not MIN-MAX (e.g. 10-15)", name=name, raw=raw)) from None
     if lo < 0 or hi <= 0:
-        raise InputError(f"{name} range {raw!r}: both ends must be positive")
+        raise InputError(tr("%(name)s range %(raw)r: both ends must be positive", name=name, raw=raw))
     if lo > hi:
-        raise InputError(f"{name} range {raw!r}: the minimum {lo} is above the maximum {hi} (did you mean {hi}-{lo}?)")
+        raise InputError(tr("%(name)s range %(raw)r: the minimum %(lo)s is above the maximum %(hi)s (did you mean %(hi)s-%(lo)s?)", name=name, raw=raw, lo=lo, hi=hi))
     return (lo, hi)
 
 

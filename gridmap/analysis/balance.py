@@ -17,6 +17,7 @@ import shapely
 from ..errors import InputError
 from ..geo.frame import MetricFrame
 from ..geo.shapes import DENSIFY_DEG
+from ..i18n import tr
 from ..registry.model import Role, Unit
 from . import polsby_popper
 
@@ -36,9 +37,9 @@ class Targets:
         for name in ("households", "population", "area_km2"):
             rng = getattr(self, name)
             if rng is not None and rng[0] > rng[1]:
-                raise InputError(f"{name} target {rng[0]:g}-{rng[1]:g}: the minimum is above the maximum")
+                raise InputError(tr("%(name)s target %(v)s-%(v2)s: the minimum is above the maximum", name=name, v=format(rng[0], "g"), v2=format(rng[1], "g")))
         if self.min_compactness is not None and not 0 <= self.min_compactness <= 1:
-            raise InputError(f"min_compactness must be between 0 and 1, got {self.min_compactness}")
+            raise InputError(tr("min_compactness must be between 0 and 1, got %(min_compactness)s", min_compactness=self.min_compactness))
 
 
 @dataclass

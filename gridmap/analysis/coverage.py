@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import InputError
 from ..geo.frame import MetricFrame
 from ..geo.shapes import frame_area_m2, polygonal
+from ..i18n import tr
 from ..registry.model import Unit
 
 KINDS = ("invalid", "outside", "overlap", "gap", "multipart", "sliver")
@@ -76,7 +77,7 @@ def check_coverage(parent: Unit, children: Sequence[Unit], tolerance_m2: float =
     a child touching the parent's boundary from inside is not outside. Areas are m².
     """
     if not children:
-        raise InputError(f"{parent.code} has no children to check")
+        raise InputError(tr("%(code)s has no children to check", code=parent.code))
     frame = MetricFrame.around([parent.geometry])
     codes = [c.code for c in children]
     out: list[Problem] = []

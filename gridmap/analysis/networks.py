@@ -43,15 +43,14 @@ class Layer:
             raise InputError(tr("layer %(name)s has no grids", name=self.name))
         dup = sorted(c for c, n in Counter(self.codes).items() if n > 1)  # linear: one count per code
         if dup:
-            raise InputError(f"layer {self.name}: duplicate codes {', '.join(dup[:5])}")
+            raise InputError(tr("layer %(name)s: duplicate codes %(v)s", name=self.name, v=", ".join(dup[:5])))
         bad = [c for c, g in zip(self.codes, self.geoms)
                if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon")]
         if bad:
-            raise InputError(f"layer {self.name}: grids without a polygon: {', '.join(map(str, bad[:5]))}")
+            raise InputError(tr("layer %(name)s: grids without a polygon: %(v)s", name=self.name, v=", ".join(map(str, bad[:5]))))
         invalid = np.flatnonzero(~shapely.is_valid(self.geoms))
         if len(invalid) and not self.repair:
-            raise InputError(f"layer {self.name}: {len(invalid)} invalid polygons (fix them, or ask for repair: "
-                             f"--repair / repair=1) / 图层 {self.name} 有 {len(invalid)} 个无效多边形",
+            raise InputError(tr("layer %(name)s: %(n)s invalid polygons (fix them, or ask for repair: --repair / repair=1)", name=self.name, n=len(invalid)),
                              [f"{self.codes[i]}: {shapely.is_valid_reason(self.geoms[i])}" for i in invalid])
         if len(invalid):
             self.geoms[invalid] = [polygonal(shapely.make_valid(g)) for g in self.geoms[invalid]]
@@ -216,8 +215,7 @@ def _codes(geoms: np.ndarray, parent_code: str | None, prefix: str) -> list[str]
         try:
             return generate_codes(parent_code or prefix, geoms)
         except ValueError as exc:
-            raise InputError(f"{exc}: merge into fewer grids (raise --min-layers, --min-area-m2) "
-                             "or number them without --parent") from None
+            raise InputError(tr("%(exc)s: merge into fewer grids (raise --min-layers, --min-area-m2) or number them without --parent", exc=exc)) from None
     width = len(str(len(geoms)))
     codes = [""] * len(geoms)
     for serial, i in enumerate(reading_order(geoms), start=1):

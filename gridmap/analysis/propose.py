@@ -192,8 +192,7 @@ def _region_count(total: float, households, grids, n: int, code: str) -> int:
         lo, hi = households
         kmin, kmax = max(1, math.ceil(total / hi)), math.floor(total / lo) if lo > 0 else n
         if kmin > kmax:
-            raise InputError(f"{total:,.0f} households in {code} cannot be cut into grids of {lo}-{hi}: "
-                             f"{kmin - 1} grids would be too big and {kmin} too small; widen the range")
+            raise InputError(tr("%(total)s households in %(code)s cannot be cut into grids of %(lo)s-%(hi)s: %(v)s grids would be too big and %(kmin)s too small; widen the range", total=format(total, ",.0f"), code=code, lo=lo, hi=hi, v=kmin - 1, kmin=kmin))
         k = min(max(round(total / ((lo + hi) / 2)), kmin), kmax)
     if k > n:
         raise InputError(tr("%(k)s grids need at least %(k)s household points in %(code)s; found %(n)s", k=k, code=code, n=n))

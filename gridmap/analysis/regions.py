@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
+from ..i18n import tr
 
 if TYPE_CHECKING:
     from .propose import Cells
@@ -170,7 +171,7 @@ def spopt_labels(method: str, cells: "Cells", k: int, lo: float) -> np.ndarray:
         try:
             model.solve()
         except Exception as exc:  # spopt signals an impossible floor with various errors
-            raise InputError(f"spopt {method} found no solution: {exc}") from None
+            raise InputError(tr("spopt %(method)s found no solution: %(exc)s", method=method, exc=exc)) from None
     labels = np.asarray(model.labels_, dtype=int)
     _, labels = np.unique(labels, return_inverse=True)
     return labels.ravel()

@@ -79,7 +79,7 @@ class PlanningService:
         end = end or dt.datetime.now(dt.timezone.utc)
         start = start or end - dt.timedelta(days=365)
         if start >= end:
-            raise InputError(f"the period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d})")
+            raise InputError(tr("the period starts (%(start)s) after it ends (%(end)s)", start=format(start, "%Y-%m-%d"), end=format(end, "%Y-%m-%d")))
         only = codes if len(codes) <= 1000 else None  # a short IN list; the whole period otherwise
         counts = Counter(i.grid_code for i in self.store.incidents.query(grid_codes=only, start=start, end=end)
                          if i.grid_code)
@@ -236,8 +236,7 @@ def read_points(path, crs: str | None, weight_field: str | None) -> tuple[np.nda
     w = pd.to_numeric(attrs[field], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if len(bad):
-        raise InputError(f"{path}: column {field!r} must hold household counts ≥ 0; "
-                         f"{len(bad)} rows do not (first: row {bad[0] + 1})")
+        raise InputError(tr("%(path)s: column %(field)r must hold household counts ≥ 0; %(n)s rows do not (first: row %(v)s)", path=path, field=field, n=len(bad), v=bad[0] + 1))
     return pts, w
 
 
@@ -265,8 +264,7 @@ def read_layer(path, name: str, code_field: str, crs: str | None, repair: bool =
     """One grid layer from a file: codes from `code_field`, lon/lat polygons (repaired only if asked)."""
     attrs, geoms = _table(path, crs, max_features)
     if code_field not in attrs.columns:
-        raise InputError(f"{path} has no column {code_field!r} for the grid codes (columns: "
-                         f"{', '.join(map(str, attrs.columns)) or 'none'}): use --code-field")
+        raise InputError(tr("%(path)s has no column %(code_field)r for the grid codes (columns: %(v)s): use --code-field", path=path, code_field=code_field, v=", ".join(map(str, attrs.columns)) or "none"))
     codes = [str(c).strip() for c in attrs[code_field].tolist()]
     return Layer(name, codes, geoms, repair=repair)
 

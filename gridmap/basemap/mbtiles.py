@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from ..errors import InputError
+from ..i18n import tr
 
 MIME = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 MAX_ZOOM = 24
@@ -39,19 +40,17 @@ class MBTiles:
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
         if not self.path.is_file():
-            raise TileSourceError(f"basemap tile file {self.path} does not exist (底图瓦片文件不存在)")
+            raise TileSourceError(tr("basemap tile file %(path)s does not exist", path=self.path))
         self._local = threading.local()
         try:
             rows = self._conn().execute("SELECT name, value FROM metadata").fetchall()
             self._conn().execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles LIMIT 0")
         except sqlite3.DatabaseError as exc:
-            raise TileSourceError(f"basemap tile file {self.path.name} is not an MBTiles package ({exc}); "
-                                  f"底图文件不是 MBTiles 瓦片包") from None
+            raise TileSourceError(tr("basemap tile file %(name)s is not an MBTiles package (%(exc)s)", name=self.path.name, exc=exc)) from None
         self.metadata = {str(k): str(v) for k, v in rows}
         fmt = self.metadata.get("format", "png").lower()
         if fmt not in MIME:
-            raise TileSourceError(f"basemap tile file {self.path.name} holds {fmt!r} tiles; the web maps draw "
-                                  f"raster tiles (png, jpg, webp) only (只支持栅格瓦片)")
+            raise TileSourceError(tr("basemap tile file %(name)s holds %(fmt)r tiles; the web maps draw raster tiles (png, jpg, webp) only", name=self.path.name, fmt=fmt))
         self.format, self.mime = fmt, MIME[fmt]
         zooms = self._conn().execute("SELECT MIN(zoom_level), MAX(zoom_level) FROM tiles").fetchone()
         self.minzoom, self.maxzoom = (int(zooms[0]), int(zooms[1])) if zooms[0] is not None else (0, 0)

@@ -9,6 +9,7 @@ import json
 
 import click
 
+from ..i18n import tr
 from .context import Context, fail_cleanly, pass_ctx
 
 
@@ -41,12 +42,16 @@ def coverage_check(obj: Context, code: str | None, as_json: bool, geojson_path: 
     else:
         for p in problems:
             where = f"{p.lon:.6f},{p.lat:.6f}" if p.to_dict()["location"] else "-"
-            click.echo(f"{p.kind:9s} {p.area_m2:>14,.1f} m²  {' '.join(p.codes)}  at {where}  {p.detail}")
-        scope = code or "every parent"
-        click.echo(f"{len(problems)} coverage problems under {scope}" if problems
-                   else f"coverage is exact under {scope}: no gap, overlap or stray piece above the tolerance")
+            click.echo(tr("%(kind)s %(area_m2)s m²  %(codes)s  at %(where)s  %(detail)s", kind=format(p.kind, "9s"), area_m2=format(p.area_m2, ">14,.1f"), codes=" ".join(p.codes), where=where, detail=p.detail))
+        if code:
+            click.echo(tr("%(n)s coverage problems under %(scope)s", n=len(problems), scope=code) if problems else
+                       tr("coverage is exact under %(scope)s: no gap, overlap or stray piece above the tolerance",
+                          scope=code))
+        else:
+            click.echo(tr("%(n)s coverage problems under every parent", n=len(problems)) if problems else
+                       tr("coverage is exact under every parent: no gap, overlap or stray piece above the tolerance"))
         if geojson_path:
-            click.echo(f"wrote {len(problems)} problem shapes to {geojson_path}")
+            click.echo(tr("wrote %(n)s problem shapes to %(geojson_path)s", n=len(problems), geojson_path=geojson_path))
     return 1 if problems else 0
 
 
@@ -89,15 +94,14 @@ def balance(obj: Context, parent, households, population, area, min_compactness,
     if as_json:
         _echo_json({"summary": summ, "grids": [r.to_dict() for r in rows]})
         return
-    click.echo(f"{'code':18s} {'households':>10s} {'people':>7s} {'km²':>7s} {'inc/yr':>7s} {'staff/100hh':>11s} "
-               f"{'compact':>7s}  flags")
+    cols = (tr("code"), tr("households"), tr("people"), "km²", tr("inc/yr"), tr("staff/100hh"), tr("compact"))
+    click.echo(f"{cols[0]:18s} {cols[1]:>10s} {cols[2]:>7s} {cols[3]:>7s} {cols[4]:>7s} {cols[5]:>11s} {cols[6]:>7s}  "
+               + tr("flags"))
     for r in rows:
         spc = f"{r.staff_per_100_households:.1f}" if r.staff_per_100_households is not None else "-"
         click.echo(f"{r.code:18s} {_n(r.households):>10s} {_n(r.population):>7s} {r.area_km2:7.3f} "
                    f"{r.incidents_per_year:7.1f} {spc:>11s} {r.compactness:7.2f}  {'; '.join(r.flags)}")
-    click.echo(f"{summ['grids']} grids, {summ['flagged']} outside the targets; households mean "
-               f"{summ['households_mean']}, min {summ['households_min']}, max {summ['households_max']}, "
-               f"CV {summ['households_cv']}")
+    click.echo(tr("%(grids)s grids, %(flagged)s outside the targets; households mean %(households_mean)s, min %(households_min)s, max %(households_max)s, CV %(households_cv)s", grids=summ["grids"], flagged=summ["flagged"], households_mean=summ["households_mean"], households_min=summ["households_min"], households_max=summ["households_max"], households_cv=summ["households_cv"]))
 
 
 def _n(v) -> str:
@@ -128,7 +132,7 @@ def propose(obj: Context, zone, points_path, barriers_path, households, grids, l
     from ..errors import InputError
 
     if households and grids:
-        raise InputError("give --households MIN-MAX or --grids K, not both")
+        raise InputError(tr("give --households MIN-MAX or --grids K, not both"))
     locks = [c.strip() for item in lock for c in item.split(",") if c.strip()]
     svc = _planning(obj)
     prop = svc.propose(zone, points_path, crs=crs, weight_field=weight_field, barriers_path=barriers_path,
@@ -141,17 +145,11 @@ def propose(obj: Context, zone, points_path, barriers_path, households, grids, l
         _echo_json(prop.to_dict() | ({"saved": saved} if saved else {}))
         return
     for g in prop.to_dict()["grids"]:
-        click.echo(f"{g['code']:18s} {g['households']:>6,} households {g['area_km2']:8.3f} km² "
-                   f"compactness {g['compactness']:.2f}" + ("  (locked)" if g["locked"] else ""))
+        click.echo(tr("%(code)s %(households)s households %(area_km2)s km² compactness %(compactness)s", code=format(g["code"], "18s"), households=format(g["households"], ">6,"), area_km2=format(g["area_km2"], "8.3f"), compactness=format(g["compactness"], ".2f")) + (tr("  (locked)") if g["locked"] else ""))
     s = prop.stats
-    click.echo(f"{s['grids']} new grids by {prop.method} in {prop.seconds:.1f} s: households {s['households_min']}-"
-               f"{s['households_max']} (CV {s['households_cv']}), compactness mean {s['compactness_mean']}, "
-               f"{'all contiguous' if s['contiguous'] else 'NOT all contiguous'}"
-               + (f", {s['within_range']}/{s['grids']} within the range" if "within_range" in s else "")
-               + (f"; {prop.points_dropped} points outside the free area ignored" if prop.points_dropped else ""))
+    click.echo(tr("%(grids)s new grids by %(method)s in %(seconds)s s: households %(households_min)s-%(households_max)s (CV %(households_cv)s), compactness mean %(compactness_mean)s, %(v)s", grids=s["grids"], method=prop.method, seconds=format(prop.seconds, ".1f"), households_min=s["households_min"], households_max=s["households_max"], households_cv=s["households_cv"], compactness_mean=s["compactness_mean"], v=tr("all contiguous") if s["contiguous"] else tr("NOT all contiguous")) + (tr(", %(within_range)s/%(grids)s within the range", within_range=s["within_range"], grids=s["grids"]) if "within_range" in s else "") + (tr("; %(points_dropped)s points outside the free area ignored", points_dropped=prop.points_dropped) if prop.points_dropped else ""))
     if saved:
-        click.echo(f"saved into draft {saved['plan']} (rev {saved['rev']}): {len(saved['created'])} grids created, "
-                   f"{len(saved['removed'])} removed")
+        click.echo(tr("saved into draft %(plan)s (rev %(rev)s): %(n)s grids created, %(n2)s removed", plan=saved["plan"], rev=saved["rev"], n=len(saved["created"]), n2=len(saved["removed"])))
 
 
 @click.command()
@@ -181,9 +179,6 @@ def networks(obj: Context, layers, code_field, crs, min_layers, snap_m, min_area
         _echo_json(report | {"merge": merged.stats})
         return
     for p in report["pairs"]:
-        click.echo(f"{p['layer']} in {p['other']}: {p['within_one_95']}/{p['grids']} grids lie ≥95% in one grid; "
-                   f"best cover averages {p['mean_best_pct']}%")
+        click.echo(tr("%(layer)s in %(other)s: %(within_one_95)s/%(grids)s grids lie ≥95%% in one grid; best cover averages %(mean_best_pct)s%%", layer=p["layer"], other=p["other"], within_one_95=p["within_one_95"], grids=p["grids"], mean_best_pct=p["mean_best_pct"]))
     s = merged.stats
-    click.echo(f"merged: {s['grids_out']} grids from {' + '.join(map(str, s['grids_in']))} "
-               f"({s['faces']} overlay pieces, {s['small_or_thin_dissolved']} small or thin pieces dissolved)"
-               + (f"; wrote {out_path}" if out_path else ""))
+    click.echo(tr("merged: %(grids_out)s grids from %(v)s (%(faces)s overlay pieces, %(small_or_thin_dissolved)s small or thin pieces dissolved)", grids_out=s["grids_out"], v=" + ".join(map(str, s["grids_in"])), faces=s["faces"], small_or_thin_dissolved=s["small_or_thin_dissolved"]) + (tr("; wrote %(out_path)s", out_path=out_path) if out_path else ""))

@@ -6,6 +6,8 @@ import time
 
 import click
 
+from ..i18n import tr
+
 
 def run_dask_assign(services, src: str, dst: str, crs: str | None, lon_field: str, lat_field: str,
                     scheduler: str | None, partitions: int | None, workers: int | None) -> None:
@@ -21,9 +23,7 @@ def run_dask_assign(services, src: str, dst: str, crs: str | None, lon_field: st
     # the GIL for the heavy parts, and one process skips the workers' start-up and imports
     # (1,000,000 points: 8.7 s instead of 17.6 s on 2 cores). A real cluster's workers are processes.
     with dask_client(scheduler, workers=workers, processes=False) as client:
-        where = scheduler_address(scheduler) or f"a local cluster of {len(client.scheduler_info()['workers'])} workers (threads)"
+        where = scheduler_address(scheduler) or tr("a local cluster of %(n)s workers (threads)", n=len(client.scheduler_info()["workers"]))
         stats = assign_parquet(services, src, dst, client=client, crs=crs, lon_field=lon_field,
                                lat_field=lat_field, partitions=partitions, default_crs="EPSG:4326")
-    click.echo(f"wrote {dst}: {stats['rows']:,} rows in {stats['partitions']} partitions, {stats['assigned']:,} "
-               f"in a grid, {stats['outside']:,} outside every grid or without usable coordinates "
-               f"({time.perf_counter() - t0:.1f} s on {where})", err=True)
+    click.echo(tr("wrote %(dst)s: %(rows)s rows in %(partitions)s partitions, %(assigned)s in a grid, %(outside)s outside every grid or without usable coordinates (%(v)s s on %(where)s)", dst=dst, rows=format(stats["rows"], ","), partitions=stats["partitions"], assigned=format(stats["assigned"], ","), outside=format(stats["outside"], ","), v=format(time.perf_counter() - t0, ".1f"), where=where), err=True)

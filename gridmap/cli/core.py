@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..errors import InputError
+from ..i18n import tr
 from .context import LEVELS, Context, fail_cleanly, pass_ctx, progress
 
 
@@ -17,7 +18,7 @@ from .context import LEVELS, Context, fail_cleanly, pass_ctx, progress
 def init(obj: Context) -> None:
     """Create the store (or migrate it to the newest schema)."""
     info = obj.services(create=True).store.info()
-    click.echo(f"store ready: {info.url} ({info.backend}, schema {info.schema_revision})")
+    click.echo(tr("store ready: %(url)s (%(backend)s, schema %(schema_revision)s)", url=info.url, backend=info.backend, schema_revision=info.schema_revision))
 
 
 @click.command()
@@ -26,7 +27,7 @@ def init(obj: Context) -> None:
 def info(obj: Context) -> None:
     """Show what the store holds."""
     i = obj.services().store.info()
-    click.echo(f"store: {i.url} ({i.backend}, schema {i.schema_revision}, plan {i.plan})")
+    click.echo(tr("store: %(url)s (%(backend)s, schema %(schema_revision)s, plan %(plan)s)", url=i.url, backend=i.backend, schema_revision=i.schema_revision, plan=i.plan))
     for key in LEVELS + ["people", "roles"]:
         if key in i.counts:
             click.echo(f"  {key:8s} {i.counts[key]:>8,}")
@@ -65,14 +66,13 @@ def import_(obj: Context, path, level, code_field, name_field, parent_field, hou
     services = obj.services(create=not dry_run)
     try:
         rep = services.import_units(path, spec, crs=crs, layer=layer, wkt_field=wkt_field, dry_run=dry_run,
-                                    progress=progress("import", unit="unit"))
+                                    progress=progress(tr("import"), unit="unit"))
     finally:
         services.store.close()  # a refused file leaves no PostGIS connection open either
     for line in rep.repairs:
-        click.echo(f"repaired: {line}")
-    verb = "imported" if rep.written else "dry run: would import"
-    click.echo(f"{verb} {rep.count} {rep.level} units from {path}: {rep.area_km2:,.2f} km², "
-               f"{rep.households:,} households" + ("" if rep.written else " (nothing written)"))
+        click.echo(tr("repaired: %(line)s", line=line))
+    verb = tr("imported") if rep.written else tr("dry run: would import")
+    click.echo(tr("%(verb)s %(count)s %(level)s units from %(path)s: %(area_km2)s km², %(households)s households", verb=verb, count=rep.count, level=rep.level, path=path, area_km2=format(rep.area_km2, ",.2f"), households=format(rep.households, ",")) + ("" if rep.written else tr(" (nothing written)")))
 
 
 @click.command(name="import-staff")
@@ -84,8 +84,8 @@ def import_(obj: Context, path, level, code_field, name_field, parent_field, hou
 def import_staff(obj: Context, path, replace, dry_run) -> None:
     """Import staff and roles from CSV: person_id,name,phone,unit_code,role."""
     n_people, n_roles = obj.services().import_staff(path, replace=replace, dry_run=dry_run)
-    verb = "imported" if not dry_run else "dry run: would import"
-    click.echo(f"{verb} {n_people} people and {n_roles} roles from {path}" + (" (nothing written)" if dry_run else ""))
+    verb = tr("imported") if not dry_run else tr("dry run: would import")
+    click.echo(tr("%(verb)s %(n_people)s people and %(n_roles)s roles from %(path)s", verb=verb, n_people=n_people, n_roles=n_roles, path=path) + (tr(" (nothing written)") if dry_run else ""))
 
 
 @click.command()
@@ -105,13 +105,14 @@ def export(obj: Context, path, level, fmt, staff, bom) -> None:
     services = obj.services()
     if staff:
         n = services.export_staff(path, bom=bom)
-        click.echo(f"wrote {n} role assignments to {path}")
+        click.echo(tr("wrote %(n)s role assignments to %(path)s", n=n, path=path))
         return
     one = Level(level) if level and level != "all" else None
     n = services.export(path, level=one, fmt=fmt, all_levels=level == "all")
     fmt_used = (fmt or str(path).rsplit(".", 1)[-1]).lower()
-    what = "every level" if level == "all" or (fmt_used == "gpkg" and not one) else f"level {(one or Level.grid).value}"
-    click.echo(f"wrote {n} units ({what}) to {path}")
+    what = (tr("every level") if level == "all" or (fmt_used == "gpkg" and not one)
+            else tr("level %(level)s", level=(one or Level.grid).value))
+    click.echo(tr("wrote %(n)s units (%(what)s) to %(path)s", n=n, what=what, path=path))
 
 
 @click.command()
@@ -135,7 +136,7 @@ def check(obj: Context, as_json: bool, coverage: str | None, geojson_path: str |
     else:
         for p in problems:
             click.echo(f"{p.code}  {p.name}  [{p.level}]: {p.problem}")
-        click.echo(f"{len(problems)} units break their team rule" if problems else "every unit has a full team")
+        click.echo(tr("%(n)s units break their team rule", n=len(problems)) if problems else tr("every unit has a full team"))
     sys.exit(1 if problems else 0)
 
 
@@ -169,11 +170,11 @@ def locate(obj: Context, lon: float, lat: float, crs: str, as_json: bool) -> Non
         chain = ", ".join(f"{k} {v}" for k, v in loc.chain.items())
         click.echo(f"{loc.grid} {name}" + (f" ({chain})" if chain else ""))
         if len(loc.candidates) > 1:
-            click.echo(f"on the boundary of {', '.join(loc.candidates)}: lowest code wins")
+            click.echo(tr("on the boundary of %(candidates)s: lowest code wins", candidates=", ".join(loc.candidates)))
     elif loc.nearest:
-        click.echo(f"outside every grid; nearest is {loc.nearest} at {loc.distance_m:,.0f} m")
+        click.echo(tr("outside every grid; nearest is %(nearest)s at %(distance_m)s m", nearest=loc.nearest, distance_m=format(loc.distance_m, ",.0f")))
     else:
-        click.echo("outside every grid, and none within nearest_max_m")
+        click.echo(tr("outside every grid, and none within nearest_max_m"))
 
 
 @click.command()
@@ -203,10 +204,8 @@ def assign(obj: Context, input_path, output, crs, lon_field, lat_field, engine, 
 
     # Not through obj.services(): the bulk path reads a SQLite store without SQLAlchemy.
     stats = assign_with_settings(obj.settings(), input_path, output, crs=crs, lon_field=lon_field,
-                                 lat_field=lat_field, progress=progress("assign"))
-    click.echo(f"wrote {output}: {stats['rows']:,} rows, {stats['assigned']:,} in a grid, "
-               f"{stats['outside']:,} outside every grid, {stats['no_coordinates']:,} without coordinates, "
-               f"{stats['out_of_range']:,} out of range", err=True)
+                                 lat_field=lat_field, progress=progress(tr("assign")))
+    click.echo(tr("wrote %(output)s: %(rows)s rows, %(assigned)s in a grid, %(outside)s outside every grid, %(no_coordinates)s without coordinates, %(out_of_range)s out of range", output=output, rows=format(stats["rows"], ","), assigned=format(stats["assigned"], ","), outside=format(stats["outside"], ","), no_coordinates=format(stats["no_coordinates"], ","), out_of_range=format(stats["out_of_range"], ",")), err=True)
 
 
 @click.command()
@@ -242,12 +241,12 @@ def serve(obj: Context, host, port) -> None:
     app = create_app(settings)
     # the map caches build while the server starts listening (the first /map then answers at once)
     threading.Thread(target=lambda: _warm(app, warm_up), name="gridmap-warm-up", daemon=True).start()
-    click.echo(f"gridmap on http://{settings.host}:{settings.port}/ (store {settings.db})")
+    click.echo(tr("gridmap on http://%(host)s:%(port)s/ (store %(db)s)", host=settings.host, port=settings.port, db=settings.db))
     app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
 
 
 def _warm(app, warm_up) -> None:
     try:
-        click.echo(f"map caches ready in {warm_up(app):.1f} s")
+        click.echo(tr("map caches ready in %(v)s s", v=format(warm_up(app), ".1f")))
     except Exception as exc:  # an empty store: the first request builds them instead
-        click.echo(f"map caches not warmed up: {exc}", err=True)
+        click.echo(tr("map caches not warmed up: %(exc)s", exc=exc), err=True)

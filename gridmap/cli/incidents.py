@@ -57,14 +57,12 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
 
         write = None if dry_run else stack.enter_context(svc.repo.writer())
         result = import_csv(svc, fh, None if write is None else (lambda good: write(items(good))),
-                            total=count_rows(path), progress=progress("import", unit="row"),
+                            total=count_rows(path), progress=progress(tr("import"), unit="row"),
                             errors=errors if errors_path else None)
         if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
-            raise InputError(f"{path}: {result.bad:,} of {result.rows:,} rows are bad; nothing was written "
-                             "(fix them, or pass --skip-bad)", result.problems)
-    verb = "imported" if not dry_run else "dry run: would import"
-    click.echo(f"{verb} {result.good:,} incidents from {path}; {result.bad:,} bad rows"
-               + (f" (see {errors_path})" if errors_path and result.bad else ""))
+            raise InputError(tr("%(path)s: %(bad)s of %(rows)s rows are bad; nothing was written (fix them, or pass --skip-bad)", path=path, bad=format(result.bad, ","), rows=format(result.rows, ",")), result.problems)
+    verb = tr("imported") if not dry_run else tr("dry run: would import")
+    click.echo(tr("%(verb)s %(good)s incidents from %(path)s; %(bad)s bad rows", verb=verb, good=format(result.good, ","), path=path, bad=format(result.bad, ",")) + (tr(" (see %(errors_path)s)", errors_path=errors_path) if errors_path and result.bad else ""))
 
 
 @incidents.command(name="prune-photos")
@@ -111,7 +109,7 @@ def list_incidents(obj: Context, status, grid, limit) -> None:
 def supervise(obj: Context) -> None:
     """Escalate every open incident past its time limit (run it from cron)."""
     done = _loop(obj).supervise()
-    click.echo(f"escalated {len(done)} overdue incidents" + (": " + ", ".join(i.id for i in done) if done else ""))
+    click.echo(tr("escalated %(n)s overdue incidents", n=len(done)) + (": " + ", ".join((i.id for i in done)) if done else ""))
 
 
 @incidents.command()
@@ -125,11 +123,11 @@ def reroute(obj: Context) -> None:
     """
 
     for version in obj.services().plans.apply_due_teams():
-        click.echo(f"teams of plan {version} in force")
+        click.echo(tr("teams of plan %(version)s in force", version=version))
     moved = _loop(obj).reroute_open()
     for inc, old in moved:
         click.echo(f"{inc.id}: {old} -> {inc.grid_code}")
-    click.echo(f"re-routed {len(moved)} open incidents")
+    click.echo(tr("re-routed %(n)s open incidents", n=len(moved)))
 
 
 @incidents.command()
@@ -156,14 +154,14 @@ def metrics(obj: Context, by, start, end, history, scheduler, workers, as_json) 
     tz = ZoneInfo(settings.timezone)
     start, end = start.replace(tzinfo=tz), end.replace(tzinfo=tz)
     if not start < end:
-        raise InputError(f"--from {start:%Y-%m-%d} must be before --to {end:%Y-%m-%d}")
+        raise InputError(tr("--from %(start)s must be before --to %(end)s", start=format(start, "%Y-%m-%d"), end=format(end, "%Y-%m-%d")))
     hotline = None
     if history:
         from ..scale.cluster import dask_client
         from ..scale.dask_metrics import BY, compute_metrics, read_history
 
         if by not in BY:
-            raise InputError(f"--by {by} is not available with --history (one of {', '.join(BY)})")
+            raise InputError(tr("--by %(by)s is not available with --history (one of %(BY)s)", by=by, BY=", ".join(BY)))
         with dask_client(scheduler, workers, processes=False):
             rows = compute_metrics(read_history(history), by, start, end, tz=settings.timezone)
     else:
@@ -179,9 +177,10 @@ def metrics(obj: Context, by, start, end, history, scheduler, workers, as_json) 
         click.echo(json.dumps(out, ensure_ascii=False, default=str, indent=1))
         return
     pct = lambda v: "   -" if v is None else f"{v * 100:3.0f}%"
-    three = f" {'响应率':>4} {'解决率':>4} {'满意率':>4}" if hotline else ""
-    click.echo(f"{by:16s} {'count':>6} {'due':>5} {'结案率':>5} {'按期':>5} {'返工':>5} {'延期':>5} {'p90 h':>6} {'满意度':>5}"
-               + three)
+    heads = (tr("count"), tr("due"), tr("closed"), tr("on time"), tr("rework"), tr("extended"), tr("rating"))
+    three = (" " + " ".join(f"{h:>4}" for h in (tr("response"), tr("resolved"), tr("satisfied")))) if hotline else ""
+    click.echo(f"{by:16s} {heads[0]:>6} {heads[1]:>5} {heads[2]:>5} {heads[3]:>5} {heads[4]:>5} {heads[5]:>5} "
+               f"{'p90 h':>6} {heads[6]:>5}" + three)
     for r, h in zip(rows, hotline or [None] * len(rows)):
         p90 = "-" if r.p90_hours_to_close is None else f"{r.p90_hours_to_close:.1f}"
         sat = "-" if r.satisfaction is None else f"{r.satisfaction:.2f}"
@@ -192,7 +191,7 @@ def metrics(obj: Context, by, start, end, history, scheduler, workers, as_json) 
     if by == "zone":
         flagged = [z["key"] for z in rank_zones(rows) if z["flag_lowest_satisfaction"]]
         if flagged:
-            click.echo(f"lowest satisfaction: {', '.join(flagged)}")
+            click.echo(tr("lowest satisfaction: %(flagged)s", flagged=", ".join(flagged)))
 
 
 @incidents.command(name="export-history")
@@ -205,4 +204,4 @@ def export_history(obj: Context, out, rows_per_partition) -> None:
     from ..scale.dask_metrics import export_history as export
 
     parts = export(obj.services().store, out, rows_per_partition)
-    click.echo(f"wrote {parts} partitions to {out}")
+    click.echo(tr("wrote %(parts)s partitions to %(out)s", parts=parts, out=out))

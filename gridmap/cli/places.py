@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import tr
 from .context import Context, fail_cleanly, pass_ctx
 
 
@@ -33,4 +34,4 @@ def import_(obj: Context, path, crs, name_field, kind_field, code_field, default
                             code_field=code_field, default_kind=default_kind, replace=replace, dry_run=dry_run)
     finally:
         services.store.close()
-    click.echo(f"{'would import' if dry_run else 'imported'} {len(got)} places from {path}")
+    click.echo(tr("%(v)s %(n)s places from %(path)s", v=tr("would import") if dry_run else tr("imported"), n=len(got), path=path))

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from ..i18n import tr
 from .context import Context, fail_cleanly, pass_ctx
 from .plans import echo_json, open_plans, plan, report_edit, rev_option
 
@@ -32,7 +33,7 @@ def blocks_export(obj: Context, version: int, out_path: str | None) -> None:
     with atomic_path(out_path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-    click.echo(f"{text.count(chr(10)) - 1} units of plan {version} written to {out_path}", err=True)
+    click.echo(tr("%(v)s units of plan %(version)s written to %(out_path)s", v=text.count(chr(10)) - 1, version=version, out_path=out_path), err=True)
 
 
 @plan.command(name="blocks-import")
@@ -51,15 +52,13 @@ def blocks_import(obj: Context, path: str, into: int | None, note: str | None, a
         with open(path, encoding="utf-8-sig", newline="") as fh:
             text = fh.read()
     except UnicodeDecodeError:
-        raise InputError(f"{path}: 文件须为 UTF-8 编码 the file must be UTF-8 text") from None
+        raise InputError(tr("%(path)s: the file must be UTF-8 text", path=path)) from None
     with open_plans(obj) as svc:
         out = blocks_io.import_(svc, text, into=into, note=note)
     if as_json:
         return echo_json(out)
-    made = "new draft" if out["created_draft"] else "draft"
-    click.echo(f"{made} {out['plan']} rev {out['rev']} (from plan {out['based_on']}): {out['rows']} rows, "
-               f"{out['grids']} grids; created {', '.join(out['created']) or '-'}; changed "
-               f"{', '.join(out['changed']) or '-'}; removed {', '.join(out['removed']) or '-'}")
+    made = tr("new draft") if out["created_draft"] else tr("draft")
+    click.echo(tr("%(made)s %(plan)s rev %(rev)s (from plan %(based_on)s): %(rows)s rows, %(grids)s grids; created %(v)s; changed %(v2)s; removed %(v3)s", made=made, plan=out["plan"], rev=out["rev"], based_on=out["based_on"], rows=out["rows"], grids=out["grids"], v=", ".join(out["created"]) or "-", v2=", ".join(out["changed"]) or "-", v3=", ".join(out["removed"]) or "-"))
 
 
 @plan.command()
@@ -92,9 +91,8 @@ def compare(obj: Context, a: int, b: int, households: str | None, as_json: bool)
     if as_json:
         return echo_json(out)
     s = out["diff"]["summary"]
-    click.echo(f"plan {a} -> {b}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
-    click.echo(f"target {out['targets']['households']}")
+    click.echo(tr("plan %(a)s -> %(b)s: ", a=a, b=b) + ", ".join((f'{k} {v}' for k, v in s.items())))
+    click.echo(tr("target %(households)s", households=out["targets"]["households"]))
     for side in ("a", "b"):
         c = out[side]["balance"]["counts"]
-        click.echo(f"  {out[side]['plan']['version']}: {len(out[side]['balance']['grids'])} grids; "
-                   + ", ".join(f"{k} {v}" for k, v in c.items()))
+        click.echo(tr("  %(version)s: %(n)s grids; ", version=out[side]["plan"]["version"], n=len(out[side]["balance"]["grids"])) + ", ".join((f'{k} {v}' for k, v in c.items())))

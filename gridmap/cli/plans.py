@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import click
 
+from ..i18n import tr
 from .context import Context, fail_cleanly, pass_ctx
 
 
@@ -37,9 +38,9 @@ def _geojson(path: str):
 
 def report_edit(out: dict) -> None:
     parts = [f"{k} {', '.join(out[k])}" for k in ("created", "changed", "removed") if out[k]]
-    click.echo(f"draft {out['plan']} rev {out['rev']}: {out['op']}" + (": " + "; ".join(parts) if parts else ""))
+    click.echo(tr("draft %(plan)s rev %(rev)s: %(op)s", plan=out["plan"], rev=out["rev"], op=out["op"]) + (": " + "; ".join(parts) if parts else ""))
     for note in out["notes"]:
-        click.echo(f"  note: {note}")
+        click.echo(tr("  note: %(note)s", note=note))
 
 
 rev_option = click.option("--rev", type=int, help="The draft revision you loaded: refuse if it changed since.")
@@ -61,8 +62,7 @@ def list_plans(obj: Context) -> None:
         mark = "*" if p.version == current else " "
         eff = p.effective_from.isoformat() if p.effective_from else "-"
         base = f" from {p.base_version}" if p.base_version else ""
-        click.echo(f"{mark} {p.version:>4}  {p.status:<9}  {eff:<10}  rev {p.rev:<3}  {p.edits} edits{base}"
-                   + (f"  {p.note}" if p.note else ""))
+        click.echo(tr("%(mark)s %(version)s  %(status)s  %(eff)s  rev %(rev)s  %(edits)s edits%(base)s", mark=mark, version=format(p.version, ">4"), status=format(p.status, "<9"), eff=format(eff, "<10"), rev=format(p.rev, "<3"), edits=p.edits, base=base) + (f'  {p.note}' if p.note else ""))
 
 
 @plan.command()
@@ -80,8 +80,7 @@ def show(obj: Context, version: int, as_json: bool) -> None:
                 "rev", "note"):
         click.echo(f"{key}: {data[key]}")
     for e in data["edit_log"]:
-        click.echo(f"  edit {e['seq']}: {e['op']} by {e['author'] or '-'} at {e['at']}: "
-                   f"{', '.join(e['before_codes'])} -> {', '.join(e['after_codes'])}")
+        click.echo(tr("  edit %(seq)s: %(op)s by %(v)s at %(at)s: %(v2)s -> %(v3)s", seq=e["seq"], op=e["op"], v=e["author"] or "-", at=e["at"], v2=", ".join(e["before_codes"]), v3=", ".join(e["after_codes"])))
 
 
 @plan.command()
@@ -92,7 +91,7 @@ def new(obj: Context, note: str | None) -> None:
     """Start a draft: a copy of the plan in force."""
     with open_plans(obj) as svc:
         rec = svc.create(note=note)
-    click.echo(f"draft {rec.version} created from plan {rec.base_version}")
+    click.echo(tr("draft %(version)s created from plan %(base_version)s", version=rec.version, base_version=rec.base_version))
 
 
 @plan.command()
@@ -103,7 +102,7 @@ def drop(obj: Context, version: int) -> None:
     """Delete a draft."""
     with open_plans(obj) as svc:
         svc.drop(version)
-    click.echo(f"draft {version} dropped")
+    click.echo(tr("draft %(version)s dropped", version=version))
 
 
 @plan.command()
@@ -116,7 +115,7 @@ def undo(obj: Context, version: int, rev: int | None) -> None:
     with open_plans(obj) as svc:
         out = svc.undo(version, rev=rev)
     u = out["undone"]
-    click.echo(f"draft {version} rev {out['rev']}: undid edit {u['seq']} ({u['op']})")
+    click.echo(tr("draft %(version)s rev %(rev)s: undid edit %(seq)s (%(op)s)", version=version, rev=out["rev"], seq=u["seq"], op=u["op"]))
 
 
 @plan.command()
@@ -133,16 +132,15 @@ def diff(obj: Context, a: int, b: int, as_json: bool) -> None:
         return echo_json(d)
     for x in d["added"]:
         src = ", ".join(f"{f['code']} {f['area_m2']:,.0f} m²" for f in x["from"])
-        click.echo(f"added     {x['code']}  {x['area_m2']:,.0f} m²" + (f"  (from {src})" if src else ""))
+        click.echo(tr("added     %(code)s  %(area_m2)s m²", code=x["code"], area_m2=format(x["area_m2"], ",.0f")) + (tr("  (from %(src)s)", src=src) if src else ""))
     for x in d["removed"]:
         dst = ", ".join(f"{f['code']} {f['area_m2']:,.0f} m²" for f in x["to"])
-        click.echo(f"removed   {x['code']}  {x['area_m2']:,.0f} m²" + (f"  (to {dst})" if dst else ""))
+        click.echo(tr("removed   %(code)s  %(area_m2)s m²", code=x["code"], area_m2=format(x["area_m2"], ",.0f")) + (tr("  (to %(dst)s)", dst=dst) if dst else ""))
     for x in d["reshaped"]:
-        click.echo(f"reshaped  {x['code']}  {x['area_change_m2']:+,.0f} m²  ({x['area_before_m2']:,.0f} -> "
-                   f"{x['area_after_m2']:,.0f}; {x['changed_area_m2']:,.0f} m² changed hands)")
+        click.echo(tr("reshaped  %(code)s  %(area_change_m2)s m²  (%(area_before_m2)s -> %(area_after_m2)s; %(changed_area_m2)s m² changed hands)", code=x["code"], area_change_m2=format(x["area_change_m2"], "+,.0f"), area_before_m2=format(x["area_before_m2"], ",.0f"), area_after_m2=format(x["area_after_m2"], ",.0f"), changed_area_m2=format(x["changed_area_m2"], ",.0f")))
     for x in d["renamed"]:
-        click.echo(f"renamed   {x['code']}  {x['name_before']} -> {x['name_after']}")
-    click.echo(f"unchanged {len(d['unchanged'])} grids")
+        click.echo(tr("renamed   %(code)s  %(name_before)s -> %(name_after)s", code=x["code"], name_before=x["name_before"], name_after=x["name_after"]))
+    click.echo(tr("unchanged %(n)s grids", n=len(d["unchanged"])))
 
 
 @plan.command()
@@ -157,27 +155,31 @@ def impact(obj: Context, version: int, as_json: bool) -> None:
     if as_json:
         return echo_json(r)
     d = r["diff"]
-    click.echo(f"plan {version} against plan {r['against']}: {d['added']} added, {d['removed']} removed, "
-               f"{d['reshaped']} reshaped, {d['unchanged']} unchanged")
+    click.echo(tr("plan %(version)s against plan %(against)s: %(added)s added, %(removed)s removed, %(reshaped)s reshaped, %(unchanged)s unchanged", version=version, against=r["against"], added=d["added"], removed=d["removed"], reshaped=d["reshaped"], unchanged=d["unchanged"]))
     h = r["households"]
-    click.echo(f"households moving: about {h['households']:,} (by area share)")
+    click.echo(tr("households moving: about %(households)s (by area share)", households=format(h["households"], ",")))
     for f in h["flows"]:
-        click.echo(f"  {f['from']} -> {f['to']}: {f['households']:,} households, {f['area_m2']:,.0f} m²")
-    click.echo(f"open incidents moving: {len(r['incidents']['moving'])} of {r['incidents']['open']}")
+        click.echo(tr("  %(src)s -> %(to)s: %(households)s households, %(area_m2)s m²", src=f["from"], to=f["to"], households=format(f["households"], ","), area_m2=format(f["area_m2"], ",.0f")))
+    click.echo(tr("open incidents moving: %(n)s of %(open)s", n=len(r["incidents"]["moving"]), open=r["incidents"]["open"]))
     for m in r["incidents"]["moving"]:
-        click.echo(f"  #{m['id']} {m['category']}: {m['from']} -> {m['to']}, assignee {m['assignee'] or 'nobody'}")
+        click.echo(tr("  #%(id)s %(category)s: %(src)s -> %(to)s, assignee %(v)s", id=m["id"], category=m["category"], src=m["from"], to=m["to"], v=m["assignee"] or tr("nobody")))
     for s in r["staff_on_removed_grids"]:
-        where = f"placed in {', '.join(s['placed_in'])}" if s["placed_in"] else "not placed yet"
-        click.echo(f"staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']}), "
-                   f"offered to {', '.join(s['successors']) or '-'}; {where}")
+        where = tr("placed in %(units)s", units=", ".join(s["placed_in"])) if s["placed_in"] else tr("not placed yet")
+        click.echo(tr("staff on a removed grid: %(person_id)s %(name)s (%(role)s of %(unit_code)s), offered to %(v)s; %(where)s", person_id=s["person_id"], name=s["name"], role=s["role"], unit_code=s["unit_code"], v=", ".join(s["successors"]) or "-", where=where))
     for t in r["teams"]:
-        blocks = f"; {t['open_incidents']} open incident(s): blocks publishing" if t["blocks_publish"] else ""
-        click.echo(f"team incomplete: {t['code']}{' (new grid)' if t['new_grid'] else ''}: {t['problem']}{blocks}")
+        what = dict(code=t["code"], problem=t["problem"], n=t["open_incidents"])
+        if t["blocks_publish"]:
+            click.echo(tr("team incomplete: %(code)s (new grid): %(problem)s; %(n)s open incident(s): blocks publishing", **what)
+                       if t["new_grid"] else
+                       tr("team incomplete: %(code)s: %(problem)s; %(n)s open incident(s): blocks publishing", **what))
+        else:
+            del what["n"]
+            click.echo(tr("team incomplete: %(code)s (new grid): %(problem)s", **what) if t["new_grid"]
+                       else tr("team incomplete: %(code)s: %(problem)s", **what))
     for code, team in r["new_and_changed_teams"].items():
-        click.echo(f"team of {code}: leader {', '.join(team['leader']) or '-'}, instructor "
-                   f"{', '.join(team['instructor']) or '-'}, workers {', '.join(team['worker']) or '-'}")
+        click.echo(tr("team of %(code)s: leader %(v)s, instructor %(v2)s, workers %(v3)s", code=code, v=", ".join(team["leader"]) or "-", v2=", ".join(team["instructor"]) or "-", v3=", ".join(team["worker"]) or "-"))
     for p in r["coverage"]:
-        click.echo(f"coverage: {p['kind']} {','.join(p['codes']) or p['parent']} {p['area_m2']:,} m²")
+        click.echo(tr("coverage: %(kind)s %(v)s %(area_m2)s m²", kind=p["kind"], v=",".join(p["codes"]) or p["parent"], area_m2=format(p["area_m2"], ",")))
 
 
 @plan.command()
@@ -195,15 +197,13 @@ def publish(obj: Context, version: int, effective: str, force: bool, reason: str
     """
     with open_plans(obj) as svc:
         out = svc.publish(version, effective, force=force, reason=reason)
-    click.echo(f"plan {version} published, in force from {out['effective_from']}"
-               + ("" if out["in_force"] else " (later: run `gridmap incidents reroute` on that day)"))
+    click.echo(tr("plan %(version)s published, in force from %(effective_from)s", version=version, effective_from=out["effective_from"]) + ("" if out["in_force"] else tr(" (later: run `gridmap incidents reroute` on that day)")))
     for r in out["rerouted"]:
-        click.echo(f"  re-routed #{r['id']}: {r['from']} -> {r['to']}, assignee {r['assignee'] or 'nobody'}")
+        click.echo(tr("  re-routed #%(id)s: %(src)s -> %(to)s, assignee %(v)s", id=r["id"], src=r["from"], to=r["to"], v=r["assignee"] or tr("nobody")))
     for s in out["staff_on_removed_grids"]:
-        click.echo(f"  staff on a removed grid: {s['person_id']} {s['name']} ({s['role']} of {s['unit_code']})")
+        click.echo(tr("  staff on a removed grid: %(person_id)s %(name)s (%(role)s of %(unit_code)s)", person_id=s["person_id"], name=s["name"], role=s["role"], unit_code=s["unit_code"]))
     if out["forced"]:
-        click.echo(f"  published with {len(out['coverage'])} coverage problem(s) and {len(out['staffing_gaps'])} "
-                   f"staffing gap(s) (--force{': ' + out['reason'] if out['reason'] else ''})")
+        click.echo(tr("  published with %(n)s coverage problem(s) and %(n2)s staffing gap(s) (--force%(v)s)", n=len(out["coverage"]), n2=len(out["staffing_gaps"]), v=": " + out["reason"] if out["reason"] else ""))
 
 
 # -- edits ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import ntr, tr
 from .context import Context, fail_cleanly, pass_ctx
 
 
@@ -55,8 +56,7 @@ def print_(obj: Context, grid_code, zone_code, town_code, all_grids, out, scale,
     finally:
         services.store.close()
     for note in book.notes:
-        click.echo(f"警告 warning: {note}", err=True)
+        click.echo(tr("warning: %(note)s", note=note), err=True)
     pages = len(book.sheets) + printing.overview_page_count(book)
-    plan = f"plan v{book.plan_version}" if book.plan_version is not None else "no plan"
-    click.echo(f"wrote {out}: {pages} page{'s' if pages != 1 else ''}, {len(book.sheets)} grid"
-               f"{'s' if len(book.sheets) != 1 else ''}, {size / 1024:,.0f} KB ({plan})")
+    plan = tr("plan v%(version)s", version=book.plan_version) if book.plan_version is not None else tr("no plan")
+    click.echo(tr("wrote %(out)s: %(pages)s, %(grids)s, %(kb)s KB (%(plan)s)", out=out, pages=ntr("%(n)s page", "%(n)s pages", pages), grids=ntr("%(n)s grid", "%(n)s grids", len(book.sheets)), kb=format(size / 1024, ",.0f"), plan=plan))

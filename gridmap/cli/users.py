@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import click
 
+from ..i18n import tr
 from ..incidents.actors import ROLES
 from .context import Context, fail_cleanly, pass_ctx
 
@@ -36,7 +37,7 @@ def add_user(obj: Context, username, role, person, password) -> None:
         create_user(store, username, password, role, person)
     finally:
         store.close()  # a PostGIS connection is not left open
-    click.echo(f"user {username} ({role}) created")
+    click.echo(tr("user %(username)s (%(role)s) created", username=username, role=role))
 
 
 @users.command(name="token")
@@ -71,11 +72,11 @@ def list_users(obj: Context) -> None:
     with _store(obj) as store:
         rows = store.users.list()
     if not rows:
-        click.echo("no users: add one with `gridmap users add`")
+        click.echo(tr("no users: add one with `gridmap users add`"))
     for r in rows:
-        state = "disabled 已停用" if r["disabled"] else "active"
+        state = tr("disabled") if r["disabled"] else tr("active")
         mfa = "2FA" if r["totp"] else "-"
-        click.echo(f"{r['username']}\t{r['role']}\t{r['person_id'] or '-'}\t{state}\t{mfa}\t{r['tokens']} token(s)")
+        click.echo(tr("%(username)s\t%(role)s\t%(v)s\t%(state)s\t%(mfa)s\t%(tokens)s token(s)", username=r["username"], role=r["role"], v=r["person_id"] or "-", state=state, mfa=mfa, tokens=r["tokens"]))
 
 
 @users.command(name="disable")
@@ -86,7 +87,7 @@ def disable(obj: Context, username) -> None:
     """Stop a user: no login, no API token, their sessions end now."""
     with _store(obj) as store:
         store.users.update_user(username, disabled=True)
-    click.echo(f"user {username} disabled; their sessions and tokens no longer work")
+    click.echo(tr("user %(username)s disabled; their sessions and tokens no longer work", username=username))
 
 
 @users.command(name="enable")
@@ -97,7 +98,7 @@ def enable(obj: Context, username) -> None:
     """Let a disabled user in again."""
     with _store(obj) as store:
         store.users.update_user(username, disabled=False)
-    click.echo(f"user {username} enabled")
+    click.echo(tr("user %(username)s enabled", username=username))
 
 
 @users.command(name="passwd")
@@ -111,7 +112,7 @@ def passwd(obj: Context, username, password) -> None:
 
     with _store(obj) as store:
         set_password(store, username, password)
-    click.echo(f"password of {username} changed; their sessions ended")
+    click.echo(tr("password of %(username)s changed; their sessions ended", username=username))
 
 
 @users.command(name="revoke-token")
@@ -123,7 +124,7 @@ def revoke_token(obj: Context, username, label) -> None:
     """Delete a user's API tokens."""
     with _store(obj) as store:
         n = store.users.revoke_tokens(username, label)
-    click.echo(f"{n} token(s) of {username} revoked")
+    click.echo(tr("%(n)s token(s) of %(username)s revoked", n=n, username=username))
 
 
 @users.command(name="totp")
@@ -140,14 +141,14 @@ def totp(obj: Context, username, off) -> None:
     with _store(obj) as store:
         if off:
             store.totp.disable(username)
-            click.echo(f"two-factor login of {username} turned off 已关闭两步验证; their sessions ended")
+            click.echo(tr("two-factor login of %(username)s turned off; their sessions ended", username=username))
             return
         from ..web.twofactor import enrol
 
         secret, uri, codes = enrol(store, username)
-    click.echo(f"two-factor login of {username} is on 已启用两步验证 (shown once, not again):")
-    click.echo(f"otpauth URI: {uri}")
-    click.echo(f"secret 密钥: {secret}")
-    click.echo("recovery codes 恢复码 (each works once):")
+    click.echo(tr("two-factor login of %(username)s is on (shown once, not again):", username=username))
+    click.echo(tr("otpauth URI: %(uri)s", uri=uri))
+    click.echo(tr("secret: %(secret)s", secret=secret))
+    click.echo(tr("recovery codes (each works once):"))
     for c in codes:
         click.echo(f"  {c}")

@@ -86,8 +86,7 @@ def _parse_crs(text: str | None) -> InputCRS:
         crs = CRS.from_user_input(str(text).strip())
     except CRSError as exc:
         raise InputError(
-            f"unknown CRS {text!r}: use an EPSG code (EPSG:4326, EPSG:4490, EPSG:4547...), "
-            f"GCJ-02 or BD-09 ({exc})"
+            tr("unknown CRS %(text)r: use an EPSG code (EPSG:4326, EPSG:4490, EPSG:4547...), GCJ-02 or BD-09 (%(exc)s)", text=text, exc=exc)
         ) from None
     return InputCRS(crs.to_string())
 

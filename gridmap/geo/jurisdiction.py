@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import shapely
 
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import Level
 from ..store.base import Store
 from .crs import distance_m, geod
@@ -63,10 +64,7 @@ class Jurisdiction:
         if away <= self.tolerance_m:
             return
         far = f"{away / 1000:,.1f} km" if away >= 1000 else f"{away:,.0f} m"
-        where = self.name or "本辖区"
+        where = self.name or tr("the jurisdiction")
         raise InputError(
-            "报事地点不在本辖区内，未受理 The location is outside the jurisdiction: nothing was stored",
-            [f"{field}: ({lon:.6f}, {lat:.6f}) 不在{where}辖区内（距辖区边界约 {far}），本平台只受理辖区内的事件；"
-             f"请在辖区内选点，辖区外的问题请联系当地政府。"
-             f"It is outside {where} ({far} beyond its boundary): only reports inside the jurisdiction are "
-             f"taken here; for elsewhere contact the local government."])
+            tr("The location is outside the jurisdiction: nothing was stored"),
+            [tr("%(field)s: (%(lon)s, %(lat)s) is outside %(where)s (%(far)s beyond its boundary): only reports inside the jurisdiction are taken here; for elsewhere contact the local government.", field=field, lon=format(lon, ".6f"), lat=format(lat, ".6f"), where=where, far=far)])

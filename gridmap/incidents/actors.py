@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import Forbidden
+from ..i18n import tr
 from .model import Incident
 
 ROLES = ("admin", "planner", "dispatcher", "staff", "leader")
@@ -67,7 +68,7 @@ def check_action(actor: Actor, inc: Incident, action: str, reporter_token_ok: bo
     if actor.role == "staff" and action in STAFF_ACTIONS:
         if can_see(actor, inc):
             return
-        raise Forbidden(f"事件 {inc.id} 不在您的网格 / incident {inc.id} is not in your grids")  # no other grid's code
+        raise Forbidden(tr("incident %(id)s is not in your grids", id=inc.id))  # no other grid's code
     if actor.is_public and action in REPORTER_ACTIONS:
-        raise Forbidden(f"to {action} incident {inc.id} give the reporter token you received when reporting it")
-    raise Forbidden(f"a {actor.role} may not {action} incidents")
+        raise Forbidden(tr("to %(action)s incident %(id)s give the reporter token you received when reporting it", action=action, id=inc.id))
+    raise Forbidden(tr("a %(role)s may not %(action)s incidents", role=actor.role, action=action))

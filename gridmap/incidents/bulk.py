@@ -18,6 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from ..errors import InputError
+from ..i18n import tr
 from .intake import parse_report
 from .model import STATUSES, Incident
 
@@ -53,7 +54,7 @@ def check_row(svc, raw: dict, now: dt.datetime) -> Incident:
     inc = svc._new_incident(parse_report(body, svc.taxonomy, now, svc.tz), assign=False)
     status = row.get("status") or "reported"
     if status not in STATUSES:
-        raise InputError(f"status: unknown status {status!r}")
+        raise InputError(tr("status: unknown status %(status)r", status=status))
     inc.status = status
     for name in HISTORY_TIMES:
         if row.get(name):
@@ -81,7 +82,7 @@ def check_rows(svc, rows: Iterable[dict], first_line: int) -> tuple[list[Inciden
             problems.append(f"row {n}" + (f" ({ext.strip()})" if isinstance(ext, str) and ext.strip() else "")
                             + f": {detail}")
         except ValueError as exc:
-            problems.append(f"row {n}: {exc}")
+            problems.append(f"row {n}: {exc}")  # exc: a translated InputError
     return good, problems
 
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import GRID_ROLES, ROLE_LABELS, ZONE_ROLES
 from .model import Incident
 from .taxonomy import Taxonomy
@@ -34,8 +35,7 @@ def check_department(taxonomy: Taxonomy, name: str) -> str:
     """`name` if the taxonomy knows this department; InputError (422) listing the known ones."""
     known = departments(taxonomy)
     if name not in known:
-        raise InputError(f"department: {name!r} is not a department of the taxonomy; choose one of "
-                         f"{', '.join(known)} (部门须从分类表中选择)")
+        raise InputError(tr("department: %(name)r is not a department of the taxonomy; choose one of %(known)s", name=name, known=", ".join(known)))
     return name
 
 
@@ -58,7 +58,7 @@ def candidates(svc, inc: Incident, grid_code: str | None = None, at: dt.datetime
     if grid_code:
         chain = svc.services.index.chain_of(grid_code)
         if chain is None:
-            raise InputError(f"grid_code: {grid_code!r} is not a grid of the plan in force")
+            raise InputError(tr("grid_code: %(grid_code)r is not a grid of the plan in force", grid_code=grid_code))
         probe = replace(inc, grid_code=grid_code, zone_code=chain.get("zone"), handling_level="grid")
     unit, level = unit_of(probe)
     if unit is None or probe.handling_level == "department":
@@ -89,5 +89,5 @@ def candidates(svc, inc: Incident, grid_code: str | None = None, at: dt.datetime
 def check_assignee(svc, person_id: str) -> str:
     """`person_id` if such a person is on the staff list; InputError (422) otherwise."""
     if not any(p.person_id == person_id for p in svc.services.store.people()):
-        raise InputError(f"assignee: no member of staff with person_id {person_id!r} (承办人不存在)")
+        raise InputError(tr("assignee: no member of staff with person_id %(person_id)r", person_id=person_id))
     return person_id

@@ -95,7 +95,7 @@ def _location(data: Mapping[str, Any], problems: list[str]) -> tuple[float, floa
     try:
         crs = parse_crs(str(raw_crs))
     except InputError as exc:
-        problems.append(f"crs: {exc}")
+        problems.append(f"crs: {exc}")  # exc: a translated InputError
         return math.nan, math.nan
     if crs.is_geographic:
         if 0.8 < x < 55.9 and 72 < y < 137.9:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..i18n import tr
 from .metrics import GROUP_FIELDS, Metrics, key_order, ratio, require_aware
 
 BY_DB = sorted([*GROUP_FIELDS, "month"])
@@ -89,8 +90,7 @@ def compute_db(repo, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.da
     as_of = end if as_of is None else as_of
     require_aware("as_of", as_of)
     if by == "month" and (end - start).days > MAX_MONTHS * 31:
-        raise InputError(f"按月统计最多 {MAX_MONTHS} 个月 / by month: the range spans more than {MAX_MONTHS} "
-                         "months; give a shorter one")
+        raise InputError(tr("by month: the range spans more than %(MAX_MONTHS)s months; give a shorter one", MAX_MONTHS=MAX_MONTHS))
     months = month_bounds(start, end, tz) if by == "month" else None
     sums, p90 = repo.metric_sums(by, start, end, as_of, months, response_limit_hours, grid_codes)
     rows, rates = [], []

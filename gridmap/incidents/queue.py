@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..i18n import tr
 from ..store.board import QUEUE_STATUSES, SORTS, BoardFilter, BoardQueries
 from .actors import Actor
 from .model import STATUSES, Incident
@@ -54,15 +55,15 @@ def parse(svc, actor: Actor, args: Mapping[str, Any], getlist=None) -> BoardRequ
     categories = tuple(c for v in getlist("category") for c in v.split(",") if c)
     for c in categories:
         if c not in svc.taxonomy:
-            problems.append(f"category: unknown category {c!r}")
+            problems.append(tr("category: unknown category %(c)r", c=c))
     statuses = tuple(s for v in getlist("status") for s in v.split(",") if s)
     for s in statuses:
         if s not in STATUSES:
-            problems.append(f"status: one of {', '.join(STATUSES)}, not {s!r}")
+            problems.append(tr("status: one of %(STATUSES)s, not %(s)r", STATUSES=", ".join(STATUSES), s=s))
     start = _day(args.get("from"), "from", svc.tz, problems)
     end = _day(args.get("to"), "to", svc.tz, problems)
     if start and end and end < start:
-        problems.append("to: the last day is before the first (from)")
+        problems.append(tr("to: the last day is before the first (from)"))
     text = " ".join(str(args.get("q") or "").split())[:100] or None
     if problems:
         raise InputError("board: " + "; ".join(problems), problems=problems)
@@ -121,7 +122,7 @@ def _has_ancestor_in(code: str, codes: set[str], tree: Mapping[str, str | None])
 
 def _one_of(value: str, allowed: Mapping[str, str], name: str, problems: list[str]) -> str:
     if value not in allowed:
-        problems.append(f"{name}: one of {', '.join(allowed)}, not {value!r}")
+        problems.append(tr("%(name)s: one of %(allowed)s, not %(value)r", name=name, allowed=", ".join(allowed), value=value))
         return next(iter(allowed))
     return value
 
@@ -132,10 +133,10 @@ def _whole(value: Any, name: str, low: int, high: int, default: int, problems: l
     try:
         n = int(str(value))
     except ValueError:
-        problems.append(f"{name}: a whole number, not {value!r}")
+        problems.append(tr("%(name)s: a whole number, not %(value)r", name=name, value=value))
         return default
     if not low <= n <= high:
-        problems.append(f"{name}: from {low} to {high}, not {n}")
+        problems.append(tr("%(name)s: from %(low)s to %(high)s, not %(n)s", name=name, low=low, high=high, n=n))
         return default
     return n
 
@@ -146,9 +147,9 @@ def _day(value: Any, name: str, tz, problems: list[str]) -> dt.datetime | None:
     try:
         day = dt.date.fromisoformat(str(value))
     except ValueError:
-        problems.append(f"{name}: a date as YYYY-MM-DD, not {value!r}")
+        problems.append(tr("%(name)s: a date as YYYY-MM-DD, not %(value)r", name=name, value=value))
         return None
     if day.year < 1970:
-        problems.append(f"{name}: no earlier than 1970")
+        problems.append(tr("%(name)s: no earlier than 1970", name=name))
         return None
     return dt.datetime.combine(day, dt.time(), tzinfo=tz)

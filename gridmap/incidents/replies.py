@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..i18n import tr
 from .model import FINAL_STATUSES, STATUSES, Incident
 
 FIELDS = {"id", "category", "expected", "grid"}
@@ -39,7 +40,7 @@ class Replies:
         if path:
             p = Path(path)
             if not p.is_file():
-                raise InputError(f"reply_templates: 回复模板文件不存在 / file {p} does not exist")
+                raise InputError(tr("reply_templates: file %(p)s does not exist", p=p))
             text, source = p.read_text(encoding="utf-8"), str(p)
         else:
             res = resources.files("gridmap.incidents") / "replies.toml"
@@ -47,7 +48,7 @@ class Replies:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{source} is not valid TOML: {exc}") from None
+            raise InputError(tr("%(source)s is not valid TOML: %(exc)s", source=source, exc=exc)) from None
         return cls.from_dict(data, source, taxonomy)
 
     @classmethod
@@ -58,24 +59,24 @@ class Replies:
             status, cat, body = r.get("status"), r.get("category", "*"), r.get("text")
             where = f"reply {n}"
             if status not in STATUSES:
-                problems.append(f"{where}: status {status!r} is not one of {', '.join(STATUSES)}")
+                problems.append(tr("%(where)s: status %(status)r is not one of %(STATUSES)s", where=where, status=status, STATUSES=", ".join(STATUSES)))
             if cat != "*" and taxonomy is not None and cat not in taxonomy:
-                problems.append(f"{where}: category {cat!r} is not in the taxonomy")
+                problems.append(tr("%(where)s: category %(cat)r is not in the taxonomy", where=where, cat=cat))
             if not isinstance(body, str) or not body.strip():
-                problems.append(f"{where}: text is missing")
+                problems.append(tr("%(where)s: text is missing", where=where))
                 continue
             try:
                 names = {f for _, f, _, _ in string.Formatter().parse(body) if f is not None}
             except ValueError as exc:
-                problems.append(f"{where}: text: {exc}")
+                problems.append(tr("%(where)s: text: %(exc)s", where=where, exc=exc))
                 continue
             if names - FIELDS:
-                problems.append(f"{where}: unknown placeholder(s) {sorted(names - FIELDS)}; use {sorted(FIELDS)}")
+                problems.append(tr("%(where)s: unknown placeholder(s) %(v)s; use %(FIELDS)s", where=where, v=sorted(names - FIELDS), FIELDS=sorted(FIELDS)))
             if (status, cat) in texts:
-                problems.append(f"{where}: a second template for status {status!r}, category {cat!r}")
+                problems.append(tr("%(where)s: a second template for status %(status)r, category %(cat)r", where=where, status=status, cat=cat))
             texts[(status, cat)] = body
         if problems:
-            raise InputError(f"{source}: 回复模板有误 / bad reply templates: " + "; ".join(problems))
+            raise InputError(tr("%(source)s: bad reply templates:", source=source) + " " + "; ".join(problems))
         return cls(texts)
 
     def text(self, inc: Incident, category_name: str, expected: str) -> str | None:

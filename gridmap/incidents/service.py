@@ -245,9 +245,7 @@ class IncidentService:
         until = self.reopen_until(inc)
         if until is not None and self.clock() > until:
             days = self.services.settings.reopen_window_days
-            raise Conflict(f"已超过重新打开的期限：结案后 {days:g} 天内可重新打开（截至 {until.astimezone(self.tz):%Y-%m-%d %H:%M}），"
-                           f"请重新报事。The reopen window has passed: a report may be reopened within {days:g} days "
-                           f"of closing (until {until.astimezone(self.tz):%Y-%m-%d %H:%M}); please report it again.")
+            raise Conflict(tr("The reopen window has passed: a report may be reopened within %(days)s days of closing (until %(v)s); please report it again.", days=format(days, "g"), v=format(until.astimezone(self.tz), "%Y-%m-%d %H:%M")))
 
     def _apply(self, inc: Incident, action: str, now: dt.datetime, data: dict, actor: Actor, note: str):
         cat = self.taxonomy.get(inc.category)
@@ -273,8 +271,7 @@ class IncidentService:
             hours = _positive(data.get("hours"), "hours")
             most = float(self.services.settings.max_extension_hours)
             if hours > most:  # 1e7 hours put due_at in year 7699 after 20 s of calendar walking; 1e8 overflowed
-                raise InputError(f"hours: one extension adds at most {most:g} hours (setting max_extension_hours), "
-                                 f"got {hours:g} / 延期最多 {most:g} 小时")
+                raise InputError(tr("hours: one extension adds at most %(most)s hours (setting max_extension_hours), got %(hours)s", most=format(most, "g"), hours=format(hours, "g")))
             inc.due_at = self.calendar.deadline(inc.due_at or now, hours, _mode(cat))
             inc.extended = True
         elif action == "escalate":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import Conflict
+from ..i18n import tr
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,9 @@ def next_status(status: str, action: str) -> str:
     """The status after `action`; Conflict if the action is unknown here or not allowed from `status`."""
     act = ACTIONS.get(action)
     if act is None:
-        raise Conflict(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
+        raise Conflict(tr("unknown action %(action)r; actions: %(ACTIONS)s", action=action, ACTIONS=", ".join(ACTIONS)))
     if status not in act.sources:
-        raise Conflict(f"cannot {action} an incident that is {status}; {action} is allowed only from "
-                       f"{', '.join(act.sources)}")
+        raise Conflict(tr("cannot %(action)s an incident that is %(status)s; %(action)s is allowed only from %(sources)s", action=action, status=status, sources=", ".join(act.sources)))
     return act.target or status
 
 

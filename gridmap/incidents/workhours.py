@@ -178,7 +178,7 @@ def _calendar_problems(cal: WorkCalendar) -> list[str]:
         problems.append(tr("weekdays must be a non-empty set of ISO weekdays 1-7, got %(weekdays)s", weekdays=sorted(cal.weekdays)))
     both = sorted(cal.holidays & cal.workdays)
     if both:
-        problems.append("dates both holiday and makeup working day: " + ", ".join(d.isoformat() for d in both))
+        problems.append(tr("dates both holiday and makeup working day: %(dates)s", dates=", ".join(d.isoformat() for d in both)))
     return problems
 
 
@@ -190,10 +190,10 @@ def _period_problems(periods: tuple[tuple[dt.time, dt.time], ...]) -> list[str]:
         if start.tzinfo is not None or end.tzinfo is not None:
             problems.append(tr("period %(start)s-%(end)s: times must be local wall-clock times without a zone", start=start, end=end))
         elif not start < end:
-            problems.append(f"period {start:%H:%M}-{end:%H:%M} must end after it starts, on the same day")
+            problems.append(tr("period %(start)s-%(end)s must end after it starts, on the same day", start=format(start, "%H:%M"), end=format(end, "%H:%M")))
     for (_, end), (start, _) in zip(periods, periods[1:]):
         if start < end:
-            problems.append(f"periods overlap around {start:%H:%M}-{end:%H:%M}")
+            problems.append(tr("periods overlap around %(start)s-%(end)s", start=format(start, "%H:%M"), end=format(end, "%H:%M")))
     return problems
 
 

@@ -19,39 +19,32 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
+from ..i18n import N_, tr
 
 log = logging.getLogger("gridmap.gdal")
 
-FORMAT_ZH = {"GeoJSON": "GeoJSON", "GeoPackage": "GeoPackage", "zipped Shapefile": "Shapefile 压缩包",
-             "Shapefile": "Shapefile"}
+FORMAT_NAMES = (N_("GeoJSON"), N_("GeoPackage"), N_("zipped Shapefile"), N_("Shapefile"))  # the fmt values
 
-# (GDAL text pattern, Chinese, English); {name} is the file's name, {fmt} its format, {zh} in Chinese,
-# {member} what the pattern captured (a file name inside the Shapefile, a layer)
-_RULES: list[tuple[re.Pattern, str, str]] = [
+# (GDAL text pattern, message id: gridmap/translations has the Chinese); %(name)s is the file's name,
+# %(fmt)s its format (in the reader's language), %(member)s what the pattern captured (a file name
+# inside the Shapefile, a layer)
+_RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"Unable to open \S*?([^/\s]+\.shx)\b", re.I),
-     "{name}：缺少索引文件 {member}，Shapefile 的 .shp、.shx、.dbf 须放在一起",
-     "{name}: the Shapefile's index {member} is missing: a Shapefile needs its .shp, .shx and .dbf together"),
+     N_("%(name)s: the Shapefile's index %(member)s is missing: a Shapefile needs its .shp, .shx and .dbf together")),
     (re.compile(r"\.shp file is unreadable, or corrupt|Corrupted \.shp|Invalid shape", re.I),
-     "{name}：Shapefile 的 .shp 文件已损坏或不完整",
-     "{name}: the Shapefile's .shp is damaged or incomplete"),
+     N_("%(name)s: the Shapefile's .shp is damaged or incomplete")),
     (re.compile(r"database disk image is malformed|file is not a database|file is encrypted", re.I),
-     "{name}：GeoPackage 文件已损坏或不完整（其中的 SQLite 数据库无法读取）",
-     "{name}: the GeoPackage is damaged or incomplete (the SQLite database inside cannot be read)"),
+     N_("%(name)s: the GeoPackage is damaged or incomplete (the SQLite database inside cannot be read)")),
     (re.compile(r"required GeoPackage tables|gpkg_contents|gpkg_spatial_ref_sys", re.I),
-     "{name}：这是 SQLite 数据库但不是 GeoPackage（缺少 gpkg_contents 等必需表）",
-     "{name}: a SQLite database but not a GeoPackage (it lacks the gpkg_contents and gpkg_spatial_ref_sys tables)"),
+     N_("%(name)s: a SQLite database but not a GeoPackage (it lacks the gpkg_contents and gpkg_spatial_ref_sys tables)")),
     (re.compile(r"Layer '?([^']+?)'? (?:could not be opened|not found)", re.I),
-     "{name}：没有图层 {member}",
-     "{name}: there is no layer {member}"),
+     N_("%(name)s: there is no layer %(member)s")),
     (re.compile(r"Missing 'features' member|Invalid FeatureCollection", re.I),
-     "{name}：GeoJSON 的 features 不是要素列表",
-     "{name}: the GeoJSON's \"features\" is not a list of features"),
+     N_("%(name)s: the GeoJSON's \"features\" is not a list of features")),
     (re.compile(r"Failed to read GeoJSON|GeoJSON", re.I),
-     "{name}：GeoJSON 内容无法读取（结构不符合 RFC 7946）",
-     "{name}: the GeoJSON cannot be read (its structure does not follow RFC 7946)"),
+     N_("%(name)s: the GeoJSON cannot be read (its structure does not follow RFC 7946)")),
     (re.compile(r"not recognized as being in a supported file format|not recognized as a supported", re.I),
-     "{name}：不是可读的 {zh}（已损坏，或内容并非该格式）",
-     "{name} is not a readable {fmt}: it is damaged, or not of that format"),
+     N_("%(name)s is not a readable %(fmt)s: it is damaged, or not of that format")),
 ]
 
 
@@ -60,15 +53,13 @@ def explain(exc: BaseException, path: str | Path, fmt: str) -> InputError:
     name = Path(str(path)).name
     text = str(exc)
     log.info("GDAL could not read %s as %s: %s", name, fmt, text)  # for the operator, not the user
-    zh = FORMAT_ZH.get(fmt, fmt)
-    for pattern, chinese, english in _RULES:
+    shown = tr(fmt) if fmt in FORMAT_NAMES else fmt
+    for pattern, message in _RULES:
         m = pattern.search(text)
         if m:
             member = Path(m.group(1)).name if m.groups() and m.group(1) else ""
-            values = {"name": name, "fmt": fmt, "zh": zh, "member": member}
-            return InputError(f"{chinese.format(**values)} / {english.format(**values)}")
-    return InputError(f"{name}：无法读取为 {zh}（文件已损坏或不完整） / cannot read {name} as {fmt}: "
-                      f"the file is damaged or incomplete")
+            return InputError(tr(message, name=name, fmt=shown, member=member))
+    return InputError(tr("cannot read %(name)s as %(fmt)s: the file is damaged or incomplete", name=name, fmt=shown))
 
 
 @contextlib.contextmanager

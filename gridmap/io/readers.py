@@ -126,10 +126,9 @@ def _read_ogr(path: Path, fmt: str, layer: str | None,
                 layers = pyogrio.list_layers(source)
                 if len(layers) > 1:
                     names = ", ".join(str(x[0]) for x in layers)
-                    raise InputError(f"{path.name} 有多个图层 ({names})，请用 --layer 选择一个 / "
-                                     f"{path.name} has several layers ({names}): choose one with --layer")
+                    raise InputError(tr("%(name)s has several layers (%(names)s): choose one with --layer", name=path.name, names=names))
                 if len(layers) == 0:
-                    raise InputError(f"{path.name}：GeoPackage 中没有图层 / {path.name}: the GeoPackage holds no layer")
+                    raise InputError(tr("%(name)s: the GeoPackage holds no layer", name=path.name))
             info = pyogrio.read_info(source, layer=layer)
             _check_count(path, int(info.get("features") or 0), max_features)
             meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=None)
@@ -149,19 +148,16 @@ def _shapefile_in_zip(path: Path) -> str:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
     except (zipfile.BadZipFile, EOFError, OSError):
-        raise InputError(f"{path.name}：不是有效的 zip 压缩包（已损坏或不完整） / "
-                         f"{path.name} is not a valid zip archive (damaged or incomplete)") from None
+        raise InputError(tr("%(name)s is not a valid zip archive (damaged or incomplete)", name=path.name)) from None
     shps = [n for n in names if n.lower().endswith(".shp")]
     if not shps:
-        raise InputError(f"{path.name}：压缩包中没有 .shp 文件 / {path.name} holds no .shp file "
-                         f"(found: {', '.join(Path(n).name for n in names[:5]) or 'nothing'})")
+        raise InputError(tr("%(name)s holds no .shp file (found: %(v)s)", name=path.name, v=", ".join((Path(n).name for n in names[:5])) or "nothing"))
     stem = shps[0][:-4]
     lower = {n.lower() for n in names}
     missing = [stem + ext for ext in (".shx", ".dbf") if (stem + ext).lower() not in lower]
     if missing:
         shown = ", ".join(Path(m).name for m in missing)
-        raise InputError(f"{path.name}：压缩包缺少 {shown}，Shapefile 的 .shp、.shx、.dbf 须放在一起 / "
-                         f"{path.name}: the zip lacks {shown}: a Shapefile needs its .shp, .shx and .dbf together")
+        raise InputError(tr("%(name)s: the zip lacks %(shown)s: a Shapefile needs its .shp, .shx and .dbf together", name=path.name, shown=shown))
     return f"/vsizip/{path}/{shps[0]}"
 
 
@@ -170,13 +166,12 @@ def _check_geojson(path: Path) -> None:
         with open(path, encoding="utf-8-sig") as fh:
             doc = json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path.name}：不是有效的 GeoJSON（JSON 语法错误） / {path.name} is not valid GeoJSON: {exc}") from None
+        raise InputError(tr("%(name)s is not valid GeoJSON: %(exc)s", name=path.name, exc=exc)) from None
     except RecursionError:  # [[[[... a hundred thousand deep: not a map, and not worth a 500
-        raise InputError(f"{path.name}：不是有效的 GeoJSON（嵌套过深） / {path.name} is not valid GeoJSON: nested too deeply") from None
+        raise InputError(tr("%(name)s is not valid GeoJSON: nested too deeply", name=path.name)) from None
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind not in ("FeatureCollection", "Feature"):
-        raise InputError(f"{path.name}：是 JSON 但不是 GeoJSON 要素集合 / "
-                         f"{path.name} is JSON but not a GeoJSON FeatureCollection or Feature (type: {kind!r})")
+        raise InputError(tr("%(name)s is JSON but not a GeoJSON FeatureCollection or Feature (type: %(kind)r)", name=path.name, kind=kind))
 
 
 def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
@@ -200,14 +195,13 @@ def _read_csv(path: Path, wkt_field: str | None, lon_field: str | None,
                 with np.errstate(invalid="ignore"):  # NaN coordinates are reported by validation
                     geoms[i] = shapely.from_wkt(text) if text.strip() else None
             except shapely.errors.GEOSException as exc:
-                bad.append(f"row {i + 2}: column {wkt_field!r} is not WKT: {exc}")
+                bad.append(tr("row %(v)s: column %(wkt_field)r is not WKT: %(exc)s", v=i + 2, wkt_field=wkt_field, exc=exc))
         if bad:
             raise InputError(tr("%(path)s: %(bad)s rows have unreadable geometry", path=path, bad=len(bad)), bad)
         return attrs, geoms
     if lon_field is None or lat_field is None:
         raise InputError(
-            f"{path}: no geometry column found; name a WKT column with --wkt-field, or lon/lat "
-            f"columns with --lon-field/--lat-field (columns: {', '.join(attrs.columns)})"
+            tr("%(path)s: no geometry column found; name a WKT column with --wkt-field, or lon/lat columns with --lon-field/--lat-field (columns: %(columns)s)", path=path, columns=", ".join(attrs.columns))
         )
     _require_columns(path, attrs, [lon_field, lat_field])
     x = pd.to_numeric(attrs[lon_field], errors="coerce").to_numpy()

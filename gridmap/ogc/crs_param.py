@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from ..i18n import tr
 from .params import CRS84, BadParameter
 
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -29,7 +30,7 @@ def parse_crs(raw: str | None, name: str = "crs") -> str:
     text = raw.strip().strip("<>")
     uri = _ALIASES.get(text, text.replace("https://", "http://"))
     if uri not in SUPPORTED:
-        raise BadParameter(name, f"one of {', '.join(SUPPORTED)}; got {raw!r}")
+        raise BadParameter(name, tr("one of %(SUPPORTED)s; got %(raw)r", SUPPORTED=", ".join(SUPPORTED), raw=raw))
     return uri
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import GridmapError
+from ..i18n import tr
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
@@ -44,22 +45,22 @@ def parse_bbox(raw: str | None, lat_first: bool = False) -> tuple[float, float, 
         return None
     parts = raw.split(",")
     if len(parts) not in (4, 6):
-        raise BadParameter("bbox", f"give 4 or 6 comma-separated numbers, got {len(parts)}")
+        raise BadParameter("bbox", tr("give 4 or 6 comma-separated numbers, got %(n)s", n=len(parts)))
     try:
         nums = [float(p) for p in parts]
     except ValueError:
-        raise BadParameter("bbox", f"{raw!r} is not a list of numbers") from None
+        raise BadParameter("bbox", tr("%(raw)r is not a list of numbers", raw=raw)) from None
     if not all(math.isfinite(n) for n in nums):
-        raise BadParameter("bbox", "numbers must be finite")
+        raise BadParameter("bbox", tr("numbers must be finite"))
     x0, y0, x1, y1 = (nums[0], nums[1], nums[3], nums[4]) if len(nums) == 6 else nums
     if lat_first:
         x0, y0, x1, y1 = y0, x0, y1, x1
     if not (-180 <= x0 <= 180 and -180 <= x1 <= 180):
-        raise BadParameter("bbox", f"longitudes must be within -180..180, got {x0}, {x1}")
+        raise BadParameter("bbox", tr("longitudes must be within -180..180, got %(x0)s, %(x1)s", x0=x0, x1=x1))
     if not (-90 <= y0 <= 90 and -90 <= y1 <= 90):
-        raise BadParameter("bbox", f"latitudes must be within -90..90, got {y0}, {y1} (lon/lat swapped?)")
+        raise BadParameter("bbox", tr("latitudes must be within -90..90, got %(y0)s, %(y1)s (lon/lat swapped?)", y0=y0, y1=y1))
     if y0 > y1:
-        raise BadParameter("bbox", f"the lower latitude {y0} is above the upper {y1}")
+        raise BadParameter("bbox", tr("the lower latitude %(y0)s is above the upper %(y1)s", y0=y0, y1=y1))
     return x0, y0, x1, y1
 
 
@@ -70,10 +71,10 @@ def parse_int(raw: str | None, name: str, default: int, lo: int, hi: int | None 
     try:
         value = int(raw.strip())
     except ValueError:
-        raise BadParameter(name, f"must be a whole number, got {raw!r}") from None
+        raise BadParameter(name, tr("must be a whole number, got %(raw)r", raw=raw)) from None
     if value < lo or (hi is not None and value > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise BadParameter(name, f"must be {bound}, got {value}")
+        raise BadParameter(name, tr("must be %(bound)s, got %(value)s", bound=bound, value=value))
     return value
 
 
@@ -91,14 +92,14 @@ def parse_datetime(raw: str | None, tz: dt.tzinfo) -> Interval | None:
         start, end = _moment(text, tz)
         return Interval(start, end, instant=True)
     if text.count("/") != 1:
-        raise BadParameter("datetime", f"an interval has exactly one '/', got {raw!r}")
+        raise BadParameter("datetime", tr("an interval has exactly one '/', got %(raw)r", raw=raw))
     a, b = (p.strip() for p in text.split("/"))
     start = None if a in ("", "..") else _moment(a, tz)[0]
     end = None if b in ("", "..") else _moment(b, tz)[1]
     if start is None and end is None:
-        raise BadParameter("datetime", "an interval needs at least one end")
+        raise BadParameter("datetime", tr("an interval needs at least one end"))
     if start is not None and end is not None and start > end:
-        raise BadParameter("datetime", f"the interval starts after it ends: {raw!r}")
+        raise BadParameter("datetime", tr("the interval starts after it ends: %(raw)r", raw=raw))
     return Interval(start, end)
 
 
@@ -116,7 +117,7 @@ def _moment(text: str, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
             first = last = t if t.tzinfo else t.replace(tzinfo=tz)
         first.astimezone(dt.timezone.utc), last.astimezone(dt.timezone.utc)  # stored times are UTC
     except (ValueError, OverflowError):
-        raise BadParameter("datetime", f"{text!r} is not an RFC 3339 date or date-time") from None
+        raise BadParameter("datetime", tr("%(text)r is not an RFC 3339 date or date-time", text=text)) from None
     return first, last
 
 

@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 import shapely
 
 from ..errors import InputError
+from ..i18n import tr
 from ..io.csvsafe import escape_cell
 from ..registry.model import Level, Unit
 from .edits import EditResult, with_geometry
@@ -39,8 +40,7 @@ def export_csv(units: Iterable[Unit]) -> str:
     """`unit_code,grid_code` of every micro-grid, in code order (CSV, UTF-8, CRLF as RFC 4180)."""
     micros = sorted((u for u in units if u.level == Level.micro), key=lambda u: u.code)
     if not micros:
-        raise InputError("这个方案没有微网格，无法导出分块文件。The plan has no micro-grids: a block-assignment "
-                         "file lists the micro-grids each grid is built from.")
+        raise InputError(tr("The plan has no micro-grids: a block-assignment file lists the micro-grids each grid is built from."))
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(HEADER)
@@ -56,12 +56,11 @@ def read_csv(text: str) -> list[tuple[int, str, str]]:
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise InputError("分块文件是空的 the block-assignment file is empty: header unit_code,grid_code") from None
+        raise InputError(tr("the block-assignment file is empty: header unit_code,grid_code")) from None
     except csv.Error as exc:
-        raise InputError(f"row 1: not CSV ({exc})") from None
+        raise InputError(tr("row 1: not CSV (%(exc)s)", exc=exc)) from None
     if "unit_code" not in header or "grid_code" not in header:
-        raise InputError(f"row 1: 表头须有 unit_code 和 grid_code the header must name unit_code and grid_code, "
-                         f"got {','.join(header)[:200]}")
+        raise InputError(tr("row 1: the header must name unit_code and grid_code, got %(v)s", v=",".join(header)[:200]))
     iu, ig = header.index("unit_code"), header.index("grid_code")
     rows, problems = [], []
     try:
@@ -69,16 +68,16 @@ def read_csv(text: str) -> list[tuple[int, str, str]]:
             if not any(c.strip() for c in rec):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise InputError(f"row {n}: at most {MAX_ROWS:,} rows")
+                raise InputError(tr("row %(n)s: at most %(MAX_ROWS)s rows", n=n, MAX_ROWS=format(MAX_ROWS, ",")))
             unit = _unescape(rec[iu]) if len(rec) > iu else ""
             grid = _unescape(rec[ig]) if len(rec) > ig else ""
             if not unit:
-                problems.append(f"row {n}: unit_code 为空 is empty")
+                problems.append(tr("row %(n)s: unit_code is empty", n=n))
             if not grid:
-                problems.append(f"row {n}: grid_code 为空 is empty (unit {unit or '?'})")
+                problems.append(tr("row %(n)s: grid_code is empty (unit %(v)s)", n=n, v=unit or "?"))
             rows.append((n, unit, grid))
     except csv.Error as exc:
-        raise InputError(f"row {reader.line_num}: not CSV ({exc})") from None
+        raise InputError(tr("row %(line_num)s: not CSV (%(exc)s)", line_num=reader.line_num, exc=exc)) from None
     _refuse(problems)
     return rows
 
@@ -88,26 +87,27 @@ def build(units: Sequence[Unit], rows: Sequence[tuple[int, str, str]]) -> tuple[
     by_code = {u.code: u for u in units}
     micros = {u.code: u for u in units if u.level == Level.micro}
     if not micros:
-        raise InputError("这个方案没有微网格 the plan has no micro-grids: nothing to build grids from")
+        raise InputError(tr("the plan has no micro-grids: nothing to build grids from"))
     grids = {u.code: u for u in units if u.level == Level.grid}
     problems, seen, wanted = [], {}, defaultdict(list)
     for n, unit, grid in rows:
         if unit in seen:
-            problems.append(f"row {n}: {unit} 重复 is listed twice (also row {seen[unit]})")
+            problems.append(tr("row %(n)s: %(unit)s is listed twice (also row %(v)s)", n=n, unit=unit, v=seen[unit]))
             continue
         seen[unit] = n
         if unit not in micros:
-            what = f"a {by_code[unit].level.value}, not a micro-grid" if unit in by_code else "no such micro-grid in the plan"
-            problems.append(f"row {n}: 未知的单元编码 unknown unit code {unit} ({what})")
+            problems.append(tr("row %(n)s: unknown unit code %(unit)s (a %(level)s, not a micro-grid)", n=n, unit=unit,
+                               level=by_code[unit].level.value) if unit in by_code else
+                            tr("row %(n)s: unknown unit code %(unit)s (no such micro-grid in the plan)", n=n, unit=unit))
             continue
         if grid in by_code and by_code[grid].level != Level.grid:
-            problems.append(f"row {n}: grid_code {grid} is a {by_code[grid].level.value}, not a grid")
+            problems.append(tr("row %(n)s: grid_code %(grid)s is a %(value)s, not a grid", n=n, grid=grid, value=by_code[grid].level.value))
             continue
         wanted[grid].append(micros[unit])
     missing = sorted(set(micros) - set(seen))
     if missing:
-        problems.append(f"{len(missing)} 个微网格未列出 micro-grid(s) of the plan not in the file (every unit once): "
-                        + ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""))
+        problems.append(tr("%(n)s micro-grid(s) of the plan not in the file (every unit once): %(codes)s", n=len(missing),
+                           codes=", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")))
     _refuse(problems)
 
     before = defaultdict(set)
@@ -121,17 +121,15 @@ def build(units: Sequence[Unit], rows: Sequence[tuple[int, str, str]]) -> tuple[
             continue  # as it was
         old = grids.get(grid)
         if old is not None and not before.get(grid):
-            problems.append(f"grid {grid} (rows {_rows_of(seen, codes)}) is not built from micro-grids in the plan: "
-                            "it cannot take some")
+            problems.append(tr("grid %(grid)s (rows %(v)s) is not built from micro-grids in the plan: it cannot take some", grid=grid, v=_rows_of(seen, codes)))
             continue
         geom = polygonal(shapely.union_all([m.geometry for m in members]))
         if parts(geom) > 1:
-            problems.append(f"grid {grid}: 微网格不相连 its micro-grids are not one piece (rows {_rows_of(seen, codes)})")
+            problems.append(tr("grid %(grid)s: its micro-grids are not one piece (rows %(v)s)", grid=grid, v=_rows_of(seen, codes)))
             continue
         parent = old.parent_code if old is not None else _zone_of(members, grids, zones)
         if parent is None:
-            problems.append(f"grid {grid}: 微网格跨越多个管区 its micro-grids lie in more than one zone "
-                            f"(rows {_rows_of(seen, codes)})")
+            problems.append(tr("grid %(grid)s: its micro-grids lie in more than one zone (rows %(v)s)", grid=grid, v=_rows_of(seen, codes)))
             continue
         base = old or Unit(code=grid, name=grid, level=Level.grid, geometry=geom, parent_code=parent,
                            valid_from=members[0].valid_from)
@@ -178,5 +176,4 @@ def _sum(values) -> int | None:
 
 def _refuse(problems: list[str]) -> None:
     if problems:
-        raise InputError(f"分块文件有 {len(problems)} 处问题，未写入任何内容。The block-assignment file has "
-                         f"{len(problems)} problem(s); nothing was written:", problems[:MAX_REPORTED])
+        raise InputError(tr("The block-assignment file has %(n)s problem(s); nothing was written:", n=len(problems)), problems[:MAX_REPORTED])

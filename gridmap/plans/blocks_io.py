@@ -8,6 +8,7 @@ once the whole file is right), then written as one edit "blocks" of that draft.
 from __future__ import annotations
 
 from ..errors import Conflict
+from ..i18n import tr
 from . import blocks
 
 
@@ -23,7 +24,7 @@ def import_(ps, text: str, into: int | None = None, note: str | None = None, aut
     if into is not None:
         rec = ps.repo.get(into)
         if rec.status != "draft":
-            raise Conflict(f"plan {into} is published: import a block file into a draft (or leave out into)")
+            raise Conflict(tr("plan %(into)s is published: import a block file into a draft (or leave out into)", into=into))
         source = into
     else:
         source = ps._latest_published()

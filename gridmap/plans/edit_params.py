@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import params
 from ..errors import Conflict, InputError
+from ..i18n import tr
 from ..store.plan_records import PlanRecord
 
 
@@ -28,21 +29,19 @@ def check_revs(version: int, rec: PlanRecord, rev, named: list[str], revs: Mappi
     if rev is None:
         return
     if isinstance(rev, bool) or not isinstance(rev, (int, Mapping)):
-        raise InputError("rev: the draft's revision (a number) or {code: revision} of the units you loaded")
+        raise InputError(tr("rev: the draft's revision (a number) or {code: revision} of the units you loaded"))
     if isinstance(rev, int):
         if rev != rec.rev:
-            raise Conflict(f"draft {version} was changed by another planner (rev {rec.rev}, you had {rev}): "
-                           "reload and try again")
+            raise Conflict(tr("draft %(version)s was changed by another planner (rev %(rev)s, you had %(rev2)s): reload and try again", version=version, rev=rec.rev, rev2=rev))
         return
     missing = [c for c in named if c not in rev]
     if missing:
-        raise InputError(f"rev: give the revision you loaded of {', '.join(missing)}")
+        raise InputError(tr("rev: give the revision you loaded of %(missing)s", missing=", ".join(missing)))
     for code, have in rev.items():
         if code in revs and revs[code] != have:
-            raise Conflict(f"unit {code} was changed in draft {version} by another planner "
-                           f"(rev {revs[code]}, you had {have}): reload and try again")
+            raise Conflict(tr("unit %(code)s was changed in draft %(version)s by another planner (rev %(v)s, you had %(have)s): reload and try again", code=code, version=version, v=revs[code], have=have))
         if code not in revs:
-            raise Conflict(f"unit {code} is no longer in draft {version} (another edit removed it): reload")
+            raise Conflict(tr("unit %(code)s is no longer in draft %(version)s (another edit removed it): reload", code=code, version=version))
 
 
 def loggable(p: Mapping) -> dict:
@@ -53,7 +52,7 @@ def loggable(p: Mapping) -> dict:
 def whole_number(value: Any, name: str) -> int:
     out = params.integer(value, name)
     if out is None:
-        raise InputError(f"{name}: must be a whole number, got {value!r}")
+        raise InputError(tr("%(name)s: must be a whole number, got %(value)r", name=name, value=value))
     return out
 
 
@@ -61,14 +60,14 @@ def lonlat_points(value: Any) -> list[tuple[float, float]]:
     try:
         pts = [(float(x), float(y)) for x, y in value]
     except (TypeError, ValueError):
-        raise InputError("points: a list of [lon, lat] pairs") from None
+        raise InputError(tr("points: a list of [lon, lat] pairs")) from None
     if not all(np.isfinite(c) for xy in pts for c in xy):
-        raise InputError("points: coordinates must be finite numbers")
+        raise InputError(tr("points: coordinates must be finite numbers"))
     return pts
 
 
 def effective_date(value: dt.date | str) -> dt.date:
     out = params.day(value, "effective_from")
     if out is None:
-        raise InputError("effective_from: must be a date YYYY-MM-DD, got ''")
+        raise InputError(tr("effective_from: must be a date YYYY-MM-DD, got ''"))
     return out

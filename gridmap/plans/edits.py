@@ -66,8 +66,7 @@ def split_by_line(unit: Unit, line: BaseGeometry, new_codes: CodeMaker) -> EditR
         else:
             rest.append(part)
     if len(pieces) < 2:
-        raise InputError(f"the line does not cut {unit.code} in two: it must cross the grid from edge to edge "
-                         "(both ends outside it)")
+        raise InputError(tr("the line does not cut %(code)s in two: it must cross the grid from edge to edge (both ends outside it)", code=unit.code))
     return _pieces(unit, pieces, rest, new_codes)
 
 
@@ -108,8 +107,7 @@ def split_into_parts(unit: Unit, k: int, new_codes: CodeMaker) -> EditResult:
         pieces = pieces[::-1]  # north first
     for i, p in enumerate(pieces, start=1):
         if parts(p) != 1:
-            raise InputError(f"part {i} of {k} of {unit.code} would fall into {parts(p)} pieces "
-                             "(the grid is concave there): split it with a drawn line instead")
+            raise InputError(tr("part %(i)s of %(k)s of %(code)s would fall into %(v)s pieces (the grid is concave there): split it with a drawn line instead", i=i, k=k, code=unit.code, v=parts(p)))
     keep = pieces[0]
     others = pieces[1:]
     codes = new_codes(unit.parent_code, others, unit.code)
@@ -132,8 +130,7 @@ def merge(units: Sequence[Unit]) -> EditResult:
     first = units[0]
     for u in units[1:]:
         if u.parent_code != first.parent_code or u.level != first.level:
-            raise InputError(f"merge: {u.code} is in {u.parent_code}, {first.code} in {first.parent_code}: "
-                             "only grids of one parent merge")
+            raise InputError(tr("merge: %(code)s is in %(parent_code)s, %(code2)s in %(parent_code2)s: only grids of one parent merge", code=u.code, parent_code=u.parent_code, code2=first.code, parent_code2=first.parent_code))
     # connected through shared edges (touching at a corner is not enough)
     joined, todo = {0}, [0]
     while todo:
@@ -144,11 +141,10 @@ def merge(units: Sequence[Unit]) -> EditResult:
                 todo.append(j)
     apart = [u.code for j, u in enumerate(units) if j not in joined]
     if apart:
-        raise InputError(f"merge: {', '.join(apart)} do(es) not share an edge with {first.code} or the "
-                         "others named; only adjacent grids merge")
+        raise InputError(tr("merge: %(apart)s do(es) not share an edge with %(code)s or the others named; only adjacent grids merge", apart=", ".join(apart), code=first.code))
     merged = polygonal(shapely.union_all([u.geometry for u in units]))
     if parts(merged) > max(parts(u.geometry) for u in units):
-        raise InputError(f"merge: the grids {', '.join(u.code for u in units)} touch only at points")
+        raise InputError(tr("merge: the grids %(v)s touch only at points", v=", ".join((u.code for u in units))))
     out = with_geometry(first, merged)
     out.households = _sum([u.households for u in units])
     out.population = _sum([u.population for u in units])
@@ -170,7 +166,7 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
     notes = []
     outside = area_m2(polygonal(shapely.difference(polygon, region)))
     if outside > 0.01:
-        notes.append(f"{outside:.1f} m² of the new outline lay outside the parent's grids and was left out")
+        notes.append(tr("%(outside)s m² of the new outline lay outside the parent's grids and was left out", outside=format(outside, ".1f")))
     if new.is_empty or area_m2(new) < 0.01:
         raise InputError(tr("reshape: the new outline of %(code)s does not overlap the grids of its parent", code=unit.code))
     gained = polygonal(shapely.difference(new, unit.geometry))
@@ -184,8 +180,7 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
                 continue
             # float noise along an edge drawn on a neighbour's edge is cut away but not held against `neighbour`
             if neighbour is not None and s.code != neighbour and area_m2(taken) > NOISE_M2:
-                raise InputError(f"reshape: the new outline of {unit.code} also takes area from {s.code} "
-                                 f"(near {where(taken)}), not only from {neighbour}")
+                raise InputError(tr("reshape: the new outline of %(code)s also takes area from %(code2)s (near %(v)s), not only from %(neighbour)s", code=unit.code, code2=s.code, v=where(taken), neighbour=neighbour))
             geoms[s.code] = polygonal(shapely.difference(s.geometry, new))
             changed.add(s.code)
     for piece in ([] if lost.is_empty else shapely.get_parts(lost)):
@@ -196,9 +191,7 @@ def reshape(unit: Unit, polygon: BaseGeometry, siblings: Sequence[Unit], neighbo
         if (code is None or length == 0) and area_m2(piece) <= NOISE_M2:
             continue  # float noise, not a piece of land
         if code is None or length == 0:
-            raise InputError(f"reshape: {area_m2(piece):.1f} m² that {unit.code} gives up near {where(piece)} touches "
-                             + (f"no edge of {neighbour}" if neighbour else "no neighbouring grid")
-                             + " and would be left uncovered")
+            raise InputError(tr("reshape: %(v)s m² that %(code)s gives up near %(v2)s touches ", v=format(area_m2(piece), ".1f"), code=unit.code, v2=where(piece)) + (tr("no edge of %(neighbour)s", neighbour=neighbour) if neighbour else tr("no neighbouring grid")) + tr(" and would be left uncovered"))
         geoms[code] = polygonal(shapely.union(geoms[code], piece))
         changed.add(code)
     if not changed:
@@ -221,8 +214,7 @@ def move_area(src: Unit, dst: Unit, area: BaseGeometry) -> EditResult:
     if new_src.is_empty or area_m2(new_src) < 0.01:
         raise InputError(tr("move: the area covers all of %(code)s: merge the grids instead", code=src.code))
     if parts(new_dst) > parts(dst.geometry):
-        raise InputError(f"move: the area taken from {src.code} does not touch {dst.code} "
-                         f"(near {where(moved)}); draw it up to their shared edge")
+        raise InputError(tr("move: the area taken from %(code)s does not touch %(code2)s (near %(v)s); draw it up to their shared edge", code=src.code, code2=dst.code, v=where(moved)))
     return _result(unit_list=[src, dst], shapes=[new_src, new_dst], codes=[src.code, dst.code], base=None)
 
 
@@ -239,7 +231,7 @@ def move_points(src: Unit, dst: Unit, points: Sequence[tuple[float, float]], mar
     pts = shapely.points(np.asarray(points, dtype=float))
     outside = [f"({p.x:.6f}, {p.y:.6f})" for p in pts if not src.geometry.covers(p)]
     if outside:
-        raise InputError(f"move: {len(outside)} point(s) are not in {src.code}: {', '.join(outside[:5])}")
+        raise InputError(tr("move: %(n)s point(s) are not in %(code)s: %(v)s", n=len(outside), code=src.code, v=", ".join(outside[:5])))
     edge = shapely.intersection(src.geometry.boundary, dst.geometry.boundary)
     if edge.is_empty or edge.length == 0:
         raise InputError(tr("move: %(code)s and %(code2)s share no edge", code=src.code, code2=dst.code))
@@ -260,8 +252,7 @@ def _pair(src: Unit, dst: Unit) -> None:
     if src.code == dst.code:
         raise InputError(tr("move: the two grids are the same"))
     if src.parent_code != dst.parent_code or src.level != dst.level:
-        raise InputError(f"move: {src.code} and {dst.code} are in different parents; move their parents' "
-                         "boundary first")
+        raise InputError(tr("move: %(code)s and %(code2)s are in different parents; move their parents' boundary first", code=src.code, code2=dst.code))
 
 
 # -- snapping ----------------------------------------------------------------------------------
@@ -302,7 +293,7 @@ def snap(units: Sequence[Unit], tolerance_m: float) -> EditResult:
     changed = [i for i in range(len(units)) if not shapely.equals(new[i], geoms[i])]
     for i in changed:
         if new[i].is_empty or parts(new[i]) > parts(geoms[i]):
-            raise InputError(f"snap: {units[i].code} would fall apart at {tolerance_m} m; use a smaller tolerance")
+            raise InputError(tr("snap: %(code)s would fall apart at %(tolerance_m)s m; use a smaller tolerance", code=units[i].code, tolerance_m=tolerance_m))
     res = EditResult(upserts=[with_geometry(units[i], new[i]) for i in changed])
     res.notes = [f"{len(changed)} unit(s) snapped at {tolerance_m} m"]
     return res
@@ -328,8 +319,7 @@ def _result(unit_list: Sequence[Unit], shapes: Sequence[BaseGeometry], codes: Se
     olds = {u.code: u for u in unit_list}
     for code, g in zip(codes, shapes):
         if code in olds and parts(g) > parts(olds[code].geometry):
-            raise InputError(f"{code} would fall into {parts(g)} pieces (near {where(g)}); draw the change so "
-                             "each grid stays in one piece")
+            raise InputError(tr("%(code)s would fall into %(v)s pieces (near %(v2)s); draw the change so each grid stays in one piece", code=code, v=parts(g), v2=where(g)))
     households = _apportion([u.households for u in unit_list], [u.geometry for u in unit_list], shapes)
     population = _apportion([u.population for u in unit_list], [u.geometry for u in unit_list], shapes)
     out = []

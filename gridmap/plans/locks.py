@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import Unit
 from .edits import EditResult
 
@@ -27,11 +28,11 @@ def lock_codes(p: Mapping) -> tuple[list[str], bool]:
     """The codes and the wanted state of a lock edit (InputError naming what is wrong)."""
     codes, locked = p.get("codes"), p.get("locked", True)
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) and c for c in codes):
-        raise InputError("lock: codes must list the grids to lock or unlock / 请列出要锁定或解锁的网格编码")
+        raise InputError(tr("lock: codes must list the grids to lock or unlock"))
     if len(codes) > MAX_CODES:
-        raise InputError(f"lock: at most {MAX_CODES} codes in one edit, got {len(codes)}")
+        raise InputError(tr("lock: at most %(MAX_CODES)s codes in one edit, got %(n)s", MAX_CODES=MAX_CODES, n=len(codes)))
     if not isinstance(locked, bool):
-        raise InputError("lock: locked must be true (lock) or false (unlock)")
+        raise InputError(tr("lock: locked must be true (lock) or false (unlock)"))
     return list(dict.fromkeys(codes)), locked
 
 
@@ -40,8 +41,7 @@ def lock(units: Sequence[Unit], codes: Sequence[str], locked: bool) -> EditResul
     found = {u.code for u in units}
     missing = [c for c in codes if c not in found]
     if missing:
-        raise InputError(f"lock: 方案中没有这些网格 no such grid in the draft: {', '.join(missing[:10])}"
-                         + (f" (+{len(missing) - 10})" if len(missing) > 10 else ""))
+        raise InputError(tr("lock: no such grid in the draft: %(v)s", v=", ".join(missing[:10])) + (f' (+{len(missing) - 10})' if len(missing) > 10 else ""))
     out = []
     for u in units:
         if is_locked(u) == locked:
@@ -63,5 +63,4 @@ def refuse_locked(op: str, before: Iterable[Unit]) -> None:
         return
     hit = sorted(u.code for u in before if is_locked(u))
     if hit:
-        raise InputError(f"网格 {', '.join(hit)} 已锁定，不能修改：请先解锁。Grid {', '.join(hit)} is locked: "
-                         "unlock it before redrawing it.")
+        raise InputError(tr("Grid %(hit)s is locked: unlock it before redrawing it.", hit=", ".join(hit)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..errors import Conflict
+from ..i18n import tr
 from ..registry.model import Unit
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def replace_zone(plans: "PlanService", version: int, zone: str, units: Sequence[
     """Replace the grids under `zone` in draft `version` by `units`; codes in `keep` stay as they are."""
     rec = plans.repo.get(version)
     if rec.status != "draft":
-        raise Conflict(f"plan {version} is published: edits go to a draft (gridmap plan new)")
+        raise Conflict(tr("plan %(version)s is published: edits go to a draft (gridmap plan new)", version=version))
     kept = set(keep)
     old = [u.code for u in plans.store.units(plan=version) if u.parent_code == zone]
     new = [u for u in units if u.code not in kept]

@@ -173,14 +173,14 @@ class PlanService:
             return edits.split_by_line(unit, line, make)
         if p.get("parts") is not None:
             return edits.split_into_parts(unit, whole_number(p["parts"], "parts"), make)
-        raise InputError("split: give a line (GeoJSON LineString) or parts (a number)")
+        raise InputError(tr("split: give a line (GeoJSON LineString) or parts (a number)"))
 
     def _merge(self, version: int, p: Mapping) -> edits.EditResult:
         codes = p.get("codes")
         if not isinstance(codes, list) or len(codes) < 2:
             raise InputError(tr("merge: codes must list at least two grids (the first one keeps its code)"))
         if len(set(codes)) != len(codes):
-            raise InputError("merge: a grid is named twice")
+            raise InputError(tr("merge: a grid is named twice"))
         return edits.merge([self.draft_unit(version, c) for c in codes])
 
     def _reshape(self, version: int, p: Mapping) -> edits.EditResult:
@@ -313,12 +313,11 @@ class PlanService:
         """
         rec = self.repo.get(version)
         if rec.status != "draft":
-            raise Conflict(f"plan {version} is already published")
+            raise Conflict(tr("plan %(version)s is already published", version=version))
         eff = effective_date(effective_from)
         latest = self._latest_published()
         if rec.base_version != latest:
-            raise Conflict(f"draft {version} was copied from plan {rec.base_version}, but plan {latest} has been "
-                           "published since: make a new draft from it")
+            raise Conflict(tr("draft %(version)s was copied from plan %(base_version)s, but plan %(latest)s has been published since: make a new draft from it", version=version, base_version=rec.base_version, latest=latest))
         latest_eff = self.repo.get(latest).effective_from
         if latest_eff is not None and eff < latest_eff:
             raise InputError(tr("effective_from %(eff)s is before plan %(latest)s's (%(latest_eff)s): plans take effect in order", eff=eff, latest=latest, latest_eff=latest_eff))
@@ -334,8 +333,7 @@ class PlanService:
         if gaps and not force:
             raise StaffingRefused(version, gaps)
         if gaps and reason is None:
-            raise InputError("reason: 强制发布须说明理由 / a publish forced past staffing gaps needs a reason "
-                             f"({len(gaps)} grid(s) with open incidents lack a full team)")
+            raise InputError(tr("reason: a publish forced past staffing gaps needs a reason (%(n)s grid(s) with open incidents lack a full team)", n=len(gaps)))
         moves = moves if in_force else []
         removed = [r["code"] for r in diff_units(self.store.units(level=Level.grid, plan=latest),
                                                  self.store.units(level=Level.grid, plan=version))["removed"]]

@@ -100,9 +100,7 @@ def drawn_polygon(geom: BaseGeometry, what: str, repair: bool = False, max_verti
             raise InputError(tr("%(what)s: the shape is invalid: %(where)s (redraw it, or pass repair to fix it)", what=what, where=where))
         n = crossings(geom, max_crossings)
         if n > max_crossings:
-            raise InputError(f"{what}: 边线自相交过多，无法修复 / the outline crosses itself more than "
-                             f"{max_crossings} times (limit max_repair_crossings = {max_crossings}; first at {where}): "
-                             "too tangled to repair, redraw it")
+            raise InputError(tr("%(what)s: the outline crosses itself more than %(max_crossings)s times (limit max_repair_crossings = %(max_crossings)s; first at %(where)s): too tangled to repair, redraw it", what=what, max_crossings=max_crossings, where=where))
         fixed = polygonal_part(shapely.make_valid(geom))
         if fixed is None or fixed.is_empty:
             raise InputError(tr("%(what)s: the shape is invalid (%(where)s) and repairing it left no area", what=what, where=where))
@@ -114,8 +112,7 @@ def check_vertices(geom: BaseGeometry, what: str, limit: int = MAX_VERTICES) -> 
     """InputError (422) naming the limit when a drawn shape has more than `limit` vertices."""
     n = int(shapely.get_num_coordinates(geom))
     if n > limit:
-        raise InputError(f"{what}: 顶点过多 / the shape has {n} vertices, more than the limit of {limit} "
-                         "(setting max_drawn_vertices): simplify it or draw it with fewer points")
+        raise InputError(tr("%(what)s: the shape has %(n)s vertices, more than the limit of %(limit)s (setting max_drawn_vertices): simplify it or draw it with fewer points", what=what, n=n, limit=limit))
 
 
 def crossings(geom: BaseGeometry, limit: int) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import GRID_ROLES, Role
 from ..registry.staff import team_problems
 
@@ -60,7 +61,7 @@ def set_team(team: Sequence[Role], code: str, leader: str | None = None, instruc
     given = {"leader": [leader] if leader else None, "instructor": [instructor] if instructor else None,
              "worker": list(workers) if workers is not None else None}
     if all(v is None for v in given.values()):
-        raise InputError("staff: give a leader, an instructor or workers (网格长、网格指导员或网格员)")
+        raise InputError(tr("staff: give a leader, an instructor or workers"))
     out = [r for r in team if given.get(r.role) is None]
     for role, people in given.items():
         if people is not None:

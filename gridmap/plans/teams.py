@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from ..errors import InputError
+from ..i18n import tr
 from ..registry.model import Level, Role
 from . import staffing
 
@@ -54,13 +55,12 @@ class Teams:
         workers = params.get("workers")
         if workers is not None:
             if not isinstance(workers, list) or not workers:
-                raise InputError("workers: a list of at least one person_id (网格员)")
+                raise InputError(tr("workers: a list of at least one person_id"))
             workers = [_person(w, "workers") for w in workers]
         known = {p.person_id for p in self.store.people()}
         unknown = sorted({p for p in [leader, instructor, *(workers or [])] if p and p not in known})
         if unknown:
-            raise InputError(f"staff: 人员不存在 / no such person: {', '.join(unknown)} (import them with "
-                             "`gridmap import-staff` first)")
+            raise InputError(tr("staff: no such person: %(unknown)s (import them with `gridmap import-staff` first)", unknown=", ".join(unknown)))
         team = staffing.set_team(self.team(version, unit.code), unit.code, leader, instructor, workers)
         logged = {k: v for k, v in {"code": unit.code, "leader": leader, "instructor": instructor,
                                     "workers": workers}.items() if v is not None}
@@ -109,7 +109,7 @@ def _person(value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 64:
-        raise InputError(f"{name}: a person_id (text up to 64 characters), got {value!r}")
+        raise InputError(tr("%(name)s: a person_id (text up to 64 characters), got %(value)r", name=name, value=value))
     return value.strip()
 
 

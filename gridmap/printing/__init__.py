@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..i18n import tr
 from .data import DEFAULT_BASE_URL, gather, read_lines, read_sites, report_url, select_grids
 from .model import PrintBook
 
@@ -56,11 +57,11 @@ def write_pdf(book: PrintBook, out: str | Path) -> int:
 
     out = Path(out)
     if out.is_dir():
-        raise InputError(f"cannot write {out}: it is a folder; give a file name such as {out / 'patrol.pdf'}")
+        raise InputError(tr("cannot write %(out)s: it is a folder; give a file name such as %(v)s", out=out, v=out / "patrol.pdf"))
     with atomic_path(out) as tmp:
         data = patrol_pdf(book)
         try:
             tmp.write_bytes(data)
         except OSError as exc:
-            raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
+            raise InputError(tr("cannot write %(out)s: %(v)s", out=out, v=exc.strerror or exc)) from None
     return len(data)

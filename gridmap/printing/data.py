@@ -55,8 +55,7 @@ def select_grids(store, grid: str | None = None, zone: str | None = None, town: 
     """
     chosen = [k for k, v in (("--grid", grid), ("--zone", zone), ("--town", town), ("--all", all_grids)) if v]
     if len(chosen) != 1:
-        raise InputError("say what to print: exactly one of --grid CODE, --zone CODE, --town CODE or --all"
-                         + (f" (got {', '.join(chosen)})" if chosen else ""))
+        raise InputError(tr("say what to print: exactly one of --grid CODE, --zone CODE, --town CODE or --all") + (tr(" (got %(chosen)s)", chosen=", ".join(chosen)) if chosen else ""))
     tree = store.unit_tree()
     levels = {c: lv for c, _, lv in tree}
     children: dict[str | None, list[str]] = {}
@@ -74,8 +73,7 @@ def select_grids(store, grid: str | None = None, zone: str | None = None, town: 
     lv = levels[code]
     if grid:
         if lv not in GRID_LEVELS:
-            raise InputError(f"{code} is a {lv.value} ({lv.label_zh}), not a grid: use --{lv.value} {code}"
-                             if lv in (Level.zone, Level.town) else f"{code} is a {lv.value}, not a grid")
+            raise InputError(tr("%(code)s is a %(value)s (%(label_zh)s), not a grid: use --%(value)s %(code)s", code=code, value=lv.value, label_zh=lv.label_zh) if lv in (Level.zone, Level.town) else tr("%(code)s is a %(value)s, not a grid", code=code, value=lv.value))
         return [code], code, False
     if lv != want:
         raise InputError(tr("%(code)s is a %(lv)s (%(label_zh)s), not a %(want)s", code=code, lv=lv.value, label_zh=lv.label_zh, want=want.value))

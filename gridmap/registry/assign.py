@@ -94,8 +94,7 @@ def locate_columns(index: GridIndex, x: np.ndarray, y: np.ndarray, crs: InputCRS
         fx, fy = x[finite], y[finite]
         swapped = (fx > 0.8) & (fx < 55.9) & (fy > 72) & (fy < 137.9)
         if swapped.mean() > 0.5:
-            raise InputError(f"{swapped.sum():,} of {finite.sum():,} points look like lat/lon swapped "
-                             "(longitude column holds latitudes): check --lon-field/--lat-field")
+            raise InputError(tr("%(v)s of %(v2)s points look like lat/lon swapped (longitude column holds latitudes): check --lon-field/--lat-field", v=format(swapped.sum(), ","), v2=format(finite.sum(), ",")))
     lon, lat = xy_to_storage(x, y, crs)
     valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     lon = np.where(valid, lon, np.nan)
@@ -183,7 +182,7 @@ def _floats(column, name: str, src: Path) -> np.ndarray:
                     try:
                         float(v)
                     except ValueError:
-                        bad.append(f"row {i + 2}: {name} {v!r} is not a number")
+                        bad.append(tr("row %(v)s: %(name)s %(v2)r is not a number", v=i + 2, name=name, v2=v))
                         if len(bad) >= 20:
                             break
             raise InputError(tr("%(src)s: column %(name)r has values that are not numbers; nothing was written", src=src, name=name),
@@ -218,7 +217,7 @@ def _assign_geojson(index, src, dst, crs, threads, progress) -> dict:
         except (KeyError, IndexError, TypeError, ValueError):
             problems.append(tr("feature %(i)s: coordinates are not two numbers", i=i + 1))
     if problems:
-        raise InputError(f"{src}: {len(problems)} features are not usable points; nothing was written", problems)
+        raise InputError(tr("%(src)s: %(n)s features are not usable points; nothing was written", src=src, n=len(problems)), problems)
     idx, stats = locate_columns(index, x, y, crs, threads, progress)
     codes = np.append(index.codes, "")
     zones = index.ancestor_codes(idx, Level.zone)

@@ -52,8 +52,7 @@ def import_places(services, path: str | Path, crs: str | None = None, name_field
     table = read_table(path, crs=crs)
     attrs = table.attrs
     if name_field not in attrs.columns:
-        raise InputError(f"{path}: no `{name_field}` column for the place names (--name-field); "
-                         f"columns: {', '.join(map(str, attrs.columns))}")
+        raise InputError(tr("%(path)s: no `%(name_field)s` column for the place names (--name-field); columns: %(v)s", path=path, name_field=name_field, v=", ".join(map(str, attrs.columns))))
     problems: list[str] = []
     xs, ys, keep = [], [], []
     for i, (label, geom) in enumerate(zip(table.row_labels, table.geoms)):

@@ -64,8 +64,7 @@ def read_staff_csv(path: str | Path, levels: dict[str, Level]) -> tuple[list[Per
         elif code not in levels:
             problems.append(tr("%(where)s: unit %(code)r is not in the store", where=where, code=code))
         elif levels[code] not in ROLE_LEVELS[role]:
-            problems.append(f"{where}: role {role} belongs to a {'/'.join(lv.value for lv in ROLE_LEVELS[role])}, "
-                            f"but {code} is a {levels[code].value}")
+            problems.append(tr("%(where)s: role %(role)s belongs to a %(v)s, but %(code)s is a %(value)s", where=where, role=role, v="/".join((lv.value for lv in ROLE_LEVELS[role])), code=code, value=levels[code].value))
         elif (pid, code, role) in roles:
             problems.append(tr("%(where)s: %(pid)s is listed twice as %(role)s of %(code)s", where=where, pid=pid, role=role, code=code))
         else:

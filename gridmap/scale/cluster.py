@@ -6,6 +6,7 @@ import contextlib
 from typing import TYPE_CHECKING, Iterator
 
 from ..errors import StoreUnavailable
+from ..i18n import tr
 
 if TYPE_CHECKING:
     import distributed
@@ -43,7 +44,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
         try:
             client = Client(address, timeout="10s")
         except OSError as exc:
-            raise StoreUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            raise StoreUnavailable(tr("cannot reach the Dask scheduler at %(address)s: %(exc)s", address=address, exc=exc)) from None
         with client:
             yield client
         return

@@ -30,6 +30,7 @@ import shapely
 
 from ..errors import InputError, NotFound
 from ..geo import crs as crs_mod
+from ..i18n import tr
 from ..registry.assign import locate_columns
 from ..registry.index import GridIndex
 from ..registry.model import Level
@@ -67,7 +68,7 @@ def index_parts(services) -> IndexParts:
     """The plan in force's grids, in the form shipped to workers (mirrors Services._build_index)."""
     tree = services.store.unit_tree()
     if not tree:
-        raise NotFound("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`")
+        raise NotFound(tr("the store holds no units yet: import some with `gridmap import` or run `gridmap demo`"))
     present = {lv for _, _, lv in tree}
     level = Level.grid if Level.grid in present else max(present, key=lambda lv: lv.rank)
     parents = {code: (parent, lv) for code, parent, lv in tree}
@@ -133,8 +134,7 @@ def _points_xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kind = shapely.get_type_id(geoms)
     bad = np.flatnonzero((kind != 0) & (kind != -1))
     if len(bad):
-        raise InputError(f"{len(bad):,} geometries are not points (the first, row {bad[0]} of its "
-                         f"partition, is a {geoms[bad[0]].geom_type}): assign takes points")
+        raise InputError(tr("%(n)s geometries are not points (the first, row %(v)s of its partition, is a %(geom_type)s): assign takes points", n=format(len(bad), ","), v=bad[0], geom_type=geoms[bad[0]].geom_type))
     ok = (kind == 0) & ~shapely.is_empty(geoms)
     x = np.full(len(geoms), np.nan)
     y = np.full(len(geoms), np.nan)
@@ -216,7 +216,7 @@ def _dataset(src: str):
     try:
         return ds.dataset(src, format="parquet")
     except (FileNotFoundError, OSError, ValueError) as exc:
-        raise InputError(f"{src}: not a readable Parquet file or directory ({exc})") from None
+        raise InputError(tr("%(src)s: not a readable Parquet file or directory (%(exc)s)", src=src, exc=exc)) from None
 
 
 def _read_file(path: str, filesystem) -> pd.DataFrame:
@@ -253,7 +253,7 @@ def read_points(src: str, partitions: int | None = None) -> Points:
     if points.frame is None:
         empty = dataset.schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
         if not dataset.files:
-            raise InputError(f"{src}: no Parquet files")
+            raise InputError(tr("%(src)s: no Parquet files", src=src))
         points.frame = dd.from_map(_read_file, dataset.files, filesystem=dataset.filesystem, meta=empty,
                                    label="read-points", enforce_metadata=False)
     if partitions:
@@ -268,10 +268,10 @@ def input_crs(points: Points, crs: str | None, default_crs: str | None = None) -
     if points.crs is not None:
         if crs and not crs_mod.parse_crs(crs).special and \
                 crs_mod.parse_crs(crs).pyproj != crs_mod.parse_crs(points.crs).pyproj:
-            raise InputError(f"--crs {crs} contradicts the GeoParquet's own CRS {points.crs}")
+            raise InputError(tr("--crs %(crs)s contradicts the GeoParquet's own CRS %(crs2)s", crs=crs, crs2=points.crs))
         return crs if crs and crs_mod.parse_crs(crs).special else points.crs
     if not (crs or default_crs):
-        raise InputError("the Parquet points declare no CRS: give --crs (e.g. EPSG:4326)")
+        raise InputError(tr("the Parquet points declare no CRS: give --crs (e.g. EPSG:4326)"))
     return crs or default_crs
 
 
@@ -281,8 +281,7 @@ def assign_frame(points: Points, token: str, crs: str, lon_field: str = "lon", l
     if points.geometry is None:
         for f in (lon_field, lat_field):
             if f not in ddf.columns:
-                raise InputError(f"the points have no geometry and no column {f!r} "
-                                 f"(columns: {', '.join(map(str, ddf.columns))}); use --lon-field/--lat-field")
+                raise InputError(tr("the points have no geometry and no column %(f)r (columns: %(v)s); use --lon-field/--lat-field", f=f, v=", ".join(map(str, ddf.columns))))
     # (not `token=`: map_partitions takes that keyword itself, for the task names)
     kwargs = dict(index_token=token, crs=crs, geometry=points.geometry, lon_field=lon_field, lat_field=lat_field)
     meta = label_partition(ddf._meta, **kwargs)

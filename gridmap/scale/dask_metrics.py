@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..i18n import tr
 from ..incidents import metrics as single
 from ..incidents.model import STATUSES, Incident
 
@@ -161,8 +162,7 @@ def compute_metrics(history, by: str, start: dt.datetime, end: dt.datetime, as_o
     if by == "town" and "town_code" not in history.columns:
         from ..errors import InputError
 
-        raise InputError("按镇街统计需要重新导出历史 / by town: this history was exported before town_code was "
-                         "kept; run `gridmap incidents export-history` again")
+        raise InputError(tr("by town: this history was exported before town_code was kept; run `gridmap incidents export-history` again"))
     import dask
 
     meta = _flags(history._meta, by, start, end, as_of, tz)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from ..errors import InputError, StoreUnavailable
+from ..i18n import tr
 
 DEFAULT_DB = "gridmap.db"
 
@@ -45,7 +46,7 @@ class Guard:
             return self.cm.__enter__()
         except OperationalError as exc:
             self._release()
-            raise StoreUnavailable(f"cannot reach the database {self.store.display_url}: {exc.orig}") from None
+            raise StoreUnavailable(tr("cannot reach the database %(display_url)s: %(orig)s", display_url=self.store.display_url, orig=exc.orig)) from None
         except BaseException:
             self._release()
             raise
@@ -54,23 +55,23 @@ class Guard:
         try:
             handled = self.cm.__exit__(*exc_info)
         except OperationalError as exc:
-            raise StoreUnavailable(f"the database {self.store.display_url} failed: {exc.orig}") from None
+            raise StoreUnavailable(tr("the database %(display_url)s failed: %(orig)s", display_url=self.store.display_url, orig=exc.orig)) from None
         finally:
             self._release()
         err = exc_info[1]
         if isinstance(err, OperationalError) and "readonly" in str(err.orig):
             # a read-only database file (permissions, a full or read-only disk): an outage like any other
-            raise StoreUnavailable(f"the database {self.store.display_url} is read-only: {err.orig}") from None
+            raise StoreUnavailable(tr("the database %(display_url)s is read-only: %(orig)s", display_url=self.store.display_url, orig=err.orig)) from None
         if "NUL (0x00)" in str(getattr(err, "orig", err) or ""):  # PostgreSQL text cannot hold NUL
-            raise InputError("text in the request contains a NUL character (%00) / 请求含有非法字符") from None
+            raise InputError(tr("text in the request contains a NUL character (%00)")) from None
         if isinstance(err, OperationalError) and err.connection_invalidated:
             # The server dropped the connection mid-request (restart, failover): 503, like one that
             # cannot connect; the pool has discarded it, so the next request gets a fresh one.
-            raise StoreUnavailable(f"the database {self.store.display_url} dropped the connection: {err.orig}") from None
+            raise StoreUnavailable(tr("the database %(display_url)s dropped the connection: %(orig)s", display_url=self.store.display_url, orig=err.orig)) from None
         if isinstance(err, OverflowError) or getattr(getattr(err, "orig", None), "sqlstate", None) == "22003":
             # A number past the column's integer type (SQLite: 64-bit; PostgreSQL 22003 numeric_value_out_of_range)
             # from a request (an id, an offset) is bad input, not a 500.
-            raise InputError("a number in the request is too large for the database") from None
+            raise InputError(tr("a number in the request is too large for the database")) from None
         return handled
 
     def _release(self) -> None:

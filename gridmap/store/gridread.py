@@ -71,7 +71,7 @@ def plan_key(path: Path, day: dt.date) -> tuple[str, int, int] | None:
 def _open(path: Path) -> sqlite3.Connection:
     """A read-only connection to a store at this gridmap's schema revision."""
     if not path.exists():
-        raise NotFound(f"no gridmap store at {path}: run `gridmap init` or `gridmap demo` first, or pass --db")
+        raise NotFound(tr("no gridmap store at %(path)s: run `gridmap init` or `gridmap demo` first, or pass --db", path=path))
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     con.execute("PRAGMA busy_timeout=10000")
     try:
@@ -80,8 +80,7 @@ def _open(path: Path) -> sqlite3.Connection:
         revision = None
     if revision is None or revision[0] != HEAD_REVISION:
         con.close()
-        raise StoreUnavailable(f"the store at {path} is at schema revision {revision and revision[0]}, "
-                               f"this gridmap needs {HEAD_REVISION}: run `gridmap init` to migrate it")
+        raise StoreUnavailable(tr("the store at %(path)s is at schema revision %(v)s, this gridmap needs %(HEAD_REVISION)s: run `gridmap init` to migrate it", path=path, v=revision and revision[0], HEAD_REVISION=HEAD_REVISION))
     return con
 
 

@@ -144,7 +144,7 @@ class IncidentRepo:
         with self.store.connect() as conn:
             r = conn.execute(sa.select(t).where(t.c.id == key)).mappings().first()
         if r is None:
-            raise NotFound(f"no incident with id {incident_id!r}")
+            raise NotFound(tr("no incident with id %(incident_id)r", incident_id=incident_id))
         return incident_from_row(r)
 
     def reporter_token(self, incident_id: str | int) -> str | None:
@@ -180,9 +180,8 @@ class IncidentRepo:
         if res.rowcount != 1:
             current = conn.execute(sa.select(t.c.version).where(t.c.id == incident_id_of(incident.id))).scalar()
             if current is None:
-                raise NotFound(f"no incident with id {incident.id!r}")
-            raise Conflict(f"incident {incident.id} was changed by someone else (version {current}, "
-                           f"you had {expected_version}): reload and try again")
+                raise NotFound(tr("no incident with id %(id)r", id=incident.id))
+            raise Conflict(tr("incident %(id)s was changed by someone else (version %(current)s, you had %(expected_version)s): reload and try again", id=incident.id, current=current, expected_version=expected_version))
         rollup.add(conn, self.store.backend, [key])
         rows = [event_to_row(e, incident_id_of(incident.id)) for e in events]
         if rows:
@@ -323,7 +322,7 @@ class IncidentRepo:
     def add_shift(self, unit_code: str, person_id: str, starts_at: dt.datetime, ends_at: dt.datetime) -> int:
         """Put a person on duty for a unit between two times."""
         if ends_at <= starts_at:
-            raise Conflict(f"a shift must end after it starts ({starts_at} .. {ends_at})")
+            raise Conflict(tr("a shift must end after it starts (%(starts_at)s .. %(ends_at)s)", starts_at=starts_at, ends_at=ends_at))
         with self.store.transaction() as conn:
             return conn.execute(schema.roster.insert().values(
                 unit_code=unit_code, person_id=person_id, starts_at=to_db_time(starts_at),

@@ -296,8 +296,7 @@ class PlanRepo:
                     res = conn.execute(ti.update().where(ti.c.id == incident_id_of(inc.id), ti.c.version == expected)
                                        .values(**incident_to_row(inc)))
                     if res.rowcount != 1:
-                        raise Conflict(f"incident {inc.id} changed while plan {plan} was being published: "
-                                       "nothing was published, try again")
+                        raise Conflict(tr("incident %(id)s changed while plan %(plan)s was being published: nothing was published, try again", id=inc.id, plan=plan))
                     rollup.add(conn, self.store.backend, [incident_id_of(inc.id)])
                     rows = [event_to_row(e, incident_id_of(inc.id)) for e in events]
                     if rows:

@@ -33,7 +33,7 @@ def open_store(db: str | os.PathLike | None = None, create: bool = True, today: 
         raise NotFound(tr("no gridmap store at %(path)s: run `gridmap init` or `gridmap demo` first, or pass --db", path=path))
     if path is not None:
         if not path.parent.exists():
-            raise NotFound(f"cannot create a store at {path}: folder {path.parent} does not exist")
+            raise NotFound(tr("cannot create a store at %(path)s: folder %(parent)s does not exist", path=path, parent=path.parent))
     return SQLStore(url, migrate=create, today=today)
 
 

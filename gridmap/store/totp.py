@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..errors import NotFound
+from ..i18n import tr
 from . import schema
 
 
@@ -30,7 +31,7 @@ class TotpRepo:
                 totp_secret=secret, totp_pending=None, totp_last_step=last_step,
                 session_gen=u.c.session_gen + 1)).rowcount
             if n == 0:
-                raise NotFound(f"no user {username!r}")
+                raise NotFound(tr("no user %(username)r", username=username))
             conn.execute(r.delete().where(r.c.username == username))
             if recovery_hashes:
                 conn.execute(r.insert(), [{"username": username, "code_hash": h} for h in recovery_hashes])
@@ -42,7 +43,7 @@ class TotpRepo:
             n = conn.execute(u.update().where(u.c.username == username).values(
                 totp_secret=None, totp_pending=None, totp_last_step=None, session_gen=u.c.session_gen + 1)).rowcount
             if n == 0:
-                raise NotFound(f"no user {username!r}")
+                raise NotFound(tr("no user %(username)r", username=username))
             conn.execute(r.delete().where(r.c.username == username))
 
     def use_step(self, username: str, step: int) -> bool:
@@ -70,4 +71,4 @@ class TotpRepo:
         u = schema.users
         with self.store.transaction() as conn:
             if conn.execute(u.update().where(u.c.username == username).values(**values)).rowcount == 0:
-                raise NotFound(f"no user {username!r}")
+                raise NotFound(tr("no user %(username)r", username=username))

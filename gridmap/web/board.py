@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from ..errors import Forbidden
+from ..i18n import current_locale, label, tr
 from ..incidents import queue as board_queue
 from ..incidents.actors import REPORTER_ACTIONS, STAFF_ACTIONS, Actor, can_read, can_see
 from ..incidents.dispatching import candidates
@@ -41,6 +42,11 @@ bp = Blueprint("board", __name__)
 
 QUEUES = board_queue.QUEUES
 FLAGS = {"new": "新报 new", "overdue": "超时 overdue", "due_soon": "将到期 due soon", "escalated": "已升级 escalated"}
+
+
+def _labels(table: dict) -> dict:
+    """A table of bilingual labels in the request's language (i18n.label)."""
+    return {k: label(v) for k, v in table.items()}
 NEW_STATUSES = ("reported", "filed")
 ACTING_ROLES = ("admin", "dispatcher")
 
@@ -107,7 +113,7 @@ def board_data(actor: Actor, req: board_queue.BoardRequest, incident_id: str | N
     if incident_id is not None:
         inc = s.repo.get(incident_id)
         if not can_read(actor, inc):
-            raise Forbidden(f"incident {incident_id} is not in your grids")
+            raise Forbidden(tr("incident %(incident_id)s is not in your grids", incident_id=incident_id))
         shown = [inc]
     else:
         shown = board_queue.rows(s, req)
@@ -120,9 +126,9 @@ def board_data(actor: Actor, req: board_queue.BoardRequest, incident_id: str | N
         "as_of": now.astimezone(s.tz).isoformat(),
         "actor": {"name": actor.name, "role": actor.role, "can_act": can_act(actor),
                   "units": sorted(actor.units) if actor.role == "staff" else None},
-        "queue": req.queue, "queues": QUEUES, "flag_labels": FLAGS, "action_specs": action_specs(s.taxonomy),
+        "queue": req.queue, "queues": _labels(QUEUES), "flag_labels": _labels(FLAGS), "action_specs": action_specs(s.taxonomy),
         "counts": counts, "total": total, "shown": len(rows),
-        "filters": dict(req.echo or {}), "sort": req.sort, "sorts": board_queue.SORT_LABELS,
+        "filters": dict(req.echo or {}), "sort": req.sort, "sorts": _labels(board_queue.SORT_LABELS),
         "page": req.page, "per_page": req.per_page, "pages": max(1, -(-total // req.per_page)),
         "first": req.offset + 1 if rows and incident_id is None else 0,
         "incidents": rows,
@@ -169,7 +175,7 @@ def _choices() -> dict[str, Any]:
     s = loop()
     zones = [(code, name) for code, name, level in services().store.unit_names() if level == Level.zone]
     return {"zones": sorted(zones), "categories": [(c.code, c.name) for c in s.taxonomy],
-            "statuses": [(st, STATUS_LABELS[st]) for st in STATUSES], "sources": list(SOURCES)}
+            "statuses": [(st, st.replace("_", " ") if current_locale() == "en" else STATUS_LABELS[st]) for st in STATUSES], "sources": list(SOURCES)}
 
 
 def _link(data: dict[str, Any], **changes: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..i18n import current_locale, label
 from ..incidents.actors import REPORTER_ACTIONS
 from ..incidents.dispatching import departments
 from ..incidents.workflow import ACTIONS
@@ -28,6 +29,14 @@ CONFIRM = {
 }
 
 
+def _localised(field: dict[str, Any]) -> dict[str, Any]:
+    """A field's bilingual label and option labels in the request's language (i18n.label)."""
+    out = {**field, "label": label(field["label"])}
+    if "options" in field:
+        out["options"] = [[v, label(t)] for v, t in field["options"]]
+    return out
+
+
 def action_specs(taxonomy) -> dict[str, dict[str, Any]]:
     """Per action: its label, the inputs it needs (a reason, a person, a grid...) and any confirmation."""
     escalate = [{"name": "level", "label": "升级至 Level", "type": "select", "required": True,
@@ -40,9 +49,10 @@ def action_specs(taxonomy) -> dict[str, dict[str, Any]]:
     for name, act in ACTIONS.items():
         if name in REPORTER_ACTIONS:
             continue
-        spec: dict[str, Any] = {"label": act.label,
-                                "fields": list(fields.get(name, [])) + ([_NOTE] if act.needs_note else [])}
+        spec: dict[str, Any] = {"label": name.capitalize() if current_locale() == "en" else act.label,
+                                "fields": [_localised(f) for f in fields.get(name, [])]
+                                + ([_localised(_NOTE)] if act.needs_note else [])}
         if name in CONFIRM:
-            spec["confirm"] = CONFIRM[name]
+            spec["confirm"] = label(CONFIRM[name])
         out[name] = spec
     return out

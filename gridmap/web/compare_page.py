@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ..errors import Forbidden, InputError
+from ..i18n import tr
 from .auth import current_actor, require
 from .plan_files_api import compare_data
 from .planner_page import BALANCE, COLOURS, PLANNER_ROLES
@@ -37,7 +38,7 @@ def page():
 def as_json():
     actor = require()
     if actor.role not in PLANNER_ROLES:
-        raise Forbidden(f"a {actor.role} may not plan grids (planners and admins only)")
+        raise Forbidden(tr("a %(role)s may not plan grids (planners and admins only)", role=actor.role))
     return jsonify(_data())
 
 
@@ -52,9 +53,9 @@ def _data() -> dict:
         try:
             base = ps.plan(int(b)).base_version
         except ValueError:
-            raise InputError(f"b: a plan number, got {b!r}") from None
+            raise InputError(tr("b: a plan number, got %(b)r", b=b)) from None
         if base is None:
-            raise InputError("a: 请选择要对比的方案 choose the plan to compare with (plan b was not copied from another)")
+            raise InputError(tr("a: choose the plan to compare with (plan b was not copied from another)"))
         a = base
     out = compare_data(a, b, request.args.get("households"))
     focus = request.args.get("focus") or None

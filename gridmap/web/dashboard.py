@@ -28,6 +28,7 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 
 from .. import maps, params
 from ..errors import InputError
+from ..i18n import tr
 from ..incidents import trends
 from ..registry.model import Level
 from . import maps_pages, services
@@ -94,7 +95,7 @@ def period(tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
     end = _moment("to", tz) or as_of
     start = _moment("from", tz) or _years_before(end, 1)
     if not start < end:
-        raise InputError(f"the period must start before it ends: from {start.isoformat()} to {end.isoformat()}")
+        raise InputError(tr("the period must start before it ends: from %(v)s to %(v2)s", v=start.isoformat(), v2=end.isoformat()))
     return as_of, start, end
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request
 
 from ..errors import InputError
+from ..i18n import tr
 from ..incidents import trends
 from ..incidents.metrics import rank_zones
 from ..incidents.metrics_db import compute_db
@@ -80,5 +81,5 @@ def _refresh() -> int:
     if not raw:
         return REFRESH_S
     if not raw.isdigit() or not 30 <= int(raw) <= 3600:
-        raise InputError(f"refresh: 刷新间隔须为 30–3600 秒 / seconds between reloads, 30 to 3600, got {raw!r}")
+        raise InputError(tr("refresh: seconds between reloads, 30 to 3600, got %(raw)r", raw=raw))
     return int(raw)

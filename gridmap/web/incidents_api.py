@@ -106,7 +106,7 @@ def events(incident_id: str):
     actor = require()
     inc = loop().repo.get(incident_id)
     if not sees(actor, "incident_internal", (inc.grid_code, inc.zone_code)):
-        raise Forbidden(f"事件 {inc.id} 的处置记录不对您开放 / the log of incident {inc.id} is not open to you")
+        raise Forbidden(tr("the log of incident %(id)s is not open to you", id=inc.id))
     return jsonify([event_json(e, loop().tz) for e in loop().repo.events(incident_id)])
 
 
@@ -141,11 +141,10 @@ def metrics():
 
     by = request.args.get("by", "grid")
     if by not in BY_DB:
-        raise InputError(f"by: one of {', '.join(BY_DB)}")
+        raise InputError(tr("by: one of %(BY_DB)s", BY_DB=", ".join(BY_DB)))
     own = require_level(actor, "metrics_workers" if by == "worker" else "metrics_units") == OWN
     if own and by not in ("grid", "zone", "town", "worker"):
-        raise Forbidden(f"网格员只能查看本网格的指标（by=grid、zone、town、worker）/ staff see the metrics of "
-                        f"their own grids only: by=grid, zone, town or worker, not {by}")
+        raise Forbidden(tr("staff see the metrics of their own grids only: by=grid, zone, town or worker, not %(by)s", by=by))
     start, end = _time(request.args.get("from"), "from"), _time(request.args.get("to"), "to")
     if start is None or end is None:
         raise InputError(tr("from and to: give the date range (ISO dates or times)"))
@@ -184,7 +183,7 @@ def add_shift():
     if unit not in services().store.unit_levels():
         raise InputError(tr("unit_code: %(unit)r is not in the store", unit=unit))
     if person not in {p.person_id for p in services().store.people()}:
-        raise InputError(f"person_id: {person!r} is not in the store")
+        raise InputError(tr("person_id: %(person)r is not in the store", person=person))
     start, end = _time(body.get("starts_at"), "starts_at"), _time(body.get("ends_at"), "ends_at")
     if start is None or end is None:
         raise InputError(tr("starts_at and ends_at: required ISO times"))
@@ -211,8 +210,7 @@ def _time(raw, name: str = "time") -> dt.datetime | None:
         early = False  # params.moment names the bad value
     t = None if early else params.moment(raw, name, loop().tz)
     if early or (t is not None and t < EARLIEST_REPORT):
-        raise InputError(f"{name}: {raw!r} 早于 {EARLIEST_REPORT:%Y-%m-%d}，没有这么早的事件 / "
-                         f"{raw!r} is before {EARLIEST_REPORT:%Y-%m-%d}: no incident is that old")
+        raise InputError(tr("%(name)s: %(raw)r is before %(EARLIEST_REPORT)s: no incident is that old", name=name, raw=raw, EARLIEST_REPORT=format(EARLIEST_REPORT, "%Y-%m-%d")))
     return t
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, Response, g, request
+from markupsafe import Markup, escape
 
 from ..i18n import catalog, current_locale, first_supported, normalize, reset_locale, use_locale
+from . import js_messages
 
 COOKIE = "gridmap_lang"
 
@@ -21,6 +23,20 @@ def request_locale(default: str) -> str:
 def html_lang() -> str:
     """The page's <html lang> value."""
     return "zh-CN" if current_locale() == "zh_CN" else "en"
+
+
+def bilingual(msgid: str, br: bool = False) -> Markup:
+    """Chinese with the English after it in a `.en` span (hidden on a phone's top bar) for zh_CN; English alone for en.
+
+    Templates call ``{{ bi("Sign out") }}``: the zh_CN catalog holds the Chinese only ("退出").
+    """
+    zh = catalog(current_locale()).gettext(msgid)
+    if current_locale() == "en" or zh == msgid:
+        return escape(msgid)
+    if zh.endswith(msgid):  # a msgid the pages also show whole ("登录 Sign in"): its Chinese part
+        zh = zh[:-len(msgid)].rstrip(" /")
+    return Markup('{}{}<span class="en" lang="en">{}{}</span>').format(zh, Markup("<br>") if br else "",
+                                                                     "" if br else " ", msgid)
 
 
 def init_app(app: Flask, default: str) -> None:
@@ -52,3 +68,5 @@ def init_app(app: Flask, default: str) -> None:
         ngettext=lambda s, p, n: catalog(current_locale()).ngettext(s, p, n),
         newstyle=True)
     app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["bi"] = bilingual
+    app.jinja_env.globals["js_messages"] = js_messages.dictionary

@@ -283,7 +283,7 @@ def _grid_args(code: str) -> dict:
     s, svc, show_phones = services(), _incidents(), _show_phones()
     grid = s.unit(code)
     if grid.level not in (Level.grid, Level.micro):
-        raise NotFound(f"{code} is a {grid.level.value}, not a grid")
+        raise NotFound(tr("%(code)s is a %(value)s, not a grid", code=code, value=grid.level.value))
     page = _page_arg()
     # bounded: the most urgent page of open incidents (by deadline), with how many there are
     open_total = MapAggregates(s.store).count(status=list(OPEN_STATUSES), grid_code=code)
@@ -316,7 +316,7 @@ def _page_arg() -> int:
     """``page=`` of the grid page's open incidents (1 up), or 422."""
     raw = request.args.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise InputError(f"page={raw[:20]!r}: 页码须为正整数 / give a page number from 1")
+        raise InputError(tr("page=%(v)r: give a page number from 1", v=raw[:20]))
     return int(raw)
 
 

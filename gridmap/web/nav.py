@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, redirect, render_template, request, url_for
 
 from ..errors import GridmapError
+from ..i18n import current_locale, label
 from ..incidents.actors import PAGE_ROLES, RIGHT_NAMES, ROLE_LABELS, Actor
 
 # (endpoint, 中文, English, page key in PAGE_ROLES or None for everyone)
@@ -40,7 +41,7 @@ def nav_for(actor: Actor) -> dict[str, Any]:
                 continue
             links.append({"href": href, "zh": zh, "en": en, "current": request.path == href})
     user = None if actor.is_public else {"name": actor.name, "role": actor.role,
-                                         "role_label": ROLE_LABELS.get(actor.role, actor.role)}
+                                         "role_label": label(ROLE_LABELS.get(actor.role, actor.role))}
     return {"links": links, "user": user, "login": url_for("pages.login", next=_here())}
 
 
@@ -85,6 +86,6 @@ def gate(page: str):
 def refusal(actor: Actor, right: str, status: int):
     """A friendly page: what is needed, who is signed in, and where to go instead."""
     zh, _, en = right.partition(" ")
-    return render_template("forbidden.html", right_zh=zh, right_en=en or zh, actor=actor,
-                           role_label=ROLE_LABELS.get(actor.role, actor.role),
+    return render_template("forbidden.html", right=en if current_locale() == "en" else zh, right_en=en or zh,
+                           actor=actor, role_label=label(ROLE_LABELS.get(actor.role, actor.role)),
                            login=url_for("pages.login", next=_here())), status

@@ -141,7 +141,7 @@ def item(collection_id: str, feature_id: str):
     _check_params({"f", "datetime", "crs"})
     out_crs = crs_param.parse_crs(request.args.get("crs"))
     when = parse_datetime(request.args.get("datetime"), _tz())
-    missing = NotFound(f"no feature {feature_id!r} in collection {c.id!r}")
+    missing = NotFound(tr("no feature %(feature_id)r in collection %(id)r", feature_id=feature_id, id=c.id))
     if c.level is None:
         if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:  # "²".isdigit() too
             raise missing
@@ -186,10 +186,10 @@ def _plan_for(when: Interval) -> int | None:
 def _check_params(allowed: set[str]) -> None:
     unknown = sorted(set(request.args) - allowed)
     if unknown:
-        raise BadParameter(unknown[0], f"unknown query parameter; this resource takes {', '.join(sorted(allowed))}")
+        raise BadParameter(unknown[0], tr("unknown query parameter; this resource takes %(allowed)s", allowed=", ".join(sorted(allowed))))
     f = request.args.get("f")
     if f is not None and f not in ("json", "html"):
-        raise BadParameter("f", f"'json' or 'html', got {f!r}")
+        raise BadParameter("f", tr("'json' or 'html', got %(f)r", f=f))
 
 
 def _wants_html(lenient: bool = False) -> bool:

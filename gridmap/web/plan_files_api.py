@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..analysis import parse_range
 from ..errors import InputError
+from ..i18n import tr
 from ..plans import blocks_io
 from ..plans.compare import compare
 from .auth import require
@@ -48,19 +49,19 @@ def import_blocks():
     fs = request.files.get("file")
     raw = fs.read(MAX_FILE + 1) if fs is not None else request.get_data(cache=False)
     if not raw:
-        raise InputError("file: 请上传分块文件 send a block-assignment CSV (unit_code,grid_code) as the body or field 'file'")
+        raise InputError(tr("file: send a block-assignment CSV (unit_code,grid_code) as the body or field 'file'"))
     if len(raw) > MAX_FILE:
-        raise InputError(f"file: at most {MAX_FILE // 2**20} MB")
+        raise InputError(tr("file: at most %(v)s MB", v=MAX_FILE // 2 ** 20))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("file: 文件须为 UTF-8 编码 the file must be UTF-8 text") from None
+        raise InputError(tr("file: the file must be UTF-8 text")) from None
     into = request.args.get("into")
     if into is not None:
         try:
             into = int(into)
         except ValueError:
-            raise InputError(f"into: a draft number, got {into!r}") from None
+            raise InputError(tr("into: a draft number, got %(into)r", into=into)) from None
     note = request.args.get("note") or (request.form.get("note") if fs is not None else None)
     out = blocks_io.import_(plan_service(), text, into=into, note=note, author=actor.name)
     return jsonify(out), 201 if out["created_draft"] else 200
@@ -82,5 +83,5 @@ def compare_data(a, b, households=None) -> dict:
         try:
             nums.append(int(value))
         except (TypeError, ValueError):
-            raise InputError(f"{name}: a plan number, got {value!r}") from None
+            raise InputError(tr("%(name)s: a plan number, got %(value)r", name=name, value=value)) from None
     return compare(ps, nums[0], nums[1], parse_range(households), default=default_households)

@@ -24,6 +24,7 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 
 from ..analysis import default_households, parse_range
 from ..errors import Forbidden, InputError
+from ..i18n import tr
 from ..incidents.actors import Actor
 from . import services
 from .auth import current_actor, require
@@ -56,7 +57,7 @@ def as_json():
     """The data of /planner."""
     actor = require()  # errors of a .json path are answered in JSON (web/errors.py)
     if actor.role not in PLANNER_ROLES:
-        raise Forbidden(f"a {actor.role} may not plan grids (planners and admins only)")
+        raise Forbidden(tr("a %(role)s may not plan grids (planners and admins only)", role=actor.role))
     data = planner_data(actor, request.args.get("plan"), request.args.get("households"))
     return jsonify(data | {"urls": _urls(data)})
 
@@ -70,7 +71,7 @@ def planner_data(actor: Actor, plan: str | None = None, households: str | None =
         try:
             chosen = ps.plan(int(plan))
         except ValueError:
-            raise InputError(f"plan: a plan number, not {plan!r}") from None
+            raise InputError(tr("plan: a plan number, not %(plan)r", plan=plan)) from None
     else:
         drafts = [r for r in records if r.status == "draft"]
         chosen = drafts[-1] if drafts else None

@@ -163,7 +163,7 @@ def _codes_arg(raw: str | None) -> list[str] | None:
         return None
     codes = [c for c in (x.strip() for x in raw.split(",")) if c]
     if not codes or len(codes) > MAX_CODES_ARG:
-        raise InputError(f"codes: 1 to {MAX_CODES_ARG} unit codes, comma-separated")
+        raise InputError(tr("codes: 1 to %(MAX_CODES_ARG)s unit codes, comma-separated", MAX_CODES_ARG=MAX_CODES_ARG))
     return codes
 
 

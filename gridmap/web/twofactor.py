@@ -24,6 +24,7 @@ import pyotp
 
 from ..errors import InputError, Unauthorized
 from ..hashing import hash_secret
+from ..i18n import tr
 
 UTC = dt.timezone.utc
 STEP_SECONDS = 30
@@ -79,7 +80,7 @@ def _recovery_hash(code: str) -> str:
 def enrol(store, username: str) -> tuple[str, str, list[str]]:
     """Give a user two-factor login now (the CLI): (secret, otpauth URI, recovery codes), shown once."""
     if store.users.user(username) is None:
-        raise InputError(f"no user {username!r}")
+        raise InputError(tr("no user %(username)r", username=username))
     secret, codes = new_secret(), new_recovery_codes()
     store.totp.enable(username, secret, [_recovery_hash(c) for c in codes])
     return secret, otpauth_uri(secret, username), codes
@@ -99,11 +100,10 @@ def confirm(store, username: str, code: str) -> list[str]:
     user = store.users.user(username)
     secret = user and user.get("totp_pending")
     if not secret:
-        raise InputError("没有待确认的两步验证 / nothing to confirm: open the enrolment page again")
+        raise InputError(tr("nothing to confirm: open the enrolment page again"))
     step = matching_step(secret, code)
     if step is None:
-        raise InputError("验证码不正确：请输入验证器应用中显示的 6 位数字 / wrong code: "
-                         "type the 6 digits your authenticator app shows now")
+        raise InputError(tr("wrong code: type the 6 digits your authenticator app shows now"))
     codes = new_recovery_codes()
     store.totp.enable(username, secret, [_recovery_hash(c) for c in codes], last_step=step)
     return codes
@@ -131,6 +131,6 @@ def check_code(store, user: dict, code: str, address: str | None = None, setting
             kind = "recovery"
     if kind is None:
         store.security.add_failure(keys, now, prune_before=now - window)
-        raise Unauthorized("验证码不正确或已使用 / wrong or already used code")
+        raise Unauthorized(tr("wrong or already used code"))
     store.security.clear_failures(keys[:1])
     return kind

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..i18n import current_locale
 from ..incidents.actors import READ_ONLY_ROLES
 from ..incidents.model import STATUS_LABELS, Event, Incident
 from ..incidents.privacy import public_description, public_point, text_withheld
@@ -22,7 +23,8 @@ def public_incident(inc: Incident, taxonomy, tz) -> dict[str, Any]:
     lon, lat = public_point(inc.lon, inc.lat)
     return {
         "id": inc.id, "category": inc.category, "category_name": cat.name if cat else inc.category,
-        "status": inc.status, "status_label": STATUS_LABELS.get(inc.status, inc.status),
+        "status": inc.status, "status_label": (inc.status.replace("_", " ") if current_locale() == "en"
+                         else STATUS_LABELS.get(inc.status, inc.status)),
         "description": public_description(inc), "text_withheld": text_withheld(inc), "lon": lon, "lat": lat,
         "grid_code": inc.grid_code, "zone_code": inc.zone_code, "town_code": inc.town_code,
         "reported_at": _iso(inc.reported_at, tz), "due_at": _iso(inc.due_at, tz),

@@ -5,6 +5,15 @@
 (function () {
   "use strict";
 
+  // Our words in the reader's language: base.html's <script type="application/json" id="i18n"> block,
+  // filled by the server's catalogs (web/js_messages.py); %(name)s placeholders are filled from `params`.
+  var messages = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
+  function T(msgid, params) {
+    return (messages[msgid] || msgid).replace(/%\((\w+)\)s/g, function (all, name) {
+      return params && name in params ? String(params[name]) : all;
+    });
+  }
+
   var board = JSON.parse(document.getElementById("board-data").textContent);
   var page = JSON.parse(document.getElementById("board-page").textContent);
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -182,7 +191,7 @@
         if (f.type === "grid") {
           input.setAttribute("list", "grid-list");
           input.autocomplete = "off";
-          input.placeholder = "名称或编码 name or code";
+          input.placeholder = T("name or code");
         }
       }
       input.name = f.name;
@@ -198,11 +207,11 @@
     });
     var ok = document.createElement("button");
     ok.type = "submit";
-    ok.textContent = (spec.confirm ? "确认" : "确定") + spec.label + (spec.confirm ? " Confirm" : "");
+    ok.textContent = spec.confirm ? T("Confirm: %(action)s", {action: spec.label}) : T("Go: %(action)s", {action: spec.label});
     ok.title = spec.action;
     var cancel = document.createElement("button");
     cancel.type = "button";
-    cancel.textContent = "取消 Cancel";
+    cancel.textContent = T("Cancel");
     cancel.addEventListener("click", function () { form.remove(); });
     form.appendChild(ok);
     form.appendChild(cancel);
@@ -229,8 +238,8 @@
   }
 
   function personText(p, dflt) {
-    return p.name + " · " + (p.roles.join("/") || "—") + (p.on_duty ? " · 在岗 on duty" : "") +
-      " · 在办 " + p.open_load + " 件 open" + (p.person_id === dflt ? " · 推荐 router's pick" : "");
+    return p.name + " · " + (p.roles.join("/") || "—") + (p.on_duty ? " · " + T("on duty") : "") +
+      " · " + T("%(n)s open", {n: p.open_load}) + (p.person_id === dflt ? " · " + T("router's pick") : "");
   }
 
   // The people of the incident's unit (or of `grid`), the router's pick selected.
@@ -245,7 +254,7 @@
     loadPeople(row).then(function (out) {
       select.textContent = "";
       if (!out || !out.people.length) {
-        select.appendChild(option("", "按分派规则 by the routing rule (无人员 nobody listed)"));
+        select.appendChild(option("", T("by the routing rule (nobody listed)")));
       }
       (out ? out.people : []).forEach(function (p) {
         var o = option(p.person_id, personText(p, out.default));
@@ -261,10 +270,10 @@
     var code = input.value.trim();
     if (!code) { who.textContent = ""; return; }
     loadPeople(row, code).then(function (out) {
-      if (!out) { who.className = "gm-msg gm-grid-who bad"; who.textContent = "不是现行网格 not a grid of the plan in force: " + code; return; }
+      if (!out) { who.className = "gm-msg gm-grid-who bad"; who.textContent = T("not a grid of the plan in force: %(code)s", {code: code}); return; }
       var p = out.people.filter(function (x) { return x.person_id === out.default; })[0];
       who.className = "gm-msg gm-grid-who ok";
-      who.textContent = "将由 " + (p ? p.name : "—") + " 承办 goes to " + (p ? p.name : "nobody listed");
+      who.textContent = T("goes to %(name)s", {name: p ? p.name : "—"});
     });
   }
 
@@ -299,10 +308,10 @@
       if (res.status === 409) {  // stale or impossible: show the server's words, and what it holds now
         return refresh(tr, row.id).then(function () { message(tr, text, false); });
       }
-      if (res.status === 401) { text += " — 请重新登录 sign in again"; }
+      if (res.status === 401) { text += " — " + T("sign in again"); }
       message(tr, text, false);
     }).catch(function () {
-      message(tr, "网络错误 Network error: nothing changed.", false);
+      message(tr, T("Network error: nothing changed."), false);
     }).then(function () {
       Array.prototype.forEach.call(tr.querySelectorAll(".c-actions button"), function (b) { b.disabled = false; });
     });
@@ -311,13 +320,13 @@
   // What happened, in words: the new status and who has it now.
   function done(action, r) {
     var label = (board.action_specs[action] || {}).label || action;
-    var text = "✓ 已" + label + "：" + (r.status_label || r.status) + " (" + action + " → " + r.status + ")";
+    var text = T("✓ %(action)s: %(status)s (%(code)s → %(new)s)", {action: label, status: r.status_label || r.status, code: action, new: r.status});
     if (r.assignee) {
-      text += "\n承办人 " + (r.assignee_name || r.assignee) + " · assigned to " + (r.assignee_name || r.assignee);
+      text += "\n" + T("assigned to %(name)s", {name: r.assignee_name || r.assignee});
     } else if (r.handling_level === "department" && r.department) {
-      text += "\n交由部门 " + r.department + " · sent to the department";
+      text += "\n" + T("sent to the department %(department)s", {department: r.department});
     }
-    if (r.grid_code && action === "transfer") { text += "\n网格 grid " + r.grid_code + " " + (r.grid_name || ""); }
+    if (r.grid_code && action === "transfer") { text += "\n" + T("grid %(code)s %(name)s", {code: r.grid_code, name: r.grid_name || ""}); }
     return text;
   }
 
@@ -369,7 +378,7 @@
     if (!here) {  // it left this tab: say where it is now, with a link there
       var moved = document.createElement("span");
       moved.className = "gm-chip moved";
-      moved.appendChild(document.createTextNode("已移至 moved to "));
+      moved.appendChild(document.createTextNode(T("moved to") + " "));
       (r.queues || []).filter(function (q) { return q !== "all"; }).concat(["all"]).slice(0, 2).forEach(function (q, n) {
         if (n) { moved.appendChild(document.createTextNode(" / ")); }
         var a = document.createElement("a");
@@ -381,8 +390,8 @@
     }
     var who = tr.querySelector(".c-assignee");
     if (who) {
-      who.textContent = r.assignee ? "承办 " + (r.assignee_name || r.assignee) :
-        (r.department ? "部门 " + r.department : "");
+      who.textContent = r.assignee ? T("Assignee") + " " + (r.assignee_name || r.assignee) :
+        (r.department ? T("Department") + " " + r.department : "");
     }
 
     var grid = tr.querySelector(".c-grid");
@@ -408,7 +417,7 @@
       time.appendChild(document.createElement("br"));
       var due = document.createElement("span");
       due.className = r.flags.indexOf("overdue") >= 0 ? "gm-due gm-late" : "gm-due";
-      due.textContent = "时限 " + when(r.due_at);
+      due.textContent = T("due %(when)s", {when: when(r.due_at)});
       time.appendChild(due);
     }
 

@@ -6,6 +6,15 @@
 (function () {
   "use strict";
 
+  // Our words in the reader's language: base.html's <script type="application/json" id="i18n"> block,
+  // filled by the server's catalogs (web/js_messages.py); %(name)s placeholders are filled from `params`.
+  var messages = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
+  function T(msgid, params) {
+    return (messages[msgid] || msgid).replace(/%\((\w+)\)s/g, function (all, name) {
+      return params && name in params ? String(params[name]) : all;
+    });
+  }
+
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var $ = function (id) { return document.getElementById(id); };
@@ -60,7 +69,7 @@
         if (fc.features && fc.features.length) { map.fitBounds(layer.getBounds(), {padding: [8, 8]}); }
       })
       .catch(function () {
-        $("geo-msg").textContent = "网格图层加载失败，仍可点选位置提交。Could not load the grids; you can still tap the map.";
+        $("geo-msg").textContent = T("Could not load the grids; you can still tap the map.");
       });
   }
 
@@ -81,7 +90,7 @@
   function choose(latlng, how) {
     picked = {lat: round6(latlng.lat), lon: round6(latlng.lng)};
     if (!marker) {
-      marker = L.marker(latlng, {draggable: true, keyboard: false, title: "报事位置 Location"}).addTo(map);
+      marker = L.marker(latlng, {draggable: true, keyboard: false, title: T("Location of the report")}).addTo(map);
       marker.on("dragend", function () { choose(marker.getLatLng(), "drag"); });
     } else {
       marker.setLatLng(latlng);
@@ -90,23 +99,21 @@
     $("geo-msg").textContent = "";  // a location is chosen: an earlier "location denied" no longer matters
     setError("location", "");
     $("form-errors").textContent = "";  // an earlier refusal was about the earlier place
-    $("loc-status").textContent = "位置 Location: " + picked.lat.toFixed(5) + ", " + picked.lon.toFixed(5) + " …";
+    $("loc-status").textContent = T("Location: %(lat)s, %(lon)s", {lat: picked.lat.toFixed(5), lon: picked.lon.toFixed(5)}) + " …";
     var here = picked;
     var url = data.urls.locate + "?lon=" + encodeURIComponent(here.lon) + "&lat=" + encodeURIComponent(here.lat);
     fetch(url).then(function (r) { return r.ok ? r.json() : null; }).then(function (loc) {
       if (picked !== here) { return; }  // the user tapped again meanwhile
-      var where = "位置 Location: " + here.lat.toFixed(5) + ", " + here.lon.toFixed(5) + " · ";
+      var where = T("Location: %(lat)s, %(lon)s", {lat: here.lat.toFixed(5), lon: here.lon.toFixed(5)}) + " · ";
       if (loc && loc.in_jurisdiction === false) {
-        where += "不在本辖区内，无法在此受理，请在辖区内选点。Outside the jurisdiction: reports from here cannot be taken.";
-        setError("location", "此位置不在本辖区内。请在地图上的辖区（网格）范围内选点。" +
-                 "This place is outside the jurisdiction: tap inside the grids.");
+        where += T("Outside the jurisdiction: reports from here cannot be taken.");
+        setError("location", T("This place is outside the jurisdiction: tap inside the grids."));
       } else if (loc && loc.grid) {
-        where += "网格 Grid " + gridLabel(loc.grid);
+        where += T("Grid %(grid)s", {grid: gridLabel(loc.grid)});
       } else if (loc && loc.nearest) {
-        where += "不在网格内，最近的网格 outside every grid; nearest " + gridLabel(loc.nearest) +
-                 " (" + Math.round(loc.distance_m) + " m)";
+        where += T("outside every grid; nearest %(grid)s (%(m)s m)", {grid: gridLabel(loc.nearest), m: Math.round(loc.distance_m)});
       } else {
-        where += "不在任何网格内，将转到街道 outside every grid (goes to the town's queue)";
+        where += T("outside every grid (goes to the town's queue)");
       }
       $("loc-status").textContent = where;
     }).catch(function () { /* offline for a moment: the server assigns the grid anyway */ });
@@ -121,17 +128,16 @@
     var msg = $("geo-msg");
     msg.textContent = "";
     if (!("geolocation" in navigator)) {
-      msg.textContent = "此浏览器不支持定位，请在地图上点选位置。This browser cannot give your location: tap the map.";
+      msg.textContent = T("This browser cannot give your location: tap the map.");
       return;
     }
     if (window.isSecureContext === false) {
-      msg.textContent = "浏览器只在 HTTPS 连接下提供定位，请在地图上点选位置。" +
-                        "Your browser gives its location only over HTTPS: tap the map instead.";
+      msg.textContent = T("Your browser gives its location only over HTTPS: tap the map instead.");
       return;
     }
     var button = this;
     button.disabled = true;
-    $("loc-status").textContent = "正在定位… Finding your location…";
+    $("loc-status").textContent = T("Finding your location…");
     navigator.geolocation.getCurrentPosition(function (pos) {
       button.disabled = false;
       var ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
@@ -141,13 +147,13 @@
       map.setView(ll, Math.max(map.getZoom(), 17));
     }, function (err) {
       button.disabled = false;
-      $("loc-status").textContent = picked ? $("loc-status").textContent : "尚未选择位置。No location yet.";
+      $("loc-status").textContent = picked ? $("loc-status").textContent : T("No location yet.");
       var why = {
-        1: "您没有允许定位（或浏览器禁止了定位）。Location permission was denied.",
-        2: "暂时无法获得位置（没有 GPS 或网络定位）。Your position is unavailable right now.",
-        3: "定位超时。Finding your location took too long."
-      }[err && err.code] || "定位失败。Could not get your location.";
-      msg.textContent = why + " 请在地图上点选位置。Tap the map where the problem is instead.";
+        1: T("Location permission was denied."),
+        2: T("Your position is unavailable right now."),
+        3: T("Finding your location took too long.")
+      }[err && err.code] || T("Could not get your location.");
+      msg.textContent = why + " " + T("Tap the map where the problem is instead.");
     }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
   });
 
@@ -185,14 +191,14 @@
         rest.push(text);
       }
     });
-    $("form-errors").textContent = "未提交 Not sent: " + rest.join("\n");
+    $("form-errors").textContent = T("Not sent: %(problems)s", {problems: rest.join("\n")});
   }
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     clearErrors();
     if (!picked) {
-      setError("location", "请先在地图上点选位置，或使用我的位置。Tap the map (or use your location) first.");
+      setError("location", T("Tap the map (or use your location) first."));
       $("report-map").scrollIntoView({behavior: "smooth", block: "center"});
       return;
     }
@@ -203,31 +209,31 @@
     if (phone) { body.reporter_phone = phone; }
     var file = chosenPhoto();
     if (file && data.photo && file.size > data.photo.max_bytes) {
-      setError("photo", "照片过大（" + mb(file.size) + " MB，上限 " + data.photo.max_mb + " MB），请换一张或移除。" +
-               "The photo is too large (" + mb(file.size) + " MB, the limit is " + data.photo.max_mb + " MB).");
+      setError("photo", T("The photo is too large (%(size)s MB, the limit is %(max)s MB): choose another or remove it.",
+                          {size: mb(file.size), max: data.photo.max_mb}));
       return;
     }
     var button = $("submit");
     button.disabled = true;
-    button.textContent = file ? "正在上传照片… Sending the photo…" : "提交中… Sending…";
+    button.textContent = file ? T("Sending the photo…") : T("Sending…");
     (file ? sendWithPhoto(body, file) : window.gridmap.callJSON("POST", data.urls.report, body, csrf)).then(function (res) {
       if (res.status === 201) {
         done(res.out);
       } else if ((res.status === 422 || res.status === 413) && /^(照片|photo)/.test(String(res.out.detail || ""))) {
         setError("photo", res.out.detail);  // the photo's own problem: say it by the photo field
-        $("form-errors").textContent = "未提交 Not sent: " + String(res.out.detail).split("\n")[0];
+        $("form-errors").textContent = T("Not sent: %(problems)s", {problems: String(res.out.detail).split("\n")[0]});
       } else if (res.status === 422) {
         showProblems(res.out.detail);
       } else if (res.status === 429) {
-        $("form-errors").textContent = "提交太频繁，请稍后再试。Too many reports from here: try again in a minute.";
+        $("form-errors").textContent = T("Too many reports from here: try again in a minute.");
       } else {
-        $("form-errors").textContent = "未能提交 Not sent (" + res.status + "): " + (res.out.detail || res.out.title || "");
+        $("form-errors").textContent = T("Not sent (%(status)s): %(detail)s", {status: res.status, detail: res.out.detail || res.out.title || ""});
       }
     }).catch(function () {
-      $("form-errors").textContent = "网络错误，未提交，请重试。Network error: nothing was sent, please try again.";
+      $("form-errors").textContent = T("Network error: nothing was sent, please try again.");
     }).then(function () {
       button.disabled = false;
-      button.textContent = "提交 Submit";
+      button.textContent = T("Submit");
     });
   });
 
@@ -256,7 +262,7 @@
     img.src = previewUrl;
     $("photo-name").textContent = file.name + " · " + size(file.size);
     if (data.photo && file.size > data.photo.max_bytes) {
-      setError("photo", "照片过大，上限 " + data.photo.max_mb + " MB。The photo is over the limit of " + data.photo.max_mb + " MB.");
+      setError("photo", T("The photo is over the limit of %(max)s MB.", {max: data.photo.max_mb}));
     }
   }
 
@@ -287,7 +293,7 @@
     $("done-id").textContent = "#" + out.id;
     $("done-grid").textContent = out.grid_code
       ? gridLabel(out.grid_code)
-      : "无 none (街道受理 the town " + (out.town_code || "") + " will handle it)";
+      : T("none (the town %(town)s will handle it)", {town: out.town_code || ""});
     var link = $("done-status");
     // The token rides in the fragment (#token=...), which the browser never sends to the server;
     // the status page keeps it in localStorage, as this page does now, for rating and reopening.
@@ -300,7 +306,7 @@
     $("done-ack").textContent = ack;  // the auto-acknowledgement (reply template), as text
     var dups = out.possible_duplicates || [];
     $("done-dups").hidden = !dups.length;
-    $("done-dups").textContent = dups.length ? "附近已有同类报告 Similar nearby reports: #" + dups.join(", #") : "";
+    $("done-dups").textContent = dups.length ? T("Similar nearby reports: #%(ids)s", {ids: dups.join(", #")}) : "";
     form.hidden = true;
     $("use-location").hidden = true;
     $("report-done").hidden = false;
