@@ -80,5 +80,5 @@ def copy_built(db_url: str, kind: str, build, pg_server=None) -> None:
         _postgis[key] = name
     target = db_url.rsplit("/", 1)[1]
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{target}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}"')  # conftest's db_url leaves it to this copy
         conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{_postgis[key]}"')
