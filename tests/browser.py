@@ -46,18 +46,49 @@ def require_browser() -> None:
         pytest.skip(reason)
 
 
+_shared: tuple | None = None  # (Playwright, Browser) of the running test module
+
+
 @contextlib.contextmanager
 def chromium() -> Iterator["object"]:
-    """A headless Chromium (playwright Browser), closed afterwards."""
-    from playwright.sync_api import sync_playwright
+    """A headless Chromium (playwright Browser); the contexts and pages a test opens in it are closed
+    after the test, each test gets fresh ones (a context is a private profile: its own cookies, storage
+    and cache).
 
+    One browser is launched per test module and kept until the module's last test (conftest's
+    pytest_runtest_teardown calls close_shared): a launch costs ~1-3 s, a new context ~0.1 s. Not for
+    the whole session: while Playwright's sync API runs, the thread counts as inside an event loop,
+    and asyncio.run() (a library's) would fail in a later module."""
+    global _shared
     assert_slow("a browser")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    if _shared is None or not _shared[1].is_connected():
+        close_shared()
+        from playwright.sync_api import sync_playwright
+
+        pw = sync_playwright().start()
         try:
-            yield browser
-        finally:
+            _shared = (pw, pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True))
+        except BaseException:
+            pw.stop()
+            raise
+    browser = _shared[1]
+    try:
+        yield browser
+    finally:
+        for context in list(browser.contexts):
+            context.close()
+
+
+def close_shared() -> None:
+    """Close the module's browser and stop Playwright (nothing when none runs)."""
+    global _shared
+    if _shared is not None:
+        pw, browser = _shared
+        _shared = None
+        try:
             browser.close()
+        finally:
+            pw.stop()
 
 
 @dataclass

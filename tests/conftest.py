@@ -14,6 +14,7 @@ from gridmap.registry.validate import ImportSpec
 from gridmap.services import Services
 from gridmap.settings import Settings
 
+from . import browser as _browser
 from . import hashcache, store_templates
 from .pg_server import PostgresServer, find_bindir
 from .slowguard import guard_subprocesses, set_current
@@ -33,6 +34,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgis") or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """The shared Chromium of a test module (tests/browser.py) closes after the module's last test."""
+    if nextitem is None or nextitem.module is not item.module:
+        _browser.close_shared()
 
 
 @pytest.fixture(autouse=True)
