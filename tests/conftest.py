@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -147,14 +148,22 @@ def load_sample(services: Services, d: Path) -> Services:
 
 
 def sample_app(tmp_path: Path, sample_dir: Path, name: str = "s.db"):
-    """The web app over a SQLite store holding the sample hierarchy and staff (close its store after)."""
+    """The web app over a SQLite store holding the sample hierarchy and staff (close its store after): a
+    copy of one built by the same calls once per process."""
     from gridmap.app import create_app
 
     settings = Settings(db=str(tmp_path / name))
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
-    s.store.close()
+    store_templates.copy_into(settings.db, sample_kind(sample_dir), lambda s: load_sample(s, sample_dir))
     return create_app(settings)
+
+
+def sample_kind(d: Path) -> str:
+    """The template name of the sample in folder `d`: its files' digest, so a test that changed them
+    (tests/test_jurisdiction.py's wider county) gets a template of its own, never the plain one."""
+    h = hashlib.sha256()
+    for path in sorted(d.iterdir()):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"sample_{h.hexdigest()[:16]}"
 
 
 def _from_template(request, db_url: str, kind: str, sample_dir: Path | None = None) -> None:
@@ -167,7 +176,7 @@ def _from_template(request, db_url: str, kind: str, sample_dir: Path | None = No
 def services(request, db_url: str, sample_dir: Path) -> Services:
     """Services over a store (both backends) holding the sample hierarchy and staff (a copy of one built
     by the same calls once per process)."""
-    _from_template(request, db_url, "sample", sample_dir)
+    _from_template(request, db_url, sample_kind(sample_dir), sample_dir)
     s = Services.open(Settings(db=db_url), create=True)
     yield s
     s.store.close()
