@@ -152,9 +152,14 @@ def sample_app(tmp_path: Path, sample_dir: Path, name: str = "s.db"):
     copy of one built by the same calls once per process."""
     from gridmap.app import create_app
 
-    settings = Settings(db=str(tmp_path / name))
+    return create_app(sample_store(Settings(db=str(tmp_path / name)), sample_dir))
+
+
+def sample_store(settings: Settings, sample_dir: Path) -> Settings:
+    """Make the new SQLite store of `settings` what Services.open(settings, create=True) and load_sample
+    would build (a copy of the sample template); return `settings`."""
     store_templates.copy_into(settings.db, sample_kind(sample_dir), lambda s: load_sample(s, sample_dir))
-    return create_app(settings)
+    return settings
 
 
 def sample_kind(d: Path) -> str:
