@@ -154,6 +154,7 @@ def _apply(conn, backend: str, where, sign: int) -> None:
 def _apply_ids(conn, backend: str, ids: Sequence[int], sign: int) -> None:
     """``_apply`` for the incidents ``ids`` (one run of ids, as a batch insert gives, or any list)."""
     ids = sorted({int(i) for i in ids})  # distinct: [1, 1, 3] is not the run 1..3
+    params: dict[str, int | list[int]]
     if ids[-1] - ids[0] + 1 == len(ids):
         kind, params = "range", {"lo": ids[0], "hi": ids[-1]}
     else:
