@@ -46,24 +46,55 @@ def require_browser() -> None:
         pytest.skip(reason)
 
 
+_shared: tuple | None = None  # (Playwright, Browser) of the running test module
+
+
 @contextlib.contextmanager
 def chromium() -> Iterator["object"]:
-    """A headless Chromium (playwright Browser), closed afterwards."""
-    from playwright.sync_api import sync_playwright
+    """A headless Chromium (playwright Browser); the contexts and pages a test opens in it are closed
+    after the test, each test gets fresh ones (a context is a private profile: its own cookies, storage
+    and cache).
 
+    One browser is launched per test module and kept until the module's last test (conftest's
+    pytest_runtest_teardown calls close_shared): a launch costs ~1-3 s, a new context ~0.1 s. Not for
+    the whole session: while Playwright's sync API runs, the thread counts as inside an event loop,
+    and asyncio.run() (a library's) would fail in a later module."""
+    global _shared
     assert_slow("a browser")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    if _shared is None or not _shared[1].is_connected():
+        close_shared()
+        from playwright.sync_api import sync_playwright
+
+        pw = sync_playwright().start()
+        try:
+            launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        except BaseException:
+            pw.stop()
+            raise
         # A context that names no locale is a Chinese browser (Accept-Language: zh-CN), as the residents'
         # and staff's are; a test of the English pages asks for locale="en-US" (tests/test_i18n.py).
-        contexts = browser.new_context
-        pages = browser.new_page
-        browser.new_context = lambda **kw: contexts(**{"locale": "zh-CN", **kw})
-        browser.new_page = lambda **kw: pages(**{"locale": "zh-CN", **kw})
+        contexts, pages = launched.new_context, launched.new_page
+        launched.new_context = lambda **kw: contexts(**{"locale": "zh-CN", **kw})
+        launched.new_page = lambda **kw: pages(**{"locale": "zh-CN", **kw})
+        _shared = (pw, launched)
+    browser = _shared[1]
+    try:
+        yield browser
+    finally:
+        for context in list(browser.contexts):
+            context.close()
+
+
+def close_shared() -> None:
+    """Close the module's browser and stop Playwright (nothing when none runs)."""
+    global _shared
+    if _shared is not None:
+        pw, browser = _shared
+        _shared = None
         try:
-            yield browser
-        finally:
             browser.close()
+        finally:
+            pw.stop()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -14,6 +15,7 @@ from gridmap.registry.validate import ImportSpec
 from gridmap.services import Services
 from gridmap.settings import Settings
 
+from . import browser as _browser
 from . import hashcache, store_templates
 from .pg_server import PostgresServer, find_bindir
 from .slowguard import guard_subprocesses, set_current
@@ -33,6 +35,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgis") or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """The shared Chromium of a test module (tests/browser.py) closes after the module's last test."""
+    if nextitem is None or nextitem.module is not item.module:
+        _browser.close_shared()
 
 
 @pytest.fixture(autouse=True)
@@ -112,13 +120,23 @@ def pg_server():
     server.stop()
 
 
+# Fixtures that fill `db_url` with a copy of a template (tests/store_templates.py): with one of them the
+# PostGIS database is created by the copy, not beforehand.
+TEMPLATE_FIXTURES = {"services", "empty_services", "loaded"}
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
 def db_url(request, tmp_path: Path) -> str:
     """A fresh, empty store location on each backend."""
     if request.param == "sqlite":
         return str(tmp_path / "gridmap.db")
     server = request.getfixturevalue("pg_server")
-    return server.create_database(f"t{os.getpid()}_{next(_counter)}")
+    name = f"t{os.getpid()}_{next(_counter)}"
+    if TEMPLATE_FIXTURES & set(request.fixturenames):
+        # the template fixture creates it as a copy (CREATE DATABASE ... TEMPLATE): making an empty one
+        # first and dropping it costs ~0.4 s per PostGIS test for nothing
+        return server.url(name)
+    return server.create_database(name)
 
 
 def load_sample(services: Services, d: Path) -> Services:
@@ -130,14 +148,27 @@ def load_sample(services: Services, d: Path) -> Services:
 
 
 def sample_app(tmp_path: Path, sample_dir: Path, name: str = "s.db"):
-    """The web app over a SQLite store holding the sample hierarchy and staff (close its store after)."""
+    """The web app over a SQLite store holding the sample hierarchy and staff (close its store after): a
+    copy of one built by the same calls once per process."""
     from gridmap.app import create_app
 
-    settings = Settings(db=str(tmp_path / name))
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
-    s.store.close()
-    return create_app(settings)
+    return create_app(sample_store(Settings(db=str(tmp_path / name)), sample_dir))
+
+
+def sample_store(settings: Settings, sample_dir: Path) -> Settings:
+    """Make the new SQLite store of `settings` what Services.open(settings, create=True) and load_sample
+    would build (a copy of the sample template); return `settings`."""
+    store_templates.copy_into(settings.db, sample_kind(sample_dir), lambda s: load_sample(s, sample_dir))
+    return settings
+
+
+def sample_kind(d: Path) -> str:
+    """The template name of the sample in folder `d`: its files' digest, so a test that changed them
+    (tests/test_jurisdiction.py's wider county) gets a template of its own, never the plain one."""
+    h = hashlib.sha256()
+    for path in sorted(d.iterdir()):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"sample_{h.hexdigest()[:16]}"
 
 
 def _from_template(request, db_url: str, kind: str, sample_dir: Path | None = None) -> None:
@@ -150,7 +181,7 @@ def _from_template(request, db_url: str, kind: str, sample_dir: Path | None = No
 def services(request, db_url: str, sample_dir: Path) -> Services:
     """Services over a store (both backends) holding the sample hierarchy and staff (a copy of one built
     by the same calls once per process)."""
-    _from_template(request, db_url, "sample", sample_dir)
+    _from_template(request, db_url, sample_kind(sample_dir), sample_dir)
     s = Services.open(Settings(db=db_url), create=True)
     yield s
     s.store.close()

@@ -73,7 +73,8 @@ class PostgresServer:
         return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop", check=False)
+        # immediate: no shutdown checkpoint writing out the dirty pages of a data directory deleted next
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self, name: str) -> str:

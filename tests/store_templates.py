@@ -42,7 +42,7 @@ def _build(kind: str, fill):
     def build(db: str) -> None:
         s = Services.open(Settings(db=db), create=True)
         try:
-            if kind == "sample":
+            if kind != "empty":
                 fill(s)
         finally:
             s.store.close()
@@ -51,7 +51,8 @@ def _build(kind: str, fill):
 
 def copy_into(db_url: str, kind: str, fill, pg_server=None) -> None:
     """Make the empty location `db_url` (a SQLite path, or a new PostGIS database on `pg_server`) a copy
-    of the `kind` template ("empty": migrated; "sample": migrated, then `fill(services)`)."""
+    of the `kind` template ("empty": migrated; any other kind, e.g. conftest's "sample_<digest of the
+    sample files>": migrated, then `fill(services)`)."""
     copy_built(db_url, kind, _build(kind, fill), pg_server)
 
 
@@ -80,5 +81,5 @@ def copy_built(db_url: str, kind: str, build, pg_server=None) -> None:
         _postgis[key] = name
     target = db_url.rsplit("/", 1)[1]
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{target}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}"')  # conftest's db_url leaves it to this copy
         conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{_postgis[key]}"')

@@ -22,7 +22,7 @@ from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.store.gridread import read_grid_source, sqlite_file
 
-from .conftest import GRIDS, ZONE, load_sample
+from .conftest import GRIDS, ZONE, sample_store
 
 # (lon, lat, expected grid) on the three squares of conftest: G1 [116.0,116.1], G2 [116.1,116.2],
 # G3 [116.2,116.3] x [39.0,39.1]
@@ -81,8 +81,8 @@ def test_assign_with_settings_writes_the_old_rules_codes(services, tmp_path):
 @pytest.fixture
 def sqlite_services(tmp_path: Path, sample_dir: Path):
     """The sample hierarchy in a SQLite store: the sqlite3 read applies to SQLite only."""
-    s = Services.open(Settings(db=str(tmp_path / "fast.db")), create=True)
-    yield load_sample(s, sample_dir)
+    s = Services.open(sample_store(Settings(db=str(tmp_path / "fast.db")), sample_dir), create=True)
+    yield s
     s.store.close()
 
 

@@ -18,7 +18,7 @@ from gridmap.registry.model import Level, Role, Unit
 from gridmap.services import Services
 from gridmap.settings import Settings
 
-from .conftest import GRIDS, ZONE, load_sample, sample_app
+from .conftest import GRIDS, ZONE, sample_app, sample_store
 
 
 def unit(code, geom, hh, pop=None) -> Unit:
@@ -117,8 +117,7 @@ def test_incidents_per_year_come_from_the_incident_store(tmp_path, sample_dir):
 
 
 def test_cli_balance(tmp_path, sample_dir):
-    s = Services.open(Settings(db=str(tmp_path / "b.db")), create=True)
-    load_sample(s, sample_dir)
+    s = Services.open(sample_store(Settings(db=str(tmp_path / "b.db")), sample_dir), create=True)
     s.store.close()
     runner = CliRunner()
     db = str(tmp_path / "b.db")

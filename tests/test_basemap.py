@@ -15,7 +15,7 @@ from gridmap.services import Services
 from gridmap.settings import Settings
 
 from . import browser
-from .conftest import BOX, GRIDS, load_sample
+from .conftest import BOX, GRIDS, sample_store
 
 MAGENTA = (255, 0, 255)
 
@@ -104,8 +104,7 @@ def _app(tmp_path, sample_dir, basemap_url, **more):
     from gridmap.app import create_app
 
     settings = Settings(db=str(tmp_path / "s.db"), basemap_url=basemap_url, **more)
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
+    s = Services.open(sample_store(settings, sample_dir), create=True)
     s.store.close()
     return browser.with_maps(create_app(settings))
 

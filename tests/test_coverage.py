@@ -20,7 +20,7 @@ from gridmap.registry.model import Level, Unit
 from gridmap.services import Services
 from gridmap.settings import Settings
 
-from .conftest import BOX, GRIDS, TOWN, ZONE, load_sample, sample_app
+from .conftest import BOX, GRIDS, TOWN, ZONE, sample_app, sample_store
 
 PARENT = Unit("Z", "zone", Level.zone, shapely.box(*BOX))  # 116.0-116.3 x 39.0-39.1
 
@@ -176,8 +176,8 @@ def test_service_on_both_backends(services):
 @pytest.fixture
 def sqlite_services(tmp_path, sample_dir):
     """The sample store on SQLite (in-process CLI runs leave their store to the garbage collector)."""
-    s = Services.open(Settings(db=str(tmp_path / "cli.db")), create=True)
-    yield load_sample(s, sample_dir)
+    s = Services.open(sample_store(Settings(db=str(tmp_path / "cli.db")), sample_dir), create=True)
+    yield s
     s.store.close()
 
 

@@ -13,7 +13,7 @@ from gridmap.errors import MissingExtra
 from gridmap.services import Services
 from gridmap.settings import Settings
 
-from .conftest import load_sample
+from .conftest import sample_store
 from .test_propose import L_ZONE, points_in
 
 
@@ -33,8 +33,7 @@ def test_own_method_needs_no_extra(monkeypatch):
 
 def test_dask_engine_without_dask_names_the_extra(monkeypatch, tmp_path, sample_dir):
     db = tmp_path / "g.db"
-    s = Services.open(Settings(db=str(db)), create=True)
-    load_sample(s, sample_dir)
+    s = Services.open(sample_store(Settings(db=str(db)), sample_dir), create=True)
     s.store.close()
     monkeypatch.setitem(sys.modules, "distributed", None)
     (tmp_path / "in").mkdir()

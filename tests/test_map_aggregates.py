@@ -17,7 +17,7 @@ from gridmap.settings import Settings
 from gridmap.store.mapagg import MapAggregates
 
 from . import browser
-from .conftest import GRIDS, ZONE, load_sample
+from .conftest import GRIDS, ZONE, sample_store
 from .test_metrics import SH, inc
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -59,8 +59,7 @@ def _app(tmp_path: Path, sample_dir: Path, n: int, threshold: int = 50):
     from gridmap.services import Services
 
     settings = Settings(db=str(tmp_path / f"m{n}.db"), map_max_markers=threshold)
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
+    s = Services.open(sample_store(settings, sample_dir), create=True)
     _add(s.store, _history(n))
     s.store.close()
     return browser.with_maps(create_app(settings))

@@ -20,7 +20,7 @@ from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
-from .conftest import GRIDS, ZONE, load_sample, sample_app
+from .conftest import GRIDS, ZONE, sample_app, sample_store
 
 # An L-shaped zone about 2.6 km x 2.8 km at 39°N
 L_ZONE = Unit("110101001001", "L管区", Level.zone, shapely.Polygon(
@@ -170,8 +170,7 @@ def test_service_propose_and_save_into_a_draft(services, tmp_path):
 
 
 def test_cli_propose(tmp_path, sample_dir):
-    s = Services.open(Settings(db=str(tmp_path / "p.db")), create=True)
-    load_sample(s, sample_dir)
+    s = Services.open(sample_store(Settings(db=str(tmp_path / "p.db")), sample_dir), create=True)
     s.store.close()
     db = str(tmp_path / "p.db")
     pts = points_in(ZONE_GEOM, 400, seed=4)

@@ -109,6 +109,29 @@ def test_failed_update_leaves_rollups_unchanged(empty_services) -> None:
     assert _tables(store) == before
 
 
+def test_ids_taken_out_and_put_back_are_those_named(empty_services) -> None:
+    """remove/add of ids that are not one run (and repeat one) touch exactly those incidents: [1, 1, 3]
+    once passed for the run 1..3 and took incident 2 out too; the reused statements (bound ids) both ways."""
+    incs = _store(empty_services, _random_history(30, seed=6))
+    store = empty_services.store
+    ids = sorted(int(i.id) for i in incs)
+    full = _tables(store)
+    for chosen in ([ids[0], ids[0], ids[2]], [ids[3], ids[4], ids[5]], [ids[7], ids[9]]):
+        with store.engine.connect() as conn:
+            tx = conn.begin()
+            rollup.remove(conn, store.backend, chosen)
+            rollup.remove(conn, store.backend, sorted(set(ids) - set(chosen)))
+            emptied = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                       for t in (schema.rollup_day, schema.rollup_month)}
+            rollup.add(conn, store.backend, chosen)
+            rollup.add(conn, store.backend, sorted(set(ids) - set(chosen)))
+            again = {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t)).all())
+                     for t in (schema.rollup_day, schema.rollup_month)}
+            tx.rollback()
+        assert emptied == {"incident_rollup_day": 0, "incident_rollup_month": 0}, chosen
+        assert again == full == _rebuilt(store), chosen
+
+
 def test_late_settling_incident_is_judged_at_as_of(empty_services) -> None:
     """Reported long before as_of and closed after it (flagged settles_late_at): open and overdue at as_of."""
     r = dt.datetime(2024, 1, 5, 10, tzinfo=SH)

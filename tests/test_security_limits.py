@@ -17,7 +17,7 @@ from gridmap.services import Services
 from gridmap.settings import Settings
 from gridmap.web.auth import create_token, create_user
 
-from .conftest import ZONE, fc, feat, load_sample, square, write_json
+from .conftest import ZONE, fc, feat, sample_store, square, write_json
 from .test_propose import ZONE_GEOM, points_in
 
 BOWTIE = {"type": "Polygon", "coordinates": [[[116.0, 39.0], [116.01, 39.01], [116.01, 39.0], [116.0, 39.01],
@@ -28,8 +28,7 @@ def _app(tmp_path, sample_dir, **overrides):
     from gridmap.app import create_app
 
     settings = Settings(db=str(tmp_path / "s.db"), **overrides)
-    s = Services.open(settings, create=True)
-    load_sample(s, sample_dir)
+    s = Services.open(sample_store(settings, sample_dir), create=True)
     s.store.close()
     app = create_app(settings)
     store = app.extensions["gridmap"].store

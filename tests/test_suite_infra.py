@@ -34,6 +34,25 @@ def test_sample_template_copy_equals_a_fresh_build(services, tmp_path, sample_di
         fresh.store.close()
 
 
+def test_a_changed_sample_gets_a_template_of_its_own(tmp_path, sample_dir):
+    """sample_app (and the services fixture) copy a template keyed by the sample files' digest: a test
+    that rewrote a file gets a store of what it wrote, the plain sample stays the plain sample."""
+    from .conftest import COUNTY, sample_app, sample_kind
+
+    plain = sample_kind(sample_dir)
+    first = sample_app(tmp_path, sample_dir, name="plain.db")
+    text = (sample_dir / "county.geojson").read_text(encoding="utf-8")
+    (sample_dir / "county.geojson").write_text(text.replace("东城区", "西城区"), encoding="utf-8")
+    assert sample_kind(sample_dir) != plain
+    second = sample_app(tmp_path, sample_dir, name="changed.db")
+    try:
+        names = [app.extensions["gridmap"].store.unit(COUNTY).name for app in (first, second)]
+        assert names == ["东城区", "西城区"]
+    finally:
+        for app in (first, second):
+            app.extensions["gridmap"].store.close()
+
+
 def test_empty_template_copy_is_migrated_and_empty(empty_services):
     from gridmap.store.base import HEAD_REVISION
 
