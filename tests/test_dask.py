@@ -284,7 +284,8 @@ def test_cli_assign_engine_dask_starts_its_own_local_cluster(store, tmp_path):
 
     df = _points(800, seed=13)
     src = _write_geoparquet(df, tmp_path / "in", parts=2)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDMAP_", "DASK_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDMAP_", "DASK_", "LC_", "LANG"))}
+    env["LC_ALL"] = "en_US.UTF-8"  # the CLI follows the locale: this test reads its English summary
     out = subprocess.run([sys.executable, "-m", "gridmap", "--db", store.settings.db, "assign", str(src), "--out",
                           str(tmp_path / "out"), "--engine", "dask", "--workers", "2"],
                          env=env, capture_output=True, text=True, timeout=300)
