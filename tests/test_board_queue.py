@@ -145,6 +145,8 @@ def test_filters_and_search(board, args, pick):
     # the open tabs are filtered the same way
     expected_new = {i.id for i in incs if pick(i) and "new" in queues_of(i, NOW)}
     assert first["counts"]["new"] == len(expected_new)
+    for q in QUEUES:  # every tab's count under the filter (a text search counts them in one scan)
+        assert first["counts"][q] == len({i.id for i in incs if pick(i) and q in queues_of(i, NOW)}), q
     assert set(every_row(get, f"/board.json?queue=new&{args}")[0]) == expected_new
 
 
