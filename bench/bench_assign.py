@@ -60,7 +60,6 @@ def prepare_old() -> None:
     The copy is bench.db less migration 0009 (its triggers and store_id table; the extra
     plans.units_rev column is left, unread by the old code), stamped 0008.
     """
-    import sqlite3
     import tarfile
     import tempfile
 
@@ -70,15 +69,24 @@ def prepare_old() -> None:
             subprocess.run(["git", "archive", BASE_COMMIT, "gridmap"], cwd=ROOT, stdout=fh, check=True)
             fh.seek(0)
             tarfile.open(fileobj=fh).extractall(OLD_TREE, filter="data")
-    if not OLD_DB.exists() or OLD_DB.stat().st_mtime < (DATA / "bench.db").stat().st_mtime:
-        shutil.copyfile(DATA / "bench.db", OLD_DB)
-        con = sqlite3.connect(OLD_DB)
-        with con:
-            for event in ("insert", "update", "delete"):
-                con.execute(f"DROP TRIGGER IF EXISTS units_rev_{event}")
-            con.execute("DROP TABLE IF EXISTS store_id")
-            con.execute("UPDATE alembic_version SET version_num = '0008'")
-        con.close()
+    baseline_copy(DATA / "bench.db", OLD_DB)
+
+
+def baseline_copy(src: Path, dst: Path) -> None:
+    """``dst``: ``src`` less migration 0009 (its triggers and store_id table), stamped 0008, for the
+    baseline code; copied again only when ``src`` is newer."""
+    import sqlite3
+
+    if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+        return
+    shutil.copyfile(src, dst)
+    con = sqlite3.connect(dst)
+    with con:
+        for event in ("insert", "update", "delete"):
+            con.execute(f"DROP TRIGGER IF EXISTS units_rev_{event}")
+        con.execute("DROP TABLE IF EXISTS store_id")
+        con.execute("UPDATE alembic_version SET version_num = '0008'")
+    con.close()
 
 
 def commands(prototype: bool = False, peers: bool = True) -> dict[str, list[str]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_assign import BASE_COMMIT, DATA, OLD_TREE, prepare_old  # noqa: E402
+from bench_assign import BASE_COMMIT, DATA, OLD_TREE, baseline_copy, prepare_old  # noqa: E402
 
 DEMO = DATA / "locate_demo" / "demo.db"
 POINT = ("116.58", "37.33")
@@ -36,18 +36,9 @@ POINT = ("116.58", "37.33")
 
 def old_copy(db: Path) -> Path:
     """A copy of a store without migration 0009, for the baseline commit."""
-    import sqlite3
 
     dst = db.with_name(db.stem + f"_{BASE_COMMIT}.db")
-    if not dst.exists() or dst.stat().st_mtime < db.stat().st_mtime:
-        shutil.copyfile(db, dst)
-        con = sqlite3.connect(dst)
-        with con:
-            for event in ("insert", "update", "delete"):
-                con.execute(f"DROP TRIGGER IF EXISTS units_rev_{event}")
-            con.execute("DROP TABLE IF EXISTS store_id")
-            con.execute("UPDATE alembic_version SET version_num = '0008'")
-        con.close()
+    baseline_copy(db, dst)
     return dst
 
 

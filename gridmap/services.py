@@ -17,12 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-import numpy as np
-
 from .clock import local_today
 from .errors import InputError, NotFound
 from .geo import crs as crs_mod
-from .geo.lonlat import lonlat_problem
 from .i18n import tr
 from .registry.index import GridIndex
 from .registry.model import Level, Location, Unit
@@ -243,12 +240,7 @@ class Services:
 
         `at`: answer under the plan in force on that date (default: today's plan).
         """
-        spec = crs_mod.parse_crs(crs)
-        x, y = crs_mod.xy_to_storage(np.array([lon], float), np.array([lat], float), spec)
-        lon84, lat84 = float(x[0]), float(y[0])
-        problem = lonlat_problem(lon84, lat84, given=(lon, lat))
-        if problem:
-            raise InputError(problem)
+        lon84, lat84 = crs_mod.point_to_storage(lon, lat, crs)
         index = self.index
         if at is not None and at != self.today():
             plan = self.plan_at(at)

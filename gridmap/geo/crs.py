@@ -152,3 +152,17 @@ def local_metric_crs(lon: float, lat: float) -> CRS:
 
     zone = int((lon + 180) // 6) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def point_to_storage(lon: float, lat: float, crs: str = "EPSG:4326") -> tuple[float, float]:
+    """One point given in ``crs`` (GCJ-02/BD-09 included) as stored lon/lat (WGS84), or InputError
+    naming what is wrong with it (off the globe, lon/lat swapped, ...)."""
+    from ..errors import InputError
+    from .lonlat import lonlat_problem
+
+    x, y = xy_to_storage(np.array([lon], float), np.array([lat], float), parse_crs(crs))
+    lon84, lat84 = float(x[0]), float(y[0])
+    problem = lonlat_problem(lon84, lat84, given=(lon, lat))
+    if problem:
+        raise InputError(problem)
+    return lon84, lat84

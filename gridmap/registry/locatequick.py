@@ -11,10 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..errors import InputError
-
 if TYPE_CHECKING:
     from ..settings import Settings
     from .model import Location
@@ -27,15 +23,9 @@ def locate_quick(settings: "Settings", lon: float, lat: float, crs: str) -> "tup
     if sqlite_file(settings.db) is None:
         return None
     from ..geo import crs as crs_mod
-    from ..geo.lonlat import lonlat_problem
     from .assign import index_for_assign
 
-    spec = crs_mod.parse_crs(crs)
-    x, y = crs_mod.xy_to_storage(np.array([lon], float), np.array([lat], float), spec)
-    lon84, lat84 = float(x[0]), float(y[0])
-    problem = lonlat_problem(lon84, lat84, given=(lon, lat))
-    if problem:
-        raise InputError(problem)
+    lon84, lat84 = crs_mod.point_to_storage(lon, lat, crs)
     index = index_for_assign(settings)
     loc = index.locate(lon84, lat84, nearest_max_m=settings.nearest_max_m)
     name = None
