@@ -76,16 +76,17 @@ class IncidentRepo:
         return self.add_many([(incident, event, reporter_token)])[0]
 
     def add_many(self, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
-        """Insert incidents and their first events in one transaction (bulk import)."""
-        with self.writer() as write:
-            return write(items)
+        """Insert incidents and their first events in one transaction (one report, or a few thousand)."""
+        with self.store.transaction() as conn:
+            return self._add_in(conn, items)
 
     @contextmanager
     def writer(self) -> Iterator[Callable[[Sequence[tuple[Incident, Event, str | None]]], list[Incident]]]:
         """One transaction for many batches: ``write(items)`` inserts a batch; all commit at the end.
 
         An error (or a killed process) before the end leaves nothing written, however many
-        batches went in: a streamed import is all or nothing, as the one-shot one was.
+        batches went in: a streamed import is all or nothing, as the one-shot one was. The bulk
+        import's path (``gridmap incidents import``); a single report goes through ``add``.
         """
         with self.store.transaction() as conn:
             yield lambda items: self._add_in(conn, items)
