@@ -192,7 +192,7 @@ def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, 
     where = (*_range(start, end, extra, backend), closed, t.c.closed_at.is_not(None), t.c.close_hours.is_not(None))
     if backend == "postgresql":
         return _p90_postgresql(conn, key, hours, where, by)
-    return _p90_streamed(conn, sa.select(key, hours).where(*where))
+    return _p90_packed(conn, key, where, by) or _p90_streamed(conn, sa.select(key, hours).where(*where))
 
 
 def _neighbours(n: int) -> range:
@@ -218,6 +218,54 @@ def _p90_postgresql(conn, key, hours, where, by: str) -> dict:
         lo_i = int(0.9 * (n - 1))
         around = {lo_i + d: float(v) for d, v in zip((-1, 0, 1, 2), vals) if v is not None}
         out[k] = (n, float(total), around)
+    return out
+
+
+_US_PER_HOUR = 3_600_000_000.0
+_NULL_KEY, _SEP = "\x1e", "\x1f"  # ASCII record / unit separators: never in a code, a name or a month label
+
+
+def _p90_packed(conn, key, where, by: str) -> dict | None:
+    """SQLite: ``p90_rows``'s answer from one row: the keys and the hours of the in-range closed incidents
+    as two ``group_concat`` strings, parsed and sorted by numpy. Handing 281k (key, hours) rows to Python
+    one by one cost more than the scan (at 1M incidents, 2024 by zone: 0.30 s; this: 0.26 s; by all 0.20 s).
+
+    The hours travel as whole microseconds (``round(close_hours * 3.6e9)``; SQLite prints a REAL with
+    15 digits, which would not be exact) and come back as ``us / 1e6 / 3600``, the very operations that
+    computed ``close_hours`` (store/incidents.py, migration 0013), so each value is bit-for-bit the
+    stored one. None (the caller streams the rows instead) when that cannot hold: more than 2^50 us
+    (35 years) to close, or a key holding a separator."""
+    import numpy as np
+    import pandas as pd
+
+    us = sa.cast(sa.func.round(_T.c.close_hours * _US_PER_HOUR), sa.Integer)
+    cols = [sa.func.count(), sa.func.group_concat(us, ","), sa.func.max(sa.func.abs(us))]
+    if by != "all":
+        cols.append(sa.func.group_concat(sa.func.coalesce(key, _NULL_KEY), _SEP))
+    n, values, biggest, *keys = conn.execute(sa.select(*cols).where(*where)).one()
+    if not n:
+        return {}
+    if biggest >= 2 ** 50:
+        return None
+    v = np.fromstring(values, sep=",", dtype=np.int64)  # text mode: the fast int parser
+    if by == "all":
+        codes, labels = np.zeros(len(v), dtype=np.int64), np.array(["all"], dtype=object)
+    else:
+        split = keys[0].split(_SEP)
+        if len(split) != len(v):
+            return None
+        codes, labels = pd.factorize(np.array(split, dtype=object))
+        codes = codes.astype(np.int64)
+    order = np.lexsort((v, codes))  # by group, then hours
+    group, v = codes[order], v[order]
+    hours = v / 1e6 / 3600
+    bounds = np.searchsorted(group, np.arange(len(labels) + 1))
+    out: dict = {}
+    for g, label in enumerate(labels):
+        h = hours[bounds[g]:bounds[g + 1]]
+        k = None if label == _NULL_KEY else label
+        # fsum: correctly rounded, so the mean does not depend on the order the rows came in
+        out[k] = (len(h), math.fsum(h.tolist()), {i: float(h[i]) for i in _neighbours(len(h))})
     return out
 
 
