@@ -178,3 +178,29 @@ def test_migration_0011_fills_rollups_from_stored_incidents(empty_services) -> N
     store.engine.dispose()
     store.migrate()
     assert _tables(store) == want
+
+
+@pytest.mark.parametrize("days", [12, 30, 200])
+def test_a_grids_windows_equal_the_exact_scan(empty_services, days) -> None:
+    """The grid page's windows (the last N days of one grid): a window inside the recent check is one
+    exact scan; a longer one sums roll-ups and corrects the recent and the flagged late-settling
+    incidents, each set by its own index. Every answer equals the exact scan of that grid."""
+    history = _random_history(1200, seed=21)
+    r = dt.datetime(2024, 6, 1, 9, tzinfo=SH)
+    late = [inc(f"late{k}", "AC"[k % 2], "w1", "road", r + dt.timedelta(days=k), "closed",
+                due_at=r + dt.timedelta(days=k + 3), dispatched_at=r + dt.timedelta(days=k, hours=1),
+                closed_at=r + dt.timedelta(days=k + 60), rating=3) for k in range(6)]
+    _store(empty_services, history + late)
+    store = empty_services.store
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.incidents)
+                            .where(schema.incidents.c.settles_late_at.is_not(None))).scalar() >= 6
+        for as_of in (dt.datetime(2024, 7, 15, 13, tzinfo=SH), dt.datetime(2024, 9, 3, tzinfo=SH)):
+            start = as_of - dt.timedelta(days=days)
+            for grid in ("A", "C"):
+                for by in ("all", "category"):
+                    exact = metrics_sql.group_sums(conn, store.backend, by, start, as_of, as_of, None, 2.0,
+                                                   extra=schema.incidents.c.grid_code == grid)
+                    exact = {k: v for k, v in exact.items() if v["count"] or by == "all"}
+                    rolled = rollup_query.sums(conn, store.backend, by, start, as_of, as_of, None, 2.0, [grid])
+                    assert rolled == exact and sum(v["count"] for v in exact.values()) > 0, (days, as_of, grid, by)

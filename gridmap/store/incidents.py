@@ -277,7 +277,7 @@ class IncidentRepo:
             sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours, grid_codes)
             if sums is None:  # a response limit the roll-ups do not count for: the exact scan
                 sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours, extra)
-            p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months, extra)
+            p90 = metrics_sql.p90_rows(conn, b, by, start, end, as_of, months, grid_codes=grid_codes)
         return sums, p90
 
     def supervision_page(self, now: dt.datetime, horizon: dt.datetime, limit: int = 100, offset: int = 0,

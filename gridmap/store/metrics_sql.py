@@ -171,11 +171,13 @@ def group_sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime
 
 
 def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
-             months: Sequence[tuple[str, dt.datetime]] | None = None, extra=None) -> dict:
+             months: Sequence[tuple[str, dt.datetime]] | None = None, extra=None,
+             grid_codes: Sequence[str] | None = None) -> dict:
     """{key: (n, sum of hours, {position: hours})}: per group, the count and sum of hours to close
     and the sorted hours around position 0.9 (n-1) (``lo - 1 .. lo + 2``: the caller picks numpy's
     two, its float index may round either way). Hours are the stored ``close_hours``.
-    ``extra``: a further condition on ``incidents`` rows, as in ``group_sums``.
+    ``extra``: a further condition on ``incidents`` rows, as in ``group_sums``; ``grid_codes``: only
+    these grids' incidents (read by ix_incidents_grid_reported: the grid and the report-time range).
 
     PostgreSQL sorts each group in one aggregate (``array_agg(hours ORDER BY hours)``) and returns
     only those four elements. SQLite has no ordered aggregate; a window ``ROW_NUMBER()`` over a
@@ -189,7 +191,8 @@ def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, 
     _, closed, _ = _flags(as_of, sa.func.coalesce(t.c.status, t.c.status) if backend == "sqlite" else None)
     hours = t.c.close_hours.label("hours")  # kept with each write (migration 0013): in the covering index
     key = _key(by, months).label("key")
-    where = (*_range(start, end, extra, backend), closed, t.c.closed_at.is_not(None), t.c.close_hours.is_not(None))
+    where = (*_range(start, end, extra, backend), closed, t.c.closed_at.is_not(None), t.c.close_hours.is_not(None),
+             *([t.c.grid_code.in_(list(grid_codes))] if grid_codes is not None else []))
     if backend == "postgresql":
         return _p90_postgresql(conn, key, hours, where, by)
     return _p90_packed(conn, key, where, by) or _p90_streamed(conn, sa.select(key, hours).where(*where))

@@ -135,32 +135,36 @@ def sums(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, as_o
     whole, exact = _plan(s, e, cuts)
     grids = _T.c.grid_code.in_(list(grid_codes)) if grid_codes is not None else None
 
-    def exact_sums(cond):
-        extra = grids if cond is None else cond if grids is None else sa.and_(cond, grids)
-        return metrics_sql.group_sums(conn, backend, by, start, end, as_of, months, response_limit_hours, extra=extra)
-
-    if not whole:
-        return exact_sums(None)
+    recent = at - rollup.WINDOW
+    if not whole or whole[0][0] >= recent:
+        # nothing, or only days whose incidents would all be checked one by one anyway: one exact scan
+        return metrics_sql.group_sums(conn, backend, by, start, end, as_of, months, response_limit_hours, extra=grids)
     out = _rolled(conn, by, whole, months, grid_codes)
     # unsettled at as_of: counted at infinity by the roll-ups; take that out, put the exact share in.
     # Recent ones by the report-time index; older ones only when flagged, by ix_incidents_settles_late
-    # (their report time wrapped so the planner does not scan the year by it instead).
+    # (their report time wrapped so the planner does not scan the year by it instead). Each set on its
+    # own: under one OR, SQLite walked the grid's whole history by grid_code for the grid page.
     unsettled = sa.or_(_T.c.closed_at > at, _T.c.due_at >= at, _T.c.dispatched_at > at,
                        _T.c.reported_at > at - dt.timedelta(hours=rollup.LIMIT_HOURS))
-    recent = at - rollup.WINDOW
     near = [(max(a, recent), b) for a, b in whole if b > recent]
     far = [(a, min(b, recent)) for a, b in whole if a < recent]
     wrapped = sa.func.coalesce(_T.c.reported_at, _T.c.reported_at)
-    branches = ([_in(near)] if near else []) + ([sa.and_(
-        _T.c.settles_late_at >= at - SLACK,
-        sa.or_(*[sa.and_(wrapped >= a, wrapped < b) for a, b in far]))] if far else [])
-    fix = sa.and_(unsettled, sa.or_(*branches), *([grids] if grids is not None else [])) if branches else None
-    if fix is not None:
+    fixes = []
+    if near:  # a grid's by ix_incidents_grid_reported (grid, report time)
+        fixes.append(sa.and_(unsettled, _in(near), *([grids] if grids is not None else [])))
+    if far:  # flagged ones are few: by ix_incidents_settles_late, the grid wrapped so SQLite does not
+        # walk the grid's whole history by its grid index instead (it guesses an equality is narrower)
+        wrapped_grid = sa.func.coalesce(_T.c.grid_code, _T.c.grid_code)
+        fixes.append(sa.and_(unsettled, _T.c.settles_late_at >= at - SLACK,
+                             sa.or_(*[sa.and_(wrapped >= a, wrapped < b) for a, b in far]),
+                             *([wrapped_grid.in_(list(grid_codes))] if grid_codes is not None else [])))
+    for fix in fixes:
         for k, v in _final(conn, backend, by, months, fix).items():
             _add(out, k, v, -1)
-    # exactly: the edges, and the unsettled ones (apart: each by its own indexes)
-    for cond in ([_in(exact)] if exact else []) + ([fix] if fix is not None else []):
-        for k, v in exact_sums(cond).items():
+    # exactly: the edges, and the unsettled ones (apart: each by its own indexes; a fix names its grids)
+    for cond in ([_in(exact) if grids is None else sa.and_(_in(exact), grids)] if exact else []) + fixes:
+        for k, v in metrics_sql.group_sums(conn, backend, by, start, end, as_of, months, response_limit_hours,
+                                           extra=cond).items():
             if v["count"]:
                 _add(out, k, v, 1)
     out = {k: v for k, v in out.items() if v["count"]}
