@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 
 from ..registry.model import Level, Person, Role, Unit
 
-HEAD_REVISION = "0013"  # the Alembic revision this gridmap reads and writes
+HEAD_REVISION = "0014"  # the Alembic revision this gridmap reads and writes
 
 
 @dataclass(frozen=True)

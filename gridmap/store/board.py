@@ -150,8 +150,8 @@ def _text_condition(f: BoardFilter):
         if int(number) < 2**31:  # the id column is a 32-bit integer on PostgreSQL
             either.append(_T.c.id == int(number))
         return sa.or_(*either)
-    # description LIKE, still: at 1M the indexed search (store/textsearch.py, description_has) measured
-    # slower on the board than this scan (bench/results/scale.md), so the board does not use it yet
+    # description LIKE: most search words are 1-2 Chinese characters, which no trigram index answers;
+    # the scan reads the narrow covering indexes ix_incidents_text / ix_incidents_queue (migration 0014)
     like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     either = [_T.c.description.like(like, escape="\\"), _T.c.external_id == text]
     if f.text_units:
