@@ -316,7 +316,7 @@ def _add_basemaps(book: PrintBook, template: str, attribution: str) -> None:
             sheet.basemap = fetch_basemap(template, frame.extent_lonlat(), frame.scale * 0.0254 / 150,
                                           attribution)
         except (OSError, ValueError) as exc:
-            book.notes.append(f"basemap unavailable ({exc}); pages printed without it")
+            book.notes.append(tr("basemap unavailable (%(error)s); pages printed without it", error=exc))
             for s in book.sheets:
                 s.basemap = None
             return
