@@ -85,9 +85,9 @@ def report(results: list[dict], args) -> str:
     for r in results:
         m = r.get("migrate")
         mig = (f"{m['wall_s']:.1f} s ({m['cpu_s']:.1f} s CPU)" if m else
-               "done before the run (`--new-sqlite`, a copy this tree migrated)")
+               "done before the run (`--new-sqlite`, a copy this tree migrated or built)")
         L += [f"## {r['backend']}", "",
-              f"Migration of the 1M store to the new schema (roll-ups rebuilt, text index built): "
+              f"Migration of the 1M store to the new schema (roll-ups rebuilt, indexes built): "
               f"{mig}. Metrics API rows identical old vs new: **{r['metrics_equal']}**.", "",
               "| job | goal | old | new | ratio | bytes old / new | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for key, label in LABELS.items():
