@@ -190,3 +190,32 @@ def test_sqlite_p90_from_packed_strings_equals_the_streamed_rows(empty_services,
         packed, streamed = both("category")
         assert packed == streamed
         assert conn.execute(sa.select(sa.func.count()).select_from(metrics_sql._T)).scalar() == 1500
+
+
+def test_postgresql_bulk_import_leaves_the_table_vacuumed_and_analysed(empty_services) -> None:
+    """After the streamed import (writer()), PostgreSQL has fresh statistics and a visibility map
+    (VACUUM (ANALYZE)): the metrics' index-only scans then read no heap rows. A metrics query runs
+    with a larger work_mem in its own transaction only."""
+    import sqlalchemy as sa
+
+    store = empty_services.store
+    if store.backend != "postgresql":
+        pytest.skip("PostgreSQL's maintenance after a bulk load")
+    incs = [replace(i, id="", extra={}) for i in _random_history(300, seed=4)]
+    with store.incidents.writer() as write:
+        write([(c, Event("", c.reported_at, "test", "import", None, c.status), None) for c in incs])
+    import time
+
+    deadline = time.monotonic() + 5  # the statistics views may lag the VACUUM's session by a moment
+    while True:
+        with store.engine.connect() as conn:
+            vacuumed, analysed = conn.execute(sa.text(
+                "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = 'incidents'")).one()
+            before = conn.exec_driver_sql("SHOW work_mem").scalar()
+        if (vacuumed and analysed) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert vacuumed is not None and analysed is not None
+    compute_db(store.incidents, "zone", dt.datetime(2024, 1, 1, tzinfo=SH), dt.datetime(2025, 1, 1, tzinfo=SH))
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW work_mem").scalar() == before  # SET LOCAL ended with its transaction

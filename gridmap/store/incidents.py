@@ -19,6 +19,7 @@ UTC = dt.timezone.utc
 _TIME_FIELDS = ("reported_at", "dispatched_at", "due_at", "handled_at", "closed_at")
 _BOOL_FIELDS = ("escalated", "extended")
 _FIELDS = [f.name for f in fields(Incident) if f.name != "id"]
+METRICS_WORK_MEM = "64MB"  # PostgreSQL work_mem for one metrics query (its transaction only: SET LOCAL)
 
 
 def to_db_time(t: dt.datetime | None) -> dt.datetime | None:
@@ -95,8 +96,10 @@ class IncidentRepo:
             # planner sees the rows autovacuum has not sampled yet (a 1M import: estimates of ~200 rows,
             # metrics sorts spilled to disk). Not on SQLite: with sqlite_stat1 but no per-value
             # histograms it would walk ix_incidents_grid for the map's open counts (3 s instead of 0.2 s)
-            with self.store.transaction() as conn:  # committed: ANALYZE's statistics are transactional
-                conn.exec_driver_sql("ANALYZE incidents")
+            # VACUUM as well: it sets the visibility map, without which the metrics' index-only scans
+            # fetched every heap row (a year's p90 at 1M: 0.29 -> 0.17 s). VACUUM runs outside a transaction.
+            with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM (ANALYZE) incidents")
 
     def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
         te = schema.incident_events
@@ -274,6 +277,8 @@ class IncidentRepo:
         b = self.store.backend
         extra = schema.incidents.c.grid_code.in_(list(grid_codes)) if grid_codes is not None else None
         with self.store.connect() as conn:
+            if b == "postgresql":  # the p90 sorts a year's hours: in memory, not in 4 MB runs on disk
+                conn.exec_driver_sql(f"SET LOCAL work_mem = '{METRICS_WORK_MEM}'")
             sums = rollup_query.sums(conn, b, by, start, end, as_of, months, response_limit_hours, grid_codes)
             if sums is None:  # a response limit the roll-ups do not count for: the exact scan
                 sums = metrics_sql.group_sums(conn, b, by, start, end, as_of, months, response_limit_hours, extra)
