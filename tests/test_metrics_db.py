@@ -194,7 +194,8 @@ def test_sqlite_p90_from_packed_strings_equals_the_streamed_rows(empty_services,
 
 def test_postgresql_bulk_import_leaves_the_table_vacuumed_and_analysed(empty_services) -> None:
     """After the streamed import (writer()), PostgreSQL has fresh statistics and a visibility map
-    (VACUUM (ANALYZE)): the metrics' index-only scans then read no heap rows. A metrics query runs
+    (VACUUM (ANALYZE)) for the incidents and both roll-ups: the metrics' index-only scans then read
+    no heap rows, and the planner knows how many roll-up rows a year holds. A metrics query runs
     with a larger work_mem in its own transaction only."""
     import sqlalchemy as sa
 
@@ -209,13 +210,15 @@ def test_postgresql_bulk_import_leaves_the_table_vacuumed_and_analysed(empty_ser
     deadline = time.monotonic() + 5  # the statistics views may lag the VACUUM's session by a moment
     while True:
         with store.engine.connect() as conn:
-            vacuumed, analysed = conn.execute(sa.text(
-                "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = 'incidents'")).one()
+            rows = conn.execute(sa.text(
+                "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relname IN ('incidents', 'incident_rollup_day', 'incident_rollup_month')")).all()
+            vacuumed = analysed = len(rows) == 3 and all(done for _, done in rows)
             before = conn.exec_driver_sql("SHOW work_mem").scalar()
         if (vacuumed and analysed) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert vacuumed is not None and analysed is not None
+    assert vacuumed and analysed, rows
     compute_db(store.incidents, "zone", dt.datetime(2024, 1, 1, tzinfo=SH), dt.datetime(2025, 1, 1, tzinfo=SH))
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW work_mem").scalar() == before  # SET LOCAL ended with its transaction
