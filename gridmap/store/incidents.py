@@ -92,15 +92,12 @@ class IncidentRepo:
         with self.store.transaction() as conn:
             yield lambda items: self._add_in(conn, items)
         if self.store.backend == "postgresql":
-            # fresh statistics after a bulk load (PostgreSQL's "Populating a Database" advice): else the
-            # planner sees the rows autovacuum has not sampled yet (a 1M import: estimates of ~200 rows,
-            # metrics sorts spilled to disk). Not on SQLite: with sqlite_stat1 but no per-value
-            # histograms it would walk ix_incidents_grid for the map's open counts (3 s instead of 0.2 s)
-            # VACUUM as well: it sets the visibility map, without which the metrics' index-only scans
-            # fetched every heap row (a year's p90 at 1M: 0.29 -> 0.17 s). VACUUM runs outside a transaction.
+            # fresh statistics and visibility maps after a bulk load ("Populating a Database"): without them a
+            # 1M import left estimates of ~200 rows (sorts spilled to disk), a year's 30k roll-up rows guessed
+            # at one, and index-only scans fetching every heap row (a year's p90: 0.29 -> 0.17 s). VACUUM runs
+            # outside a transaction. Not on SQLite: with sqlite_stat1 but no per-value histograms it would
+            # walk ix_incidents_grid for the map's open counts (3 s instead of 0.2 s)
             with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                # and the roll-ups, which the import filled: with no statistics PostgreSQL guessed one row
-                # for a year's 30k month rows and sorted them on disk
                 conn.exec_driver_sql("VACUUM (ANALYZE) incidents, incident_rollup_day, incident_rollup_month")
 
     def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
