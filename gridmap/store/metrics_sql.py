@@ -188,16 +188,17 @@ def p90_rows(conn, backend: str, by: str, start: dt.datetime, end: dt.datetime, 
     # SQLite: status wrapped so no index seeks on it: with no statistics SQLite would pick
     # ix_incidents_status_due for status = 'closed' and fetch most of the table row by row (8 s at 1M),
     # instead of the range of the covering ix_incidents_metrics. PostgreSQL plans by its statistics.
-    _, closed, _ = _flags(as_of, sa.func.coalesce(t.c.status, t.c.status) if backend == "sqlite" else None)
     if backend == "postgresql":
-        # the same rows, said without the redundant terms (closed is not an excluded status; a closing
+        # _flags' closed test said without its redundant terms (closed is not an excluded status; a closing
         # time set and not after as_of): PostgreSQL multiplied their selectivities, guessed 80k of 281k
         # rows and chose a bitmap heap scan over the index-only scan of ix_incidents_metrics (0.20 s vs 0.07 s)
         closed = sa.and_(t.c.status == "closed", t.c.merged_into.is_(None), t.c.closed_at <= to_db_time(as_of))
+        timed = [t.c.close_hours.is_not(None)]
+    else:
+        _, closed, _ = _flags(as_of, sa.func.coalesce(t.c.status, t.c.status))
+        timed = [t.c.closed_at.is_not(None), t.c.close_hours.is_not(None)]
     hours = t.c.close_hours.label("hours")  # kept with each write (migration 0013): in the covering index
     key = _key(by, months).label("key")
-    timed = [t.c.close_hours.is_not(None)] if backend == "postgresql" else [t.c.closed_at.is_not(None),
-                                                                             t.c.close_hours.is_not(None)]
     where = (*_range(start, end, extra, backend), closed, *timed,
              *([t.c.grid_code.in_(list(grid_codes))] if grid_codes is not None else []))
     if backend == "postgresql":
