@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 
 import pytest
+import sqlalchemy as sa
 
 from gridmap.errors import InputError
 from gridmap.incidents.bulk import assign_many, check_rows, count_rows, import_csv
@@ -98,3 +99,78 @@ def test_large_batches_store_what_small_ones_store(services) -> None:
         assert replace(big, id="", version=0) == replace(small, id="", version=0)
     ev = svc.repo.events(pairs["R7"][0].id)
     assert [(e.action, e.to_status, e.actor) for e in ev] == [("import", "closed", "t")]
+
+
+def _indexes(store) -> list[tuple[str, str]]:
+    """The indexes of incidents and incident_events, with their definitions, as the database holds them."""
+    with store.engine.connect() as conn:
+        if store.backend == "postgresql":
+            sql = ("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                   "AND tablename IN ('incidents', 'incident_events') ORDER BY 1")
+        else:
+            sql = ("SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'index' "
+                   "AND tbl_name IN ('incidents', 'incident_events') ORDER BY 1")
+        return [tuple(r) for r in conn.exec_driver_sql(sql).all()]
+
+
+def _import_expecting(svc, text: str, size: int):
+    with svc.repo.writer(expected=text.count("\n") - 1) as write:
+        res = import_csv(svc, io.StringIO(text), lambda good: write(
+            [(i, Event("", i.reported_at, "t", "import", None, i.status), None) for i in good]), size=size)
+        if res.bad:
+            raise InputError(f"{res.bad} bad rows", res.problems)
+    return res
+
+
+def test_a_big_import_rebuilds_the_indexes_and_stores_the_same(services, monkeypatch) -> None:
+    """A load big enough (bulkload.MIN_ROWS, 50 here) drops the secondary indexes and builds them
+    again before the commit: the same indexes after, the same rows and roll-ups as a small import."""
+    from gridmap.store import bulkload, rollup, schema
+
+    from .test_rollup import _rebuilt, _tables
+
+    store = services.store
+    before = _indexes(store)
+    assert len(before) >= 15 and any(name == "ix_incidents_metrics" for name, _ in before)
+    seen: list[list] = []
+    drop = bulkload.drop_indexes
+    monkeypatch.setattr(bulkload, "MIN_ROWS", 50)
+    monkeypatch.setattr(bulkload, "drop_indexes", lambda *a: seen.append(drop(*a)) or seen[-1])
+    _import_expecting(services.incidents, _csv(120), size=25)
+    assert len(seen) == 1 and len(seen[0]) == len([n for n, _ in before if not n.endswith("_pkey")])  # not the keys
+    assert _indexes(store) == before
+    assert store.incidents.count() == 120
+    assert _tables(store) == _rebuilt(store)  # the roll-ups summed in Python equal SQL's rebuild
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.sum(schema.rollup_day.c["count"]))).scalar() == 120
+    # a second, small import (under half the table's rows on SQLite; a table not empty on PostgreSQL)
+    # keeps the indexes in place
+    _import_expecting(services.incidents, _csv(55), size=25)
+    assert len(seen) == 1 and _indexes(store) == before and store.incidents.count() == 175
+    assert _tables(store) == _rebuilt(store)
+    assert rollup.LIMIT_HOURS == 2.0
+
+
+def test_a_bad_row_in_a_big_import_leaves_the_indexes_and_nothing(services, monkeypatch) -> None:
+    """The drop, the load and the rebuild are one transaction: a bad row late in the file rolls all back."""
+    from gridmap.store import bulkload
+
+    store = services.store
+    before = _indexes(store)
+    monkeypatch.setattr(bulkload, "MIN_ROWS", 50)
+    with pytest.raises(InputError):
+        _import_expecting(services.incidents, _csv(120, bad_at=110), size=25)
+    assert store.incidents.count() == 0
+    assert _indexes(store) == before
+    with store.connect() as conn:  # the roll-ups too
+        assert conn.exec_driver_sql("SELECT count(*) FROM incident_rollup_day").scalar() == 0
+
+
+@pytest.mark.parametrize(("backend", "expected", "existing", "worth"), [
+    ("sqlite", 49_999, 0, False), ("sqlite", 50_000, 0, True), ("sqlite", 50_000, 100_001, False),
+    ("sqlite", 1_000_000, 2_000_000, True), ("postgresql", 1_000_000, 0, True),
+    ("postgresql", 1_000_000, 1, False), ("postgresql", 49_999, 0, False)])
+def test_when_a_load_drops_the_indexes(backend, expected, existing, worth) -> None:
+    from gridmap.store import bulkload
+
+    assert bulkload.worth_it(backend, expected, existing) is worth

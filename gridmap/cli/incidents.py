@@ -55,9 +55,10 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
                 opened.append(stack.enter_context(open(errors_path, "w", encoding="utf-8")))
             opened[0].write("\n".join(problems) + "\n")
 
-        write = None if dry_run else stack.enter_context(svc.repo.writer())
+        total = count_rows(path)
+        write = None if dry_run else stack.enter_context(svc.repo.writer(expected=total))
         result = import_csv(svc, fh, None if write is None else (lambda good: write(items(good))),
-                            total=count_rows(path), progress=progress(tr("import"), unit="row"),
+                            total=total, progress=progress(tr("import"), unit="row"),
                             errors=errors if errors_path else None)
         if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
             raise InputError(tr("%(path)s: %(bad)s of %(rows)s rows are bad; nothing was written (fix them, or pass --skip-bad)", path=path, bad=format(result.bad, ","), rows=format(result.rows, ",")), result.problems)

@@ -86,17 +86,18 @@ def check_rows(svc, rows: Iterable[dict], first_line: int) -> tuple[list[Inciden
     return good, problems
 
 
-def assign_many(svc, incidents: list[Incident]) -> None:
+def assign_many(svc, incidents: list[Incident], days: dict[dt.date, int | None] | None = None) -> None:
     """Assign incidents to grids in bulk, each under the plan in force on its report day.
 
     Same answer as ``IncidentService._assign`` one by one: the covering grid (lowest code on a
     shared edge, as ``locate_many``), its zone and town; points in no grid take the one-point
-    path (nearest grid within ``nearest_assign_m``, else the town queue).
+    path (nearest grid within ``nearest_assign_m``, else the town queue). ``days`` (day -> plan
+    in force, None for today's) is kept by the caller across the batches of one import.
     """
     s = svc.services
     today = s.today()
     by_plan: dict[int | None, list[int]] = {}
-    days: dict[dt.date, int | None] = {}
+    days = {} if days is None else days
     for k, inc in enumerate(incidents):
         day = inc.reported_at.astimezone(svc.tz).date()
         if day not in days:
@@ -142,6 +143,7 @@ def import_csv(svc, fh: TextIO, write: Callable[[list[Incident]], None] | None, 
     kept in the result for the message.
     """
     out = ImportResult()
+    days: dict[dt.date, int | None] = {}  # the plan in force on each report day, looked up once
     for batch in batches(fh, size):
         good, problems = check_rows(svc, batch, first_line=out.rows + 2)
         out.rows += len(batch)
@@ -152,7 +154,7 @@ def import_csv(svc, fh: TextIO, write: Callable[[list[Incident]], None] | None, 
         if errors is not None and problems:
             errors(problems)
         if good:
-            assign_many(svc, good)
+            assign_many(svc, good, days)
             if write is not None:
                 write(good)
         if progress is not None:
