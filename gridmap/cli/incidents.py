@@ -42,9 +42,10 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
     svc = _loop(obj, create=True)
     name = Path(path).name
 
+    details = {"file": name}  # one object for every event: stored as one JSON text (store.bulk._json_same)
+
     def items(good):
-        return [(i, Event("", i.reported_at, "import", "import", None, i.status, "", {"file": name}), None)
-                for i in good]
+        return [(i, Event("", i.reported_at, "import", "import", None, i.status, "", details), None) for i in good]
 
     with contextlib.ExitStack() as stack:
         fh = stack.enter_context(open(path, encoding="utf-8-sig", newline=""))

@@ -26,6 +26,19 @@ def _json(v: Any) -> str:
     return json.dumps(v)  # SQLAlchemy's JSON stores None as 'null' too
 
 
+def _json_same() -> Callable[[Any], str]:
+    """``_json`` that reuses the text while it is handed the very same object (a file's import
+    gives all its events one ``{"file": name}``: one dumps a batch, not one a row)."""
+    last: list[Any] = [None, "null"]
+
+    def conv(v: Any) -> str:
+        if v is not last[0]:
+            last[0], last[1] = v, json.dumps(v)
+        return last[1]
+
+    return conv
+
+
 def _converters(table: sa.Table) -> list[tuple[str, Callable[[Any], Any] | None]]:
     out: list[tuple[str, Callable[[Any], Any] | None]] = []
     for c in table.columns:
@@ -47,6 +60,7 @@ def insert_rows(conn, table: sa.Table, rows: Sequence[dict]) -> None:
     names, fns = [], []
     for name, fn in _converters(table):
         col = table.c[name]
+        fn = _json_same() if fn is _json else fn
         if name in first:
             names.append(name)
             fns.append(fn)

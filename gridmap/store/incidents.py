@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..errors import Conflict, NotFound
 from ..i18n import tr
 from ..incidents.model import Event, Incident
-from . import bulkload, rollup, schema
+from . import bulkload, rollup, rollup_rows, schema
 from .bulk import copy_rows_pg, insert_rows
 
 UTC = dt.timezone.utc
@@ -85,32 +85,24 @@ class IncidentRepo:
     def writer(self, expected: int = 0) -> Iterator[Callable[[Sequence[tuple[Incident, Event, str | None]]], list[Incident]]]:
         """One transaction for many batches: ``write(items)`` inserts a batch; all commit at the end.
 
-        An error (or a killed process) before the end leaves nothing written, however many
-        batches went in: a streamed import is all or nothing, as the one-shot one was. The bulk
-        import's path (``gridmap incidents import``); a single report goes through ``add``.
-        ``expected`` rows, when many next to the table's (``bulkload.worth_it``), load without
-        the secondary indexes, built again before the commit.
+        An error or a killed process before the end leaves nothing written, however many batches
+        went in (``gridmap incidents import``; a single report goes through ``add``). ``expected``
+        rows, when many next to the table's, load the way ``bulkload.load`` says.
         """
         backend = self.store.backend
         with self.store.transaction() as conn:
-            bulk = expected > 0 and bulkload.worth_it(
-                backend, expected, conn.execute(sa.select(sa.func.count()).select_from(schema.incidents)).scalar())
-            cache = bulkload.begin_sqlite(conn) if bulk and backend == "sqlite" else None
-            ddl = bulkload.drop_indexes(conn, backend, ("incidents", "incident_events")) if bulk else []
-            yield lambda items: self._add_in(conn, items)
-            bulkload.create_indexes(conn, backend, ddl)
-            if cache is not None:
-                bulkload.restore_sqlite(conn, cache)
+            count = conn.execute(sa.select(sa.func.count()).select_from(schema.incidents)).scalar() if expected else 0
+            with bulkload.load(conn, backend, expected, count) as stage:
+                yield lambda items: self._add_in(conn, items, stage)
         if backend == "postgresql":
-            # fresh statistics and visibility maps after a bulk load ("Populating a Database"): without them a
-            # 1M import left estimates of ~200 rows (sorts spilled to disk), a year's 30k roll-up rows guessed
-            # at one, and index-only scans fetching every heap row (a year's p90: 0.29 -> 0.17 s). VACUUM runs
-            # outside a transaction. Not on SQLite: with sqlite_stat1 but no per-value histograms it would
-            # walk ix_incidents_grid for the map's open counts (3 s instead of 0.2 s)
+            # fresh statistics and visibility maps after a bulk load ("Populating a Database"): without them a 1M
+            # import left estimates of ~200 rows (sorts spilled to disk) and index-only scans fetching every heap
+            # row (a year's p90: 0.29 -> 0.17 s). Not on SQLite: with sqlite_stat1 but no per-value histograms
+            # it would walk ix_incidents_grid for the map's open counts (3 s instead of 0.2 s)
             with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM (ANALYZE) incidents, incident_rollup_day, incident_rollup_month")
 
-    def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]]) -> list[Incident]:
+    def _add_in(self, conn, items: Sequence[tuple[Incident, Event, str | None]], stage=None) -> list[Incident]:
         te = schema.incident_events
         out = []
         rows = [{**incident_to_row(i), "reporter_token": tok} for i, _, tok in items]
@@ -127,7 +119,8 @@ class IncidentRepo:
                 copy_rows_pg(conn, te, events, with_ids=False)
             else:
                 conn.execute(te.insert(), events)
-        rollup.add_rows(conn, self.store.backend, rows)  # the roll-ups move with the rows, same transaction
+        # the roll-ups move with the rows, same transaction (a big load: summed once, before the commit)
+        stage.add(rows) if stage is not None else rollup_rows.add_rows(conn, self.store.backend, rows)
         return out
 
     def _insert_ids(self, conn, rows: list[dict]) -> list[int]:
@@ -139,9 +132,8 @@ class IncidentRepo:
             if len(rows) >= 1000:  # COPY with ids drawn from the sequence first
                 return copy_rows_pg(conn, t, rows)
             return list(conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows).scalars())
-        # SQLite runs RETURNING row by row. Insert the first row to learn its id: from then on this
-        # transaction holds the file's write lock, so the next ids are free and one executemany
-        # with explicit ids writes the rest.
+        # SQLite runs RETURNING row by row. The first row's insert gives its id and the file's write lock:
+        # the next ids are free, and one executemany with explicit ids writes the rest.
         first = conn.execute(t.insert(), rows[0]).inserted_primary_key[0]
         ids = list(range(first, first + len(rows)))
         if len(rows) > 1:
