@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from gridmap.errors import Conflict
 from gridmap.incidents.metrics import compute
 from gridmap.incidents.metrics_db import compute_db, month_bounds
+from gridmap.incidents.model import Event
 from gridmap.store import metrics_sql, rollup, rollup_query, schema
 from tests.test_metrics import SH, inc
 from tests.test_metrics_db import BY, _random_history, _store, assert_same
@@ -204,3 +205,39 @@ def test_a_grids_windows_equal_the_exact_scan(empty_services, days) -> None:
                     exact = {k: v for k, v in exact.items() if v["count"] or by == "all"}
                     rolled = rollup_query.sums(conn, store.backend, by, start, as_of, as_of, None, 2.0, [grid])
                     assert rolled == exact and sum(v["count"] for v in exact.values()) > 0, (days, as_of, grid, by)
+
+
+def test_rollups_summed_in_python_at_the_edges_equal_the_sql_rebuild(empty_services, monkeypatch) -> None:
+    """rollup_rows.contribution decides as rollup.final_sums does at every edge: dispatched exactly at
+    the response limit and 1 us past it, closed exactly at the deadline and 1 us past it, ratings 3/4
+    on open and closed incidents, merged and excluded statuses, no times at all. Written by a small
+    write (add_rows) and by a big load (Staged), both equal the rebuild, on both backends."""
+    from gridmap.store import bulkload
+
+    rep = dt.datetime(2024, 5, 1, 23, 30, tzinfo=dt.timezone.utc)  # 07:30 local the next day
+    us = dt.timedelta(microseconds=1)
+    lim = dt.timedelta(hours=rollup.LIMIT_HOURS)
+    cases = [
+        dict(status="closed", dispatched_at=rep + lim, due_at=rep + lim, closed_at=rep + lim, rating=4),
+        dict(status="closed", dispatched_at=rep + lim + us, due_at=rep + lim, closed_at=rep + lim + us, rating=3),
+        dict(status="in_progress", dispatched_at=rep, due_at=rep + lim, rating=4, extended=True),
+        dict(status="handled", due_at=None, rework_count=2, reopen_count=1),
+        dict(status="closed", closed_at=None, rating=5, reopen_count=1),
+        dict(status="merged", merged_into="r0", dispatched_at=rep, rating=4),
+        dict(status="rejected", due_at=rep, rating=1),
+        dict(status="reported"),
+    ]
+    incs = [inc(f"e{k}", "ABC"[k % 3], ("w1", None)[k % 2], "road", rep, **kw) for k, kw in enumerate(cases)]
+    _store(empty_services, incs)
+    store = empty_services.store
+    assert _tables(store) == _rebuilt(store)
+    monkeypatch.setattr(bulkload, "MIN_ROWS", 1)
+    monkeypatch.setattr(bulkload, "worth_it", lambda *a: True)  # the big-load path on PostgreSQL too
+    with store.incidents.writer(expected=len(incs)) as write:
+        write([(replace(i, id="", extra={}), Event("", i.reported_at, "t", "import", None, i.status), None)
+               for i in incs])
+    assert _tables(store) == _rebuilt(store)
+    with store.connect() as conn:
+        day = conn.execute(sa.select(sa.func.sum(schema.rollup_day.c.responded),
+                                     sa.func.sum(schema.rollup_day.c.closed_on_time))).one()
+    assert tuple(day) == (2 * 2, 2 * 1)  # the limit itself counts (<=), 1 us past it does not

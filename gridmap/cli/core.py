@@ -71,8 +71,12 @@ def import_(obj: Context, path, level, code_field, name_field, parent_field, hou
         services.store.close()  # a refused file leaves no PostGIS connection open either
     for line in rep.repairs:
         click.echo(tr("repaired: %(line)s", line=line))
-    verb = tr("imported") if rep.written else tr("dry run: would import")
-    click.echo(tr("%(verb)s %(count)s %(level)s units from %(path)s: %(area_km2)s km², %(households)s households", verb=verb, count=rep.count, level=rep.level, path=path, area_km2=format(rep.area_km2, ",.2f"), households=format(rep.households, ",")) + ("" if rep.written else tr(" (nothing written)")))
+    counts = {"count": rep.count, "level": rep.level, "path": path, "area_km2": format(rep.area_km2, ",.2f"),
+              "households": format(rep.households, ",")}  # (one whole message each: a verb put into one stayed Chinese)
+    said = (tr("imported %(count)s %(level)s units from %(path)s: %(area_km2)s km², %(households)s households", **counts)
+            if rep.written else
+            tr("dry run: would import %(count)s %(level)s units from %(path)s: %(area_km2)s km², %(households)s households", **counts))
+    click.echo(said + ("" if rep.written else tr(" (nothing written)")))
 
 
 @click.command(name="import-staff")
@@ -84,8 +88,10 @@ def import_(obj: Context, path, level, code_field, name_field, parent_field, hou
 def import_staff(obj: Context, path, replace, dry_run) -> None:
     """Import staff and roles from CSV: person_id,name,phone,unit_code,role."""
     n_people, n_roles = obj.services().import_staff(path, replace=replace, dry_run=dry_run)
-    verb = tr("imported") if not dry_run else tr("dry run: would import")
-    click.echo(tr("%(verb)s %(n_people)s people and %(n_roles)s roles from %(path)s", verb=verb, n_people=n_people, n_roles=n_roles, path=path) + (tr(" (nothing written)") if dry_run else ""))
+    counts = {"n_people": n_people, "n_roles": n_roles, "path": path}
+    said = (tr("dry run: would import %(n_people)s people and %(n_roles)s roles from %(path)s", **counts) if dry_run
+            else tr("imported %(n_people)s people and %(n_roles)s roles from %(path)s", **counts))
+    click.echo(said + (tr(" (nothing written)") if dry_run else ""))
 
 
 @click.command()

@@ -63,8 +63,10 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
                             errors=errors if errors_path else None)
         if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
             raise InputError(tr("%(path)s: %(bad)s of %(rows)s rows are bad; nothing was written (fix them, or pass --skip-bad)", path=path, bad=format(result.bad, ","), rows=format(result.rows, ",")), result.problems)
-    verb = tr("imported") if not dry_run else tr("dry run: would import")
-    click.echo(tr("%(verb)s %(good)s incidents from %(path)s; %(bad)s bad rows", verb=verb, good=format(result.good, ","), path=path, bad=format(result.bad, ",")) + (tr(" (see %(errors_path)s)", errors_path=errors_path) if errors_path and result.bad else ""))
+    counts = {"good": format(result.good, ","), "path": path, "bad": format(result.bad, ",")}
+    said = (tr("dry run: would import %(good)s incidents from %(path)s; %(bad)s bad rows", **counts) if dry_run
+            else tr("imported %(good)s incidents from %(path)s; %(bad)s bad rows", **counts))
+    click.echo(said + (tr(" (see %(errors_path)s)", errors_path=errors_path) if errors_path and result.bad else ""))
 
 
 @incidents.command(name="prune-photos")
