@@ -6,8 +6,8 @@
 For each backend and each code (this tree, ``--baseline-ref`` exported with ``git archive``), in
 turns (new, old, new, old ... for ``--rounds``): a fresh demo store made by that code, then the
 import of the same N-row CSV (``bench_history.make_history_csv``), timed as a whole process with
-its CPU time and its own peak RSS (GNU time). After each import the store is checked: N incidents,
-one event each, and roll-ups whose totals equal a count of the incidents. The two codes' stores
+its CPU time and its own peak RSS (GNU time). After each import the store is checked: N more
+incidents and N more events than the demo had, and roll-ups whose totals equal the incidents. The two codes' stores
 must hold the same incidents (grid, zone, status, times) and the same roll-up rows: a checksum of
 each is compared. PostGIS is a throwaway server (tests/pg_server.py) on 127.0.0.1, stopped by its
 pid at the end.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -47,7 +48,7 @@ def fingerprint(url: str) -> dict:
             out["incidents"] = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
             out["events"] = conn.execute(sa.select(sa.func.count()).select_from(schema.incident_events)).scalar()
             h = hashlib.sha256()
-            for row in conn.execute(sa.select(*[t.c[c] for c in CHECKED]).order_by(t.c.external_id)):
+            for row in conn.execute(sa.select(t.c.id, *[t.c[c] for c in CHECKED]).order_by(t.c.id)):
                 h.update(repr(tuple(row)).encode())
             out["incidents_sha"] = h.hexdigest()[:16]
             for table in (schema.rollup_day, schema.rollup_month):
@@ -64,8 +65,10 @@ def fingerprint(url: str) -> dict:
 
 def one_import(code: Path | None, url: str, csv_path: Path, work: Path, label: str, log) -> dict:
     run([*gridmap_cmd(path=code), "--db", url, "demo", "--out", str(work / f"out-{label}")])
+    before = fingerprint(url)  # the demo's own incidents and events
     r = run([*gridmap_cmd(path=code), "--db", url, "incidents", "import", str(csv_path)], timeout=7200)
     r["check"] = fingerprint(url)
+    r["added"] = {k: r["check"][k] - before[k] for k in ("incidents", "events")}
     log(f"    {label}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['peak_mb']:.0f} MB; "
         f"{r['check']['incidents']:,} incidents")
     return r
@@ -115,6 +118,7 @@ def main() -> None:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     args.out.write_text(report(results, args), encoding="utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print(args.out.read_text(encoding="utf-8"))
 
 
@@ -130,8 +134,9 @@ def report(results: dict, args) -> str:
         new = min(by["new"], key=lambda r: r["wall_s"])
         old = min(by["old"], key=lambda r: r["wall_s"])
         same = all(r["check"] == by["new"][0]["check"] for r in by["new"] + by["old"])
-        counted = all(r["check"]["incidents"] == r["check"]["events"] == r["check"]["incident_rollup_day_count"]
-                      == r["check"]["incident_rollup_month_count"] == args.rows for r in by["new"] + by["old"])
+        counted = all(r["added"]["incidents"] == r["added"]["events"] == args.rows and r["check"]["incidents"]
+                      == r["check"]["incident_rollup_day_count"] == r["check"]["incident_rollup_month_count"]
+                      for r in by["new"] + by["old"])
         L.append(f"| {backend} | {new['wall_s']:.1f} s / {new['cpu_s']:.1f} s / {new['peak_mb']:.0f} MB "
                  f"| {old['wall_s']:.1f} s / {old['cpu_s']:.1f} s / {old['peak_mb']:.0f} MB "
                  f"| {old['wall_s'] / new['wall_s']:.2f}x, {old['cpu_s'] / new['cpu_s']:.2f}x "
