@@ -5,7 +5,8 @@ a batch insert already holds them. ``contribution`` is ``rollup.final_sums`` for
 the same tests and NULL rules, so the tables stay equal to ``rollup.rebuild``
 (tests/test_rollup.py, tests/test_import_stream.py check it on both backends).
 
-``add_rows`` upserts a batch's sums at once. A load of a million rows (``Staged``) does not:
+``add_rows`` upserts a batch's sums at once (SQLite; PostgreSQL sums a batch faster itself, with
+``rollup.add``: psycopg sends an executemany a row at a time). A load of a million rows (``Staged``) does not:
 upserting into a roll-up that has outgrown the page cache is a random B-tree write a row (59 s
 of a 1M import); it appends each row's contribution to a temporary table without an index and,
 once, before the commit, sums it into both roll-ups in key order.
@@ -83,7 +84,6 @@ def _upsert_sql(backend: str, table: str, period: str) -> str:
     keys = ", ".join(f'"{n}"' for n in (period, *KEYS))
     adds = ", ".join(f'"{n}" = {table}."{n}" + excluded."{n}"' for n in SUMS)
     return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {adds}"
-
 
 class Staged:
     """Contributions of a big load kept in a temporary table, summed into the roll-ups by ``apply``."""
