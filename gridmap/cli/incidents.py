@@ -65,7 +65,7 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
             raise InputError(tr("%(path)s: %(bad)s of %(rows)s rows are bad; nothing was written (fix them, or pass --skip-bad)", path=path, bad=format(result.bad, ","), rows=format(result.rows, ",")), result.problems)
         if write is not None and result.good >= 50_000 and click.get_text_stream("stderr").isatty():
             # the bar is full, the commit is not: indexes, roll-ups and statistics take their time
-            click.echo(tr("finishing: indexes, roll-ups and statistics (about a minute for 1,000,000 rows)..."), err=True)
+            click.echo(tr("Finishing the import (indexes, roll-ups and statistics: about a minute for 1,000,000 rows)..."), err=True)
     counts = {"good": format(result.good, ","), "path": path, "bad": format(result.bad, ",")}
     said = (tr("dry run: would import %(good)s incidents from %(path)s; %(bad)s bad rows", **counts) if dry_run
             else tr("imported %(good)s incidents from %(path)s; %(bad)s bad rows", **counts))
