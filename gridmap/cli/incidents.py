@@ -38,6 +38,7 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
     from ..errors import InputError
     from ..incidents.bulk import count_rows, import_csv
     from ..incidents.model import Event
+    from ..store.bulkload import MIN_ROWS
 
     svc = _loop(obj, create=True)
     name = Path(path).name
@@ -63,7 +64,7 @@ def import_incidents(obj: Context, path, skip_bad, errors_path, dry_run) -> None
                             errors=errors if errors_path else None)
         if result.bad and not skip_bad:  # raised inside the transaction: it rolls back
             raise InputError(tr("%(path)s: %(bad)s of %(rows)s rows are bad; nothing was written (fix them, or pass --skip-bad)", path=path, bad=format(result.bad, ","), rows=format(result.rows, ",")), result.problems)
-        if write is not None and result.good >= 50_000 and click.get_text_stream("stderr").isatty():
+        if write is not None and result.good >= MIN_ROWS and click.get_text_stream("stderr").isatty():
             # the bar is full, the commit is not: indexes, roll-ups and statistics take their time
             click.echo(tr("Finishing the import (indexes, roll-ups and statistics: about a minute for 1,000,000 rows)..."), err=True)
     counts = {"good": format(result.good, ","), "path": path, "bad": format(result.bad, ",")}

@@ -15,7 +15,7 @@ once, before the commit, sums it into both roll-ups in key order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from . import schema
 from .rollup import EXCLUDED, KEYS, LIMIT_HOURS, SUMS
@@ -53,16 +53,13 @@ def add_rows(conn, backend: str, rows: Iterable[dict]) -> None:
     summed in Python from the rows in hand: a bulk import does not read its rows back (``add``
     reads them, ~25 us a row on SQLite)."""
     day_sums: dict[tuple, list[int]] = {}
-    days: dict[dt.date, str] = {}
-    for r in rows:
-        d = r["reported_at"].date()
-        day = days.get(d) or days.setdefault(d, d.isoformat())
-        _sum_into(day_sums, (day, *[r[k] or "" for k in KEYS]), contribution(r))
+    for key, values in _keyed(rows):
+        _sum_into(day_sums, key, values)
     if not day_sums:
         return
     month_sums: dict[tuple, list[int]] = {}
-    for key, values in day_sums.items():
-        _sum_into(month_sums, (key[0][:7], *key[1:]), values)
+    for key, day_values in day_sums.items():
+        _sum_into(month_sums, (key[0][:7], *key[1:]), day_values)
     for table, period, sums in ((schema.rollup_day, "day", day_sums), (schema.rollup_month, "month", month_sums)):
         conn.exec_driver_sql(_upsert_sql(backend, table.name, period), [(*k, *v) for k, v in sums.items()])
 
@@ -76,14 +73,30 @@ def _sum_into(sums: dict[tuple, list[int]], key: tuple, values: Sequence[int]) -
             got[j] += v
 
 
-def _upsert_sql(backend: str, table: str, period: str) -> str:
-    """The driver's INSERT ... ON CONFLICT DO UPDATE adding a row of sums (plain tuples: SQLAlchemy's
-    executemany spent more time on its parameters than the database on the rows)."""
+def _keyed(rows: Iterable[dict]) -> Iterator[tuple[tuple, tuple[int, ...]]]:
+    """Each row's roll-up key (its UTC day, then KEYS with NULL as "") and its ``contribution``."""
+    days: dict[dt.date, str] = {}
+    for r in rows:
+        d = r["reported_at"].date()
+        day = days.get(d) or days.setdefault(d, d.isoformat())
+        yield (day, *[r[k] or "" for k in KEYS]), contribution(r)
+
+
+def _upsert_parts(table: str, period: str) -> tuple[str, str]:
+    """``INSERT INTO table (columns)`` and ``ON CONFLICT ... DO UPDATE`` adding the sums: the two
+    ends of an upsert, around VALUES (``_upsert_sql``) or a SELECT (``Staged.apply``)."""
     names = ", ".join(f'"{n}"' for n in (period, *KEYS, *SUMS))
-    marks = ", ".join(["%s" if backend == "postgresql" else "?"] * (1 + len(KEYS) + len(SUMS)))
     keys = ", ".join(f'"{n}"' for n in (period, *KEYS))
     adds = ", ".join(f'"{n}" = {table}."{n}" + excluded."{n}"' for n in SUMS)
-    return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {adds}"
+    return f"INSERT INTO {table} ({names})", f"ON CONFLICT ({keys}) DO UPDATE SET {adds}"
+
+
+def _upsert_sql(backend: str, table: str, period: str) -> str:
+    """The driver's upsert of a row of sums (plain tuples: SQLAlchemy's executemany spent more time
+    on its parameters than the database on the rows)."""
+    head, tail = _upsert_parts(table, period)
+    marks = ", ".join(["%s" if backend == "postgresql" else "?"] * (1 + len(KEYS) + len(SUMS)))
+    return f"{head} VALUES ({marks}) {tail}"
 
 class Staged:
     """Contributions of a big load kept in a temporary table, summed into the roll-ups by ``apply``."""
@@ -99,12 +112,7 @@ class Staged:
         self.insert = f"INSERT INTO {self.TABLE} VALUES ({', '.join([mark] * (1 + len(KEYS) + len(SUMS)))})"
 
     def add(self, rows: Iterable[dict]) -> None:
-        days: dict[dt.date, str] = {}
-        out = []
-        for r in rows:
-            d = r["reported_at"].date()
-            day = days.get(d) or days.setdefault(d, d.isoformat())
-            out.append((day, *[r[k] or "" for k in KEYS], *map(int, contribution(r))))
+        out = [(*key, *map(int, values)) for key, values in _keyed(rows)]
         if not out:
             return
         if self.backend == "postgresql":  # COPY: psycopg's executemany is a round of the protocol a row
@@ -120,11 +128,9 @@ class Staged:
         keys = ", ".join(f'"{k}"' for k in KEYS)
         sums = ", ".join(f'SUM("{s}")' for s in SUMS)
         for table, period, width in ((schema.rollup_day, "day", 10), (schema.rollup_month, "month", 7)):
-            upsert = _upsert_sql(self.backend, table.name, period)
-            head = upsert[:upsert.index(" VALUES")]
-            tail = upsert[upsert.index(" ON CONFLICT"):]
+            head, tail = _upsert_parts(table.name, period)
             per = f"substr(day, 1, {width})"
             # (WHERE true: SQLite's parser needs it between a SELECT and ON CONFLICT)
             self.conn.exec_driver_sql(f"{head} SELECT {per}, {keys}, {sums} FROM {self.TABLE} WHERE true "
-                                      f"GROUP BY {per}, {keys}{tail}")
+                                      f"GROUP BY {per}, {keys} {tail}")
         self.conn.exec_driver_sql(f"DROP TABLE {self.TABLE}")
